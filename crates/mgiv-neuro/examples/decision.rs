@@ -1,0 +1,30 @@
+//! Release-mode validation of the reference scenario:
+//! `cargo run --release -p mgiv-neuro --example decision -- [MG] [SECONDS] [SEEDS] [THREADS]`
+use mgiv_neuro::wang2002::{run_decision, DecisionConfig};
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    let mg: f64 = a.get(1).and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let secs: f64 = a.get(2).and_then(|s| s.parse().ok()).unwrap_or(4.0);
+    let seeds: u64 = a.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
+    let threads: usize = a.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
+    println!(
+        "mg_mm seconds seed threads rate_e_hz rate_i_hz pop1 pop2 late1_hz late2_hz winner wall_s"
+    );
+    for seed in 1..=seeds {
+        let mut cfg = DecisionConfig::reference(mg, secs, seed);
+        cfg.threads = threads;
+        let r = run_decision(&cfg).expect("run");
+        println!(
+            "{mg} {secs} {seed} {threads} {:.3} {:.3} {} {} {:.1} {:.1} {:?} {:.3}",
+            r.rate_e_hz,
+            r.rate_i_hz,
+            r.pop_spikes[0],
+            r.pop_spikes[1],
+            r.late_stim_rate_hz[0],
+            r.late_stim_rate_hz[1],
+            r.winner,
+            r.wall_s
+        );
+    }
+}

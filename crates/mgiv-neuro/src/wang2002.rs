@@ -1,0 +1,714 @@
+//! Reference scenario: the Wang (2002) decision network exactly as in Brian2's
+//! `examples/frompapers/Wang_2002.py` (Klaus Wimmer & Marcel Stimberg; read at
+//! brian-team/brian2 commit de0ee35f), with [Mg]o an input instead of the constant `C = 1 mmole`.
+//!
+//! 1600 E + 400 I conductance-based LIF neurons; all-to-all AMPA (E→E, E→I) and GABA-A (I→E, I→I)
+//! with 0.5 ms delay; NMDA with saturating gating `ds/dt = −s/τ_decay + α·x·(1 − s)`,
+//! `dx/dt = −x/τ_rise` per presynaptic E neuron, summed per selective population and broadcast to
+//! every neuron with the block-structured weights Jp/Jm (the example's "aggregated" scheme, exact for
+//! these weights); Jahr–Stevens Mg block evaluated in every neuron at its own V; background
+//! `PoissonInput` (1000 sources × 2.4 Hz, binomial count per step); two stimulus `PoissonGroup`s of
+//! 240 neurons whose rates are redrawn every 50 ms between 1 and 3 s.
+//!
+//! Integration: forward Euler at dt = 0.1 ms for every state variable (Brian2 `method='euler'`),
+//! with Brian2's per-step order — summed variables, state update, threshold, synaptic
+//! propagation (+ Poisson input), reset — and Brian2's refractoriness (`V` clamped while
+//! `timestep(t − lastspike) < timestep(refractory)`).
+use crate::error::{check_range, NeuroError, Result};
+use crate::mg_block::MgBlock;
+use crate::mg_drive::MgDrive;
+use crate::rng::{CountSampler, Rng, StreamKind};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Parameters of the Brian2 example (names as in `Wang_2002.py`; units in the names).
+#[derive(Debug, Clone, Serialize)]
+pub struct WangParams {
+    pub n_e: usize,
+    pub n_i: usize,
+    /// coding fraction fE (selective population size = fE·NE)
+    pub f_e: f64,
+    pub e_l_mv: f64,
+    pub v_t_mv: f64,
+    pub v_r_mv: f64,
+    pub cm_e_pf: f64,
+    pub cm_i_pf: f64,
+    pub g_leak_e_ns: f64,
+    pub g_leak_i_ns: f64,
+    pub ref_e_ms: f64,
+    pub ref_i_ms: f64,
+    pub v_e_mv: f64,
+    pub v_i_mv: f64,
+    pub tau_ampa_ms: f64,
+    pub tau_nmda_rise_ms: f64,
+    pub tau_nmda_decay_ms: f64,
+    pub tau_gaba_ms: f64,
+    /// NMDA saturation rate alpha (1/ms)
+    pub alpha_per_ms: f64,
+    pub g_ext_e_ns: f64,
+    pub g_ext_i_ns: f64,
+    pub g_eea_ns: f64,
+    pub g_eia_ns: f64,
+    pub g_een_ns: f64,
+    pub g_ein_ns: f64,
+    pub g_ie_ns: f64,
+    pub g_ii_ns: f64,
+    /// relative strength inside a selective population
+    pub jp: f64,
+    pub n_ext: u64,
+    pub rate_ext_hz: f64,
+    pub delay_ms: f64,
+    pub coherence_pct: f64,
+    pub mu0_hz: f64,
+    pub mu1_hz: f64,
+    pub sigma_hz: f64,
+    pub stim_interval_ms: f64,
+    pub stim_on_ms: f64,
+    pub stim_off_ms: f64,
+}
+
+impl Default for WangParams {
+    fn default() -> Self {
+        let ne = 1600.0;
+        let ni = 400.0;
+        WangParams {
+            n_e: 1600,
+            n_i: 400,
+            f_e: 0.15,
+            e_l_mv: -70.0,
+            v_t_mv: -50.0,
+            v_r_mv: -55.0,
+            cm_e_pf: 500.0,
+            cm_i_pf: 200.0,
+            g_leak_e_ns: 25.0,
+            g_leak_i_ns: 20.0,
+            ref_e_ms: 2.0,
+            ref_i_ms: 1.0,
+            v_e_mv: 0.0,
+            v_i_mv: -70.0,
+            tau_ampa_ms: 2.0,
+            tau_nmda_rise_ms: 2.0,
+            tau_nmda_decay_ms: 100.0,
+            tau_gaba_ms: 5.0,
+            alpha_per_ms: 0.5,
+            g_ext_e_ns: 2.1,
+            g_ext_i_ns: 1.62,
+            g_eea_ns: 0.05 / ne * 1600.0,
+            g_eia_ns: 0.04 / ne * 1600.0,
+            g_een_ns: 0.165 / ne * 1600.0,
+            g_ein_ns: 0.13 / ne * 1600.0,
+            g_ie_ns: 1.3 / ni * 400.0,
+            g_ii_ns: 1.0 / ni * 400.0,
+            jp: 1.7,
+            n_ext: 1000,
+            rate_ext_hz: 2400.0 / 1000.0,
+            delay_ms: 0.5,
+            coherence_pct: 12.8,
+            mu0_hz: 40.0,
+            mu1_hz: 40.0,
+            sigma_hz: 4.0,
+            stim_interval_ms: 50.0,
+            stim_on_ms: 1000.0,
+            stim_off_ms: 3000.0,
+        }
+    }
+}
+
+/// Run configuration.
+#[derive(Debug, Clone)]
+pub struct DecisionConfig {
+    pub params: WangParams,
+    pub block: MgBlock,
+    /// Extracellular [Mg]; a time course is read at `t_offset_h + t`.
+    pub mg: MgDrive,
+    /// Time (h) on the Mg time course at which the simulation starts.
+    pub t_offset_h: f64,
+    pub seconds: f64,
+    pub dt_ms: f64,
+    pub seed: u64,
+    /// Worker threads (≥ 1). Results are identical for every value.
+    pub threads: usize,
+    /// Record every spike of the two selective populations (for a raster).
+    pub record_selective_spikes: bool,
+    /// Bin width of the population-rate traces (ms).
+    pub rate_bin_ms: f64,
+}
+
+impl DecisionConfig {
+    /// The Brian2 reference scenario at a fixed [Mg] (mM).
+    pub fn reference(mg_mm: f64, seconds: f64, seed: u64) -> Self {
+        DecisionConfig {
+            params: WangParams::default(),
+            block: MgBlock::default(),
+            mg: MgDrive::Fixed(mg_mm),
+            t_offset_h: 0.0,
+            seconds,
+            dt_ms: 0.1,
+            seed,
+            threads: 1,
+            record_selective_spikes: false,
+            rate_bin_ms: 50.0,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_range("seconds", self.seconds, 1e-3, 3600.0, "0.001..3600 s")?;
+        check_range("dt_ms", self.dt_ms, 1e-3, 1.0, "0.001..1 ms")?;
+        check_range("rate_bin_ms", self.rate_bin_ms, self.dt_ms, 1e6, ">= dt_ms")?;
+        check_range("t_offset_h", self.t_offset_h, -1e6, 1e6, "finite hours")?;
+        if self.threads == 0 || self.threads > 1024 {
+            return Err(NeuroError::InvalidParameter {
+                field: "threads",
+                value: self.threads.to_string(),
+                allowed: "1..1024",
+            });
+        }
+        match &self.mg {
+            MgDrive::Fixed(m) => {
+                MgBlock::check_mg(*m)?;
+            }
+            MgDrive::TimeCourse(_) => {}
+        }
+        let p = &self.params;
+        if p.n_e < 3 || p.n_i < 1 || p.n_e > 10_000_000 || p.n_i > 10_000_000 {
+            return Err(NeuroError::InvalidParameter {
+                field: "n_e/n_i",
+                value: format!("{}/{}", p.n_e, p.n_i),
+                allowed: "n_e >= 3, n_i >= 1",
+            });
+        }
+        check_range("f_e", p.f_e, 1e-6, 0.5, "0 < fE <= 0.5")?;
+        let d = (p.delay_ms / self.dt_ms).round();
+        if !(1.0..=1000.0).contains(&d) {
+            return Err(NeuroError::InvalidParameter {
+                field: "delay_ms",
+                value: format!("{}", p.delay_ms),
+                allowed: "at least one time step and at most 1000 steps",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Outcome of one decision-network run.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionResult {
+    pub mg_mm_start: f64,
+    pub mg_mm_end: f64,
+    pub seconds: f64,
+    pub seed: u64,
+    pub threads: usize,
+    pub rate_e_hz: f64,
+    pub rate_i_hz: f64,
+    /// Spikes of selective populations 1 and 2 over the whole run.
+    pub pop_spikes: [u64; 2],
+    /// Spikes of the non-selective E population.
+    pub nonselective_spikes: u64,
+    pub inh_spikes: u64,
+    /// Mean rate (Hz) of populations 1 and 2 in the last 500 ms of the stimulus.
+    pub late_stim_rate_hz: [f64; 2],
+    /// Index (0 or 1) of the winning selective population, if one won (see [`winner_rule`]).
+    pub winner: Option<usize>,
+    /// Population-rate traces (Hz) per bin: pop 1, pop 2, non-selective E, I.
+    pub rate_bin_ms: f64,
+    pub rates_hz: [Vec<f64>; 4],
+    /// (time ms, neuron index within E) of every spike of pops 1 and 2, if recorded.
+    pub selective_spikes: Vec<(f64, u32)>,
+    pub wall_s: f64,
+}
+
+/// Description of the winner criterion used in [`DecisionResult::winner`].
+pub fn winner_rule() -> &'static str {
+    "winner = selective population whose mean rate over the last 500 ms of the stimulus is >= 10 Hz and >= 2x the other's; null otherwise (or when the run does not cover that window)"
+}
+
+/// A block of neurons of one group, stored as structure-of-arrays so the update vectorises.
+struct Block {
+    group: usize,
+    first: usize,
+    v: Vec<f64>,
+    s_ampa: Vec<f64>,
+    s_gaba: Vec<f64>,
+    s_ext: Vec<f64>,
+    x: Vec<f64>,
+    s_nmda: Vec<f64>,
+    last_spike: Vec<i64>,
+    spiked: Vec<bool>,
+    bg_s: [Vec<u64>; 4],
+    bg_bits: Vec<u64>,
+    rng_stim: Vec<Rng>,
+    stim_rate_hz: Vec<f64>,
+    // per-step outputs
+    spikes: Vec<u32>,
+    count: u32,
+    s_nmda_sum: f64,
+}
+
+/// Per-step values shared by all neurons of one group (E1, E2, E3, I).
+#[derive(Clone, Copy, Default)]
+struct GroupStep {
+    inv_c: f64,
+    g_l: f64,
+    g_nmda: f64,
+    d_ampa: f64,
+    d_gaba: f64,
+    ref_steps: i64,
+    g_ext: f64,
+    x_inc: f64,
+}
+
+/// Largest block (neurons); blocks never straddle two groups.
+const BLOCK: usize = 256;
+
+/// Simulate the decision network.
+pub fn run_decision(cfg: &DecisionConfig) -> Result<DecisionResult> {
+    run_decision_with_progress(cfg, &mut |_| {})
+}
+
+/// As [`run_decision`], calling `progress(fraction_done)` about every 1 % of the run.
+pub fn run_decision_with_progress(
+    cfg: &DecisionConfig,
+    progress: &mut dyn FnMut(f64),
+) -> Result<DecisionResult> {
+    cfg.validate()?;
+    let p = &cfg.params;
+    let dt = cfg.dt_ms;
+    let n_e = p.n_e;
+    let n_i = p.n_i;
+    let n = n_e + n_i;
+    let sub_n = (p.f_e * n_e as f64) as usize;
+    if 2 * sub_n >= n_e || sub_n == 0 {
+        return Err(NeuroError::InvalidParameter {
+            field: "f_e",
+            value: format!("{}", p.f_e),
+            allowed: "0 < 2 fE NE < NE",
+        });
+    }
+    let jm = 1.0 - p.f_e * (p.jp - 1.0) / (1.0 - p.f_e);
+    // W[k][l]: weight factor from E population k to E population l (Brian2 table)
+    let w = |k: usize, l: usize| -> f64 {
+        if l == 2 {
+            1.0
+        } else if k == l {
+            p.jp
+        } else {
+            jm
+        }
+    };
+    let n_steps = (cfg.seconds * 1000.0 / dt).round() as i64;
+    let delay_steps = (p.delay_ms / dt).round() as i64;
+    let ring = (delay_steps + 1) as usize;
+    let ref_e_steps = (p.ref_e_ms / dt).round() as i64;
+    let ref_i_steps = (p.ref_i_ms / dt).round() as i64;
+    let stim_every = (p.stim_interval_ms / dt).round().max(1.0) as i64;
+    let bin_steps = (cfg.rate_bin_ms / dt).round().max(1.0) as i64;
+    let n_bins = ((n_steps + bin_steps - 1) / bin_steps) as usize;
+    let bg = CountSampler::binomial(p.n_ext, p.rate_ext_hz * dt * 1e-3);
+    let dt_over_tau_ampa = dt / p.tau_ampa_ms;
+    let dt_over_tau_gaba = dt / p.tau_gaba_ms;
+    let dt_over_rise = dt / p.tau_nmda_rise_ms;
+    let dt_over_decay = dt / p.tau_nmda_decay_ms;
+    let dt_alpha = dt * p.alpha_per_ms;
+    let gamma = cfg.block.gamma_per_mv;
+    let inv_k0 = 1.0 / cfg.block.k0_mm;
+
+    let group_ranges = [(0, sub_n), (sub_n, 2 * sub_n), (2 * sub_n, n_e), (n_e, n)];
+    let mut blocks: Vec<Block> = Vec::new();
+    for (group, &(lo, hi)) in group_ranges.iter().enumerate() {
+        let nb = (hi - lo).div_ceil(BLOCK);
+        for bi in 0..nb {
+            let first = lo + bi * (hi - lo) / nb;
+            let last = lo + (bi + 1) * (hi - lo) / nb;
+            let len = last - first;
+            let has_stim = group < 2;
+            blocks.push(Block {
+                group,
+                first,
+                v: vec![p.v_t_mv - 2.0; len],
+                s_ampa: vec![0.0; len],
+                s_gaba: vec![0.0; len],
+                s_ext: vec![0.0; len],
+                x: vec![0.0; len],
+                s_nmda: vec![0.0; len],
+                last_spike: vec![i64::MIN / 2; len],
+                spiked: vec![false; len],
+                bg_s: {
+                    let st: Vec<[u64; 4]> = (first..last)
+                        .map(|i| Rng::stream(cfg.seed, StreamKind::Background, i as u64).state())
+                        .collect();
+                    std::array::from_fn(|w| st.iter().map(|s| s[w]).collect())
+                },
+                bg_bits: vec![0; len],
+                rng_stim: if has_stim {
+                    (first..last)
+                        .map(|i| Rng::stream(cfg.seed, StreamKind::Stimulus, i as u64))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+                stim_rate_hz: if has_stim { vec![0.0; len] } else { Vec::new() },
+                spikes: Vec::with_capacity(len),
+                count: 0,
+                s_nmda_sum: 0.0,
+            });
+        }
+    }
+    let threads = cfg.threads.min(blocks.len());
+    let pool = if threads > 1 {
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| NeuroError::Runtime(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let use_avx2 = avx2_available();
+
+    // ring of per-group spike counts (E1, E2, E3, I) emitted at each step
+    let mut count_ring = vec![[0u32; 4]; ring];
+    // NMDA summed variables (Brian2 order: totals from the previous sum, then the new sum)
+    let mut s_sum = [0.0f64; 3];
+    let mut rate_counts = [
+        vec![0u32; n_bins],
+        vec![0u32; n_bins],
+        vec![0u32; n_bins],
+        vec![0u32; n_bins],
+    ];
+    let mut totals = [0u64; 4];
+    let mut selective_spikes = Vec::new();
+    let gext = [p.g_ext_e_ns, p.g_ext_e_ns, p.g_ext_e_ns, p.g_ext_i_ns];
+    let stim_on_steps = (p.stim_on_ms / dt).round() as i64;
+    let stim_off_steps = (p.stim_off_ms / dt).round() as i64;
+    let stim_mu = [
+        p.mu0_hz + p.coherence_pct / 100.0 * p.mu1_hz,
+        p.mu0_hz - p.coherence_pct / 100.0 * p.mu1_hz,
+    ];
+    let mg_start = cfg.mg.mg_mm_at_h(cfg.t_offset_h);
+    let mg_end = cfg.mg.mg_mm_at_h(cfg.t_offset_h + cfg.seconds / 3600.0);
+    let fixed_mg = matches!(cfg.mg, MgDrive::Fixed(_));
+    let mut mg_factor = mg_start * inv_k0;
+    let progress_every = (n_steps / 100).max(1);
+
+    let t0 = Instant::now();
+    for m in 0..n_steps {
+        if !fixed_mg {
+            let t_h = cfg.t_offset_h + m as f64 * dt / 3.6e6;
+            mg_factor = MgBlock::check_mg(cfg.mg.mg_mm_at_h(t_h))? * inv_k0;
+        }
+        // run_regularly (slot 'start'): stimulus rates, one draw per stimulus neuron
+        let redraw = m % stim_every == 0;
+        let stim_active = m > stim_on_steps && m < stim_off_steps;
+        // summed variables (slot 'groups', before the state update)
+        let tot_e = [
+            w(0, 0) * s_sum[0] + w(1, 0) * s_sum[1] + w(2, 0) * s_sum[2],
+            w(0, 1) * s_sum[0] + w(1, 1) * s_sum[1] + w(2, 1) * s_sum[2],
+            w(0, 2) * s_sum[0] + w(1, 2) * s_sum[1] + w(2, 2) * s_sum[2],
+        ];
+        let tot_i = s_sum[0] + s_sum[1] + s_sum[2];
+        let mut new_sum = [0.0f64; 3];
+        for blk in &blocks {
+            if blk.group < 3 {
+                new_sum[blk.group] += blk.s_nmda_sum;
+            }
+        }
+        s_sum = new_sum;
+        // spikes arriving now (emitted delay_steps ago)
+        let arr = if m >= delay_steps {
+            count_ring[((m - delay_steps) as usize) % ring]
+        } else {
+            [0; 4]
+        };
+        let ne_k = [arr[0] as f64, arr[1] as f64, arr[2] as f64];
+        let ni_arr = arr[3] as f64;
+        let mut gs = [GroupStep::default(); 4];
+        for (l, g) in gs.iter_mut().enumerate() {
+            if l < 3 {
+                g.inv_c = 1.0 / p.cm_e_pf;
+                g.g_l = p.g_leak_e_ns;
+                g.g_nmda = p.g_een_ns * tot_e[l];
+                g.d_ampa = p.g_eea_ns * (w(0, l) * ne_k[0] + w(1, l) * ne_k[1] + w(2, l) * ne_k[2]);
+                g.d_gaba = p.g_ie_ns * ni_arr;
+                g.ref_steps = ref_e_steps;
+            } else {
+                g.inv_c = 1.0 / p.cm_i_pf;
+                g.g_l = p.g_leak_i_ns;
+                g.g_nmda = p.g_ein_ns * tot_i;
+                g.d_ampa = p.g_eia_ns * (ne_k[0] + ne_k[1] + ne_k[2]);
+                g.d_gaba = p.g_ii_ns * ni_arr;
+                g.ref_steps = ref_i_steps;
+            }
+            g.g_ext = gext[l];
+            g.x_inc = if l < 3 { 1.0 } else { 0.0 };
+        }
+        let consts = StepConsts {
+            m,
+            dt,
+            delay_steps,
+            e_l: p.e_l_mv,
+            v_t: p.v_t_mv,
+            v_r: p.v_r_mv,
+            v_e: p.v_e_mv,
+            v_i: p.v_i_mv,
+            gamma,
+            mg_factor,
+            a_ampa: dt_over_tau_ampa,
+            a_gaba: dt_over_tau_gaba,
+            a_rise: dt_over_rise,
+            a_decay: dt_over_decay,
+            dt_alpha,
+            redraw,
+            stim_active,
+            stim_mu,
+            sigma: p.sigma_hz,
+            p_stim_scale: dt * 1e-3,
+            g_ext_stim: p.g_ext_e_ns,
+            bg_head: bg.head(),
+        };
+        if let Some(pool) = &pool {
+            pool.install(|| {
+                blocks
+                    .par_iter_mut()
+                    .for_each(|blk| step_block(blk, &gs[blk.group], &consts, &bg, use_avx2));
+            });
+        } else {
+            for blk in blocks.iter_mut() {
+                step_block(blk, &gs[blk.group], &consts, &bg, use_avx2);
+            }
+        }
+        let mut counts = [0u32; 4];
+        let bin = (m / bin_steps) as usize;
+        for blk in &blocks {
+            counts[blk.group] += blk.count;
+            if cfg.record_selective_spikes && blk.group < 2 {
+                let t_ms = m as f64 * dt;
+                for &i in &blk.spikes {
+                    selective_spikes.push((t_ms, i));
+                }
+            }
+        }
+        for g in 0..4 {
+            rate_counts[g][bin] += counts[g];
+            totals[g] += counts[g] as u64;
+        }
+        count_ring[(m as usize) % ring] = counts;
+        if m % progress_every == 0 {
+            progress(m as f64 / n_steps as f64);
+        }
+    }
+    let wall_s = t0.elapsed().as_secs_f64();
+    progress(1.0);
+
+    let sizes = [
+        sub_n as f64,
+        sub_n as f64,
+        (n_e - 2 * sub_n) as f64,
+        n_i as f64,
+    ];
+    let rates_hz: [Vec<f64>; 4] = std::array::from_fn(|g| {
+        rate_counts[g]
+            .iter()
+            .enumerate()
+            .map(|(b, &c)| {
+                let steps = bin_steps.min(n_steps - b as i64 * bin_steps) as f64;
+                c as f64 / sizes[g] / (steps * dt * 1e-3)
+            })
+            .collect()
+    });
+    // late-stimulus window
+    let win_end = stim_off_steps.min(n_steps);
+    let win_start = (stim_off_steps - (500.0 / dt).round() as i64).max(0);
+    let mut late = [0.0; 2];
+    let mut winner = None;
+    if n_steps >= stim_off_steps && win_end > win_start {
+        let (b0, b1) = (
+            (win_start / bin_steps) as usize,
+            (win_end / bin_steps) as usize,
+        );
+        for (g, l) in late.iter_mut().enumerate() {
+            let c: u32 = rate_counts[g][b0..b1.min(n_bins)].iter().sum();
+            *l = c as f64 / sizes[g] / ((b1 - b0) as f64 * bin_steps as f64 * dt * 1e-3);
+        }
+        let (hi, lo) = if late[0] >= late[1] { (0, 1) } else { (1, 0) };
+        if late[hi] >= 10.0 && late[hi] >= 2.0 * late[lo] {
+            winner = Some(hi);
+        }
+    }
+    let t_s = n_steps as f64 * dt * 1e-3;
+    Ok(DecisionResult {
+        mg_mm_start: mg_start,
+        mg_mm_end: mg_end,
+        seconds: t_s,
+        seed: cfg.seed,
+        threads: cfg.threads,
+        rate_e_hz: (totals[0] + totals[1] + totals[2]) as f64 / n_e as f64 / t_s,
+        rate_i_hz: totals[3] as f64 / n_i as f64 / t_s,
+        pop_spikes: [totals[0], totals[1]],
+        nonselective_spikes: totals[2],
+        inh_spikes: totals[3],
+        late_stim_rate_hz: late,
+        winner,
+        rate_bin_ms: bin_steps as f64 * dt,
+        rates_hz,
+        selective_spikes,
+        wall_s,
+    })
+}
+
+struct StepConsts {
+    m: i64,
+    dt: f64,
+    delay_steps: i64,
+    e_l: f64,
+    v_t: f64,
+    v_r: f64,
+    v_e: f64,
+    v_i: f64,
+    gamma: f64,
+    mg_factor: f64,
+    a_ampa: f64,
+    a_gaba: f64,
+    a_rise: f64,
+    a_decay: f64,
+    dt_alpha: f64,
+    redraw: bool,
+    stim_active: bool,
+    stim_mu: [f64; 2],
+    sigma: f64,
+    p_stim_scale: f64,
+    g_ext_stim: f64,
+    bg_head: [f64; 4],
+}
+
+fn avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn step_block(b: &mut Block, g: &GroupStep, k: &StepConsts, bg: &CountSampler, use_avx2: bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if use_avx2 {
+            // SAFETY: only called when the CPU reports AVX2.
+            unsafe { step_block_avx2(b, g, k) };
+            step_block_events(b, g, k, bg);
+            return;
+        }
+    }
+    let _ = use_avx2;
+    step_block_arith(b, g, k);
+    step_block_events(b, g, k, bg);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn step_block_avx2(b: &mut Block, g: &GroupStep, k: &StepConsts) {
+    step_block_arith(b, g, k)
+}
+
+/// State update, threshold test and deterministic synaptic arrivals: branch-free, vectorisable.
+/// Same arithmetic on every vector width (no fused multiply-add), so results do not depend on it.
+#[inline(always)]
+fn step_block_arith(b: &mut Block, g: &GroupStep, k: &StepConsts) {
+    let n = b.v.len();
+    let v = &mut b.v[..n];
+    let sa = &mut b.s_ampa[..n];
+    let sg = &mut b.s_gaba[..n];
+    let se = &mut b.s_ext[..n];
+    let xs = &mut b.x[..n];
+    let sn = &mut b.s_nmda[..n];
+    let ls = &b.last_spike[..n];
+    let sp = &mut b.spiked[..n];
+    let arrive = k.m - k.delay_steps;
+    let h = k.bg_head;
+    let [s0, s1, s2, s3] = &mut b.bg_s;
+    crate::rng::xoshiro_step_soa(s0, s1, s2, s3, &mut b.bg_bits[..n]);
+    let bits = &b.bg_bits[..n];
+    for i in 0..n {
+        // --- state update (forward Euler, all derivatives from the old state)
+        let vi = v[i];
+        let not_refractory = k.m - ls[i] >= g.ref_steps;
+        let block = 1.0 / (1.0 + crate::fastmath::exp(-k.gamma * vi) * k.mg_factor);
+        let i_syn = g.g_l * (vi - k.e_l)
+            + (sa[i] + se[i]) * (vi - k.v_e)
+            + g.g_nmda * (vi - k.v_e) * block
+            + sg[i] * (vi - k.v_i);
+        let v_new = vi - k.dt * i_syn * g.inv_c;
+        let v_new = if not_refractory { v_new } else { vi };
+        v[i] = v_new;
+        // --- threshold
+        sp[i] = not_refractory & (v_new > k.v_t);
+        // --- synaptic variables: Euler decay, then this step's arrivals (slot 'synapses')
+        sa[i] = (sa[i] - k.a_ampa * sa[i]) + g.d_ampa;
+        sg[i] = (sg[i] - k.a_gaba * sg[i]) + g.d_gaba;
+        // background Poisson input: binomial count by inversion, branch-free for counts < 4
+        let u = crate::rng::bits_to_uniform(bits[i]);
+        let cnt = (u >= h[0]) as u32 + (u >= h[1]) as u32 + (u >= h[2]) as u32 + (u >= h[3]) as u32;
+        se[i] = (se[i] - k.a_ampa * se[i]) + cnt as f64 * g.g_ext;
+        let x = xs[i];
+        let s = sn[i];
+        sn[i] = s + (-k.a_decay * s + k.dt_alpha * x * (1.0 - s));
+        let inc = if ls[i] == arrive { g.x_inc } else { 0.0 };
+        xs[i] = (x - k.a_rise * x) + inc;
+    }
+    // NMDA sum for the summed variable, four fixed partial sums (deterministic order)
+    let mut acc = [0.0f64; 4];
+    let chunks = sn.chunks_exact(4);
+    let rem = chunks.remainder();
+    for c in chunks {
+        acc[0] += c[0];
+        acc[1] += c[1];
+        acc[2] += c[2];
+        acc[3] += c[3];
+    }
+    let mut tail = 0.0;
+    for &r in rem {
+        tail += r;
+    }
+    b.s_nmda_sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + tail;
+}
+
+/// Random inputs, stimulus and reset (scalar: one uniform per neuron per step).
+#[inline(always)]
+fn step_block_events(b: &mut Block, g: &GroupStep, k: &StepConsts, bg: &CountSampler) {
+    b.spikes.clear();
+    b.count = 0;
+    let has_stim = !b.rng_stim.is_empty();
+    if has_stim && k.redraw {
+        let mu = k.stim_mu[b.group];
+        for (r, rate) in b.rng_stim.iter_mut().zip(b.stim_rate_hz.iter_mut()) {
+            let z = r.normal();
+            *rate = if k.stim_active { mu + k.sigma * z } else { 0.0 };
+        }
+    }
+    let n = b.v.len();
+    // background counts of 4 or more (probability ~1e-4 per step here): finish the inversion
+    let tail_from = k.bg_head[3];
+    for i in 0..n {
+        let u = crate::rng::bits_to_uniform(b.bg_bits[i]);
+        if u >= tail_from {
+            let nb = bg.sample_from_uniform(u);
+            b.s_ext[i] += (nb - 4) as f64 * g.g_ext;
+        }
+        if has_stim {
+            let rate = b.stim_rate_hz[i];
+            if rate > 0.0 && b.rng_stim[i].uniform() < rate * k.p_stim_scale {
+                b.s_ext[i] += k.g_ext_stim;
+            }
+        }
+        if b.spiked[i] {
+            b.v[i] = k.v_r;
+            b.last_spike[i] = k.m;
+            b.spikes.push((b.first + i) as u32);
+            b.count += 1;
+        }
+    }
+}
