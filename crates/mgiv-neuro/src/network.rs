@@ -1,1 +1,1312 @@
+//! General spiking-network engine: conductance-based LIF and adaptive-exponential (AdEx)
+//! neurons; AMPA, NMDA and GABA-A synapses; all-to-all, random (probability p), fixed in-degree
+//! or one-to-one connectivity with per-synapse delays; Poisson and spike-train inputs.
+//!
+//! Integration: forward Euler at `dt_ms` for every state variable, with the per-step order of
+//! Brian2 (`method='euler'`): NMDA summed conductance → state update → threshold → synaptic
+//! arrivals and Poisson input → reset; refractory neurons keep V clamped at the reset value.
+//!
+//! NMDA (Mg block `B(V, [Mg])` evaluated in every neuron at its own V, [Mg] an input):
+//! * [`NmdaModel::Saturating`] — Wang (2002) gating per presynaptic neuron,
+//!   `ds/dt = −s/τ_decay + α x (1 − s)`, `dx/dt = −x/τ_rise`, x += 1 per spike after the
+//!   projection delay; postsynaptic conductance `Σ_i w_ij s_i` summed every step over every NMDA
+//!   synapse (exact; no aggregation shortcut; cost ∝ number of NMDA synapses per step, like a
+//!   Brian2 `(summed)` variable).
+//! * [`NmdaModel::Linear`] — the same kinetics without saturation (1 − s → 1), which are linear and
+//!   can therefore be summed on the postsynaptic side: `x_post += w` per spike, `ds/dt = −s/τ_decay + α x`.
+//!   Cost ∝ number of spikes.
+//!
+//! Reproducibility: connectivity is drawn per postsynaptic neuron from stream (seed, neuron),
+//! Poisson counts per neuron from stream (seed, neuron); every postsynaptic sum is accumulated in
+//! presynaptic-index order whatever the thread count, so results are bit-identical on any number
+//! of threads.
+use crate::error::{check_range, NeuroError, Result};
+use crate::mg_block::MgBlock;
+use crate::mg_drive::MgDrive;
+use crate::rng::{CountSampler, Rng, StreamKind};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::time::Instant;
 
+/// Conductance-based leaky integrate-and-fire neuron (units in names; pF·mV/ms = pA).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LifParams {
+    pub c_m_pf: f64,
+    pub g_l_ns: f64,
+    pub e_l_mv: f64,
+    pub v_th_mv: f64,
+    pub v_reset_mv: f64,
+    pub t_ref_ms: f64,
+}
+
+/// Adaptive exponential integrate-and-fire neuron (Brette & Gerstner 2005).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct AdExParams {
+    pub c_m_pf: f64,
+    pub g_l_ns: f64,
+    pub e_l_mv: f64,
+    /// V_T, the exponential threshold
+    pub v_t_mv: f64,
+    pub delta_t_mv: f64,
+    pub a_ns: f64,
+    pub b_pa: f64,
+    pub tau_w_ms: f64,
+    pub v_reset_mv: f64,
+    pub v_peak_mv: f64,
+    pub t_ref_ms: f64,
+}
+
+impl AdExParams {
+    /// Brette & Gerstner 2005 regular-spiking parameters (C 281 pF, g_L 30 nS, E_L −70.6 mV,
+    /// V_T −50.4 mV, Δ_T 2 mV, a 4 nS, b 80.5 pA, τ_w 144 ms; reset to E_L, peak 20 mV).
+    pub fn brette_gerstner_2005() -> Self {
+        AdExParams {
+            c_m_pf: 281.0,
+            g_l_ns: 30.0,
+            e_l_mv: -70.6,
+            v_t_mv: -50.4,
+            delta_t_mv: 2.0,
+            a_ns: 4.0,
+            b_pa: 80.5,
+            tau_w_ms: 144.0,
+            v_reset_mv: -70.6,
+            v_peak_mv: 20.0,
+            t_ref_ms: 0.0,
+        }
+    }
+}
+
+/// Neuron model of a population.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum NeuronModel {
+    Lif(LifParams),
+    AdEx(AdExParams),
+}
+
+/// Synaptic receptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Receptor {
+    Ampa,
+    Nmda,
+    GabaA,
+}
+
+/// NMDA kinetics (see module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum NmdaModel {
+    Saturating,
+    Linear,
+}
+
+/// Reversal potentials, time constants and the Mg block shared by all synapses.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SynapseKinetics {
+    pub e_exc_mv: f64,
+    pub e_inh_mv: f64,
+    pub tau_ampa_ms: f64,
+    pub tau_gaba_ms: f64,
+    pub tau_nmda_rise_ms: f64,
+    pub tau_nmda_decay_ms: f64,
+    pub alpha_nmda_per_ms: f64,
+    pub nmda: NmdaModel,
+    pub block: MgBlock,
+}
+
+impl Default for SynapseKinetics {
+    /// Wang (2002) / Brian2 `Wang_2002.py` values.
+    fn default() -> Self {
+        SynapseKinetics {
+            e_exc_mv: 0.0,
+            e_inh_mv: -70.0,
+            tau_ampa_ms: 2.0,
+            tau_gaba_ms: 5.0,
+            tau_nmda_rise_ms: 2.0,
+            tau_nmda_decay_ms: 100.0,
+            alpha_nmda_per_ms: 0.5,
+            nmda: NmdaModel::Saturating,
+            block: MgBlock::default(),
+        }
+    }
+}
+
+/// A population of identical neurons.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PopulationSpec {
+    pub name: String,
+    pub n: usize,
+    pub model: NeuronModel,
+    /// initial V drawn uniformly from [lo, hi] (mV)
+    pub v_init_mv: (f64, f64),
+}
+
+/// How a projection's synapses are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Connectivity {
+    AllToAll { autapses: bool },
+    Random { p: f64, autapses: bool },
+    FixedInDegree { k: usize, autapses: bool },
+    OneToOne,
+}
+
+/// Synapses from one population onto another.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectionSpec {
+    pub pre: usize,
+    pub post: usize,
+    pub receptor: Receptor,
+    pub connectivity: Connectivity,
+    /// AMPA/GABA/linear NMDA: conductance jump (nS); saturating NMDA: weight of s (nS)
+    pub weight_ns: f64,
+    /// per-synapse delay drawn uniformly from [lo, hi] (ms), rounded to steps, ≥ 1 step
+    pub delay_ms: (f64, f64),
+}
+
+/// Independent Poisson sources onto every neuron of a population (Brian2 `PoissonInput`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoissonInputSpec {
+    pub target: usize,
+    pub receptor: Receptor,
+    pub n_sources: u64,
+    pub rate_hz: f64,
+    pub weight_ns: f64,
+}
+
+/// Given spike times delivered to one neuron (Brian2 `SpikeGeneratorGroup` + synapse).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpikeTrainSpec {
+    pub target: usize,
+    pub neuron: usize,
+    pub receptor: Receptor,
+    pub times_ms: Vec<f64>,
+    pub weight_ns: f64,
+}
+
+/// Everything that defines a network.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkSpec {
+    pub dt_ms: f64,
+    pub populations: Vec<PopulationSpec>,
+    pub projections: Vec<ProjectionSpec>,
+    pub poisson: Vec<PoissonInputSpec>,
+    pub spike_trains: Vec<SpikeTrainSpec>,
+    pub synapses: SynapseKinetics,
+}
+
+/// Compact synapse: local target, projection index, delay in steps.
+#[derive(Debug, Clone, Copy)]
+struct Syn {
+    target: u32,
+    proj: u16,
+    delay: u16,
+}
+
+/// A run of incoming saturating-NMDA synapses of one target from one projection.
+#[derive(Debug, Clone, Copy)]
+struct NmdaSeg {
+    end: u32,
+    proj: u16,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PopStep {
+    first: usize,
+    end: usize,
+    model: NeuronModel,
+    ref_steps: i64,
+    /// x increment applied to this population's own saturating gate (1 if it has NMDA output)
+    x_delay: i64,
+    has_x: bool,
+}
+
+/// A contiguous range of neurons with their state, incoming connectivity and input buffers.
+struct Shard {
+    first: usize,
+    n: usize,
+    v: Vec<f64>,
+    w_ad: Vec<f64>,
+    g_ampa: Vec<f64>,
+    g_gaba: Vec<f64>,
+    x_lin: Vec<f64>,
+    s_lin: Vec<f64>,
+    g_nmda_sat: Vec<f64>,
+    x_pre: Vec<f64>,
+    s_pre: Vec<f64>,
+    last_spike: Vec<i64>,
+    rng: Vec<Rng>,
+    /// ring buffers [slot * n + local]
+    buf_ampa: Vec<f64>,
+    buf_gaba: Vec<f64>,
+    buf_nmda: Vec<f64>,
+    /// CSR by presynaptic (global) index over this shard's targets
+    out_ptr: Vec<u32>,
+    out_syn: Vec<Syn>,
+    /// incoming saturating NMDA synapses: per local target, segments (one per projection) of
+    /// presynaptic indices in ascending order
+    nmda_seg_ptr: Vec<u32>,
+    nmda_seg: Vec<NmdaSeg>,
+    nmda_pre: Vec<u32>,
+    /// local indices that spiked, per step slot (for the delayed own-gate increment)
+    spike_ring: Vec<Vec<u32>>,
+    spikes: Vec<u32>,
+    spiked: Vec<bool>,
+}
+
+/// A built network, ready to run.
+pub struct Network {
+    spec: NetworkSpec,
+    shards: Vec<Shard>,
+    pops: Vec<PopStep>,
+    ring: usize,
+    n: usize,
+    n_synapses: u64,
+    proj_w: Vec<f64>,
+    poisson: Vec<(usize, Receptor, CountSampler, f64)>,
+    /// (step, global neuron, receptor, weight), sorted by step
+    train_events: Vec<(i64, u32, Receptor, f64)>,
+    pool: Option<rayon::ThreadPool>,
+    s_global: Vec<f64>,
+    step: i64,
+}
+
+/// Instantaneous state of one neuron.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct NeuronState {
+    pub v_mv: f64,
+    pub w_pa: f64,
+    pub g_ampa_ns: f64,
+    pub g_gaba_ns: f64,
+    /// NMDA conductance before the Mg block (nS)
+    pub g_nmda_ns: f64,
+}
+
+/// Spike output and timing of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub seconds: f64,
+    pub n_neurons: usize,
+    pub n_synapses: u64,
+    pub spikes_per_population: Vec<u64>,
+    pub rates_hz: Vec<f64>,
+    /// (time ms, global neuron index), if recorded
+    pub spikes: Vec<(f64, u32)>,
+    pub wall_s: f64,
+    pub build_s: f64,
+}
+
+fn bad(field: &'static str, value: impl std::fmt::Display, allowed: &'static str) -> NeuroError {
+    NeuroError::InvalidParameter {
+        field,
+        value: value.to_string(),
+        allowed,
+    }
+}
+
+impl NetworkSpec {
+    fn validate(&self) -> Result<()> {
+        check_range("dt_ms", self.dt_ms, 1e-3, 1.0, "0.001..1 ms")?;
+        if self.populations.is_empty() {
+            return Err(NeuroError::InvalidNetwork("no populations".into()));
+        }
+        let total: usize = self.populations.iter().map(|p| p.n).sum();
+        if total == 0 || total > 50_000_000 {
+            return Err(bad("n_neurons", total, "1..=50000000"));
+        }
+        for p in &self.populations {
+            let (lo, hi) = p.v_init_mv;
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                return Err(bad("v_init_mv", format!("({lo}, {hi})"), "finite lo <= hi"));
+            }
+            match p.model {
+                NeuronModel::Lif(l) => {
+                    check_range("c_m_pf", l.c_m_pf, 1e-3, 1e9, "> 0")?;
+                    check_range("g_l_ns", l.g_l_ns, 0.0, 1e9, ">= 0")?;
+                    check_range("t_ref_ms", l.t_ref_ms, 0.0, 1e4, "0..10000 ms")?;
+                }
+                NeuronModel::AdEx(a) => {
+                    check_range("c_m_pf", a.c_m_pf, 1e-3, 1e9, "> 0")?;
+                    check_range("delta_t_mv", a.delta_t_mv, 1e-3, 100.0, "> 0")?;
+                    check_range("tau_w_ms", a.tau_w_ms, 1e-3, 1e9, "> 0")?;
+                    check_range("t_ref_ms", a.t_ref_ms, 0.0, 1e4, "0..10000 ms")?;
+                }
+            }
+        }
+        let np = self.populations.len();
+        let mut nmda_delay: Vec<Option<f64>> = vec![None; np];
+        for pr in &self.projections {
+            if pr.pre >= np || pr.post >= np {
+                return Err(NeuroError::InvalidNetwork(format!(
+                    "projection {}->{} refers to a missing population",
+                    pr.pre, pr.post
+                )));
+            }
+            check_range("weight_ns", pr.weight_ns, 0.0, 1e6, ">= 0 nS")?;
+            let (lo, hi) = pr.delay_ms;
+            check_range(
+                "delay_ms",
+                lo,
+                self.dt_ms * 0.5,
+                1000.0,
+                "at least one time step, at most 1000 ms",
+            )?;
+            check_range("delay_ms", hi, lo, 1000.0, "lo <= hi <= 1000 ms")?;
+            match pr.connectivity {
+                Connectivity::Random { p, .. } => {
+                    check_range("connection_probability", p, 0.0, 1.0, "0..1")?;
+                }
+                Connectivity::FixedInDegree { k, .. } => {
+                    if k > self.populations[pr.pre].n {
+                        return Err(bad("in_degree", k, "<= size of the presynaptic population"));
+                    }
+                }
+                Connectivity::OneToOne => {
+                    if self.populations[pr.pre].n != self.populations[pr.post].n {
+                        return Err(NeuroError::InvalidNetwork(
+                            "one-to-one projection between populations of different sizes".into(),
+                        ));
+                    }
+                }
+                Connectivity::AllToAll { .. } => {}
+            }
+            if pr.receptor == Receptor::Nmda && self.synapses.nmda == NmdaModel::Saturating {
+                if lo != hi {
+                    return Err(bad(
+                        "delay_ms",
+                        format!("({lo}, {hi})"),
+                        "a single delay for saturating NMDA (the gate is presynaptic)",
+                    ));
+                }
+                match nmda_delay[pr.pre] {
+                    Some(d) if d != lo => {
+                        return Err(bad("delay_ms", lo, "the same NMDA delay for every projection of one presynaptic population"));
+                    }
+                    _ => nmda_delay[pr.pre] = Some(lo),
+                }
+            }
+        }
+        for pi in &self.poisson {
+            if pi.target >= np {
+                return Err(NeuroError::InvalidNetwork(
+                    "Poisson input to a missing population".into(),
+                ));
+            }
+            check_range("rate_hz", pi.rate_hz, 0.0, 1e5, "0..100000 Hz")?;
+            check_range("weight_ns", pi.weight_ns, 0.0, 1e6, ">= 0 nS")?;
+            if pi.rate_hz * self.dt_ms * 1e-3 > 1.0 {
+                return Err(bad("rate_hz", pi.rate_hz, "rate * dt <= 1"));
+            }
+            if pi.receptor == Receptor::Nmda && self.synapses.nmda == NmdaModel::Saturating {
+                return Err(bad(
+                    "receptor",
+                    "Nmda",
+                    "AMPA or GABA-A for Poisson input (saturating NMDA gates are presynaptic)",
+                ));
+            }
+        }
+        for st in &self.spike_trains {
+            if st.target >= np || st.neuron >= self.populations[st.target].n {
+                return Err(NeuroError::InvalidNetwork(
+                    "spike train to a missing neuron".into(),
+                ));
+            }
+            if st.receptor == Receptor::Nmda && self.synapses.nmda == NmdaModel::Saturating {
+                return Err(bad(
+                    "receptor",
+                    "Nmda",
+                    "AMPA or GABA-A for spike trains with saturating NMDA",
+                ));
+            }
+            for &t in &st.times_ms {
+                check_range("times_ms", t, 0.0, 1e9, "finite, >= 0 ms")?;
+            }
+        }
+        let k = &self.synapses;
+        for (f, v) in [
+            ("tau_ampa_ms", k.tau_ampa_ms),
+            ("tau_gaba_ms", k.tau_gaba_ms),
+            ("tau_nmda_rise_ms", k.tau_nmda_rise_ms),
+            ("tau_nmda_decay_ms", k.tau_nmda_decay_ms),
+        ] {
+            check_range(f, v, self.dt_ms, 1e6, ">= dt_ms")?;
+        }
+        Ok(())
+    }
+}
+
+impl Network {
+    /// Draw the connectivity and allocate the state. `threads` ≥ 1 (results do not depend on it).
+    pub fn build(spec: NetworkSpec, seed: u64, threads: usize) -> Result<Network> {
+        spec.validate()?;
+        if threads == 0 || threads > 1024 {
+            return Err(bad("threads", threads, "1..1024"));
+        }
+        let dt = spec.dt_ms;
+        let np = spec.populations.len();
+        let mut offsets = vec![0usize; np + 1];
+        for (i, p) in spec.populations.iter().enumerate() {
+            offsets[i + 1] = offsets[i] + p.n;
+        }
+        let n = offsets[np];
+        if spec.projections.len() > u16::MAX as usize {
+            return Err(bad("projections", spec.projections.len(), "at most 65535"));
+        }
+        let sat = spec.synapses.nmda == NmdaModel::Saturating;
+        // own-gate delay per population (saturating NMDA)
+        let mut x_delay = vec![None::<i64>; np];
+        let mut max_delay = 1i64;
+        for pr in &spec.projections {
+            let d_hi = (pr.delay_ms.1 / dt).round().max(1.0) as i64;
+            max_delay = max_delay.max(d_hi);
+            if sat && pr.receptor == Receptor::Nmda {
+                x_delay[pr.pre] = Some((pr.delay_ms.0 / dt).round().max(1.0) as i64);
+            }
+        }
+        if max_delay > u16::MAX as i64 {
+            return Err(bad(
+                "delay_ms",
+                max_delay as f64 * dt,
+                "at most 65535 steps",
+            ));
+        }
+        let ring = (max_delay + 1) as usize;
+        let pops: Vec<PopStep> = spec
+            .populations
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let t_ref = match p.model {
+                    NeuronModel::Lif(l) => l.t_ref_ms,
+                    NeuronModel::AdEx(a) => a.t_ref_ms,
+                };
+                PopStep {
+                    first: offsets[i],
+                    end: offsets[i + 1],
+                    model: p.model,
+                    ref_steps: (t_ref / dt).round() as i64,
+                    x_delay: x_delay[i].unwrap_or(1),
+                    has_x: x_delay[i].is_some(),
+                }
+            })
+            .collect();
+        let pop_of = |g: usize| -> usize { offsets.partition_point(|&o| o <= g) - 1 };
+
+        // shards: about 4 per thread, split at arbitrary indices
+        let n_shards = if threads == 1 {
+            1
+        } else {
+            (threads * 4).min(n)
+        };
+        let bounds: Vec<usize> = (0..=n_shards).map(|s| s * n / n_shards).collect();
+
+        // incoming synapses per post neuron, drawn from that neuron's stream
+        struct Incoming {
+            pre: u32,
+            proj: u16,
+            delay: u16,
+        }
+        let draw = |j: usize| -> Vec<Incoming> {
+            let pj = pop_of(j);
+            let jl = j - offsets[pj];
+            let mut rng = Rng::stream(seed, StreamKind::Connectivity, j as u64);
+            let mut v = Vec::new();
+            for (pi, pr) in spec.projections.iter().enumerate() {
+                if pr.post != pj {
+                    continue;
+                }
+                let (pre_lo, pre_n) = (offsets[pr.pre], spec.populations[pr.pre].n);
+                let same = pr.pre == pr.post;
+                let (dlo, dhi) = (
+                    (pr.delay_ms.0 / dt).round().max(1.0) as u64,
+                    (pr.delay_ms.1 / dt).round().max(1.0) as u64,
+                );
+                let mut push = |il: usize, rng: &mut Rng| {
+                    let d = if dhi > dlo {
+                        dlo + rng.below(dhi - dlo + 1)
+                    } else {
+                        dlo
+                    };
+                    v.push(Incoming {
+                        pre: (pre_lo + il) as u32,
+                        proj: pi as u16,
+                        delay: d as u16,
+                    });
+                };
+                match pr.connectivity {
+                    Connectivity::AllToAll { autapses } => {
+                        for il in 0..pre_n {
+                            if autapses || !same || il != jl {
+                                push(il, &mut rng);
+                            }
+                        }
+                    }
+                    Connectivity::OneToOne => push(jl, &mut rng),
+                    Connectivity::Random { p, autapses } => {
+                        if p >= 1.0 {
+                            for il in 0..pre_n {
+                                if autapses || !same || il != jl {
+                                    push(il, &mut rng);
+                                }
+                            }
+                        } else if p > 0.0 {
+                            // geometric skipping: exact Bernoulli(p) per pair, cost ∝ synapses
+                            let ln_q = (1.0 - p).ln();
+                            let mut il: usize = 0;
+                            loop {
+                                let u = 1.0 - rng.uniform();
+                                let skip = (u.ln() / ln_q).floor();
+                                if !skip.is_finite() || il as f64 + skip >= pre_n as f64 {
+                                    break;
+                                }
+                                il += skip as usize;
+                                if autapses || !same || il != jl {
+                                    push(il, &mut rng);
+                                }
+                                il += 1;
+                                if il >= pre_n {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Connectivity::FixedInDegree { k, autapses } => {
+                        // Floyd's sampling of k distinct presynaptic indices, then sorted
+                        let avail = if same && !autapses { pre_n - 1 } else { pre_n };
+                        let k = k.min(avail);
+                        let mut chosen: Vec<usize> = Vec::with_capacity(k);
+                        let mut set = std::collections::HashSet::with_capacity(k * 2);
+                        for t in (avail - k)..avail {
+                            let r = rng.below(t as u64 + 1) as usize;
+                            let pick = if set.contains(&r) { t } else { r };
+                            set.insert(pick);
+                            chosen.push(pick);
+                        }
+                        chosen.sort_unstable();
+                        for c in chosen {
+                            // skip over the autapse position
+                            let il = if same && !autapses && c >= jl {
+                                c + 1
+                            } else {
+                                c
+                            };
+                            push(il, &mut rng);
+                        }
+                    }
+                }
+            }
+            v
+        };
+
+        let build_shard = |s: usize| -> Shard {
+            let (lo, hi) = (bounds[s], bounds[s + 1]);
+            let nl = hi - lo;
+            let mut per_pre: Vec<(u32, Syn)> = Vec::new();
+            let mut nmda_seg_ptr = vec![0u32; nl + 1];
+            let mut nmda_seg: Vec<NmdaSeg> = Vec::new();
+            let mut nmda_pre: Vec<u32> = Vec::new();
+            for j in lo..hi {
+                // draw() yields synapses grouped by projection, presynaptic index ascending
+                for inc in draw(j) {
+                    let pr = &spec.projections[inc.proj as usize];
+                    if sat && pr.receptor == Receptor::Nmda {
+                        let first_of_target = nmda_seg.len() == nmda_seg_ptr[j - lo] as usize;
+                        if first_of_target || nmda_seg.last().map(|g| g.proj) != Some(inc.proj) {
+                            nmda_seg.push(NmdaSeg {
+                                end: nmda_pre.len() as u32,
+                                proj: inc.proj,
+                            });
+                        }
+                        nmda_pre.push(inc.pre);
+                        if let Some(g) = nmda_seg.last_mut() {
+                            g.end = nmda_pre.len() as u32;
+                        }
+                    } else {
+                        per_pre.push((
+                            inc.pre,
+                            Syn {
+                                target: (j - lo) as u32,
+                                proj: inc.proj,
+                                delay: inc.delay,
+                            },
+                        ));
+                    }
+                }
+                nmda_seg_ptr[j - lo + 1] = nmda_seg.len() as u32;
+            }
+            // stable sort by presynaptic index keeps target order within a row
+            per_pre.sort_by_key(|e| e.0);
+            let mut out_ptr = vec![0u32; n + 1];
+            for e in &per_pre {
+                out_ptr[e.0 as usize + 1] += 1;
+            }
+            for i in 0..n {
+                out_ptr[i + 1] += out_ptr[i];
+            }
+            let out_syn: Vec<Syn> = per_pre.into_iter().map(|e| e.1).collect();
+            let v: Vec<f64> = (lo..hi)
+                .map(|g| {
+                    let (a, b) = spec.populations[pop_of(g)].v_init_mv;
+                    let mut r = Rng::stream(seed, StreamKind::Init, g as u64);
+                    a + (b - a) * r.uniform()
+                })
+                .collect();
+            Shard {
+                first: lo,
+                n: nl,
+                v,
+                w_ad: vec![0.0; nl],
+                g_ampa: vec![0.0; nl],
+                g_gaba: vec![0.0; nl],
+                x_lin: vec![0.0; nl],
+                s_lin: vec![0.0; nl],
+                g_nmda_sat: vec![0.0; nl],
+                x_pre: vec![0.0; nl],
+                s_pre: vec![0.0; nl],
+                last_spike: vec![i64::MIN / 2; nl],
+                rng: (lo..hi)
+                    .map(|g| Rng::stream(seed, StreamKind::Background, g as u64))
+                    .collect(),
+                buf_ampa: vec![0.0; ring * nl],
+                buf_gaba: vec![0.0; ring * nl],
+                buf_nmda: vec![0.0; ring * nl],
+                out_ptr,
+                out_syn,
+                nmda_seg_ptr,
+                nmda_seg,
+                nmda_pre,
+                spike_ring: vec![Vec::new(); ring],
+                spikes: Vec::new(),
+                spiked: vec![false; nl],
+            }
+        };
+        let pool = if threads > 1 {
+            Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .map_err(|e| NeuroError::Runtime(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let shards: Vec<Shard> = match &pool {
+            Some(pl) => pl.install(|| (0..n_shards).into_par_iter().map(build_shard).collect()),
+            None => (0..n_shards).map(build_shard).collect(),
+        };
+        if shards
+            .iter()
+            .any(|sh| sh.nmda_pre.iter().any(|&i| i as usize >= n))
+        {
+            return Err(NeuroError::InvalidNetwork(
+                "internal: NMDA presynaptic index out of range".into(),
+            ));
+        }
+        let n_synapses = shards
+            .iter()
+            .map(|s| (s.out_syn.len() + s.nmda_pre.len()) as u64)
+            .sum();
+        let proj_w = spec.projections.iter().map(|p| p.weight_ns).collect();
+        let poisson = spec
+            .poisson
+            .iter()
+            .map(|p| {
+                (
+                    p.target,
+                    p.receptor,
+                    CountSampler::binomial(p.n_sources, p.rate_hz * dt * 1e-3),
+                    p.weight_ns,
+                )
+            })
+            .collect();
+        let mut train_events: Vec<(i64, u32, Receptor, f64)> = spec
+            .spike_trains
+            .iter()
+            .flat_map(|st| {
+                let g = (offsets[st.target] + st.neuron) as u32;
+                st.times_ms
+                    .iter()
+                    .map(move |&t| ((t / dt).round() as i64, g, st.receptor, st.weight_ns))
+            })
+            .collect();
+        train_events.sort_by_key(|e| (e.0, e.1));
+        Ok(Network {
+            spec,
+            shards,
+            pops,
+            ring,
+            n,
+            n_synapses,
+            proj_w,
+            poisson,
+            train_events,
+            pool,
+            s_global: vec![0.0; if sat { n } else { 0 }],
+            step: 0,
+        })
+    }
+
+    /// Number of neurons.
+    pub fn n_neurons(&self) -> usize {
+        self.n
+    }
+
+    /// State of one neuron (global index), for inspection and tests.
+    pub fn neuron_state(&self, global: usize) -> Option<NeuronState> {
+        let si = self.shards.partition_point(|s| s.first + s.n <= global);
+        let sh = self.shards.get(si)?;
+        let l = global.checked_sub(sh.first)?;
+        if l >= sh.n {
+            return None;
+        }
+        Some(NeuronState {
+            v_mv: sh.v[l],
+            w_pa: sh.w_ad[l],
+            g_ampa_ns: sh.g_ampa[l],
+            g_gaba_ns: sh.g_gaba[l],
+            g_nmda_ns: if self.spec.synapses.nmda == NmdaModel::Saturating {
+                sh.g_nmda_sat[l]
+            } else {
+                sh.s_lin[l]
+            },
+        })
+    }
+
+    /// Number of synapses drawn.
+    pub fn n_synapses(&self) -> u64 {
+        self.n_synapses
+    }
+
+    /// Advance by `seconds` at the given [Mg] drive (a time course is read at `t_offset_h + t`).
+    pub fn run(
+        &mut self,
+        seconds: f64,
+        mg: &MgDrive,
+        t_offset_h: f64,
+        record_spikes: bool,
+    ) -> Result<RunResult> {
+        check_range("seconds", seconds, 0.0, 1e5, "0..100000 s")?;
+        let dt = self.spec.dt_ms;
+        let n_steps = (seconds * 1000.0 / dt).round() as i64;
+        let k = self.spec.synapses;
+        let sat = k.nmda == NmdaModel::Saturating;
+        let np = self.pops.len();
+        let mut pop_counts = vec![0u64; np];
+        let mut spikes_out = Vec::new();
+        let ring = self.ring;
+        let consts = Consts {
+            dt,
+            a_ampa: dt / k.tau_ampa_ms,
+            a_gaba: dt / k.tau_gaba_ms,
+            a_rise: dt / k.tau_nmda_rise_ms,
+            a_decay: dt / k.tau_nmda_decay_ms,
+            dt_alpha: dt * k.alpha_nmda_per_ms,
+            e_exc: k.e_exc_mv,
+            e_inh: k.e_inh_mv,
+            gamma: k.block.gamma_per_mv,
+            sat,
+        };
+        let inv_k0 = 1.0 / k.block.k0_mm;
+        let mut ev_ptr = self.train_events.partition_point(|e| e.0 < self.step);
+        let t0 = Instant::now();
+        let mut global_spikes: Vec<u32> = Vec::new();
+        for _ in 0..n_steps {
+            let m = self.step;
+            let t_h = t_offset_h + m as f64 * dt / 3.6e6;
+            let mg_factor = MgBlock::check_mg(mg.mg_mm_at_h(t_h))? * inv_k0;
+            // spike-train events arriving at this step go straight into this step's slot
+            while ev_ptr < self.train_events.len() && self.train_events[ev_ptr].0 <= m {
+                let (st, g, rec, w) = self.train_events[ev_ptr];
+                if st == m {
+                    let si = self.shards.partition_point(|s| s.first + s.n <= g as usize);
+                    let sh = &mut self.shards[si];
+                    let idx = (m as usize % ring) * sh.n + (g as usize - sh.first);
+                    match rec {
+                        Receptor::Ampa => sh.buf_ampa[idx] += w,
+                        Receptor::GabaA => sh.buf_gaba[idx] += w,
+                        Receptor::Nmda => sh.buf_nmda[idx] += w,
+                    }
+                }
+                ev_ptr += 1;
+            }
+            let ctx = StepCtx {
+                m,
+                ring,
+                mg_factor,
+                pops: &self.pops,
+                proj_w: &self.proj_w,
+                projections: &self.spec.projections,
+                poisson: &self.poisson,
+                s_global: &self.s_global,
+                prev_spikes: &global_spikes,
+                c: &consts,
+            };
+            match &self.pool {
+                Some(pl) => pl.install(|| {
+                    self.shards
+                        .par_iter_mut()
+                        .for_each(|sh| shard_step(sh, &ctx))
+                }),
+                None => {
+                    for sh in self.shards.iter_mut() {
+                        shard_step(sh, &ctx);
+                    }
+                }
+            }
+            global_spikes.clear();
+            for sh in &self.shards {
+                global_spikes.extend_from_slice(&sh.spikes);
+            }
+            if sat {
+                let mut off = 0;
+                for sh in &self.shards {
+                    self.s_global[off..off + sh.n].copy_from_slice(&sh.s_pre);
+                    off += sh.n;
+                }
+            }
+            for &g in &global_spikes {
+                let p = self.pops.partition_point(|ps| ps.end <= g as usize);
+                pop_counts[p] += 1;
+                if record_spikes {
+                    spikes_out.push((m as f64 * dt, g));
+                }
+            }
+            self.step += 1;
+        }
+        // deliver the last step's spikes into the buffers so a later run continues exactly
+        if !global_spikes.is_empty() {
+            let ctx = StepCtx {
+                m: self.step,
+                ring,
+                mg_factor: 0.0,
+                pops: &self.pops,
+                proj_w: &self.proj_w,
+                projections: &self.spec.projections,
+                poisson: &self.poisson,
+                s_global: &self.s_global,
+                prev_spikes: &global_spikes,
+                c: &consts,
+            };
+            for sh in self.shards.iter_mut() {
+                propagate(sh, &ctx);
+            }
+        }
+        let wall_s = t0.elapsed().as_secs_f64();
+        let secs = n_steps as f64 * dt * 1e-3;
+        let rates = pop_counts
+            .iter()
+            .zip(&self.spec.populations)
+            .map(|(&c, p)| {
+                if secs > 0.0 {
+                    c as f64 / p.n as f64 / secs
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ok(RunResult {
+            seconds: secs,
+            n_neurons: self.n,
+            n_synapses: self.n_synapses,
+            spikes_per_population: pop_counts,
+            rates_hz: rates,
+            spikes: spikes_out,
+            wall_s,
+            build_s: 0.0,
+        })
+    }
+}
+
+struct Consts {
+    dt: f64,
+    a_ampa: f64,
+    a_gaba: f64,
+    a_rise: f64,
+    a_decay: f64,
+    dt_alpha: f64,
+    e_exc: f64,
+    e_inh: f64,
+    gamma: f64,
+    sat: bool,
+}
+
+struct StepCtx<'a> {
+    m: i64,
+    ring: usize,
+    mg_factor: f64,
+    pops: &'a [PopStep],
+    proj_w: &'a [f64],
+    projections: &'a [ProjectionSpec],
+    poisson: &'a [(usize, Receptor, CountSampler, f64)],
+    s_global: &'a [f64],
+    /// spikes emitted at step m − 1 (global indices, ascending)
+    prev_spikes: &'a [u32],
+    c: &'a Consts,
+}
+
+/// Put the spikes of step m − 1 into the delay buffers of this shard's targets.
+fn propagate(sh: &mut Shard, ctx: &StepCtx) {
+    let n = sh.n;
+    let emit = ctx.m - 1;
+    for &i in ctx.prev_spikes {
+        let (a, b) = (
+            sh.out_ptr[i as usize] as usize,
+            sh.out_ptr[i as usize + 1] as usize,
+        );
+        for s in &sh.out_syn[a..b] {
+            let slot = ((emit + s.delay as i64) as usize) % ctx.ring;
+            let idx = slot * n + s.target as usize;
+            let w = ctx.proj_w[s.proj as usize];
+            match ctx.projections[s.proj as usize].receptor {
+                Receptor::Ampa => sh.buf_ampa[idx] += w,
+                Receptor::GabaA => sh.buf_gaba[idx] += w,
+                Receptor::Nmda => sh.buf_nmda[idx] += w,
+            }
+        }
+    }
+}
+
+fn shard_step(sh: &mut Shard, ctx: &StepCtx) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: only called when the CPU reports AVX2; same arithmetic (no FMA) as the
+            // portable path, so results do not depend on which one runs.
+            unsafe { shard_step_avx2(sh, ctx) };
+            return;
+        }
+    }
+    shard_step_impl(sh, ctx)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn shard_step_avx2(sh: &mut Shard, ctx: &StepCtx) {
+    shard_step_impl(sh, ctx)
+}
+
+#[inline(always)]
+fn shard_step_impl(sh: &mut Shard, ctx: &StepCtx) {
+    propagate(sh, ctx);
+    let c = ctx.c;
+    let m = ctx.m;
+    let n = sh.n;
+    // saturating NMDA: postsynaptic sum over every incoming synapse (presynaptic-index order)
+    if c.sat {
+        let sg = ctx.s_global;
+        for j in 0..n {
+            let (a, b) = (sh.nmda_seg_ptr[j] as usize, sh.nmda_seg_ptr[j + 1] as usize);
+            let mut start = if a > 0 {
+                sh.nmda_seg[a - 1].end as usize
+            } else {
+                0
+            };
+            let mut g = 0.0;
+            for seg in &sh.nmda_seg[a..b] {
+                let pre = &sh.nmda_pre[start..seg.end as usize];
+                // four fixed partial sums (deterministic order), then the projection weight
+                let mut acc = [0.0f64; 4];
+                let ch = pre.chunks_exact(4);
+                let rem = ch.remainder();
+                // SAFETY: every presynaptic index was drawn below n = sg.len() at build time
+                // (checked once per shard in `Network::build`).
+                for q in ch {
+                    unsafe {
+                        acc[0] += *sg.get_unchecked(q[0] as usize);
+                        acc[1] += *sg.get_unchecked(q[1] as usize);
+                        acc[2] += *sg.get_unchecked(q[2] as usize);
+                        acc[3] += *sg.get_unchecked(q[3] as usize);
+                    }
+                }
+                let mut t = 0.0;
+                for &i in rem {
+                    t += sg[i as usize];
+                }
+                g += ctx.proj_w[seg.proj as usize] * (((acc[0] + acc[1]) + (acc[2] + acc[3])) + t);
+                start = seg.end as usize;
+            }
+            sh.g_nmda_sat[j] = g;
+        }
+    }
+    let slot = (m as usize % ctx.ring) * n;
+    sh.spikes.clear();
+    // per population segment of this shard
+    for (pi, ps) in ctx.pops.iter().enumerate() {
+        let lo = ps.first.max(sh.first);
+        let hi = ps.end.min(sh.first + n);
+        if lo >= hi {
+            continue;
+        }
+        let (l0, l1) = (lo - sh.first, hi - sh.first);
+        match ps.model {
+            NeuronModel::Lif(p) => update_lif(sh, l0, l1, &p, ps.ref_steps, m, ctx.mg_factor, c),
+            NeuronModel::AdEx(p) => update_adex(sh, l0, l1, &p, ps.ref_steps, m, ctx.mg_factor, c),
+        }
+        // synaptic variables, arrivals (slot 'synapses')
+        decay_and_arrive(
+            &mut sh.g_ampa[l0..l1],
+            &mut sh.buf_ampa[slot + l0..slot + l1],
+            c.a_ampa,
+        );
+        decay_and_arrive(
+            &mut sh.g_gaba[l0..l1],
+            &mut sh.buf_gaba[slot + l0..slot + l1],
+            c.a_gaba,
+        );
+        if !c.sat {
+            let xs = &mut sh.x_lin[l0..l1];
+            let ss = &mut sh.s_lin[l0..l1];
+            let bn = &mut sh.buf_nmda[slot + l0..slot + l1];
+            for l in 0..xs.len() {
+                let (x, s) = (xs[l], ss[l]);
+                ss[l] = s + (-c.a_decay * s + c.dt_alpha * x);
+                xs[l] = (x - c.a_rise * x) + bn[l];
+                bn[l] = 0.0;
+            }
+        } else if ps.has_x {
+            let xs = &mut sh.x_pre[l0..l1];
+            let ss = &mut sh.s_pre[l0..l1];
+            for l in 0..xs.len() {
+                let (x, s) = (xs[l], ss[l]);
+                ss[l] = s + (-c.a_decay * s + c.dt_alpha * x * (1.0 - s));
+                xs[l] = x - c.a_rise * x;
+            }
+        }
+        // delayed own-gate increments (saturating NMDA)
+        if c.sat && ps.has_x && m >= ps.x_delay {
+            let r = ((m - ps.x_delay) as usize) % ctx.ring;
+            for k in 0..sh.spike_ring[r].len() {
+                let l = sh.spike_ring[r][k] as usize;
+                if l >= l0 && l < l1 {
+                    sh.x_pre[l] += 1.0;
+                }
+            }
+        }
+        // Poisson inputs
+        for (tgt, rec, sampler, w) in ctx.poisson {
+            if *tgt != pi {
+                continue;
+            }
+            for l in l0..l1 {
+                let cnt = sampler.sample(&mut sh.rng[l]);
+                if cnt > 0 {
+                    let add = cnt as f64 * w;
+                    match rec {
+                        Receptor::Ampa => sh.g_ampa[l] += add,
+                        Receptor::GabaA => sh.g_gaba[l] += add,
+                        Receptor::Nmda => sh.x_lin[l] += add,
+                    }
+                }
+            }
+        }
+        // reset
+        let v_reset = match ps.model {
+            NeuronModel::Lif(p) => p.v_reset_mv,
+            NeuronModel::AdEx(p) => p.v_reset_mv,
+        };
+        let b_pa = match ps.model {
+            NeuronModel::Lif(_) => 0.0,
+            NeuronModel::AdEx(p) => p.b_pa,
+        };
+        for l in l0..l1 {
+            if sh.spiked[l] {
+                sh.v[l] = v_reset;
+                sh.w_ad[l] += b_pa;
+                sh.last_spike[l] = m;
+                sh.spikes.push((sh.first + l) as u32);
+            }
+        }
+    }
+    // remember local spikes of this step for the own-gate delay
+    let r = m as usize % ctx.ring;
+    let first = sh.first as u32;
+    let mut ring_v = std::mem::take(&mut sh.spike_ring[r]);
+    ring_v.clear();
+    ring_v.extend(sh.spikes.iter().map(|g| g - first));
+    sh.spike_ring[r] = ring_v;
+}
+
+/// Euler decay of a conductance, then this step's arrivals from the delay ring (slot cleared).
+#[inline(always)]
+fn decay_and_arrive(g: &mut [f64], buf: &mut [f64], a: f64) {
+    let n = g.len().min(buf.len());
+    let (g, buf) = (&mut g[..n], &mut buf[..n]);
+    for l in 0..n {
+        let x = g[l];
+        g[l] = (x - a * x) + buf[l];
+        buf[l] = 0.0;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_lif(
+    sh: &mut Shard,
+    l0: usize,
+    l1: usize,
+    p: &LifParams,
+    ref_steps: i64,
+    m: i64,
+    mg_factor: f64,
+    c: &Consts,
+) {
+    let inv_c = 1.0 / p.c_m_pf;
+    let n = l1 - l0;
+    let v = &mut sh.v[l0..l1];
+    let ls = &sh.last_spike[l0..l0 + n];
+    let gn = if c.sat {
+        &sh.g_nmda_sat[l0..l0 + n]
+    } else {
+        &sh.s_lin[l0..l0 + n]
+    };
+    let ga = &sh.g_ampa[l0..l0 + n];
+    let gg = &sh.g_gaba[l0..l0 + n];
+    let sp = &mut sh.spiked[l0..l0 + n];
+    for l in 0..n {
+        let vl = v[l];
+        let nr = m - ls[l] >= ref_steps;
+        let block = 1.0 / (1.0 + crate::fastmath::exp(-c.gamma * vl) * mg_factor);
+        let i_syn = p.g_l_ns * (vl - p.e_l_mv)
+            + ga[l] * (vl - c.e_exc)
+            + gn[l] * block * (vl - c.e_exc)
+            + gg[l] * (vl - c.e_inh);
+        let vn = vl - c.dt * i_syn * inv_c;
+        let vn = if nr { vn } else { vl };
+        v[l] = vn;
+        sp[l] = nr & (vn > p.v_th_mv);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_adex(
+    sh: &mut Shard,
+    l0: usize,
+    l1: usize,
+    p: &AdExParams,
+    ref_steps: i64,
+    m: i64,
+    mg_factor: f64,
+    c: &Consts,
+) {
+    let inv_c = 1.0 / p.c_m_pf;
+    let n = l1 - l0;
+    let v = &mut sh.v[l0..l1];
+    let wa = &mut sh.w_ad[l0..l0 + n];
+    let ls = &sh.last_spike[l0..l0 + n];
+    let gn = if c.sat {
+        &sh.g_nmda_sat[l0..l0 + n]
+    } else {
+        &sh.s_lin[l0..l0 + n]
+    };
+    let ga = &sh.g_ampa[l0..l0 + n];
+    let gg = &sh.g_gaba[l0..l0 + n];
+    let sp = &mut sh.spiked[l0..l0 + n];
+    for l in 0..n {
+        let vl = v[l];
+        let w = wa[l];
+        let nr = m - ls[l] >= ref_steps;
+        let block = 1.0 / (1.0 + crate::fastmath::exp(-c.gamma * vl) * mg_factor);
+        let i_syn =
+            ga[l] * (vl - c.e_exc) + gn[l] * block * (vl - c.e_exc) + gg[l] * (vl - c.e_inh);
+        let i_exp = p.g_l_ns
+            * p.delta_t_mv
+            * crate::fastmath::exp(((vl - p.v_t_mv) / p.delta_t_mv).min(50.0));
+        let dv = (-p.g_l_ns * (vl - p.e_l_mv) + i_exp - w - i_syn) * inv_c;
+        let vn = if nr { vl + c.dt * dv } else { vl };
+        wa[l] = w + c.dt * (p.a_ns * (vl - p.e_l_mv) - w) / p.tau_w_ms;
+        v[l] = vn;
+        sp[l] = nr & (vn > p.v_peak_mv);
+    }
+}
+
+/// The sparse benchmark network of issue 5: `n_e` E + `n_i` I conductance LIF neurons (Wang 2002
+/// neuron parameters), connection probability `p`, AMPA + NMDA (with Mg block) from E, GABA-A
+/// from I, `n_ext` Poisson inputs per neuron. Weights are Wang's totals divided by the expected
+/// in-degree, so the mean recurrent drive matches the decision network's.
+pub fn sparse_benchmark_spec(
+    n_e: usize,
+    n_i: usize,
+    p: f64,
+    n_ext: u64,
+    nmda: NmdaModel,
+) -> NetworkSpec {
+    let k_e = (p * n_e as f64).max(1.0);
+    let k_i = (p * n_i as f64).max(1.0);
+    let lif_e = LifParams {
+        c_m_pf: 500.0,
+        g_l_ns: 25.0,
+        e_l_mv: -70.0,
+        v_th_mv: -50.0,
+        v_reset_mv: -55.0,
+        t_ref_ms: 2.0,
+    };
+    let lif_i = LifParams {
+        c_m_pf: 200.0,
+        g_l_ns: 20.0,
+        e_l_mv: -70.0,
+        v_th_mv: -50.0,
+        v_reset_mv: -55.0,
+        t_ref_ms: 1.0,
+    };
+    let random = Connectivity::Random { p, autapses: false };
+    // totals of Wang 2002 (1600 E, 400 I): AMPA 0.05/0.04 nS x 1600, NMDA 0.165/0.13 x 1600, GABA 1.3/1.0 x 400
+    let proj = |pre, post, receptor, w: f64| ProjectionSpec {
+        pre,
+        post,
+        receptor,
+        connectivity: random,
+        weight_ns: w,
+        delay_ms: (0.5, 0.5),
+    };
+    let nmda_scale = match nmda {
+        NmdaModel::Saturating => 1.0,
+        // the linear gate is not capped at 1, so recurrent excitation is stronger; 0.2 x Wang's
+        // weight puts the network in the same low-rate asynchronous regime (E ~6 Hz, I ~16 Hz)
+        NmdaModel::Linear => 0.2,
+    };
+    let rate_ext_hz = 2400.0 / n_ext as f64;
+    NetworkSpec {
+        dt_ms: 0.1,
+        populations: vec![
+            PopulationSpec {
+                name: "E".into(),
+                n: n_e,
+                model: NeuronModel::Lif(lif_e),
+                v_init_mv: (-60.0, -50.0),
+            },
+            PopulationSpec {
+                name: "I".into(),
+                n: n_i,
+                model: NeuronModel::Lif(lif_i),
+                v_init_mv: (-60.0, -50.0),
+            },
+        ],
+        projections: vec![
+            proj(0, 0, Receptor::Ampa, 0.05 * 1600.0 / k_e),
+            proj(0, 1, Receptor::Ampa, 0.04 * 1600.0 / k_e),
+            proj(0, 0, Receptor::Nmda, nmda_scale * 0.165 * 1600.0 / k_e),
+            proj(0, 1, Receptor::Nmda, nmda_scale * 0.13 * 1600.0 / k_e),
+            proj(1, 0, Receptor::GabaA, 1.3 * 400.0 / k_i),
+            proj(1, 1, Receptor::GabaA, 1.0 * 400.0 / k_i),
+        ],
+        poisson: vec![
+            PoissonInputSpec {
+                target: 0,
+                receptor: Receptor::Ampa,
+                n_sources: n_ext,
+                rate_hz: rate_ext_hz,
+                weight_ns: 2.1,
+            },
+            PoissonInputSpec {
+                target: 1,
+                receptor: Receptor::Ampa,
+                n_sources: n_ext,
+                rate_hz: rate_ext_hz,
+                weight_ns: 1.62,
+            },
+        ],
+        spike_trains: Vec::new(),
+        synapses: SynapseKinetics {
+            nmda,
+            ..SynapseKinetics::default()
+        },
+    }
+}

@@ -1,0 +1,42 @@
+//! `mgiv calibrate adult`: re-run the non-pregnant adult model calibration.
+
+use anyhow::{bail, Result};
+use clap::Args;
+use mgiv_core::calibrate::{adult_model_toml, fit_adult, tm_model_toml};
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// What to calibrate (only `adult`)
+    pub target: String,
+    /// Write the model files (mgiv-adult-2026.toml, mgiv-adult-tm-2026.toml) into this folder
+    #[arg(long = "write-dir", value_name = "DIR")]
+    pub write_dir: Option<std::path::PathBuf>,
+}
+
+pub fn run(a: CalibrateArgs) -> Result<()> {
+    if a.target != "adult" {
+        bail!("invalid calibration target '{}' (allowed: adult)", a.target);
+    }
+    let r = fit_adult()?;
+    println!("mgiv-adult-2026 calibration (70 kg, SCr 0.9 mg/dL reference)");
+    println!(
+        "CL {:.4} L/h, V1 {:.4} L, Q {:.4} L/h, V2 {:.4} L; objective {:.4} after {} iterations",
+        r.cl_l_h, r.v1_l, r.q_l_h, r.v2_l, r.objective, r.iterations
+    );
+    println!("{:<18} {:<42} {:>9} {:>7} {:>9}", "study", "observation", "observed", "sd", "fitted");
+    for p in &r.points {
+        println!(
+            "{:<18} {:<42} {:>9.3} {:>7.3} {:>9.3} {}",
+            p.study, p.what, p.observed, p.sd, p.predicted, p.unit
+        );
+    }
+    if let Some(dir) = a.write_dir {
+        let adult = dir.join("mgiv-adult-2026.toml");
+        std::fs::write(&adult, adult_model_toml(&r))?;
+        let tm_path = dir.join("mgiv-adult-tm-2026.toml");
+        let current = std::fs::read_to_string(&tm_path)?;
+        std::fs::write(&tm_path, tm_model_toml(&r, &current))?;
+        println!("wrote {} and {}", adult.display(), tm_path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Options shared by several subcommands, and their conversion to library types.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use mgiv_core::patient::{Creatinine, Patient, PatientInput, Sex};
+use mgiv_core::units::{ConcUnit, MgConc};
+
+/// Patient options (the same on every subcommand that takes a patient).
+#[derive(Debug, Clone, Args, Default)]
+pub struct PatientArgs {
+    /// Body weight, kg
+    #[arg(long, value_name = "KG")]
+    pub weight: Option<f64>,
+    /// Height, cm
+    #[arg(long, value_name = "CM")]
+    pub height: Option<f64>,
+    /// Serum creatinine, mg/dL
+    #[arg(long, value_name = "MG_DL", conflicts_with = "creatinine_umol")]
+    pub creatinine: Option<f64>,
+    /// Serum creatinine, µmol/L
+    #[arg(long = "creatinine-umol", value_name = "UMOL_L")]
+    pub creatinine_umol: Option<f64>,
+    /// Measured creatinine clearance, mL/min (overrides Cockcroft–Gault)
+    #[arg(long, value_name = "ML_MIN")]
+    pub crcl: Option<f64>,
+    /// eGFR, mL/min/1.73 m² (overrides CKD-EPI 2021)
+    #[arg(long, value_name = "ML_MIN_1_73M2")]
+    pub egfr: Option<f64>,
+    /// Age, years
+    #[arg(long, value_name = "Y")]
+    pub age: Option<f64>,
+    /// Sex: f or m
+    #[arg(long, value_name = "f|m")]
+    pub sex: Option<String>,
+    /// Pregnant
+    #[arg(long)]
+    pub pregnant: bool,
+    /// Pre-eclampsia (implies pregnant)
+    #[arg(long = "pre-eclampsia")]
+    pub pre_eclampsia: bool,
+    /// Measured baseline total serum Mg: a number in mmol/L, or with a unit ("2.1 mg/dL", "1.8 mEq/L")
+    #[arg(long, value_name = "MMOL_L")]
+    pub baseline: Option<String>,
+}
+
+impl PatientArgs {
+    pub fn to_input(&self) -> Result<PatientInput> {
+        let sex = self.sex.as_deref().map(Sex::parse).transpose()?;
+        let creatinine = match (self.creatinine, self.creatinine_umol) {
+            (Some(v), None) => Some(Creatinine::MgPerDl(v)),
+            (None, Some(v)) => Some(Creatinine::UmolPerL(v)),
+            (None, None) => None,
+            (Some(_), Some(_)) => bail!("give --creatinine (mg/dL) or --creatinine-umol (µmol/L), not both"),
+        };
+        let baseline = self
+            .baseline
+            .as_deref()
+            .map(|s| parse_conc(s, "baseline"))
+            .transpose()?;
+        Ok(PatientInput {
+            weight_kg: self.weight,
+            height_cm: self.height,
+            age_y: self.age,
+            sex,
+            creatinine,
+            crcl_ml_min: self.crcl,
+            egfr_ml_min_1_73m2: self.egfr,
+            pregnant: self.pregnant,
+            pre_eclampsia: self.pre_eclampsia,
+            baseline,
+        })
+    }
+
+    pub fn patient(&self) -> Result<Patient> {
+        Ok(self.to_input()?.validate()?)
+    }
+}
+
+/// "1.4" (mmol/L), "1.4 mmol/L", "3.4 mg/dL", "2.8 mEq/L".
+pub fn parse_conc(text: &str, field: &str) -> Result<MgConc> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num
+        .trim()
+        .parse()
+        .with_context(|| format!("invalid {field}: '{text}' (allowed: a number with an optional unit mmol/L, mg/dL or mEq/L)"))?;
+    let unit = if unit.trim().is_empty() {
+        ConcUnit::MmolPerL
+    } else {
+        ConcUnit::parse(unit)?
+    };
+    Ok(MgConc::from_unit(v, unit))
+}
+
+/// "0.5,1,6,12" → hours.
+pub fn parse_times(text: &str) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        let p = part.trim().trim_end_matches('h').trim();
+        if p.is_empty() {
+            continue;
+        }
+        let v: f64 = p.parse().with_context(|| {
+            format!("invalid --at time '{part}' (allowed: comma-separated hours, e.g. 0.5,1,6,24)")
+        })?;
+        if !(v.is_finite() && v >= 0.0) {
+            bail!("invalid --at time '{part}' (allowed: hours of 0 or more)");
+        }
+        out.push(v);
+    }
+    if out.is_empty() {
+        bail!("invalid --at '{text}' (allowed: comma-separated hours, e.g. 0.5,1,6,24)");
+    }
+    for w in out.windows(2) {
+        if w[1] < w[0] {
+            bail!("invalid --at: {} h comes after {} h (allowed: increasing times)", w[1], w[0]);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum UnitsArg {
+    #[value(name = "mmol/L")]
+    MmolL,
+    #[value(name = "mg/dL")]
+    MgDl,
+    #[value(name = "mEq/L")]
+    MeqL,
+}
+
+impl UnitsArg {
+    pub fn conc_unit(self) -> ConcUnit {
+        match self {
+            UnitsArg::MmolL => ConcUnit::MmolPerL,
+            UnitsArg::MgDl => ConcUnit::MgPerDl,
+            UnitsArg::MeqL => ConcUnit::MeqPerL,
+        }
+    }
+}

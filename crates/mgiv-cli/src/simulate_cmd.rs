@@ -1,0 +1,241 @@
+//! `mgiv simulate`: the serum magnesium curve for one patient and one regimen.
+
+use std::io::Write;
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use mgiv_core::regimen::Regimen;
+use mgiv_core::simulate::{choose_model, simulate, uniform_times, Simulation};
+use mgiv_core::units::{fmt_num, ConcUnit, MgConc, Salt};
+use serde_json::json;
+
+use crate::common::{parse_times, PatientArgs, UnitsArg};
+
+/// The documented example run by `mgiv simulate` with no options (README, first command).
+pub const EXAMPLE_REGIMEN: &str = "4 g over 20 min, then 1 g/h for 24 h";
+pub const EXAMPLE_DESCRIPTION: &str = "Example (no options given): Zuspan regimen 4 g over 20 min, then 1 g/h for 24 h, \
+for a 70-kg woman with pre-eclampsia and serum creatinine 0.8 mg/dL, 36 h. Run `mgiv simulate --help` for your own patient.";
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SimFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Regimen as written clinically, e.g. "4 g over 20 min, then 1 g/h for 24 h" (or JSON/TOML)
+    #[arg(long, value_name = "TEXT")]
+    pub regimen: Option<String>,
+    /// Model id (see `mgiv models`); default: chosen from the patient, and the reason is printed
+    #[arg(long, value_name = "ID")]
+    pub model: Option<String>,
+    #[command(flatten)]
+    pub patient: PatientArgs,
+    /// Hours to simulate (hourly output unless --at or --step-min is given)
+    #[arg(long, value_name = "H")]
+    pub hours: Option<f64>,
+    /// Output step in minutes (with --hours)
+    #[arg(long = "step-min", value_name = "MIN")]
+    pub step_min: Option<f64>,
+    /// Output times in hours, comma-separated, e.g. 0.5,1,6,12,24
+    #[arg(long, value_name = "T1,T2,...")]
+    pub at: Option<String>,
+    /// Concentration unit of the output
+    #[arg(long, value_enum, default_value = "mmol/L")]
+    pub units: UnitsArg,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SimFormat,
+    /// Write a plot of the curve with normal, therapeutic and toxic bands (.svg or .png)
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<std::path::PathBuf>,
+}
+
+impl SimulateArgs {
+    fn is_empty(&self) -> bool {
+        self.regimen.is_none()
+            && self.model.is_none()
+            && self.hours.is_none()
+            && self.at.is_none()
+            && self.plot.is_none()
+            && self.step_min.is_none()
+            && self.patient.weight.is_none()
+            && self.patient.creatinine.is_none()
+            && self.patient.creatinine_umol.is_none()
+            && self.patient.age.is_none()
+            && self.patient.sex.is_none()
+            && !self.patient.pregnant
+            && !self.patient.pre_eclampsia
+            && self.patient.baseline.is_none()
+            && self.patient.crcl.is_none()
+            && self.patient.egfr.is_none()
+            && self.patient.height.is_none()
+    }
+}
+
+pub fn run(mut a: SimulateArgs) -> Result<()> {
+    let mut banner = None;
+    if a.is_empty() {
+        a.regimen = Some(EXAMPLE_REGIMEN.into());
+        a.patient.weight = Some(70.0);
+        a.patient.creatinine = Some(0.8);
+        a.patient.pre_eclampsia = true;
+        a.hours = Some(36.0);
+        banner = Some(EXAMPLE_DESCRIPTION);
+    }
+    let Some(regimen_text) = a.regimen.clone() else {
+        bail!("--regimen is required (e.g. --regimen \"4 g over 20 min, then 1 g/h for 24 h\"); run `mgiv simulate` with no options for a worked example");
+    };
+    let patient = a.patient.patient()?;
+    let regimen = Regimen::from_text(&regimen_text, patient.weight_kg)?;
+    let (model, why) = choose_model(a.model.as_deref(), &patient)?;
+    let times = match (&a.at, a.hours) {
+        (Some(at), _) => parse_times(at)?,
+        (None, hours) => {
+            let default_h = (regimen.last_finite_time_h() + 12.0).clamp(24.0, 24.0 * 14.0);
+            let h = hours.unwrap_or(default_h.ceil());
+            let step_h = a.step_min.map(|m| m / 60.0).unwrap_or(1.0);
+            uniform_times(h, step_h)?
+        }
+    };
+    let sim = simulate(&model, why, &patient, &regimen, &times)?;
+    let unit = a.units.conc_unit();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match a.format {
+        SimFormat::Table => print_table(&mut out, banner, &regimen, &sim, unit)?,
+        SimFormat::Csv => print_csv(&mut out, &sim, unit)?,
+        SimFormat::Json => {
+            let v = to_json(&regimen, &sim, unit, &patient);
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+    }
+    if let Some(path) = &a.plot {
+        // plot on a fine grid so peaks at the end of short infusions are drawn
+        let span = times.last().copied().unwrap_or(24.0).max(0.5);
+        let fine = uniform_times(span, (span / 2000.0).min(1.0 / 60.0))?;
+        let fine_sim = simulate(&model, sim.model.chosen_because.clone(), &patient, &regimen, &fine)?;
+        crate::plot::serum_plot(path, &fine_sim, &regimen.canonical(), unit)?;
+        eprintln!("plot written to {}", path.display());
+    }
+    Ok(())
+}
+
+pub fn to_json(
+    regimen: &Regimen,
+    sim: &Simulation,
+    unit: ConcUnit,
+    patient: &mgiv_core::patient::Patient,
+) -> serde_json::Value {
+    let unit_key = match unit {
+        ConcUnit::MmolPerL => "serum_mg_mmol_l",
+        ConcUnit::MgPerDl => "serum_mg_mg_dl",
+        ConcUnit::MeqPerL => "serum_mg_meq_l",
+    };
+    let points: Vec<serde_json::Value> = sim
+        .times_h
+        .iter()
+        .zip(&sim.serum_mmol_l)
+        .map(|(&t, &c)| {
+            let mut p = json!({"time_h": t, "serum_mg_mmol_l": c});
+            if unit != ConcUnit::MmolPerL {
+                p[unit_key] = json!(MgConc::from_mmol_l(c).in_unit(unit));
+            }
+            p
+        })
+        .collect();
+    let peak = sim.peak().map(|(t, c)| json!({"time_h": t, "serum_mg_mmol_l": c}));
+    json!({
+        "model": {
+            "id": sim.model.id,
+            "name": sim.model.name,
+            "citation": sim.model.citation,
+            "evidence": sim.model.evidence,
+            "chosen_because": sim.model.chosen_because,
+        },
+        "regimen": regimen.canonical(),
+        "regimen_note": "g = grams of MgSO4·7H2O unless another salt is named",
+        "regimen_events": regimen.events,
+        "total_mg_mmol": regimen.amount_given_by_mmol(*sim.times_h.last().unwrap_or(&0.0)),
+        "patient": patient,
+        "parameters": sim.params,
+        "solver": sim.solver,
+        "units": unit.symbol(),
+        "quantity": "total serum magnesium",
+        "peak": peak,
+        "points": points,
+        "warnings": sim.warnings,
+    })
+}
+
+fn print_table(
+    out: &mut impl Write,
+    banner: Option<&str>,
+    regimen: &Regimen,
+    sim: &Simulation,
+    unit: ConcUnit,
+) -> Result<()> {
+    if let Some(b) = banner {
+        writeln!(out, "{b}\n")?;
+    }
+    writeln!(out, "Regimen: {}", regimen.canonical())?;
+    let total = regimen.amount_given_by_mmol(*sim.times_h.last().unwrap_or(&0.0));
+    writeln!(
+        out,
+        "         (g = grams of MgSO4·7H2O; {} mmol Mg = {} g MgSO4·7H2O given by the last time shown)",
+        fmt_num(total),
+        fmt_num(mgiv_core::units::MgAmount::from_mmol(total).salt_g(Salt::MgSo4Heptahydrate))
+    )?;
+    writeln!(out, "Model:   {} — {}", sim.model.id, sim.model.name)?;
+    writeln!(out, "Source:  {}", sim.model.citation)?;
+    writeln!(out, "Evidence: {}", sim.model.evidence)?;
+    if let Some(why) = &sim.model.chosen_because {
+        writeln!(out, "Chosen because: {why} (override with --model)")?;
+    }
+    let p = &sim.params;
+    write!(
+        out,
+        "Parameters: CL {:.2} L/h, V1 {:.1} L",
+        p.cl_l_h, p.v1_l
+    )?;
+    if p.is_two_compartment() {
+        write!(out, ", Q {:.2} L/h, V2 {:.1} L", p.q_l_h, p.v2_l)?;
+    }
+    writeln!(out, ", baseline {:.2} mmol/L; solver: {:?}", p.baseline_mmol_l, sim.solver)?;
+    writeln!(out)?;
+    writeln!(out, "{:>8}  {:>12}", "time (h)", format!("serum Mg ({})", unit.symbol()))?;
+    for (t, c) in sim.times_h.iter().zip(&sim.serum_mmol_l) {
+        writeln!(out, "{:>8}  {:>12.3}", fmt_num(*t), MgConc::from_mmol_l(*c).in_unit(unit))?;
+    }
+    if let Some((tp, cp)) = sim.peak() {
+        writeln!(
+            out,
+            "\nPeak {:.3} {} at {} h (total serum Mg).",
+            MgConc::from_mmol_l(cp).in_unit(unit),
+            unit.symbol(),
+            fmt_num(tp)
+        )?;
+    }
+    if !sim.warnings.is_empty() {
+        writeln!(out, "\nWarnings:")?;
+        for w in &sim.warnings {
+            writeln!(out, "  - {w}")?;
+        }
+    }
+    Ok(())
+}
+
+fn print_csv(out: &mut impl Write, sim: &Simulation, unit: ConcUnit) -> Result<()> {
+    let col = match unit {
+        ConcUnit::MmolPerL => "serum_mg_mmol_l",
+        ConcUnit::MgPerDl => "serum_mg_mg_dl",
+        ConcUnit::MeqPerL => "serum_mg_meq_l",
+    };
+    writeln!(out, "time_h,{col},model_id")?;
+    for (t, c) in sim.times_h.iter().zip(&sim.serum_mmol_l) {
+        writeln!(out, "{},{:.6},{}", t, MgConc::from_mmol_l(*c).in_unit(unit), sim.model.id)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,541 @@
+//! Published PK models as data. A model file (`data/models/*.toml`) holds the typical parameters,
+//! covariate relations, baseline, variability and the citation of every value; this module reads
+//! it and computes one patient's individual parameters. The built-in files are compiled in, so
+//! the core still does no I/O; front ends may load others with [`ModelSpec::from_toml`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{invalid, MgivError};
+use crate::patient::Patient;
+
+/// Built-in model files, compiled in from `data/models/`.
+pub const BUILTIN_MODEL_FILES: &[(&str, &str)] = &[
+    (
+        "du-2019",
+        include_str!("../../../data/models/du-2019.toml"),
+    ),
+    (
+        "brookfield-2016",
+        include_str!("../../../data/models/brookfield-2016.toml"),
+    ),
+    (
+        "salinger-2013",
+        include_str!("../../../data/models/salinger-2013.toml"),
+    ),
+    ("lu-2002", include_str!("../../../data/models/lu-2002.toml")),
+    (
+        "mgiv-adult-2026",
+        include_str!("../../../data/models/mgiv-adult-2026.toml"),
+    ),
+    (
+        "mgiv-adult-tm-2026",
+        include_str!("../../../data/models/mgiv-adult-tm-2026.toml"),
+    ),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Structure {
+    OneCompartment,
+    TwoCompartment,
+}
+
+/// How the excess magnesium is eliminated.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Elimination {
+    /// Linear clearance of the increment above the endogenous baseline (every published pop-PK model).
+    #[default]
+    Linear,
+    /// Renal tubular maximum (magnesium-pk.md §1.4, magnesium-pk-2.md §5): excretion =
+    /// GFR·max(0, f_uf·C − Tm), balanced at baseline by a constant endogenous input. Nonlinear;
+    /// solved by the ODE path. CL parameters of the file are ignored; GFR comes from the patient.
+    RenalThreshold {
+        f_uf: f64,
+        tm_mmol_l: f64,
+        default_gfr_ml_min: f64,
+    },
+}
+
+/// Typical (reference-subject) parameter values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TypicalParams {
+    pub cl_l_h: f64,
+    pub v1_l: f64,
+    #[serde(default)]
+    pub q_l_h: Option<f64>,
+    #[serde(default)]
+    pub v2_l: Option<f64>,
+    /// first-order IM absorption rate constant, 1/h
+    #[serde(default)]
+    pub ka_h: Option<f64>,
+    /// IM bioavailability (fraction)
+    #[serde(default)]
+    pub f_im: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamName {
+    ClLH,
+    V1L,
+    QLH,
+    V2L,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CovariateName {
+    WeightKg,
+    ScrMgDl,
+    CrclMlMin,
+    PreEclampsia,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CovariateForm {
+    /// P × (x / reference)^exponent
+    Power,
+    /// P × (1 + coefficient·(x / reference − 1))
+    Linear,
+    /// P × if_true or P × if_false for a yes/no covariate
+    Categorical,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Covariate {
+    pub parameter: ParamName,
+    pub covariate: CovariateName,
+    pub form: CovariateForm,
+    #[serde(default)]
+    pub reference: Option<f64>,
+    #[serde(default)]
+    pub exponent: Option<f64>,
+    #[serde(default)]
+    pub coefficient: Option<f64>,
+    #[serde(default)]
+    pub if_true: Option<f64>,
+    #[serde(default)]
+    pub if_false: Option<f64>,
+    pub source: String,
+}
+
+/// Endogenous baseline used when the patient's own is not measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineSpec {
+    pub mmol_l: f64,
+    pub source: String,
+}
+
+/// Inter-individual variability and residual error (used by population simulation and TDM).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Variability {
+    /// log-normal IIV as CV % per parameter (omega² = ln(1 + CV²))
+    #[serde(default)]
+    pub iiv_cv_percent: std::collections::BTreeMap<String, f64>,
+    /// correlations between etas, as `[["cl_l_h", "v1_l", 0.3]]`
+    #[serde(default)]
+    pub correlations: Vec<(String, String, f64)>,
+    #[serde(default)]
+    pub residual_proportional: f64,
+    #[serde(default)]
+    pub residual_additive_mmol_l: f64,
+    pub source: String,
+}
+
+/// A population PK model of total serum magnesium.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub id: String,
+    pub name: String,
+    pub citation: String,
+    #[serde(default)]
+    pub doi: Option<String>,
+    /// who the model was fitted in
+    pub population: String,
+    /// how strong the evidence behind this model is, in one sentence
+    pub evidence: String,
+    pub structure: Structure,
+    pub parameters: TypicalParams,
+    /// where each typical value comes from
+    pub parameter_sources: String,
+    #[serde(default)]
+    pub covariates: Vec<Covariate>,
+    pub baseline: BaselineSpec,
+    #[serde(default)]
+    pub elimination: Elimination,
+    #[serde(default)]
+    pub variability: Option<Variability>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// One patient's parameters under a model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct IndividualParams {
+    pub cl_l_h: f64,
+    pub v1_l: f64,
+    /// 0 for a one-compartment model
+    pub q_l_h: f64,
+    /// 0 for a one-compartment model
+    pub v2_l: f64,
+    pub ka_h: Option<f64>,
+    pub f_im: Option<f64>,
+    pub baseline_mmol_l: f64,
+}
+
+impl IndividualParams {
+    pub fn is_two_compartment(&self) -> bool {
+        self.q_l_h > 0.0 && self.v2_l > 0.0
+    }
+}
+
+/// Individual parameters plus the notes a user must see about how they were obtained.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Individualised {
+    pub params: IndividualParams,
+    pub elimination: Elimination,
+    /// GFR used by a renal-threshold model (mL/min)
+    pub gfr_ml_min: Option<f64>,
+    pub warnings: Vec<String>,
+}
+
+impl ModelSpec {
+    pub fn from_toml(text: &str) -> Result<Self, MgivError> {
+        let spec: ModelSpec = toml::from_str(text).map_err(|e| MgivError::ModelFile {
+            id: "(file)".into(),
+            message: e.to_string(),
+        })?;
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// Structural sanity of a model file.
+    pub fn check(&self) -> Result<(), MgivError> {
+        let bad = |m: String| MgivError::ModelFile {
+            id: self.id.clone(),
+            message: m,
+        };
+        let p = &self.parameters;
+        for (name, v) in [("cl_l_h", Some(p.cl_l_h)), ("v1_l", Some(p.v1_l)), ("q_l_h", p.q_l_h), ("v2_l", p.v2_l), ("ka_h", p.ka_h)] {
+            if let Some(v) = v {
+                if !(v.is_finite() && v > 0.0) {
+                    return Err(bad(format!("parameter {name} = {v} must be positive")));
+                }
+            }
+        }
+        if let Some(f) = p.f_im {
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(bad(format!("f_im = {f} must be in (0, 1]")));
+            }
+        }
+        if self.structure == Structure::TwoCompartment && (p.q_l_h.is_none() || p.v2_l.is_none()) {
+            return Err(bad("a two-compartment model needs q_l_h and v2_l".into()));
+        }
+        if !(self.baseline.mmol_l > 0.0 && self.baseline.mmol_l < 3.0) {
+            return Err(bad(format!("baseline {} mmol/L is implausible", self.baseline.mmol_l)));
+        }
+        for c in &self.covariates {
+            let ok = match c.form {
+                CovariateForm::Power => c.reference.is_some_and(|r| r > 0.0) && c.exponent.is_some(),
+                CovariateForm::Linear => c.reference.is_some_and(|r| r > 0.0) && c.coefficient.is_some(),
+                CovariateForm::Categorical => c.if_true.is_some() && c.if_false.is_some(),
+            };
+            if !ok {
+                return Err(bad(format!(
+                    "covariate {:?} on {:?} ({:?}) lacks its reference/exponent/coefficient/factors",
+                    c.covariate, c.parameter, c.form
+                )));
+            }
+            if matches!(c.parameter, ParamName::QLH | ParamName::V2L) && self.structure == Structure::OneCompartment {
+                return Err(bad("a one-compartment model cannot have covariates on Q or V2".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the model can absorb IM doses.
+    pub fn supports_im(&self) -> bool {
+        self.parameters.ka_h.is_some() && self.parameters.f_im.is_some()
+    }
+
+    /// Compute one patient's parameters.
+    pub fn individualise(&self, patient: &Patient) -> Result<Individualised, MgivError> {
+        let p = &self.parameters;
+        let mut cl = p.cl_l_h;
+        let mut v1 = p.v1_l;
+        let mut q = p.q_l_h.unwrap_or(0.0);
+        let mut v2 = p.v2_l.unwrap_or(0.0);
+        let mut warnings = Vec::new();
+        for c in &self.covariates {
+            let value: Option<f64> = match c.covariate {
+                CovariateName::WeightKg => patient.weight_kg,
+                CovariateName::ScrMgDl => patient.scr_mg_dl,
+                CovariateName::CrclMlMin => patient.crcl_ml_min(),
+                CovariateName::PreEclampsia => Some(if patient.pre_eclampsia { 1.0 } else { 0.0 }),
+            };
+            let factor = match c.form {
+                CovariateForm::Categorical => {
+                    let yes = value.unwrap_or(0.0) > 0.5;
+                    if yes {
+                        c.if_true.unwrap_or(1.0)
+                    } else {
+                        c.if_false.unwrap_or(1.0)
+                    }
+                }
+                CovariateForm::Power | CovariateForm::Linear => {
+                    let reference = c.reference.unwrap_or(1.0);
+                    let x = match value {
+                        Some(x) => x,
+                        None => {
+                            let msg = format!(
+                                "{} not given: model {} used its reference value {} for {}",
+                                covariate_label(c.covariate),
+                                self.id,
+                                reference,
+                                param_label(c.parameter)
+                            );
+                            if !warnings.contains(&msg) {
+                                warnings.push(msg);
+                            }
+                            reference
+                        }
+                    };
+                    if c.form == CovariateForm::Power {
+                        (x / reference).powf(c.exponent.unwrap_or(0.0))
+                    } else {
+                        1.0 + c.coefficient.unwrap_or(0.0) * (x / reference - 1.0)
+                    }
+                }
+            };
+            if !(factor.is_finite() && factor > 0.0) {
+                return Err(invalid(
+                    covariate_label(c.covariate),
+                    format!("{value:?}"),
+                    format!("a value for which model {} gives a positive {}", self.id, param_label(c.parameter)),
+                ));
+            }
+            match c.parameter {
+                ParamName::ClLH => cl *= factor,
+                ParamName::V1L => v1 *= factor,
+                ParamName::QLH => q *= factor,
+                ParamName::V2L => v2 *= factor,
+            }
+        }
+        let mut gfr_ml_min = None;
+        if let Elimination::RenalThreshold {
+            f_uf,
+            default_gfr_ml_min,
+            ..
+        } = self.elimination
+        {
+            let gfr = match patient.gfr_ml_min() {
+                Some(g) => g,
+                None => {
+                    warnings.push(format!(
+                        "renal function not given (creatinine with age and sex, CrCl or eGFR): model {} assumed GFR {} mL/min",
+                        self.id, default_gfr_ml_min
+                    ));
+                    default_gfr_ml_min
+                }
+            };
+            gfr_ml_min = Some(gfr);
+            // the linearised clearance above threshold, reported for comparison
+            cl = f_uf * gfr * 0.06;
+        }
+        let baseline_mmol_l = match patient.baseline {
+            Some(b) => b.mmol_l(),
+            None => {
+                warnings.push(format!(
+                    "baseline serum Mg not measured: used model {}'s {} mmol/L ({}); give --baseline for a better prediction",
+                    self.id, self.baseline.mmol_l, self.baseline.source
+                ));
+                self.baseline.mmol_l
+            }
+        };
+        Ok(Individualised {
+            params: IndividualParams {
+                cl_l_h: cl,
+                v1_l: v1,
+                q_l_h: q,
+                v2_l: v2,
+                ka_h: p.ka_h,
+                f_im: p.f_im,
+                baseline_mmol_l,
+            },
+            elimination: self.elimination,
+            gfr_ml_min,
+            warnings,
+        })
+    }
+}
+
+fn covariate_label(c: CovariateName) -> &'static str {
+    match c {
+        CovariateName::WeightKg => "weight",
+        CovariateName::ScrMgDl => "serum creatinine",
+        CovariateName::CrclMlMin => "creatinine clearance",
+        CovariateName::PreEclampsia => "pre-eclampsia",
+    }
+}
+
+fn param_label(p: ParamName) -> &'static str {
+    match p {
+        ParamName::ClLH => "CL",
+        ParamName::V1L => "V1",
+        ParamName::QLH => "Q",
+        ParamName::V2L => "V2",
+    }
+}
+
+/// All built-in models, parsed.
+pub fn builtin_models() -> Result<Vec<ModelSpec>, MgivError> {
+    BUILTIN_MODEL_FILES
+        .iter()
+        .map(|(id, text)| {
+            let m = ModelSpec::from_toml(text).map_err(|e| MgivError::ModelFile {
+                id: id.to_string(),
+                message: e.to_string(),
+            })?;
+            if m.id != *id {
+                return Err(MgivError::ModelFile {
+                    id: id.to_string(),
+                    message: format!("file declares id '{}'", m.id),
+                });
+            }
+            Ok(m)
+        })
+        .collect()
+}
+
+/// A built-in model by id.
+pub fn builtin_model(id: &str) -> Result<ModelSpec, MgivError> {
+    let known: Vec<&str> = BUILTIN_MODEL_FILES.iter().map(|(k, _)| *k).collect();
+    match BUILTIN_MODEL_FILES.iter().find(|(k, _)| k.eq_ignore_ascii_case(id.trim())) {
+        Some((_, text)) => ModelSpec::from_toml(text),
+        None => Err(MgivError::UnknownModel {
+            id: id.to_string(),
+            known: known.join(", "),
+        }),
+    }
+}
+
+/// The model mgiv uses for a patient when none is named, and why.
+pub fn default_model_for(patient: &Patient) -> (&'static str, String) {
+    if patient.pre_eclampsia {
+        (
+            "du-2019",
+            "pre-eclampsia: Du 2019 refits the dense Brookfield 2016 pre-eclampsia cohort with weight and creatinine covariates and IM absorption; it reproduces the reported steady state and Vo 2025 (magnesium-pk-2.md §1)".into(),
+        )
+    } else if patient.pregnant {
+        (
+            "brookfield-2016",
+            "pregnant without pre-eclampsia: Brookfield 2016 is the only model with a clearance for non-pre-eclamptic pregnancy (5.88 L/h)".into(),
+        )
+    } else {
+        (
+            "mgiv-adult-2026",
+            "not pregnant: no published non-pregnant adult population model exists; mgiv-adult-2026 is calibrated to adult ICU and neurosurgical data (docs/MODELS.md)".into(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patient::PatientInput;
+
+    #[test]
+    fn all_builtin_models_load() {
+        let models = builtin_models().unwrap();
+        assert_eq!(models.len(), BUILTIN_MODEL_FILES.len());
+        for m in &models {
+            assert!(!m.citation.is_empty() && !m.evidence.is_empty(), "{}", m.id);
+        }
+    }
+
+    #[test]
+    fn unknown_model_lists_known() {
+        let e = builtin_model("nonsense").unwrap_err().to_string();
+        assert!(e.contains("nonsense") && e.contains("du-2019") && e.contains("salinger-2013"), "{e}");
+    }
+
+    #[test]
+    fn salinger_covariates() {
+        let m = builtin_model("salinger-2013").unwrap();
+        let p = PatientInput {
+            weight_kg: Some(55.0),
+            creatinine: Some(crate::patient::Creatinine::MgPerDl(0.8)),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let ind = m.individualise(&p).unwrap().params;
+        assert!((ind.cl_l_h - 4.81).abs() < 1e-12 && (ind.v1_l - 15.6).abs() < 1e-12);
+        let p2 = PatientInput {
+            weight_kg: Some(110.0),
+            creatinine: Some(crate::patient::Creatinine::MgPerDl(1.6)),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let ind2 = m.individualise(&p2).unwrap().params;
+        assert!((ind2.v1_l - 15.6 * 2f64.powf(0.692)).abs() < 1e-9);
+        assert!((ind2.cl_l_h - 4.81 * 0.5f64.powf(1.48)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn brookfield_pe_switch() {
+        let m = builtin_model("brookfield-2016").unwrap();
+        let pe = PatientInput {
+            pregnant: true,
+            pre_eclampsia: true,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let non = PatientInput {
+            pregnant: true,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert!((m.individualise(&pe).unwrap().params.cl_l_h - 3.98).abs() < 1e-9);
+        assert!((m.individualise(&non).unwrap().params.cl_l_h - 5.88).abs() < 1e-9);
+    }
+
+    #[test]
+    fn missing_covariates_are_reported() {
+        let m = builtin_model("du-2019").unwrap();
+        let ind = m.individualise(&Patient::default()).unwrap();
+        assert!(ind.warnings.iter().any(|w| w.contains("weight")));
+        assert!(ind.warnings.iter().any(|w| w.contains("creatinine")));
+        assert!(ind.warnings.iter().any(|w| w.contains("baseline")));
+    }
+
+    #[test]
+    fn default_model_choice() {
+        let pe = PatientInput {
+            pre_eclampsia: true,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(default_model_for(&pe).0, "du-2019");
+        let preg = PatientInput {
+            pregnant: true,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(default_model_for(&preg).0, "brookfield-2016");
+        assert_eq!(default_model_for(&Patient::default()).0, "mgiv-adult-2026");
+    }
+
+    #[test]
+    fn bad_model_file_is_rejected() {
+        let text = BUILTIN_MODEL_FILES[0].1.replace("cl_l_h = 3.72", "cl_l_h = -3.72");
+        assert!(ModelSpec::from_toml(&text).is_err());
+    }
+}

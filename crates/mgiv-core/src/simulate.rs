@@ -1,0 +1,207 @@
+//! One patient, one regimen, one model: the predicted total serum magnesium curve with the model's
+//! identity, the parameters used and every caveat a reader must see.
+
+use serde::Serialize;
+
+use crate::error::{invalid, MgivError};
+use crate::model::{default_model_for, Elimination, IndividualParams, ModelSpec};
+use crate::patient::Patient;
+use crate::ranges::serum_levels;
+use crate::regimen::Regimen;
+use crate::solver::{self, modal, Modes};
+
+/// Which solver produced the numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SolverKind {
+    /// exact closed form (modal stepping of the superposition solution)
+    ClosedForm,
+    /// numerical ODE integration (nonlinear elimination)
+    Ode,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelInfo {
+    pub id: String,
+    pub name: String,
+    pub citation: String,
+    pub evidence: String,
+    /// why this model was chosen (when mgiv chose it)
+    pub chosen_because: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Simulation {
+    pub model: ModelInfo,
+    pub params: IndividualParams,
+    pub solver: SolverKind,
+    pub times_h: Vec<f64>,
+    pub serum_mmol_l: Vec<f64>,
+    pub warnings: Vec<String>,
+}
+
+impl Simulation {
+    /// Highest predicted level and its time.
+    pub fn peak(&self) -> Option<(f64, f64)> {
+        self.times_h
+            .iter()
+            .zip(&self.serum_mmol_l)
+            .map(|(&t, &c)| (t, c))
+            .fold(None, |best, (t, c)| match best {
+                Some((_, bc)) if bc >= c => best,
+                _ => Some((t, c)),
+            })
+    }
+}
+
+/// Evenly spaced output times 0, step, 2·step, ..., hours.
+pub fn uniform_times(hours: f64, step_h: f64) -> Result<Vec<f64>, MgivError> {
+    if !(hours.is_finite() && hours > 0.0 && hours <= 24.0 * 90.0) {
+        return Err(invalid("hours", hours, "a simulation length above 0 and at most 2160 h (90 days)"));
+    }
+    if !(step_h.is_finite() && step_h > 0.0) {
+        return Err(invalid("output step", step_h, "a positive step in hours"));
+    }
+    let n = (hours / step_h).round() as usize;
+    if n > 2_000_000 {
+        return Err(invalid("output step", step_h, "at most 2 000 000 output points"));
+    }
+    Ok((0..=n).map(|k| k as f64 * step_h).collect())
+}
+
+/// Pick a model: the named one, else the default for the patient (with the reason).
+pub fn choose_model(id: Option<&str>, patient: &Patient) -> Result<(ModelSpec, Option<String>), MgivError> {
+    match id {
+        Some(id) => Ok((crate::model::builtin_model(id)?, None)),
+        None => {
+            let (id, why) = default_model_for(patient);
+            Ok((crate::model::builtin_model(id)?, Some(why)))
+        }
+    }
+}
+
+/// Simulate total serum Mg for a patient under a regimen.
+pub fn simulate(
+    model: &ModelSpec,
+    chosen_because: Option<String>,
+    patient: &Patient,
+    regimen: &Regimen,
+    times_h: &[f64],
+) -> Result<Simulation, MgivError> {
+    solver::check_times(times_h)?;
+    if times_h.is_empty() {
+        return Err(invalid("output times", "none", "at least one time"));
+    }
+    if regimen.has_im() && !model.supports_im() {
+        return Err(invalid(
+            "model",
+            &model.id,
+            "a model with IM absorption for a regimen with IM doses (du-2019, brookfield-2016, salinger-2013)",
+        ));
+    }
+    let ind = model.individualise(patient)?;
+    let mut warnings = ind.warnings.clone();
+    warnings.extend(population_warnings(model, patient));
+    let (serum, solver_kind) = match ind.elimination {
+        Elimination::Linear => {
+            let modes = Modes::from_params(&ind.params)?;
+            (modal::concentrations(&modes, &regimen.events, times_h), SolverKind::ClosedForm)
+        }
+        Elimination::RenalThreshold { .. } => {
+            let out = solver::ode::solve(&ind.params, ind.elimination, ind.gfr_ml_min, &regimen.events, times_h, 1e-8)?;
+            (out.serum_mmol_l, SolverKind::Ode)
+        }
+    };
+    let last_t = *times_h.last().unwrap_or(&0.0);
+    let last_dose = regimen.last_finite_time_h();
+    if last_t < last_dose {
+        warnings.push(format!(
+            "the simulation stops at {last_t} h, before the regimen's last dose or infusion end at {last_dose:.2} h"
+        ));
+    }
+    if regimen.has_open_infusion() {
+        warnings.push(format!(
+            "an infusion has no stated end: it is simulated as running to {last_t} h; write 'for <time>' to stop it"
+        ));
+    }
+    let sim = Simulation {
+        model: ModelInfo {
+            id: model.id.clone(),
+            name: model.name.clone(),
+            citation: model.citation.clone(),
+            evidence: model.evidence.clone(),
+            chosen_because,
+        },
+        params: ind.params,
+        solver: solver_kind,
+        times_h: times_h.to_vec(),
+        serum_mmol_l: serum,
+        warnings,
+    };
+    let mut sim = sim;
+    sim.warnings.extend(level_warnings(&sim)?);
+    Ok(sim)
+}
+
+fn population_warnings(model: &ModelSpec, p: &Patient) -> Vec<String> {
+    let mut w = Vec::new();
+    let pregnancy_model = model.id.starts_with("du-") || model.id.starts_with("brookfield-") || model.id.starts_with("salinger-") || model.id.starts_with("lu-");
+    if pregnancy_model && !p.pregnant {
+        w.push(format!("model {} was fitted in pregnant women; this patient is not marked pregnant", model.id));
+    }
+    if !pregnancy_model && p.pregnant {
+        w.push(format!("model {} is for non-pregnant adults; this patient is pregnant", model.id));
+    }
+    if p.pre_eclampsia && model.id == "brookfield-2016" {
+        // fine: the model has a pre-eclampsia clearance
+    }
+    if let Some(a) = p.age_y {
+        if a < 18.0 {
+            w.push("no paediatric magnesium model is built in: adult parameters are extrapolated to a child".into());
+        }
+    }
+    if let Some(wt) = p.weight_kg {
+        if !(35.0..=160.0).contains(&wt) {
+            w.push(format!("weight {wt} kg is outside the 35-160 kg range the built-in models were fitted in"));
+        }
+    }
+    if let Some(scr) = p.scr_mg_dl {
+        if scr > 2.1 {
+            w.push(format!(
+                "serum creatinine {scr:.2} mg/dL is above the range of the model data (≤ 2.1 mg/dL): renal impairment makes predictions uncertain and toxicity more likely; measure levels"
+            ));
+        }
+    }
+    if let Some(c) = p.crcl_ml_min() {
+        if c < 30.0 {
+            w.push(format!("creatinine clearance {c:.0} mL/min: severe renal impairment (USPI: at most 20 g per 48 h); measure levels"));
+        }
+        if p.pregnant && p.crcl_ml_min.is_none() {
+            w.push("Cockcroft–Gault is not validated in pregnancy (hyperfiltration)".into());
+        }
+    }
+    w
+}
+
+fn level_warnings(sim: &Simulation) -> Result<Vec<String>, MgivError> {
+    let levels = serum_levels()?;
+    let mut w = Vec::new();
+    let Some((tp, peak)) = sim.peak() else { return Ok(w) };
+    for th in levels.thresholds.iter().rev() {
+        if peak > th.mmol_l {
+            let first = sim
+                .times_h
+                .iter()
+                .zip(&sim.serum_mmol_l)
+                .find(|(_, &c)| c > th.mmol_l)
+                .map(|(&t, _)| t)
+                .unwrap_or(tp);
+            w.push(format!(
+                "predicted level exceeds {} mmol/L ({}) from {:.2} h; peak {:.2} mmol/L at {:.2} h [{}; {}]",
+                th.mmol_l, th.label, first, peak, tp, th.source, th.strength
+            ));
+            break;
+        }
+    }
+    Ok(w)
+}

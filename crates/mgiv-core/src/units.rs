@@ -1,0 +1,585 @@
+//! Units and salts.
+//!
+//! Every clinical quantity is a newtype whose constructor names the unit it is given in and whose
+//! accessors name the unit they return, so that `grams of MgSO4·7H2O` can never be added to `mmol`
+//! or a `mg/dL` level compared with a `mmol/L` one. Internally amounts are mmol of elemental Mg,
+//! concentrations mmol/L, durations hours; conversion happens only at the edges.
+//!
+//! Conversion factors: magnesium-pk.md §6 (USP label MW 246.47 for MgSO4·7H2O; PubChem 24083 MW
+//! 120.37 for anhydrous MgSO4; MW 203.30 for MgCl2·6H2O; Mg 24.305 g/mol; Mg²⁺ is divalent so
+//! 1 mmol = 2 mEq; 1 mmol/L = 2.4305 mg/dL).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::error::{invalid, MgivError};
+
+/// Molar mass of elemental magnesium, g/mol.
+pub const MG_MOLAR_MASS_G_PER_MOL: f64 = 24.305;
+/// mg/dL per mmol/L of magnesium: 24.305 mg/mmol ÷ 10 dL/L.
+pub const MG_DL_PER_MMOL_L: f64 = 2.4305;
+/// mEq per mmol of Mg²⁺ (valence 2).
+pub const MEQ_PER_MMOL: f64 = 2.0;
+/// µmol/L of creatinine per mg/dL (creatinine MW 113.12 g/mol: 10 000 / 113.12).
+pub const CREATININE_UMOL_L_PER_MG_DL: f64 = 88.42;
+
+/// A magnesium salt as dispensed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Salt {
+    /// Magnesium sulfate heptahydrate, MgSO4·7H2O (MW 246.47). "g" with no salt means this one.
+    MgSo4Heptahydrate,
+    /// Anhydrous magnesium sulfate, MgSO4 (MW 120.37).
+    MgSo4Anhydrous,
+    /// Magnesium chloride hexahydrate, MgCl2·6H2O (MW 203.30).
+    MgCl2Hexahydrate,
+}
+
+impl Salt {
+    pub const ALL: [Salt; 3] = [
+        Salt::MgSo4Heptahydrate,
+        Salt::MgSo4Anhydrous,
+        Salt::MgCl2Hexahydrate,
+    ];
+
+    /// Molar mass, g/mol (one Mg per formula unit).
+    pub fn molar_mass_g_per_mol(self) -> f64 {
+        match self {
+            Salt::MgSo4Heptahydrate => 246.47,
+            Salt::MgSo4Anhydrous => 120.37,
+            Salt::MgCl2Hexahydrate => 203.30,
+        }
+    }
+
+    /// mmol of elemental Mg per gram of salt.
+    pub fn mmol_mg_per_g(self) -> f64 {
+        1000.0 / self.molar_mass_g_per_mol()
+    }
+
+    /// Formula as printed in canonical output.
+    pub fn formula(self) -> &'static str {
+        match self {
+            Salt::MgSo4Heptahydrate => "MgSO4·7H2O",
+            Salt::MgSo4Anhydrous => "MgSO4 (anhydrous)",
+            Salt::MgCl2Hexahydrate => "MgCl2·6H2O",
+        }
+    }
+
+    /// Short token accepted by the regimen parser and printed in canonical text.
+    pub fn token(self) -> &'static str {
+        match self {
+            Salt::MgSo4Heptahydrate => "MgSO4",
+            Salt::MgSo4Anhydrous => "MgSO4-anhydrous",
+            Salt::MgCl2Hexahydrate => "MgCl2",
+        }
+    }
+}
+
+impl fmt::Display for Salt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.formula())
+    }
+}
+
+/// An amount of elemental magnesium. Stored as mmol; construct and read in any clinical unit.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize, Default)]
+pub struct MgAmount {
+    mmol: f64,
+}
+
+impl MgAmount {
+    pub const ZERO: MgAmount = MgAmount { mmol: 0.0 };
+    pub fn from_mmol(mmol: f64) -> Self {
+        MgAmount { mmol }
+    }
+    pub fn from_meq(meq: f64) -> Self {
+        MgAmount {
+            mmol: meq / MEQ_PER_MMOL,
+        }
+    }
+    pub fn from_mg_elemental(mg: f64) -> Self {
+        MgAmount {
+            mmol: mg / MG_MOLAR_MASS_G_PER_MOL,
+        }
+    }
+    pub fn from_salt_g(salt: Salt, grams: f64) -> Self {
+        MgAmount {
+            mmol: grams * salt.mmol_mg_per_g(),
+        }
+    }
+    pub fn mmol(self) -> f64 {
+        self.mmol
+    }
+    pub fn meq(self) -> f64 {
+        self.mmol * MEQ_PER_MMOL
+    }
+    pub fn mg_elemental(self) -> f64 {
+        self.mmol * MG_MOLAR_MASS_G_PER_MOL
+    }
+    /// Grams of the given salt that contain this amount of Mg.
+    pub fn salt_g(self, salt: Salt) -> f64 {
+        self.mmol / salt.mmol_mg_per_g()
+    }
+    pub fn scaled(self, factor: f64) -> Self {
+        MgAmount {
+            mmol: self.mmol * factor,
+        }
+    }
+}
+
+impl std::ops::Add for MgAmount {
+    type Output = MgAmount;
+    fn add(self, o: MgAmount) -> MgAmount {
+        MgAmount {
+            mmol: self.mmol + o.mmol,
+        }
+    }
+}
+
+/// Unit of an amount as a clinician writes it. Serialised as its symbol (`g`, `g MgCl2`, `mmol`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum AmountUnit {
+    /// grams of a salt
+    GramsSalt(Salt),
+    /// milligrams of a salt
+    MilligramsSalt(Salt),
+    Mmol,
+    Meq,
+    /// milligrams of elemental magnesium
+    MgElemental,
+}
+
+impl From<AmountUnit> for String {
+    fn from(u: AmountUnit) -> String {
+        u.symbol()
+    }
+}
+
+impl TryFrom<String> for AmountUnit {
+    type Error = MgivError;
+    fn try_from(s: String) -> Result<Self, MgivError> {
+        AmountUnit::parse(&s)
+    }
+}
+
+impl AmountUnit {
+    /// Parse a unit symbol: `g`, `mg` (of MgSO4·7H2O unless a salt follows: `g MgCl2`,
+    /// `g MgSO4-anhydrous`), `mmol`, `mEq`, `mg-elemental`.
+    pub fn parse(text: &str) -> Result<Self, MgivError> {
+        let lower = text.trim().to_ascii_lowercase();
+        let mut parts = lower.split_whitespace();
+        let unit = parts.next().unwrap_or("");
+        let salt_txt = parts.collect::<Vec<_>>().join(" ");
+        let salt = match salt_txt.as_str() {
+            "" | "mgso4" | "mgso4·7h2o" | "mgso4.7h2o" => Some(Salt::MgSo4Heptahydrate),
+            "mgso4-anhydrous" | "mgso4 anhydrous" | "anhydrous" => Some(Salt::MgSo4Anhydrous),
+            "mgcl2" | "mgcl2·6h2o" | "mgcl2.6h2o" => Some(Salt::MgCl2Hexahydrate),
+            _ => None,
+        };
+        let bad = || {
+            invalid(
+                "amount unit",
+                text,
+                "g, mg (of MgSO4·7H2O, or followed by MgCl2 / MgSO4-anhydrous), mmol, mEq, mg-elemental",
+            )
+        };
+        match (unit, salt) {
+            ("g", Some(s)) => Ok(AmountUnit::GramsSalt(s)),
+            ("mg", Some(s)) => Ok(AmountUnit::MilligramsSalt(s)),
+            ("mmol", _) if salt_txt.is_empty() => Ok(AmountUnit::Mmol),
+            ("meq", _) if salt_txt.is_empty() => Ok(AmountUnit::Meq),
+            ("mg-elemental", _) if salt_txt.is_empty() => Ok(AmountUnit::MgElemental),
+            _ => Err(bad()),
+        }
+    }
+
+    pub fn amount(self, value: f64) -> MgAmount {
+        match self {
+            AmountUnit::GramsSalt(s) => MgAmount::from_salt_g(s, value),
+            AmountUnit::MilligramsSalt(s) => MgAmount::from_salt_g(s, value / 1000.0),
+            AmountUnit::Mmol => MgAmount::from_mmol(value),
+            AmountUnit::Meq => MgAmount::from_meq(value),
+            AmountUnit::MgElemental => MgAmount::from_mg_elemental(value),
+        }
+    }
+    pub fn value_of(self, amount: MgAmount) -> f64 {
+        match self {
+            AmountUnit::GramsSalt(s) => amount.salt_g(s),
+            AmountUnit::MilligramsSalt(s) => amount.salt_g(s) * 1000.0,
+            AmountUnit::Mmol => amount.mmol(),
+            AmountUnit::Meq => amount.meq(),
+            AmountUnit::MgElemental => amount.mg_elemental(),
+        }
+    }
+    /// Unit symbol in canonical text, e.g. `g`, `g MgCl2`, `mmol`.
+    pub fn symbol(self) -> String {
+        match self {
+            AmountUnit::GramsSalt(Salt::MgSo4Heptahydrate) => "g".into(),
+            AmountUnit::GramsSalt(s) => format!("g {}", s.token()),
+            AmountUnit::MilligramsSalt(Salt::MgSo4Heptahydrate) => "mg".into(),
+            AmountUnit::MilligramsSalt(s) => format!("mg {}", s.token()),
+            AmountUnit::Mmol => "mmol".into(),
+            AmountUnit::Meq => "mEq".into(),
+            AmountUnit::MgElemental => "mg elemental".into(),
+        }
+    }
+}
+
+/// A serum (or other fluid) magnesium concentration. Stored as mmol/L.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize, Default)]
+pub struct MgConc {
+    mmol_l: f64,
+}
+
+impl MgConc {
+    pub fn from_mmol_l(v: f64) -> Self {
+        MgConc { mmol_l: v }
+    }
+    pub fn from_mg_dl(v: f64) -> Self {
+        MgConc {
+            mmol_l: v / MG_DL_PER_MMOL_L,
+        }
+    }
+    pub fn from_meq_l(v: f64) -> Self {
+        MgConc {
+            mmol_l: v / MEQ_PER_MMOL,
+        }
+    }
+    pub fn mmol_l(self) -> f64 {
+        self.mmol_l
+    }
+    pub fn mg_dl(self) -> f64 {
+        self.mmol_l * MG_DL_PER_MMOL_L
+    }
+    pub fn meq_l(self) -> f64 {
+        self.mmol_l * MEQ_PER_MMOL
+    }
+    pub fn in_unit(self, unit: ConcUnit) -> f64 {
+        match unit {
+            ConcUnit::MmolPerL => self.mmol_l(),
+            ConcUnit::MgPerDl => self.mg_dl(),
+            ConcUnit::MeqPerL => self.meq_l(),
+        }
+    }
+    pub fn from_unit(value: f64, unit: ConcUnit) -> Self {
+        match unit {
+            ConcUnit::MmolPerL => Self::from_mmol_l(value),
+            ConcUnit::MgPerDl => Self::from_mg_dl(value),
+            ConcUnit::MeqPerL => Self::from_meq_l(value),
+        }
+    }
+}
+
+/// Concentration units for input and output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConcUnit {
+    #[serde(rename = "mmol/L")]
+    MmolPerL,
+    #[serde(rename = "mg/dL")]
+    MgPerDl,
+    #[serde(rename = "mEq/L")]
+    MeqPerL,
+}
+
+impl ConcUnit {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ConcUnit::MmolPerL => "mmol/L",
+            ConcUnit::MgPerDl => "mg/dL",
+            ConcUnit::MeqPerL => "mEq/L",
+        }
+    }
+    /// Parse `mmol/L`, `mM`, `mg/dL`, `mEq/L` (case-insensitive).
+    pub fn parse(text: &str) -> Result<Self, MgivError> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "mmol/l" | "mm" | "mmol" => Ok(ConcUnit::MmolPerL),
+            "mg/dl" => Ok(ConcUnit::MgPerDl),
+            "meq/l" => Ok(ConcUnit::MeqPerL),
+            _ => Err(invalid("units", text, "one of mmol/L, mg/dL, mEq/L")),
+        }
+    }
+}
+
+impl fmt::Display for ConcUnit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
+/// A magnesium input rate. Stored as mmol/h.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize, Default)]
+pub struct MgRate {
+    mmol_per_h: f64,
+}
+
+impl MgRate {
+    pub fn from_mmol_per_h(v: f64) -> Self {
+        MgRate { mmol_per_h: v }
+    }
+    pub fn per_hour(amount: MgAmount) -> Self {
+        MgRate {
+            mmol_per_h: amount.mmol(),
+        }
+    }
+    pub fn mmol_per_h(self) -> f64 {
+        self.mmol_per_h
+    }
+    /// Grams of salt per hour.
+    pub fn salt_g_per_h(self, salt: Salt) -> f64 {
+        MgAmount::from_mmol(self.mmol_per_h).salt_g(salt)
+    }
+    /// Milligrams of salt per minute (the USPI rate limit is written in mg/min of MgSO4·7H2O).
+    pub fn salt_mg_per_min(self, salt: Salt) -> f64 {
+        self.salt_g_per_h(salt) * 1000.0 / 60.0
+    }
+    /// Amount given over a duration.
+    pub fn over(self, d: Hours) -> MgAmount {
+        MgAmount::from_mmol(self.mmol_per_h * d.h())
+    }
+}
+
+/// A duration or a time point on the regimen clock. Stored in hours.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize, Default)]
+pub struct Hours(f64);
+
+impl Hours {
+    pub const ZERO: Hours = Hours(0.0);
+    pub fn from_h(h: f64) -> Self {
+        Hours(h)
+    }
+    pub fn from_min(min: f64) -> Self {
+        Hours(min / 60.0)
+    }
+    pub fn from_days(d: f64) -> Self {
+        Hours(d * 24.0)
+    }
+    pub fn h(self) -> f64 {
+        self.0
+    }
+    pub fn min(self) -> f64 {
+        self.0 * 60.0
+    }
+}
+
+impl std::ops::Add for Hours {
+    type Output = Hours;
+    fn add(self, o: Hours) -> Hours {
+        Hours(self.0 + o.0)
+    }
+}
+
+/// A solution strength: grams of a named salt per 100 mL (so "50 %" = 50 g/100 mL = 500 mg/mL).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SolutionStrength {
+    pub salt: Salt,
+    pub g_per_100_ml: f64,
+}
+
+impl SolutionStrength {
+    /// A w/v percentage of the salt (50 % MgSO4 = 500 mg/mL).
+    pub fn percent(salt: Salt, percent_w_v: f64) -> Result<Self, MgivError> {
+        if !(percent_w_v.is_finite() && percent_w_v > 0.0 && percent_w_v <= 80.0) {
+            return Err(invalid(
+                "solution strength",
+                format!("{percent_w_v} %"),
+                "a w/v percentage above 0 and at most 80 % (the strongest marketed MgSO4 is 50 %)",
+            ));
+        }
+        Ok(SolutionStrength {
+            salt,
+            g_per_100_ml: percent_w_v,
+        })
+    }
+    pub fn mg_salt_per_ml(self) -> f64 {
+        self.g_per_100_ml * 10.0
+    }
+    pub fn mmol_per_ml(self) -> f64 {
+        self.g_per_100_ml / 100.0 * self.salt.mmol_mg_per_g()
+    }
+    pub fn meq_per_ml(self) -> f64 {
+        self.mmol_per_ml() * MEQ_PER_MMOL
+    }
+    pub fn percent_w_v(self) -> f64 {
+        self.g_per_100_ml
+    }
+}
+
+/// A named bag or syringe: so many grams of a salt in so many mL.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bag {
+    pub salt: Salt,
+    pub salt_g: f64,
+    pub volume_ml: f64,
+}
+
+impl Bag {
+    pub fn new(salt: Salt, salt_g: f64, volume_ml: f64) -> Result<Self, MgivError> {
+        if !(salt_g.is_finite() && salt_g > 0.0 && salt_g <= 100.0) {
+            return Err(invalid(
+                "bag content",
+                format!("{salt_g} g"),
+                "more than 0 and at most 100 g of salt",
+            ));
+        }
+        if !(volume_ml.is_finite() && volume_ml >= 1.0 && volume_ml <= 5000.0) {
+            return Err(invalid(
+                "bag volume",
+                format!("{volume_ml} mL"),
+                "between 1 and 5000 mL",
+            ));
+        }
+        Ok(Bag {
+            salt,
+            salt_g,
+            volume_ml,
+        })
+    }
+    pub fn amount(self) -> MgAmount {
+        MgAmount::from_salt_g(self.salt, self.salt_g)
+    }
+    pub fn strength(self) -> SolutionStrength {
+        SolutionStrength {
+            salt: self.salt,
+            g_per_100_ml: self.salt_g / self.volume_ml * 100.0,
+        }
+    }
+    /// Pump setting (mL/h) that delivers the given Mg rate from this bag.
+    pub fn pump_ml_per_h(self, rate: MgRate) -> f64 {
+        rate.mmol_per_h() / self.strength().mmol_per_ml()
+    }
+    /// Volume (mL) of this bag that holds the given amount.
+    pub fn volume_for_ml(self, amount: MgAmount) -> f64 {
+        amount.mmol() / self.strength().mmol_per_ml()
+    }
+}
+
+impl fmt::Display for Bag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} g {} in {} mL ({:.3} % w/v, {:.4} mmol/mL)",
+            fmt_num(self.salt_g),
+            self.salt.formula(),
+            fmt_num(self.volume_ml),
+            self.strength().percent_w_v(),
+            self.strength().mmol_per_ml()
+        )
+    }
+}
+
+/// Format a number with up to 3 decimals and no trailing zeros (4, 0.5, 1.25, 0.333).
+pub fn fmt_num(v: f64) -> String {
+    let s = format!("{:.3}", v);
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    // magnesium-pk.md §8 case 16.
+    #[test]
+    fn case16_four_grams_heptahydrate() {
+        let a = MgAmount::from_salt_g(Salt::MgSo4Heptahydrate, 4.0);
+        assert!(close(a.mmol(), 16.23, 0.005), "{}", a.mmol());
+        assert!(close(a.meq(), 32.46, 0.01), "{}", a.meq());
+        assert!(close(a.mg_elemental(), 394.4, 0.1), "{}", a.mg_elemental());
+    }
+
+    #[test]
+    fn case16_other_salts_and_levels() {
+        assert!(close(Salt::MgSo4Anhydrous.mmol_mg_per_g(), 8.31, 0.005));
+        assert!(close(Salt::MgCl2Hexahydrate.mmol_mg_per_g(), 4.92, 0.005));
+        assert!(close(Salt::MgSo4Heptahydrate.mmol_mg_per_g(), 4.057, 0.0005));
+        let c = MgConc::from_mmol_l(2.0);
+        assert!(close(c.mg_dl(), 4.86, 0.005));
+        assert!(close(c.meq_l(), 4.0, 1e-12));
+        // medicalalgorithms: 1 mg/dL = 0.4114 mmol/L
+        assert!(close(MgConc::from_mg_dl(1.0).mmol_l(), 0.4114, 0.0001));
+    }
+
+    #[test]
+    fn solution_strengths_match_labels() {
+        // 50 % MgSO4 = 500 mg/mL = 2.03 mmol/mL = 4.06 mEq/mL (magnesium-pk.md §6)
+        let s = SolutionStrength::percent(Salt::MgSo4Heptahydrate, 50.0).unwrap();
+        assert!(close(s.mg_salt_per_ml(), 500.0, 1e-9));
+        assert!(close(s.mmol_per_ml(), 2.03, 0.005));
+        assert!(close(s.meq_per_ml(), 4.06, 0.01));
+        // 8 % premix 0.65 mEq/mL
+        let p = SolutionStrength::percent(Salt::MgSo4Heptahydrate, 8.0).unwrap();
+        assert!(close(p.meq_per_ml(), 0.65, 0.005));
+        // 4 % premix 0.325 mEq/mL
+        let p = SolutionStrength::percent(Salt::MgSo4Heptahydrate, 4.0).unwrap();
+        assert!(close(p.meq_per_ml(), 0.325, 0.0025));
+        assert!(SolutionStrength::percent(Salt::MgSo4Heptahydrate, f64::NAN).is_err());
+        assert!(SolutionStrength::percent(Salt::MgSo4Heptahydrate, 0.0).is_err());
+    }
+
+    #[test]
+    fn pump_rate_from_bag() {
+        // KEMH: 1 g/h = 12.5 mL/h of 8 g/100 mL.
+        let bag = Bag::new(Salt::MgSo4Heptahydrate, 8.0, 100.0).unwrap();
+        let rate = MgRate::per_hour(MgAmount::from_salt_g(Salt::MgSo4Heptahydrate, 1.0));
+        assert!(close(bag.pump_ml_per_h(rate), 12.5, 1e-9));
+        // 40 g in 1000 mL at 2 g/h = 50 mL/h
+        let bag = Bag::new(Salt::MgSo4Heptahydrate, 40.0, 1000.0).unwrap();
+        let rate = MgRate::per_hour(MgAmount::from_salt_g(Salt::MgSo4Heptahydrate, 2.0));
+        assert!(close(bag.pump_ml_per_h(rate), 50.0, 1e-9));
+        assert!(Bag::new(Salt::MgSo4Heptahydrate, -1.0, 100.0).is_err());
+        assert!(Bag::new(Salt::MgSo4Heptahydrate, 4.0, 0.0).is_err());
+    }
+
+    #[test]
+    fn rate_in_mg_per_min() {
+        // 150 mg/min of MgSO4·7H2O = 9 g/h
+        let r = MgRate::per_hour(MgAmount::from_salt_g(Salt::MgSo4Heptahydrate, 9.0));
+        assert!(close(r.salt_mg_per_min(Salt::MgSo4Heptahydrate), 150.0, 1e-9));
+    }
+
+    #[test]
+    fn conc_unit_parse() {
+        assert_eq!(ConcUnit::parse("mg/dL").unwrap(), ConcUnit::MgPerDl);
+        assert_eq!(ConcUnit::parse("MEQ/L").unwrap(), ConcUnit::MeqPerL);
+        let e = ConcUnit::parse("mg/L").unwrap_err().to_string();
+        assert!(e.contains("units") && e.contains("mg/L") && e.contains("mmol/L"), "{e}");
+    }
+
+    #[test]
+    fn fmt_num_trims() {
+        assert_eq!(fmt_num(4.0), "4");
+        assert_eq!(fmt_num(0.5), "0.5");
+        assert_eq!(fmt_num(1.0 / 3.0), "0.333");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn amount_round_trips(v in 1e-6f64..1e4) {
+            for s in Salt::ALL {
+                let a = MgAmount::from_salt_g(s, v);
+                proptest::prop_assert!((a.salt_g(s) - v).abs() <= 1e-12 * v.max(1.0));
+            }
+            let a = MgAmount::from_meq(v);
+            proptest::prop_assert!((a.meq() - v).abs() <= 1e-12 * v.max(1.0));
+            let a = MgAmount::from_mg_elemental(v);
+            proptest::prop_assert!((a.mg_elemental() - v).abs() <= 1e-9 * v.max(1.0));
+        }
+
+        #[test]
+        fn conc_round_trips(v in 1e-6f64..100.0) {
+            for u in [ConcUnit::MmolPerL, ConcUnit::MgPerDl, ConcUnit::MeqPerL] {
+                let c = MgConc::from_unit(v, u);
+                proptest::prop_assert!((c.in_unit(u) - v).abs() <= 1e-12 * v.max(1.0));
+            }
+        }
+    }
+}
