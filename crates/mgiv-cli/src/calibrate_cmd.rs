@@ -23,7 +23,10 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
         "CL {:.4} L/h, V1 {:.4} L, Q {:.4} L/h, V2 {:.4} L; objective {:.4} after {} iterations",
         r.cl_l_h, r.v1_l, r.q_l_h, r.v2_l, r.objective, r.iterations
     );
-    println!("{:<18} {:<42} {:>9} {:>7} {:>9}", "study", "observation", "observed", "sd", "fitted");
+    println!(
+        "{:<18} {:<42} {:>9} {:>7} {:>9}",
+        "study", "observation", "observed", "sd", "fitted"
+    );
     for p in &r.points {
         println!(
             "{:<18} {:<42} {:>9.3} {:>7.3} {:>9.3} {}",

@@ -50,7 +50,9 @@ impl PatientArgs {
             (Some(v), None) => Some(Creatinine::MgPerDl(v)),
             (None, Some(v)) => Some(Creatinine::UmolPerL(v)),
             (None, None) => None,
-            (Some(_), Some(_)) => bail!("give --creatinine (mg/dL) or --creatinine-umol (µmol/L), not both"),
+            (Some(_), Some(_)) => {
+                bail!("give --creatinine (mg/dL) or --creatinine-umol (µmol/L), not both")
+            }
         };
         let baseline = self
             .baseline
@@ -80,7 +82,9 @@ impl PatientArgs {
 pub fn parse_conc(text: &str, field: &str) -> Result<MgConc> {
     let t = text.trim();
     let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'))
+        .find(|c: char| {
+            !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')
+        })
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let v: f64 = num
@@ -116,7 +120,11 @@ pub fn parse_times(text: &str) -> Result<Vec<f64>> {
     }
     for w in out.windows(2) {
         if w[1] < w[0] {
-            bail!("invalid --at: {} h comes after {} h (allowed: increasing times)", w[1], w[0]);
+            bail!(
+                "invalid --at: {} h comes after {} h (allowed: increasing times)",
+                w[1],
+                w[0]
+            );
         }
     }
     Ok(out)

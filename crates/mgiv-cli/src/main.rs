@@ -25,6 +25,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum Command {
     /// Predict the total serum Mg curve for a patient and a regimen
     Simulate(simulate_cmd::SimulateArgs),

@@ -30,7 +30,10 @@ pub fn run(a: ModelsArgs) -> Result<()> {
         if let (Some(ka), Some(f)) = (p.ka_h, p.f_im) {
             params.push_str(&format!(", IM ka {ka} 1/h F {f}"));
         }
-        println!("  typical:    {params}; baseline {} mmol/L ({})", m.baseline.mmol_l, m.baseline.source);
+        println!(
+            "  typical:    {params}; baseline {} mmol/L ({})",
+            m.baseline.mmol_l, m.baseline.source
+        );
         println!("  values from: {}", m.parameter_sources);
         println!();
     }

@@ -86,7 +86,11 @@ fn draw_serum<DB: DrawingBackend>(
     let tmax = sim.times_h.last().copied().unwrap_or(1.0).max(1e-3);
     let peak = sim.peak().map(|p| p.1).unwrap_or(1.0);
     // show at least the 2.0 threshold; the 5.0 line only when the curve approaches it
-    let y_top_mmol = if peak > 4.0 { peak.max(5.0) * 1.15 } else { (peak * 1.2).max(3.8) };
+    let y_top_mmol = if peak > 4.0 {
+        peak.max(5.0) * 1.15
+    } else {
+        (peak * 1.2).max(3.8)
+    };
     let mut chart = ChartBuilder::on(root)
         .caption(
             format!("Total serum Mg — {} — model {}", regimen, sim.model.id),
@@ -126,19 +130,31 @@ fn draw_serum<DB: DrawingBackend>(
             (x1 - w, x1, 0.55)
         };
         chart
-            .draw_series(std::iter::once(Rectangle::new([(x0, lo), (x1, hi)], c.mix(alpha).filled())))
+            .draw_series(std::iter::once(Rectangle::new(
+                [(x0, lo), (x1, hi)],
+                c.mix(alpha).filled(),
+            )))
             .map_err(e)?
             .label(format!("{} {:.2}–{:.2} {}", r.label, lo, hi, unit.symbol()))
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.mix(0.6).filled()));
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.mix(0.6).filled())
+            });
     }
     for t in &levels.thresholds {
         if t.mmol_l > y_top_mmol {
             continue;
         }
         let y = u(t.mmol_l);
-        let color = if t.mmol_l >= 5.0 { RED } else { RGBColor(230, 120, 0) };
+        let color = if t.mmol_l >= 5.0 {
+            RED
+        } else {
+            RGBColor(230, 120, 0)
+        };
         chart
-            .draw_series(LineSeries::new(vec![(0.0, y), (tmax, y)], color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                vec![(0.0, y), (tmax, y)],
+                color.stroke_width(2),
+            ))
             .map_err(e)?;
         chart
             .draw_series(std::iter::once(Text::new(
@@ -150,7 +166,10 @@ fn draw_serum<DB: DrawingBackend>(
     }
     chart
         .draw_series(LineSeries::new(
-            sim.times_h.iter().zip(&sim.serum_mmol_l).map(|(&t, &c)| (t, u(c))),
+            sim.times_h
+                .iter()
+                .zip(&sim.serum_mmol_l)
+                .map(|(&t, &c)| (t, u(c))),
             BLACK.stroke_width(3),
         ))
         .map_err(e)?

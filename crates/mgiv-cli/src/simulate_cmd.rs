@@ -116,7 +116,13 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
         // plot on a fine grid so peaks at the end of short infusions are drawn
         let span = times.last().copied().unwrap_or(24.0).max(0.5);
         let fine = uniform_times(span, (span / 2000.0).min(1.0 / 60.0))?;
-        let fine_sim = simulate(&model, sim.model.chosen_because.clone(), &patient, &regimen, &fine)?;
+        let fine_sim = simulate(
+            &model,
+            sim.model.chosen_because.clone(),
+            &patient,
+            &regimen,
+            &fine,
+        )?;
         crate::plot::serum_plot(path, &fine_sim, &regimen.canonical(), unit)?;
         eprintln!("plot written to {}", path.display());
     }
@@ -146,7 +152,9 @@ pub fn to_json(
             p
         })
         .collect();
-    let peak = sim.peak().map(|(t, c)| json!({"time_h": t, "serum_mg_mmol_l": c}));
+    let peak = sim
+        .peak()
+        .map(|(t, c)| json!({"time_h": t, "serum_mg_mmol_l": c}));
     json!({
         "model": {
             "id": sim.model.id,
@@ -203,11 +211,25 @@ fn print_table(
     if p.is_two_compartment() {
         write!(out, ", Q {:.2} L/h, V2 {:.1} L", p.q_l_h, p.v2_l)?;
     }
-    writeln!(out, ", baseline {:.2} mmol/L; solver: {:?}", p.baseline_mmol_l, sim.solver)?;
+    writeln!(
+        out,
+        ", baseline {:.2} mmol/L; solver: {:?}",
+        p.baseline_mmol_l, sim.solver
+    )?;
     writeln!(out)?;
-    writeln!(out, "{:>8}  {:>12}", "time (h)", format!("serum Mg ({})", unit.symbol()))?;
+    writeln!(
+        out,
+        "{:>8}  {:>12}",
+        "time (h)",
+        format!("serum Mg ({})", unit.symbol())
+    )?;
     for (t, c) in sim.times_h.iter().zip(&sim.serum_mmol_l) {
-        writeln!(out, "{:>8}  {:>12.3}", fmt_num(*t), MgConc::from_mmol_l(*c).in_unit(unit))?;
+        writeln!(
+            out,
+            "{:>8}  {:>12.3}",
+            fmt_num(*t),
+            MgConc::from_mmol_l(*c).in_unit(unit)
+        )?;
     }
     if let Some((tp, cp)) = sim.peak() {
         writeln!(
@@ -235,7 +257,13 @@ fn print_csv(out: &mut impl Write, sim: &Simulation, unit: ConcUnit) -> Result<(
     };
     writeln!(out, "time_h,{col},model_id")?;
     for (t, c) in sim.times_h.iter().zip(&sim.serum_mmol_l) {
-        writeln!(out, "{},{:.6},{}", t, MgConc::from_mmol_l(*c).in_unit(unit), sim.model.id)?;
+        writeln!(
+            out,
+            "{},{:.6},{}",
+            t,
+            MgConc::from_mmol_l(*c).in_unit(unit),
+            sim.model.id
+        )?;
     }
     Ok(())
 }

@@ -28,7 +28,10 @@ pub fn run(a: ValidateArgs) -> Result<()> {
             None => print!("{md}"),
         }
     }
-    let failed = rows.iter().filter(|r| !r.pass && r.known_miss.is_none()).count();
+    let failed = rows
+        .iter()
+        .filter(|r| !r.pass && r.known_miss.is_none())
+        .count();
     if failed > 0 {
         anyhow::bail!("{failed} validation comparison(s) outside tolerance");
     }

@@ -30,11 +30,29 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("superposition_closed_form", |b| {
-        b.iter(|| black_box(superposition::concentrations(black_box(&modes), &regimen.events, &times)))
+        b.iter(|| {
+            black_box(superposition::concentrations(
+                black_box(&modes),
+                &regimen.events,
+                &times,
+            ))
+        })
     });
     g.sample_size(10);
     g.bench_function("ode_dop853", |b| {
-        b.iter(|| black_box(ode::solve(&ind.params, ind.elimination, None, &regimen.events, &times, 1e-8).unwrap()))
+        b.iter(|| {
+            black_box(
+                ode::solve(
+                    &ind.params,
+                    ind.elimination,
+                    None,
+                    &regimen.events,
+                    &times,
+                    1e-8,
+                )
+                .unwrap(),
+            )
+        })
     });
     g.finish();
 }

@@ -198,7 +198,9 @@ pub fn fit_adult() -> Result<CalibrationResult, MgivError> {
         let solver = NelderMead::new(simplex)
             .with_sd_tolerance(1e-13)
             .map_err(|e| MgivError::Numerical(e.to_string()))?;
-        let problem = Problem { studies: studies()? };
+        let problem = Problem {
+            studies: studies()?,
+        };
         let res = Executor::new(problem, solver)
             .configure(|s| s.max_iters(5000))
             .run()

@@ -39,14 +39,22 @@ pub fn invalid(
 }
 
 /// Check that `value` is finite and inside `[lo, hi]`.
-pub fn check_range(field: &str, value: f64, lo: f64, hi: f64, unit: &str) -> Result<f64, MgivError> {
+pub fn check_range(
+    field: &str,
+    value: f64,
+    lo: f64,
+    hi: f64,
+    unit: &str,
+) -> Result<f64, MgivError> {
     if value.is_finite() && value >= lo && value <= hi {
         Ok(value)
     } else {
         Err(invalid(
             field,
             format!("{value} {unit}").trim_end(),
-            format!("a number from {lo} to {hi} {unit}").trim_end().to_string(),
+            format!("a number from {lo} to {hi} {unit}")
+                .trim_end()
+                .to_string(),
         ))
     }
 }

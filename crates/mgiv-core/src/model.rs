@@ -10,10 +10,7 @@ use crate::patient::Patient;
 
 /// Built-in model files, compiled in from `data/models/`.
 pub const BUILTIN_MODEL_FILES: &[(&str, &str)] = &[
-    (
-        "du-2019",
-        include_str!("../../../data/models/du-2019.toml"),
-    ),
+    ("du-2019", include_str!("../../../data/models/du-2019.toml")),
     (
         "brookfield-2016",
         include_str!("../../../data/models/brookfield-2016.toml"),
@@ -218,7 +215,13 @@ impl ModelSpec {
             message: m,
         };
         let p = &self.parameters;
-        for (name, v) in [("cl_l_h", Some(p.cl_l_h)), ("v1_l", Some(p.v1_l)), ("q_l_h", p.q_l_h), ("v2_l", p.v2_l), ("ka_h", p.ka_h)] {
+        for (name, v) in [
+            ("cl_l_h", Some(p.cl_l_h)),
+            ("v1_l", Some(p.v1_l)),
+            ("q_l_h", p.q_l_h),
+            ("v2_l", p.v2_l),
+            ("ka_h", p.ka_h),
+        ] {
             if let Some(v) = v {
                 if !(v.is_finite() && v > 0.0) {
                     return Err(bad(format!("parameter {name} = {v} must be positive")));
@@ -234,12 +237,19 @@ impl ModelSpec {
             return Err(bad("a two-compartment model needs q_l_h and v2_l".into()));
         }
         if !(self.baseline.mmol_l > 0.0 && self.baseline.mmol_l < 3.0) {
-            return Err(bad(format!("baseline {} mmol/L is implausible", self.baseline.mmol_l)));
+            return Err(bad(format!(
+                "baseline {} mmol/L is implausible",
+                self.baseline.mmol_l
+            )));
         }
         for c in &self.covariates {
             let ok = match c.form {
-                CovariateForm::Power => c.reference.is_some_and(|r| r > 0.0) && c.exponent.is_some(),
-                CovariateForm::Linear => c.reference.is_some_and(|r| r > 0.0) && c.coefficient.is_some(),
+                CovariateForm::Power => {
+                    c.reference.is_some_and(|r| r > 0.0) && c.exponent.is_some()
+                }
+                CovariateForm::Linear => {
+                    c.reference.is_some_and(|r| r > 0.0) && c.coefficient.is_some()
+                }
                 CovariateForm::Categorical => c.if_true.is_some() && c.if_false.is_some(),
             };
             if !ok {
@@ -248,8 +258,12 @@ impl ModelSpec {
                     c.covariate, c.parameter, c.form
                 )));
             }
-            if matches!(c.parameter, ParamName::QLH | ParamName::V2L) && self.structure == Structure::OneCompartment {
-                return Err(bad("a one-compartment model cannot have covariates on Q or V2".into()));
+            if matches!(c.parameter, ParamName::QLH | ParamName::V2L)
+                && self.structure == Structure::OneCompartment
+            {
+                return Err(bad(
+                    "a one-compartment model cannot have covariates on Q or V2".into(),
+                ));
             }
         }
         Ok(())
@@ -313,7 +327,11 @@ impl ModelSpec {
                 return Err(invalid(
                     covariate_label(c.covariate),
                     format!("{value:?}"),
-                    format!("a value for which model {} gives a positive {}", self.id, param_label(c.parameter)),
+                    format!(
+                        "a value for which model {} gives a positive {}",
+                        self.id,
+                        param_label(c.parameter)
+                    ),
                 ));
             }
             match c.parameter {
@@ -412,7 +430,10 @@ pub fn builtin_models() -> Result<Vec<ModelSpec>, MgivError> {
 /// A built-in model by id.
 pub fn builtin_model(id: &str) -> Result<ModelSpec, MgivError> {
     let known: Vec<&str> = BUILTIN_MODEL_FILES.iter().map(|(k, _)| *k).collect();
-    match BUILTIN_MODEL_FILES.iter().find(|(k, _)| k.eq_ignore_ascii_case(id.trim())) {
+    match BUILTIN_MODEL_FILES
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(id.trim()))
+    {
         Some((_, text)) => ModelSpec::from_toml(text),
         None => Err(MgivError::UnknownModel {
             id: id.to_string(),
@@ -458,7 +479,10 @@ mod tests {
     #[test]
     fn unknown_model_lists_known() {
         let e = builtin_model("nonsense").unwrap_err().to_string();
-        assert!(e.contains("nonsense") && e.contains("du-2019") && e.contains("salinger-2013"), "{e}");
+        assert!(
+            e.contains("nonsense") && e.contains("du-2019") && e.contains("salinger-2013"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -535,7 +559,9 @@ mod tests {
 
     #[test]
     fn bad_model_file_is_rejected() {
-        let text = BUILTIN_MODEL_FILES[0].1.replace("cl_l_h = 3.72", "cl_l_h = -3.72");
+        let text = BUILTIN_MODEL_FILES[0]
+            .1
+            .replace("cl_l_h = 3.72", "cl_l_h = -3.72");
         assert!(ModelSpec::from_toml(&text).is_err());
     }
 }

@@ -145,17 +145,29 @@ impl PatientInput {
             }
         };
         if self.pre_eclampsia && self.sex == Some(Sex::Male) {
-            return Err(invalid("pre-eclampsia", "with sex m", "pre-eclampsia only with sex f"));
+            return Err(invalid(
+                "pre-eclampsia",
+                "with sex m",
+                "pre-eclampsia only with sex f",
+            ));
         }
         if self.pregnant && self.sex == Some(Sex::Male) {
-            return Err(invalid("pregnant", "with sex m", "pregnancy only with sex f"));
+            return Err(invalid(
+                "pregnant",
+                "with sex m",
+                "pregnancy only with sex f",
+            ));
         }
         let pregnant = self.pregnant || self.pre_eclampsia;
         Ok(Patient {
             weight_kg,
             height_cm,
             age_y,
-            sex: if pregnant { Some(Sex::Female) } else { self.sex },
+            sex: if pregnant {
+                Some(Sex::Female)
+            } else {
+                self.sex
+            },
             scr_mg_dl,
             crcl_ml_min,
             egfr_ml_min_1_73m2: egfr,

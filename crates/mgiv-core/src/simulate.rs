@@ -57,20 +57,31 @@ impl Simulation {
 /// Evenly spaced output times 0, step, 2·step, ..., hours.
 pub fn uniform_times(hours: f64, step_h: f64) -> Result<Vec<f64>, MgivError> {
     if !(hours.is_finite() && hours > 0.0 && hours <= 24.0 * 90.0) {
-        return Err(invalid("hours", hours, "a simulation length above 0 and at most 2160 h (90 days)"));
+        return Err(invalid(
+            "hours",
+            hours,
+            "a simulation length above 0 and at most 2160 h (90 days)",
+        ));
     }
     if !(step_h.is_finite() && step_h > 0.0) {
         return Err(invalid("output step", step_h, "a positive step in hours"));
     }
     let n = (hours / step_h).round() as usize;
     if n > 2_000_000 {
-        return Err(invalid("output step", step_h, "at most 2 000 000 output points"));
+        return Err(invalid(
+            "output step",
+            step_h,
+            "at most 2 000 000 output points",
+        ));
     }
     Ok((0..=n).map(|k| k as f64 * step_h).collect())
 }
 
 /// Pick a model: the named one, else the default for the patient (with the reason).
-pub fn choose_model(id: Option<&str>, patient: &Patient) -> Result<(ModelSpec, Option<String>), MgivError> {
+pub fn choose_model(
+    id: Option<&str>,
+    patient: &Patient,
+) -> Result<(ModelSpec, Option<String>), MgivError> {
     match id {
         Some(id) => Ok((crate::model::builtin_model(id)?, None)),
         None => {
@@ -105,10 +116,20 @@ pub fn simulate(
     let (serum, solver_kind) = match ind.elimination {
         Elimination::Linear => {
             let modes = Modes::from_params(&ind.params)?;
-            (modal::concentrations(&modes, &regimen.events, times_h), SolverKind::ClosedForm)
+            (
+                modal::concentrations(&modes, &regimen.events, times_h),
+                SolverKind::ClosedForm,
+            )
         }
         Elimination::RenalThreshold { .. } => {
-            let out = solver::ode::solve(&ind.params, ind.elimination, ind.gfr_ml_min, &regimen.events, times_h, 1e-8)?;
+            let out = solver::ode::solve(
+                &ind.params,
+                ind.elimination,
+                ind.gfr_ml_min,
+                &regimen.events,
+                times_h,
+                1e-8,
+            )?;
             (out.serum_mmol_l, SolverKind::Ode)
         }
     };
@@ -145,12 +166,21 @@ pub fn simulate(
 
 fn population_warnings(model: &ModelSpec, p: &Patient) -> Vec<String> {
     let mut w = Vec::new();
-    let pregnancy_model = model.id.starts_with("du-") || model.id.starts_with("brookfield-") || model.id.starts_with("salinger-") || model.id.starts_with("lu-");
+    let pregnancy_model = model.id.starts_with("du-")
+        || model.id.starts_with("brookfield-")
+        || model.id.starts_with("salinger-")
+        || model.id.starts_with("lu-");
     if pregnancy_model && !p.pregnant {
-        w.push(format!("model {} was fitted in pregnant women; this patient is not marked pregnant", model.id));
+        w.push(format!(
+            "model {} was fitted in pregnant women; this patient is not marked pregnant",
+            model.id
+        ));
     }
     if !pregnancy_model && p.pregnant {
-        w.push(format!("model {} is for non-pregnant adults; this patient is pregnant", model.id));
+        w.push(format!(
+            "model {} is for non-pregnant adults; this patient is pregnant",
+            model.id
+        ));
     }
     if p.pre_eclampsia && model.id == "brookfield-2016" {
         // fine: the model has a pre-eclampsia clearance
@@ -162,7 +192,9 @@ fn population_warnings(model: &ModelSpec, p: &Patient) -> Vec<String> {
     }
     if let Some(wt) = p.weight_kg {
         if !(35.0..=160.0).contains(&wt) {
-            w.push(format!("weight {wt} kg is outside the 35-160 kg range the built-in models were fitted in"));
+            w.push(format!(
+                "weight {wt} kg is outside the 35-160 kg range the built-in models were fitted in"
+            ));
         }
     }
     if let Some(scr) = p.scr_mg_dl {
@@ -186,7 +218,9 @@ fn population_warnings(model: &ModelSpec, p: &Patient) -> Vec<String> {
 fn level_warnings(sim: &Simulation) -> Result<Vec<String>, MgivError> {
     let levels = serum_levels()?;
     let mut w = Vec::new();
-    let Some((tp, peak)) = sim.peak() else { return Ok(w) };
+    let Some((tp, peak)) = sim.peak() else {
+        return Ok(w);
+    };
     for th in levels.thresholds.iter().rev() {
         if peak > th.mmol_l {
             let first = sim

@@ -422,7 +422,7 @@ impl Bag {
                 "more than 0 and at most 100 g of salt",
             ));
         }
-        if !(volume_ml.is_finite() && volume_ml >= 1.0 && volume_ml <= 5000.0) {
+        if !(volume_ml.is_finite() && (1.0..=5000.0).contains(&volume_ml)) {
             return Err(invalid(
                 "bag volume",
                 format!("{volume_ml} mL"),
@@ -500,7 +500,11 @@ mod tests {
     fn case16_other_salts_and_levels() {
         assert!(close(Salt::MgSo4Anhydrous.mmol_mg_per_g(), 8.31, 0.005));
         assert!(close(Salt::MgCl2Hexahydrate.mmol_mg_per_g(), 4.92, 0.005));
-        assert!(close(Salt::MgSo4Heptahydrate.mmol_mg_per_g(), 4.057, 0.0005));
+        assert!(close(
+            Salt::MgSo4Heptahydrate.mmol_mg_per_g(),
+            4.057,
+            0.0005
+        ));
         let c = MgConc::from_mmol_l(2.0);
         assert!(close(c.mg_dl(), 4.86, 0.005));
         assert!(close(c.meq_l(), 4.0, 1e-12));
@@ -543,7 +547,11 @@ mod tests {
     fn rate_in_mg_per_min() {
         // 150 mg/min of MgSO4·7H2O = 9 g/h
         let r = MgRate::per_hour(MgAmount::from_salt_g(Salt::MgSo4Heptahydrate, 9.0));
-        assert!(close(r.salt_mg_per_min(Salt::MgSo4Heptahydrate), 150.0, 1e-9));
+        assert!(close(
+            r.salt_mg_per_min(Salt::MgSo4Heptahydrate),
+            150.0,
+            1e-9
+        ));
     }
 
     #[test]
@@ -551,7 +559,10 @@ mod tests {
         assert_eq!(ConcUnit::parse("mg/dL").unwrap(), ConcUnit::MgPerDl);
         assert_eq!(ConcUnit::parse("MEQ/L").unwrap(), ConcUnit::MeqPerL);
         let e = ConcUnit::parse("mg/L").unwrap_err().to_string();
-        assert!(e.contains("units") && e.contains("mg/L") && e.contains("mmol/L"), "{e}");
+        assert!(
+            e.contains("units") && e.contains("mg/L") && e.contains("mmol/L"),
+            "{e}"
+        );
     }
 
     #[test]

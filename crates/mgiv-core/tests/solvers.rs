@@ -1,7 +1,7 @@
 //! The three solvers agree; closed forms match hand-derived values; mass is conserved.
 
 use mgiv_core::model::{builtin_model, builtin_models, Elimination, IndividualParams};
-use mgiv_core::patient::{PatientInput, Patient};
+use mgiv_core::patient::{Patient, PatientInput};
 use mgiv_core::regimen::Regimen;
 use mgiv_core::solver::{modal, ode, superposition, Modes};
 
@@ -51,8 +51,22 @@ fn closed_form_modal_and_ode_agree_to_1e6_on_every_linear_model() {
             for k in 0..times.len() {
                 let rel_ab = (a[k] - b[k]).abs() / a[k];
                 let rel_ac = (a[k] - c[k]).abs() / a[k];
-                assert!(rel_ab < 1e-9, "{} {text} t={} superposition {} modal {}", model.id, times[k], a[k], b[k]);
-                assert!(rel_ac < 1e-6, "{} {text} t={} closed form {} ode {}", model.id, times[k], a[k], c[k]);
+                assert!(
+                    rel_ab < 1e-9,
+                    "{} {text} t={} superposition {} modal {}",
+                    model.id,
+                    times[k],
+                    a[k],
+                    b[k]
+                );
+                assert!(
+                    rel_ac < 1e-6,
+                    "{} {text} t={} closed form {} ode {}",
+                    model.id,
+                    times[k],
+                    a[k],
+                    c[k]
+                );
             }
         }
     }
@@ -135,7 +149,11 @@ fn im_dose_matches_bateman_function() {
 fn mass_is_conserved_in_the_ode() {
     let model = builtin_model("du-2019").unwrap();
     let ind = model.individualise(&patient()).unwrap();
-    let r = Regimen::from_text("4 g IV over 15 min + 10 g IM, then 5 g IM every 4 h for 24 h", None).unwrap();
+    let r = Regimen::from_text(
+        "4 g IV over 15 min + 10 g IM, then 5 g IM every 4 h for 24 h",
+        None,
+    )
+    .unwrap();
     let times = grid(48.0, 96);
     let out = ode::solve(&ind.params, ind.elimination, None, &r.events, &times, 1e-10).unwrap();
     let f = ind.params.f_im.unwrap();
@@ -145,12 +163,21 @@ fn mass_is_conserved_in_the_ode() {
             .events
             .iter()
             .map(|e| match *e {
-                mgiv_core::regimen::DoseEvent::Bolus { route: mgiv_core::regimen::Route::Im, .. } => e.amount_given_by_mmol(t) * f,
+                mgiv_core::regimen::DoseEvent::Bolus {
+                    route: mgiv_core::regimen::Route::Im,
+                    ..
+                } => e.amount_given_by_mmol(t) * f,
                 _ => e.amount_given_by_mmol(t),
             })
             .sum();
-        let held = out.central_excess_mmol[k] + out.peripheral_excess_mmol[k] + out.depot_mmol[k] + out.eliminated_excess_mmol[k];
-        assert!((held - given_bioavailable).abs() < 1e-6 * given_bioavailable.max(1.0), "t={t}: {held} vs {given_bioavailable}");
+        let held = out.central_excess_mmol[k]
+            + out.peripheral_excess_mmol[k]
+            + out.depot_mmol[k]
+            + out.eliminated_excess_mmol[k];
+        assert!(
+            (held - given_bioavailable).abs() < 1e-6 * given_bioavailable.max(1.0),
+            "t={t}: {held} vs {given_bioavailable}"
+        );
     }
 }
 
@@ -170,7 +197,15 @@ fn renal_threshold_equals_linear_above_threshold_and_retains_below() {
     assert!((ind.params.cl_l_h - 0.7 * 100.0 * 0.06).abs() < 1e-12);
     let r = Regimen::from_text("4 g over 20 min, then 1 g/h for 12 h", None).unwrap();
     let times = grid(24.0, 48);
-    let nonlin = ode::solve(&ind.params, ind.elimination, ind.gfr_ml_min, &r.events, &times, 1e-10).unwrap();
+    let nonlin = ode::solve(
+        &ind.params,
+        ind.elimination,
+        ind.gfr_ml_min,
+        &r.events,
+        &times,
+        1e-10,
+    )
+    .unwrap();
     let lin = modal::concentrations(&Modes::from_params(&ind.params).unwrap(), &r.events, &times);
     for k in 0..times.len() {
         assert!((nonlin.serum_mmol_l[k] - lin[k]).abs() < 1e-6 * lin[k]);
@@ -186,10 +221,22 @@ fn renal_threshold_equals_linear_above_threshold_and_retains_below() {
     .unwrap();
     let ind_low = tm.individualise(&p_low).unwrap();
     let small = Regimen::from_text("1 g over 1 h", None).unwrap();
-    let out = ode::solve(&ind_low.params, ind_low.elimination, ind_low.gfr_ml_min, &small.events, &[48.0], 1e-10).unwrap();
+    let out = ode::solve(
+        &ind_low.params,
+        ind_low.elimination,
+        ind_low.gfr_ml_min,
+        &small.events,
+        &[48.0],
+        1e-10,
+    )
+    .unwrap();
     let given = small.amount_given_by_mmol(48.0);
     // 4.06 mmol into ~27 L raises C by ~0.15 < 0.22: nothing is excreted
-    assert!(out.eliminated_excess_mmol[0] < 1e-6 * given, "{}", out.eliminated_excess_mmol[0]);
+    assert!(
+        out.eliminated_excess_mmol[0] < 1e-6 * given,
+        "{}",
+        out.eliminated_excess_mmol[0]
+    );
 }
 
 #[test]
@@ -197,8 +244,24 @@ fn bad_times_are_rejected() {
     let m = builtin_model("du-2019").unwrap();
     let ind = m.individualise(&patient()).unwrap();
     let r = Regimen::from_text("4 g over 20 min", None).unwrap();
-    let e = ode::solve(&ind.params, ind.elimination, None, &r.events, &[2.0, 1.0], 1e-8).unwrap_err();
+    let e = ode::solve(
+        &ind.params,
+        ind.elimination,
+        None,
+        &r.events,
+        &[2.0, 1.0],
+        1e-8,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("increasing"));
-    let e = ode::solve(&ind.params, ind.elimination, None, &r.events, &[f64::NAN], 1e-8).unwrap_err();
+    let e = ode::solve(
+        &ind.params,
+        ind.elimination,
+        None,
+        &r.events,
+        &[f64::NAN],
+        1e-8,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("time"));
 }

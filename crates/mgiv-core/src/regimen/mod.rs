@@ -97,7 +97,12 @@ impl Dur {
 
 impl fmt::Display for Dur {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", fmt_num(self.value), self.unit.symbol(self.value))
+        write!(
+            f,
+            "{} {}",
+            fmt_num(self.value),
+            self.unit.symbol(self.value)
+        )
     }
 }
 
@@ -330,20 +335,26 @@ impl RegimenSpec {
                     "a positive, finite amount",
                 ));
             }
-            let check_dur = |name: &str, d: &Option<Dur>, allow_zero: bool| -> Result<(), MgivError> {
-                if let Some(d) = d {
-                    let h = d.hours().h();
-                    let ok = h.is_finite() && (h > 0.0 || (allow_zero && h == 0.0)) && h <= MAX_DURATION_H;
-                    if !ok {
-                        return Err(invalid(
-                            format!("phase {n} {name}"),
-                            d,
-                            format!("a positive duration of at most {} days", MAX_DURATION_H / 24.0),
-                        ));
+            let check_dur =
+                |name: &str, d: &Option<Dur>, allow_zero: bool| -> Result<(), MgivError> {
+                    if let Some(d) = d {
+                        let h = d.hours().h();
+                        let ok = h.is_finite()
+                            && (h > 0.0 || (allow_zero && h == 0.0))
+                            && h <= MAX_DURATION_H;
+                        if !ok {
+                            return Err(invalid(
+                                format!("phase {n} {name}"),
+                                d,
+                                format!(
+                                    "a positive duration of at most {} days",
+                                    MAX_DURATION_H / 24.0
+                                ),
+                            ));
+                        }
                     }
-                }
-                Ok(())
-            };
+                    Ok(())
+                };
             check_dur("start time ('at')", &p.at, true)?;
             match &p.kind {
                 PhaseKind::Dose {
@@ -622,7 +633,11 @@ fn check_overlaps(events: &[DoseEvent]) -> Result<(), MgivError> {
         if a.2 == b.2 && b.0 < a.1 - 1e-9 {
             return Err(invalid(
                 format!("phase {}", a.2 + 1),
-                format!("infusions at {} h and {} h overlap", fmt_num(a.0), fmt_num(b.0)),
+                format!(
+                    "infusions at {} h and {} h overlap",
+                    fmt_num(a.0),
+                    fmt_num(b.0)
+                ),
                 "repeated infusions that end before the next one starts",
             ));
         }
@@ -687,7 +702,10 @@ impl Regimen {
 
     /// Total amount given by time `t_h` (mmol).
     pub fn amount_given_by_mmol(&self, t_h: f64) -> f64 {
-        self.events.iter().map(|e| e.amount_given_by_mmol(t_h)).sum()
+        self.events
+            .iter()
+            .map(|e| e.amount_given_by_mmol(t_h))
+            .sum()
     }
 
     /// Time of the last finite event end (h); open-ended infusions are ignored.

@@ -89,7 +89,8 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
             i += 1;
             continue;
         }
-        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+        {
             let start = i;
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
@@ -109,7 +110,11 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
             });
             continue;
         }
-        if c == '-' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == '.') {
+        if c == '-'
+            && chars
+                .get(i + 1)
+                .is_some_and(|d| d.is_ascii_digit() || *d == '.')
+        {
             return Err(ParseError {
                 input: input.to_string(),
                 position: i,
@@ -188,9 +193,8 @@ fn time_unit(w: &str) -> Option<TimeUnit> {
 
 fn salt_word(w: &str) -> Option<Salt> {
     match w {
-        "mgso4" | "mgso4·7h2o" | "mgso4.7h2o" | "mgso4-7h2o" | "heptahydrate" | "sulfate" | "sulphate" => {
-            Some(Salt::MgSo4Heptahydrate)
-        }
+        "mgso4" | "mgso4·7h2o" | "mgso4.7h2o" | "mgso4-7h2o" | "heptahydrate" | "sulfate"
+        | "sulphate" => Some(Salt::MgSo4Heptahydrate),
         "mgso4-anhydrous" | "anhydrous" => Some(Salt::MgSo4Anhydrous),
         "mgcl2" | "mgcl2·6h2o" | "mgcl2.6h2o" | "mgcl2-6h2o" | "chloride" | "hexahydrate" => {
             Some(Salt::MgCl2Hexahydrate)
@@ -342,7 +346,13 @@ impl<'a> Parser<'a> {
                     }
                     return Err(self.err(
                         "expected 'kg' or a time unit after '/'",
-                        vec!["kg".into(), "min".into(), "h".into(), "day".into(), "24 h".into()],
+                        vec![
+                            "kg".into(),
+                            "min".into(),
+                            "h".into(),
+                            "day".into(),
+                            "24 h".into(),
+                        ],
                     ));
                 }
             }
@@ -403,13 +413,13 @@ impl<'a> Parser<'a> {
         let mut count = None;
         let mut for_ = None;
         let mut at = None;
-        loop {
-            let Some(w) = self.peek_word().map(|s| s.to_string()) else {
-                break;
-            };
+        while let Some(w) = self.peek_word().map(|s| s.to_string()) {
             if let Some(r) = route_word(&w) {
                 if route.is_some_and(|x| x != r) {
-                    return Err(self.err("two different routes in one dose", vec!["IV".into(), "IM".into()]));
+                    return Err(self.err(
+                        "two different routes in one dose",
+                        vec!["IV".into(), "IM".into()],
+                    ));
                 }
                 route = Some(r);
                 self.i += 1;
@@ -433,7 +443,10 @@ impl<'a> Parser<'a> {
                     let n = self.number("number of doses after 'x'")?;
                     if n.fract() != 0.0 || n < 1.0 {
                         self.i -= 1;
-                        return Err(self.err("the number of doses must be a whole number", vec!["1, 2, 3, ...".into()]));
+                        return Err(self.err(
+                            "the number of doses must be a whole number",
+                            vec!["1, 2, 3, ...".into()],
+                        ));
                     }
                     count = Some(n as u32);
                     if matches!(self.peek_word(), Some("doses" | "dose")) {
@@ -447,7 +460,8 @@ impl<'a> Parser<'a> {
                     }
                     at = Some(self.duration("start time after 'at'")?);
                 }
-                "bolus" | "load" | "loading" | "dose" | "slowly" | "slow" | "continuous" | "infusion" => {
+                "bolus" | "load" | "loading" | "dose" | "slowly" | "slow" | "continuous"
+                | "infusion" => {
                     self.i += 1;
                 }
                 _ => {
@@ -515,7 +529,10 @@ impl<'a> Parser<'a> {
             match self.peek().map(|t| t.tok.clone()) {
                 None => {
                     return if link.is_some() {
-                        Err(self.err("the regimen ends after a separator", vec!["<another dose or rate>".into()]))
+                        Err(self.err(
+                            "the regimen ends after a separator",
+                            vec!["<another dose or rate>".into()],
+                        ))
                     } else {
                         Ok(None)
                     };
@@ -587,7 +604,10 @@ pub fn parse_regimen(input: &str) -> Result<RegimenSpec, ParseError> {
     let toks = tokenize(input)?;
     let mut p = Parser { input, toks, i: 0 };
     if p.toks.is_empty() {
-        return Err(p.err("the regimen is empty", vec!["<number> <unit>, e.g. '4 g over 20 min, then 1 g/h'".into()]));
+        return Err(p.err(
+            "the regimen is empty",
+            vec!["<number> <unit>, e.g. '4 g over 20 min, then 1 g/h'".into()],
+        ));
     }
     let mut phases = vec![p.phase(Link::Then)?];
     while let Some(link) = p.separator()? {

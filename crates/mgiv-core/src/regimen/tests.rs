@@ -92,7 +92,9 @@ fn pritchard() {
 fn per_kg_needs_weight() {
     let r = resolve("60 mg/kg over 15 min");
     assert!(close(infusions(&r)[0].2 * 0.25, 60.0 * 70.0 / 1000.0 * G));
-    let e = Regimen::from_text("60 mg/kg over 15 min", None).unwrap_err().to_string();
+    let e = Regimen::from_text("60 mg/kg over 15 min", None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("weight"), "{e}");
     // Lu 2002: 120 mg/kg over 1 h then 24 mg/kg/h for 5 h
     let r = resolve("120 mg/kg over 1 h, then 24 mg/kg/h for 5 h");
@@ -155,28 +157,47 @@ fn canonical_round_trips() {
         let json = spec.to_json();
         assert_eq!(RegimenSpec::from_json(&json).unwrap(), spec, "{json}");
         let toml_text = toml::to_string(&spec).unwrap();
-        assert_eq!(RegimenSpec::from_toml(&toml_text).unwrap(), spec, "{toml_text}");
+        assert_eq!(
+            RegimenSpec::from_toml(&toml_text).unwrap(),
+            spec,
+            "{toml_text}"
+        );
         assert_eq!(RegimenSpec::parse_any(&json).unwrap(), spec);
     }
 }
 
 #[test]
 fn parse_errors_point_at_the_word() {
-    let e = RegimenSpec::parse("4 gr over 20 min").unwrap_err().to_string();
-    assert!(e.contains("'gr'") && e.contains("character 3") && e.contains("mmol"), "{e}");
-    let e = RegimenSpec::parse("4 g over 20 fortnights").unwrap_err().to_string();
+    let e = RegimenSpec::parse("4 gr over 20 min")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("'gr'") && e.contains("character 3") && e.contains("mmol"),
+        "{e}"
+    );
+    let e = RegimenSpec::parse("4 g over 20 fortnights")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("fortnights") && e.contains("min"), "{e}");
-    let e = RegimenSpec::parse("4 g over 20 min, then").unwrap_err().to_string();
+    let e = RegimenSpec::parse("4 g over 20 min, then")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("end"), "{e}");
-    let e = RegimenSpec::parse("4 g over 20 min banana").unwrap_err().to_string();
+    let e = RegimenSpec::parse("4 g over 20 min banana")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("banana") && e.contains("then"), "{e}");
     let e = RegimenSpec::parse("-4 g").unwrap_err().to_string();
     assert!(e.contains("negative"), "{e}");
     let e = RegimenSpec::parse("").unwrap_err().to_string();
     assert!(e.contains("empty"), "{e}");
-    let e = RegimenSpec::parse("10 mmol MgCl2 over 1 h").unwrap_err().to_string();
+    let e = RegimenSpec::parse("10 mmol MgCl2 over 1 h")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("salt"), "{e}");
-    let e = RegimenSpec::parse("1 g/h over 1 h").unwrap_err().to_string();
+    let e = RegimenSpec::parse("1 g/h over 1 h")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("rate"), "{e}");
 }
 

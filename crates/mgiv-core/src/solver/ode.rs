@@ -81,7 +81,11 @@ pub fn solve(
             f_uf,
             tm_mmol_l,
             default_gfr_ml_min,
-        } => Some((gfr_ml_min.unwrap_or(default_gfr_ml_min) * 0.06, f_uf, tm_mmol_l)),
+        } => Some((
+            gfr_ml_min.unwrap_or(default_gfr_ml_min) * 0.06,
+            f_uf,
+            tm_mmol_l,
+        )),
     };
     let mut rhs = Rhs {
         rate: 0.0,
