@@ -8,5 +8,8 @@ pub struct NeuroArgs {
 }
 
 pub fn run(args: NeuroArgs) -> anyhow::Result<()> {
-    anyhow::bail!("`mgiv neuro` is not available in this build (arguments: {:?})", args.rest)
+    anyhow::bail!(
+        "`mgiv neuro` is not available in this build (arguments: {:?})",
+        args.rest
+    )
 }

@@ -207,8 +207,8 @@ fn renal_threshold_equals_linear_above_threshold_and_retains_below() {
     )
     .unwrap();
     let lin = modal::concentrations(&Modes::from_params(&ind.params).unwrap(), &r.events, &times);
-    for k in 0..times.len() {
-        assert!((nonlin.serum_mmol_l[k] - lin[k]).abs() < 1e-6 * lin[k]);
+    for (a, b) in nonlin.serum_mmol_l.iter().zip(&lin) {
+        assert!((a - b).abs() < 1e-6 * b);
     }
     // deficiency (baseline 0.6 < 0.823): the first ~0.22 mmol/L of increment is not excreted
     let p_low = PatientInput {
