@@ -1,12 +1,17 @@
 //! `mgiv`: the command-line front end. It parses, calls the library crates, and prints; all
 //! science lives in the libraries (see ARCHITECTURE.md).
 
+mod adjust_cmd;
+mod brain_cmd;
 mod calibrate_cmd;
 mod common;
 mod models_cmd;
 mod neuro_cmd;
+mod plan_cmd;
 mod plot;
+mod protocols_cmd;
 mod simulate_cmd;
+mod trial_cmd;
 mod validate_cmd;
 
 use clap::{Parser, Subcommand};
@@ -35,8 +40,18 @@ enum Command {
     Calibrate(calibrate_cmd::CalibrateArgs),
     /// Run the public validation cases (predicted against observed)
     Validate(validate_cmd::ValidateArgs),
+    /// A bedside plan: protocol, pump settings, predicted levels, alerts with sources, monitoring
+    Plan(plan_cmd::PlanArgs),
+    /// List the built-in protocols (indication, regimen, target, source)
+    Protocols(protocols_cmd::ProtocolsArgs),
+    /// Serum → CSF magnesium and the four claimed brain effects, with evidence grades
+    Brain(brain_cmd::BrainArgs),
     /// Spiking networks and plasticity driven by magnesium
     Neuro(neuro_cmd::NeuroArgs),
+    /// Virtual-population trial: target attainment and toxicity risk across regimens
+    Trial(trial_cmd::TrialArgs),
+    /// Bayesian dose adjustment from measured levels (TDM)
+    Adjust(adjust_cmd::AdjustArgs),
 }
 
 fn main() {
@@ -46,7 +61,12 @@ fn main() {
         Command::Models(a) => models_cmd::run(a),
         Command::Calibrate(a) => calibrate_cmd::run(a),
         Command::Validate(a) => validate_cmd::run(a),
+        Command::Plan(a) => plan_cmd::run(a),
+        Command::Protocols(a) => protocols_cmd::run(a),
+        Command::Brain(a) => brain_cmd::run(a),
         Command::Neuro(a) => neuro_cmd::run(a),
+        Command::Trial(a) => trial_cmd::run(a),
+        Command::Adjust(a) => adjust_cmd::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

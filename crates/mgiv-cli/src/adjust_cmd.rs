@@ -1,0 +1,15 @@
+//! `mgiv adjust` (being built; see the issue tracker).
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct AdjustArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+pub fn run(args: AdjustArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`mgiv adjust` is not available in this build yet (arguments: {:?})",
+        args.rest
+    )
+}

@@ -1,0 +1,15 @@
+//! `mgiv brain` (being built; see the issue tracker).
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct BrainArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+pub fn run(args: BrainArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`mgiv brain` is not available in this build yet (arguments: {:?})",
+        args.rest
+    )
+}

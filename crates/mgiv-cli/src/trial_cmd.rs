@@ -1,0 +1,15 @@
+//! `mgiv trial` (being built; see the issue tracker).
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct TrialArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+pub fn run(args: TrialArgs) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "`mgiv trial` is not available in this build yet (arguments: {:?})",
+        args.rest
+    )
+}

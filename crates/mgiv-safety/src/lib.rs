@@ -1,0 +1,1 @@
+//! mgiv-safety: protocols and safety rules (being built).
