@@ -1,15 +1,1074 @@
-//! `mgiv neuro`: front end for the mgiv-neuro spiking-network engine (being built; see issue 5).
-use clap::Args;
+//! `mgiv neuro`: spiking networks and synaptic plasticity driven by extracellular magnesium
+//! (issue 5; engine in the `mgiv-neuro` crate, equations and validation in docs/NEURO.md).
+//!
+//! * `mgiv neuro decision` — the Wang (2002) decision network exactly as in Brian2's example.
+//! * `mgiv neuro plasticity` — Graupner–Brunel (nine sets) or Shouval rule under a protocol.
+//! * `mgiv neuro sweep` — curves (Mg, Δt, number of pairs, frequency) with a plot.
+//!
+//! `--mg` takes a fixed concentration (mM) or a sweep `START:STOP:STEP`; `--regimen` drives Mg by
+//! the ionised CSF time course predicted for an infusion (see [`csf_ionised_time_course`]).
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use mgiv_neuro::plasticity::gb::{self, GbMg, GbParams};
+use mgiv_neuro::plasticity::shouval::{self, ShouvalParams};
+use mgiv_neuro::plasticity::Protocol;
+use mgiv_neuro::wang2002::{
+    run_decision_with_progress, winner_rule, DecisionConfig, DecisionResult,
+};
+use mgiv_neuro::{MgBlock, MgBlockPreset, MgDrive, MgSpec, SCOPE_NOTE};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use serde_json::{json, Value};
+
+/// `mgiv neuro` arguments.
 #[derive(Debug, Args)]
 pub struct NeuroArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    #[command(subcommand)]
+    cmd: NeuroCmd,
 }
 
-pub fn run(args: NeuroArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`mgiv neuro` is not available in this build (arguments: {:?})",
-        args.rest
+#[derive(Debug, Subcommand)]
+enum NeuroCmd {
+    /// Wang (2002) decision network (1600 E + 400 I LIF, NMDA with Mg block), as Brian2's example
+    Decision(DecisionArgs),
+    /// Synaptic change under a plasticity protocol (Graupner–Brunel 2012 or Shouval 2002)
+    Plasticity(PlasticityArgs),
+    /// Curves over Mg, Δt, number of pairs or frequency, with a plot
+    Sweep(SweepArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+/// How magnesium is given (shared by every `neuro` subcommand).
+#[derive(Debug, Clone, Args)]
+struct MgArgs {
+    /// Extracellular (ionised CSF) Mg in mM, or a sweep START:STOP:STEP (e.g. 0.8:2.0:0.1).
+    /// Default 1.0 mM (the Brian2 reference); ionised human CSF is about 0.8 mM (brain.md §7).
+    #[arg(long, value_name = "MM|START:STOP:STEP", conflicts_with = "regimen")]
+    mg: Option<String>,
+    /// NMDA Mg-block preset: jahr-stevens (default), vcr2003, evans, glun2cd
+    #[arg(long, default_value = "jahr-stevens", value_name = "PRESET")]
+    block: String,
+    /// Drive Mg by the ionised CSF time course predicted for this IV regimen (same syntax as
+    /// `mgiv simulate --regimen`), evaluated at the hours given by --at-h
+    #[arg(long, value_name = "TEXT")]
+    regimen: Option<String>,
+    /// Hours after the start of the regimen at which to run (comma list); default 0,1,2,4,8,12,24
+    #[arg(long = "at-h", value_name = "H,H,...", requires = "regimen")]
+    at_h: Option<String>,
+    #[command(flatten)]
+    patient: crate::common::PatientArgs,
+}
+
+#[derive(Debug, Args)]
+struct DecisionArgs {
+    #[command(flatten)]
+    mg: MgArgs,
+    /// Biological time to simulate (s); the stimulus is on from 1 to 3 s as in Brian2's example
+    #[arg(long, default_value_t = 4.0, value_name = "S")]
+    seconds: f64,
+    /// Random seed (same seed ⇒ identical result on any number of threads)
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    seed: u64,
+    /// Worker threads
+    #[arg(long, default_value_t = 1, value_name = "T")]
+    threads: usize,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write a spike raster of the two selective populations with their rates (.png or .svg)
+    #[arg(long, value_name = "FILE")]
+    raster: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ProtocolKind {
+    Pairing,
+    Tetanus,
+    ThetaBurst,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ProtocolArgs {
+    /// gb-dp, gb-dpd, gb-dpd-prime, gb-p, gb-d, gb-d-prime, gb-hippocampal-slices,
+    /// gb-hippocampal-cultures, gb-cortical-slices, or shouval
+    #[arg(long, default_value = "gb-dp", value_name = "RULE")]
+    rule: String,
+    /// Stimulation protocol
+    #[arg(long, value_enum, default_value_t = ProtocolKind::Pairing)]
+    protocol: ProtocolKind,
+    /// Pairing: t_post − t_pre (ms)
+    #[arg(
+        long = "dt-ms",
+        default_value_t = 10.0,
+        value_name = "X",
+        allow_hyphen_values = true
+    )]
+    dt_ms: f64,
+    /// Pairing: number of pairs
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    pairs: u32,
+    /// Pairing frequency (default 1 Hz) or tetanus frequency (default 100 Hz)
+    #[arg(long, value_name = "F")]
+    hz: Option<f64>,
+    /// Tetanus: number of pulses
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pulses: u32,
+    /// Theta burst: number of bursts
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    bursts: u32,
+    /// Theta burst: spikes per burst (at 100 Hz)
+    #[arg(long = "spikes-per-burst", default_value_t = 4, value_name = "N")]
+    spikes_per_burst: u32,
+    /// Theta burst: burst frequency (Hz)
+    #[arg(long = "burst-hz", default_value_t = 5.0, value_name = "F")]
+    burst_hz: f64,
+}
+
+#[derive(Debug, Args)]
+struct PlasticityArgs {
+    #[command(flatten)]
+    mg: MgArgs,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
+    /// GB only: also simulate N stochastic synapses per initial state and report the result
+    #[arg(long, value_name = "N")]
+    simulate: Option<usize>,
+    /// Seed for --simulate
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    seed: u64,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SweepTarget {
+    Plasticity,
+    Decision,
+}
+
+#[derive(Debug, Args)]
+struct SweepArgs {
+    /// What to sweep: plasticity (synaptic change) or decision (network rates)
+    #[arg(value_enum)]
+    target: SweepTarget,
+    #[command(flatten)]
+    mg: MgArgs,
+    #[command(flatten)]
+    protocol: ProtocolArgs,
+    /// Plasticity: x axis NAME=START:STOP:STEP with NAME dt-ms, pairs or hz (one curve per Mg);
+    /// without it the x axis is Mg
+    #[arg(long, value_name = "NAME=START:STOP:STEP", allow_hyphen_values = true)]
+    x: Option<String>,
+    /// Decision: biological seconds per run
+    #[arg(long, default_value_t = 4.0, value_name = "S")]
+    seconds: f64,
+    /// Decision: seeds 1..=N at every Mg
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    seeds: u64,
+    /// Decision: worker threads
+    #[arg(long, default_value_t = 1, value_name = "T")]
+    threads: usize,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Plot file (.png or .svg)
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+}
+
+/// Run `mgiv neuro`.
+pub fn run(args: NeuroArgs) -> Result<()> {
+    match args.cmd {
+        NeuroCmd::Decision(a) => decision(a),
+        NeuroCmd::Plasticity(a) => plasticity(a),
+        NeuroCmd::Sweep(a) => sweep(a),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Magnesium input
+
+/// Ionised CSF magnesium time course `(t_h, mg_mm)` predicted for `regimen` in `patient`, over
+/// `[0, horizon_h]` hours.
+///
+/// NOT YET LINKED: the serum PK (mgiv-core) and blood–CSF transfer (mgiv-brain) models are wired
+/// here by the lead. Contract: return points with strictly increasing `t_h` (hours from the
+/// start of the regimen) and the *ionised* extracellular Mg in mM (brain.md §7: ionised ≈ 0.64 ×
+/// total CSF Mg); `mgiv_neuro::MgDrive::time_course` validates them and interpolates linearly.
+fn csf_ionised_time_course(
+    regimen: &str,
+    patient: &crate::common::PatientArgs,
+    horizon_h: f64,
+) -> Result<Vec<(f64, f64)>> {
+    let _ = (patient, horizon_h);
+    bail!(
+        "--regimen '{regimen}': the CSF model (serum PK -> blood-CSF transfer -> ionised CSF Mg) is not yet linked to \
+`mgiv neuro` in this build; give a fixed concentration or a sweep with --mg instead (e.g. --mg 1.0 or --mg 0.8:1.2:0.1)"
     )
+}
+
+/// One Mg condition to run: the concentration and, for a regimen, the hour it belongs to.
+#[derive(Debug, Clone, Copy)]
+struct MgPoint {
+    mg_mm: f64,
+    t_h: Option<f64>,
+}
+
+fn parse_hours(text: &str) -> Result<Vec<f64>> {
+    let mut v = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let h: f64 = part
+            .parse()
+            .map_err(|_| anyhow!("invalid value for `at-h`: '{part}' (allowed: comma-separated hours >= 0, e.g. 0,1,2,4)"))?;
+        if !(h.is_finite() && h >= 0.0) {
+            bail!("invalid value for `at-h`: {h} (allowed: hours >= 0)");
+        }
+        v.push(h);
+    }
+    if v.is_empty() {
+        bail!("invalid value for `at-h`: '{text}' (allowed: at least one hour)");
+    }
+    Ok(v)
+}
+
+impl MgArgs {
+    fn block(&self) -> Result<MgBlock> {
+        Ok(MgBlock::preset(MgBlockPreset::parse(&self.block)?))
+    }
+
+    fn points(&self) -> Result<Vec<MgPoint>> {
+        if let Some(regimen) = &self.regimen {
+            let hours = match &self.at_h {
+                Some(t) => parse_hours(t)?,
+                None => vec![0.0, 1.0, 2.0, 4.0, 8.0, 12.0, 24.0],
+            };
+            let horizon = hours.iter().cloned().fold(0.0, f64::max);
+            let tc = csf_ionised_time_course(regimen, &self.patient, horizon)?;
+            let drive = MgDrive::time_course(tc)?;
+            return Ok(hours
+                .into_iter()
+                .map(|t| MgPoint {
+                    mg_mm: drive.mg_mm_at_h(t),
+                    t_h: Some(t),
+                })
+                .collect());
+        }
+        let spec = MgSpec::parse(self.mg.as_deref().unwrap_or("1.0"))?;
+        Ok(spec
+            .values()
+            .into_iter()
+            .map(|mg_mm| MgPoint { mg_mm, t_h: None })
+            .collect())
+    }
+}
+
+fn provenance(model: &str, source: &str, evidence: &str) -> Value {
+    json!({ "model": model, "source": source, "evidence": evidence, "scope_note": SCOPE_NOTE })
+}
+
+const DECISION_MODEL: &str = "Wang (2002) decision network, 1600 E + 400 I conductance LIF, AMPA/GABA-A all-to-all, \
+aggregated saturating NMDA with Mg block; forward Euler dt 0.1 ms (as Brian2 examples/frompapers/Wang_2002.py)";
+const DECISION_SOURCE: &str =
+    "Wang XJ 2002 Neuron 36:955-968; Brian2 example Wang_2002.py (Wimmer & Stimberg); \
+NMDA block Jahr & Stevens 1990 J Neurosci 10:3178 (brain.md §1.1, §8.2)";
+const DECISION_EVIDENCE: &str = "NMDA Mg-block law: strong (constants verified, brain-2.md §7.1). Network: a theoretical \
+model; mgiv reproduces Brian2's statistics at 1.0 mM (rates, winner). Network effects of Mg are model predictions, not \
+observations; no clinical or cognitive outcome is implied.";
+
+// ---------------------------------------------------------------------------------------------
+// decision
+
+fn progress_printer(label: String) -> impl FnMut(f64) {
+    let tty = std::io::stderr().is_terminal();
+    let mut last = -1i64;
+    move |f: f64| {
+        if !tty {
+            return;
+        }
+        let pct = (f * 100.0).floor() as i64;
+        if pct != last && (pct % 5 == 0 || pct == 100) {
+            last = pct;
+            let mut e = std::io::stderr();
+            let _ = write!(e, "\r{label}: {pct:3}%");
+            if pct >= 100 {
+                let _ = writeln!(e);
+            }
+            let _ = e.flush();
+        }
+    }
+}
+
+fn run_one_decision(
+    mg: MgPoint,
+    block: MgBlock,
+    seconds: f64,
+    seed: u64,
+    threads: usize,
+    record: bool,
+) -> Result<DecisionResult> {
+    let mut cfg = DecisionConfig::reference(mg.mg_mm, seconds, seed);
+    cfg.block = block;
+    cfg.threads = threads;
+    cfg.record_selective_spikes = record;
+    let label = format!("decision Mg {:.3} mM seed {seed}", mg.mg_mm);
+    let mut prog = progress_printer(label);
+    Ok(run_decision_with_progress(&cfg, &mut prog)?)
+}
+
+fn decision_json(r: &DecisionResult, mg: MgPoint, block: &MgBlock) -> Value {
+    json!({
+        "mg_mm": mg.mg_mm,
+        "t_h": mg.t_h,
+        "block": block.source,
+        "seconds": r.seconds,
+        "seed": r.seed,
+        "threads": r.threads,
+        "rate_e_hz": r.rate_e_hz,
+        "rate_i_hz": r.rate_i_hz,
+        "pop_spikes": r.pop_spikes,
+        "nonselective_spikes": r.nonselective_spikes,
+        "inh_spikes": r.inh_spikes,
+        "late_stim_rate_hz": r.late_stim_rate_hz,
+        "winner": r.winner,
+        "winner_rule": winner_rule(),
+        "wall_s": r.wall_s,
+    })
+}
+
+fn decision(a: DecisionArgs) -> Result<()> {
+    let block = a.mg.block()?;
+    let points = a.mg.points()?;
+    if a.raster.is_some() && points.len() > 1 {
+        bail!(
+            "invalid use of `raster`: give a single --mg value with --raster (got {} conditions)",
+            points.len()
+        );
+    }
+    if let Some(p) = &a.raster {
+        check_plot_path(p, "raster")?;
+    }
+    let mut runs = Vec::new();
+    for &mg in &points {
+        let r = run_one_decision(mg, block, a.seconds, a.seed, a.threads, a.raster.is_some())?;
+        if let Some(path) = &a.raster {
+            write_raster(path, &r).with_context(|| format!("writing raster {}", path.display()))?;
+        }
+        runs.push((mg, r));
+    }
+    match a.format {
+        Format::Json => {
+            let mut out = if runs.len() == 1 {
+                decision_json(&runs[0].1, runs[0].0, &block)
+            } else {
+                json!({ "runs": runs.iter().map(|(m, r)| decision_json(r, *m, &block)).collect::<Vec<_>>() })
+            };
+            if let (Some(o), Value::Object(p)) = (
+                out.as_object_mut(),
+                provenance(DECISION_MODEL, DECISION_SOURCE, DECISION_EVIDENCE),
+            ) {
+                o.extend(p);
+                o.insert(
+                    "brian2_reference".into(),
+                    json!("Brian2 2.9.0 cpp_standalone, 1.0 mM, 4 s: E 4.64-4.92 Hz, I 10.69-11.07 Hz, population 1 won in 4/4 runs (brain.md §8.2)"),
+                );
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Format::Table => {
+            println!("model:    {DECISION_MODEL}");
+            println!("source:   {DECISION_SOURCE}");
+            println!("evidence: {DECISION_EVIDENCE}");
+            println!("note:     {SCOPE_NOTE}");
+            println!("winner:   {}", winner_rule());
+            println!();
+            println!(
+                "{:>7} {:>8} {:>5} {:>9} {:>9} {:>8} {:>8} {:>7} {:>8}",
+                "t_h",
+                "mg_mm",
+                "seed",
+                "rate_e_hz",
+                "rate_i_hz",
+                "pop1",
+                "pop2",
+                "winner",
+                "wall_s"
+            );
+            for (mg, r) in &runs {
+                println!(
+                    "{:>7} {:>8.3} {:>5} {:>9.3} {:>9.3} {:>8} {:>8} {:>7} {:>8.3}",
+                    mg.t_h.map(|t| format!("{t}")).unwrap_or_else(|| "-".into()),
+                    mg.mg_mm,
+                    r.seed,
+                    r.rate_e_hz,
+                    r.rate_i_hz,
+                    r.pop_spikes[0],
+                    r.pop_spikes[1],
+                    r.winner
+                        .map(|w| (w + 1).to_string())
+                        .unwrap_or_else(|| "none".into()),
+                    r.wall_s
+                );
+            }
+            println!();
+            println!("Brian2 reference at 1.0 mM, 4 s: E 4.64-4.92 Hz, I 10.69-11.07 Hz, population 1 wins (brain.md §8.2).");
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// plasticity
+
+enum Rule {
+    Gb(GbParams),
+    Shouval,
+}
+
+fn parse_rule(s: &str) -> Result<Rule> {
+    if s.trim().eq_ignore_ascii_case("shouval") {
+        Ok(Rule::Shouval)
+    } else {
+        Ok(Rule::Gb(GbParams::by_name(s)?))
+    }
+}
+
+impl ProtocolArgs {
+    fn build(&self, dt_ms: f64, pairs: u32, hz: Option<f64>) -> Result<Protocol> {
+        Ok(match self.protocol {
+            ProtocolKind::Pairing => Protocol::pairing(dt_ms, pairs, hz.unwrap_or(1.0))?,
+            ProtocolKind::Tetanus => Protocol::tetanus(hz.unwrap_or(100.0), self.pulses)?,
+            ProtocolKind::ThetaBurst => {
+                Protocol::theta_burst(self.bursts, self.spikes_per_burst, 100.0, self.burst_hz)?
+            }
+        })
+    }
+}
+
+fn rule_provenance(rule: &Rule) -> Value {
+    match rule {
+        Rule::Gb(p) => provenance(
+            &format!("Graupner-Brunel 2012 calcium-based rule, parameter set {} (exact calcium trace, analytic readout)", p.name),
+            "Graupner & Brunel 2012 PNAS 109:3991 (+ correction 10.1073/pnas.1220044110); parameters from the authors' code \
+mgraupe/CalciumBasedPlasticityModel synapticChange.py (brain.md §4.2, brain-2.md §7.2)",
+            "Rule fitted to slice/culture STDP data (theoretical). Mg enters by scaling the NMDA-mediated C_pre with the \
+Jahr-Stevens block ratio at -65 mV relative to 1.0 mM: a modelling assumption (mechanism strong, magnitude model-derived). \
+Acute block only: more Mg predicts less NMDA Ca and less LTP; chronic Slutsky-type enhancement is not modelled.",
+        ),
+        Rule::Shouval => provenance(
+            "Shouval, Bear & Cooper 2002 calcium-control rule (NMDA Ca current with Mg block, BPAP + ADP, Euler dt 0.1 ms)",
+            "Shouval HZ, Bear MF, Cooper LN 2002 PNAS 99:10831; implementation folmez/CaDP-MatLab (brain.md §4.1)",
+            "Theoretical rule; Mg enters mechanistically through the Jahr-Stevens block of the NMDA Ca current. Acute block \
+only; chronic Slutsky-type effects are not modelled.",
+        ),
+    }
+}
+
+fn plasticity_point(
+    rule: &Rule,
+    proto: &Protocol,
+    mg_mm: f64,
+    block: MgBlock,
+) -> Result<(f64, Value)> {
+    Ok(match rule {
+        Rule::Gb(p) => {
+            let mut m = GbMg::new(mg_mm)?;
+            m.block = block;
+            let r = gb::analytic(p, proto, &m);
+            let v = json!({
+                "synaptic_change": r.synaptic_change,
+                "p_up": r.p_up, "p_down": r.p_down,
+                "alpha_d": r.alpha_d, "alpha_p": r.alpha_p,
+                "rho_bar": if r.rho_bar.is_finite() { json!(r.rho_bar) } else { Value::Null },
+                "tau_eff_s": if r.tau_eff_s.is_finite() { json!(r.tau_eff_s) } else { Value::Null },
+                "c_pre_eff": r.c_pre_eff,
+                "time_above_theta_d_s": r.time_above_d_s,
+                "time_above_theta_p_s": r.time_above_p_s,
+            });
+            (r.synaptic_change, v)
+        }
+        Rule::Shouval => {
+            let params = match proto.post_ms.is_empty() {
+                true => ShouvalParams::rate(),
+                false => ShouvalParams::pairing(),
+            };
+            let r = shouval::simulate(&params, proto, &block, mg_mm)?;
+            (
+                r.synaptic_change,
+                json!({ "synaptic_change": r.synaptic_change, "w_final": r.w_final, "w_init": params.w_init, "ca_peak_um": r.ca_peak_um }),
+            )
+        }
+    })
+}
+
+fn plasticity(a: PlasticityArgs) -> Result<()> {
+    let rule = parse_rule(&a.protocol.rule)?;
+    let block = a.mg.block()?;
+    let proto = a
+        .protocol
+        .build(a.protocol.dt_ms, a.protocol.pairs, a.protocol.hz)?;
+    let points = a.mg.points()?;
+    if a.simulate.is_some() && !matches!(rule, Rule::Gb(_)) {
+        bail!(
+            "invalid use of `simulate`: only for Graupner-Brunel rules (got rule '{}')",
+            a.protocol.rule
+        );
+    }
+    let mut rows = Vec::new();
+    for mg in &points {
+        let (change, mut v) = plasticity_point(&rule, &proto, mg.mg_mm, block)?;
+        if let (Some(n), Rule::Gb(p)) = (a.simulate, &rule) {
+            let mut m = GbMg::new(mg.mg_mm)?;
+            m.block = block;
+            let s = gb::simulate(p, &proto, &m, n, a.seed, 0.5)?;
+            v["simulated"] = json!({ "n_per_state": n, "seed": a.seed, "synaptic_change": s.synaptic_change, "p_up": s.p_up, "p_down": s.p_down });
+        }
+        v["mg_mm"] = json!(mg.mg_mm);
+        v["t_h"] = json!(mg.t_h);
+        rows.push((mg, change, v));
+    }
+    let prov = rule_provenance(&rule);
+    match a.format {
+        Format::Json => {
+            let mut out = if rows.len() == 1 {
+                rows[0].2.clone()
+            } else {
+                json!({ "runs": rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>() })
+            };
+            if let (Some(o), Value::Object(p)) = (out.as_object_mut(), prov) {
+                o.insert("rule".into(), json!(a.protocol.rule.to_ascii_lowercase()));
+                o.insert("protocol".into(), json!(proto.name));
+                o.insert("block".into(), json!(block.source));
+                o.extend(p);
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Format::Table => {
+            for key in ["model", "source", "evidence", "scope_note"] {
+                println!("{key:<10} {}", prov[key].as_str().unwrap_or(""));
+            }
+            println!("{:<10} {}", "protocol", proto.name);
+            println!();
+            println!(
+                "{:>7} {:>8} {:>16} {:>12}",
+                "t_h", "mg_mm", "synaptic_change", "simulated"
+            );
+            for (mg, change, v) in &rows {
+                println!(
+                    "{:>7} {:>8.3} {:>16.4} {:>12}",
+                    mg.t_h.map(|t| format!("{t}")).unwrap_or_else(|| "-".into()),
+                    mg.mg_mm,
+                    change,
+                    v.get("simulated")
+                        .and_then(|s| s["synaptic_change"].as_f64())
+                        .map(|x| format!("{x:.4}"))
+                        .unwrap_or_else(|| "-".into())
+                );
+            }
+            println!();
+            println!("synaptic_change = synaptic strength after / before (1 = no change).");
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// sweep
+
+fn parse_range(text: &str, field: &str) -> Result<Vec<f64>> {
+    let p: Vec<&str> = text.split(':').map(str::trim).collect();
+    let nums: Result<Vec<f64>, _> = p.iter().map(|s| s.parse::<f64>()).collect();
+    match (p.len(), nums) {
+        (3, Ok(n)) if n.iter().all(|x| x.is_finite()) && n[2] > 0.0 && n[1] >= n[0] => {
+            let count = ((n[1] - n[0]) / n[2] + 1e-9).floor() as usize + 1;
+            if count > 10_000 {
+                bail!("invalid value for `{field}`: '{text}' (allowed: at most 10000 points)");
+            }
+            Ok((0..count).map(|k| ((n[0] + k as f64 * n[2]) * 1e9).round() / 1e9).collect())
+        }
+        _ => bail!("invalid value for `{field}`: '{text}' (allowed: START:STOP:STEP with STEP > 0 and START <= STOP, e.g. -100:100:5)"),
+    }
+}
+
+struct Curve {
+    label: String,
+    x: Vec<f64>,
+    y: Vec<f64>,
+}
+
+fn sweep(a: SweepArgs) -> Result<()> {
+    if let Some(p) = &a.plot {
+        check_plot_path(p, "plot")?;
+    }
+    let block = a.mg.block()?;
+    let points = a.mg.points()?;
+    let (x_name, y_name, curves, prov) = match a.target {
+        SweepTarget::Plasticity => {
+            let rule = parse_rule(&a.protocol.rule)?;
+            let mut curves = Vec::new();
+            let x_name;
+            match &a.x {
+                None => {
+                    x_name = "mg_mm".to_string();
+                    let mut c = Curve {
+                        label: a.protocol.rule.clone(),
+                        x: vec![],
+                        y: vec![],
+                    };
+                    let proto =
+                        a.protocol
+                            .build(a.protocol.dt_ms, a.protocol.pairs, a.protocol.hz)?;
+                    for mg in &points {
+                        c.x.push(mg.t_h.unwrap_or(mg.mg_mm));
+                        c.y.push(plasticity_point(&rule, &proto, mg.mg_mm, block)?.0);
+                    }
+                    curves.push(c);
+                }
+                Some(spec) => {
+                    let (name, range) = spec
+                        .split_once('=')
+                        .ok_or_else(|| anyhow!("invalid value for `x`: '{spec}' (allowed: NAME=START:STOP:STEP with NAME dt-ms, pairs or hz)"))?;
+                    let xs = parse_range(range, "x")?;
+                    x_name = match name.trim() {
+                        "dt-ms" => "dt_ms",
+                        "pairs" => "pairs",
+                        "hz" => "hz",
+                        other => {
+                            bail!("invalid value for `x`: '{other}' (allowed: dt-ms, pairs, hz)")
+                        }
+                    }
+                    .to_string();
+                    for mg in &points {
+                        let mut c = Curve {
+                            label: match mg.t_h {
+                                Some(t) => format!("t = {t} h (Mg {:.3} mM)", mg.mg_mm),
+                                None => format!("Mg {:.3} mM", mg.mg_mm),
+                            },
+                            x: vec![],
+                            y: vec![],
+                        };
+                        for &x in &xs {
+                            let proto = match x_name.as_str() {
+                                "dt_ms" => a.protocol.build(x, a.protocol.pairs, a.protocol.hz)?,
+                                "pairs" => {
+                                    if x < 1.0 || x.fract() != 0.0 {
+                                        bail!("invalid value for `x` pairs: {x} (allowed: whole numbers >= 1)");
+                                    }
+                                    a.protocol
+                                        .build(a.protocol.dt_ms, x as u32, a.protocol.hz)?
+                                }
+                                _ => {
+                                    a.protocol
+                                        .build(a.protocol.dt_ms, a.protocol.pairs, Some(x))?
+                                }
+                            };
+                            c.x.push(x);
+                            c.y.push(plasticity_point(&rule, &proto, mg.mg_mm, block)?.0);
+                        }
+                        curves.push(c);
+                    }
+                }
+            }
+            (
+                x_name,
+                "synaptic_change".to_string(),
+                curves,
+                rule_provenance(&rule),
+            )
+        }
+        SweepTarget::Decision => {
+            if a.x.is_some() {
+                bail!("invalid use of `x` with `sweep decision`: the x axis is Mg (give --mg START:STOP:STEP)");
+            }
+            if a.seeds == 0 || a.seeds > 1000 {
+                bail!("invalid value for `seeds`: {} (allowed: 1..=1000)", a.seeds);
+            }
+            let mut e = Curve {
+                label: "E rate (Hz)".into(),
+                x: vec![],
+                y: vec![],
+            };
+            let mut i = Curve {
+                label: "I rate (Hz)".into(),
+                x: vec![],
+                y: vec![],
+            };
+            let mut w = Curve {
+                label: "winner fraction x 10".into(),
+                x: vec![],
+                y: vec![],
+            };
+            for mg in &points {
+                let (mut se, mut si, mut sw) = (0.0, 0.0, 0.0);
+                for seed in 1..=a.seeds {
+                    let r = run_one_decision(*mg, block, a.seconds, seed, a.threads, false)?;
+                    se += r.rate_e_hz;
+                    si += r.rate_i_hz;
+                    sw += r.winner.is_some() as u8 as f64;
+                    if !std::io::stderr().is_terminal() && points.len() * a.seeds as usize > 1 {
+                        eprintln!(
+                            "decision Mg {:.3} mM seed {seed}: E {:.3} Hz, I {:.3} Hz",
+                            mg.mg_mm, r.rate_e_hz, r.rate_i_hz
+                        );
+                    }
+                }
+                let n = a.seeds as f64;
+                let x = mg.t_h.unwrap_or(mg.mg_mm);
+                for (c, v) in [(&mut e, se / n), (&mut i, si / n), (&mut w, 10.0 * sw / n)] {
+                    c.x.push(x);
+                    c.y.push(v);
+                }
+            }
+            let x_name = if points.iter().any(|p| p.t_h.is_some()) {
+                "t_h"
+            } else {
+                "mg_mm"
+            };
+            (
+                x_name.to_string(),
+                "rate_hz".to_string(),
+                vec![e, i, w],
+                provenance(DECISION_MODEL, DECISION_SOURCE, DECISION_EVIDENCE),
+            )
+        }
+    };
+    if let Some(path) = &a.plot {
+        let title = match a.target {
+            SweepTarget::Plasticity => format!("{} - {}", a.protocol.rule, y_name),
+            SweepTarget::Decision => format!("Wang 2002 network, mean of {} seed(s)", a.seeds),
+        };
+        write_curves(path, &title, &x_name, &y_name, &curves)
+            .with_context(|| format!("writing plot {}", path.display()))?;
+    }
+    match a.format {
+        Format::Json => {
+            let mut out = json!({
+                "x_name": x_name,
+                "y_name": y_name,
+                "curves": curves.iter().map(|c| json!({"label": c.label, "x": c.x, "y": c.y})).collect::<Vec<_>>(),
+            });
+            if let (Some(o), Value::Object(p)) = (out.as_object_mut(), prov) {
+                o.extend(p);
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Format::Table => {
+            for key in ["model", "source", "evidence", "scope_note"] {
+                println!("{key:<10} {}", prov[key].as_str().unwrap_or(""));
+            }
+            for c in &curves {
+                println!();
+                println!("# {}", c.label);
+                println!("{:>12} {:>16}", x_name, y_name);
+                for (x, y) in c.x.iter().zip(&c.y) {
+                    println!("{x:>12.4} {y:>16.4}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// plots
+
+fn check_plot_path(path: &Path, field: &str) -> Result<()> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("png") | Some("svg") => Ok(()),
+        _ => bail!(
+            "invalid value for `{field}`: '{}' (allowed: a file name ending in .png or .svg)",
+            path.display()
+        ),
+    }
+}
+
+fn register_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, bytes);
+    });
+}
+
+fn perr<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("plot error: {e:?}")
+}
+
+/// Call a generic draw function on an SVG or PNG backend chosen by the extension of `$path`.
+macro_rules! draw_to_file {
+    ($path:expr, $size:expr, $draw:ident $(, $arg:expr)* $(,)?) => {{
+        let path: &Path = $path;
+        let is_svg = path.extension().and_then(|e| e.to_str()).map(|e| e.eq_ignore_ascii_case("svg")) == Some(true);
+        if is_svg {
+            let root = SVGBackend::new(path, $size).into_drawing_area();
+            $draw(&root $(, $arg)*)?;
+            root.present().map_err(perr)?;
+        } else {
+            register_font();
+            let root = BitMapBackend::new(path, $size).into_drawing_area();
+            $draw(&root $(, $arg)*)?;
+            root.present().map_err(perr)?;
+        }
+        anyhow::Ok(())
+    }};
+}
+
+fn draw_raster<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &DecisionResult,
+) -> Result<()> {
+    root.fill(&WHITE).map_err(perr)?;
+    let (top, bottom) = root.split_vertically((root.dim_in_pixel().1 as f64 * 0.62) as u32);
+    let t_ms = r.seconds * 1000.0;
+    let n_sel = 480.0;
+    let mut c = ChartBuilder::on(&top)
+        .caption(
+            format!(
+                "Wang 2002 network, Mg {:.3} mM, seed {}: selective populations",
+                r.mg_mm_start, r.seed
+            ),
+            ("sans-serif", 18),
+        )
+        .margin(8)
+        .x_label_area_size(25)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..t_ms, 0.0..n_sel)
+        .map_err(perr)?;
+    c.configure_mesh()
+        .y_desc("neuron (pop 1 | pop 2)")
+        .disable_mesh()
+        .draw()
+        .map_err(perr)?;
+    c.draw_series(r.selective_spikes.iter().map(|&(t, i)| {
+        let col = if (i as f64) < n_sel / 2.0 { RED } else { BLUE };
+        Circle::new((t, i as f64), 1, col.filled())
+    }))
+    .map_err(perr)?;
+    let max_rate = r.rates_hz[0]
+        .iter()
+        .chain(&r.rates_hz[1])
+        .cloned()
+        .fold(5.0, f64::max)
+        * 1.1;
+    let mut c2 = ChartBuilder::on(&bottom)
+        .margin(8)
+        .x_label_area_size(35)
+        .y_label_area_size(55)
+        .build_cartesian_2d(0.0..t_ms, 0.0..max_rate)
+        .map_err(perr)?;
+    c2.configure_mesh()
+        .x_desc("time (ms)")
+        .y_desc("rate (Hz)")
+        .draw()
+        .map_err(perr)?;
+    for (g, col, label) in [
+        (0usize, RED, "pop 1"),
+        (1, BLUE, "pop 2"),
+        (2, BLACK, "non-selective E"),
+        (3, GREEN, "I"),
+    ] {
+        let pts: Vec<(f64, f64)> = r.rates_hz[g]
+            .iter()
+            .enumerate()
+            .map(|(b, &v)| ((b as f64 + 0.5) * r.rate_bin_ms, v))
+            .collect();
+        c2.draw_series(LineSeries::new(pts, col.stroke_width(2)))
+            .map_err(perr)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+    }
+    c2.configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(perr)?;
+    Ok(())
+}
+
+fn write_raster(path: &Path, r: &DecisionResult) -> Result<()> {
+    draw_to_file!(path, (1100, 700), draw_raster, r)
+}
+
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
+
+fn draw_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    x_name: &str,
+    y_name: &str,
+    curves: &[Curve],
+) -> Result<()> {
+    root.fill(&WHITE).map_err(perr)?;
+    let xs = curves.iter().flat_map(|c| c.x.iter().cloned());
+    let ys = curves
+        .iter()
+        .flat_map(|c| c.y.iter().cloned())
+        .filter(|y| y.is_finite());
+    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+        (a.min(y), b.max(y))
+    });
+    if !(x0.is_finite() && y0.is_finite()) {
+        bail!("nothing to plot");
+    }
+    let (x0, x1) = if x1 > x0 {
+        (x0, x1)
+    } else {
+        (x0 - 1.0, x1 + 1.0)
+    };
+    let pad = ((y1 - y0) * 0.08).max(0.02);
+    let mut c = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+        .map_err(perr)?;
+    c.configure_mesh()
+        .x_desc(x_name)
+        .y_desc(y_name)
+        .draw()
+        .map_err(perr)?;
+    for (k, cv) in curves.iter().enumerate() {
+        let col = PALETTE[k % PALETTE.len()];
+        let pts: Vec<(f64, f64)> =
+            cv.x.iter()
+                .cloned()
+                .zip(cv.y.iter().cloned())
+                .filter(|p| p.1.is_finite())
+                .collect();
+        c.draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
+            .map_err(perr)?
+            .label(cv.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+        c.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, col.filled())))
+            .map_err(perr)?;
+    }
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(perr)?;
+    Ok(())
+}
+
+fn write_curves(
+    path: &Path,
+    title: &str,
+    x_name: &str,
+    y_name: &str,
+    curves: &[Curve],
+) -> Result<()> {
+    draw_to_file!(
+        path,
+        (1000, 650),
+        draw_curves,
+        title,
+        x_name,
+        y_name,
+        curves
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mg_args(mg: Option<&str>, regimen: Option<&str>) -> MgArgs {
+        MgArgs {
+            mg: mg.map(String::from),
+            block: "jahr-stevens".into(),
+            regimen: regimen.map(String::from),
+            at_h: None,
+            patient: crate::common::PatientArgs::default(),
+        }
+    }
+
+    #[test]
+    fn mg_fixed_and_sweep() {
+        let p = mg_args(Some("1.2"), None).points().unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].mg_mm, 1.2);
+        let p = mg_args(Some("0.8:2.0:0.1"), None).points().unwrap();
+        assert_eq!(p.len(), 13);
+        assert_eq!(p[12].mg_mm, 2.0);
+        assert_eq!(mg_args(None, None).points().unwrap()[0].mg_mm, 1.0);
+        let e = mg_args(Some("0.8:2.0"), None)
+            .points()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`mg`"), "{e}");
+    }
+
+    #[test]
+    fn regimen_reports_missing_csf_link() {
+        let e = mg_args(None, Some("4 g over 20 min"))
+            .points()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not yet linked"), "{e}");
+    }
+
+    #[test]
+    fn hours_and_ranges_are_validated() {
+        assert_eq!(parse_hours("0, 1,2.5").unwrap(), vec![0.0, 1.0, 2.5]);
+        assert!(parse_hours("-1").unwrap_err().to_string().contains("at-h"));
+        assert!(parse_hours("x").is_err());
+        assert_eq!(
+            parse_range("-10:10:5", "x").unwrap(),
+            vec![-10.0, -5.0, 0.0, 5.0, 10.0]
+        );
+        assert!(parse_range("10:-10:5", "x")
+            .unwrap_err()
+            .to_string()
+            .contains("`x`"));
+        assert!(parse_range("0:1:0", "x").is_err());
+    }
+
+    #[test]
+    fn plasticity_point_reproduces_gb_anchor() {
+        // brain.md §10 case 9
+        let rule = parse_rule("gb-dp").unwrap();
+        let pr = Protocol::pairing(10.0, 60, 1.0).unwrap();
+        let (c, v) = plasticity_point(&rule, &pr, 1.0, MgBlock::default()).unwrap();
+        assert!((c - 1.22).abs() < 0.005);
+        assert_eq!(v["synaptic_change"].as_f64(), Some(c));
+        assert!(parse_rule("nope").is_err());
+        assert!(matches!(parse_rule("Shouval").unwrap(), Rule::Shouval));
+    }
+
+    #[test]
+    fn plot_paths_need_png_or_svg() {
+        assert!(check_plot_path(Path::new("a.png"), "plot").is_ok());
+        assert!(check_plot_path(Path::new("a.SVG"), "plot").is_ok());
+        assert!(check_plot_path(Path::new("a.pdf"), "plot")
+            .unwrap_err()
+            .to_string()
+            .contains("`plot`"));
+    }
 }

@@ -1,4 +1,4 @@
-//! `cargo run --release -p mgiv-neuro --example sparse -- [N_E] [N_I] [P] [SECONDS] [THREADS] [sat|lin] [MG]`
+//! `cargo run --release -p mgiv-neuro --example sparse -- [N_E] [N_I] [P] [SECONDS] [THREADS] [sat|lin] [MG] [SEED]`
 use mgiv_neuro::network::{sparse_benchmark_spec, Network, NmdaModel};
 use mgiv_neuro::MgDrive;
 
@@ -15,13 +15,14 @@ fn main() {
         NmdaModel::Saturating
     };
     let mg: f64 = a.get(7).and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let seed: u64 = a.get(8).and_then(|s| s.parse().ok()).unwrap_or(1);
     let t = std::time::Instant::now();
     let mut net =
-        Network::build(sparse_benchmark_spec(ne, ni, p, 200, nmda), 1, threads).expect("build");
+        Network::build(sparse_benchmark_spec(ne, ni, p, 200, nmda), seed, threads).expect("build");
     let build = t.elapsed().as_secs_f64();
     let r = net.run(secs, &MgDrive::Fixed(mg), 0.0, false).expect("run");
     println!(
-        "n={} synapses={} nmda={:?} threads={} build_s={:.3} run_s={:.3} rate_e_hz={:.3} rate_i_hz={:.3}",
+        "n={} synapses={} nmda={:?} threads={} seed={seed} build_s={:.3} run_s={:.3} rate_e_hz={:.3} rate_i_hz={:.3}",
         r.n_neurons, r.n_synapses, nmda, threads, build, r.wall_s, r.rates_hz[0], r.rates_hz[1]
     );
 }

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create the Python environment for the Brian2 comparison (issue 5, docs/BENCHMARKS-neuro.md).
+# The venv lives in bench-env/ at the repository root (gitignored). Brian2 is used only as an
+# external benchmark peer; nothing from it is linked into mgiv.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+ENV="${BENCH_ENV:-$ROOT/bench-env}"
+if [ ! -x "$ENV/bin/python" ]; then
+  python3 -m venv "$ENV"
+fi
+"$ENV/bin/python" -m pip install --quiet --upgrade pip
+# Brian2 2.9.0 wraps ndarray.ptp at import, which NumPy 2.4 removed (brain.md §8.3).
+"$ENV/bin/python" -m pip install --quiet "brian2==2.9.0" "numpy<2.4" "setuptools"
+"$ENV/bin/python" -c "import brian2, numpy; print('brian2', brian2.__version__, 'numpy', numpy.__version__)"

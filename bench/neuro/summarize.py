@@ -1,0 +1,29 @@
+"""Summarise bench/neuro/run_all.sh results (JSON lines) as a Markdown table with speed ratios."""
+import collections
+import json
+import statistics
+import sys
+
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip().startswith("{")]
+groups = collections.defaultdict(list)
+for r in rows:
+    key = (r["scenario"], r.get("n_neurons", 2000), r["threads"])
+    groups[key, r["engine"]].append(r)
+
+print("| scenario | neurons | threads | engine | runs | run time (s), mean [min-max] | E rate (Hz) | I rate (Hz) | Brian2 / mgiv |")
+print("|---|---|---|---|---|---|---|---|---|")
+keys = sorted({k for (k, _e) in groups})
+for k in keys:
+    b = groups.get((k, "brian2"), [])
+    m = groups.get((k, "mgiv"), [])
+    for eng, rs in (("brian2", b), ("mgiv", m)):
+        if not rs:
+            continue
+        t = [float(r["run_s"]) for r in rs]
+        e = statistics.mean(float(r["rate_e_hz"]) for r in rs)
+        i = statistics.mean(float(r["rate_i_hz"]) for r in rs)
+        ratio = ""
+        if eng == "mgiv" and b:
+            ratio = "%.1fx" % (statistics.mean(float(r["run_s"]) for r in b) / statistics.mean(t))
+        print("| %s | %s | %s | %s | %d | %.3f [%.3f-%.3f] | %.2f | %.2f | %s |" % (
+            k[0], k[1], k[2], eng, len(rs), statistics.mean(t), min(t), max(t), e, i, ratio))
