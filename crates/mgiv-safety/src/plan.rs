@@ -1,0 +1,871 @@
+//! A bedside plan: one patient, one regimen (a protocol's or a written one), every alert.
+
+use serde::Serialize;
+
+use mgiv_core::patient::{Patient, PatientInput};
+use mgiv_core::regimen::{DoseEvent, PhaseKind, Regimen, RegimenSpec, Route};
+use mgiv_core::simulate::{choose_model, simulate, uniform_times, Simulation};
+use mgiv_core::units::{fmt_num, Bag, MgAmount, MgRate, Salt, SolutionStrength};
+
+use crate::alert::{sort_alerts, Alert, Severity};
+use crate::bag::parse_bag;
+use crate::error::{invalid, SafetyError};
+use crate::guardrail::{self, MMOL_PER_G};
+use crate::names::Named;
+use crate::protocol::{protocols, Protocol, Target};
+use crate::rules::{rulebook, RuleBook};
+
+const HEPTA: Salt = Salt::MgSo4Heptahydrate;
+
+/// What a plan is made from.
+#[derive(Debug, Clone, Default)]
+pub struct PlanInput<'a> {
+    /// the protocol (its regimen is used unless `regimen_text` is given; with both, the written
+    /// regimen is checked against the protocol)
+    pub protocol: Option<&'a Protocol>,
+    /// a regimen as written ("4 g over 20 min, then 1 g/h for 24 h"), JSON or TOML
+    pub regimen_text: Option<String>,
+    pub patient: PatientInput,
+    pub conditions: Vec<Named>,
+    pub medications: Vec<Named>,
+    /// the bag actually hung (else the protocol's default, else none)
+    pub bag: Option<Bag>,
+    /// PK model id (else the protocol's preferred one, else chosen from the patient)
+    pub model_id: Option<String>,
+    /// hours to predict (else the regimen's end + 12 h, at least 24 h)
+    pub hours: Option<f64>,
+}
+
+/// One phase as the bedside needs it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseRow {
+    /// 1-based
+    pub phase: usize,
+    /// load, maintenance infusion, repeated dose, IM dose, single dose
+    pub role: String,
+    /// the phase in canonical regimen text
+    pub written: String,
+    pub route: Route,
+    pub start_h: f64,
+    /// end of the last dose or infusion of the phase (None: no stated end)
+    pub end_h: Option<f64>,
+    pub doses: usize,
+    pub dose_g: Option<f64>,
+    pub dose_mmol: Option<f64>,
+    pub dose_meq: Option<f64>,
+    pub rate_g_per_h: Option<f64>,
+    pub rate_mmol_per_h: Option<f64>,
+    pub rate_mg_per_min: Option<f64>,
+    /// pump setting for the bag (IV phases with a rate)
+    pub pump_ml_per_h: Option<f64>,
+    /// volume per dose (IV: of the bag; IM: of 50 % MgSO4)
+    pub volume_ml: Option<f64>,
+    pub volume_of: Option<String>,
+    /// amount given by this phase within the predicted time
+    pub total_g: f64,
+    pub total_mmol: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Totals {
+    pub total_g: f64,
+    pub total_mmol: f64,
+    /// most given in any 24-h / 48-h window (open infusions: within the predicted time)
+    pub max_24h_g: f64,
+    pub max_48h_g: f64,
+    /// time of the last dose or infusion end (None: an infusion has no stated end)
+    pub duration_h: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LevelAt {
+    pub time_h: f64,
+    pub serum_mg_mmol_l: f64,
+}
+
+/// The predicted curve in the numbers a clinician asks for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CurveSummary {
+    pub levels: Vec<LevelAt>,
+    pub peak_time_h: f64,
+    pub peak_mmol_l: f64,
+    pub target: Option<Target>,
+    /// first predicted time at or above the target's lower end
+    pub time_to_target_h: Option<f64>,
+    /// hours within the target range during the window [0, window_h]
+    pub time_in_target_h: Option<f64>,
+    pub time_above_target_h: Option<f64>,
+    /// the treatment window: the regimen's end, at least 6 h
+    pub window_h: f64,
+    pub fraction_in_target: Option<f64>,
+}
+
+/// The whole plan. Nothing is dropped: `alerts` holds every rule that fired, most severe first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub protocol: Option<Protocol>,
+    /// the protocol the dose-error check compared with (free text: the closest one)
+    pub reference_protocol: Option<String>,
+    /// canonical regimen text ("g" = g of MgSO4·7H2O)
+    pub regimen: String,
+    #[serde(skip)]
+    pub resolved: Regimen,
+    pub phases: Vec<PhaseRow>,
+    pub bag: Option<Bag>,
+    pub bag_source: Option<String>,
+    pub totals: Totals,
+    pub patient: Patient,
+    pub conditions: Vec<Named>,
+    pub medications: Vec<Named>,
+    pub simulation: Simulation,
+    pub summary: CurveSummary,
+    pub alerts: Vec<Alert>,
+    /// what to check, when (from the protocol and the rules)
+    pub monitoring: Vec<String>,
+    pub levels_schedule: String,
+    pub toxicity_steps: Vec<String>,
+}
+
+impl Plan {
+    pub fn has_stop(&self) -> bool {
+        self.alerts.iter().any(|a| a.severity == Severity::Stop)
+    }
+    pub fn worst(&self) -> Option<Severity> {
+        self.alerts.iter().map(|a| a.severity).max()
+    }
+}
+
+fn g(mmol: f64) -> f64 {
+    MgAmount::from_mmol(mmol).salt_g(HEPTA)
+}
+
+/// Linear interpolation of the predicted curve.
+fn level_at(sim: &Simulation, t: f64) -> Option<f64> {
+    let ts = &sim.times_h;
+    let cs = &sim.serum_mmol_l;
+    if ts.is_empty() || t < ts[0] || t > *ts.last()? {
+        return None;
+    }
+    let i = ts.partition_point(|&x| x < t);
+    if i < ts.len() && (ts[i] - t).abs() < 1e-9 {
+        return Some(cs[i]);
+    }
+    let (t0, t1, c0, c1) = (ts[i - 1], ts[i], cs[i - 1], cs[i]);
+    Some(c0 + (c1 - c0) * (t - t0) / (t1 - t0))
+}
+
+fn first_time_above(sim: &Simulation, level: f64) -> Option<f64> {
+    sim.times_h
+        .iter()
+        .zip(&sim.serum_mmol_l)
+        .find(|(_, &c)| c >= level)
+        .map(|(&t, _)| t)
+}
+
+/// Most given (mmol) in any window of `width_h` hours.
+fn max_window_mmol(regimen: &Regimen, width_h: f64, horizon_h: f64) -> f64 {
+    let mut starts = vec![0.0];
+    for e in &regimen.events {
+        starts.push(e.start_h());
+        let end = e.end_h().min(horizon_h);
+        if end - width_h > 0.0 {
+            starts.push(end - width_h);
+        }
+    }
+    starts
+        .into_iter()
+        .filter(|&s| s <= horizon_h)
+        .map(|s| {
+            let end = (s + width_h).min(horizon_h.max(s));
+            let before = if s > 0.0 {
+                regimen.amount_given_by_mmol(s - 1e-9)
+            } else {
+                0.0
+            };
+            regimen.amount_given_by_mmol(end) - before
+        })
+        .fold(0.0, f64::max)
+}
+
+fn phase_rows(
+    spec: &RegimenSpec,
+    regimen: &Regimen,
+    bag: Option<Bag>,
+    horizon_h: f64,
+) -> Vec<PhaseRow> {
+    let im_strength = SolutionStrength::percent(HEPTA, 50.0).ok();
+    let mut rows = Vec::new();
+    for (i, p) in spec.phases.iter().enumerate() {
+        let events: Vec<&DoseEvent> = regimen
+            .events
+            .iter()
+            .filter(|e| match e {
+                DoseEvent::Bolus { phase, .. } | DoseEvent::Infusion { phase, .. } => *phase == i,
+            })
+            .collect();
+        let start_h = events.first().map(|e| e.start_h()).unwrap_or(0.0);
+        let end = events.iter().map(|e| e.end_h()).fold(0.0, f64::max);
+        let end_h = end.is_finite().then_some(end);
+        let total_mmol: f64 = events
+            .iter()
+            .map(|e| e.amount_given_by_mmol(horizon_h))
+            .sum();
+        let written = RegimenSpec { phases: vec![*p] }.canonical();
+        let mut row = PhaseRow {
+            phase: i + 1,
+            role: String::new(),
+            written,
+            route: Route::Iv,
+            start_h,
+            end_h,
+            doses: events.len(),
+            dose_g: None,
+            dose_mmol: None,
+            dose_meq: None,
+            rate_g_per_h: None,
+            rate_mmol_per_h: None,
+            rate_mg_per_min: None,
+            pump_ml_per_h: None,
+            volume_ml: None,
+            volume_of: None,
+            total_g: g(total_mmol),
+            total_mmol,
+        };
+        let set_rate = |row: &mut PhaseRow, mmol_h: f64| {
+            let r = MgRate::from_mmol_per_h(mmol_h);
+            row.rate_mmol_per_h = Some(mmol_h);
+            row.rate_g_per_h = Some(r.salt_g_per_h(HEPTA));
+            row.rate_mg_per_min = Some(r.salt_mg_per_min(HEPTA));
+            row.pump_ml_per_h = bag.map(|b| b.pump_ml_per_h(r));
+        };
+        match &p.kind {
+            PhaseKind::Dose {
+                route, over, every, ..
+            } => {
+                row.route = *route;
+                let per_dose = events
+                    .first()
+                    .map(|e| e.amount_given_by_mmol(f64::INFINITY))
+                    .unwrap_or(0.0);
+                let a = MgAmount::from_mmol(per_dose);
+                row.dose_mmol = Some(a.mmol());
+                row.dose_g = Some(a.salt_g(HEPTA));
+                row.dose_meq = Some(a.meq());
+                row.role = match (route, every, i) {
+                    (Route::Im, _, _) => "IM dose".into(),
+                    (_, Some(_), _) => "repeated dose".into(),
+                    (_, None, 0) if spec.phases.len() > 1 => "loading dose".into(),
+                    _ => "dose".into(),
+                };
+                if *route == Route::Im {
+                    if let Some(s) = im_strength {
+                        row.volume_ml = Some(a.mmol() / s.mmol_per_ml());
+                        row.volume_of = Some("50 % MgSO4 (500 mg/mL), undiluted IM".into());
+                    }
+                } else {
+                    if let Some(o) = over {
+                        set_rate(&mut row, per_dose / o.hours().h());
+                        if o.hours().h() >= 6.0 {
+                            row.role = "maintenance infusion".into();
+                        }
+                    }
+                    if let Some(b) = bag {
+                        row.volume_ml = Some(b.volume_for_ml(a));
+                        row.volume_of = Some(format!(
+                            "{} g in {} mL",
+                            fmt_num(b.salt_g),
+                            fmt_num(b.volume_ml)
+                        ));
+                    }
+                }
+            }
+            PhaseKind::Rate { .. } => {
+                row.role = "maintenance infusion".into();
+                if let Some(DoseEvent::Infusion {
+                    rate_mmol_per_h, ..
+                }) = events.first()
+                {
+                    set_rate(&mut row, *rate_mmol_per_h);
+                }
+                if let Some(b) = bag {
+                    row.volume_ml = Some(b.volume_for_ml(MgAmount::from_mmol(total_mmol)));
+                    row.volume_of = Some(format!(
+                        "{} g in {} mL (total over the phase)",
+                        fmt_num(b.salt_g),
+                        fmt_num(b.volume_ml)
+                    ));
+                }
+            }
+        }
+        rows.push(row);
+    }
+    rows
+}
+
+fn curve_summary(sim: &Simulation, target: Option<&Target>, regimen: &Regimen) -> CurveSummary {
+    let horizon = sim.times_h.last().copied().unwrap_or(0.0);
+    let levels = [1.0, 6.0, 12.0, 24.0]
+        .into_iter()
+        .filter_map(|t| {
+            level_at(sim, t).map(|c| LevelAt {
+                time_h: t,
+                serum_mg_mmol_l: c,
+            })
+        })
+        .collect();
+    let (peak_time_h, peak_mmol_l) = sim.peak().unwrap_or((0.0, 0.0));
+    let end = if regimen.has_open_infusion() {
+        horizon
+    } else {
+        regimen.last_finite_time_h()
+    };
+    let window_h = end.max(6.0).min(horizon);
+    let (mut inside, mut above) = (0.0, 0.0);
+    if let Some(tg) = target {
+        for w in sim.times_h.windows(2).zip(sim.serum_mmol_l.windows(2)) {
+            let ((t0, t1), (c0, c1)) = ((w.0[0], w.0[1]), (w.1[0], w.1[1]));
+            if t0 >= window_h {
+                break;
+            }
+            let dt = t1.min(window_h) - t0;
+            let c = 0.5 * (c0 + c1);
+            if c >= tg.lo_mmol_l && c <= tg.hi_mmol_l {
+                inside += dt;
+            } else if c > tg.hi_mmol_l {
+                above += dt;
+            }
+        }
+    }
+    CurveSummary {
+        levels,
+        peak_time_h,
+        peak_mmol_l,
+        target: target.cloned(),
+        time_to_target_h: target.and_then(|t| first_time_above(sim, t.lo_mmol_l)),
+        time_in_target_h: target.map(|_| inside),
+        time_above_target_h: target.map(|_| above),
+        window_h,
+        fraction_in_target: target.map(|_| {
+            if window_h > 0.0 {
+                inside / window_h
+            } else {
+                0.0
+            }
+        }),
+    }
+}
+
+/// Build the plan. Errors only for bad input (unknown model, unparseable regimen, weight missing
+/// for a per-kg dose, invalid patient); every safety finding is an alert, never an error.
+pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
+    let book = rulebook()?;
+    let library = protocols()?;
+    let text = match (&input.regimen_text, input.protocol) {
+        (Some(t), _) => t.clone(),
+        (None, Some(p)) => p.regimen.clone(),
+        (None, None) => {
+            return Err(invalid(
+                "regimen",
+                "none given",
+                "a protocol id (mgiv protocols) or a regimen text",
+            ))
+        }
+    };
+    let mut pin = input.patient.clone();
+    let obstetric_condition = input
+        .conditions
+        .iter()
+        .any(|c| c.name == "eclampsia" || c.name == "pre-eclampsia");
+    if obstetric_condition {
+        pin.pre_eclampsia = true;
+    }
+    let patient = pin.validate()?;
+    let spec = RegimenSpec::parse_any(&text)?;
+    let regimen = spec.resolve(patient.weight_kg)?;
+    let model_id = input
+        .model_id
+        .clone()
+        .or_else(|| input.protocol.and_then(|p| p.model.clone()));
+    let (model, why) = choose_model(model_id.as_deref(), &patient)?;
+    let horizon = match input.hours {
+        Some(h) => h,
+        None => (regimen.last_finite_time_h() + 12.0)
+            .clamp(24.0, 24.0 * 21.0)
+            .ceil(),
+    };
+    let step = if horizon <= 72.0 { 5.0 / 60.0 } else { 0.25 };
+    let times = uniform_times(horizon, step)?;
+    let sim = simulate(&model, why, &patient, &regimen, &times)?;
+
+    // dose-error guardrail: only for a written regimen
+    let guard = if input.regimen_text.is_some() {
+        Some(guardrail::check(
+            book,
+            &spec,
+            patient.weight_kg,
+            input.protocol,
+            library,
+            patient.pregnant,
+            input.bag,
+        )?)
+    } else {
+        None
+    };
+    let reference: Option<&Protocol> = input.protocol.or_else(|| {
+        guard
+            .as_ref()
+            .and_then(|g| g.reference_id.as_deref())
+            .and_then(|id| library.iter().find(|p| p.id == id))
+    });
+    let (bag, bag_source) = match (input.bag, input.protocol.and_then(|p| p.bag.as_deref())) {
+        (Some(b), _) => (Some(b), Some("given with --bag".to_string())),
+        (None, Some(b)) => (
+            Some(parse_bag(b)?),
+            input.protocol.and_then(|p| p.bag_source.clone()),
+        ),
+        (None, None) => (None, None),
+    };
+    let phases = phase_rows(&spec, &regimen, bag, horizon);
+    let duration_h = (!regimen.has_open_infusion()).then(|| regimen.last_finite_time_h());
+    let totals = Totals {
+        total_mmol: regimen.amount_given_by_mmol(horizon),
+        total_g: g(regimen.amount_given_by_mmol(horizon)),
+        max_24h_g: g(max_window_mmol(&regimen, 24.0, horizon)),
+        max_48h_g: g(max_window_mmol(&regimen, 48.0, horizon)),
+        duration_h,
+    };
+    let target = input.protocol.and_then(|p| p.target.as_ref()).or_else(|| {
+        // free text: the reference protocol's target, if it shares the indication
+        reference.and_then(|p| p.target.as_ref())
+    });
+    let summary = curve_summary(&sim, target, &regimen);
+
+    let mut alerts = Vec::new();
+    let ctx = Ctx {
+        book,
+        input,
+        patient: &patient,
+        spec: &spec,
+        regimen: &regimen,
+        sim: &sim,
+        summary: &summary,
+        totals: &totals,
+        bag,
+        horizon,
+    };
+    ctx.rate_rules(&mut alerts)?;
+    ctx.limit_rules(&mut alerts)?;
+    ctx.level_rules(&mut alerts, target, reference)?;
+    ctx.name_rules(&mut alerts)?;
+    ctx.monitoring_rules(&mut alerts)?;
+    if let Some(gr) = guard {
+        alerts.extend(gr.alerts);
+    }
+    if let Some(p) = input.protocol {
+        if !p.regimen_verified && input.regimen_text.is_none() {
+            alerts.push(book.alert(
+                "PROTOCOL-UNVERIFIED",
+                &format!("{}: {}", p.id, p.regimen_source),
+            )?);
+        }
+    }
+    for w in &sim.warnings {
+        if !w.starts_with("predicted level exceeds") {
+            // the level rules report every threshold crossing with its source
+            let mut a = book.alert("MODEL-NOTE", w)?;
+            a.source = format!("{} ({})", a.source, sim.model.citation);
+            alerts.push(a);
+        }
+    }
+    sort_alerts(&mut alerts);
+
+    let mut monitoring = Vec::new();
+    if let Some(p) = reference {
+        for m in &p.monitoring {
+            monitoring.push(if input.protocol.is_some() {
+                m.clone()
+            } else {
+                format!("{m} (from protocol {})", p.id)
+            });
+        }
+    } else {
+        monitoring.push(book.get("MON-PRECONDITIONS")?.message.clone());
+    }
+    let mut levels_schedule = reference
+        .map(|p| p.levels.clone())
+        .unwrap_or_else(|| "Serum Mg 4-6 h after the start and then every 6 h while the infusion runs, and at once for any sign of toxicity".into());
+    levels_schedule.push_str(&format!(
+        ". Predicted peak {:.2} mmol/L at {} h",
+        summary.peak_mmol_l,
+        fmt_num(summary.peak_time_h)
+    ));
+    if let Some(t) = summary.time_to_target_h {
+        levels_schedule.push_str(&format!("; target first reached at {} h", fmt_num(t)));
+    }
+    levels_schedule.push('.');
+    Ok(Plan {
+        protocol: input.protocol.cloned(),
+        reference_protocol: reference.map(|p| p.id.clone()),
+        regimen: regimen.canonical(),
+        resolved: regimen,
+        phases,
+        bag,
+        bag_source,
+        totals,
+        patient,
+        conditions: input.conditions.clone(),
+        medications: input.medications.clone(),
+        simulation: sim,
+        summary,
+        alerts,
+        monitoring,
+        levels_schedule,
+        toxicity_steps: book.toxicity_steps.clone(),
+    })
+}
+
+struct Ctx<'a> {
+    book: &'a RuleBook,
+    input: &'a PlanInput<'a>,
+    patient: &'a Patient,
+    spec: &'a RegimenSpec,
+    regimen: &'a Regimen,
+    sim: &'a Simulation,
+    summary: &'a CurveSummary,
+    totals: &'a Totals,
+    bag: Option<Bag>,
+    horizon: f64,
+}
+
+impl Ctx<'_> {
+    fn has_condition(&self, name: &str) -> bool {
+        self.input.conditions.iter().any(|c| c.name == name)
+    }
+
+    fn has_maintenance(&self) -> bool {
+        self.regimen.events.len() > 1
+            || self.regimen.events.iter().any(|e| match e {
+                DoseEvent::Infusion { start_h, end_h, .. } => {
+                    end_h.map(|e| e - start_h > 1.0).unwrap_or(true)
+                }
+                _ => false,
+            })
+    }
+
+    fn rate_rules(&self, alerts: &mut Vec<Alert>) -> Result<(), SafetyError> {
+        let uspi = self.book.limit("RATE-USPI-150", "mg/min")?;
+        let exempt_max = self.book.limit("RATE-EXEMPT", "mg/min")?;
+        let protocol_exempt = self
+            .input
+            .protocol
+            .map(|p| !p.uspi_rate_limit_applies)
+            .unwrap_or(false);
+        let exempt = protocol_exempt || self.patient.pre_eclampsia;
+        let push_ok = self
+            .input
+            .protocol
+            .map(|p| p.iv_push_allowed)
+            .unwrap_or(false);
+        for (i, p) in self.spec.phases.iter().enumerate() {
+            let n = i + 1;
+            let rate_mmol_h = match &p.kind {
+                PhaseKind::Dose {
+                    route: Route::Iv,
+                    over: None,
+                    ..
+                } => {
+                    if push_ok {
+                        alerts.push(self.book.alert(
+                            "RATE-EXEMPT",
+                            &format!("phase {n} is an IV push, part of this protocol"),
+                        )?);
+                    } else {
+                        alerts.push(self.book.alert(
+                            "RATE-IV-PUSH",
+                            &format!(
+                                "phase {n} ({}) has no infusion time",
+                                RegimenSpec { phases: vec![*p] }.canonical()
+                            ),
+                        )?);
+                    }
+                    continue;
+                }
+                PhaseKind::Dose {
+                    route: Route::Iv,
+                    over: Some(o),
+                    dose,
+                    ..
+                } => dose
+                    .resolve(self.patient.weight_kg)
+                    .map(|a| a.mmol() / o.hours().h())
+                    .unwrap_or(0.0),
+                PhaseKind::Rate { dose, per, .. } => dose
+                    .resolve(self.patient.weight_kg)
+                    .map(|a| a.mmol() / per.hours(1.0).h())
+                    .unwrap_or(0.0),
+                _ => continue,
+            };
+            let mg_min = MgRate::from_mmol_per_h(rate_mmol_h).salt_mg_per_min(HEPTA);
+            if mg_min <= uspi + 1e-9 {
+                continue;
+            }
+            let detail = format!(
+                "phase {n} runs at {} mg/min ({} g/h, {} mmol/h)",
+                fmt_num(mg_min.round()),
+                fmt_num(rate_mmol_h / MMOL_PER_G),
+                fmt_num(rate_mmol_h)
+            );
+            if exempt && mg_min <= exempt_max + 1e-9 {
+                let mut d = detail;
+                if let Some(note) = self.input.protocol.and_then(|p| p.rate_note.as_deref()) {
+                    d.push_str(". ");
+                    d.push_str(note);
+                }
+                alerts.push(self.book.alert("RATE-EXEMPT", &d)?);
+            } else {
+                let mut d = detail;
+                if exempt {
+                    d.push_str(&format!(
+                        "; even for eclampsia this is faster than {} mg/min (4 g over 5 min)",
+                        fmt_num(exempt_max)
+                    ));
+                }
+                alerts.push(self.book.alert("RATE-USPI-150", &d)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn limit_rules(&self, alerts: &mut Vec<Alert>) -> Result<(), SafetyError> {
+        let t = self.totals;
+        let (l30, l40, l60) = (
+            self.book.limit("DOSE-24H-30G", "g/24 h")?,
+            self.book.limit("DOSE-24H-40G", "g/24 h")?,
+            self.book.limit("DOSE-24H-60G", "g/24 h")?,
+        );
+        let d24 = format!(
+            "most in any 24 h: {} g ({} mmol)",
+            fmt_num(t.max_24h_g),
+            fmt_num(t.max_24h_g * MMOL_PER_G)
+        );
+        if t.max_24h_g > l60 + 1e-9 {
+            alerts.push(self.book.alert("DOSE-24H-60G", &d24)?);
+        } else if t.max_24h_g > l40 + 1e-9 {
+            alerts.push(self.book.alert("DOSE-24H-40G", &d24)?);
+        } else if t.max_24h_g > l30 + 1e-9 {
+            alerts.push(self.book.alert("DOSE-24H-30G", &d24)?);
+        }
+        let crcl = self.patient.crcl_ml_min();
+        let severe_renal =
+            self.has_condition("renal-failure") || crcl.map(|c| c < 30.0).unwrap_or(false);
+        let l48 = self.book.limit("RENAL-48H-20G", "g/48 h")?;
+        if severe_renal && t.max_48h_g > l48 + 1e-9 {
+            let why = if self.has_condition("renal-failure") {
+                "renal failure".to_string()
+            } else {
+                format!("CrCl {:.0} mL/min", crcl.unwrap_or(0.0))
+            };
+            alerts.push(self.book.alert(
+                "RENAL-48H-20G",
+                &format!(
+                    "{why}; most in any 48 h: {} g ({} mmol)",
+                    fmt_num(t.max_48h_g),
+                    fmt_num(t.max_48h_g * MMOL_PER_G)
+                ),
+            )?);
+        }
+        let dur = t.duration_h.unwrap_or(self.horizon);
+        if self.regimen.has_open_infusion() {
+            alerts.push(self.book.alert(
+                "OPEN-INFUSION",
+                &format!("predicted to {} h", fmt_num(self.horizon)),
+            )?);
+        }
+        let preg_limit = self.book.limit("COURSE-PREGNANCY-5D", "h")?;
+        if self.patient.pregnant && dur > preg_limit + 1e-9 {
+            alerts.push(self.book.alert(
+                "COURSE-PREGNANCY-5D",
+                &format!(
+                    "the regimen runs {} h ({} days)",
+                    fmt_num(dur),
+                    fmt_num(dur / 24.0)
+                ),
+            )?);
+        }
+        if let Some(p) = self.input.protocol {
+            if dur > p.max_duration_h * 1.001 {
+                alerts.push(self.book.alert(
+                    "COURSE-PROTOCOL-MAX",
+                    &format!(
+                        "the regimen runs {} h; protocol {} allows {} ({}; {})",
+                        fmt_num(dur),
+                        p.id,
+                        fmt_num(p.max_duration_h),
+                        p.max_duration_text,
+                        p.max_duration_source
+                    ),
+                )?);
+            }
+        }
+        if let Some(b) = self.bag {
+            let pct = b.strength().percent_w_v();
+            let max = self.book.limit("CONC-MAX-50PCT", "% w/v")?;
+            let iv = self.book.limit("CONC-IV-20PCT", "% w/v")?;
+            let has_iv = self.regimen.events.iter().any(|e| {
+                !matches!(
+                    e,
+                    DoseEvent::Bolus {
+                        route: Route::Im,
+                        ..
+                    }
+                )
+            });
+            let d = format!("bag {} = {} % w/v", b, fmt_num(pct));
+            if pct > max + 1e-9 {
+                alerts.push(self.book.alert("CONC-MAX-50PCT", &d)?);
+            } else if has_iv && pct > iv + 1e-9 {
+                alerts.push(self.book.alert("CONC-IV-20PCT", &d)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn level_rules(
+        &self,
+        alerts: &mut Vec<Alert>,
+        target: Option<&Target>,
+        reference: Option<&Protocol>,
+    ) -> Result<(), SafetyError> {
+        let s = self.summary;
+        let model = format!("model {}", self.sim.model.id);
+        let tsrc = reference.map(|p| p.id.as_str()).unwrap_or("protocol");
+        if let Some(tg) = target {
+            if s.peak_mmol_l < tg.lo_mmol_l {
+                alerts.push(self.book.alert(
+                    "LEVEL-BELOW-TARGET",
+                    &format!(
+                        "predicted peak {:.2} mmol/L at {} h is below the {tsrc} target {}-{} mmol/L ({}; {model})",
+                        s.peak_mmol_l,
+                        fmt_num(s.peak_time_h),
+                        fmt_num(tg.lo_mmol_l),
+                        fmt_num(tg.hi_mmol_l),
+                        tg.source
+                    ),
+                )?);
+            }
+            if s.peak_mmol_l > tg.hi_mmol_l {
+                let t = first_time_above(self.sim, tg.hi_mmol_l + 1e-12);
+                let mut a = self.book.alert(
+                    "LEVEL-ABOVE-TARGET",
+                    &format!(
+                        "above {} mmol/L (the {tsrc} target's upper end) from {} h, {} h in total within the treatment window; peak {:.2} mmol/L at {} h ({model}); target source: {}",
+                        fmt_num(tg.hi_mmol_l),
+                        fmt_num(t.unwrap_or(s.peak_time_h)),
+                        fmt_num(s.time_above_target_h.unwrap_or(0.0)),
+                        s.peak_mmol_l,
+                        fmt_num(s.peak_time_h),
+                        tg.source
+                    ),
+                )?;
+                a.time_h = t;
+                alerts.push(a);
+            }
+        }
+        for code in [
+            "LEVEL-7.5",
+            "LEVEL-5.0",
+            "LEVEL-3.5",
+            "LEVEL-2.9",
+            "LEVEL-2.0",
+        ] {
+            let lim = self.book.limit(code, "mmol/L")?;
+            if s.peak_mmol_l > lim {
+                let t = first_time_above(self.sim, lim + 1e-12).unwrap_or(s.peak_time_h);
+                let mut a = self.book.alert(
+                    code,
+                    &format!(
+                        "predicted to cross {} mmol/L at {} h; peak {:.2} mmol/L at {} h ({model}, typical patient: individual levels vary, measure)",
+                        fmt_num(lim),
+                        fmt_num(t),
+                        s.peak_mmol_l,
+                        fmt_num(s.peak_time_h)
+                    ),
+                )?;
+                a.time_h = Some(t);
+                alerts.push(a);
+            }
+        }
+        let antidote = self.book.limit("ANTIDOTE-CALCIUM", "mmol/L")?;
+        if s.peak_mmol_l > antidote {
+            alerts.push(self.book.alert(
+                "ANTIDOTE-CALCIUM",
+                &format!("predicted peak {:.2} mmol/L", s.peak_mmol_l),
+            )?);
+        }
+        Ok(())
+    }
+
+    fn name_rules(&self, alerts: &mut Vec<Alert>) -> Result<(), SafetyError> {
+        let mut seen: Vec<&str> = Vec::new();
+        let all: Vec<&Named> = self
+            .input
+            .conditions
+            .iter()
+            .chain(&self.input.medications)
+            .collect();
+        for n in &all {
+            if seen.contains(&n.rule.as_str()) || n.rule == "CTX-OBSTETRIC" {
+                continue;
+            }
+            seen.push(&n.rule);
+            let names: Vec<String> = all
+                .iter()
+                .filter(|m| m.rule == n.rule)
+                .map(|m| match &m.class {
+                    Some(c) => format!("{} ({c})", m.name),
+                    None => m.name.clone(),
+                })
+                .collect();
+            alerts.push(
+                self.book
+                    .alert(&n.rule, &format!("entered: {}", names.join(", ")))?,
+            );
+        }
+        if self.patient.pre_eclampsia {
+            let why = if self.has_condition("eclampsia") {
+                "eclampsia"
+            } else {
+                "pre-eclampsia"
+            };
+            alerts.push(
+                self.book
+                    .alert("CTX-OBSTETRIC", &format!("entered: {why}"))?,
+            );
+        }
+        Ok(())
+    }
+
+    fn monitoring_rules(&self, alerts: &mut Vec<Alert>) -> Result<(), SafetyError> {
+        if !self.has_maintenance() {
+            return Ok(());
+        }
+        alerts.push(self.book.alert("MON-PRECONDITIONS", "")?);
+        let scr_lim = self.book.limit("MON-LEVELS-RENAL", "mg/dL")?;
+        let scr = self.patient.scr_mg_dl;
+        let crcl = self.patient.crcl_ml_min();
+        let mut why = Vec::new();
+        if let Some(s) = scr.filter(|&s| s >= scr_lim) {
+            why.push(format!("creatinine {} mg/dL", fmt_num(s)));
+        }
+        if let Some(c) = crcl.filter(|&c| c < 60.0) {
+            why.push(format!("CrCl {c:.0} mL/min"));
+        }
+        if self.has_condition("renal-failure") {
+            why.push("renal failure entered".into());
+        }
+        if !why.is_empty() {
+            alerts.push(self.book.alert("MON-LEVELS-RENAL", &why.join(", "))?);
+        }
+        Ok(())
+    }
+}
