@@ -39,6 +39,10 @@ for s in $SEEDS; do
   "$PY" bench/neuro/wang2002_brian2.py --mg 1.0 --seconds 4 --seed "$s" --threads 1 --dir "$OUT/b2_wang_1" 2>/dev/null | grep '^{' >> "$RES"
   mgiv_decision 1 "$s" >> "$RES"
 done
+# mgiv with AMPA/GABA delivered synapse by synapse (dense weights, as Brian2 does)
+for s in $SEEDS; do
+  MGIV_PER_SYNAPSE=1 mgiv_decision 1 "$s" | sed 's/"wang2002"/"wang2002-per-synapse"/' >> "$RES"
+done
 if [ "$NPROC" -gt 1 ]; then
   "$PY" bench/neuro/wang2002_brian2.py --mg 1.0 --seconds 4 --seed 1 --threads "$NPROC" --dir "$OUT/b2_wang_n" 2>/dev/null | grep '^{' >> "$RES"
   mgiv_decision "$NPROC" 1 >> "$RES"

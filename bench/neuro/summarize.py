@@ -10,7 +10,7 @@ for r in rows:
     key = (r["scenario"], r.get("n_neurons", 2000), r["threads"])
     groups[key, r["engine"]].append(r)
 
-print("| scenario | neurons | threads | engine | runs | run time (s), mean [min-max] | E rate (Hz) | I rate (Hz) | Brian2 / mgiv |")
+print("| scenario | neurons | threads | engine | runs | run time (s), mean [min-max] | E rate (Hz) | I rate (Hz) | Brian2 / mgiv (means; mins) |")
 print("|---|---|---|---|---|---|---|---|---|")
 keys = sorted({k for (k, _e) in groups})
 for k in keys:
@@ -24,6 +24,17 @@ for k in keys:
         i = statistics.mean(float(r["rate_i_hz"]) for r in rs)
         ratio = ""
         if eng == "mgiv" and b:
-            ratio = "%.1fx" % (statistics.mean(float(r["run_s"]) for r in b) / statistics.mean(t))
+            bt = [float(r["run_s"]) for r in b]
+            ratio = "%.1fx; %.1fx" % (statistics.mean(bt) / statistics.mean(t), min(bt) / min(t))
         print("| %s | %s | %s | %s | %d | %.3f [%.3f-%.3f] | %.2f | %.2f | %s |" % (
             k[0], k[1], k[2], eng, len(rs), statistics.mean(t), min(t), max(t), e, i, ratio))
+
+# mgiv per-synapse Wang runs against Brian2's Wang runs
+b = groups.get((("wang2002", 2000, 1), "brian2"), [])
+m = groups.get((("wang2002-per-synapse", 2000, 1), "mgiv"), [])
+if b and m:
+    bt = [float(r["run_s"]) for r in b]
+    mt = [float(r["run_s"]) for r in m]
+    print()
+    print("wang2002 with per-synapse AMPA/GABA delivery in mgiv: Brian2 / mgiv = %.1fx (means), %.1fx (mins)" % (
+        statistics.mean(bt) / statistics.mean(mt), min(bt) / min(mt)))

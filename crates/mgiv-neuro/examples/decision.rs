@@ -1,6 +1,7 @@
 //! Release-mode validation of the reference scenario:
 //! `cargo run --release -p mgiv-neuro --example decision -- [MG] [SECONDS] [SEEDS] [THREADS] [FIRST_SEED]`
 //! runs seeds FIRST_SEED..FIRST_SEED+SEEDS-1 (default 1..=3) and prints one line per seed plus the mean.
+//! Set MGIV_PER_SYNAPSE=1 to deliver AMPA/GABA synapse by synapse from a dense weight matrix.
 use mgiv_neuro::wang2002::{run_decision, DecisionConfig};
 
 fn main() {
@@ -17,6 +18,7 @@ fn main() {
     for seed in first..first + seeds {
         let mut cfg = DecisionConfig::reference(mg, secs, seed);
         cfg.threads = threads;
+        cfg.per_synapse = std::env::var("MGIV_PER_SYNAPSE").is_ok_and(|v| v == "1");
         let r = run_decision(&cfg).expect("run");
         se += r.rate_e_hz;
         si += r.rate_i_hz;

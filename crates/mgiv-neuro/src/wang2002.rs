@@ -133,6 +133,11 @@ pub struct DecisionConfig {
     pub record_selective_spikes: bool,
     /// Bin width of the population-rate traces (ms).
     pub rate_bin_ms: f64,
+    /// AMPA and GABA-A delivered synapse by synapse from a dense weight matrix (3.2 M + 0.8 M
+    /// weights, as Brian2 does) instead of as per-population spike counts × weight. Both are the
+    /// same model (the all-to-all weights are block-constant); this mode exists to show that the
+    /// speed does not rest on that reformulation.
+    pub per_synapse: bool,
 }
 
 impl DecisionConfig {
@@ -149,6 +154,7 @@ impl DecisionConfig {
             threads: 1,
             record_selective_spikes: false,
             rate_bin_ms: 50.0,
+            per_synapse: false,
         }
     }
 
@@ -366,6 +372,41 @@ pub fn run_decision_with_progress(
         None
     };
     let use_avx2 = avx2_available();
+    // per-synapse mode: dense weight rows [pre][post] and arrival rings [slot][post]
+    let per_syn = cfg.per_synapse;
+    let label = |j: usize| -> usize {
+        if j < sub_n {
+            0
+        } else if j < 2 * sub_n {
+            1
+        } else {
+            2
+        }
+    };
+    let (w_rows_e, w_rows_i) = if per_syn {
+        let mut we = vec![0.0f64; n_e * n];
+        for i in 0..n_e {
+            for j in 0..n {
+                we[i * n + j] = if j < n_e {
+                    p.g_eea_ns * w(label(i), label(j))
+                } else {
+                    p.g_eia_ns
+                };
+            }
+        }
+        let mut wi = vec![0.0f64; n_i * n];
+        for i in 0..n_i {
+            for j in 0..n {
+                wi[i * n + j] = if j < n_e { p.g_ie_ns } else { p.g_ii_ns };
+            }
+        }
+        (we, wi)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut arr_ampa = vec![0.0f64; if per_syn { ring * n } else { 0 }];
+    let mut arr_gaba = vec![0.0f64; if per_syn { ring * n } else { 0 }];
+    let empty: [f64; 0] = [];
 
     // ring of per-group spike counts (E1, E2, E3, I) emitted at each step
     let mut count_ring = vec![[0u32; 4]; ring];
@@ -467,15 +508,46 @@ pub fn run_decision_with_progress(
             g_ext_stim: p.g_ext_e_ns,
             bg_head: bg.head(),
         };
+        let slot = (m as usize % ring) * n;
+        let (arr_a, arr_g): (&[f64], &[f64]) = if per_syn {
+            (&arr_ampa[slot..slot + n], &arr_gaba[slot..slot + n])
+        } else {
+            (&empty, &empty)
+        };
         if let Some(pool) = &pool {
             pool.install(|| {
-                blocks
-                    .par_iter_mut()
-                    .for_each(|blk| step_block(blk, &gs[blk.group], &consts, &bg, use_avx2));
+                blocks.par_iter_mut().for_each(|blk| {
+                    step_block(blk, &gs[blk.group], &consts, &bg, use_avx2, arr_a, arr_g)
+                });
             });
         } else {
             for blk in blocks.iter_mut() {
-                step_block(blk, &gs[blk.group], &consts, &bg, use_avx2);
+                step_block(blk, &gs[blk.group], &consts, &bg, use_avx2, arr_a, arr_g);
+            }
+        }
+        if per_syn {
+            // clear this step's slot, then deliver this step's spikes synapse by synapse
+            arr_ampa[slot..slot + n].fill(0.0);
+            arr_gaba[slot..slot + n].fill(0.0);
+            let target = (((m + delay_steps) as usize) % ring) * n;
+            for blk in &blocks {
+                for &i in &blk.spikes {
+                    let i = i as usize;
+                    let (row, buf) = if i < n_e {
+                        (
+                            &w_rows_e[i * n..(i + 1) * n],
+                            &mut arr_ampa[target..target + n],
+                        )
+                    } else {
+                        (
+                            &w_rows_i[(i - n_e) * n..(i - n_e + 1) * n],
+                            &mut arr_gaba[target..target + n],
+                        )
+                    };
+                    for (b, w) in buf.iter_mut().zip(row) {
+                        *b += w;
+                    }
+                }
             }
         }
         let mut counts = [0u32; 4];
@@ -593,32 +665,76 @@ fn avx2_available() -> bool {
     }
 }
 
-fn step_block(b: &mut Block, g: &GroupStep, k: &StepConsts, bg: &CountSampler, use_avx2: bool) {
+/// `arr_a`/`arr_g`: per-neuron AMPA/GABA arrivals of this step (per-synapse mode; global
+/// indices), or empty to use the per-group aggregated increments.
+fn step_block(
+    b: &mut Block,
+    g: &GroupStep,
+    k: &StepConsts,
+    bg: &CountSampler,
+    use_avx2: bool,
+    arr_a: &[f64],
+    arr_g: &[f64],
+) {
+    let per_syn = !arr_a.is_empty();
+    let n = b.v.len();
+    let (aa, ag) = if per_syn {
+        (&arr_a[b.first..b.first + n], &arr_g[b.first..b.first + n])
+    } else {
+        (arr_a, arr_g)
+    };
     #[cfg(target_arch = "x86_64")]
     {
         if use_avx2 {
             // SAFETY: only called when the CPU reports AVX2.
-            unsafe { step_block_avx2(b, g, k) };
+            unsafe {
+                if per_syn {
+                    step_block_avx2::<true>(b, g, k, aa, ag)
+                } else {
+                    step_block_avx2::<false>(b, g, k, aa, ag)
+                }
+            };
             step_block_events(b, g, k, bg);
             return;
         }
     }
     let _ = use_avx2;
-    step_block_arith(b, g, k);
+    if per_syn {
+        step_block_arith::<true>(b, g, k, aa, ag);
+    } else {
+        step_block_arith::<false>(b, g, k, aa, ag);
+    }
     step_block_events(b, g, k, bg);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn step_block_avx2(b: &mut Block, g: &GroupStep, k: &StepConsts) {
-    step_block_arith(b, g, k)
+unsafe fn step_block_avx2<const PER_SYN: bool>(
+    b: &mut Block,
+    g: &GroupStep,
+    k: &StepConsts,
+    aa: &[f64],
+    ag: &[f64],
+) {
+    step_block_arith::<PER_SYN>(b, g, k, aa, ag)
 }
 
 /// State update, threshold test and deterministic synaptic arrivals: branch-free, vectorisable.
 /// Same arithmetic on every vector width (no fused multiply-add), so results do not depend on it.
 #[inline(always)]
-fn step_block_arith(b: &mut Block, g: &GroupStep, k: &StepConsts) {
+fn step_block_arith<const PER_SYN: bool>(
+    b: &mut Block,
+    g: &GroupStep,
+    k: &StepConsts,
+    aa: &[f64],
+    ag: &[f64],
+) {
     let n = b.v.len();
+    let (aa, ag) = if PER_SYN {
+        (&aa[..n], &ag[..n])
+    } else {
+        (aa, ag)
+    };
     let v = &mut b.v[..n];
     let sa = &mut b.s_ampa[..n];
     let sg = &mut b.s_gaba[..n];
@@ -647,8 +763,13 @@ fn step_block_arith(b: &mut Block, g: &GroupStep, k: &StepConsts) {
         // --- threshold
         sp[i] = not_refractory & (v_new > k.v_t);
         // --- synaptic variables: Euler decay, then this step's arrivals (slot 'synapses')
-        sa[i] = (sa[i] - k.a_ampa * sa[i]) + g.d_ampa;
-        sg[i] = (sg[i] - k.a_gaba * sg[i]) + g.d_gaba;
+        let (da, dg) = if PER_SYN {
+            (aa[i], ag[i])
+        } else {
+            (g.d_ampa, g.d_gaba)
+        };
+        sa[i] = (sa[i] - k.a_ampa * sa[i]) + da;
+        sg[i] = (sg[i] - k.a_gaba * sg[i]) + dg;
         // background Poisson input: binomial count by inversion, branch-free for counts < 4
         let u = crate::rng::bits_to_uniform(bits[i]);
         let cnt = (u >= h[0]) as u32 + (u >= h[1]) as u32 + (u >= h[2]) as u32 + (u >= h[3]) as u32;

@@ -83,3 +83,16 @@ fn bad_inputs_are_reported() {
     c.dt_ms = 0.0;
     assert!(run_decision(&c).unwrap_err().to_string().contains("dt_ms"));
 }
+
+#[test]
+fn per_synapse_delivery_matches_aggregated_counts() {
+    // the aggregated AMPA/GABA delivery is an exact reformulation of the dense all-to-all weights
+    let a = run_decision(&DecisionConfig::reference(1.0, 0.3, 11)).unwrap();
+    let mut c = DecisionConfig::reference(1.0, 0.3, 11);
+    c.per_synapse = true;
+    c.threads = 2;
+    let b = run_decision(&c).unwrap();
+    assert_eq!(a.pop_spikes, b.pop_spikes);
+    assert_eq!(a.inh_spikes, b.inh_spikes);
+    assert!((a.rate_e_hz - b.rate_e_hz).abs() < 1e-12);
+}
