@@ -181,6 +181,8 @@ fn html(p: &Plan) -> Result<String> {
             .map(|d| d.as_nanos())
             .unwrap_or(0)
     ));
+    // text in the SVG is measured with the bundled font (no system fonts needed)
+    crate::plot::ensure_font();
     crate::plot::serum_plot(&tmp, &p.simulation, &p.regimen, ConcUnit::MmolPerL)?;
     let svg = std::fs::read_to_string(&tmp).with_context(|| format!("reading {}", tmp.display()));
     let _ = std::fs::remove_file(&tmp);
