@@ -1,15 +1,807 @@
-//! `mgiv brain` (being built; see the issue tracker).
-use clap::Args;
+//! `mgiv brain`: serum → CSF magnesium (fitted transfer model, with intervals) and the four claimed
+//! brain effects, each with its evidence grade and source (library: `mgiv-brain`; docs/BRAIN.md).
+//!
+//! * `mgiv brain --regimen TEXT [patient options] [--hours H] [--at LIST] [--voltage MV] [--format table|json] [--plot FILE]`
+//! * `mgiv brain block --mg MM --voltage MV` — fraction of NMDA conductance unblocked
+//! * `mgiv brain fit-csf [--write data/brain/csf-model.toml]` — re-run the CSF calibration
 
-#[derive(Debug, Args)]
-pub struct BrainArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use mgiv_brain::csf::{CsfCourse, CsfModelFile, CsfOptions, CsfVariant};
+use mgiv_brain::effects::{check_mg, BlockSpec, VascularHypothesis};
+use mgiv_brain::report::{block_table, brain_report, BrainOptions, BrainReport};
+use mgiv_core::regimen::Regimen;
+use mgiv_core::simulate::{choose_model, simulate, uniform_times, Simulation};
+use mgiv_core::units::fmt_num;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use serde_json::json;
+
+use crate::common::{parse_times, PatientArgs};
+use crate::plot::e;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum BrainFormat {
+    Table,
+    Json,
 }
 
-pub fn run(args: BrainArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`mgiv brain` is not available in this build yet (arguments: {:?})",
-        args.rest
-    )
+/// `mgiv brain` arguments: a run (top-level options) or a subcommand.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BrainArgs {
+    #[command(subcommand)]
+    pub command: Option<BrainCommand>,
+    #[command(flatten)]
+    pub run: BrainRunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BrainCommand {
+    /// Fraction of NMDA conductance unblocked at a Mg concentration and membrane potential(s)
+    Block(BlockArgs),
+    /// Re-run the blood-CSF calibration (Fuchs-Buder 1997, McKee 2005) and print or write it
+    FitCsf(FitCsfArgs),
+}
+
+/// NMDA block-law options shared by the run and `block`.
+#[derive(Debug, Clone, Args)]
+pub struct BlockLawArgs {
+    /// Block law: jahr-stevens (default), vcr2003, glun2cd, evans, woodhull
+    #[arg(long, value_name = "NAME", default_value = "jahr-stevens")]
+    pub block: String,
+    /// Woodhull electrical distance δ (0-1; default 0.8; only with --block woodhull)
+    #[arg(long, value_name = "DELTA")]
+    pub delta: Option<f64>,
+    /// Woodhull temperature, °C (default 37; only with --block woodhull)
+    #[arg(long = "temp-c", value_name = "DEGC", allow_hyphen_values = true)]
+    pub temp_c: Option<f64>,
+    /// Woodhull K0 at 0 mV, mM (default 3.57; only with --block woodhull)
+    #[arg(long, value_name = "MM")]
+    pub k0: Option<f64>,
+}
+
+impl BlockLawArgs {
+    fn spec(&self) -> Result<BlockSpec> {
+        Ok(BlockSpec::parse(
+            &self.block,
+            self.delta,
+            self.temp_c,
+            self.k0,
+        )?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BlockArgs {
+    /// Extracellular (ionised) Mg, mM
+    #[arg(long, value_name = "MM")]
+    pub mg: f64,
+    /// Membrane potential(s), mV, comma-separated (e.g. -60 or -80,-60,-40)
+    #[arg(
+        long,
+        value_name = "MV",
+        allow_hyphen_values = true,
+        default_value = "-60"
+    )]
+    pub voltage: String,
+    #[command(flatten)]
+    pub law: BlockLawArgs,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: BrainFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct FitCsfArgs {
+    /// Write the fitted parameter file here (normally data/brain/csf-model.toml)
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BrainRunArgs {
+    /// Regimen as written clinically, e.g. "4 g over 20 min, then 1 g/h for 24 h"
+    #[arg(long, value_name = "TEXT")]
+    pub regimen: Option<String>,
+    /// Serum PK model id (see `mgiv models`); default chosen from the patient
+    #[arg(long, value_name = "ID")]
+    pub model: Option<String>,
+    #[command(flatten)]
+    pub patient: PatientArgs,
+    /// Hours to show (default: end of the regimen + 12 h, at least 24 h)
+    #[arg(long, value_name = "H")]
+    pub hours: Option<f64>,
+    /// Output times in hours, comma-separated (default: hourly)
+    #[arg(long, value_name = "T1,T2,...")]
+    pub at: Option<String>,
+    /// Membrane potential(s) for the NMDA block, mV, comma-separated; the first is reported as
+    /// nmda_relative_conductance (default -65)
+    #[arg(long, value_name = "MV", allow_hyphen_values = true)]
+    pub voltage: Option<String>,
+    #[command(flatten)]
+    pub law: BlockLawArgs,
+    /// CSF transfer model: saturable (default, joint fit) or leaky (Fuchs-Buder only; upper bound)
+    #[arg(long = "csf-model", value_name = "NAME", default_value = "saturable")]
+    pub csf_model: String,
+    /// Parameter draws for the intervals (0 = none)
+    #[arg(long, value_name = "N", default_value_t = 400)]
+    pub samples: usize,
+    /// Random seed for the parameter draws (same seed, same numbers)
+    #[arg(long, value_name = "SEED", default_value_t = 20260401)]
+    pub seed: u64,
+    /// Central coverage of the intervals (0-1)
+    #[arg(long, value_name = "P", default_value_t = 0.9)]
+    pub coverage: f64,
+    /// HYPOTHETICAL cerebral-vessel module: EC50 (mM rise of ionised CSF Mg); needs --vascular-emax
+    #[arg(long = "vascular-ec50", value_name = "MM", requires = "vascular_emax")]
+    pub vascular_ec50: Option<f64>,
+    /// HYPOTHETICAL cerebral-vessel module: maximal diameter increase (%); needs --vascular-ec50
+    #[arg(long = "vascular-emax", value_name = "PCT", requires = "vascular_ec50")]
+    pub vascular_emax: Option<f64>,
+    /// Baseline C-reactive protein, mg/L (for the associative inflammation statement)
+    #[arg(long, value_name = "MG_L")]
+    pub crp: Option<f64>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: BrainFormat,
+    /// Write a multi-panel plot (.svg or .png)
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+}
+
+pub fn run(args: BrainArgs) -> Result<()> {
+    match args.command {
+        Some(BrainCommand::Block(a)) => run_block(a),
+        Some(BrainCommand::FitCsf(a)) => run_fit(a),
+        None => run_brain(args.run),
+    }
+}
+
+fn parse_voltages(text: &str) -> Result<Vec<f64>> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let v: f64 = part.trim_end_matches("mV").trim().parse().with_context(|| {
+            format!("invalid --voltage '{part}' (allowed: membrane potentials in mV, e.g. -65 or -80,-60,-40)")
+        })?;
+        mgiv_brain::effects::check_voltage(v)?;
+        out.push(v);
+    }
+    if out.is_empty() {
+        bail!("invalid --voltage '{text}' (allowed: membrane potentials in mV, e.g. -65)");
+    }
+    Ok(out)
+}
+
+fn run_block(a: BlockArgs) -> Result<()> {
+    let spec = a.law.spec()?;
+    let mg = check_mg(a.mg)?;
+    let volts = parse_voltages(&a.voltage)?;
+    let rows = block_table(&spec, mg, &volts)?;
+    let b = spec.block()?;
+    let v_half = b.v_half_mv(mg);
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        BrainFormat::Json => {
+            let v = json!({
+                "block": spec.name(),
+                "source": b.source,
+                "k0_mm": b.k0_mm,
+                "gamma_per_mv": b.gamma_per_mv,
+                "mg_mm": mg,
+                "v_half_mv": if mg > 0.0 { Some(v_half) } else { None },
+                "rows": rows.iter().map(|(v, f)| json!({"voltage_mv": v, "unblocked_fraction": f})).collect::<Vec<_>>(),
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        BrainFormat::Table => {
+            writeln!(
+                out,
+                "NMDA Mg block: {} (K0 {} mM, gamma {:.4} /mV)",
+                spec.name(),
+                fmt_num(b.k0_mm),
+                b.gamma_per_mv
+            )?;
+            writeln!(out, "Source: {}", b.source)?;
+            for (v, f) in &rows {
+                writeln!(
+                    out,
+                    "B(V = {} mV, Mg = {} mM) = {:.4}  (fraction of NMDA conductance unblocked)",
+                    fmt_num(*v),
+                    fmt_num(mg),
+                    f
+                )?;
+            }
+            if mg > 0.0 {
+                writeln!(
+                    out,
+                    "Half-unblock voltage V1/2 = {:.2} mV at {} mM",
+                    v_half,
+                    fmt_num(mg)
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_fit(a: FitCsfArgs) -> Result<()> {
+    let f = mgiv_brain::fit::fit_csf()?;
+    let mut out = std::io::stdout().lock();
+    print_fit(&mut out, &f)?;
+    if let Some(path) = &a.write {
+        std::fs::write(path, f.to_toml()?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        writeln!(out, "\nwritten to {}", path.display())?;
+    } else {
+        let shipped = CsfModelFile::builtin()?;
+        let same = (shipped.saturable.k_out_per_h / f.saturable.k_out_per_h - 1.0).abs() < 1e-9
+            && (shipped.saturable.km_rel / f.saturable.km_rel - 1.0).abs() < 1e-9
+            && (shipped.leaky.k_out_per_h / f.leaky.k_out_per_h - 1.0).abs() < 1e-9;
+        writeln!(
+            out,
+            "\nShipped data/brain/csf-model.toml {} this fit.{}",
+            if same { "equals" } else { "DIFFERS FROM" },
+            if same {
+                ""
+            } else {
+                " Re-run with --write data/brain/csf-model.toml"
+            }
+        )?;
+    }
+    Ok(())
+}
+
+fn print_fit(out: &mut impl Write, f: &CsfModelFile) -> Result<()> {
+    let s = &f.saturable;
+    let sd = |v: f64| v.max(0.0).sqrt();
+    writeln!(
+        out,
+        "Blood-CSF magnesium transfer: calibration (data: {})",
+        f.data_file
+    )?;
+    writeln!(
+        out,
+        "\nSaturable model (default): dy/dt = k_out·(g(x) − y), g(x) = x(κ+1)/(κ+x)"
+    )?;
+    writeln!(
+        out,
+        "  k_out = {:.4} /h (t½ {:.0} min; ln-SD {:.2}), κ = Km/Cp0 = {:.3} (ln-SD {:.2}), corr {:.2}",
+        s.k_out_per_h,
+        s.t_half_min,
+        sd(s.covariance_ln[0][0]),
+        s.km_rel,
+        sd(s.covariance_ln[1][1]),
+        s.covariance_ln[0][1] / (sd(s.covariance_ln[0][0]) * sd(s.covariance_ln[1][1]))
+    )?;
+    writeln!(
+        out,
+        "  chi2 = {:.2} on {} dof; covariance inflated by the Birge factor {:.2} (the data sets disagree)",
+        s.chi2, s.dof, s.birge_factor
+    )?;
+    let p = &s.predictions;
+    writeln!(out, "  Fuchs-Buder 1997 CSF at 30/90/240 min: predicted {:.3} / {:.3} / {:.3}, observed 1.00 ± 0.15 / 1.10 ± 0.17 / 1.13 ± 0.19 mmol/L",
+        p.fuchs_buder_csf_mmol_l[0], p.fuchs_buder_csf_mmol_l[1], p.fuchs_buder_csf_mmol_l[2])?;
+    writeln!(out, "  McKee 2005 CSF rise after 24 h at serum 2.1/2.3/2.5 mmol/L: {:+.1} / {:+.1} / {:+.1} % (reported 10-19 %); at 12 h {:+.1} / {:+.1} / {:+.1} %",
+        100.0 * p.mckee_rise_24h_fraction[0], 100.0 * p.mckee_rise_24h_fraction[1], 100.0 * p.mckee_rise_24h_fraction[2],
+        100.0 * p.mckee_rise_12h_fraction[0], 100.0 * p.mckee_rise_12h_fraction[1], 100.0 * p.mckee_rise_12h_fraction[2])?;
+    writeln!(out, "  Out-of-sample check, Oppelt 1963 (dog, plasma ×3-4 for 5.5 h, at most +21 %): {:+.1} to {:+.1} %",
+        100.0 * p.oppelt_rise_fraction[0], 100.0 * p.oppelt_rise_fraction[1])?;
+    let l = &f.leaky;
+    writeln!(out, "\nLeaky alternative (linear influx, Fuchs-Buder only): k_out = {:.4} /h (t½ {:.0} min; ln-SD {:.2}), chi2 {:.2} on {} dof",
+        l.k_out_per_h, l.t_half_min, sd(l.var_ln), l.chi2, l.dof)?;
+    let q = &l.predictions;
+    writeln!(out, "  Fuchs-Buder predicted {:.3} / {:.3} / {:.3} mmol/L; McKee 24-h rise {:+.0} % (reported 10-19 %: over-predicts)",
+        q.fuchs_buder_csf_mmol_l[0], q.fuchs_buder_csf_mmol_l[1], q.fuchs_buder_csf_mmol_l[2], 100.0 * q.mckee_rise_24h_fraction[1])?;
+    writeln!(
+        out,
+        "\nBaseline CSF/serum total ratio R0 = {:.3} ± {:.3}; ionised fraction of CSF Mg = {:.3} ± {:.3}",
+        f.ratio.ratio_total, f.ratio.se, f.ionised.fraction, f.ionised.se
+    )?;
+    Ok(())
+}
+
+/// Serum curve (fine grid) and the CSF course for a regimen and patient: the helper a front end
+/// such as `mgiv neuro --regimen` can call. Returns the serum simulation and the CSF course on a
+/// grid from 0 to `horizon_h` (step ≤ 1 min or horizon/5000).
+#[allow(dead_code)] // to be called by `mgiv neuro --regimen` (wired by the lead)
+pub fn serum_and_csf(
+    regimen_text: &str,
+    model: Option<&str>,
+    patient: &PatientArgs,
+    horizon_h: f64,
+    opts: &CsfOptions,
+) -> Result<(Simulation, CsfCourse)> {
+    let patient = patient.patient()?;
+    let regimen = Regimen::from_text(regimen_text, patient.weight_kg)?;
+    let (m, why) = choose_model(model, &patient)?;
+    let step = (horizon_h / 5000.0).max(1.0 / 60.0);
+    let grid = uniform_times(horizon_h, step)?;
+    let sim = simulate(&m, why, &patient, &regimen, &grid)?;
+    let course = mgiv_brain::csf_from_serum(
+        &sim.times_h,
+        &sim.serum_mmol_l,
+        sim.params.baseline_mmol_l,
+        opts,
+    )?;
+    Ok((sim, course))
+}
+
+fn run_brain(a: BrainRunArgs) -> Result<()> {
+    let Some(regimen_text) = a.regimen.clone() else {
+        bail!("--regimen is required (e.g. mgiv brain --regimen \"4 g over 20 min, then 1 g/h for 24 h\" --weight 70), or use `mgiv brain block --mg 1 --voltage -60` / `mgiv brain fit-csf`");
+    };
+    let patient = a.patient.patient()?;
+    let regimen = Regimen::from_text(&regimen_text, patient.weight_kg)?;
+    let (model, why) = choose_model(a.model.as_deref(), &patient)?;
+    let report_times = match (&a.at, a.hours) {
+        (Some(at), _) => parse_times(at)?,
+        (None, hours) => {
+            let default_h = (regimen.last_finite_time_h() + 12.0).clamp(24.0, 24.0 * 14.0);
+            uniform_times(hours.unwrap_or(default_h.ceil()), 1.0)?
+        }
+    };
+    let horizon = report_times.last().copied().unwrap_or(24.0).max(1.0 / 60.0);
+    let step = (horizon / 5000.0).max(1.0 / 60.0);
+    let grid = uniform_times(horizon, step)?;
+    let sim = simulate(&model, why, &patient, &regimen, &grid)?;
+    let law = a.law.clone();
+    let vascular = match (a.vascular_ec50, a.vascular_emax) {
+        (Some(ec), Some(em)) => Some(VascularHypothesis::new(ec, em)?),
+        _ => None,
+    };
+    let opts = BrainOptions {
+        csf: CsfOptions {
+            variant: CsfVariant::parse(&a.csf_model)?,
+            n_samples: a.samples,
+            seed: a.seed,
+            coverage: a.coverage,
+        },
+        block: law.spec()?,
+        voltages_mv: match &a.voltage {
+            Some(v) => parse_voltages(v)?,
+            None => vec![-65.0],
+        },
+        vascular,
+        crp_mg_l: a.crp,
+    };
+    let baseline = sim.params.baseline_mmol_l;
+    let rep = brain_report(
+        &sim.times_h,
+        &sim.serum_mmol_l,
+        baseline,
+        &report_times,
+        &opts,
+    )?;
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        BrainFormat::Json => {
+            let v = json!({
+                "regimen": regimen.canonical(),
+                "regimen_note": "g = grams of MgSO4·7H2O unless another salt is named",
+                "patient": patient,
+                "serum_model": sim.model,
+                "serum_warnings": sim.warnings,
+                "csf_model": rep.csf_model,
+                "block": rep.block,
+                "voltages_mv": rep.voltages_mv,
+                "points": rep.points,
+                "summary": rep.summary,
+                "claims": rep.claims,
+                "not_modelled": rep.not_modelled,
+                "plain_language": rep.plain_language,
+                "warnings": rep.warnings,
+            });
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        BrainFormat::Table => print_table(&mut out, &regimen, &sim, &rep)?,
+    }
+    out.flush()?;
+    drop(out);
+    if let Some(path) = &a.plot {
+        // a denser set of report times for smooth curves
+        let n = 300usize;
+        let plot_times: Vec<f64> = (0..=n).map(|i| horizon * i as f64 / n as f64).collect();
+        let prep = brain_report(
+            &sim.times_h,
+            &sim.serum_mmol_l,
+            baseline,
+            &plot_times,
+            &opts,
+        )?;
+        crate::plot_to_file!(path, (1400, 1000), draw_brain, &prep, &regimen.canonical())?;
+        eprintln!("plot written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn effect_value(p: &mgiv_brain::report::BrainPoint, name: &str) -> Option<f64> {
+    p.effects
+        .iter()
+        .find(|e| e.name == name)
+        .and_then(|e| e.value)
+}
+
+fn print_table(
+    out: &mut impl Write,
+    regimen: &Regimen,
+    sim: &Simulation,
+    rep: &BrainReport,
+) -> Result<()> {
+    let s = &rep.summary;
+    writeln!(
+        out,
+        "Regimen: {} (g = grams of MgSO4·7H2O)",
+        regimen.canonical()
+    )?;
+    writeln!(
+        out,
+        "Serum model: {} — {}",
+        sim.model.id, sim.model.citation
+    )?;
+    if let Some(why) = &sim.model.chosen_because {
+        writeln!(out, "  chosen because: {why}")?;
+    }
+    let m = &rep.csf_model;
+    writeln!(
+        out,
+        "CSF model: {} (k_out {:.3} /h{}, CSF/serum ratio {:.3}, ionised fraction {:.2}); {:.0} % intervals from {} parameter draws, seed {}",
+        m.variant.name(),
+        m.k_out_per_h,
+        m.km_rel.map(|k| format!(", Km {k:.3} × baseline serum")).unwrap_or_default(),
+        m.ratio_total,
+        m.ionised_fraction,
+        100.0 * m.interval_coverage,
+        m.n_samples,
+        m.seed
+    )?;
+    writeln!(out, "  {}", m.interval_meaning)?;
+    writeln!(out, "NMDA block: {}", rep.block)?;
+    let v0 = fmt_num(rep.voltages_mv[0]);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:>6}  {:>7}  {:>21}  {:>21}  {:>19}  {:>8}  {:>7}  {:>8}",
+        "time",
+        "serum",
+        "CSF total [interval]",
+        "CSF ionised [interv.]",
+        format!("NMDA g@{v0}mV [int.]"),
+        "release",
+        "SBP Δ",
+        "LTP Δ(GB)"
+    )?;
+    writeln!(
+        out,
+        "{:>6}  {:>7}  {:>21}  {:>21}  {:>19}  {:>8}  {:>7}  {:>8}",
+        "h", "mmol/L", "mmol/L", "mmol/L", "× baseline", "× base", "mmHg", "vs base"
+    )?;
+    for p in &rep.points {
+        writeln!(
+            out,
+            "{:>6}  {:>7.3}  {:>6.3} [{:.3}-{:.3}]  {:>6.3} [{:.3}-{:.3}]  {:>5.3} [{:.3}-{:.3}]  {:>8.3}  {:>7.1}  {:>+8.3}",
+            fmt_num(p.time_h),
+            p.serum_mg_mmol_l,
+            p.csf_total_mg_mmol_l,
+            p.csf_total_mg_mmol_l_lo,
+            p.csf_total_mg_mmol_l_hi,
+            p.csf_ionised_mg_mmol_l,
+            p.csf_ionised_mg_mmol_l_lo,
+            p.csf_ionised_mg_mmol_l_hi,
+            p.nmda_relative_conductance,
+            p.nmda_relative_conductance_lo,
+            p.nmda_relative_conductance_hi,
+            effect_value(p, "presynaptic_release_relative").unwrap_or(f64::NAN),
+            effect_value(p, "systolic_bp_change_mmhg").unwrap_or(f64::NAN),
+            effect_value(p, "plasticity_gb_change_vs_baseline").unwrap_or(f64::NAN),
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Peaks: serum {:.2} mmol/L at {} h; CSF total {:.3} mmol/L [{:.3}-{:.3}] at {} h ({:+.1} %, interval {:+.1} to {:+.1} %); CSF ionised {:.3} [{:.3}-{:.3}] at {} h",
+        s.serum_peak.value, fmt_num(s.serum_peak.time_h),
+        s.csf_total_peak.value, s.csf_total_peak.lo, s.csf_total_peak.hi, fmt_num(s.csf_total_peak.time_h),
+        100.0 * s.csf_rise_fraction, 100.0 * s.csf_rise_fraction_lo, 100.0 * s.csf_rise_fraction_hi,
+        s.csf_ionised_peak.value, s.csf_ionised_peak.lo, s.csf_ionised_peak.hi, fmt_num(s.csf_ionised_peak.time_h)
+    )?;
+    for n in &s.nmda_at_peak {
+        writeln!(
+            out,
+            "NMDA at {} mV: unblocked fraction {:.4} at baseline → {:.4} at peak CSF ionised Mg; conductance × {:.3} [{:.3}-{:.3}]",
+            fmt_num(n.voltage_mv), n.unblocked_fraction_baseline, n.unblocked_fraction_at_peak,
+            n.relative_conductance, n.relative_conductance_lo, n.relative_conductance_hi
+        )?;
+    }
+    let pl = &s.plasticity;
+    writeln!(
+        out,
+        "Plasticity ({}): Graupner-Brunel DP synaptic change {:.3} at baseline → {:.3} at peak ({:+.3}); Shouval {} → {}",
+        pl.protocol,
+        pl.baseline.gb_synaptic_change,
+        pl.at_peak_csf.gb_synaptic_change,
+        pl.gb_change_vs_baseline,
+        pl.baseline.shouval_synaptic_change.map(|v| format!("{v:.3}")).unwrap_or_default(),
+        pl.at_peak_csf.shouval_synaptic_change.map(|v| format!("{v:.3}")).unwrap_or_default(),
+    )?;
+    writeln!(
+        out,
+        "Magnesium status (baseline serum {:.2} mmol/L): {} — {}",
+        s.baseline_serum_mmol_l, s.status.label, s.status.source
+    )?;
+    writeln!(out, "\nThe claimed effects, graded (A direct human data … D hypothetical/associative/not modelled):")?;
+    for c in &rep.claims {
+        writeln!(
+            out,
+            "  [{}] {}: {}",
+            c.claim.grade, c.claim.claim, c.this_run
+        )?;
+        writeln!(out, "      evidence: {}", c.claim.verdict)?;
+        writeln!(out, "      sources: {}", c.claim.sources)?;
+    }
+    writeln!(out, "\nNot modelled:")?;
+    for n in &rep.not_modelled {
+        writeln!(out, "  - {n}")?;
+    }
+    if !sim.warnings.is_empty() || !rep.warnings.is_empty() {
+        writeln!(out, "\nWarnings:")?;
+        for w in sim.warnings.iter().chain(&rep.warnings) {
+            writeln!(out, "  - {w}")?;
+        }
+    }
+    writeln!(out, "\nIn plain language:\n{}", rep.plain_language)?;
+    Ok(())
+}
+
+fn draw_brain<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    rep: &BrainReport,
+    regimen: &str,
+) -> Result<()> {
+    root.fill(&WHITE).map_err(e)?;
+    let (title, body) = root.split_vertically(40);
+    title
+        .draw(&Text::new(
+            format!("mgiv brain — {regimen}"),
+            (12, 10),
+            ("sans-serif", 20).into_font(),
+        ))
+        .map_err(e)?;
+    let panels = body.split_evenly((2, 2));
+    let pts = &rep.points;
+    let tmax = pts.last().map(|p| p.time_h).unwrap_or(1.0).max(1e-3);
+    let band = |a: &[(f64, f64, f64)]| -> Vec<(f64, f64)> {
+        let mut v: Vec<(f64, f64)> = a.iter().map(|&(t, lo, _)| (t, lo)).collect();
+        v.extend(a.iter().rev().map(|&(t, _, hi)| (t, hi)));
+        v
+    };
+    let blue = RGBColor(30, 90, 200);
+    let green = RGBColor(0, 140, 80);
+
+    // A: serum, CSF total, CSF ionised
+    {
+        let ymax = pts
+            .iter()
+            .map(|p| p.serum_mg_mmol_l.max(p.csf_total_mg_mmol_l_hi))
+            .fold(0.0, f64::max)
+            * 1.1;
+        let mut ch = ChartBuilder::on(&panels[0])
+            .caption(
+                "Mg: serum and CSF (grade A-/C: measured; time course fitted)",
+                ("sans-serif", 15),
+            )
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..tmax, 0f64..ymax.max(0.5))
+            .map_err(e)?;
+        ch.configure_mesh()
+            .x_desc("time (h)")
+            .y_desc("Mg (mmol/L)")
+            .draw()
+            .map_err(e)?;
+        let tot: Vec<_> = pts
+            .iter()
+            .map(|p| (p.time_h, p.csf_total_mg_mmol_l_lo, p.csf_total_mg_mmol_l_hi))
+            .collect();
+        let ion: Vec<_> = pts
+            .iter()
+            .map(|p| {
+                (
+                    p.time_h,
+                    p.csf_ionised_mg_mmol_l_lo,
+                    p.csf_ionised_mg_mmol_l_hi,
+                )
+            })
+            .collect();
+        ch.draw_series(std::iter::once(Polygon::new(
+            band(&tot),
+            blue.mix(0.25).filled(),
+        )))
+        .map_err(e)?;
+        ch.draw_series(std::iter::once(Polygon::new(
+            band(&ion),
+            green.mix(0.25).filled(),
+        )))
+        .map_err(e)?;
+        ch.draw_series(LineSeries::new(
+            pts.iter().map(|p| (p.time_h, p.serum_mg_mmol_l)),
+            BLACK.stroke_width(2),
+        ))
+        .map_err(e)?
+        .label("total serum Mg (PK model)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.stroke_width(2)));
+        ch.draw_series(LineSeries::new(
+            pts.iter().map(|p| (p.time_h, p.csf_total_mg_mmol_l)),
+            blue.stroke_width(2),
+        ))
+        .map_err(e)?
+        .label("CSF total Mg (band: parameter interval)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], blue.stroke_width(2)));
+        ch.draw_series(LineSeries::new(
+            pts.iter().map(|p| (p.time_h, p.csf_ionised_mg_mmol_l)),
+            green.stroke_width(2),
+        ))
+        .map_err(e)?
+        .label("CSF ionised Mg (drives NMDA block)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], green.stroke_width(2)));
+        ch.configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(e)?;
+    }
+    // B: NMDA relative conductance and release
+    {
+        let rel: Vec<f64> = pts
+            .iter()
+            .map(|p| effect_value(p, "presynaptic_release_relative").unwrap_or(1.0))
+            .collect();
+        let lo = pts
+            .iter()
+            .map(|p| p.nmda_relative_conductance_lo)
+            .chain(rel.iter().copied())
+            .fold(1.0, f64::min);
+        let mut ch = ChartBuilder::on(&panels[1])
+            .caption(
+                format!(
+                    "Nerve transmission (grade B): NMDA conductance at {} mV",
+                    fmt_num(rep.voltages_mv[0])
+                ),
+                ("sans-serif", 15),
+            )
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..tmax, (lo - 0.05).max(0.0)..1.02f64)
+            .map_err(e)?;
+        ch.configure_mesh()
+            .x_desc("time (h)")
+            .y_desc("× baseline")
+            .draw()
+            .map_err(e)?;
+        let nm: Vec<_> = pts
+            .iter()
+            .map(|p| {
+                (
+                    p.time_h,
+                    p.nmda_relative_conductance_lo,
+                    p.nmda_relative_conductance_hi,
+                )
+            })
+            .collect();
+        ch.draw_series(std::iter::once(Polygon::new(
+            band(&nm),
+            RED.mix(0.2).filled(),
+        )))
+        .map_err(e)?;
+        ch.draw_series(LineSeries::new(
+            pts.iter().map(|p| (p.time_h, p.nmda_relative_conductance)),
+            RED.stroke_width(2),
+        ))
+        .map_err(e)?
+        .label("NMDA conductance vs baseline (B: strong law)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], RED.stroke_width(2)));
+        let grey = RGBColor(120, 120, 120);
+        ch.draw_series(LineSeries::new(
+            pts.iter().zip(&rel).map(|(p, r)| (p.time_h, *r)),
+            grey.stroke_width(2),
+        ))
+        .map_err(e)?
+        .label("transmitter release vs baseline (C: unverified constants, illustrative)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], grey.stroke_width(2)));
+        ch.configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(e)?;
+    }
+    // C: blood pressure
+    {
+        let sbp: Vec<f64> = pts
+            .iter()
+            .map(|p| effect_value(p, "systolic_bp_change_mmhg").unwrap_or(0.0))
+            .collect();
+        let dbp: Vec<f64> = pts
+            .iter()
+            .map(|p| effect_value(p, "diastolic_bp_change_mmhg").unwrap_or(0.0))
+            .collect();
+        let lo = sbp.iter().chain(&dbp).copied().fold(-1.0, f64::min) * 1.15;
+        let mut ch = ChartBuilder::on(&panels[2])
+            .caption("Blood pressure (grade C, Lu 2002 pre-eclampsia); brain blood flow NOT predicted (D)", ("sans-serif", 15))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..tmax, lo..1.0f64)
+            .map_err(e)?;
+        ch.configure_mesh()
+            .x_desc("time (h)")
+            .y_desc("change (mmHg)")
+            .draw()
+            .map_err(e)?;
+        ch.draw_series(LineSeries::new(
+            pts.iter().zip(&sbp).map(|(p, v)| (p.time_h, *v)),
+            blue.stroke_width(2),
+        ))
+        .map_err(e)?
+        .label("systolic")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], blue.stroke_width(2)));
+        ch.draw_series(LineSeries::new(
+            pts.iter().zip(&dbp).map(|(p, v)| (p.time_h, *v)),
+            green.stroke_width(2),
+        ))
+        .map_err(e)?
+        .label("diastolic")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], green.stroke_width(2)));
+        ch.configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(e)?;
+    }
+    // D: plasticity
+    {
+        let gb: Vec<f64> = pts
+            .iter()
+            .map(|p| effect_value(p, "plasticity_gb_change_vs_baseline").unwrap_or(0.0))
+            .collect();
+        let lo = gb.iter().copied().fold(-0.01, f64::min) * 1.2;
+        let hi = gb.iter().copied().fold(0.01, f64::max) * 1.2;
+        let mut ch = ChartBuilder::on(&panels[3])
+            .caption("Synaptic plasticity, acute model (B); chronic NOT modelled; inflammation associative (D)", ("sans-serif", 15))
+            .margin(10)
+            .x_label_area_size(35)
+            .y_label_area_size(55)
+            .build_cartesian_2d(0f64..tmax, lo..hi)
+            .map_err(e)?;
+        ch.configure_mesh()
+            .x_desc("time (h)")
+            .y_desc("Δ synaptic change vs baseline")
+            .draw()
+            .map_err(e)?;
+        let purple = RGBColor(120, 60, 180);
+        ch.draw_series(LineSeries::new(
+            pts.iter().zip(&gb).map(|(p, v)| (p.time_h, *v)),
+            purple.stroke_width(2),
+        ))
+        .map_err(e)?
+        .label("Graupner-Brunel DP, 60 pairs at 1 Hz, +10 ms (below 0 = less LTP)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], purple.stroke_width(2)));
+        ch.configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 12))
+            .draw()
+            .map_err(e)?;
+    }
+    Ok(())
 }

@@ -1,0 +1,41 @@
+//! Evidence grades (`data/brain/evidence.toml`; brain.md §11).
+
+use serde::{Deserialize, Serialize};
+
+use mgiv_core::error::{invalid, MgivError};
+
+pub const EVIDENCE_TOML: &str = include_str!("../../../data/brain/evidence.toml");
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Claim {
+    pub id: String,
+    pub claim: String,
+    pub grade: String,
+    pub verdict: String,
+    pub sources: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct EvidenceFile {
+    claims: Vec<Claim>,
+}
+
+/// All graded claims, in file order.
+pub fn claims() -> Result<Vec<Claim>, MgivError> {
+    let f: EvidenceFile = toml::from_str(EVIDENCE_TOML).map_err(|e| MgivError::ModelFile {
+        id: "data/brain/evidence.toml".into(),
+        message: e.to_string(),
+    })?;
+    Ok(f.claims)
+}
+
+/// One claim by id.
+pub fn claim(id: &str) -> Result<Claim, MgivError> {
+    claims()?.into_iter().find(|c| c.id == id).ok_or_else(|| {
+        invalid(
+            "evidence id",
+            id,
+            "an id listed in data/brain/evidence.toml",
+        )
+    })
+}

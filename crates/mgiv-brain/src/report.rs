@@ -1,0 +1,679 @@
+//! One run of `mgiv brain`: serum → CSF (with intervals) → every effect, each with its evidence
+//! grade and source, a summary and a plain-language paragraph.
+
+use serde::Serialize;
+
+use mgiv_core::error::{invalid, MgivError};
+
+use crate::csf::{
+    csf_from_serum, quantile_pair, CsfCourse, CsfOptions, CsfVariant, INTERVAL_MEANING,
+};
+use crate::effects::{
+    self, blood_pressure_change, check_voltage, constants, crp_assessment, excitability_shift_mv,
+    plasticity_at, release_relative, standard_protocol, status_band, BlockSpec, CrpAssessment,
+    PlasticityReadout, StatusBand, VascularHypothesis,
+};
+use crate::evidence::{claim, claims, Claim};
+
+/// Options of a brain run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BrainOptions {
+    pub csf: CsfOptions,
+    pub block: BlockSpec,
+    /// membrane potentials (mV); the first is the one reported as `nmda_relative_conductance`
+    pub voltages_mv: Vec<f64>,
+    /// hypothetical cerebral-vessel module (off when None)
+    pub vascular: Option<VascularHypothesis>,
+    /// baseline C-reactive protein (mg/L), for the associative inflammation statement
+    pub crp_mg_l: Option<f64>,
+}
+
+impl Default for BrainOptions {
+    fn default() -> Self {
+        BrainOptions {
+            csf: CsfOptions::default(),
+            block: BlockSpec::default(),
+            voltages_mv: vec![-65.0],
+            vascular: None,
+            crp_mg_l: None,
+        }
+    }
+}
+
+/// One output of the effect chain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Effect {
+    pub name: String,
+    /// None = not predicted (see `evidence`)
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lo: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hi: Option<f64>,
+    pub unit: String,
+    pub evidence: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BrainPoint {
+    pub time_h: f64,
+    pub serum_mg_mmol_l: f64,
+    pub csf_total_mg_mmol_l: f64,
+    pub csf_total_mg_mmol_l_lo: f64,
+    pub csf_total_mg_mmol_l_hi: f64,
+    pub csf_ionised_mg_mmol_l: f64,
+    pub csf_ionised_mg_mmol_l_lo: f64,
+    pub csf_ionised_mg_mmol_l_hi: f64,
+    /// NMDA conductance relative to baseline at the first voltage
+    pub nmda_relative_conductance: f64,
+    pub nmda_relative_conductance_lo: f64,
+    pub nmda_relative_conductance_hi: f64,
+    pub effects: Vec<Effect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Peak {
+    pub time_h: f64,
+    pub value: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NmdaAtPeak {
+    pub voltage_mv: f64,
+    pub unblocked_fraction_baseline: f64,
+    pub unblocked_fraction_at_peak: f64,
+    pub relative_conductance: f64,
+    pub relative_conductance_lo: f64,
+    pub relative_conductance_hi: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlasticitySummary {
+    pub protocol: String,
+    pub baseline: PlasticityReadout,
+    pub at_peak_csf: PlasticityReadout,
+    pub gb_change_vs_baseline: f64,
+    pub shouval_change_vs_baseline: Option<f64>,
+    pub evidence: String,
+    pub source: String,
+    pub chronic: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub baseline_serum_mmol_l: f64,
+    pub baseline_csf_total_mmol_l: f64,
+    pub baseline_csf_ionised_mmol_l: f64,
+    pub serum_peak: Peak,
+    pub csf_total_peak: Peak,
+    pub csf_ionised_peak: Peak,
+    /// CSF total rise at its peak relative to baseline (fraction), with interval
+    pub csf_rise_fraction: f64,
+    pub csf_rise_fraction_lo: f64,
+    pub csf_rise_fraction_hi: f64,
+    pub nmda_at_peak: Vec<NmdaAtPeak>,
+    pub plasticity: PlasticitySummary,
+    pub sbp_nadir_mmhg: f64,
+    pub dbp_nadir_mmhg: f64,
+    pub status: StatusBand,
+    pub crp: Option<CrpAssessment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GradedClaim {
+    #[serde(flatten)]
+    pub claim: Claim,
+    /// what this run's numbers say about the claim
+    pub this_run: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BrainReport {
+    pub csf_model: CsfModelInfo,
+    pub block: String,
+    pub voltages_mv: Vec<f64>,
+    pub points: Vec<BrainPoint>,
+    pub summary: Summary,
+    pub claims: Vec<GradedClaim>,
+    pub not_modelled: Vec<String>,
+    pub plain_language: String,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CsfModelInfo {
+    pub variant: CsfVariant,
+    pub k_out_per_h: f64,
+    pub km_rel: Option<f64>,
+    pub ratio_total: f64,
+    pub ionised_fraction: f64,
+    pub interval_coverage: f64,
+    pub n_samples: usize,
+    pub seed: u64,
+    pub interval_meaning: String,
+    pub source: String,
+}
+
+fn interp(ts: &[f64], ys: &[f64], t: f64) -> f64 {
+    match ts.iter().position(|&x| x >= t) {
+        Some(0) => ys[0],
+        Some(i) => {
+            let (t0, t1) = (ts[i - 1], ts[i]);
+            if t1 > t0 {
+                ys[i - 1] + (ys[i] - ys[i - 1]) * (t - t0) / (t1 - t0)
+            } else {
+                ys[i]
+            }
+        }
+        None => *ys.last().unwrap_or(&f64::NAN),
+    }
+}
+
+/// Run the whole chain. `times_h`/`serum_mmol_l`: a total serum Mg series fine enough to resolve the
+/// regimen (e.g. every minute); `baseline_serum_mmol_l`: the patient's baseline; `report_times_h`:
+/// the times of the output points (inside the series' span; serum is interpolated linearly there).
+pub fn brain_report(
+    times_h: &[f64],
+    serum_mmol_l: &[f64],
+    baseline_serum_mmol_l: f64,
+    report_times_h: &[f64],
+    opts: &BrainOptions,
+) -> Result<BrainReport, MgivError> {
+    if report_times_h.is_empty() {
+        return Err(invalid("report times", "none", "at least one time"));
+    }
+    if opts.voltages_mv.is_empty() || opts.voltages_mv.len() > 16 {
+        return Err(invalid(
+            "voltage",
+            format!("{} values", opts.voltages_mv.len()),
+            "1 to 16 membrane potentials",
+        ));
+    }
+    for &v in &opts.voltages_mv {
+        check_voltage(v)?;
+    }
+    let span_end = *times_h.last().unwrap_or(&0.0);
+    let span_start = *times_h.first().unwrap_or(&0.0);
+    for &t in report_times_h {
+        if !(t.is_finite() && t >= span_start && t <= span_end + 1e-9) {
+            return Err(invalid(
+                "report time",
+                t,
+                format!("a time inside the serum series ({span_start} to {span_end} h)"),
+            ));
+        }
+    }
+    if serum_mmol_l.len() != times_h.len() {
+        return Err(invalid(
+            "serum_mmol_l",
+            format!("{} values for {} times", serum_mmol_l.len(), times_h.len()),
+            "one serum value per time",
+        ));
+    }
+    // merge report times into the grid
+    let mut grid: Vec<f64> = times_h.to_vec();
+    grid.extend_from_slice(report_times_h);
+    grid.sort_by(|a, b| a.total_cmp(b));
+    grid.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    let serum: Vec<f64> = grid
+        .iter()
+        .map(|&t| interp(times_h, serum_mmol_l, t))
+        .collect();
+    let course = csf_from_serum(&grid, &serum, baseline_serum_mmol_l, &opts.csf)?;
+    let idx: Vec<usize> = report_times_h
+        .iter()
+        .map(|&t| grid.iter().position(|&g| (g - t).abs() < 1e-9).unwrap_or(0))
+        .collect();
+
+    let c = constants()?;
+    let block = opts.block.block()?;
+    let ca = c.conditions.ca_o_mmol_l;
+    let i0 = course.baseline_ionised_mmol_l;
+    let (sbp, dbp) = blood_pressure_change(&c.blood_pressure, &grid, &serum, baseline_serum_mmol_l);
+    let proto = standard_protocol(&c.plasticity)?;
+    let gb0 = plasticity_at(&c.plasticity, &proto, i0, false)?.gb_synaptic_change;
+    let crp = opts
+        .crp_mg_l
+        .map(|v| crp_assessment(&c.inflammation, v))
+        .transpose()?;
+
+    let ev_nmda = claim("nerve-transmission")?;
+    let ev_rel = claim("release")?;
+    let ev_exc = claim("excitability")?;
+    let ev_bp = claim("blood-pressure")?;
+    let ev_cbf = claim("cerebral-blood-flow")?;
+    let ev_pl = claim("plasticity")?;
+    let ev_inf = claim("inflammation")?;
+    let grade = |cl: &Claim, extra: &str| format!("{} — {}", cl.grade, extra);
+
+    let q_lo = (1.0 - opts.csf.coverage) / 2.0;
+    let q_hi = 1.0 - q_lo;
+    let rel_interval = |v_mv: f64, j: usize| -> (f64, f64) {
+        if course.ionised_draws_mmol_l.is_empty() {
+            let r = block.unblocked_fraction(v_mv, course.ionised_mmol_l[j])
+                / block.unblocked_fraction(v_mv, i0);
+            return (r, r);
+        }
+        let mut v: Vec<f64> = course
+            .ionised_draws_mmol_l
+            .iter()
+            .zip(&course.ionised_draw_baselines_mmol_l)
+            .map(|(d, b)| block.unblocked_fraction(v_mv, d[j]) / block.unblocked_fraction(v_mv, *b))
+            .collect();
+        quantile_pair(&mut v, q_lo, q_hi)
+    };
+
+    let mut points = Vec::with_capacity(idx.len());
+    for &j in &idx {
+        let im = course.ionised_mmol_l[j];
+        let mut eff = Vec::new();
+        let mut first_rel = (f64::NAN, f64::NAN, f64::NAN);
+        for (k, &v) in opts.voltages_mv.iter().enumerate() {
+            let b = block.unblocked_fraction(v, im);
+            let rel = b / block.unblocked_fraction(v, i0);
+            let (lo, hi) = rel_interval(v, j);
+            let (lo, hi) = (lo.min(rel), hi.max(rel));
+            if k == 0 {
+                first_rel = (rel, lo, hi);
+            }
+            eff.push(Effect {
+                name: format!("nmda_unblocked_fraction_at_{}_mv", fmt_v(v)),
+                value: Some(b),
+                lo: None,
+                hi: None,
+                unit: "fraction of NMDA conductance unblocked".into(),
+                evidence: grade(
+                    &ev_nmda,
+                    "mechanism strong (published block law); magnitude at IV doses model-derived",
+                ),
+                source: block.source.to_string(),
+            });
+            eff.push(Effect {
+                name: format!("nmda_relative_conductance_at_{}_mv", fmt_v(v)),
+                value: Some(rel),
+                lo: Some(lo),
+                hi: Some(hi),
+                unit: "ratio to baseline (below 1 = less NMDA current)".into(),
+                evidence: grade(
+                    &ev_nmda,
+                    "mechanism strong; magnitude model-derived; no human outcome",
+                ),
+                source: format!("{}; driven by ionised CSF Mg", block.source),
+            });
+        }
+        eff.push(Effect {
+            name: "presynaptic_release_relative".into(),
+            value: Some(release_relative(&c.release, ca, im, i0)?),
+            lo: None,
+            hi: None,
+            unit: "ratio to baseline".into(),
+            evidence: grade(&ev_rel, "UNVERIFIED constants K1, K2: illustrative only"),
+            source: format!("{}; {}", c.release.exponent_source, c.release.k_source),
+        });
+        eff.push(Effect {
+            name: "excitability_shift_mv".into(),
+            value: Some(excitability_shift_mv(&c.excitability, ca, im, i0)?),
+            lo: None,
+            hi: None,
+            unit: "mV shift of channel activation (positive = less excitable); sub-millivolt"
+                .into(),
+            evidence: grade(&ev_exc, "sub-millivolt, negligible; Mg weight unverified"),
+            source: c.excitability.slope_source.clone(),
+        });
+        eff.push(Effect {
+            name: "systolic_bp_change_mmhg".into(),
+            value: Some(sbp[j]),
+            lo: None,
+            hi: None,
+            unit: "mmHg (negative = fall)".into(),
+            evidence: grade(
+                &ev_bp,
+                "one pre-eclampsia PK/PD study; no interval (PD variability not published)",
+            ),
+            source: c.blood_pressure.source.clone(),
+        });
+        eff.push(Effect {
+            name: "diastolic_bp_change_mmhg".into(),
+            value: Some(dbp[j]),
+            lo: None,
+            hi: None,
+            unit: "mmHg (negative = fall)".into(),
+            evidence: grade(&ev_bp, "one pre-eclampsia PK/PD study"),
+            source: c.blood_pressure.source.clone(),
+        });
+        match &opts.vascular {
+            None => eff.push(Effect {
+                name: "cerebral_blood_flow_change_percent".into(),
+                value: None,
+                lo: None,
+                hi: None,
+                unit: "%".into(),
+                evidence: grade(&ev_cbf, "not predicted; hypothetical module off by default; human TCD studies found no change"),
+                source: c.cerebral_blood_flow.human_finding.clone(),
+            }),
+            Some(vh) => {
+                let (dd, flow) = vh.response(im - i0, c.cerebral_blood_flow.poiseuille_exponent);
+                eff.push(Effect {
+                    name: "cerebral_vessel_diameter_change_percent_hypothetical".into(),
+                    value: Some(dd),
+                    lo: None,
+                    hi: None,
+                    unit: "% (HYPOTHETICAL: user-supplied EC50/Emax)".into(),
+                    evidence: grade(&ev_cbf, "HYPOTHETICAL (off by default): no published cerebral-artery EC50; not evidence"),
+                    source: c.cerebral_blood_flow.ec50_source.clone(),
+                });
+                eff.push(Effect {
+                    name: "cerebral_blood_flow_change_percent_hypothetical".into(),
+                    value: Some(flow),
+                    lo: None,
+                    hi: None,
+                    unit: "% (HYPOTHETICAL: Poiseuille r^4 from the hypothetical diameter)".into(),
+                    evidence: grade(&ev_cbf, "HYPOTHETICAL (off by default); human TCD studies found no change"),
+                    source: c.cerebral_blood_flow.human_finding.clone(),
+                });
+            }
+        }
+        let gb_t = plasticity_at(&c.plasticity, &proto, im, false)?.gb_synaptic_change;
+        eff.push(Effect {
+            name: "plasticity_gb_change_vs_baseline".into(),
+            value: Some(gb_t - gb0),
+            lo: None,
+            hi: None,
+            unit: format!(
+                "difference in synaptic change (after/before) vs baseline CSF Mg, {}",
+                c.plasticity.protocol
+            ),
+            evidence: grade(
+                &ev_pl,
+                "acute model only (predicts less LTP with more Mg); chronic effects NOT MODELLED",
+            ),
+            source: c.plasticity.gb_source.clone(),
+        });
+        eff.push(Effect {
+            name: "crp_shift_mg_l".into(),
+            value: crp.as_ref().map(|a| a.shift_mg_l),
+            lo: crp.as_ref().and_then(|a| a.shift_lo_mg_l),
+            hi: crp.as_ref().and_then(|a| a.shift_hi_mg_l),
+            unit: "mg/L (ASSOCIATIVE; oral Mg over weeks, not IV)".into(),
+            evidence: grade(
+                &ev_inf,
+                if crp.is_some() {
+                    "ASSOCIATIVE, not a mechanistic prediction"
+                } else {
+                    "ASSOCIATIVE; no value without a baseline CRP (--crp)"
+                },
+            ),
+            source: c.inflammation.crp_source.clone(),
+        });
+        points.push(BrainPoint {
+            time_h: grid[j],
+            serum_mg_mmol_l: serum[j],
+            csf_total_mg_mmol_l: course.total_mmol_l[j],
+            csf_total_mg_mmol_l_lo: course.total_lo_mmol_l[j],
+            csf_total_mg_mmol_l_hi: course.total_hi_mmol_l[j],
+            csf_ionised_mg_mmol_l: im,
+            csf_ionised_mg_mmol_l_lo: course.ionised_lo_mmol_l[j],
+            csf_ionised_mg_mmol_l_hi: course.ionised_hi_mmol_l[j],
+            nmda_relative_conductance: first_rel.0,
+            nmda_relative_conductance_lo: first_rel.1,
+            nmda_relative_conductance_hi: first_rel.2,
+            effects: eff,
+        });
+    }
+
+    // ---- summary over the whole series
+    let peak_of = |vals: &[f64], lo: &[f64], hi: &[f64]| {
+        let (mut jm, mut vm) = (0, f64::NEG_INFINITY);
+        for (j, &v) in vals.iter().enumerate() {
+            if v > vm {
+                vm = v;
+                jm = j;
+            }
+        }
+        Peak {
+            time_h: grid[jm],
+            value: vm,
+            lo: lo[jm],
+            hi: hi[jm],
+        }
+    };
+    let serum_peak = peak_of(&serum, &serum, &serum);
+    let csf_total_peak = peak_of(
+        &course.total_mmol_l,
+        &course.total_lo_mmol_l,
+        &course.total_hi_mmol_l,
+    );
+    let csf_ionised_peak = peak_of(
+        &course.ionised_mmol_l,
+        &course.ionised_lo_mmol_l,
+        &course.ionised_hi_mmol_l,
+    );
+    let jp = grid
+        .iter()
+        .position(|&g| g == csf_ionised_peak.time_h)
+        .unwrap_or(0);
+    let (rise, rise_lo, rise_hi) = rise_interval(&course, jp, q_lo, q_hi);
+    let i_peak = csf_ionised_peak.value;
+    let mut nmda_at_peak = Vec::new();
+    for &v in &opts.voltages_mv {
+        let b0 = block.unblocked_fraction(v, i0);
+        let b1 = block.unblocked_fraction(v, i_peak);
+        let (lo, hi) = rel_interval(v, jp);
+        nmda_at_peak.push(NmdaAtPeak {
+            voltage_mv: v,
+            unblocked_fraction_baseline: b0,
+            unblocked_fraction_at_peak: b1,
+            relative_conductance: b1 / b0,
+            relative_conductance_lo: lo.min(b1 / b0),
+            relative_conductance_hi: hi.max(b1 / b0),
+        });
+    }
+    let pl0 = plasticity_at(&c.plasticity, &proto, i0, true)?;
+    let pl1 = plasticity_at(&c.plasticity, &proto, i_peak, true)?;
+    let plasticity = PlasticitySummary {
+        protocol: c.plasticity.protocol.clone(),
+        gb_change_vs_baseline: pl1.gb_synaptic_change - pl0.gb_synaptic_change,
+        shouval_change_vs_baseline: match (pl1.shouval_synaptic_change, pl0.shouval_synaptic_change)
+        {
+            (Some(a), Some(b)) => Some(a - b),
+            _ => None,
+        },
+        baseline: pl0,
+        at_peak_csf: pl1,
+        evidence: format!("{} — {}", ev_pl.grade, ev_pl.verdict),
+        source: format!(
+            "{}; {}",
+            c.plasticity.gb_source, c.plasticity.shouval_source
+        ),
+        chronic: c.plasticity.chronic_not_modelled.clone(),
+    };
+    let status = status_band(&c, baseline_serum_mmol_l)?;
+    let summary = Summary {
+        baseline_serum_mmol_l,
+        baseline_csf_total_mmol_l: course.baseline_total_mmol_l,
+        baseline_csf_ionised_mmol_l: i0,
+        serum_peak,
+        csf_total_peak,
+        csf_ionised_peak,
+        csf_rise_fraction: rise,
+        csf_rise_fraction_lo: rise_lo,
+        csf_rise_fraction_hi: rise_hi,
+        nmda_at_peak,
+        plasticity,
+        sbp_nadir_mmhg: sbp.iter().copied().fold(0.0, f64::min),
+        dbp_nadir_mmhg: dbp.iter().copied().fold(0.0, f64::min),
+        status,
+        crp,
+    };
+    let mut warnings = Vec::new();
+    if i_peak > c.release.validity_max_mg_mmol_l {
+        warnings.push(format!(
+            "peak ionised CSF Mg {:.2} mmol/L is above the {} mmol/L validity cap of the release law ({})",
+            i_peak, c.release.validity_max_mg_mmol_l, c.release.validity_source
+        ));
+    }
+    if opts.csf.variant == CsfVariant::Leaky {
+        warnings.push("csf model 'leaky' (fitted to Fuchs-Buder 1997 alone, neurosurgical patients) over-predicts McKee 2005's 24-h clamp (+150 % vs +10-19 %): use it as an upper bound for a bolus, not for infusions".into());
+    }
+    let claims_out = graded_claims(&summary, opts)?;
+    let plain = plain_language(&summary, opts);
+    let file = crate::csf::CsfModelFile::builtin()?;
+    let p = course.params;
+    Ok(BrainReport {
+        csf_model: CsfModelInfo {
+            variant: opts.csf.variant,
+            k_out_per_h: p.k_out_per_h,
+            km_rel: p.km_rel,
+            ratio_total: p.ratio_total,
+            ionised_fraction: p.ionised_fraction,
+            interval_coverage: opts.csf.coverage,
+            n_samples: opts.csf.n_samples,
+            seed: opts.csf.seed,
+            interval_meaning: INTERVAL_MEANING.into(),
+            source: format!("{} ({})", file.description, file.data_file),
+        },
+        block: format!("{} — {}", opts.block.name(), block.source),
+        voltages_mv: opts.voltages_mv.clone(),
+        points,
+        summary,
+        claims: claims_out,
+        not_modelled: not_modelled(),
+        plain_language: plain,
+        warnings,
+    })
+}
+
+fn fmt_v(v: f64) -> String {
+    let s = mgiv_core::units::fmt_num(v);
+    s.replace('-', "minus_").replace('.', "_")
+}
+
+fn rise_interval(course: &CsfCourse, j: usize, q_lo: f64, q_hi: f64) -> (f64, f64, f64) {
+    let r = course.total_mmol_l[j] / course.baseline_total_mmol_l - 1.0;
+    if course.ionised_draws_mmol_l.is_empty() {
+        return (r, r, r);
+    }
+    // the ionised fraction cancels in the ratio, so the ionised draws give the total rise
+    let mut v: Vec<f64> = course
+        .ionised_draws_mmol_l
+        .iter()
+        .zip(&course.ionised_draw_baselines_mmol_l)
+        .map(|(d, b)| d[j] / b - 1.0)
+        .collect();
+    let (lo, hi) = quantile_pair(&mut v, q_lo, q_hi);
+    (r, lo.min(r), hi.max(r))
+}
+
+/// What mgiv deliberately does not model, and why.
+pub fn not_modelled() -> Vec<String> {
+    vec![
+        "Chronic/structural plasticity (Slutsky 2010: NR2B up-regulation, more synapses after weeks of oral Mg L-threonate in rats): no quantitative law, animal data, unknown CSF exposure.".into(),
+        "Cerebral blood flow from vessel relaxation: no published cerebral-artery EC50; human TCD studies at doubled serum Mg found no change; only a hypothetical module with user-supplied EC50/Emax (off by default).".into(),
+        "Mechanistic oxidative-stress/inflammation pathways: cellular effects need 5-10 mmol/L; human data are associative; only a labelled associative CRP statement is given.".into(),
+        "Clinical outcomes (cognition, seizure prevention, stroke or SAH outcome): not implied; SAH trials (MASH-2, IMASH) were neutral.".into(),
+        "Brain tissue (intracellular) Mg, regional differences and the kinetic (non-instantaneous) NMDA block.".into(),
+        "Between-patient variability of CSF transfer: intervals cover parameter uncertainty of the typical patient only.".into(),
+    ]
+}
+
+fn graded_claims(s: &Summary, opts: &BrainOptions) -> Result<Vec<GradedClaim>, MgivError> {
+    let v0 = opts.voltages_mv[0];
+    let n0 = &s.nmda_at_peak[0];
+    let mut out = Vec::new();
+    for c in claims()? {
+        let this_run = match c.id.as_str() {
+            "csf" => format!(
+                "CSF total Mg {:.2} → peak {:.2} mmol/L ({:+.0} %, interval {:+.0} to {:+.0} %) at {:.1} h while serum peaked at {:.2} mmol/L at {:.1} h",
+                s.baseline_csf_total_mmol_l, s.csf_total_peak.value, 100.0 * s.csf_rise_fraction,
+                100.0 * s.csf_rise_fraction_lo, 100.0 * s.csf_rise_fraction_hi, s.csf_total_peak.time_h,
+                s.serum_peak.value, s.serum_peak.time_h
+            ),
+            "nerve-transmission" => format!(
+                "at {} mV, NMDA conductance at peak CSF Mg is {:.3} × baseline ({:+.1} %, interval {:+.1} to {:+.1} %): less NMDA current",
+                mgiv_core::units::fmt_num(v0), n0.relative_conductance, 100.0 * (n0.relative_conductance - 1.0),
+                100.0 * (n0.relative_conductance_lo - 1.0), 100.0 * (n0.relative_conductance_hi - 1.0)
+            ),
+            "plasticity" => format!(
+                "acute model: synaptic change after the standard protocol {:+.3} (Graupner-Brunel) and {} (Shouval) vs baseline at peak CSF Mg; chronic effects not modelled",
+                s.plasticity.gb_change_vs_baseline,
+                s.plasticity.shouval_change_vs_baseline.map(|v| format!("{v:+.3}")).unwrap_or_else(|| "n/a".into())
+            ),
+            "blood-pressure" => format!(
+                "largest predicted fall: systolic {:.1} mmHg, diastolic {:.1} mmHg (pre-eclampsia model)",
+                s.sbp_nadir_mmhg, s.dbp_nadir_mmhg
+            ),
+            "cerebral-blood-flow" => match &opts.vascular {
+                None => "not predicted (hypothetical module off)".into(),
+                Some(v) => format!(
+                    "HYPOTHETICAL module on with user EC50 {} mM, Emax {} %: see the per-point values; not evidence",
+                    v.ec50_mm, v.emax_percent
+                ),
+            },
+            "inflammation" => match &s.crp {
+                Some(a) => a.statement.clone(),
+                None => "no baseline CRP given: no statement (give --crp MG_L)".into(),
+            },
+            "status" => format!(
+                "baseline serum {:.2} mmol/L: {}",
+                s.baseline_serum_mmol_l, s.status.label
+            ),
+            "release" => "see presynaptic_release_relative per point (illustrative)".into(),
+            "excitability" => "see excitability_shift_mv per point (sub-millivolt)".into(),
+            _ => String::new(),
+        };
+        out.push(GradedClaim { claim: c, this_run });
+    }
+    Ok(out)
+}
+
+/// The paragraph a patient could read.
+pub fn plain_language(s: &Summary, opts: &BrainOptions) -> String {
+    let serum_fold = s.serum_peak.value / s.baseline_serum_mmol_l;
+    let n0 = &s.nmda_at_peak[0];
+    let nmda_pct = 100.0 * (1.0 - n0.relative_conductance);
+    let cbf = match &opts.vascular {
+        None => "The model does not predict a change in blood flow to the brain: studies in people whose blood magnesium was doubled found no change in brain blood-flow speed.".to_string(),
+        Some(_) => "A brain blood-flow number is shown only because you switched on a hypothetical module with your own assumptions; it is not evidence, and studies in people whose blood magnesium was doubled found no change in brain blood-flow speed.".to_string(),
+    };
+    let crp = match &s.crp {
+        Some(a) if a.shift_mg_l < 0.0 => "For inflammation there is only an association: in people with raised CRP, months of oral magnesium lowered CRP by about 1 mg/L; nobody has shown this for an IV course.",
+        _ => "For inflammation and oxidative stress there are only associations (low magnesium intake goes with more inflammation); nobody has shown that an IV course lowers them in the brain.",
+    };
+    format!(
+        "With this regimen your blood magnesium is predicted to rise from {:.2} to a peak of {:.2} mmol/L (about {:.1} times your starting level). \
+The fluid around the brain (CSF) is tightly controlled, so its magnesium is predicted to rise much less: from about {:.2} to {:.2} mmol/L \
+(about {:.0} %, likely range {:.0} to {:.0} %), and it changes slowly, lagging hours behind the blood. \
+At that level one well-understood brain mechanism, the magnesium 'plug' in NMDA receptors, lets through about {:.0} % less current near rest: \
+a small damping of nerve signalling, not a boost, and no study has shown better nerve function in people at these doses. \
+Short-term models of learning at synapses predict slightly less, not more, strengthening; the claims of better memory come from months-long animal studies and are not modelled here. \
+{} Blood pressure may fall (by up to about {:.0} mmHg systolic in a model from women with pre-eclampsia; healthy volunteers given a smaller dose showed no clear change). {} \
+This is a model of averages with stated uncertainty, not medical advice.",
+        s.baseline_serum_mmol_l,
+        s.serum_peak.value,
+        serum_fold,
+        s.baseline_csf_total_mmol_l,
+        s.csf_total_peak.value,
+        100.0 * s.csf_rise_fraction,
+        100.0 * s.csf_rise_fraction_lo,
+        100.0 * s.csf_rise_fraction_hi,
+        nmda_pct.max(0.0),
+        cbf,
+        -s.sbp_nadir_mmhg,
+        crp,
+    )
+}
+
+/// Serum-free helper for `mgiv brain block`.
+pub fn block_table(
+    spec: &BlockSpec,
+    mg_mm: f64,
+    voltages_mv: &[f64],
+) -> Result<Vec<(f64, f64)>, MgivError> {
+    voltages_mv
+        .iter()
+        .map(|&v| Ok((v, effects::unblocked_fraction(spec, v, mg_mm)?)))
+        .collect()
+}
