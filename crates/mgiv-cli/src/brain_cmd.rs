@@ -411,6 +411,8 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
             &plot_times,
             &opts,
         )?;
+        // text layout needs the bundled font for SVG as well as PNG
+        crate::plot::ensure_font();
         crate::plot_to_file!(path, (1400, 1000), draw_brain, &prep, &regimen.canonical())?;
         eprintln!("plot written to {}", path.display());
     }
