@@ -1,15 +1,363 @@
-//! `mgiv adjust` (being built; see the issue tracker).
-use clap::Args;
+//! `mgiv adjust`: Bayesian dose individualisation from measured levels (mgiv-pop::tdm).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use mgiv_core::regimen::Regimen;
+use mgiv_core::simulate::choose_model;
+use mgiv_pop::population::{builtin_population, population_for};
+use mgiv_pop::tdm::{
+    adjust, parse_levels, Adjustment, BaselinePrior, DecisionSettings, PosteriorSettings,
+};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::common::PatientArgs;
+use crate::plot::e;
+use crate::trial_cmd::parse_target;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AdjustFormat {
+    Text,
+    Json,
+}
 
 #[derive(Debug, Args)]
 pub struct AdjustArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    /// What was given, as written clinically, e.g. "4 g over 20 min, then 1 g/h"
+    #[arg(long, value_name = "TEXT")]
+    pub regimen: String,
+    /// Measured total serum Mg, e.g. "1.4 mmol/L at 6 h; 1.9 mmol/L at 12 h" (mg/dL and mEq/L accepted; times from the start of the regimen)
+    #[arg(long, value_name = "LEVELS")]
+    pub levels: String,
+    /// Model id (see `mgiv models`); default: chosen from the patient
+    #[arg(long, value_name = "ID")]
+    pub model: Option<String>,
+    #[command(flatten)]
+    pub patient: PatientArgs,
+    /// Target range LO-HI in mmol/L (or with a unit); default: the patient's population's
+    #[arg(long, value_name = "LO-HI")]
+    pub target: Option<String>,
+    /// Decision time in hours from the start (default: the time of the last level)
+    #[arg(long, value_name = "H")]
+    pub now: Option<f64>,
+    /// Forecast horizon after the decision, hours
+    #[arg(long, value_name = "H", default_value_t = 24.0)]
+    pub hours: f64,
+    /// Toxicity threshold whose risk is limited, mmol/L
+    #[arg(long = "toxic", value_name = "MMOL_L", default_value_t = 3.5)]
+    pub toxic_mmol_l: f64,
+    /// Largest acceptable probability of exceeding --toxic during the horizon
+    #[arg(long = "max-p-toxic", value_name = "P", default_value_t = 0.05)]
+    pub max_p_toxic: f64,
+    /// Population whose baseline distribution is the prior when --baseline is not given (pre-eclampsia, pregnant, adult, icu); default from the patient
+    #[arg(long, value_name = "ID")]
+    pub population: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: AdjustFormat,
+    /// Plot the levels, the forecast band if nothing changes and with the recommended rate (.svg/.png)
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
 }
 
-pub fn run(args: AdjustArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`mgiv adjust` is not available in this build yet (arguments: {:?})",
-        args.rest
-    )
+pub fn run(a: AdjustArgs) -> Result<()> {
+    let patient = a.patient.patient()?;
+    let regimen = Regimen::from_text(&a.regimen, patient.weight_kg)?;
+    let levels = parse_levels(&a.levels)?;
+    let (model, why) = choose_model(a.model.as_deref(), &patient)?;
+    let pop_id = a.population.clone().unwrap_or_else(|| {
+        population_for(
+            patient.pregnant || patient.pre_eclampsia,
+            patient.pre_eclampsia,
+        )
+        .into()
+    });
+    let pop = builtin_population(&pop_id)?;
+    let target = match &a.target {
+        Some(t) => parse_target(t)?,
+        None => pop.target_mmol_l,
+    };
+    let last = levels.last().map(|l| l.time_h).unwrap_or(0.0);
+    let now = a.now.unwrap_or(last);
+    if now < last {
+        bail!("invalid --now {now} h (allowed: at or after the last level, {last} h)");
+    }
+    if !(a.toxic_mmol_l > target.0 && a.toxic_mmol_l <= 10.0) {
+        bail!(
+            "invalid --toxic {} mmol/L (allowed: above the target's lower bound {} and at most 10)",
+            a.toxic_mmol_l,
+            target.0
+        );
+    }
+    let mut ds = DecisionSettings::new(now, target);
+    ds.horizon_h = a.hours;
+    ds.toxic_mmol_l = a.toxic_mmol_l;
+    ds.max_p_toxic = a.max_p_toxic;
+    let prior = BaselinePrior {
+        mean_mmol_l: pop.baseline_mmol_l.mean,
+        sd_mmol_l: pop.baseline_mmol_l.sd,
+    };
+    let t0 = std::time::Instant::now();
+    let adj = adjust(
+        &model,
+        &patient,
+        &regimen,
+        &levels,
+        prior,
+        &ds,
+        PosteriorSettings::default(),
+    )?;
+    let elapsed_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    match a.format {
+        AdjustFormat::Json => {
+            let mut v = serde_json::to_value(&adj)?;
+            v["model_chosen_because"] = serde_json::json!(why);
+            v["baseline_prior_population"] = serde_json::json!(pop.id);
+            v["regimen_given"] = serde_json::json!(regimen.canonical());
+            v["elapsed_ms"] = serde_json::json!(elapsed_ms);
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        AdjustFormat::Text => print_text(
+            &mut out,
+            &adj,
+            &regimen,
+            why.as_deref(),
+            &pop.id,
+            elapsed_ms,
+        )?,
+    }
+    if let Some(path) = &a.plot {
+        crate::plot::ensure_font();
+        crate::plot_to_file!(path, (1100, 650), draw_forecast, &adj)?;
+        eprintln!("plot written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn print_text(
+    out: &mut impl Write,
+    a: &Adjustment,
+    regimen: &Regimen,
+    why: Option<&str>,
+    pop: &str,
+    elapsed_ms: f64,
+) -> Result<()> {
+    writeln!(
+        out,
+        "Bayesian dose adjustment (MAP + Laplace, checked by importance sampling)"
+    )?;
+    writeln!(out, "Given:   {}", regimen.canonical())?;
+    writeln!(out, "Model:   {} — {}", a.model_id, a.model_citation)?;
+    if let Some(w) = why {
+        writeln!(out, "         chosen because {w} (override with --model)")?;
+    }
+    writeln!(
+        out,
+        "Target:  {}–{} mmol/L; keep P(level > {} mmol/L) ≤ {:.0} %; decision at {} h for {} h",
+        a.target_mmol_l.0,
+        a.target_mmol_l.1,
+        a.toxic_mmol_l,
+        100.0 * a.max_p_toxic,
+        mgiv_core::units::fmt_num(a.settings_now_h),
+        mgiv_core::units::fmt_num(a.settings_horizon_h)
+    )?;
+    if !a.baseline_measured {
+        writeln!(out, "Baseline prior: population '{pop}'")?;
+    }
+    writeln!(
+        out,
+        "\nPosterior (90 % intervals; Laplace vs importance sampling, ESS {:.0} of {}):",
+        a.importance_sampling_ess, a.importance_sampling_draws
+    )?;
+    writeln!(
+        out,
+        "{:<16} {:>9} {:>9} {:>19} {:>9} {:>19}",
+        "parameter", "typical", "MAP", "Laplace 90 %", "IS p50", "IS 90 %"
+    )?;
+    for p in &a.parameters {
+        writeln!(
+            out,
+            "{:<16} {:>9.3} {:>9.3} {:>19} {:>9.3} {:>19}",
+            p.name,
+            p.typical,
+            p.map,
+            format!("{:.3}–{:.3}", p.laplace_p05, p.laplace_p95),
+            p.is_p50,
+            format!("{:.3}–{:.3}", p.is_p05, p.is_p95)
+        )?;
+    }
+    let d = &a.decision;
+    writeln!(out, "\nOptions scored over the posterior:")?;
+    writeln!(
+        out,
+        "{:<34} {:>10} {:>11} {:>11} {:>12}",
+        "option", "time in T", "P(T) +6 h", "P(T) end", "P(>toxic)"
+    )?;
+    for (name, c) in [
+        ("continue as given", &d.continue_as_given),
+        ("best rate without bolus", &d.best_without_bolus),
+        ("RECOMMENDED", &d.recommended),
+    ] {
+        let what = if name == "continue as given" {
+            name.to_string()
+        } else {
+            format!(
+                "{name}: {}{} g/h",
+                if c.bolus_g > 0.0 {
+                    format!("{} g + ", c.bolus_g)
+                } else {
+                    String::new()
+                },
+                c.rate_g_per_h
+            )
+        };
+        writeln!(
+            out,
+            "{:<34} {:>9.0}% {:>10.0}% {:>10.0}% {:>11.1}%",
+            what,
+            100.0 * c.time_in_target,
+            100.0 * c.p_in_target_6h,
+            100.0 * c.p_in_target_end,
+            100.0 * c.p_above_toxic
+        )?;
+    }
+    writeln!(out, "\nForecast (mmol/L, median [90 % band]):")?;
+    writeln!(
+        out,
+        "{:>7} {:>22} {:>22}",
+        "time h", "continue as given", "recommended"
+    )?;
+    for (c, r) in d.forecast_continue.iter().zip(&d.forecast_recommended) {
+        let t = c.time_h;
+        if (t - t.round()).abs() < 1e-9 && (t as i64) % 2 == 0
+            || t == a.settings_now_h + a.settings_horizon_h
+        {
+            writeln!(
+                out,
+                "{:>7} {:>22} {:>22}",
+                mgiv_core::units::fmt_num(t),
+                format!(
+                    "{:.2} [{:.2}–{:.2}]",
+                    c.p50_mmol_l, c.p05_mmol_l, c.p95_mmol_l
+                ),
+                format!(
+                    "{:.2} [{:.2}–{:.2}]",
+                    r.p50_mmol_l, r.p05_mmol_l, r.p95_mmol_l
+                )
+            )?;
+        }
+    }
+    writeln!(out, "\nIn words:")?;
+    for line in &a.explanation {
+        writeln!(out, "  - {line}")?;
+    }
+    if !a.warnings.is_empty() {
+        writeln!(out, "\nWarnings:")?;
+        for w in &a.warnings {
+            writeln!(out, "  - {w}")?;
+        }
+    }
+    writeln!(out, "\n(computed in {elapsed_ms:.1} ms; decision support only — check the patient: reflexes, respiration, urine output)")?;
+    Ok(())
+}
+
+fn draw_forecast<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, a: &Adjustment) -> Result<()> {
+    root.fill(&WHITE).map_err(e)?;
+    let d = &a.decision;
+    let tmax = d.forecast_continue.last().map(|p| p.time_h).unwrap_or(24.0);
+    let top = d
+        .forecast_continue
+        .iter()
+        .chain(&d.forecast_recommended)
+        .map(|p| p.p95_mmol_l)
+        .chain(a.levels.iter().map(|l| l.mmol_l))
+        .fold(a.toxic_mmol_l, f64::max)
+        * 1.1;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!(
+                "Bayesian forecast, model {} — levels, 90 % bands",
+                a.model_id
+            ),
+            ("sans-serif", 16),
+        )
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..tmax, 0f64..top)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since start (h)")
+        .y_desc("total serum Mg (mmol/L)")
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(e)?;
+    let (lo, hi) = a.target_mmol_l;
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(0.0, lo), (tmax, hi)],
+            GREEN.mix(0.08).filled(),
+        )))
+        .map_err(e)?
+        .label(format!("target {lo}–{hi}"))
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], GREEN.mix(0.3).filled()));
+    chart
+        .draw_series(LineSeries::new(
+            vec![(0.0, a.toxic_mmol_l), (tmax, a.toxic_mmol_l)],
+            RED.stroke_width(1),
+        ))
+        .map_err(e)?;
+    for (band, c, label) in [
+        (
+            &d.forecast_continue,
+            RGBColor(120, 120, 120),
+            "continue as given",
+        ),
+        (
+            &d.forecast_recommended,
+            RGBColor(30, 90, 200),
+            "recommended",
+        ),
+    ] {
+        let poly: Vec<(f64, f64)> = band
+            .iter()
+            .map(|p| (p.time_h, p.p95_mmol_l))
+            .chain(band.iter().rev().map(|p| (p.time_h, p.p05_mmol_l)))
+            .collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(poly, c.mix(0.15).filled())))
+            .map_err(e)?;
+        chart
+            .draw_series(LineSeries::new(
+                band.iter().map(|p| (p.time_h, p.p50_mmol_l)),
+                c.stroke_width(2),
+            ))
+            .map_err(e)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
+    }
+    chart
+        .draw_series(
+            a.levels
+                .iter()
+                .map(|l| Circle::new((l.time_h, l.mmol_l), 5, BLACK.filled())),
+        )
+        .map_err(e)?
+        .label("measured")
+        .legend(|(x, y)| Circle::new((x + 7, y), 4, BLACK.filled()));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(e)?;
+    Ok(())
 }

@@ -1,15 +1,534 @@
-//! `mgiv trial` (being built; see the issue tracker).
-use clap::Args;
+//! `mgiv trial`: a virtual-population trial of one or more regimens — percentiles of total serum
+//! Mg, target attainment, toxicity risk and time to target (mgiv-pop).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use mgiv_core::model::builtin_model;
+use mgiv_core::simulate::uniform_times;
+use mgiv_pop::population::builtin_population;
+use mgiv_pop::trial::{Trial, TrialConfig, TrialRegimen, TrialResult, DEFAULT_THRESHOLDS_MMOL_L};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use serde_json::json;
+
+use crate::common::parse_conc;
+use crate::plot::e;
+
+/// Named regimens accepted by `--regimen` (magnesium-pk.md §5).
+pub const REGIMEN_ALIASES: &[(&str, &str, &str)] = &[
+    (
+        "zuspan",
+        "4 g over 20 min, then 1 g/h for 24 h",
+        "Zuspan: 4 g IV load + 1 g/h (magnesium-pk.md §5)",
+    ),
+    (
+        "sibai",
+        "6 g over 20 min, then 2 g/h for 24 h",
+        "Sibai/high-dose: 6 g + 2 g/h (Apostol 2010; BEAM; magnesium-pk.md §5)",
+    ),
+    ("6+2", "6 g over 20 min, then 2 g/h for 24 h", "6 g + 2 g/h"),
+    (
+        "mash-2",
+        "64 mmol/day for 14 days",
+        "MASH-2 (Lancet 2012): 64 mmol/day IV, no load (magnesium-pk.md §5)",
+    ),
+    (
+        "pritchard",
+        "4 g IV over 15 min + 10 g IM, then 5 g IM every 4 h for 24 h",
+        "Pritchard IM (UK SmPC; magnesium-pk.md §5)",
+    ),
+];
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum TrialFormat {
+    Table,
+    Json,
+    Csv,
+    Parquet,
+}
 
 #[derive(Debug, Args)]
 pub struct TrialArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    /// Regimen text, e.g. "4 g over 20 min, then 1 g/h for 24 h", or a name: zuspan, sibai (6+2), mash-2, pritchard. Repeat to compare regimens side by side
+    #[arg(long = "regimen", value_name = "TEXT", required = true)]
+    pub regimens: Vec<String>,
+    /// Model id (see `mgiv models`); default: the population's model
+    #[arg(long, value_name = "ID")]
+    pub model: Option<String>,
+    /// Virtual population: pre-eclampsia, pregnant, adult, icu (default: pre-eclampsia, or adult for a non-pregnancy model)
+    #[arg(long, value_name = "ID")]
+    pub population: Option<String>,
+    /// Number of virtual patients
+    #[arg(long, value_name = "N")]
+    pub n: u64,
+    /// Random seed (same seed → same result on any number of threads)
+    #[arg(long, value_name = "S")]
+    pub seed: u64,
+    /// Hours to simulate (hourly outputs from 0; default 48)
+    #[arg(long, value_name = "H")]
+    pub hours: Option<f64>,
+    /// Output times in hours instead, comma-separated, e.g. 0.5,1,6,12,24
+    #[arg(long, value_name = "T1,T2,...")]
+    pub at: Option<String>,
+    /// Target range LO-HI in mmol/L (or with a unit, "4.8-8.4 mg/dL"); default: the population's
+    #[arg(long, value_name = "LO-HI")]
+    pub target: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: TrialFormat,
+    /// Write the output to a file instead of standard output
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Plot the percentile bands of every regimen (.svg or .png)
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Worker threads (default: all cores)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
-pub fn run(args: TrialArgs) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "`mgiv trial` is not available in this build yet (arguments: {:?})",
-        args.rest
-    )
+/// "2.0-3.5", "2-3.5 mmol/L", "4.8-8.4 mg/dL" → (lo, hi) in mmol/L.
+pub fn parse_target(text: &str) -> Result<(f64, f64)> {
+    let t = text.trim();
+    let allowed = "LO-HI, e.g. 2.0-3.5 (mmol/L) or 4.8-8.4 mg/dL, with 0 < LO < HI";
+    let Some((a, b)) = t.split_once('-') else {
+        bail!("invalid --target '{text}' (allowed: {allowed})");
+    };
+    // a unit written once at the end applies to both bounds
+    let b = b.trim();
+    let unit_start = b
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(b.len());
+    let unit = b[unit_start..].trim();
+    let lo = parse_conc(&format!("{} {unit}", a.trim()), "target")
+        .with_context(|| format!("invalid --target '{text}' (allowed: {allowed})"))?
+        .mmol_l();
+    let hi = parse_conc(b, "target")
+        .with_context(|| format!("invalid --target '{text}' (allowed: {allowed})"))?
+        .mmol_l();
+    if !(lo > 0.0 && lo < hi && hi <= 10.0) {
+        bail!("invalid --target '{text}': {lo:.3}-{hi:.3} mmol/L (allowed: {allowed}, HI ≤ 10 mmol/L)");
+    }
+    Ok((lo, hi))
+}
+
+fn resolve_regimen(text: &str) -> TrialRegimen {
+    let key = text.trim().to_ascii_lowercase();
+    match REGIMEN_ALIASES.iter().find(|(k, _, _)| *k == key) {
+        Some((k, t, _)) => TrialRegimen {
+            label: (*k).to_string(),
+            text: (*t).to_string(),
+        },
+        None => TrialRegimen {
+            label: text.trim().to_string(),
+            text: text.to_string(),
+        },
+    }
+}
+
+fn threshold_key(t: f64) -> String {
+    format!("{t:.1}")
+}
+
+pub fn run(a: TrialArgs) -> Result<()> {
+    if a.format == TrialFormat::Parquet {
+        bail!("--format parquet is not built into this mgiv (no optional `parquet` feature exists yet); use --format csv (one row per regimen and time) and convert it, e.g. with duckdb: COPY (SELECT * FROM 'trial.csv') TO 'trial.parquet'");
+    }
+    let pop_id = match (&a.population, &a.model) {
+        (Some(p), _) => p.clone(),
+        (None, Some(m)) => {
+            let spec = builtin_model(m)?;
+            if spec.population.to_ascii_lowercase().contains("pre")
+                || spec.id.starts_with("du-")
+                || spec.id.starts_with("lu-")
+                || spec.id.starts_with("salinger-")
+            {
+                "pre-eclampsia".into()
+            } else if spec.id.starts_with("brookfield-") {
+                "pregnant".into()
+            } else {
+                "adult".into()
+            }
+        }
+        (None, None) => "pre-eclampsia".into(),
+    };
+    let population = builtin_population(&pop_id)?;
+    let model = builtin_model(a.model.as_deref().unwrap_or(&population.default_model))?;
+    let times = match (&a.at, a.hours) {
+        (Some(at), _) => crate::common::parse_times(at)?,
+        (None, h) => uniform_times(h.unwrap_or(48.0), 1.0)?,
+    };
+    let target = match &a.target {
+        Some(t) => parse_target(t)?,
+        None => population.target_mmol_l,
+    };
+    let regimens: Vec<TrialRegimen> = a.regimens.iter().map(|r| resolve_regimen(r)).collect();
+    let cfg = TrialConfig {
+        n_subjects: a.n,
+        seed: a.seed,
+        times_h: times,
+        target_mmol_l: target,
+        thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+    };
+    let trial = Trial::new(&model, &population, &regimens, cfg)?;
+    let pool = match a.threads {
+        Some(0) => bail!("invalid --threads 0 (allowed: 1 or more)"),
+        Some(n) => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build()?),
+        None => None,
+    };
+    let progress = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let work = a.n.saturating_mul(regimens.len() as u64);
+    let bar = if work >= 200_000 && std::io::stderr().is_terminal() {
+        let (p, d, n) = (progress.clone(), done.clone(), a.n);
+        Some(std::thread::spawn(move || {
+            while !d.load(Ordering::Relaxed) {
+                let k = p.load(Ordering::Relaxed);
+                let f = k as f64 / n as f64;
+                let w = (f * 30.0) as usize;
+                eprint!(
+                    "\r[{}{}] {:>3.0} % ({k}/{n} virtual patients)",
+                    "#".repeat(w),
+                    ".".repeat(30 - w.min(30)),
+                    100.0 * f
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            eprint!("\r{}\r", " ".repeat(70));
+        }))
+    } else {
+        None
+    };
+    let t0 = Instant::now();
+    let result = match &pool {
+        Some(p) => p.install(|| trial.run(Some(&progress))),
+        None => trial.run(Some(&progress)),
+    };
+    done.store(true, Ordering::Relaxed);
+    if let Some(b) = bar {
+        let _ = b.join();
+    }
+    let result = result?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let text = match a.format {
+        TrialFormat::Table => table(&result),
+        TrialFormat::Csv => csv(&result),
+        TrialFormat::Json => serde_json::to_string_pretty(&to_json(&result, elapsed))? + "\n",
+        TrialFormat::Parquet => unreachable!(),
+    };
+    match &a.out {
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("output written to {}", path.display());
+        }
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    eprintln!(
+        "{} virtual patients × {} regimen(s) × {} output times in {:.2} s ({} threads)",
+        result.n_subjects,
+        result.regimens.len(),
+        result.times_h.len(),
+        elapsed,
+        pool.as_ref()
+            .map_or(rayon::current_num_threads(), |p| p.current_num_threads())
+    );
+    if let Some(path) = &a.plot {
+        crate::plot::ensure_font();
+        crate::plot_to_file!(path, (1100, 650), draw_bands, &result)?;
+        eprintln!("plot written to {}", path.display());
+    }
+    Ok(())
+}
+
+pub fn to_json(r: &TrialResult, elapsed_s: f64) -> serde_json::Value {
+    let th = &r.thresholds_mmol_l;
+    let regimens: Vec<serde_json::Value> = r
+        .regimens
+        .iter()
+        .map(|g| {
+            let points: Vec<serde_json::Value> = g
+                .points
+                .iter()
+                .map(|p| {
+                    let mut v = json!({
+                        "time_h": p.time_h,
+                        "p05": p.p05_mmol_l,
+                        "p25": p.p25_mmol_l,
+                        "p50": p.p50_mmol_l,
+                        "p75": p.p75_mmol_l,
+                        "p95": p.p95_mmol_l,
+                        "p_in_target": p.p_in_target,
+                    });
+                    for (t, pa) in th.iter().zip(&p.p_above) {
+                        v[format!("p_above_{}", threshold_key(*t).replace('.', "_"))] = json!(pa);
+                    }
+                    v
+                })
+                .collect();
+            let mut cmax = serde_json::Map::new();
+            for (t, p) in th.iter().zip(&g.p_cmax_above) {
+                cmax.insert(threshold_key(*t), json!(p));
+            }
+            let pk = g.peak_percentiles_mmol_l;
+            let tt = g.time_to_target_percentiles_h;
+            json!({
+                "label": g.label,
+                "regimen": g.canonical,
+                "points": points,
+                "p_cmax_above": cmax,
+                "cmax_mmol_l": {"p05": pk[0], "p25": pk[1], "p50": pk[2], "p75": pk[3], "p95": pk[4]},
+                "p_reach_target": g.p_reach_target,
+                "time_to_target_h": {"p05": tt[0], "p25": tt[1], "p50": tt[2], "p75": tt[3], "p95": tt[4],
+                    "note": "among the virtual patients who reach the target's lower bound by the last output time"},
+            })
+        })
+        .collect();
+    json!({
+        "model": {"id": r.model_id, "name": r.model_name, "citation": r.model_citation, "variability_source": r.variability_source},
+        "population": {"id": r.population_id, "name": r.population_name},
+        "n": r.n_subjects,
+        "seed": r.seed,
+        "units": "mmol/L",
+        "quantity": "total serum magnesium (true individual levels; assay error not added)",
+        "target_mmol_l": [r.target_mmol_l.0, r.target_mmol_l.1],
+        "thresholds_mmol_l": th,
+        "percentile_method": "histogram, 0.001 mmol/L bins with interpolation (within 0.001 mmol/L of the exact order statistic); probabilities are exact counts",
+        "regimens": regimens,
+        "warnings": r.warnings,
+        "elapsed_s": elapsed_s,
+    })
+}
+
+fn pct(p: f64) -> String {
+    format!("{:.1}", 100.0 * p)
+}
+
+fn opt_h(v: Option<f64>) -> String {
+    v.map_or("–".into(), |x| format!("{x:.2}"))
+}
+
+pub fn table(r: &TrialResult) -> String {
+    let mut s = String::new();
+    let (lo, hi) = r.target_mmol_l;
+    s += &format!(
+        "Virtual trial: {} patients ({}), model {} — {}\nSeed {}; levels are total serum Mg in mmol/L (true individual levels, no assay error); target {lo}–{hi} mmol/L.\nVariability: {}\n\n",
+        r.n_subjects, r.population_name, r.model_id, r.model_name, r.seed, r.variability_source
+    );
+    s += "Comparison\n";
+    let th = &r.thresholds_mmol_l;
+    s += &format!(
+        "{:<28} {:>12} {:>14}",
+        "regimen", "P(reach) %", "t_reach p50 h"
+    );
+    for t in th {
+        s += &format!(" {:>13}", format!("P(peak>{t}) %"));
+    }
+    s += &format!(" {:>12}\n", "peak p50/p95");
+    for g in &r.regimens {
+        s += &format!(
+            "{:<28} {:>12} {:>14}",
+            truncate(&g.label, 28),
+            pct(g.p_reach_target),
+            opt_h(g.time_to_target_percentiles_h[2])
+        );
+        for p in &g.p_cmax_above {
+            s += &format!(" {:>13}", pct(*p));
+        }
+        s += &format!(
+            " {:>5.2}/{:<5.2}\n",
+            g.peak_percentiles_mmol_l[2], g.peak_percentiles_mmol_l[4]
+        );
+    }
+    for g in &r.regimens {
+        s += &format!("\n{} = {}\n", g.label, g.canonical);
+        s += &format!(
+            "{:>7} {:>6} {:>6} {:>6} {:>6} {:>6} {:>9}",
+            "time h", "p05", "p25", "p50", "p75", "p95", "in tgt %"
+        );
+        for t in th {
+            s += &format!(" {:>8}", format!(">{t} %"));
+        }
+        s += "\n";
+        for p in &g.points {
+            s += &format!(
+                "{:>7} {:>6.2} {:>6.2} {:>6.2} {:>6.2} {:>6.2} {:>9}",
+                mgiv_core::units::fmt_num(p.time_h),
+                p.p05_mmol_l,
+                p.p25_mmol_l,
+                p.p50_mmol_l,
+                p.p75_mmol_l,
+                p.p95_mmol_l,
+                pct(p.p_in_target)
+            );
+            for x in &p.p_above {
+                s += &format!(" {:>8}", pct(*x));
+            }
+            s += "\n";
+        }
+    }
+    if !r.warnings.is_empty() {
+        s += "\nWarnings:\n";
+        for w in &r.warnings {
+            s += &format!("  - {w}\n");
+        }
+    }
+    s
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}
+
+pub fn csv(r: &TrialResult) -> String {
+    let mut s = String::from(
+        "regimen,time_h,p05_mmol_l,p25_mmol_l,p50_mmol_l,p75_mmol_l,p95_mmol_l,p_in_target",
+    );
+    for t in &r.thresholds_mmol_l {
+        s += &format!(",p_above_{}", threshold_key(*t).replace('.', "_"));
+    }
+    s += "\n";
+    for g in &r.regimens {
+        let label = g.label.replace('"', "'");
+        for p in &g.points {
+            s += &format!(
+                "\"{label}\",{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}",
+                p.time_h,
+                p.p05_mmol_l,
+                p.p25_mmol_l,
+                p.p50_mmol_l,
+                p.p75_mmol_l,
+                p.p95_mmol_l,
+                p.p_in_target
+            );
+            for x in &p.p_above {
+                s += &format!(",{x:.6}");
+            }
+            s += "\n";
+        }
+    }
+    s
+}
+
+fn draw_bands<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &TrialResult) -> Result<()> {
+    root.fill(&WHITE).map_err(e)?;
+    let tmax = r.times_h.last().copied().unwrap_or(1.0).max(1e-3);
+    let top = r
+        .regimens
+        .iter()
+        .flat_map(|g| g.points.iter().map(|p| p.p95_mmol_l))
+        .fold(2.5f64, f64::max)
+        .max(r.target_mmol_l.1)
+        * 1.1;
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!(
+                "Virtual trial: {} patients, {}, model {} — median, 25–75 % and 5–95 % bands",
+                r.n_subjects, r.population_id, r.model_id
+            ),
+            ("sans-serif", 16),
+        )
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0f64..tmax, 0f64..top)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since start (h)")
+        .y_desc("total serum Mg (mmol/L)")
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(e)?;
+    let (lo, hi) = r.target_mmol_l;
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(0.0, lo), (tmax, hi)],
+            GREEN.mix(0.08).filled(),
+        )))
+        .map_err(e)?
+        .label(format!("target {lo}–{hi} mmol/L"))
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], GREEN.mix(0.3).filled()));
+    for t in &r.thresholds_mmol_l {
+        if *t < top {
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(0.0, *t), (tmax, *t)],
+                    RGBColor(200, 60, 0).stroke_width(1),
+                ))
+                .map_err(e)?;
+        }
+    }
+    let colors = [
+        RGBColor(30, 90, 200),
+        RGBColor(200, 40, 40),
+        RGBColor(0, 140, 60),
+        RGBColor(140, 60, 180),
+        RGBColor(200, 130, 0),
+    ];
+    for (i, g) in r.regimens.iter().enumerate() {
+        let c = colors[i % colors.len()];
+        let outer: Vec<(f64, f64)> = g
+            .points
+            .iter()
+            .map(|p| (p.time_h, p.p95_mmol_l))
+            .chain(g.points.iter().rev().map(|p| (p.time_h, p.p05_mmol_l)))
+            .collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(outer, c.mix(0.10).filled())))
+            .map_err(e)?;
+        let inner: Vec<(f64, f64)> = g
+            .points
+            .iter()
+            .map(|p| (p.time_h, p.p75_mmol_l))
+            .chain(g.points.iter().rev().map(|p| (p.time_h, p.p25_mmol_l)))
+            .collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(inner, c.mix(0.22).filled())))
+            .map_err(e)?;
+        chart
+            .draw_series(LineSeries::new(
+                g.points.iter().map(|p| (p.time_h, p.p50_mmol_l)),
+                c.stroke_width(3),
+            ))
+            .map_err(e)?
+            .label(format!(
+                "{} (median; P(peak>3.5) {:.1} %)",
+                g.label,
+                100.0 * g.p_cmax_above.get(1).copied().unwrap_or(0.0)
+            ))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(3)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_with_units() {
+        assert_eq!(parse_target("2.0-3.5").unwrap(), (2.0, 3.5));
+        let (lo, hi) = parse_target("4.86-8.5 mg/dL").unwrap();
+        assert!((lo - 2.0).abs() < 0.01 && (hi - 3.5).abs() < 0.01);
+        assert!(parse_target("3.5-2.0").is_err());
+        assert!(parse_target("two-three").is_err());
+    }
 }

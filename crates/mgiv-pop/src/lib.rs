@@ -1,1 +1,23 @@
-//! placeholder
+//! # mgiv-pop
+//!
+//! Virtual populations, target attainment and Bayesian dose individualisation for IV magnesium.
+//!
+//! - [`population`]: covariate distributions of the populations mgiv serves (`pre-eclampsia`,
+//!   `pregnant`, `adult`, `icu`), each sourced, from `data/populations/`.
+//! - [`popmodel`]: a model file's typical values, covariates, log-normal IIV (with correlations)
+//!   and residual error, compiled for speed.
+//! - [`rng`]: per-(seed, subject) random streams: results do not depend on threads or sharding.
+//! - [`kernel`]: the per-subject exact modal solver with exact peak and time-to-target.
+//! - [`trial`]: `mgiv trial` — percentiles, target attainment and toxicity risk per regimen.
+//! - [`tdm`]: `mgiv adjust` — MAP Bayesian estimation from measured levels with a Laplace
+//!   posterior checked by importance sampling, forecasts and a recommended rate.
+//!
+//! No I/O: data files are compiled in; inputs and outputs are values.
+
+pub mod kernel;
+pub mod linalg;
+pub mod popmodel;
+pub mod population;
+pub mod rng;
+pub mod tdm;
+pub mod trial;

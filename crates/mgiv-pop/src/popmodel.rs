@@ -1,0 +1,399 @@
+//! A population PK model compiled for speed: typical values, covariate effects, the
+//! inter-individual variability (log-normal, correlated) and the residual error of a
+//! [`ModelSpec`], evaluated without allocation for millions of virtual subjects.
+//!
+//! Individual parameter k: P_k = TV_k(covariates) · exp(η_k), η ~ N(0, Ω), with
+//! Ω_kk = ln(1 + CV_k²) and Ω_kl = ρ_kl·√(Ω_kk·Ω_ll) (CV and ρ from the model file's
+//! `[variability]`). Covariate effects reproduce [`ModelSpec::individualise`] exactly (tested).
+
+use mgiv_core::error::{invalid, MgivError};
+use mgiv_core::model::{
+    CovariateForm, CovariateName, Elimination, IndividualParams, ModelSpec, ParamName,
+};
+
+use crate::linalg;
+use crate::population::Covariates;
+use crate::rng::SubjectRng;
+
+/// Parameter names as written in model files, in index order.
+pub const PARAM_KEYS: [&str; 4] = ["cl_l_h", "v1_l", "q_l_h", "v2_l"];
+
+fn param_index(p: ParamName) -> usize {
+    match p {
+        ParamName::ClLH => 0,
+        ParamName::V1L => 1,
+        ParamName::QLH => 2,
+        ParamName::V2L => 3,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CovEffect {
+    Power { reference: f64, exponent: f64 },
+    Linear { reference: f64, coefficient: f64 },
+    Categorical { if_true: f64, if_false: f64 },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct CompiledCov {
+    param: usize,
+    covariate: CovariateName,
+    effect: CovEffect,
+}
+
+/// Residual error: SD = √((prop·C)² + add²) on total serum Mg.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResidualError {
+    pub proportional: f64,
+    pub additive_mmol_l: f64,
+}
+
+impl ResidualError {
+    #[inline]
+    pub fn sd_mmol_l(&self, c_mmol_l: f64) -> f64 {
+        let p = self.proportional * c_mmol_l;
+        (p * p + self.additive_mmol_l * self.additive_mmol_l).sqrt()
+    }
+}
+
+/// A linear 1- or 2-compartment model ready for population work.
+#[derive(Debug, Clone)]
+pub struct PopModel {
+    pub spec: ModelSpec,
+    typical: [f64; 4],
+    two_cmt: bool,
+    covs: Vec<CompiledCov>,
+    /// parameter index of each eta
+    pub eta_params: Vec<usize>,
+    /// Ω (k×k, row-major)
+    pub omega: Vec<f64>,
+    omega_chol: Vec<f64>,
+    pub residual: ResidualError,
+}
+
+impl PopModel {
+    pub fn new(spec: &ModelSpec) -> Result<Self, MgivError> {
+        if !matches!(spec.elimination, Elimination::Linear) {
+            return Err(invalid(
+                "model",
+                &spec.id,
+                "a model with linear elimination for population simulation and TDM (the renal-threshold model is nonlinear and has no published variability)",
+            ));
+        }
+        let p = &spec.parameters;
+        let two_cmt = p.q_l_h.is_some() && p.v2_l.is_some();
+        let typical = [
+            p.cl_l_h,
+            p.v1_l,
+            p.q_l_h.unwrap_or(0.0),
+            p.v2_l.unwrap_or(0.0),
+        ];
+        let mut covs = Vec::new();
+        for c in &spec.covariates {
+            if c.covariate == CovariateName::CrclMlMin {
+                return Err(invalid(
+                    "model covariate",
+                    format!("{} uses creatinine clearance", spec.id),
+                    "weight, serum creatinine or pre-eclampsia covariates (virtual populations carry no age or sex)",
+                ));
+            }
+            let effect = match c.form {
+                CovariateForm::Power => CovEffect::Power {
+                    reference: c.reference.unwrap_or(1.0),
+                    exponent: c.exponent.unwrap_or(0.0),
+                },
+                CovariateForm::Linear => CovEffect::Linear {
+                    reference: c.reference.unwrap_or(1.0),
+                    coefficient: c.coefficient.unwrap_or(0.0),
+                },
+                CovariateForm::Categorical => CovEffect::Categorical {
+                    if_true: c.if_true.unwrap_or(1.0),
+                    if_false: c.if_false.unwrap_or(1.0),
+                },
+            };
+            covs.push(CompiledCov {
+                param: param_index(c.parameter),
+                covariate: c.covariate,
+                effect,
+            });
+        }
+        let var = spec.variability.clone().unwrap_or_default();
+        let mut eta_params = Vec::new();
+        let mut sd = Vec::new();
+        for (key, &cv) in &var.iiv_cv_percent {
+            let Some(k) = PARAM_KEYS.iter().position(|p| p == key) else {
+                return Err(invalid(
+                    "variability iiv_cv_percent",
+                    format!("{key} in model {}", spec.id),
+                    "cl_l_h, v1_l, q_l_h or v2_l",
+                ));
+            };
+            if k >= 2 && !two_cmt {
+                return Err(invalid(
+                    "variability iiv_cv_percent",
+                    format!("{key} in one-compartment model {}", spec.id),
+                    "cl_l_h or v1_l for a one-compartment model",
+                ));
+            }
+            if !(cv.is_finite() && cv > 0.0 && cv <= 300.0) {
+                return Err(invalid(
+                    "variability iiv_cv_percent",
+                    format!("{key} = {cv} % in model {}", spec.id),
+                    "a CV above 0 and at most 300 %",
+                ));
+            }
+            eta_params.push(k);
+            sd.push((1.0 + (cv / 100.0).powi(2)).ln().sqrt());
+        }
+        let n = eta_params.len();
+        let mut omega = vec![0.0; n * n];
+        for i in 0..n {
+            omega[i * n + i] = sd[i] * sd[i];
+        }
+        for (a, b, rho) in &var.correlations {
+            let find = |key: &str| {
+                PARAM_KEYS
+                    .iter()
+                    .position(|p| *p == key)
+                    .and_then(|k| eta_params.iter().position(|&e| e == k))
+            };
+            let (Some(i), Some(j)) = (find(a), find(b)) else {
+                return Err(invalid(
+                    "variability correlations",
+                    format!("({a}, {b}) in model {}", spec.id),
+                    "pairs of parameters that have an iiv_cv_percent",
+                ));
+            };
+            if rho.is_nan() || rho.abs() >= 1.0 || i == j {
+                return Err(invalid(
+                    "variability correlations",
+                    format!("({a}, {b}, {rho}) in model {}", spec.id),
+                    "two different parameters and a correlation strictly between -1 and 1",
+                ));
+            }
+            omega[i * n + j] = rho * sd[i] * sd[j];
+            omega[j * n + i] = rho * sd[i] * sd[j];
+        }
+        let omega_chol = if n == 0 {
+            Vec::new()
+        } else {
+            linalg::cholesky(&omega, n).ok_or_else(|| {
+                invalid(
+                    "variability correlations",
+                    format!("{:?} in model {}", var.correlations, spec.id),
+                    "correlations that make a positive-definite covariance matrix",
+                )
+            })?
+        };
+        let residual = ResidualError {
+            proportional: var.residual_proportional,
+            additive_mmol_l: var.residual_additive_mmol_l,
+        };
+        if !(residual.proportional >= 0.0 && residual.additive_mmol_l >= 0.0)
+            || residual.proportional + residual.additive_mmol_l <= 0.0
+        {
+            return Err(invalid(
+                "variability residual",
+                format!(
+                    "proportional {} additive {} mmol/L in model {}",
+                    residual.proportional, residual.additive_mmol_l, spec.id
+                ),
+                "non-negative values, not both zero",
+            ));
+        }
+        Ok(PopModel {
+            spec: spec.clone(),
+            typical,
+            two_cmt,
+            covs,
+            eta_params,
+            omega,
+            omega_chol,
+            residual,
+        })
+    }
+
+    /// Number of random effects.
+    pub fn n_eta(&self) -> usize {
+        self.eta_params.len()
+    }
+
+    pub fn is_two_compartment(&self) -> bool {
+        self.two_cmt
+    }
+
+    /// Lower Cholesky factor of Ω.
+    pub fn omega_chol(&self) -> &[f64] {
+        &self.omega_chol
+    }
+
+    /// Typical parameters [CL, V1, Q, V2] for a subject's covariates (no random effects).
+    #[inline]
+    pub fn typical(&self, c: &Covariates) -> [f64; 4] {
+        let mut p = self.typical;
+        for cov in &self.covs {
+            let x = match cov.covariate {
+                CovariateName::WeightKg => c.weight_kg,
+                CovariateName::ScrMgDl => c.scr_mg_dl,
+                CovariateName::PreEclampsia => {
+                    if c.pre_eclampsia {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                }
+                CovariateName::CrclMlMin => continue, // rejected in new()
+            };
+            let f = match cov.effect {
+                CovEffect::Power {
+                    reference,
+                    exponent,
+                } => (x / reference).powf(exponent),
+                CovEffect::Linear {
+                    reference,
+                    coefficient,
+                } => 1.0 + coefficient * (x / reference - 1.0),
+                CovEffect::Categorical { if_true, if_false } => {
+                    if x > 0.5 {
+                        if_true
+                    } else {
+                        if_false
+                    }
+                }
+            };
+            p[cov.param] *= f;
+        }
+        p
+    }
+
+    /// Draw η ~ N(0, Ω) into `eta` (length [`Self::n_eta`]); `z` is scratch of the same length.
+    #[inline]
+    pub fn draw_eta(&self, rng: &mut SubjectRng, z: &mut [f64], eta: &mut [f64]) {
+        let n = self.n_eta();
+        for v in z.iter_mut().take(n) {
+            *v = rng.normal();
+        }
+        linalg::lower_mul(&self.omega_chol, n, z, eta);
+    }
+
+    /// Individual parameters from typical values, random effects and a baseline.
+    #[inline]
+    pub fn individual(
+        &self,
+        typical: &[f64; 4],
+        eta: &[f64],
+        baseline_mmol_l: f64,
+    ) -> IndividualParams {
+        let mut p = *typical;
+        for (e, &k) in eta.iter().zip(&self.eta_params) {
+            p[k] *= e.exp();
+        }
+        let par = &self.spec.parameters;
+        IndividualParams {
+            cl_l_h: p[0],
+            v1_l: p[1],
+            q_l_h: if self.two_cmt { p[2] } else { 0.0 },
+            v2_l: if self.two_cmt { p[3] } else { 0.0 },
+            ka_h: par.ka_h,
+            f_im: par.f_im,
+            baseline_mmol_l,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::population::builtin_population;
+    use crate::rng::Stream;
+    use mgiv_core::model::builtin_models;
+    use mgiv_core::patient::{Creatinine, PatientInput};
+    use mgiv_core::units::MgConc;
+
+    #[test]
+    fn covariates_match_core_individualise() {
+        let pop = builtin_population("pre-eclampsia").unwrap();
+        for spec in builtin_models().unwrap() {
+            let Ok(m) = PopModel::new(&spec) else {
+                assert_eq!(spec.id, "mgiv-adult-tm-2026");
+                continue;
+            };
+            for i in 0..200 {
+                let mut c = pop.draw(&mut SubjectRng::new(9, i, Stream::Covariates));
+                c.pre_eclampsia = i % 2 == 0;
+                let patient = PatientInput {
+                    weight_kg: Some(c.weight_kg),
+                    creatinine: Some(Creatinine::MgPerDl(c.scr_mg_dl)),
+                    pregnant: true,
+                    pre_eclampsia: c.pre_eclampsia,
+                    baseline: Some(MgConc::from_mmol_l(c.baseline_mmol_l)),
+                    ..Default::default()
+                }
+                .validate()
+                .unwrap();
+                let core = spec.individualise(&patient).unwrap().params;
+                let ours = m.individual(&m.typical(&c), &[], c.baseline_mmol_l);
+                for (a, b) in [
+                    (core.cl_l_h, ours.cl_l_h),
+                    (core.v1_l, ours.v1_l),
+                    (core.q_l_h, ours.q_l_h),
+                    (core.v2_l, ours.v2_l),
+                    (core.baseline_mmol_l, ours.baseline_mmol_l),
+                ] {
+                    assert!(
+                        (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                        "{}: {a} vs {b}",
+                        spec.id
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lu_omega_from_cv() {
+        let m = PopModel::new(&mgiv_core::model::builtin_model("lu-2002").unwrap()).unwrap();
+        assert_eq!(m.n_eta(), 4);
+        let k = m.eta_params.iter().position(|&p| p == 0).unwrap();
+        let n = m.n_eta();
+        assert!((m.omega[k * n + k] - (1.0f64 + 0.39 * 0.39).ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn correlated_etas_have_the_requested_correlation() {
+        let mut spec = mgiv_core::model::builtin_model("du-2019").unwrap();
+        spec.variability
+            .as_mut()
+            .unwrap()
+            .correlations
+            .push(("cl_l_h".into(), "v1_l".into(), 0.6));
+        let m = PopModel::new(&spec).unwrap();
+        let (mut z, mut e) = ([0.0; 2], [0.0; 2]);
+        let n = 100_000;
+        let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+        for i in 0..n {
+            m.draw_eta(&mut SubjectRng::new(5, i, Stream::Etas), &mut z, &mut e);
+            sxy += e[0] * e[1];
+            sxx += e[0] * e[0];
+            syy += e[1] * e[1];
+        }
+        let r = sxy / (sxx * syy).sqrt();
+        assert!((r - 0.6).abs() < 0.01, "{r}");
+        // CL CV 27.9 % → ω² = ln(1 + 0.279²) = 0.0749 (Du 2019 Table 3)
+        assert!((sxx / n as f64 - 0.0749).abs() < 0.002);
+        // a non-positive-definite request is refused, naming the field
+        spec.variability.as_mut().unwrap().correlations[0].2 = 1.5;
+        let err = PopModel::new(&spec).unwrap_err().to_string();
+        assert!(err.contains("correlations"), "{err}");
+    }
+
+    #[test]
+    fn nonlinear_model_refused() {
+        let spec = mgiv_core::model::builtin_model("mgiv-adult-tm-2026").unwrap();
+        let e = PopModel::new(&spec).unwrap_err().to_string();
+        assert!(
+            e.contains("mgiv-adult-tm-2026") && e.contains("linear"),
+            "{e}"
+        );
+    }
+}

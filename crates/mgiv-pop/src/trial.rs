@@ -1,0 +1,580 @@
+//! Virtual trials: simulate N virtual patients from a population under one or more regimens and
+//! summarise, per regimen and output time, the percentiles of total serum Mg, the probability of
+//! being in the target range and above each toxicity threshold, the distribution of the peak and
+//! of the time to reach the target.
+//!
+//! Streaming and exact where it matters:
+//! - probabilities (in target, above a threshold, peak above a threshold) are exact counts;
+//! - percentiles come from per-time histograms of 0.001 mmol/L bins on [0, 12) mmol/L with
+//!   linear interpolation inside the bin, so they are within one bin (0.001 mmol/L) of the exact
+//!   order statistic (tested against sorting); values ≥ 12 mmol/L go to an overflow bin and a
+//!   percentile falling there is reported as the largest value seen;
+//! - every subject draws from its own generator seeded by (seed, subject index), and histogram
+//!   counts are integers, so the result is bit-identical for any number of threads and any
+//!   sharding (tested).
+//!
+//! Levels are the subjects' true levels (inter-individual variability, covariates and baseline);
+//! assay/residual error is not added.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mgiv_core::error::{invalid, MgivError};
+use mgiv_core::model::ModelSpec;
+use mgiv_core::regimen::{PhaseKind, Regimen, RegimenSpec};
+use mgiv_core::solver::Modes;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::kernel::{Kernel, Plan};
+use crate::popmodel::PopModel;
+use crate::population::PopulationSpec;
+use crate::rng::{Stream, SubjectRng};
+
+/// Histogram bin width for concentrations (mmol/L).
+pub const CONC_BIN_MMOL_L: f64 = 0.001;
+/// Number of concentration bins (the last one also holds everything ≥ 12 mmol/L).
+pub const CONC_BINS: usize = 12_000;
+const TTT_BINS: usize = 4096;
+/// Subjects per work unit.
+pub const BLOCK_SUBJECTS: u64 = 4096;
+/// The toxicity thresholds reported by default (mmol/L): USPI DTR decrease, reported loss of
+/// DTRs, USPI areflexia/respiratory paralysis (data/ranges/serum-mg.toml).
+pub const DEFAULT_THRESHOLDS_MMOL_L: [f64; 3] = [2.0, 3.5, 5.0];
+/// Percentiles reported.
+pub const PERCENTILES: [f64; 5] = [0.05, 0.25, 0.50, 0.75, 0.95];
+
+/// A regimen in a trial: a label and its text.
+#[derive(Debug, Clone)]
+pub struct TrialRegimen {
+    pub label: String,
+    pub text: String,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct TrialConfig {
+    pub n_subjects: u64,
+    pub seed: u64,
+    /// output times (h), non-decreasing, ≥ 0
+    pub times_h: Vec<f64>,
+    pub target_mmol_l: (f64, f64),
+    pub thresholds_mmol_l: Vec<f64>,
+}
+
+struct Prepared {
+    label: String,
+    spec: RegimenSpec,
+    canonical: String,
+    fixed: Option<Plan>,
+}
+
+/// Everything a trial needs, validated once.
+pub struct Trial {
+    model: PopModel,
+    population: PopulationSpec,
+    regimens: Vec<Prepared>,
+    cfg: TrialConfig,
+    warnings: Vec<String>,
+}
+
+fn is_per_kg(spec: &RegimenSpec) -> bool {
+    spec.phases.iter().any(|p| match p.kind {
+        PhaseKind::Dose { dose, .. } | PhaseKind::Rate { dose, .. } => dose.per_kg,
+    })
+}
+
+impl Trial {
+    pub fn new(
+        model: &ModelSpec,
+        population: &PopulationSpec,
+        regimens: &[TrialRegimen],
+        cfg: TrialConfig,
+    ) -> Result<Self, MgivError> {
+        let pm = PopModel::new(model)?;
+        if regimens.is_empty() {
+            return Err(invalid("regimen", "none", "at least one --regimen"));
+        }
+        if regimens.len() > 16 {
+            return Err(invalid(
+                "regimen",
+                format!("{} regimens", regimens.len()),
+                "at most 16 regimens",
+            ));
+        }
+        if cfg.n_subjects == 0 || cfg.n_subjects > 100_000_000 {
+            return Err(invalid(
+                "n",
+                cfg.n_subjects,
+                "1 to 100 000 000 virtual patients",
+            ));
+        }
+        mgiv_core::solver::check_times(&cfg.times_h)?;
+        if cfg.times_h.is_empty() || cfg.times_h.len() > 10_000 {
+            return Err(invalid(
+                "output times",
+                cfg.times_h.len(),
+                "1 to 10 000 times",
+            ));
+        }
+        let (lo, hi) = cfg.target_mmol_l;
+        if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && lo < hi && hi <= 10.0) {
+            return Err(invalid(
+                "target",
+                format!("{lo}-{hi} mmol/L"),
+                "LO-HI with 0 < LO < HI ≤ 10 mmol/L",
+            ));
+        }
+        for &t in &cfg.thresholds_mmol_l {
+            if !(t.is_finite() && t > 0.0 && t < 12.0) {
+                return Err(invalid(
+                    "threshold",
+                    format!("{t} mmol/L"),
+                    "above 0 and below 12 mmol/L",
+                ));
+            }
+        }
+        let mut warnings = Vec::new();
+        if pm.n_eta() == 0 {
+            warnings.push(format!(
+                "model {} has no inter-individual variability; the spread shows covariates and baseline only",
+                model.id
+            ));
+        }
+        let t_end = *cfg.times_h.last().unwrap_or(&0.0);
+        let mut prepared = Vec::new();
+        for r in regimens {
+            let spec = RegimenSpec::parse_any(&r.text)?;
+            // resolving at the population's weight bounds validates every subject's regimen
+            let lo_w = spec.resolve(Some(population.weight_kg.min))?;
+            let hi_w = spec.resolve(Some(population.weight_kg.max))?;
+            if lo_w.has_im() && !pm.spec.supports_im() {
+                return Err(invalid(
+                    "model",
+                    &model.id,
+                    format!("a model with IM absorption for regimen '{}' (du-2019, brookfield-2016, salinger-2013)", r.label),
+                ));
+            }
+            if hi_w.has_open_infusion() {
+                warnings.push(format!(
+                    "regimen '{}' has an infusion with no stated end: simulated as running to {t_end} h",
+                    r.label
+                ));
+            }
+            let fixed = if is_per_kg(&spec) {
+                None
+            } else {
+                Some(Plan::new(&lo_w.events))
+            };
+            prepared.push(Prepared {
+                label: r.label.clone(),
+                canonical: spec.canonical(),
+                spec,
+                fixed,
+            });
+        }
+        Ok(Trial {
+            model: pm,
+            population: population.clone(),
+            regimens: prepared,
+            cfg,
+            warnings,
+        })
+    }
+
+    fn shape(&self) -> Shape {
+        Shape {
+            n_reg: self.regimens.len(),
+            n_t: self.cfg.times_h.len(),
+            n_th: self.cfg.thresholds_mmol_l.len(),
+            t_end: self.cfg.times_h.last().copied().unwrap_or(0.0),
+        }
+    }
+
+    /// Simulate subjects [start, end) into a fresh accumulator. Accumulators of disjoint ranges
+    /// can be merged in any order with the same result.
+    pub fn run_range(&self, start: u64, end: u64, progress: Option<&AtomicU64>) -> Accumulator {
+        let shape = self.shape();
+        let n_blocks = (end.saturating_sub(start)).div_ceil(BLOCK_SUBJECTS);
+        let min_len = (n_blocks as usize / (4 * rayon::current_num_threads())).max(1);
+        (0..n_blocks as usize)
+            .into_par_iter()
+            .with_min_len(min_len)
+            .fold(
+                || Accumulator::new(shape),
+                |mut acc, b| {
+                    let s = start + b as u64 * BLOCK_SUBJECTS;
+                    let e = (s + BLOCK_SUBJECTS).min(end);
+                    self.simulate_block(s, e, &mut acc);
+                    if let Some(p) = progress {
+                        p.fetch_add(e - s, Ordering::Relaxed);
+                    }
+                    acc
+                },
+            )
+            .reduce(|| Accumulator::new(shape), Accumulator::merge)
+    }
+
+    fn simulate_block(&self, start: u64, end: u64, acc: &mut Accumulator) {
+        let cfg = &self.cfg;
+        let n_t = cfg.times_h.len();
+        let mut buf = vec![0.0; n_t];
+        let k = self.model.n_eta();
+        let mut z = vec![0.0; k];
+        let mut eta = vec![0.0; k];
+        let (lo, hi) = cfg.target_mmol_l;
+        for i in start..end {
+            let cov = self
+                .population
+                .draw(&mut SubjectRng::new(cfg.seed, i, Stream::Covariates));
+            self.model.draw_eta(
+                &mut SubjectRng::new(cfg.seed, i, Stream::Etas),
+                &mut z,
+                &mut eta,
+            );
+            let tv = self.model.typical(&cov);
+            let p = self.model.individual(&tv, &eta, cov.baseline_mmol_l);
+            let Ok(modes) = Modes::from_params(&p) else {
+                acc.failed += 1;
+                continue;
+            };
+            let mut kernel = Kernel::new(&modes);
+            for (r, reg) in self.regimens.iter().enumerate() {
+                let own;
+                let plan = match &reg.fixed {
+                    Some(p) => p,
+                    None => match reg.spec.resolve(Some(cov.weight_kg)) {
+                        Ok(Regimen { events, .. }) => {
+                            own = Plan::new(&events);
+                            &own
+                        }
+                        Err(_) => {
+                            acc.failed += 1;
+                            continue;
+                        }
+                    },
+                };
+                let s = kernel.run(plan, &cfg.times_h, &mut buf, Some(lo));
+                acc.add(
+                    r,
+                    &buf,
+                    lo,
+                    hi,
+                    &cfg.thresholds_mmol_l,
+                    s.peak_mmol_l,
+                    s.time_to_target_h,
+                );
+            }
+        }
+        acc.n += end - start;
+    }
+
+    /// Run the whole trial on the current rayon pool.
+    pub fn run(&self, progress: Option<&AtomicU64>) -> Result<TrialResult, MgivError> {
+        let acc = self.run_range(0, self.cfg.n_subjects, progress);
+        self.summarise(&acc)
+    }
+
+    /// Turn an accumulator into the reported summary.
+    pub fn summarise(&self, acc: &Accumulator) -> Result<TrialResult, MgivError> {
+        if acc.failed > 0 {
+            return Err(MgivError::Numerical(format!(
+                "{} virtual-patient simulations failed (non-positive parameters or an unresolvable regimen)",
+                acc.failed
+            )));
+        }
+        let sh = acc.shape;
+        let n = acc.n as f64;
+        let cfg = &self.cfg;
+        let mut regimens = Vec::new();
+        for (r, reg) in self.regimens.iter().enumerate() {
+            let mut points = Vec::with_capacity(sh.n_t);
+            for j in 0..sh.n_t {
+                let h = acc.hist(r, j);
+                let q = PERCENTILES
+                    .map(|p| hist_quantile(h, acc.n, p, CONC_BIN_MMOL_L, acc.max[r * sh.n_t + j]));
+                let c = &acc.counts[(r * sh.n_t + j) * (1 + sh.n_th)..][..1 + sh.n_th];
+                points.push(PointSummary {
+                    time_h: cfg.times_h[j],
+                    p05_mmol_l: q[0],
+                    p25_mmol_l: q[1],
+                    p50_mmol_l: q[2],
+                    p75_mmol_l: q[3],
+                    p95_mmol_l: q[4],
+                    p_in_target: c[0] as f64 / n,
+                    p_above: c[1..].iter().map(|&x| x as f64 / n).collect(),
+                });
+            }
+            let ph = &acc.peak_hist[r * CONC_BINS..][..CONC_BINS];
+            let peak =
+                PERCENTILES.map(|p| hist_quantile(ph, acc.n, p, CONC_BIN_MMOL_L, acc.peak_max[r]));
+            let pc = &acc.peak_counts[r * sh.n_th..][..sh.n_th];
+            let th = &acc.ttt_hist[r * TTT_BINS..][..TTT_BINS];
+            let reached = acc.ttt_reached[r];
+            let w = (sh.t_end / TTT_BINS as f64).max(1e-9);
+            let ttt = if reached > 0 {
+                PERCENTILES.map(|p| Some(hist_quantile(th, reached, p, w, sh.t_end)))
+            } else {
+                [None; 5]
+            };
+            regimens.push(RegimenResult {
+                label: reg.label.clone(),
+                canonical: reg.canonical.clone(),
+                points,
+                p_cmax_above: pc.iter().map(|&x| x as f64 / n).collect(),
+                peak_percentiles_mmol_l: peak,
+                p_reach_target: reached as f64 / n,
+                time_to_target_percentiles_h: ttt,
+            });
+        }
+        Ok(TrialResult {
+            model_id: self.model.spec.id.clone(),
+            model_name: self.model.spec.name.clone(),
+            model_citation: self.model.spec.citation.clone(),
+            variability_source: self
+                .model
+                .spec
+                .variability
+                .as_ref()
+                .map(|v| v.source.clone())
+                .unwrap_or_else(|| "none".into()),
+            population_id: self.population.id.clone(),
+            population_name: self.population.name.clone(),
+            n_subjects: acc.n,
+            seed: cfg.seed,
+            target_mmol_l: cfg.target_mmol_l,
+            thresholds_mmol_l: cfg.thresholds_mmol_l.clone(),
+            times_h: cfg.times_h.clone(),
+            regimens,
+            warnings: self.warnings.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Shape {
+    n_reg: usize,
+    n_t: usize,
+    n_th: usize,
+    t_end: f64,
+}
+
+/// Streaming, mergeable trial counts (integer histograms and counters).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accumulator {
+    shape: Shape,
+    pub n: u64,
+    failed: u64,
+    /// [reg][time][bin]
+    conc_hist: Vec<u32>,
+    /// [reg][time][in_target, above th...]
+    counts: Vec<u64>,
+    /// [reg][time] largest value seen
+    max: Vec<f64>,
+    peak_hist: Vec<u32>,
+    peak_counts: Vec<u64>,
+    peak_max: Vec<f64>,
+    ttt_hist: Vec<u32>,
+    ttt_reached: Vec<u64>,
+}
+
+impl Accumulator {
+    fn new(s: Shape) -> Self {
+        Accumulator {
+            shape: s,
+            n: 0,
+            failed: 0,
+            conc_hist: vec![0; s.n_reg * s.n_t * CONC_BINS],
+            counts: vec![0; s.n_reg * s.n_t * (1 + s.n_th)],
+            max: vec![f64::MIN; s.n_reg * s.n_t],
+            peak_hist: vec![0; s.n_reg * CONC_BINS],
+            peak_counts: vec![0; s.n_reg * s.n_th],
+            peak_max: vec![f64::MIN; s.n_reg],
+            ttt_hist: vec![0; s.n_reg * TTT_BINS],
+            ttt_reached: vec![0; s.n_reg],
+        }
+    }
+
+    fn hist(&self, r: usize, j: usize) -> &[u32] {
+        &self.conc_hist[(r * self.shape.n_t + j) * CONC_BINS..][..CONC_BINS]
+    }
+
+    #[inline]
+    fn bin(c: f64) -> usize {
+        let b = (c * (1.0 / CONC_BIN_MMOL_L)).floor();
+        if b <= 0.0 {
+            0
+        } else {
+            (b as usize).min(CONC_BINS - 1)
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn add(
+        &mut self,
+        r: usize,
+        conc: &[f64],
+        lo: f64,
+        hi: f64,
+        th: &[f64],
+        peak: f64,
+        ttt: Option<f64>,
+    ) {
+        let s = self.shape;
+        let n_th = s.n_th;
+        for (j, &c) in conc.iter().enumerate() {
+            let row = r * s.n_t + j;
+            self.conc_hist[row * CONC_BINS + Self::bin(c)] += 1;
+            let cnt = &mut self.counts[row * (1 + n_th)..][..1 + n_th];
+            cnt[0] += (c >= lo && c <= hi) as u64;
+            for (k, &t) in th.iter().enumerate() {
+                cnt[1 + k] += (c > t) as u64;
+            }
+            if c > self.max[row] {
+                self.max[row] = c;
+            }
+        }
+        self.peak_hist[r * CONC_BINS + Self::bin(peak)] += 1;
+        for (k, &t) in th.iter().enumerate() {
+            self.peak_counts[r * n_th + k] += (peak > t) as u64;
+        }
+        if peak > self.peak_max[r] {
+            self.peak_max[r] = peak;
+        }
+        if let Some(t) = ttt {
+            let w = (s.t_end / TTT_BINS as f64).max(1e-9);
+            let b = ((t / w).floor().max(0.0) as usize).min(TTT_BINS - 1);
+            self.ttt_hist[r * TTT_BINS + b] += 1;
+            self.ttt_reached[r] += 1;
+        }
+    }
+
+    /// Add another accumulator's counts (commutative and associative: integers and maxima).
+    pub fn merge(mut self, o: Accumulator) -> Accumulator {
+        self.n += o.n;
+        self.failed += o.failed;
+        add_u32(&mut self.conc_hist, &o.conc_hist);
+        add_u64(&mut self.counts, &o.counts);
+        max_f64(&mut self.max, &o.max);
+        add_u32(&mut self.peak_hist, &o.peak_hist);
+        add_u64(&mut self.peak_counts, &o.peak_counts);
+        max_f64(&mut self.peak_max, &o.peak_max);
+        add_u32(&mut self.ttt_hist, &o.ttt_hist);
+        add_u64(&mut self.ttt_reached, &o.ttt_reached);
+        self
+    }
+}
+
+fn add_u32(a: &mut [u32], b: &[u32]) {
+    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+}
+fn add_u64(a: &mut [u64], b: &[u64]) {
+    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+}
+fn max_f64(a: &mut [f64], b: &[f64]) {
+    a.iter_mut().zip(b).for_each(|(x, y)| *x = x.max(*y));
+}
+
+/// Quantile p (type 7: rank p·(n−1)) from a histogram of width-`w` bins starting at 0, with the
+/// values of a bin spread evenly inside it. The last bin is open (overflow): a quantile there is
+/// `overflow_value`.
+pub fn hist_quantile(h: &[u32], n: u64, p: f64, w: f64, overflow_value: f64) -> f64 {
+    if n == 0 {
+        return f64::NAN;
+    }
+    let rank = p * (n - 1) as f64; // 0-based
+    let mut cum = 0u64;
+    for (b, &k) in h.iter().enumerate() {
+        if k == 0 {
+            continue;
+        }
+        let k = k as u64;
+        if (cum + k) as f64 > rank {
+            if b == h.len() - 1 {
+                return overflow_value;
+            }
+            let within = (rank - cum as f64 + 0.5) / k as f64;
+            return (b as f64 + within) * w;
+        }
+        cum += k;
+    }
+    overflow_value
+}
+
+/// Summary at one output time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PointSummary {
+    pub time_h: f64,
+    pub p05_mmol_l: f64,
+    pub p25_mmol_l: f64,
+    pub p50_mmol_l: f64,
+    pub p75_mmol_l: f64,
+    pub p95_mmol_l: f64,
+    /// P(lo ≤ C ≤ hi)
+    pub p_in_target: f64,
+    /// P(C > threshold), in the order of [`TrialResult::thresholds_mmol_l`]
+    pub p_above: Vec<f64>,
+}
+
+/// One regimen's results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegimenResult {
+    pub label: String,
+    pub canonical: String,
+    pub points: Vec<PointSummary>,
+    /// P(peak > threshold) over [0, last output time], per threshold
+    pub p_cmax_above: Vec<f64>,
+    pub peak_percentiles_mmol_l: [f64; 5],
+    /// fraction of subjects whose level reaches the target's lower bound by the last output time
+    pub p_reach_target: f64,
+    /// 5/25/50/75/95th percentiles of the time to reach the target, among those who reach it (h)
+    pub time_to_target_percentiles_h: [Option<f64>; 5],
+}
+
+/// A trial's full summary.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrialResult {
+    pub model_id: String,
+    pub model_name: String,
+    pub model_citation: String,
+    pub variability_source: String,
+    pub population_id: String,
+    pub population_name: String,
+    pub n_subjects: u64,
+    pub seed: u64,
+    pub target_mmol_l: (f64, f64),
+    pub thresholds_mmol_l: Vec<f64>,
+    pub times_h: Vec<f64>,
+    pub regimens: Vec<RegimenResult>,
+    pub warnings: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_quantiles_are_within_one_bin_of_exact() {
+        let mut vals: Vec<f64> = (0..20_001u64)
+            .map(|i| {
+                let mut r = SubjectRng::new(11, i, Stream::Other);
+                (0.75 + 0.9 * (0.3 * r.normal()).exp()).max(0.0)
+            })
+            .collect();
+        let mut h = vec![0u32; CONC_BINS];
+        for &v in &vals {
+            h[Accumulator::bin(v)] += 1;
+        }
+        vals.sort_by(f64::total_cmp);
+        for p in [0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0] {
+            let rank = p * (vals.len() - 1) as f64;
+            let (i, f) = (rank.floor() as usize, rank.fract());
+            let exact = vals[i] + f * (vals[(i + 1).min(vals.len() - 1)] - vals[i]);
+            let approx = hist_quantile(&h, vals.len() as u64, p, CONC_BIN_MMOL_L, f64::NAN);
+            assert!(
+                (approx - exact).abs() <= CONC_BIN_MMOL_L,
+                "p {p}: {approx} vs {exact}"
+            );
+        }
+    }
+}
