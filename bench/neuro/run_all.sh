@@ -31,7 +31,7 @@ mgiv_decision() { # threads seed
   "$BIN/decision" 1.0 4 1 "$1" "$2" | tail -1 | awk -v t="$1" '{printf "{\"engine\":\"mgiv\",\"scenario\":\"wang2002\",\"threads\":%s,\"seed\":%s,\"rate_e_hz\":%s,\"rate_i_hz\":%s,\"pop_spikes\":[%s,%s],\"winner\":\"%s\",\"run_s\":%s}\n",t,$3,$5,$6,$7,$8,$11,$12}'
 }
 mgiv_sparse() { # ne ni p seconds threads nmda seed
-  "$BIN/sparse" "$1" "$2" "$3" "$4" "$5" "$6" 1.0 "$7" | sed -E 's/.*n=([0-9]+) synapses=([0-9]+) nmda=([A-Za-z]+) threads=([0-9]+) seed=([0-9]+) build_s=([0-9.]+) run_s=([0-9.]+) rate_e_hz=([0-9.]+) rate_i_hz=([0-9.]+).*/{"engine":"mgiv","scenario":"sparse-\3","n_neurons":\1,"n_synapses":\2,"threads":\4,"seed":\5,"build_s":\6,"run_s":\7,"rate_e_hz":\8,"rate_i_hz":\9}/'
+  "$BIN/sparse" "$1" "$2" "$3" "$4" "$5" "$6" 1.0 "$7" | sed -E -e 's/nmda=Saturating/nmda=sat/' -e 's/nmda=Linear/nmda=lin/' | sed -E 's/.*n=([0-9]+) synapses=([0-9]+) nmda=([A-Za-z]+) threads=([0-9]+) seed=([0-9]+) build_s=([0-9.]+) run_s=([0-9.]+) rate_e_hz=([0-9.]+) rate_i_hz=([0-9.]+).*/{"engine":"mgiv","scenario":"sparse-\3","n_neurons":\1,"n_synapses":\2,"threads":\4,"seed":\5,"build_s":\6,"run_s":\7,"rate_e_hz":\8,"rate_i_hz":\9}/'
 }
 
 echo "== Wang 2002 decision network, 1.0 mM, 4 s ==" >&2

@@ -31,7 +31,7 @@ ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--dir", default="/tmp/brian2_sparse")
 args = ap.parse_args()
 
-set_device("cpp_standalone", build_on_run=False, directory=args.dir)
+set_device("cpp_standalone", build_on_run=False)
 prefs.devices.cpp_standalone.openmp_threads = args.threads
 seed(args.seed)
 
@@ -125,7 +125,7 @@ net = Network(collect())
 net.add(syns)
 net.run(args.seconds * second)
 t0 = time.time()
-device.build(run=True)
+device.build(directory=args.dir, run=True)
 total = time.time() - t0
 print(json.dumps({
     "engine": "brian2", "version": brian2.__version__, "scenario": "sparse-%s" % args.nmda,

@@ -23,7 +23,7 @@ ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--dir", default="/tmp/brian2_wang2002")
 args = ap.parse_args()
 
-set_device("cpp_standalone", build_on_run=False, directory=args.dir)
+set_device("cpp_standalone", build_on_run=False)
 prefs.devices.cpp_standalone.openmp_threads = args.threads
 seed(args.seed)
 
@@ -168,7 +168,7 @@ SMI = SpikeMonitor(popI, record=False)
 
 run(runtime)
 t0 = time.time()
-device.build(run=True)
+device.build(directory=args.dir, run=True)
 total = time.time() - t0
 
 i = np.asarray(SME.i[:])

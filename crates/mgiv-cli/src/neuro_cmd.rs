@@ -813,12 +813,13 @@ macro_rules! draw_to_file {
     ($path:expr, $size:expr, $draw:ident $(, $arg:expr)* $(,)?) => {{
         let path: &Path = $path;
         let is_svg = path.extension().and_then(|e| e.to_str()).map(|e| e.eq_ignore_ascii_case("svg")) == Some(true);
+        // text metrics come from the bundled font for both backends
+        register_font();
         if is_svg {
             let root = SVGBackend::new(path, $size).into_drawing_area();
             $draw(&root $(, $arg)*)?;
             root.present().map_err(perr)?;
         } else {
-            register_font();
             let root = BitMapBackend::new(path, $size).into_drawing_area();
             $draw(&root $(, $arg)*)?;
             root.present().map_err(perr)?;

@@ -232,7 +232,9 @@ struct Shard {
     x_pre: Vec<f64>,
     s_pre: Vec<f64>,
     last_spike: Vec<i64>,
-    rng: Vec<Rng>,
+    /// background-input generators, xoshiro256++ state as four arrays (one stream per neuron)
+    bg_s: [Vec<u64>; 4],
+    bg_bits: Vec<u64>,
     /// ring buffers [slot * n + local]
     buf_ampa: Vec<f64>,
     buf_gaba: Vec<f64>,
@@ -290,7 +292,6 @@ pub struct RunResult {
     /// (time ms, global neuron index), if recorded
     pub spikes: Vec<(f64, u32)>,
     pub wall_s: f64,
-    pub build_s: f64,
 }
 
 fn bad(field: &'static str, value: impl std::fmt::Display, allowed: &'static str) -> NeuroError {
@@ -661,9 +662,13 @@ impl Network {
                 x_pre: vec![0.0; nl],
                 s_pre: vec![0.0; nl],
                 last_spike: vec![i64::MIN / 2; nl],
-                rng: (lo..hi)
-                    .map(|g| Rng::stream(seed, StreamKind::Background, g as u64))
-                    .collect(),
+                bg_s: {
+                    let st: Vec<[u64; 4]> = (lo..hi)
+                        .map(|g| Rng::stream(seed, StreamKind::Background, g as u64).state())
+                        .collect();
+                    std::array::from_fn(|w| st.iter().map(|x| x[w]).collect())
+                },
+                bg_bits: vec![0; nl],
                 buf_ampa: vec![0.0; ring * nl],
                 buf_gaba: vec![0.0; ring * nl],
                 buf_nmda: vec![0.0; ring * nl],
@@ -909,7 +914,6 @@ impl Network {
             rates_hz: rates,
             spikes: spikes_out,
             wall_s,
-            build_s: 0.0,
         })
     }
 }
@@ -939,6 +943,27 @@ struct StepCtx<'a> {
     /// spikes emitted at step m − 1 (global indices, ascending)
     prev_spikes: &'a [u32],
     c: &'a Consts,
+}
+
+/// Σ sg[i] over `pre` in a fixed order: eight partial sums (element 8c + k into sum k), combined
+/// as ((s0+s4) + (s1+s5)) + ((s2+s6) + (s3+s7)), then the remainder left to right. (Hardware
+/// gathers were measured slower than these scalar loads on the benchmark machine.)
+#[inline(always)]
+fn gather_sum(sg: &[f64], pre: &[u32]) -> f64 {
+    let full = pre.len() / 8 * 8;
+    let mut a = [0.0f64; 8];
+    for q in pre[..full].chunks_exact(8) {
+        for k in 0..8 {
+            // SAFETY: every presynaptic index was drawn below n = sg.len() at build time
+            // (checked once per shard in `Network::build`).
+            a[k] += unsafe { *sg.get_unchecked(q[k] as usize) };
+        }
+    }
+    let mut t = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+    for &i in &pre[full..] {
+        t += sg[i as usize];
+    }
+    t
 }
 
 /// Put the spikes of step m − 1 into the delay buffers of this shard's targets.
@@ -1001,25 +1026,8 @@ fn shard_step_impl(sh: &mut Shard, ctx: &StepCtx) {
             let mut g = 0.0;
             for seg in &sh.nmda_seg[a..b] {
                 let pre = &sh.nmda_pre[start..seg.end as usize];
-                // four fixed partial sums (deterministic order), then the projection weight
-                let mut acc = [0.0f64; 4];
-                let ch = pre.chunks_exact(4);
-                let rem = ch.remainder();
-                // SAFETY: every presynaptic index was drawn below n = sg.len() at build time
-                // (checked once per shard in `Network::build`).
-                for q in ch {
-                    unsafe {
-                        acc[0] += *sg.get_unchecked(q[0] as usize);
-                        acc[1] += *sg.get_unchecked(q[1] as usize);
-                        acc[2] += *sg.get_unchecked(q[2] as usize);
-                        acc[3] += *sg.get_unchecked(q[3] as usize);
-                    }
-                }
-                let mut t = 0.0;
-                for &i in rem {
-                    t += sg[i as usize];
-                }
-                g += ctx.proj_w[seg.proj as usize] * (((acc[0] + acc[1]) + (acc[2] + acc[3])) + t);
+                let sum = gather_sum(sg, pre);
+                g += ctx.proj_w[seg.proj as usize] * sum;
                 start = seg.end as usize;
             }
             sh.g_nmda_sat[j] = g;
@@ -1079,20 +1087,41 @@ fn shard_step_impl(sh: &mut Shard, ctx: &StepCtx) {
                 }
             }
         }
-        // Poisson inputs
+        // Poisson inputs: one uniform per neuron and input; the count by inversion, branch-free
+        // below 4 events per step (the rare tail is finished separately)
         for (tgt, rec, sampler, w) in ctx.poisson {
             if *tgt != pi {
                 continue;
             }
-            for l in l0..l1 {
-                let cnt = sampler.sample(&mut sh.rng[l]);
-                if cnt > 0 {
-                    let add = cnt as f64 * w;
-                    match rec {
-                        Receptor::Ampa => sh.g_ampa[l] += add,
-                        Receptor::GabaA => sh.g_gaba[l] += add,
-                        Receptor::Nmda => sh.x_lin[l] += add,
-                    }
+            let [s0, s1, s2, s3] = &mut sh.bg_s;
+            let bits = &mut sh.bg_bits[l0..l1];
+            crate::rng::xoshiro_step_soa(
+                &mut s0[l0..l1],
+                &mut s1[l0..l1],
+                &mut s2[l0..l1],
+                &mut s3[l0..l1],
+                bits,
+            );
+            let h = sampler.head();
+            let target = match rec {
+                Receptor::Ampa => &mut sh.g_ampa[l0..l1],
+                Receptor::GabaA => &mut sh.g_gaba[l0..l1],
+                Receptor::Nmda => &mut sh.x_lin[l0..l1],
+            };
+            let bits = &sh.bg_bits[l0..l1];
+            let n_seg = target.len().min(bits.len());
+            for l in 0..n_seg {
+                let u = crate::rng::bits_to_uniform(bits[l]);
+                let cnt = (u >= h[0]) as u32
+                    + (u >= h[1]) as u32
+                    + (u >= h[2]) as u32
+                    + (u >= h[3]) as u32;
+                target[l] += cnt as f64 * w;
+            }
+            for l in 0..n_seg {
+                let u = crate::rng::bits_to_uniform(bits[l]);
+                if u >= h[3] {
+                    target[l] += (sampler.sample_from_uniform(u) - 4) as f64 * w;
                 }
             }
         }
