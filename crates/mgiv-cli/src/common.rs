@@ -9,25 +9,34 @@ use mgiv_core::units::{ConcUnit, MgConc};
 #[derive(Debug, Clone, Args, Default)]
 pub struct PatientArgs {
     /// Body weight, kg
-    #[arg(long, value_name = "KG")]
+    #[arg(long, value_name = "KG", allow_negative_numbers = true)]
     pub weight: Option<f64>,
     /// Height, cm
-    #[arg(long, value_name = "CM")]
+    #[arg(long, value_name = "CM", allow_negative_numbers = true)]
     pub height: Option<f64>,
     /// Serum creatinine, mg/dL
-    #[arg(long, value_name = "MG_DL", conflicts_with = "creatinine_umol")]
+    #[arg(
+        long,
+        value_name = "MG_DL",
+        allow_negative_numbers = true,
+        conflicts_with = "creatinine_umol"
+    )]
     pub creatinine: Option<f64>,
     /// Serum creatinine, µmol/L
-    #[arg(long = "creatinine-umol", value_name = "UMOL_L")]
+    #[arg(
+        long = "creatinine-umol",
+        value_name = "UMOL_L",
+        allow_negative_numbers = true
+    )]
     pub creatinine_umol: Option<f64>,
     /// Measured creatinine clearance, mL/min (overrides Cockcroft–Gault)
-    #[arg(long, value_name = "ML_MIN")]
+    #[arg(long, value_name = "ML_MIN", allow_negative_numbers = true)]
     pub crcl: Option<f64>,
     /// eGFR, mL/min/1.73 m² (overrides CKD-EPI 2021)
-    #[arg(long, value_name = "ML_MIN_1_73M2")]
+    #[arg(long, value_name = "ML_MIN_1_73M2", allow_negative_numbers = true)]
     pub egfr: Option<f64>,
     /// Age, years
-    #[arg(long, value_name = "Y")]
+    #[arg(long, value_name = "Y", allow_negative_numbers = true)]
     pub age: Option<f64>,
     /// Sex: f or m
     #[arg(long, value_name = "f|m")]

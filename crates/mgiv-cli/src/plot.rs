@@ -17,7 +17,7 @@ use plotters::prelude::*;
 
 static FONT: Once = Once::new();
 
-/// Register the bundled font for bitmap output (idempotent).
+/// Register the bundled font (idempotent); both backends measure text with it.
 pub fn ensure_font() {
     FONT.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
@@ -50,6 +50,8 @@ macro_rules! plot_to_file {
         let path: &std::path::Path = $path;
         match $crate::plot::plot_kind(path)? {
             "svg" => {
+                // text extents are measured with the bundled font in SVG too
+                $crate::plot::ensure_font();
                 let root = plotters::prelude::SVGBackend::new(path, $size).into_drawing_area();
                 $draw(&root $(, $arg)*)?;
                 root.present().map_err(|e| anyhow::anyhow!("writing {}: {e:?}", path.display()))?;

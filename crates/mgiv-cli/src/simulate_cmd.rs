@@ -34,10 +34,10 @@ pub struct SimulateArgs {
     #[command(flatten)]
     pub patient: PatientArgs,
     /// Hours to simulate (hourly output unless --at or --step-min is given)
-    #[arg(long, value_name = "H")]
+    #[arg(long, value_name = "H", allow_negative_numbers = true)]
     pub hours: Option<f64>,
     /// Output step in minutes (with --hours)
-    #[arg(long = "step-min", value_name = "MIN")]
+    #[arg(long = "step-min", value_name = "MIN", allow_negative_numbers = true)]
     pub step_min: Option<f64>,
     /// Output times in hours, comma-separated, e.g. 0.5,1,6,12,24
     #[arg(long, value_name = "T1,T2,...")]
@@ -234,7 +234,7 @@ fn print_table(
     if let Some((tp, cp)) = sim.peak() {
         writeln!(
             out,
-            "\nPeak {:.3} {} at {} h (total serum Mg).",
+            "\nPeak {:.3} {} at {} h (total serum Mg; searched on a 1-minute grid).",
             MgConc::from_mmol_l(cp).in_unit(unit),
             unit.symbol(),
             fmt_num(tp)

@@ -38,6 +38,14 @@ fn bench(c: &mut Criterion) {
             ))
         })
     });
+    g.bench_function("simulate_api_end_to_end", |b| {
+        b.iter(|| {
+            black_box(
+                mgiv_core::simulate::simulate(&model, None, &patient, &regimen, black_box(&times))
+                    .unwrap(),
+            )
+        })
+    });
     g.sample_size(10);
     g.bench_function("ode_dop853", |b| {
         b.iter(|| {

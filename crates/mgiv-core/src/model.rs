@@ -282,6 +282,8 @@ impl ModelSpec {
         let mut q = p.q_l_h.unwrap_or(0.0);
         let mut v2 = p.v2_l.unwrap_or(0.0);
         let mut warnings = Vec::new();
+        // covariate → (reference, parameters it was used for), reported once per covariate
+        let mut missing: Vec<(CovariateName, f64, Vec<&'static str>)> = Vec::new();
         for c in &self.covariates {
             let value: Option<f64> = match c.covariate {
                 CovariateName::WeightKg => patient.weight_kg,
@@ -303,15 +305,13 @@ impl ModelSpec {
                     let x = match value {
                         Some(x) => x,
                         None => {
-                            let msg = format!(
-                                "{} not given: model {} used its reference value {} for {}",
-                                covariate_label(c.covariate),
-                                self.id,
-                                reference,
-                                param_label(c.parameter)
-                            );
-                            if !warnings.contains(&msg) {
-                                warnings.push(msg);
+                            match missing.iter_mut().find(|m| m.0 == c.covariate) {
+                                Some(m) => m.2.push(param_label(c.parameter)),
+                                None => missing.push((
+                                    c.covariate,
+                                    reference,
+                                    vec![param_label(c.parameter)],
+                                )),
                             }
                             reference
                         }
@@ -340,6 +340,16 @@ impl ModelSpec {
                 ParamName::QLH => q *= factor,
                 ParamName::V2L => v2 *= factor,
             }
+        }
+        for (cov, reference, params) in &missing {
+            warnings.push(format!(
+                "{} not given: model {} used its reference {} {} (for {})",
+                covariate_label(*cov),
+                self.id,
+                reference,
+                covariate_unit(*cov),
+                params.join(", ")
+            ));
         }
         let mut gfr_ml_min = None;
         if let Elimination::RenalThreshold {
@@ -395,6 +405,15 @@ fn covariate_label(c: CovariateName) -> &'static str {
         CovariateName::ScrMgDl => "serum creatinine",
         CovariateName::CrclMlMin => "creatinine clearance",
         CovariateName::PreEclampsia => "pre-eclampsia",
+    }
+}
+
+fn covariate_unit(c: CovariateName) -> &'static str {
+    match c {
+        CovariateName::WeightKg => "kg",
+        CovariateName::ScrMgDl => "mg/dL",
+        CovariateName::CrclMlMin => "mL/min",
+        CovariateName::PreEclampsia => "",
     }
 }
 

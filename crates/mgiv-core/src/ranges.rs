@@ -32,12 +32,17 @@ pub struct SerumLevels {
     pub thresholds: Vec<Threshold>,
 }
 
-/// The built-in level table.
+/// The built-in level table (parsed once).
 pub fn serum_levels() -> Result<SerumLevels, MgivError> {
-    toml::from_str(SERUM_RANGES_FILE).map_err(|e| MgivError::ModelFile {
-        id: "data/ranges/serum-mg.toml".into(),
-        message: e.to_string(),
-    })
+    static LEVELS: std::sync::OnceLock<Result<SerumLevels, MgivError>> = std::sync::OnceLock::new();
+    LEVELS
+        .get_or_init(|| {
+            toml::from_str(SERUM_RANGES_FILE).map_err(|e| MgivError::ModelFile {
+                id: "data/ranges/serum-mg.toml".into(),
+                message: e.to_string(),
+            })
+        })
+        .clone()
 }
 
 #[cfg(test)]

@@ -37,21 +37,40 @@ pub struct Simulation {
     pub solver: SolverKind,
     pub times_h: Vec<f64>,
     pub serum_mmol_l: Vec<f64>,
+    /// Highest level between 0 and the last output time, found on a fine internal grid (≤ 1 min),
+    /// so that the end-of-infusion peak is not missed when outputs are hourly: (time h, mmol/L).
+    pub peak_time_h: f64,
+    pub peak_mmol_l: f64,
     pub warnings: Vec<String>,
 }
 
 impl Simulation {
-    /// Highest predicted level and its time.
+    /// Highest predicted level (fine grid) and its time.
     pub fn peak(&self) -> Option<(f64, f64)> {
-        self.times_h
-            .iter()
-            .zip(&self.serum_mmol_l)
-            .map(|(&t, &c)| (t, c))
-            .fold(None, |best, (t, c)| match best {
-                Some((_, bc)) if bc >= c => best,
-                _ => Some((t, c)),
-            })
+        self.peak_mmol_l
+            .is_finite()
+            .then_some((self.peak_time_h, self.peak_mmol_l))
     }
+}
+
+/// The fine grid used for peaks and threshold crossings: every minute (at most 20 000 points;
+/// coarser only for simulations longer than ~14 days), plus the output times and event boundaries.
+fn fine_grid(times_h: &[f64], regimen: &Regimen) -> Vec<f64> {
+    let span = times_h.last().copied().unwrap_or(0.0);
+    let step = (span / 20_000.0).max(1.0 / 60.0);
+    let n = (span / step).ceil() as usize;
+    let mut g: Vec<f64> = (0..=n).map(|k| (k as f64 * step).min(span)).collect();
+    g.extend_from_slice(times_h);
+    for e in &regimen.events {
+        for t in [e.start_h(), e.end_h()] {
+            if t.is_finite() && t <= span {
+                g.push(t);
+            }
+        }
+    }
+    g.sort_by(|a, b| a.total_cmp(b));
+    g.dedup();
+    g
 }
 
 /// Evenly spaced output times 0, step, 2·step, ..., hours.
@@ -113,26 +132,40 @@ pub fn simulate(
     let ind = model.individualise(patient)?;
     let mut warnings = ind.warnings.clone();
     warnings.extend(population_warnings(model, patient));
-    let (serum, solver_kind) = match ind.elimination {
-        Elimination::Linear => {
-            let modes = Modes::from_params(&ind.params)?;
-            (
-                modal::concentrations(&modes, &regimen.events, times_h),
-                SolverKind::ClosedForm,
-            )
-        }
-        Elimination::RenalThreshold { .. } => {
-            let out = solver::ode::solve(
+    let fine = fine_grid(times_h, regimen);
+    let solve = |t: &[f64]| -> Result<Vec<f64>, MgivError> {
+        match ind.elimination {
+            Elimination::Linear => {
+                let modes = Modes::from_params(&ind.params)?;
+                Ok(modal::concentrations(&modes, &regimen.events, t))
+            }
+            Elimination::RenalThreshold { .. } => Ok(solver::ode::solve(
                 &ind.params,
                 ind.elimination,
                 ind.gfr_ml_min,
                 &regimen.events,
-                times_h,
+                t,
                 1e-8,
-            )?;
-            (out.serum_mmol_l, SolverKind::Ode)
+            )?
+            .serum_mmol_l),
         }
     };
+    let solver_kind = match ind.elimination {
+        Elimination::Linear => SolverKind::ClosedForm,
+        Elimination::RenalThreshold { .. } => SolverKind::Ode,
+    };
+    let serum = solve(times_h)?;
+    let fine_serum = solve(&fine)?;
+    let (peak_time_h, peak_mmol_l) =
+        fine.iter()
+            .zip(&fine_serum)
+            .fold((0.0, f64::NEG_INFINITY), |best, (&t, &c)| {
+                if c > best.1 {
+                    (t, c)
+                } else {
+                    best
+                }
+            });
     let last_t = *times_h.last().unwrap_or(&0.0);
     let last_dose = regimen.last_finite_time_h();
     if last_t < last_dose {
@@ -157,10 +190,13 @@ pub fn simulate(
         solver: solver_kind,
         times_h: times_h.to_vec(),
         serum_mmol_l: serum,
+        peak_time_h,
+        peak_mmol_l,
         warnings,
     };
     let mut sim = sim;
-    sim.warnings.extend(level_warnings(&sim)?);
+    sim.warnings
+        .extend(level_warnings(&sim, &fine, &fine_serum)?);
     Ok(sim)
 }
 
@@ -215,7 +251,11 @@ fn population_warnings(model: &ModelSpec, p: &Patient) -> Vec<String> {
     w
 }
 
-fn level_warnings(sim: &Simulation) -> Result<Vec<String>, MgivError> {
+fn level_warnings(
+    sim: &Simulation,
+    fine_t: &[f64],
+    fine_c: &[f64],
+) -> Result<Vec<String>, MgivError> {
     let levels = serum_levels()?;
     let mut w = Vec::new();
     let Some((tp, peak)) = sim.peak() else {
@@ -223,10 +263,9 @@ fn level_warnings(sim: &Simulation) -> Result<Vec<String>, MgivError> {
     };
     for th in levels.thresholds.iter().rev() {
         if peak > th.mmol_l {
-            let first = sim
-                .times_h
+            let first = fine_t
                 .iter()
-                .zip(&sim.serum_mmol_l)
+                .zip(fine_c)
                 .find(|(_, &c)| c > th.mmol_l)
                 .map(|(&t, _)| t)
                 .unwrap_or(tp);

@@ -247,3 +247,23 @@ proptest::proptest! {
         proptest::prop_assert!((total - expect).abs() < 1e-9 * expect);
     }
 }
+
+#[test]
+fn documented_json_and_toml_examples_parse() {
+    let json = include_str!("../../../../data/examples/zuspan.json");
+    let spec = RegimenSpec::parse_any(json).unwrap();
+    assert_eq!(
+        spec,
+        RegimenSpec::parse("4 g over 20 min, then 1 g/h for 24 h").unwrap()
+    );
+    let toml_text = include_str!("../../../../data/examples/pritchard.toml");
+    let spec = RegimenSpec::from_toml(toml_text).unwrap();
+    assert_eq!(
+        spec,
+        RegimenSpec::parse("4 g IV over 15 min + 10 g IM, then 5 g IM every 4 h for 24 h").unwrap()
+    );
+    // a bad unit in JSON names the field
+    let bad = json.replace("\"g\"", "\"gr\"");
+    let e = RegimenSpec::from_json(&bad).unwrap_err().to_string();
+    assert!(e.contains("gr") && e.contains("mmol"), "{e}");
+}

@@ -121,7 +121,7 @@ pub struct ModalSolver<'a> {
     depot: f64,
     rate: f64,
     active: i32,
-    cache: Option<StepCoef>,
+    coef: StepCoef,
 }
 
 impl<'a> ModalSolver<'a> {
@@ -132,7 +132,7 @@ impl<'a> ModalSolver<'a> {
             depot: 0.0,
             rate: 0.0,
             active: 0,
-            cache: None,
+            coef: StepCoef::new(m, 0.0),
         }
     }
 
@@ -141,17 +141,14 @@ impl<'a> ModalSolver<'a> {
         if h <= 0.0 {
             return;
         }
-        let c = match self.cache {
-            Some(c) if (c.h - h).abs() <= 1e-12 * h => c,
-            _ => {
-                let c = StepCoef::new(self.m, h);
-                self.cache = Some(c);
-                c
-            }
-        };
-        for i in 0..self.m.n {
-            self.mode[i] = self.mode[i] * c.e[i] + self.rate * c.g[i] + self.depot * c.hk[i];
+        // uniform grids reuse the coefficients (steps equal to 1e-12 relative)
+        if (self.coef.h - h).abs() > 1e-12 * h {
+            self.coef = StepCoef::new(self.m, h);
         }
+        let c = &self.coef;
+        // both mode slots are always updated: an unused second mode has e = 1, g = hk = 0
+        self.mode[0] = self.mode[0] * c.e[0] + self.rate * c.g[0] + self.depot * c.hk[0];
+        self.mode[1] = self.mode[1] * c.e[1] + self.rate * c.g[1] + self.depot * c.hk[1];
         self.depot *= c.ek;
     }
 
