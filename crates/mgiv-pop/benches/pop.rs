@@ -64,22 +64,25 @@ fn benches(c: &mut Criterion) {
         sd_mmol_l: 0.13,
     };
     let ds = DecisionSettings::new(12.0, (2.0, 3.5));
-    c.bench_function("adjust (2 levels, MAP + IS 2000 + 68 candidates)", |b| {
-        b.iter(|| {
-            black_box(
-                adjust(
-                    &model,
-                    &patient,
-                    &given,
-                    &levels,
-                    prior,
-                    &ds,
-                    PosteriorSettings::default(),
+    c.bench_function(
+        "adjust (2 levels, MAP + IS 1000 + up to 68 candidates)",
+        |b| {
+            b.iter(|| {
+                black_box(
+                    adjust(
+                        &model,
+                        &patient,
+                        &given,
+                        &levels,
+                        prior,
+                        &ds,
+                        PosteriorSettings::default(),
+                    )
+                    .unwrap(),
                 )
-                .unwrap(),
-            )
-        })
-    });
+            })
+        },
+    );
 
     let p = model.individualise(&patient).unwrap().params;
     let m = Modes::from_params(&p).unwrap();

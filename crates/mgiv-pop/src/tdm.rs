@@ -10,7 +10,7 @@
 //!    s_j = √((prop·f_j)² + add²) (the model file's residual error), by damped Newton with
 //!    finite-difference derivatives.
 //! 2. **Laplace**: posterior ≈ N(θ̂, H⁻¹) with H the Hessian of J at θ̂.
-//! 3. **Check by importance sampling**: draws from a multivariate t (5 d.f.) centred on θ̂ with
+//! 3. **Check by importance sampling**: 1000 draws from a multivariate t (5 d.f.) centred on θ̂ with
 //!    scale H⁻¹, weighted by exp(−J)/q; the effective sample size and the IS posterior intervals
 //!    are reported next to the Laplace ones, and every forecast and probability uses the IS
 //!    weights (so it does not rely on the Laplace approximation).
@@ -29,6 +29,7 @@ use mgiv_core::patient::Patient;
 use mgiv_core::regimen::{DoseEvent, Regimen};
 use mgiv_core::solver::Modes;
 use mgiv_core::units::{ConcUnit, MgAmount, MgConc, Salt};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::kernel::{Kernel, Plan};
@@ -255,7 +256,7 @@ pub struct PosteriorSettings {
 impl Default for PosteriorSettings {
     fn default() -> Self {
         PosteriorSettings {
-            n_draws: 2000,
+            n_draws: 1000,
             seed: 20260101,
         }
     }
@@ -640,7 +641,7 @@ impl DecisionSettings {
             max_p_toxic: 0.05,
             rates_g_per_h: (0..=16).map(|i| i as f64 * 0.25).collect(),
             boluses_g: vec![0.0, 1.0, 2.0, 4.0],
-            n_draws: 500,
+            n_draws: 400,
         }
     }
 }
@@ -805,40 +806,51 @@ pub fn decide(
         }
         v
     };
+    // per-draw responses, computed in parallel (each draw is independent; order is preserved)
+    type Curves = [Vec<f64>; 8];
+    let per_draw: Vec<Result<Curves, MgivError>> = params
+        .par_iter()
+        .map(|p| {
+            let modes = Modes::from_params(p)?;
+            let mut zero = modes;
+            zero.baseline_mmol_l = 0.0;
+            let mut k = Kernel::new(&modes);
+            let mut kz = Kernel::new(&zero);
+            let mut out: Curves = Default::default();
+            for (v, (kernel, plan, times)) in out.iter_mut().zip([
+                (0, &stopped, &grid),
+                (0, &continued, &grid),
+                (1, &unit_rate, &grid),
+                (1, &unit_bolus, &grid),
+                (0, &continued, &hourly),
+                (0, &stopped, &hourly),
+                (1, &unit_rate, &hourly),
+                (1, &unit_bolus, &hourly),
+            ]) {
+                *v = vec![0.0; times.len()];
+                if kernel == 0 {
+                    k.run(plan, times, v, None);
+                } else {
+                    kz.run(plan, times, v, None);
+                }
+            }
+            Ok(out)
+        })
+        .collect();
     let mut cont_hourly = Vec::with_capacity(params.len());
     let mut stop_hourly = Vec::with_capacity(params.len());
     let mut ur_hourly = Vec::with_capacity(params.len());
     let mut ub_hourly = Vec::with_capacity(params.len());
-    for p in &params {
-        let modes = Modes::from_params(p)?;
-        let mut zero = modes;
-        zero.baseline_mmol_l = 0.0;
-        let mut k = Kernel::new(&modes);
-        let mut kz = Kernel::new(&zero);
-        let mut v = vec![0.0; m];
-        k.run(&stopped, &grid, &mut v, None);
-        base.push(v);
-        let mut v = vec![0.0; m];
-        k.run(&continued, &grid, &mut v, None);
-        cont.push(v);
-        let mut v = vec![0.0; m];
-        kz.run(&unit_rate, &grid, &mut v, None);
-        ur.push(v);
-        let mut v = vec![0.0; m];
-        kz.run(&unit_bolus, &grid, &mut v, None);
-        ub.push(v);
-        let mut v = vec![0.0; hourly.len()];
-        k.run(&continued, &hourly, &mut v, None);
-        cont_hourly.push(v);
-        let mut v = vec![0.0; hourly.len()];
-        k.run(&stopped, &hourly, &mut v, None);
-        stop_hourly.push(v);
-        let mut v = vec![0.0; hourly.len()];
-        kz.run(&unit_rate, &hourly, &mut v, None);
-        ur_hourly.push(v);
-        let mut v = vec![0.0; hourly.len()];
-        kz.run(&unit_bolus, &hourly, &mut v, None);
-        ub_hourly.push(v);
+    for r in per_draw {
+        let [g0, g1, g2, g3, h0, h1, h2, h3] = r?;
+        base.push(g0);
+        cont.push(g1);
+        ur.push(g2);
+        ub.push(g3);
+        cont_hourly.push(h0);
+        stop_hourly.push(h1);
+        ur_hourly.push(h2);
+        ub_hourly.push(h3);
     }
     let nd = params.len() as f64;
     let score = |rate_g: f64, bolus_g: f64, curves: Option<&[Vec<f64>]>| -> Candidate {
@@ -895,8 +907,10 @@ pub fn decide(
     let mut best_nb: Option<Candidate> = None;
     let mut best_b: Option<Candidate> = None;
     let mut least_toxic: Option<Candidate> = None;
+    let mut rates = s.rates_g_per_h.clone();
+    rates.sort_by(f64::total_cmp);
     for &bg in &s.boluses_g {
-        for &rg in &s.rates_g_per_h {
+        for &rg in &rates {
             if !(rg.is_finite() && rg >= 0.0 && bg.is_finite() && bg >= 0.0) {
                 return Err(invalid(
                     "candidate dose",
@@ -909,7 +923,9 @@ pub fn decide(
                 least_toxic = Some(c);
             }
             if c.p_above_toxic > s.max_p_toxic {
-                continue;
+                // every level rises with the rate (unit responses are ≥ 0), so a higher rate
+                // with the same bolus cannot be less toxic: stop this row
+                break;
             }
             let slot = if bg == 0.0 { &mut best_nb } else { &mut best_b };
             let better = match slot {
