@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the hot loops (issue 5): `cargo bench -p mgiv-neuro`.
 use criterion::{criterion_group, criterion_main, Criterion};
-use mgiv_neuro::network::{sparse_benchmark_spec, Network, NmdaModel};
+use mgiv_neuro::network::{sparse_benchmark_spec, Network, NmdaModel, NmdaSum};
 use mgiv_neuro::plasticity::gb::{self, GbMg, GbParams};
 use mgiv_neuro::plasticity::Protocol;
 use mgiv_neuro::wang2002::{run_decision, DecisionConfig};
@@ -22,6 +22,18 @@ fn benches(c: &mut Criterion) {
             )
         });
     }
+    g.bench_function("sparse_1000_Saturating_direct_sum_100ms", |b| {
+        b.iter_batched(
+            || {
+                let spec = sparse_benchmark_spec(800, 200, 0.1, 200, NmdaModel::Saturating);
+                let mut net = Network::build(spec, 1, 1).unwrap();
+                net.set_nmda_sum(NmdaSum::Direct);
+                net
+            },
+            |mut net| net.run(0.1, &MgDrive::Fixed(1.0), 0.0, false).unwrap(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
     let dp = GbParams::by_name("gb-dp").unwrap();
     let pr = Protocol::pairing(10.0, 60, 1.0).unwrap();
     let mg = GbMg::new(1.0).unwrap();

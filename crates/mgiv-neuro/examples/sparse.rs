@@ -1,5 +1,8 @@
 //! `cargo run --release -p mgiv-neuro --example sparse -- [N_E] [N_I] [P] [SECONDS] [THREADS] [sat|lin] [MG] [SEED]`
-use mgiv_neuro::network::{sparse_benchmark_spec, Network, NmdaModel};
+//!
+//! `MGIV_NMDA_SUM=direct` selects the per-step saturating-NMDA gather instead of the blocked one
+//! (same results, slower).
+use mgiv_neuro::network::{sparse_benchmark_spec, Network, NmdaModel, NmdaSum};
 use mgiv_neuro::MgDrive;
 
 fn main() {
@@ -19,6 +22,9 @@ fn main() {
     let t = std::time::Instant::now();
     let mut net =
         Network::build(sparse_benchmark_spec(ne, ni, p, 200, nmda), seed, threads).expect("build");
+    if std::env::var("MGIV_NMDA_SUM").as_deref() == Ok("direct") {
+        net.set_nmda_sum(NmdaSum::Direct);
+    }
     let build = t.elapsed().as_secs_f64();
     let r = net.run(secs, &MgDrive::Fixed(mg), 0.0, false).expect("run");
     println!(

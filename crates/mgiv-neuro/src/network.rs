@@ -11,7 +11,13 @@
 //!   `ds/dt = −s/τ_decay + α x (1 − s)`, `dx/dt = −x/τ_rise`, x += 1 per spike after the
 //!   projection delay; postsynaptic conductance `Σ_i w_ij s_i` summed every step over every NMDA
 //!   synapse (exact; no aggregation shortcut; cost ∝ number of NMDA synapses per step, like a
-//!   Brian2 `(summed)` variable).
+//!   Brian2 `(summed)` variable). How the sum is evaluated is chosen by [`NmdaSum`]: by default
+//!   ([`NmdaSum::Blocked`]) the gates of the next `b` steps (`b` ≤ 4, at most the gate delay + 1
+//!   steps) are computed ahead — they depend only on spikes already emitted, because a spike
+//!   reaches the presynaptic gate after the projection delay — and each synapse then adds a
+//!   4-wide vector of gate values once per `b` steps instead of one value per step. Every
+//!   per-step sum is accumulated in exactly the order of [`NmdaSum::Direct`] (the per-step
+//!   gather), so both give bit-identical results (tested).
 //! * [`NmdaModel::Linear`] — the same kinetics without saturation (1 − s → 1), which are linear and
 //!   can therefore be summed on the postsynaptic side: `x_post += w` per spike, `ds/dt = −s/τ_decay + α x`.
 //!   Cost ∝ number of spikes.
@@ -97,6 +103,20 @@ pub enum NmdaModel {
     Saturating,
     Linear,
 }
+
+/// How the per-step saturating-NMDA sum `Σ_i w_ij s_i` is evaluated (same result either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum NmdaSum {
+    /// one gather of every presynaptic gate per synapse per step
+    Direct,
+    /// gates forecast for up to [`NMDA_BLOCK`] steps (limited by the gate delay), then one
+    /// 4-wide gather per synapse per block; bit-identical to `Direct`
+    #[default]
+    Blocked,
+}
+
+/// Largest number of steps one blocked NMDA gather covers.
+pub const NMDA_BLOCK: usize = 4;
 
 /// Reversal potentials, time constants and the Mg block shared by all synapses.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -247,6 +267,8 @@ struct Shard {
     nmda_seg_ptr: Vec<u32>,
     nmda_seg: Vec<NmdaSeg>,
     nmda_pre: Vec<u32>,
+    /// blocked NMDA sums: conductance for the steps of the current block, per local target
+    g_blk: Vec<[f64; NMDA_BLOCK]>,
     /// local indices that spiked, per step slot (for the delayed own-gate increment)
     spike_ring: Vec<Vec<u32>>,
     spikes: Vec<u32>,
@@ -267,6 +289,14 @@ pub struct Network {
     train_events: Vec<(i64, u32, Receptor, f64)>,
     pool: Option<rayon::ThreadPool>,
     s_global: Vec<f64>,
+    nmda_sum: NmdaSum,
+    /// steps per NMDA block (min over gated populations of the gate delay + 1, ≤ NMDA_BLOCK)
+    blk_lanes: usize,
+    /// forecast gates: lane t = s after step (block start − 1 + t), per global neuron
+    s_blk: Vec<[f64; NMDA_BLOCK]>,
+    /// scratch for the forecast of x and s
+    x_fc: Vec<f64>,
+    s_fc: Vec<f64>,
     step: i64,
 }
 
@@ -677,6 +707,7 @@ impl Network {
                 nmda_seg_ptr,
                 nmda_seg,
                 nmda_pre,
+                g_blk: vec![[0.0; NMDA_BLOCK]; if sat { nl } else { 0 }],
                 spike_ring: vec![Vec::new(); ring],
                 spikes: Vec::new(),
                 spiked: vec![false; nl],
@@ -732,6 +763,15 @@ impl Network {
             })
             .collect();
         train_events.sort_by_key(|e| (e.0, e.1));
+        // a gate after step m + k depends on spikes up to step m + k − x_delay, all known at the
+        // start of step m while k ≤ x_delay − 1: lanes s(m − 1), …, s(m + x_delay − 1)
+        let blk_lanes = pops
+            .iter()
+            .filter(|p| p.has_x)
+            .map(|p| (p.x_delay + 1) as usize)
+            .min()
+            .unwrap_or(1)
+            .min(NMDA_BLOCK);
         Ok(Network {
             spec,
             shards,
@@ -744,6 +784,11 @@ impl Network {
             train_events,
             pool,
             s_global: vec![0.0; if sat { n } else { 0 }],
+            nmda_sum: NmdaSum::default(),
+            blk_lanes,
+            s_blk: vec![[0.0; NMDA_BLOCK]; if sat { n } else { 0 }],
+            x_fc: vec![0.0; if sat { n } else { 0 }],
+            s_fc: vec![0.0; if sat { n } else { 0 }],
             step: 0,
         })
     }
@@ -772,6 +817,21 @@ impl Network {
                 sh.s_lin[l]
             },
         })
+    }
+
+    /// Choose how the saturating-NMDA sum is evaluated (results are identical; see [`NmdaSum`]).
+    pub fn set_nmda_sum(&mut self, how: NmdaSum) {
+        self.nmda_sum = how;
+    }
+
+    /// How the saturating-NMDA sum is evaluated.
+    pub fn nmda_sum(&self) -> NmdaSum {
+        self.nmda_sum
+    }
+
+    /// Number of steps one blocked NMDA gather covers in this network (1 = no blocking).
+    pub fn nmda_block_steps(&self) -> usize {
+        self.blk_lanes
     }
 
     /// Number of synapses drawn.
@@ -812,8 +872,28 @@ impl Network {
         let mut ev_ptr = self.train_events.partition_point(|e| e.0 < self.step);
         let t0 = Instant::now();
         let mut global_spikes: Vec<u32> = Vec::new();
+        let lanes = self.blk_lanes;
+        let blocked = sat && self.nmda_sum == NmdaSum::Blocked && lanes > 1;
+        // position in the current NMDA block; a run always starts a new block
+        let mut lane = lanes;
         for _ in 0..n_steps {
             let m = self.step;
+            let new_block = blocked && lane == lanes;
+            if new_block {
+                forecast_gates(
+                    m,
+                    lanes,
+                    ring,
+                    &self.pops,
+                    &self.shards,
+                    &self.s_global,
+                    &mut self.s_blk,
+                    &mut self.x_fc,
+                    &mut self.s_fc,
+                    &consts,
+                );
+                lane = 0;
+            }
             let t_h = t_offset_h + m as f64 * dt / 3.6e6;
             let mg_factor = MgBlock::check_mg(mg.mg_mm_at_h(t_h))? * inv_k0;
             // spike-train events arriving at this step go straight into this step's slot
@@ -840,6 +920,10 @@ impl Network {
                 projections: &self.spec.projections,
                 poisson: &self.poisson,
                 s_global: &self.s_global,
+                s_blk: &self.s_blk,
+                nmda_blocked: blocked,
+                new_block,
+                lane,
                 prev_spikes: &global_spikes,
                 c: &consts,
             };
@@ -874,6 +958,7 @@ impl Network {
                 }
             }
             self.step += 1;
+            lane += 1;
         }
         // deliver the last step's spikes into the buffers so a later run continues exactly
         if !global_spikes.is_empty() {
@@ -886,6 +971,10 @@ impl Network {
                 projections: &self.spec.projections,
                 poisson: &self.poisson,
                 s_global: &self.s_global,
+                s_blk: &self.s_blk,
+                nmda_blocked: false,
+                new_block: false,
+                lane: 0,
                 prev_spikes: &global_spikes,
                 c: &consts,
             };
@@ -940,6 +1029,13 @@ struct StepCtx<'a> {
     projections: &'a [ProjectionSpec],
     poisson: &'a [(usize, Receptor, CountSampler, f64)],
     s_global: &'a [f64],
+    /// forecast gates of the current block (blocked NMDA sum)
+    s_blk: &'a [[f64; NMDA_BLOCK]],
+    nmda_blocked: bool,
+    /// this step starts a block: compute the block's sums
+    new_block: bool,
+    /// position of this step in its block
+    lane: usize,
     /// spikes emitted at step m − 1 (global indices, ascending)
     prev_spikes: &'a [u32],
     c: &'a Consts,
@@ -964,6 +1060,104 @@ fn gather_sum(sg: &[f64], pre: &[u32]) -> f64 {
         t += sg[i as usize];
     }
     t
+}
+
+/// One Euler step of a presynaptic saturating gate (the single definition used by the shard
+/// update and by the forecast of [`NmdaSum::Blocked`], so both produce the same bits).
+#[inline(always)]
+fn gate_step(x: f64, s: f64, c: &Consts) -> (f64, f64) {
+    let s_new = s + (-c.a_decay * s + c.dt_alpha * x * (1.0 - s));
+    (x - c.a_rise * x, s_new)
+}
+
+/// The 4-lane version of [`gather_sum`]: lane t of the result is `gather_sum` over lane t of
+/// the gates, with the same eight partial sums and the same combination order.
+#[inline(always)]
+fn gather_sum_blk(sb: &[[f64; NMDA_BLOCK]], pre: &[u32]) -> [f64; NMDA_BLOCK] {
+    let full = pre.len() / 8 * 8;
+    let mut a = [[0.0f64; NMDA_BLOCK]; 8];
+    for q in pre[..full].chunks_exact(8) {
+        for k in 0..8 {
+            // SAFETY: every presynaptic index was drawn below n = sb.len() at build time
+            // (checked once per shard in `Network::build`).
+            let v = unsafe { sb.get_unchecked(q[k] as usize) };
+            for t in 0..NMDA_BLOCK {
+                a[k][t] += v[t];
+            }
+        }
+    }
+    let mut r = [0.0f64; NMDA_BLOCK];
+    for t in 0..NMDA_BLOCK {
+        r[t] = ((a[0][t] + a[4][t]) + (a[1][t] + a[5][t]))
+            + ((a[2][t] + a[6][t]) + (a[3][t] + a[7][t]));
+    }
+    for &i in &pre[full..] {
+        let v = &sb[i as usize];
+        for t in 0..NMDA_BLOCK {
+            r[t] += v[t];
+        }
+    }
+    r
+}
+
+/// Forecast the presynaptic gates for the NMDA block starting at step `m` (see [`NmdaSum`]):
+/// lane 0 is the current s (after step m − 1), lane k + 1 the s after step m + k, with the
+/// arithmetic ([`gate_step`]) and the delayed x increments of the shard update. Needs spikes up
+/// to step m + lanes − 2 − x_delay ≤ m − 1 only (`lanes` ≤ x_delay + 1).
+#[allow(clippy::too_many_arguments)]
+fn forecast_gates(
+    m: i64,
+    lanes: usize,
+    ring: usize,
+    pops: &[PopStep],
+    shards: &[Shard],
+    s_global: &[f64],
+    s_blk: &mut [[f64; NMDA_BLOCK]],
+    x_fc: &mut [f64],
+    s_fc: &mut [f64],
+    c: &Consts,
+) {
+    let mut off = 0;
+    for sh in shards {
+        x_fc[off..off + sh.n].copy_from_slice(&sh.x_pre);
+        off += sh.n;
+    }
+    s_fc.copy_from_slice(s_global);
+    for (b, &s) in s_blk.iter_mut().zip(s_global) {
+        *b = [s; NMDA_BLOCK];
+    }
+    for ps in pops {
+        if !ps.has_x {
+            continue;
+        }
+        debug_assert!(lanes as i64 <= ps.x_delay + 1);
+        let (lo, hi) = (ps.first, ps.end);
+        let xs = &mut x_fc[lo..hi];
+        let ss = &mut s_fc[lo..hi];
+        let sb = &mut s_blk[lo..hi];
+        for k in 0..lanes - 1 {
+            for l in 0..xs.len() {
+                let (x, s) = gate_step(xs[l], ss[l], c);
+                xs[l] = x;
+                ss[l] = s;
+            }
+            let mk = m + k as i64;
+            if mk >= ps.x_delay {
+                let r = ((mk - ps.x_delay) as usize) % ring;
+                for sh in shards {
+                    for &l in &sh.spike_ring[r] {
+                        let g = sh.first + l as usize;
+                        if g >= lo && g < hi {
+                            xs[g - lo] += 1.0;
+                        }
+                    }
+                }
+            }
+            for (b, &s) in sb.iter_mut().zip(ss.iter()) {
+                b[k + 1] = s;
+            }
+        }
+    }
 }
 
 /// Put the spikes of step m − 1 into the delay buffers of this shard's targets.
@@ -1014,7 +1208,34 @@ fn shard_step_impl(sh: &mut Shard, ctx: &StepCtx) {
     let m = ctx.m;
     let n = sh.n;
     // saturating NMDA: postsynaptic sum over every incoming synapse (presynaptic-index order)
-    if c.sat {
+    if c.sat && ctx.nmda_blocked {
+        if ctx.new_block {
+            let sb = ctx.s_blk;
+            for j in 0..n {
+                let (a, b) = (sh.nmda_seg_ptr[j] as usize, sh.nmda_seg_ptr[j + 1] as usize);
+                let mut start = if a > 0 {
+                    sh.nmda_seg[a - 1].end as usize
+                } else {
+                    0
+                };
+                let mut g = [0.0f64; NMDA_BLOCK];
+                for seg in &sh.nmda_seg[a..b] {
+                    let pre = &sh.nmda_pre[start..seg.end as usize];
+                    let sum = gather_sum_blk(sb, pre);
+                    let w = ctx.proj_w[seg.proj as usize];
+                    for t in 0..NMDA_BLOCK {
+                        g[t] += w * sum[t];
+                    }
+                    start = seg.end as usize;
+                }
+                sh.g_blk[j] = g;
+            }
+        }
+        let t = ctx.lane;
+        for (g, b) in sh.g_nmda_sat.iter_mut().zip(&sh.g_blk) {
+            *g = b[t];
+        }
+    } else if c.sat {
         let sg = ctx.s_global;
         for j in 0..n {
             let (a, b) = (sh.nmda_seg_ptr[j] as usize, sh.nmda_seg_ptr[j + 1] as usize);
@@ -1072,9 +1293,9 @@ fn shard_step_impl(sh: &mut Shard, ctx: &StepCtx) {
             let xs = &mut sh.x_pre[l0..l1];
             let ss = &mut sh.s_pre[l0..l1];
             for l in 0..xs.len() {
-                let (x, s) = (xs[l], ss[l]);
-                ss[l] = s + (-c.a_decay * s + c.dt_alpha * x * (1.0 - s));
-                xs[l] = x - c.a_rise * x;
+                let (x, s) = gate_step(xs[l], ss[l], c);
+                xs[l] = x;
+                ss[l] = s;
             }
         }
         // delayed own-gate increments (saturating NMDA)
