@@ -55,6 +55,12 @@ enum Command {
 }
 
 fn main() {
+    // `mgiv ... | head` should end quietly, as other Unix tools do, not panic on a closed pipe
+    #[cfg(unix)]
+    // SAFETY: restoring the default SIGPIPE disposition before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(a) => simulate_cmd::run(a),

@@ -53,24 +53,43 @@ impl Simulation {
     }
 }
 
-/// The fine grid used for peaks and threshold crossings: every minute (at most 20 000 points;
-/// coarser only for simulations longer than ~14 days), plus the output times and event boundaries.
-fn fine_grid(times_h: &[f64], regimen: &Regimen) -> Vec<f64> {
+/// The grid used for peaks and threshold crossings: the output times merged with every dosing
+/// event boundary and, unless the outputs are already at most 1 min apart, a 1-min grid (at most
+/// 20 000 points; coarser only beyond ~14 days). Returns the grid and, for each output time, its
+/// index in the grid, so one solve serves both.
+fn fine_grid(times_h: &[f64], regimen: &Regimen) -> (Vec<f64>, Vec<usize>) {
+    const MINUTE_H: f64 = 1.0 / 60.0;
     let span = times_h.last().copied().unwrap_or(0.0);
-    let step = (span / 20_000.0).max(1.0 / 60.0);
-    let n = (span / step).ceil() as usize;
-    let mut g: Vec<f64> = (0..=n).map(|k| (k as f64 * step).min(span)).collect();
-    g.extend_from_slice(times_h);
+    let dense = times_h.first().is_some_and(|&t0| t0 <= MINUTE_H + 1e-12)
+        && times_h.windows(2).all(|w| w[1] - w[0] <= MINUTE_H + 1e-12);
+    let mut extra: Vec<f64> = Vec::new();
     for e in &regimen.events {
         for t in [e.start_h(), e.end_h()] {
             if t.is_finite() && t <= span {
-                g.push(t);
+                extra.push(t);
             }
         }
     }
-    g.sort_by(|a, b| a.total_cmp(b));
-    g.dedup();
-    g
+    if !dense {
+        let step = (span / 20_000.0).max(MINUTE_H);
+        let n = (span / step).ceil() as usize;
+        extra.extend((0..=n).map(|k| (k as f64 * step).min(span)));
+    }
+    extra.sort_by(|a, b| a.total_cmp(b));
+    extra.dedup();
+    let mut grid = Vec::with_capacity(times_h.len() + extra.len());
+    let mut index = Vec::with_capacity(times_h.len());
+    let mut j = 0;
+    for &t in times_h {
+        while j < extra.len() && extra[j] < t {
+            grid.push(extra[j]);
+            j += 1;
+        }
+        index.push(grid.len());
+        grid.push(t);
+    }
+    grid.extend_from_slice(&extra[j..]);
+    (grid, index)
 }
 
 /// Evenly spaced output times 0, step, 2·step, ..., hours.
@@ -132,7 +151,7 @@ pub fn simulate(
     let ind = model.individualise(patient)?;
     let mut warnings = ind.warnings.clone();
     warnings.extend(population_warnings(model, patient));
-    let fine = fine_grid(times_h, regimen);
+    let (fine, output_index) = fine_grid(times_h, regimen);
     let solve = |t: &[f64]| -> Result<Vec<f64>, MgivError> {
         match ind.elimination {
             Elimination::Linear => {
@@ -154,8 +173,8 @@ pub fn simulate(
         Elimination::Linear => SolverKind::ClosedForm,
         Elimination::RenalThreshold { .. } => SolverKind::Ode,
     };
-    let serum = solve(times_h)?;
     let fine_serum = solve(&fine)?;
+    let serum: Vec<f64> = output_index.iter().map(|&k| fine_serum[k]).collect();
     let (peak_time_h, peak_mmol_l) =
         fine.iter()
             .zip(&fine_serum)
