@@ -3,6 +3,13 @@
 #
 #   bash bench/neuro/run_all.sh            # everything (about 15 min on a 2-core VM)
 #   QUICK=1 bash bench/neuro/run_all.sh    # one seed, no 100k network
+#   ONLY=sparse bash bench/neuro/run_all.sh        # only the 1000-neuron sparse network (sat + lin)
+#   ONLY=sparse-sat bash bench/neuro/run_all.sh    # only its saturating-NMDA variant
+#   NO_MT=1 ...                                     # skip the multi-thread runs
+#   OUT=target-bench/neuro/run-3 ...                # results directory (default target-bench/neuro)
+#
+# For the saturating sparse network mgiv is also run with the per-step direct NMDA gather
+# (MGIV_NMDA_SUM=direct; scenario "sparse-sat-direct", same results, the pre-blocking cost).
 #
 # Times are simulation-loop times only: Brian2's device._last_run_time (cpp_standalone, after code
 # generation and compilation) and mgiv's wall_s (after building the network). Both engines run the
@@ -11,7 +18,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 ENV="${BENCH_ENV:-$ROOT/bench-env}"
-OUT="$ROOT/target-bench/neuro"
+OUT="${OUT:-$ROOT/target-bench/neuro}"
+ONLY="${ONLY:-}"
 mkdir -p "$OUT"
 RES="$OUT/results.jsonl"
 : > "$RES"
@@ -34,6 +42,7 @@ mgiv_sparse() { # ne ni p seconds threads nmda seed
   "$BIN/sparse" "$1" "$2" "$3" "$4" "$5" "$6" 1.0 "$7" | sed -E -e 's/nmda=Saturating/nmda=sat/' -e 's/nmda=Linear/nmda=lin/' | sed -E 's/.*n=([0-9]+) synapses=([0-9]+) nmda=([A-Za-z]+) threads=([0-9]+) seed=([0-9]+) build_s=([0-9.]+) run_s=([0-9.]+) rate_e_hz=([0-9.]+) rate_i_hz=([0-9.]+).*/{"engine":"mgiv","scenario":"sparse-\3","n_neurons":\1,"n_synapses":\2,"threads":\4,"seed":\5,"build_s":\6,"run_s":\7,"rate_e_hz":\8,"rate_i_hz":\9}/'
 }
 
+if [ -z "$ONLY" ]; then
 echo "== Wang 2002 decision network, 1.0 mM, 4 s ==" >&2
 for s in $SEEDS; do
   "$PY" bench/neuro/wang2002_brian2.py --mg 1.0 --seconds 4 --seed "$s" --threads 1 --dir "$OUT/b2_wang_1" 2>/dev/null | grep '^{' >> "$RES"
@@ -43,24 +52,31 @@ done
 for s in $SEEDS; do
   MGIV_PER_SYNAPSE=1 mgiv_decision 1 "$s" | sed 's/"wang2002"/"wang2002-per-synapse"/' >> "$RES"
 done
-if [ "$NPROC" -gt 1 ]; then
+if [ "$NPROC" -gt 1 ] && [ -z "${NO_MT:-}" ]; then
   "$PY" bench/neuro/wang2002_brian2.py --mg 1.0 --seconds 4 --seed 1 --threads "$NPROC" --dir "$OUT/b2_wang_n" 2>/dev/null | grep '^{' >> "$RES"
   mgiv_decision "$NPROC" 1 >> "$RES"
 fi
+fi # ONLY
 
 echo "== sparse 800 E + 200 I, p 0.1, 1 s ==" >&2
-for nm in sat lin; do
+NMS="sat lin"
+[ "$ONLY" = "sparse-sat" ] && NMS="sat"
+for nm in $NMS; do
   for s in $SEEDS; do
+    echo "$(date +%T) sparse-$nm seed $s load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/load.txt"
     "$PY" bench/neuro/sparse_brian2.py --nmda "$nm" --seed "$s" --threads 1 --dir "$OUT/b2_sparse_${nm}_1" 2>/dev/null | grep '^{' >> "$RES"
     mgiv_sparse 800 200 0.1 1 1 "$nm" "$s" >> "$RES"
+    if [ "$nm" = sat ]; then
+      MGIV_NMDA_SUM=direct mgiv_sparse 800 200 0.1 1 1 sat "$s" | sed 's/"sparse-sat"/"sparse-sat-direct"/' >> "$RES"
+    fi
   done
-  if [ "$NPROC" -gt 1 ]; then
+  if [ "$NPROC" -gt 1 ] && [ -z "${NO_MT:-}" ]; then
     "$PY" bench/neuro/sparse_brian2.py --nmda "$nm" --seed 1 --threads "$NPROC" --dir "$OUT/b2_sparse_${nm}_n" 2>/dev/null | grep '^{' >> "$RES"
     mgiv_sparse 800 200 0.1 1 "$NPROC" "$nm" 1 >> "$RES"
   fi
 done
 
-if [ -z "${QUICK:-}" ]; then
+if [ -z "${QUICK:-}" ] && [ -z "$ONLY" ]; then
   echo "== sparse 80,000 E + 20,000 I, p 0.001 (in-degree ~100 per projection), linear NMDA, 1 s ==" >&2
   mgiv_sparse 80000 20000 0.001 1 1 lin 1 >> "$RES"
   [ "$NPROC" -gt 1 ] && mgiv_sparse 80000 20000 0.001 1 "$NPROC" lin 1 >> "$RES"
@@ -69,4 +85,5 @@ if [ -z "${QUICK:-}" ]; then
   fi
 fi
 
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/machine.txt"
 "$PY" bench/neuro/summarize.py "$RES" | tee "$OUT/summary.md"

@@ -29,6 +29,16 @@ for k in keys:
         print("| %s | %s | %s | %s | %d | %.3f [%.3f-%.3f] | %.2f | %.2f | %s |" % (
             k[0], k[1], k[2], eng, len(rs), statistics.mean(t), min(t), max(t), e, i, ratio))
 
+# mgiv with the per-step direct saturating-NMDA gather against Brian2's sparse-sat runs
+b = groups.get((("sparse-sat", 1000, 1), "brian2"), [])
+m = groups.get((("sparse-sat-direct", 1000, 1), "mgiv"), [])
+if b and m:
+    bt = [float(r["run_s"]) for r in b]
+    mt = [float(r["run_s"]) for r in m]
+    print()
+    print("sparse-sat with the direct (per-step) NMDA gather in mgiv: Brian2 / mgiv = %.1fx (means), %.1fx (mins)" % (
+        statistics.mean(bt) / statistics.mean(mt), min(bt) / min(mt)))
+
 # mgiv per-synapse Wang runs against Brian2's Wang runs
 b = groups.get((("wang2002", 2000, 1), "brian2"), [])
 m = groups.get((("wang2002-per-synapse", 2000, 1), "mgiv"), [])
