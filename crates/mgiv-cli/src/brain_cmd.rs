@@ -60,7 +60,7 @@ pub struct BlockLawArgs {
     #[arg(long = "temp-c", value_name = "DEGC", allow_hyphen_values = true)]
     pub temp_c: Option<f64>,
     /// Woodhull K0 at 0 mV, mM (default 3.57; only with --block woodhull)
-    #[arg(long, value_name = "MM")]
+    #[arg(long, value_name = "MM", allow_negative_numbers = true)]
     pub k0: Option<f64>,
 }
 
@@ -78,7 +78,7 @@ impl BlockLawArgs {
 #[derive(Debug, Args)]
 pub struct BlockArgs {
     /// Extracellular (ionised) Mg, mM
-    #[arg(long, value_name = "MM")]
+    #[arg(long, value_name = "MM", allow_negative_numbers = true)]
     pub mg: f64,
     /// Membrane potential(s), mV, comma-separated (e.g. -60 or -80,-60,-40)
     #[arg(
