@@ -31,6 +31,9 @@ pub struct SimulateArgs {
     /// Model id (see `mgiv models`); default: chosen from the patient, and the reason is printed
     #[arg(long, value_name = "ID")]
     pub model: Option<String>,
+    /// A model file of your own (TOML, same schema as data/models/*.toml) instead of a built-in one
+    #[arg(long = "model-file", value_name = "FILE", conflicts_with = "model")]
+    pub model_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub patient: PatientArgs,
     /// Hours to simulate (hourly output unless --at or --step-min is given)
@@ -90,7 +93,16 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
     };
     let patient = a.patient.patient()?;
     let regimen = Regimen::from_text(&regimen_text, patient.weight_kg)?;
-    let (model, why) = choose_model(a.model.as_deref(), &patient)?;
+    let (model, why) = match &a.model_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read --model-file {}: {e}", path.display()))?;
+            let m = mgiv_core::model::ModelSpec::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("invalid --model-file {}: {e}", path.display()))?;
+            (m, Some(format!("user model file {}", path.display())))
+        }
+        None => choose_model(a.model.as_deref(), &patient)?,
+    };
     let times = match (&a.at, a.hours) {
         (Some(at), _) => parse_times(at)?,
         (None, hours) => {

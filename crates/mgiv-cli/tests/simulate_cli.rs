@@ -267,3 +267,66 @@ fn validate_passes_and_matches_the_committed_report() {
         "VALIDATION.md is stale: run `mgiv validate --write VALIDATION.md`"
     );
 }
+
+#[test]
+fn a_model_file_of_ones_own_is_used_and_checked() {
+    let dir = std::env::temp_dir().join(format!("mgiv-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // the shipped Salinger file under another id must give the same curve as the built-in
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/models/salinger-2013.toml"
+    ))
+    .unwrap();
+    let mine = dir.join("mine.toml");
+    std::fs::write(
+        &mine,
+        shipped.replace("id = \"salinger-2013\"", "id = \"my-salinger\""),
+    )
+    .unwrap();
+    let args = [
+        "simulate",
+        "--regimen",
+        "4 g over 20 min, then 1 g/h",
+        "--weight",
+        "55",
+        "--at",
+        "12",
+        "--format",
+        "json",
+    ];
+    let built_in = json(&[&args[..], &["--model", "salinger-2013"]].concat());
+    let out = mgiv()
+        .args(args)
+        .arg("--model-file")
+        .arg(&mine)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let own: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(own["model"]["id"], "my-salinger");
+    assert_eq!(
+        own["points"][0]["serum_mg_mmol_l"],
+        built_in["points"][0]["serum_mg_mmol_l"]
+    );
+    // a broken file is refused with the reason
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, shipped.replace("cl_l_h = 4.81", "cl_l_h = -4.81")).unwrap();
+    let out = mgiv()
+        .args(args)
+        .arg("--model-file")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("model-file") && err.contains("cl_l_h"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
