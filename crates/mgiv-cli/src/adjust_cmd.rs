@@ -15,7 +15,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::common::PatientArgs;
-use crate::plot::e;
+use crate::plot::{e, target_band, time_chart};
 use crate::trial_cmd::parse_target;
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -267,7 +267,6 @@ fn print_text(
 }
 
 fn draw_forecast<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, a: &Adjustment) -> Result<()> {
-    root.fill(&WHITE).map_err(e)?;
     let d = &a.decision;
     let tmax = d.forecast_continue.last().map(|p| p.time_h).unwrap_or(24.0);
     let top = d
@@ -278,35 +277,18 @@ fn draw_forecast<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, a: &Adjustme
         .chain(a.levels.iter().map(|l| l.mmol_l))
         .fold(a.toxic_mmol_l, f64::max)
         * 1.1;
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!(
-                "Bayesian forecast, model {} — levels, 90 % bands",
-                a.model_id
-            ),
-            ("sans-serif", 16),
-        )
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..tmax, 0f64..top)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("time since start (h)")
-        .y_desc("total serum Mg (mmol/L)")
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(e)?;
+    let mut chart = time_chart(
+        root,
+        format!(
+            "Bayesian forecast, model {} — levels, 90 % bands",
+            a.model_id
+        ),
+        tmax,
+        top,
+        "total serum Mg (mmol/L)",
+    )?;
     let (lo, hi) = a.target_mmol_l;
-    chart
-        .draw_series(std::iter::once(Rectangle::new(
-            [(0.0, lo), (tmax, hi)],
-            GREEN.mix(0.08).filled(),
-        )))
-        .map_err(e)?
-        .label(format!("target {lo}–{hi}"))
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], GREEN.mix(0.3).filled()));
+    target_band(&mut chart, lo, hi, tmax, format!("target {lo}–{hi}"))?;
     chart
         .draw_series(LineSeries::new(
             vec![(0.0, a.toxic_mmol_l), (tmax, a.toxic_mmol_l)],

@@ -12,6 +12,7 @@ use anyhow::{anyhow, bail, Result};
 use mgiv_core::ranges::serum_levels;
 use mgiv_core::simulate::Simulation;
 use mgiv_core::units::{ConcUnit, MgConc};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -71,6 +72,55 @@ pub fn e<E: std::fmt::Debug>(err: E) -> anyhow::Error {
     anyhow!("plot error: {err:?}")
 }
 
+/// A chart with time (h) on x and a concentration on y.
+pub type TimeChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The common frame of every serum-level plot: white background, caption, axes from 0 to
+/// `tmax_h` and 0 to `y_top`, labelled "time since start (h)" and `y_desc`.
+pub fn time_chart<'a, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    caption: String,
+    tmax_h: f64,
+    y_top: f64,
+    y_desc: &str,
+) -> Result<TimeChart<'a, DB>> {
+    root.fill(&WHITE).map_err(e)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d(0f64..tmax_h, 0f64..y_top)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since start (h)")
+        .y_desc(y_desc)
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(e)?;
+    Ok(chart)
+}
+
+/// A shaded target range across the whole time axis, with a legend entry.
+pub fn target_band<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    lo: f64,
+    hi: f64,
+    tmax_h: f64,
+    label: String,
+) -> Result<()> {
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(0.0, lo), (tmax_h, hi)],
+            GREEN.mix(0.08).filled(),
+        )))
+        .map_err(e)?
+        .label(label)
+        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], GREEN.mix(0.3).filled()));
+    Ok(())
+}
+
 /// The serum curve with labelled normal/therapeutic bands and toxicity thresholds.
 pub fn serum_plot(path: &Path, sim: &Simulation, regimen: &str, unit: ConcUnit) -> Result<()> {
     plot_to_file!(path, (1100, 650), draw_serum, sim, regimen, unit)
@@ -84,7 +134,6 @@ fn draw_serum<DB: DrawingBackend>(
 ) -> Result<()> {
     let levels = serum_levels()?;
     let u = |mmol: f64| MgConc::from_mmol_l(mmol).in_unit(unit);
-    root.fill(&WHITE).map_err(e)?;
     let tmax = sim.times_h.last().copied().unwrap_or(1.0).max(1e-3);
     let peak = sim.peak().map(|p| p.1).unwrap_or(1.0);
     // show at least the 2.0 threshold; the 5.0 line only when the curve approaches it
@@ -93,23 +142,13 @@ fn draw_serum<DB: DrawingBackend>(
     } else {
         (peak * 1.2).max(3.8)
     };
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!("Total serum Mg — {} — model {}", regimen, sim.model.id),
-            ("sans-serif", 16),
-        )
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0f64..tmax, 0f64..u(y_top_mmol))
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("time since start (h)")
-        .y_desc(format!("total serum Mg ({})", unit.symbol()))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(e)?;
+    let mut chart = time_chart(
+        root,
+        format!("Total serum Mg — {} — model {}", regimen, sim.model.id),
+        tmax,
+        u(y_top_mmol),
+        &format!("total serum Mg ({})", unit.symbol()),
+    )?;
     let band_colors = [
         RGBColor(0, 150, 0),
         RGBColor(30, 90, 200),

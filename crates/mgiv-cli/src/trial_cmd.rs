@@ -18,7 +18,7 @@ use plotters::prelude::*;
 use serde_json::json;
 
 use crate::common::parse_conc;
-use crate::plot::e;
+use crate::plot::{e, target_band, time_chart};
 
 /// Named regimens accepted by `--regimen` (magnesium-pk.md §5).
 pub const REGIMEN_ALIASES: &[(&str, &str, &str)] = &[
@@ -550,7 +550,6 @@ fn write_parquet(r: &TrialResult, path: &Path) -> Result<()> {
 }
 
 fn draw_bands<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &TrialResult) -> Result<()> {
-    root.fill(&WHITE).map_err(e)?;
     let tmax = r.times_h.last().copied().unwrap_or(1.0).max(1e-3);
     let top = r
         .regimens
@@ -559,35 +558,18 @@ fn draw_bands<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &TrialResult
         .fold(2.5f64, f64::max)
         .max(r.target_mmol_l.1)
         * 1.1;
-    let mut chart = ChartBuilder::on(root)
-        .caption(
-            format!(
-                "Virtual trial: {} patients, {}, model {} — median, 25–75 % and 5–95 % bands",
-                r.n_subjects, r.population_id, r.model_id
-            ),
-            ("sans-serif", 16),
-        )
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..tmax, 0f64..top)
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("time since start (h)")
-        .y_desc("total serum Mg (mmol/L)")
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(e)?;
+    let mut chart = time_chart(
+        root,
+        format!(
+            "Virtual trial: {} patients, {}, model {} — median, 25–75 % and 5–95 % bands",
+            r.n_subjects, r.population_id, r.model_id
+        ),
+        tmax,
+        top,
+        "total serum Mg (mmol/L)",
+    )?;
     let (lo, hi) = r.target_mmol_l;
-    chart
-        .draw_series(std::iter::once(Rectangle::new(
-            [(0.0, lo), (tmax, hi)],
-            GREEN.mix(0.08).filled(),
-        )))
-        .map_err(e)?
-        .label(format!("target {lo}–{hi} mmol/L"))
-        .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], GREEN.mix(0.3).filled()));
+    target_band(&mut chart, lo, hi, tmax, format!("target {lo}–{hi} mmol/L"))?;
     for t in &r.thresholds_mmol_l {
         if *t < top {
             chart
