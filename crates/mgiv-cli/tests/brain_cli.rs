@@ -1,9 +1,6 @@
 //! `mgiv brain`: the documented run (table, JSON, plot), `block`, `fit-csf` and bad input.
-use assert_cmd::Command;
-
-fn mgiv() -> Command {
-    Command::cargo_bin("mgiv").unwrap()
-}
+mod common;
+use common::mgiv;
 
 const ZUSPAN: &str = "4 g over 20 min, then 1 g/h for 24 h";
 

@@ -1,10 +1,7 @@
 //! `mgiv plan` and `mgiv protocols` as a user runs them.
 
-use assert_cmd::Command;
-
-fn mgiv() -> Command {
-    Command::cargo_bin("mgiv").unwrap()
-}
+mod common;
+use common::mgiv;
 
 const ZUSPAN: &[&str] = &[
     "plan",

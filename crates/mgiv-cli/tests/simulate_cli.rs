@@ -1,20 +1,7 @@
 //! End-to-end tests of `mgiv simulate`, `mgiv models`, `mgiv validate`.
 
-use assert_cmd::Command;
-
-fn mgiv() -> Command {
-    Command::cargo_bin("mgiv").unwrap()
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = mgiv().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+mod common;
+use common::{json, mgiv};
 
 #[test]
 fn no_options_runs_the_documented_example() {

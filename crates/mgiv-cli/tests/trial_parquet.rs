@@ -1,11 +1,8 @@
 //! `mgiv trial --format parquet`: with the `parquet` feature the file reads back equal to the CSV
 //! output of the same seed; without it the error names the feature and the build command.
 
-use assert_cmd::Command;
-
-fn mgiv() -> Command {
-    Command::cargo_bin("mgiv").unwrap()
-}
+mod common;
+use common::mgiv;
 
 const BASE: [&str; 13] = [
     "trial",
