@@ -5,18 +5,18 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
+use mgiv_clinical::adjust::{safe_adjust, AdjustRequest, Recommendation, SafeAdjustment};
+use mgiv_clinical::context::{ClinicalContext, ContextInput};
 use mgiv_core::regimen::Regimen;
-use mgiv_core::simulate::choose_model;
-use mgiv_pop::population::{builtin_population, population_for};
-use mgiv_pop::tdm::{
-    adjust, parse_levels, Adjustment, BaselinePrior, DecisionSettings, PosteriorSettings,
-};
+use mgiv_pop::tdm::{parse_levels, Adjustment};
+use mgiv_safety::bag::parse_bag;
+use mgiv_safety::names::{parse_conditions, parse_medications};
+use mgiv_safety::Severity;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::common::PatientArgs;
 use crate::plot::{e, target_band, time_chart};
-use crate::trial_cmd::parse_target;
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum AdjustFormat {
@@ -29,15 +29,33 @@ pub struct AdjustArgs {
     /// What was given, as written clinically, e.g. "4 g over 20 min, then 1 g/h"
     #[arg(long, value_name = "TEXT")]
     pub regimen: String,
-    /// Measured total serum Mg, e.g. "1.4 mmol/L at 6 h; 1.9 mmol/L at 12 h" (mg/dL and mEq/L accepted; times from the start of the regimen)
+    /// Measured total serum Mg with its unit, e.g. "1.4 mmol/L at 6 h; 1.9 mmol/L at 12 h" (mmol/L, mg/dL or mEq/L; times from the start of the regimen). A number without a unit is accepted only when one unit alone is plausible, and the inferred unit is reported
     #[arg(long, value_name = "LEVELS")]
     pub levels: String,
-    /// Model id (see `mgiv models`); default: chosen from the patient
+    /// Model id (see `mgiv models`); default: the indication's, if the patient fits it
     #[arg(long, value_name = "ID")]
     pub model: Option<String>,
+    /// Indication (default: from --protocol; else assumed and reported): see `mgiv plan --help`
+    #[arg(long, value_name = "ID")]
+    pub indication: Option<String>,
+    /// Protocol the regimen follows (gives the indication)
+    #[arg(long, value_name = "ID")]
+    pub protocol: Option<String>,
+    /// Allow a maintenance infusion for a single-dose or replacement indication
+    #[arg(long = "allow-maintenance")]
+    pub allow_maintenance: bool,
+    /// The bag hung (fluid check of the recommendation), e.g. "8 g in 100 mL"
+    #[arg(long, value_name = "TEXT")]
+    pub bag: Option<String>,
+    /// Comma-separated conditions (see `mgiv plan --help`)
+    #[arg(long, value_name = "LIST")]
+    pub conditions: Option<String>,
+    /// Comma-separated medications
+    #[arg(long, value_name = "LIST")]
+    pub medications: Option<String>,
     #[command(flatten)]
     pub patient: PatientArgs,
-    /// Target range LO-HI in mmol/L (or with a unit); default: the patient's population's
+    /// Target range LO-HI in mmol/L (or with a unit); default: the indication's
     #[arg(long, value_name = "LO-HI")]
     pub target: Option<String>,
     /// Decision time in hours from the start (default: the time of the last level)
@@ -46,13 +64,10 @@ pub struct AdjustArgs {
     /// Forecast horizon after the decision, hours
     #[arg(long, value_name = "H", default_value_t = 24.0)]
     pub hours: f64,
-    /// Toxicity threshold whose risk is limited, mmol/L
-    #[arg(long = "toxic", value_name = "MMOL_L", default_value_t = 3.5)]
-    pub toxic_mmol_l: f64,
     /// Largest acceptable probability of exceeding --toxic during the horizon
     #[arg(long = "max-p-toxic", value_name = "P", default_value_t = 0.05)]
     pub max_p_toxic: f64,
-    /// Population whose baseline distribution is the prior when --baseline is not given (pre-eclampsia, pregnant, adult, icu); default from the patient
+    /// Population whose baseline distribution is the prior when --baseline is not given (pre-eclampsia, pregnant, adult, icu); default: the indication's population that matches the patient
     #[arg(long, value_name = "ID")]
     pub population: Option<String>,
     /// Output format
@@ -64,77 +79,178 @@ pub struct AdjustArgs {
 }
 
 pub fn run(a: AdjustArgs) -> Result<()> {
-    let patient = a.patient.patient()?;
-    let regimen = Regimen::from_text(&a.regimen, patient.weight_kg)?;
+    if !(a.hours >= 2.0 && a.hours <= 168.0) {
+        bail!("invalid --hours {} (allowed: 2 to 168 h)", a.hours);
+    }
     let levels = parse_levels(&a.levels)?;
-    let (model, why) = choose_model(a.model.as_deref(), &patient)?;
-    let pop_id = a.population.clone().unwrap_or_else(|| {
-        population_for(
-            patient.pregnant || patient.pre_eclampsia,
-            patient.pre_eclampsia,
-        )
-        .into()
-    });
-    let pop = builtin_population(&pop_id)?;
-    let target = match &a.target {
-        Some(t) => parse_target(t)?,
-        None => pop.target_mmol_l,
+    let conditions = a
+        .conditions
+        .as_deref()
+        .map(parse_conditions)
+        .transpose()?
+        .unwrap_or_default();
+    let ci = ContextInput {
+        conditions: conditions.clone(),
+        indication: a.indication.clone(),
+        protocol: a.protocol.clone(),
+        model_id: a.model.clone(),
+        population: a.population.clone(),
+        target_mmol_l: a
+            .target
+            .as_deref()
+            .map(crate::trial_cmd::parse_target)
+            .transpose()?,
+        patient: a.patient.to_input()?,
+        unit_notes: a.patient.unit_notes(),
+        ..Default::default()
     };
+    let ctx = ClinicalContext::build(&ci)?;
+    let regimen = Regimen::from_text(&a.regimen, ctx.patient.weight_kg)?;
     let last = levels.last().map(|l| l.time_h).unwrap_or(0.0);
     let now = a.now.unwrap_or(last);
     if now < last {
         bail!("invalid --now {now} h (allowed: at or after the last level, {last} h)");
     }
-    if !(a.toxic_mmol_l > target.0 && a.toxic_mmol_l <= 10.0) {
-        bail!(
-            "invalid --toxic {} mmol/L (allowed: above the target's lower bound {} and at most 10)",
-            a.toxic_mmol_l,
-            target.0
-        );
-    }
-    let mut ds = DecisionSettings::new(now, target);
-    ds.horizon_h = a.hours;
-    ds.toxic_mmol_l = a.toxic_mmol_l;
-    ds.max_p_toxic = a.max_p_toxic;
-    let prior = BaselinePrior {
-        mean_mmol_l: pop.baseline_mmol_l.mean,
-        sd_mmol_l: pop.baseline_mmol_l.sd,
+    let req = AdjustRequest {
+        given: regimen.clone(),
+        levels,
+        now_h: Some(now),
+        horizon_h: a.hours,
+        max_p_toxic: a.max_p_toxic,
+        allow_maintenance: a.allow_maintenance,
+        bag: a.bag.as_deref().map(parse_bag).transpose()?,
+        conditions,
+        medications: a
+            .medications
+            .as_deref()
+            .map(parse_medications)
+            .transpose()?
+            .unwrap_or_default(),
     };
+    if let Some(path) = &a.plot {
+        crate::plot::check_plot_path(path)?;
+    }
     let t0 = std::time::Instant::now();
-    let adj = adjust(
-        &model,
-        &patient,
-        &regimen,
-        &levels,
-        prior,
-        &ds,
-        PosteriorSettings::default(),
-    )?;
+    let adj = safe_adjust(&ctx, &req)?;
     let elapsed_ms = t0.elapsed().as_secs_f64() * 1e3;
     let out = std::io::stdout();
     let mut out = out.lock();
     match a.format {
         AdjustFormat::Json => {
             let mut v = serde_json::to_value(&adj)?;
-            v["model_chosen_because"] = serde_json::json!(why);
-            v["baseline_prior_population"] = serde_json::json!(pop.id);
+            v["context"] = crate::plan_cmd::context_json(&ctx);
             v["regimen_given"] = serde_json::json!(regimen.canonical());
+            v["stop"] = serde_json::json!(adj.has_stop());
+            v["exit_status"] = serde_json::json!(if adj.has_stop() {
+                mgiv_clinical::EXIT_STOP
+            } else {
+                mgiv_clinical::EXIT_OK
+            });
             v["elapsed_ms"] = serde_json::json!(elapsed_ms);
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
-        AdjustFormat::Text => print_text(
-            &mut out,
-            &adj,
-            &regimen,
-            why.as_deref(),
-            &pop.id,
-            elapsed_ms,
-        )?,
+        AdjustFormat::Text => print_safe(&mut out, &adj, &ctx, &regimen, elapsed_ms)?,
     }
     if let Some(path) = &a.plot {
         crate::plot::ensure_font();
-        crate::plot_to_file!(path, (1100, 650), draw_forecast, &adj)?;
+        crate::plot_to_file!(path, (1100, 650), draw_forecast, &adj.fit)?;
         eprintln!("plot written to {}", path.display());
+    }
+    out.flush()?;
+    if adj.has_stop() {
+        eprintln!(
+            "STOP: {} stop alert(s); exit status {}",
+            adj.alerts
+                .iter()
+                .filter(|x| x.severity == Severity::Stop)
+                .count(),
+            mgiv_clinical::EXIT_STOP
+        );
+        std::process::exit(mgiv_clinical::EXIT_STOP);
+    }
+    Ok(())
+}
+
+fn print_safe(
+    out: &mut impl Write,
+    s: &SafeAdjustment,
+    ctx: &ClinicalContext,
+    regimen: &Regimen,
+    elapsed_ms: f64,
+) -> Result<()> {
+    if s.has_stop() {
+        writeln!(out, "=== STOP ===")?;
+    }
+    writeln!(out, "CLINICAL CONTEXT")?;
+    for l in ctx.describe() {
+        writeln!(out, "  {l}")?;
+    }
+    writeln!(out)?;
+    match &s.recommendation {
+        Recommendation::Hold { reason } => {
+            writeln!(
+                out,
+                "RECOMMENDATION: HOLD the magnesium infusion now ({reason})."
+            )?;
+            writeln!(
+                out,
+                "  No rate is proposed while a measured level is toxic: check reflexes, respiratory rate, SpO2 and consciousness, recheck the level, and see the alerts below."
+            )?;
+        }
+        Recommendation::Recheck {
+            reason,
+            current_rate_g_per_h,
+        } => {
+            writeln!(
+                out,
+                "RECOMMENDATION: REPEAT THE LEVEL before changing the order ({reason}). No change is proposed on this level; the order as given runs at {} g/h meanwhile if the patient is well.",
+                mgiv_core::units::fmt_num(*current_rate_g_per_h)
+            )?;
+        }
+        Recommendation::Order { text, .. } => {
+            writeln!(
+                out,
+                "RECOMMENDATION: {text} (checked by the whole-order rules below)"
+            )?;
+        }
+    }
+    writeln!(out, "\nALERTS (most severe first)")?;
+    for a in &s.alerts {
+        writeln!(out, "  [{}] {} — {}", a.severity.label(), a.code, a.title)?;
+        writeln!(out, "      {}", a.message)?;
+        writeln!(out, "      source: {}", a.source)?;
+    }
+    if !s.implausible_levels.is_empty() {
+        writeln!(
+            out,
+            "\nFit WITHOUT the implausible level(s) (used for the recommendation):"
+        )?;
+    } else {
+        writeln!(out)?;
+    }
+    print_text(
+        out,
+        &s.fit,
+        regimen,
+        Some(ctx.model_why.as_str()),
+        &ctx.population.id,
+        elapsed_ms,
+        !matches!(s.recommendation, Recommendation::Order { .. }),
+    )?;
+    if let Some(all) = &s.fit_with_all_levels {
+        writeln!(out, "\nFit WITH every level (for comparison):")?;
+        print_text(
+            out,
+            all,
+            regimen,
+            None,
+            &ctx.population.id,
+            elapsed_ms,
+            !matches!(s.recommendation, Recommendation::Order { .. }),
+        )?;
+    }
+    if s.has_stop() {
+        writeln!(out, "=== STOP ===")?;
     }
     Ok(())
 }
@@ -146,6 +262,7 @@ fn print_text(
     why: Option<&str>,
     pop: &str,
     elapsed_ms: f64,
+    hold: bool,
 ) -> Result<()> {
     writeln!(
         out,
@@ -192,6 +309,29 @@ fn print_text(
         )?;
     }
     let d = &a.decision;
+    if hold {
+        writeln!(
+            out,
+            "\nForecast if the order continued as given (mmol/L, median [90 % band]); no new rate is offered:"
+        )?;
+        for c in d
+            .forecast_continue
+            .iter()
+            .filter(|c| (c.time_h - c.time_h.round()).abs() < 1e-9 && (c.time_h as i64) % 4 == 0)
+        {
+            writeln!(
+                out,
+                "{:>7} {:>22}",
+                mgiv_core::units::fmt_num(c.time_h),
+                format!(
+                    "{:.2} [{:.2}–{:.2}]",
+                    c.p50_mmol_l, c.p05_mmol_l, c.p95_mmol_l
+                )
+            )?;
+        }
+        writeln!(out, "\n(computed in {elapsed_ms:.1} ms; decision support only — check the patient: reflexes, respiration, urine output)")?;
+        return Ok(());
+    }
     writeln!(out, "\nOptions scored over the posterior:")?;
     writeln!(
         out,
@@ -201,10 +341,17 @@ fn print_text(
     for (name, c) in [
         ("continue as given", &d.continue_as_given),
         ("best rate without bolus", &d.best_without_bolus),
-        ("RECOMMENDED", &d.recommended),
+        (
+            if hold {
+                "(not offered: HOLD)"
+            } else {
+                "RECOMMENDED"
+            },
+            &d.recommended,
+        ),
     ] {
         let what = if name == "continue as given" {
-            name.to_string()
+            format!("{name} ({} g/h)", mgiv_core::units::fmt_num(c.rate_g_per_h))
         } else {
             format!(
                 "{name}: {}{} g/h",
@@ -230,7 +377,9 @@ fn print_text(
     writeln!(
         out,
         "{:>7} {:>22} {:>22}",
-        "time h", "continue as given", "recommended"
+        "time h",
+        "continue as given",
+        if hold { "(hold)" } else { "recommended" }
     )?;
     for (c, r) in d.forecast_continue.iter().zip(&d.forecast_recommended) {
         let t = c.time_h;

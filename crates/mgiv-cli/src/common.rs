@@ -47,7 +47,7 @@ pub struct PatientArgs {
     /// Pre-eclampsia (implies pregnant)
     #[arg(long = "pre-eclampsia")]
     pub pre_eclampsia: bool,
-    /// Measured baseline total serum Mg: a number in mmol/L, or with a unit ("2.1 mg/dL", "1.8 mEq/L")
+    /// Measured baseline total serum Mg with its unit: "0.8 mmol/L", "2.1 mg/dL", "1.8 mEq/L" (a bare number is accepted only when one unit alone is plausible)
     #[arg(long, value_name = "MMOL_L")]
     pub baseline: Option<String>,
 }
@@ -66,7 +66,13 @@ impl PatientArgs {
         let baseline = self
             .baseline
             .as_deref()
-            .map(|s| parse_conc(s, "baseline"))
+            .map(|s| {
+                parse_conc_needs_unit(
+                    s,
+                    "--baseline",
+                    mgiv_clinical::scenario::BASELINE_PLAUSIBLE_MMOL_L,
+                )
+            })
             .transpose()?;
         Ok(PatientInput {
             weight_kg: self.weight,
@@ -80,6 +86,19 @@ impl PatientArgs {
             pre_eclampsia: self.pre_eclampsia,
             baseline,
         })
+    }
+
+    /// The note for a baseline given without a unit (its unit inferred), for the context.
+    pub fn unit_notes(&self) -> Vec<String> {
+        match self.baseline.as_deref().map(str::trim) {
+            Some(s) if s.parse::<f64>().is_ok() => self
+                .to_input()
+                .ok()
+                .and_then(|p| p.baseline)
+                .map(|b| vec![format!("--baseline '{s}' read as {:.3} mmol/L", b.mmol_l())])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
     }
 
     pub fn patient(&self) -> Result<Patient> {
@@ -106,6 +125,31 @@ pub fn parse_conc(text: &str, field: &str) -> Result<MgConc> {
         ConcUnit::parse(unit)?
     };
     Ok(MgConc::from_unit(v, unit))
+}
+
+/// A concentration that must carry its unit; a bare number is accepted only when exactly one unit
+/// makes it plausible (`plausible_mmol_l`), and then the inferred unit is printed.
+pub fn parse_conc_needs_unit(
+    text: &str,
+    field: &str,
+    plausible_mmol_l: (f64, f64),
+) -> Result<MgConc> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(t.len());
+    if t[split..].trim().is_empty() {
+        let v: f64 = t.parse().with_context(|| {
+            format!("invalid {field}: '{text}' (allowed: a number with its unit mmol/L, mg/dL or mEq/L)")
+        })?;
+        let unit = ConcUnit::infer(field, v, plausible_mmol_l)?;
+        eprintln!(
+            "note: {field} '{text}' has no unit; read as {} (the only plausible unit); write the unit to be sure",
+            unit.symbol()
+        );
+        return Ok(MgConc::from_unit(v, unit));
+    }
+    parse_conc(text, field)
 }
 
 /// "0.5,1,6,12" → hours.

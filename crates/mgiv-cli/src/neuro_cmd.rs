@@ -317,6 +317,10 @@ fn progress_printer(label: String) -> impl FnMut(f64) {
     }
 }
 
+/// Most biological seconds one decision run may simulate (a 2000-neuron network runs at roughly
+/// real time per thread; longer runs belong in a batch job).
+pub const MAX_DECISION_SECONDS: f64 = 600.0;
+
 fn run_one_decision(
     mg: MgPoint,
     block: MgBlock,
@@ -325,6 +329,14 @@ fn run_one_decision(
     threads: usize,
     record: bool,
 ) -> Result<DecisionResult> {
+    if !(seconds.is_finite() && seconds > 0.0 && seconds <= MAX_DECISION_SECONDS) {
+        anyhow::bail!(
+            "invalid --seconds {seconds} (allowed: above 0 and at most {MAX_DECISION_SECONDS} biological seconds per run; the reference runs are 3-4 s)"
+        );
+    }
+    if !(1..=256).contains(&threads) {
+        anyhow::bail!("invalid --threads {threads} (allowed: 1 to 256)");
+    }
     let mut cfg = DecisionConfig::reference(mg.mg_mm, seconds, seed);
     cfg.block = block;
     cfg.threads = threads;

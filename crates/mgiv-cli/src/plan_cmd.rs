@@ -11,11 +11,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use mgiv_clinical::context::{ClinicalContext, ContextInput};
+use mgiv_clinical::scenario::clinical_plan;
 use mgiv_core::units::ConcUnit;
 use mgiv_safety::bag::parse_bag;
 use mgiv_safety::names::{parse_conditions, parse_medications};
-use mgiv_safety::plan::{plan, Plan, PlanInput};
-use mgiv_safety::protocol::find_protocol;
+use mgiv_safety::plan::Plan;
 use mgiv_safety::report;
 use mgiv_safety::Severity;
 use serde_json::json;
@@ -44,6 +45,12 @@ pub struct PlanArgs {
     /// Protocol id or alias (see `mgiv protocols`); with --regimen, the written regimen is checked against it
     #[arg(long, value_name = "ID", required_unless_present = "regimen")]
     pub protocol: Option<String>,
+    /// Indication (see data/indications): pre-eclampsia, eclampsia, fetal-neuroprotection, sah, tbi, stroke, migraine, asthma, torsades, cardiac-arrest, hypomag-ward, hypomag-icu, wellness. Default: the protocol's; else assumed and reported
+    #[arg(long, value_name = "ID")]
+    pub indication: Option<String>,
+    /// Target range LO-HI (default: the indication's), e.g. 2.0-3.5 or "4.8-8.4 mg/dL"
+    #[arg(long, value_name = "LO-HI")]
+    pub target: Option<String>,
     /// Regimen as written, e.g. "4 g over 20 min, then 1 g/h for 24 h" (g = g of MgSO4·7H2O)
     #[arg(long, value_name = "TEXT")]
     pub regimen: Option<String>,
@@ -73,7 +80,6 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs) -> Result<()> {
-    let protocol = args.protocol.as_deref().map(find_protocol).transpose()?;
     let conditions = args
         .conditions
         .as_deref()
@@ -87,20 +93,40 @@ pub fn run(args: PlanArgs) -> Result<()> {
         .transpose()?
         .unwrap_or_default();
     let bag = args.bag.as_deref().map(parse_bag).transpose()?;
-    let input = PlanInput {
-        protocol,
-        regimen_text: args.regimen.clone(),
-        patient: args.patient.to_input()?,
-        conditions,
-        medications,
-        bag,
+    let ci = ContextInput {
+        indication: args.indication.clone(),
+        protocol: args.protocol.clone(),
         model_id: args.model.clone(),
+        target_mmol_l: args
+            .target
+            .as_deref()
+            .map(crate::trial_cmd::parse_target)
+            .transpose()?,
+        patient: args.patient.to_input()?,
+        unit_notes: args.patient.unit_notes(),
         hours: args.hours,
+        ..Default::default()
     };
-    let p = plan(&input)?;
+    let (ctx, p) = clinical_plan(&ci, args.regimen.clone(), conditions, medications, bag)?;
     let body = match args.format {
-        PlanFormat::Text => report::text(&p),
-        PlanFormat::Json => serde_json::to_string_pretty(&to_json(&p))? + "\n",
+        PlanFormat::Text => {
+            let mut c = String::from("CLINICAL CONTEXT\n");
+            for l in ctx.describe() {
+                c.push_str(&format!("  {l}\n"));
+            }
+            c.push('\n');
+            let body = report::text(&p);
+            // a STOP banner stays the first thing on the page
+            match body.starts_with("!!!").then(|| body.find("\n\n")).flatten() {
+                Some(i) => format!("{}\n\n{c}{}", &body[..i], &body[i + 2..]),
+                None => c + &body,
+            }
+        }
+        PlanFormat::Json => {
+            let mut v = to_json(&p);
+            v["context"] = context_json(&ctx);
+            serde_json::to_string_pretty(&v)? + "\n"
+        }
         PlanFormat::Html => html(&p)?,
     };
     match &args.out {
@@ -127,6 +153,18 @@ pub fn run(args: PlanArgs) -> Result<()> {
         std::process::exit(EXIT_STOP);
     }
     Ok(())
+}
+
+/// The clinical context as JSON (every choice with why).
+pub fn context_json(c: &ClinicalContext) -> serde_json::Value {
+    json!({
+        "indication": {"id": c.indication.id, "name": c.indication.name, "why": c.indication_why, "course": c.indication.course},
+        "population": {"id": c.population.id, "why": c.population_why},
+        "model": {"id": c.model.id, "why": c.model_why},
+        "target_mmol_l": {"lo": c.target.lo_mmol_l, "hi": c.target.hi_mmol_l, "established": c.target_established, "why": c.target_why, "source": c.target.source},
+        "thresholds_mmol_l": c.thresholds,
+        "horizon_h": {"value": c.horizon_h, "why": c.horizon_why},
+    })
 }
 
 /// The plan as JSON: `regimen`, `alerts` (each severity, code, message, source), `predicted`

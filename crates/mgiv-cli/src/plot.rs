@@ -19,6 +19,33 @@ use plotters::prelude::*;
 static FONT: Once = Once::new();
 
 /// Register the bundled font (idempotent); both backends measure text with it.
+/// Refuse a plot path before any computation: it must end in .svg or .png and its folder must
+/// exist.
+pub fn check_plot_path(path: &std::path::Path) -> anyhow::Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    if !matches!(ext.as_deref(), Some("svg") | Some("png")) {
+        anyhow::bail!(
+            "invalid --plot '{}' (allowed: a file name ending in .svg or .png)",
+            path.display()
+        );
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "invalid --plot '{}': the folder '{}' does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn ensure_font() {
     FONT.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");

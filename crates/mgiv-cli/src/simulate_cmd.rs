@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
 use mgiv_core::regimen::Regimen;
-use mgiv_core::simulate::{choose_model, simulate, uniform_times, Simulation};
+use mgiv_core::simulate::{simulate, uniform_times, Simulation};
 use mgiv_core::units::{fmt_num, ConcUnit, MgConc, Salt};
 use serde_json::json;
 
@@ -34,6 +34,9 @@ pub struct SimulateArgs {
     /// A model file of your own (TOML, same schema as data/models/*.toml) instead of a built-in one
     #[arg(long = "model-file", value_name = "FILE", conflicts_with = "model")]
     pub model_file: Option<std::path::PathBuf>,
+    /// Indication (see `mgiv plan --help`): sets the default model and the context; default: assumed from the patient and reported
+    #[arg(long, value_name = "ID")]
+    pub indication: Option<String>,
     #[command(flatten)]
     pub patient: PatientArgs,
     /// Hours to simulate (hourly output unless --at or --step-min is given)
@@ -91,18 +94,37 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
     let Some(regimen_text) = a.regimen.clone() else {
         bail!("--regimen is required (e.g. --regimen \"4 g over 20 min, then 1 g/h for 24 h\"); run `mgiv simulate` with no options for a worked example");
     };
-    let patient = a.patient.patient()?;
-    let regimen = Regimen::from_text(&regimen_text, patient.weight_kg)?;
-    let (model, why) = match &a.model_file {
+    let regimen = Regimen::from_text(&regimen_text, a.patient.weight)?;
+    let model_file = match &a.model_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("cannot read --model-file {}: {e}", path.display()))?;
             let m = mgiv_core::model::ModelSpec::from_toml(&text)
                 .map_err(|e| anyhow::anyhow!("invalid --model-file {}: {e}", path.display()))?;
-            (m, Some(format!("user model file {}", path.display())))
+            Some(m)
         }
-        None => choose_model(a.model.as_deref(), &patient)?,
+        None => None,
     };
+    let ctx =
+        mgiv_clinical::context::ClinicalContext::build(&mgiv_clinical::context::ContextInput {
+            indication: a.indication.clone(),
+            model_id: a.model.clone(),
+            model_file,
+            patient: a.patient.to_input()?,
+            ..Default::default()
+        })?;
+    let patient = ctx.patient.clone();
+    let (model, why) = (ctx.model.clone(), Some(ctx.model_why.clone()));
+    let context_notes: Vec<String> = ctx
+        .alerts
+        .iter()
+        .filter(|x| x.code != "CTX-INDICATION")
+        .map(|x| format!("[{}] {}", x.code, x.message))
+        .chain(std::iter::once(format!(
+            "indication {} ({})",
+            ctx.indication.id, ctx.indication_why
+        )))
+        .collect();
     let times = match (&a.at, a.hours) {
         (Some(at), _) => parse_times(at)?,
         (None, hours) => {
@@ -112,7 +134,18 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
             uniform_times(h, step_h)?
         }
     };
-    let sim = simulate(&model, why, &patient, &regimen, &times)?;
+    if let Some(path) = &a.plot {
+        crate::plot::check_plot_path(path)?;
+    }
+    let mut sim = simulate(&model, why, &patient, &regimen, &times)?;
+    if sim.serum_mmol_l.iter().any(|c| !c.is_finite()) {
+        bail!(
+            "model {} gave a non-finite level for this patient (parameters {:?}): check the model file",
+            model.id,
+            sim.params
+        );
+    }
+    sim.warnings.extend(context_notes);
     let unit = a.units.conc_unit();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -267,6 +300,14 @@ fn print_csv(out: &mut impl Write, sim: &Simulation, unit: ConcUnit) -> Result<(
         ConcUnit::MgPerDl => "serum_mg_mg_dl",
         ConcUnit::MeqPerL => "serum_mg_meq_l",
     };
+    // the model, its source and every warning travel with the numbers, as `#` comment lines
+    writeln!(out, "# mgiv {} simulate", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "# model: {} — {}", sim.model.id, sim.model.citation)?;
+    writeln!(out, "# evidence: {}", sim.model.evidence)?;
+    writeln!(out, "# unit: {}", unit.symbol())?;
+    for w in &sim.warnings {
+        writeln!(out, "# warning: {w}")?;
+    }
     writeln!(out, "time_h,{col},model_id")?;
     for (t, c) in sim.times_h.iter().zip(&sim.serum_mmol_l) {
         writeln!(

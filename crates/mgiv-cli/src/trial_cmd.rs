@@ -9,9 +9,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use mgiv_core::model::builtin_model;
+use mgiv_clinical::context::{ClinicalContext, ContextInput};
 use mgiv_core::simulate::uniform_times;
-use mgiv_pop::population::builtin_population;
 use mgiv_pop::trial::{Trial, TrialConfig, TrialRegimen, TrialResult, DEFAULT_THRESHOLDS_MMOL_L};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -20,30 +19,12 @@ use serde_json::json;
 use crate::common::parse_conc;
 use crate::plot::{e, target_band, time_chart};
 
-/// Named regimens accepted by `--regimen` (magnesium-pk.md §5).
-pub const REGIMEN_ALIASES: &[(&str, &str, &str)] = &[
-    (
-        "zuspan",
-        "4 g over 20 min, then 1 g/h for 24 h",
-        "Zuspan: 4 g IV load + 1 g/h (magnesium-pk.md §5)",
-    ),
-    (
-        "sibai",
-        "6 g over 20 min, then 2 g/h for 24 h",
-        "Sibai/high-dose: 6 g + 2 g/h (Apostol 2010; BEAM; magnesium-pk.md §5)",
-    ),
-    ("6+2", "6 g over 20 min, then 2 g/h for 24 h", "6 g + 2 g/h"),
-    (
-        "mash-2",
-        "64 mmol/day for 14 days",
-        "MASH-2 (Lancet 2012): 64 mmol/day IV, no load (magnesium-pk.md §5)",
-    ),
-    (
-        "pritchard",
-        "4 g IV over 15 min + 10 g IM, then 5 g IM every 4 h for 24 h",
-        "Pritchard IM (UK SmPC; magnesium-pk.md §5)",
-    ),
-];
+/// Most virtual patients per run (memory stays flat, but time grows linearly: about 1 s per
+/// million patients and regimen on 2 cores); split bigger trials into seeds or use the
+/// distributed runner.
+pub const MAX_SUBJECTS: u64 = 20_000_000;
+/// Most worker threads (more than the cores only adds scheduling load).
+pub const MAX_THREADS: usize = 256;
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum TrialFormat {
@@ -55,28 +36,31 @@ pub enum TrialFormat {
 
 #[derive(Debug, Args)]
 pub struct TrialArgs {
-    /// Regimen text, e.g. "4 g over 20 min, then 1 g/h for 24 h", or a name: zuspan, sibai (6+2), mash-2, pritchard. Repeat to compare regimens side by side
+    /// Regimen text, e.g. "4 g over 20 min, then 1 g/h for 24 h", or a protocol id (see `mgiv protocols`: zuspan, sibai, mash-2, pritchard, ...). Repeat to compare regimens side by side
     #[arg(long = "regimen", value_name = "TEXT", required = true)]
     pub regimens: Vec<String>,
-    /// Model id (see `mgiv models`); default: the population's model
+    /// Model id (see `mgiv models`); default: the indication's
     #[arg(long, value_name = "ID")]
     pub model: Option<String>,
-    /// Virtual population: pre-eclampsia, pregnant, adult, icu (default: pre-eclampsia, or adult for a non-pregnancy model)
+    /// Indication (default: the named protocols' shared one; else assumed from the population or model and reported)
+    #[arg(long, value_name = "ID")]
+    pub indication: Option<String>,
+    /// Virtual population: pre-eclampsia, pregnant, adult, icu (default: the indication's)
     #[arg(long, value_name = "ID")]
     pub population: Option<String>,
-    /// Number of virtual patients
+    /// Number of virtual patients (1 to 20 000 000)
     #[arg(long, value_name = "N")]
     pub n: u64,
     /// Random seed (same seed → same result on any number of threads)
     #[arg(long, value_name = "S")]
     pub seed: u64,
-    /// Hours to simulate (hourly outputs from 0; default 48)
+    /// Hours to simulate (hourly outputs from 0, at most 2160; default: the indication's horizon, extended to cover the longest regimen + 12 h)
     #[arg(long, value_name = "H")]
     pub hours: Option<f64>,
     /// Output times in hours instead, comma-separated, e.g. 0.5,1,6,12,24
     #[arg(long, value_name = "T1,T2,...")]
     pub at: Option<String>,
-    /// Target range LO-HI in mmol/L (or with a unit, "4.8-8.4 mg/dL"); default: the population's
+    /// Target range LO-HI in mmol/L (or with a unit, "4.8-8.4 mg/dL"); default: the indication's
     #[arg(long, value_name = "LO-HI")]
     pub target: Option<String>,
     /// Output format; parquet (the CSV's long table) needs --out and a build with the cargo feature `parquet`
@@ -88,7 +72,7 @@ pub struct TrialArgs {
     /// Plot the percentile bands of every regimen (.svg or .png)
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
-    /// Worker threads (default: all cores)
+    /// Worker threads (1 to 256; default: all cores)
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
 }
@@ -118,17 +102,24 @@ pub fn parse_target(text: &str) -> Result<(f64, f64)> {
     Ok((lo, hi))
 }
 
-fn resolve_regimen(text: &str) -> TrialRegimen {
-    let key = text.trim().to_ascii_lowercase();
-    match REGIMEN_ALIASES.iter().find(|(k, _, _)| *k == key) {
-        Some((k, t, _)) => TrialRegimen {
-            label: (*k).to_string(),
-            text: (*t).to_string(),
-        },
-        None => TrialRegimen {
-            label: text.trim().to_string(),
-            text: text.to_string(),
-        },
+/// A protocol id or alias (data/protocols) is replaced by its regimen; anything else is regimen
+/// text.
+fn resolve_regimen(text: &str) -> (TrialRegimen, Option<String>) {
+    match mgiv_safety::protocol::find_protocol(text) {
+        Ok(p) => (
+            TrialRegimen {
+                label: p.id.clone(),
+                text: p.regimen.clone(),
+            },
+            Some(p.id.clone()),
+        ),
+        Err(_) => (
+            TrialRegimen {
+                label: text.trim().to_string(),
+                text: text.to_string(),
+            },
+            None,
+        ),
     }
 }
 
@@ -140,35 +131,55 @@ pub fn run(a: TrialArgs) -> Result<()> {
     if a.format == TrialFormat::Parquet {
         parquet_precheck(a.out.as_deref())?;
     }
-    let pop_id = match (&a.population, &a.model) {
-        (Some(p), _) => p.clone(),
-        (None, Some(m)) => {
-            let spec = builtin_model(m)?;
-            if spec.population.to_ascii_lowercase().contains("pre")
-                || spec.id.starts_with("du-")
-                || spec.id.starts_with("lu-")
-                || spec.id.starts_with("salinger-")
-            {
-                "pre-eclampsia".into()
-            } else if spec.id.starts_with("brookfield-") {
-                "pregnant".into()
-            } else {
-                "adult".into()
-            }
+    if !(1..=MAX_SUBJECTS).contains(&a.n) {
+        bail!(
+            "invalid --n {} (allowed: 1 to {MAX_SUBJECTS} virtual patients per run; split bigger trials by seed)",
+            a.n
+        );
+    }
+    if let Some(n) = a.threads {
+        if !(1..=MAX_THREADS).contains(&n) {
+            bail!("invalid --threads {n} (allowed: 1 to {MAX_THREADS})");
         }
-        (None, None) => "pre-eclampsia".into(),
+    }
+    if let Some(path) = &a.plot {
+        crate::plot::check_plot_path(path)?;
+    }
+    let resolved: Vec<(TrialRegimen, Option<String>)> =
+        a.regimens.iter().map(|r| resolve_regimen(r)).collect();
+    let ci = ContextInput {
+        indication: a.indication.clone(),
+        named_protocols: resolved.iter().filter_map(|r| r.1.clone()).collect(),
+        model_id: a.model.clone(),
+        population: a.population.clone(),
+        target_mmol_l: a.target.as_deref().map(parse_target).transpose()?,
+        population_level: true,
+        ..Default::default()
     };
-    let population = builtin_population(&pop_id)?;
-    let model = builtin_model(a.model.as_deref().unwrap_or(&population.default_model))?;
-    let times = match (&a.at, a.hours) {
-        (Some(at), _) => crate::common::parse_times(at)?,
-        (None, h) => uniform_times(h.unwrap_or(48.0), 1.0)?,
+    let ctx = ClinicalContext::build(&ci)?;
+    let regimens: Vec<TrialRegimen> = resolved.into_iter().map(|r| r.0).collect();
+    let mut last_h: f64 = 0.0;
+    for r in &regimens {
+        let reg = mgiv_core::regimen::Regimen::from_text(&r.text, Some(70.0))
+            .with_context(|| format!("regimen '{}'", r.label))?;
+        last_h = last_h.max(reg.last_finite_time_h());
+    }
+    let (horizon_h, horizon_why) = ctx.horizon_for(last_h, a.hours);
+    let times = match &a.at {
+        Some(at) => crate::common::parse_times(at)?,
+        None => uniform_times(horizon_h, 1.0)?,
     };
-    let target = match &a.target {
-        Some(t) => parse_target(t)?,
-        None => population.target_mmol_l,
-    };
-    let regimens: Vec<TrialRegimen> = a.regimens.iter().map(|r| resolve_regimen(r)).collect();
+    let population = ctx.population.clone();
+    let model = ctx.model.clone();
+    let target = (ctx.target.lo_mmol_l, ctx.target.hi_mmol_l);
+    eprintln!("clinical context:");
+    for l in ctx.describe() {
+        eprintln!("  {l}");
+    }
+    eprintln!("  Horizon:    {horizon_h} h ({horizon_why})");
+    for al in ctx.alerts.iter().filter(|x| x.code != "CTX-INDICATION") {
+        eprintln!("  [{}] {}: {}", al.severity.label(), al.code, al.message);
+    }
     let cfg = TrialConfig {
         n_subjects: a.n,
         seed: a.seed,
@@ -178,7 +189,6 @@ pub fn run(a: TrialArgs) -> Result<()> {
     };
     let trial = Trial::new(&model, &population, &regimens, cfg)?;
     let pool = match a.threads {
-        Some(0) => bail!("invalid --threads 0 (allowed: 1 or more)"),
         Some(n) => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build()?),
         None => None,
     };

@@ -150,6 +150,9 @@ fn adjust_recommends_a_rate_with_a_justification() {
         "--creatinine",
         "0.8",
         "--pre-eclampsia",
+        // the classic 2.0-3.5 target (the indication's default is the USPI 1.25-2.5)
+        "--target",
+        "2.0-3.5",
     ];
     let out = mgiv().args(base).output().unwrap();
     assert!(
@@ -165,17 +168,27 @@ fn adjust_recommends_a_rate_with_a_justification() {
     let mut a = base.to_vec();
     a.extend(["--format", "json"]);
     let v = json(&a);
-    let r = &v["decision"]["recommended"];
+    let r = &v["fit"]["decision"]["recommended"];
     assert!(r["rate_g_per_h"].as_f64().unwrap() > 1.0);
     assert!(r["p_above_toxic"].as_f64().unwrap() <= 0.05);
-    assert!(v["importance_sampling_ess"].as_f64().unwrap() > 100.0);
+    assert!(v["fit"]["importance_sampling_ess"].as_f64().unwrap() > 100.0);
+    // the recommendation is the checked order, and "continue as given" reports the 1 g/h running
+    assert_eq!(v["recommendation"]["action"], "order");
+    assert_eq!(v["recommendation"]["rate_g_per_h"], r["rate_g_per_h"]);
+    let cont = v["fit"]["decision"]["continue_as_given"]["rate_g_per_h"]
+        .as_f64()
+        .unwrap();
+    assert!((cont - 1.0).abs() < 1e-9, "continue as given at {cont} g/h");
+    assert_eq!(v["context"]["indication"]["id"], "pre-eclampsia");
+    assert_eq!(v["context"]["target_mmol_l"]["lo"], 2.0);
+    assert_eq!(v["context"]["target_mmol_l"]["why"], "given with --target");
     // the same levels in mg/dL give the same answer
     let mut b = base.to_vec();
     b[4] = "3.4027 mg/dL at 6 h; 4.61795 mg/dL at 12 h";
     b.extend(["--format", "json"]);
     let w = json(&b);
     assert_eq!(
-        w["decision"]["recommended"]["rate_g_per_h"],
+        w["fit"]["decision"]["recommended"]["rate_g_per_h"],
         r["rate_g_per_h"]
     );
 }
@@ -188,11 +201,28 @@ fn adjust_bad_levels_are_explained() {
             "--regimen",
             "4 g over 20 min, then 1 g/h",
             "--levels",
-            "1.4 at noon",
+            "1.4 mmol/L at noon",
         ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("level time") && err.contains("noon"), "{err}");
+    // a level without a unit is not read as mmol/L
+    let out = mgiv()
+        .args([
+            "adjust",
+            "--regimen",
+            "4 g over 20 min, then 1 g/h",
+            "--levels",
+            "1.4 at 6 h",
+            "--weight",
+            "70",
+            "--pre-eclampsia",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no unit") && err.contains("mg/dL"), "{err}");
 }

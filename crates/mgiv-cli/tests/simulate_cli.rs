@@ -122,8 +122,15 @@ fn csv_and_plots() {
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("time_h,serum_mg_mmol_l,model_id\n"));
-    assert_eq!(text.lines().count(), 6);
+    // comment lines first: version, model, evidence, unit and every warning
+    assert!(text.starts_with("# mgiv "), "{text}");
+    assert!(
+        text.contains("# warning: ") && text.contains("# model: "),
+        "{text}"
+    );
+    let data: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(data[0], "time_h,serum_mg_mmol_l,model_id");
+    assert_eq!(data.len(), 6);
     let dir = std::env::temp_dir().join(format!("mgiv-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for name in ["curve.svg", "curve.png"] {

@@ -258,6 +258,16 @@ notes = [
 ]
 parameter_sources = "CL, V1, Q, V2 fitted by mgiv (weighted least squares on the observations above plus log-normal priors CL 5.88 L/h CV 30 %, V1+V2 24.15 L CV 30 % and V1 12.68 L CV 52.2 %); V1 is poorly identified (no samples during or right after the infusions)."
 
+
+# Machine-readable: who the model was fitted in (see du-2019.toml). Weights were not reported
+# (assumed in the calibration), so no covariate range is checked.
+[fitted_in]
+pregnant = false
+pre_eclampsia = "none"
+critically_ill = "some"
+populations = ["adult", "icu"]
+source = "Biesenbach 2018 (20 cardiac-surgery ICU patients) and Fuchs-Buder 1997 (20 neurosurgical patients), summary data (docs/MODELS.md)"
+
 [parameters]
 cl_l_h = {cl}
 v1_l = {v1}

@@ -141,6 +141,61 @@ pub struct Variability {
     pub source: String,
 }
 
+/// How many of the subjects a model was fitted in had a feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    All,
+    Some,
+    None,
+}
+
+/// Who a model was fitted in, machine-readable (`[fitted_in]` in the model file). Every decision
+/// about a model's fit to a patient or a population is made from these fields, never from the
+/// free-text `population` or `description`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FittedIn {
+    /// fitted in pregnant women
+    pub pregnant: bool,
+    pub pre_eclampsia: Presence,
+    pub critically_ill: Presence,
+    /// ids of the virtual populations (data/populations) the model describes
+    pub populations: Vec<String>,
+    /// covariate ranges of the fitted data, [min, max]; absent where the source does not report them
+    #[serde(default)]
+    pub weight_kg: Option<[f64; 2]>,
+    #[serde(default)]
+    pub scr_mg_dl: Option<[f64; 2]>,
+    #[serde(default)]
+    pub age_y: Option<[f64; 2]>,
+    pub source: String,
+}
+
+/// Plausibility limits of a derived (individual) magnesium PK parameter. They are not published
+/// values but engineering guards: a human magnesium model outside them is a wrong file or a wrong
+/// covariate (Mg clearance is at most about the GFR, ~8 L/h; volumes are a fraction of body water).
+pub const PLAUSIBLE_PARAMS: [(&str, f64, f64); 5] = [
+    ("CL (L/h)", 0.01, 100.0),
+    ("V1 (L)", 0.1, 1000.0),
+    ("Q (L/h)", 0.0, 1000.0),
+    ("V2 (L)", 0.0, 5000.0),
+    ("ka (1/h)", 0.001, 100.0),
+];
+
+fn check_plausible(id: &str, values: [f64; 5]) -> Result<(), MgivError> {
+    for ((name, lo, hi), v) in PLAUSIBLE_PARAMS.iter().zip(values) {
+        if !(v.is_finite() && v >= *lo && v <= *hi) {
+            return Err(invalid(
+                "model parameter",
+                format!("{name} = {v:e} (model {id})"),
+                format!("a finite value from {lo} to {hi} for a human magnesium model"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A population PK model of total serum magnesium.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
@@ -149,8 +204,10 @@ pub struct ModelSpec {
     pub citation: String,
     #[serde(default)]
     pub doi: Option<String>,
-    /// who the model was fitted in
+    /// who the model was fitted in, in words (for people; decisions use `fitted_in`)
     pub population: String,
+    /// who the model was fitted in, machine-readable
+    pub fitted_in: FittedIn,
     /// how strong the evidence behind this model is, in one sentence
     pub evidence: String,
     pub structure: Structure,
@@ -231,6 +288,36 @@ impl ModelSpec {
         if let Some(f) = p.f_im {
             if !(f > 0.0 && f <= 1.0) {
                 return Err(bad(format!("f_im = {f} must be in (0, 1]")));
+            }
+        }
+        check_plausible(
+            &self.id,
+            [
+                p.cl_l_h,
+                p.v1_l,
+                p.q_l_h.unwrap_or(0.0),
+                p.v2_l.unwrap_or(0.0),
+                p.ka_h.unwrap_or(1.0),
+            ],
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        let f = &self.fitted_in;
+        if f.populations.is_empty() || f.source.trim().is_empty() {
+            return Err(bad(
+                "[fitted_in] needs at least one population id and a source".into(),
+            ));
+        }
+        for (name, r) in [
+            ("weight_kg", f.weight_kg),
+            ("scr_mg_dl", f.scr_mg_dl),
+            ("age_y", f.age_y),
+        ] {
+            if let Some([lo, hi]) = r {
+                if !(lo.is_finite() && hi.is_finite() && 0.0 < lo && lo < hi) {
+                    return Err(bad(format!(
+                        "[fitted_in] {name} = [{lo}, {hi}] must be [min, max] with 0 < min < max"
+                    )));
+                }
             }
         }
         if self.structure == Structure::TwoCompartment && (p.q_l_h.is_none() || p.v2_l.is_none()) {
@@ -372,6 +459,7 @@ impl ModelSpec {
             // the linearised clearance above threshold, reported for comparison
             cl = f_uf * gfr * 0.06;
         }
+        check_plausible(&self.id, [cl, v1, q, v2, p.ka_h.unwrap_or(1.0)])?;
         let baseline_mmol_l = match patient.baseline {
             Some(b) => b.mmol_l(),
             None => {
@@ -574,6 +662,43 @@ mod tests {
         .unwrap();
         assert_eq!(default_model_for(&preg).0, "brookfield-2016");
         assert_eq!(default_model_for(&Patient::default()).0, "mgiv-adult-2026");
+    }
+
+    #[test]
+    fn implausible_parameters_are_errors_naming_the_parameter() {
+        let base = BUILTIN_MODEL_FILES[0].1;
+        for (from, to, name) in [
+            ("cl_l_h = 3.72", "cl_l_h = 1e300", "CL"),
+            ("v1_l = 15.4", "v1_l = 1e-300", "V1"),
+            ("cl_l_h = 3.72", "cl_l_h = nan", "cl_l_h"),
+        ] {
+            let e = ModelSpec::from_toml(&base.replace(from, to))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(name), "{e}");
+        }
+        // a covariate that drives a derived parameter out of range is caught at individualisation
+        let m =
+            ModelSpec::from_toml(&base.replace("exponent = -0.731", "exponent = -40.0")).unwrap();
+        let p = PatientInput {
+            weight_kg: Some(70.0),
+            creatinine: Some(crate::patient::Creatinine::MgPerDl(0.3)),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        let e = m.individualise(&p).unwrap_err().to_string();
+        assert!(e.contains("CL (L/h)"), "{e}");
+    }
+
+    #[test]
+    fn model_files_need_fitted_in_metadata() {
+        let base = BUILTIN_MODEL_FILES[0].1;
+        let i = base.find("[fitted_in]").unwrap();
+        let j = base[i..].find("\n[parameters]").unwrap() + i;
+        let stripped = format!("{}{}", &base[..i], &base[j..]);
+        let e = ModelSpec::from_toml(&stripped).unwrap_err().to_string();
+        assert!(e.contains("fitted_in"), "{e}");
     }
 
     #[test]

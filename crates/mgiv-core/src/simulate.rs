@@ -219,46 +219,64 @@ pub fn simulate(
     Ok(sim)
 }
 
-fn population_warnings(model: &ModelSpec, p: &Patient) -> Vec<String> {
+/// How well the model's fitted population matches the patient, from the model's machine-readable
+/// `[fitted_in]` metadata (never from its id or description).
+pub fn population_warnings(model: &ModelSpec, p: &Patient) -> Vec<String> {
+    use crate::model::Presence;
+    let f = &model.fitted_in;
     let mut w = Vec::new();
-    let pregnancy_model = model.id.starts_with("du-")
-        || model.id.starts_with("brookfield-")
-        || model.id.starts_with("salinger-")
-        || model.id.starts_with("lu-");
-    if pregnancy_model && !p.pregnant {
+    if f.pregnant && !p.pregnant && !p.pre_eclampsia {
         w.push(format!(
             "model {} was fitted in pregnant women; this patient is not marked pregnant",
             model.id
         ));
     }
-    if !pregnancy_model && p.pregnant {
+    if !f.pregnant && (p.pregnant || p.pre_eclampsia) {
         w.push(format!(
-            "model {} is for non-pregnant adults; this patient is pregnant",
+            "model {} was fitted in non-pregnant adults; this patient is pregnant",
             model.id
         ));
     }
-    if p.pre_eclampsia && model.id == "brookfield-2016" {
-        // fine: the model has a pre-eclampsia clearance
+    if p.pre_eclampsia && f.pre_eclampsia == Presence::None {
+        w.push(format!(
+            "model {} was fitted in patients without pre-eclampsia; this patient has pre-eclampsia (lower clearance)",
+            model.id
+        ));
+    }
+    if !p.pre_eclampsia && f.pre_eclampsia == Presence::All {
+        w.push(format!(
+            "model {} was fitted only in women with pre-eclampsia; this patient is not marked pre-eclamptic",
+            model.id
+        ));
     }
     if let Some(a) = p.age_y {
         if a < 18.0 {
             w.push("no paediatric magnesium model is built in: adult parameters are extrapolated to a child".into());
         }
     }
-    if let Some(wt) = p.weight_kg {
-        if !(35.0..=160.0).contains(&wt) {
-            w.push(format!(
-                "weight {wt} kg is outside the 35-160 kg range the built-in models were fitted in"
-            ));
+    let outside = |what: &str,
+                   unit: &str,
+                   v: Option<f64>,
+                   r: Option<[f64; 2]>,
+                   w: &mut Vec<String>| {
+        if let (Some(v), Some([lo, hi])) = (v, r) {
+            if v < lo || v > hi {
+                w.push(format!(
+                    "{what} {v} {unit} is outside the {lo}-{hi} {unit} range model {} was fitted in ({}): the prediction is an extrapolation; measure levels",
+                    model.id, f.source
+                ));
+            }
         }
-    }
-    if let Some(scr) = p.scr_mg_dl {
-        if scr > 2.1 {
-            w.push(format!(
-                "serum creatinine {scr:.2} mg/dL is above the range of the model data (≤ 2.1 mg/dL): renal impairment makes predictions uncertain and toxicity more likely; measure levels"
-            ));
-        }
-    }
+    };
+    outside("weight", "kg", p.weight_kg, f.weight_kg, &mut w);
+    outside(
+        "serum creatinine",
+        "mg/dL",
+        p.scr_mg_dl,
+        f.scr_mg_dl,
+        &mut w,
+    );
+    outside("age", "years", p.age_y, f.age_y, &mut w);
     if let Some(c) = p.crcl_ml_min() {
         if c < 30.0 {
             w.push(format!("creatinine clearance {c:.0} mL/min: severe renal impairment (USPI: at most 20 g per 48 h); measure levels"));

@@ -291,6 +291,63 @@ impl ConcUnit {
         }
     }
     /// Parse `mmol/L`, `mM`, `mg/dL`, `mEq/L` (case-insensitive).
+    /// The unit of a number written without one, when exactly one of mmol/L, mg/dL and mEq/L
+    /// gives a value inside `plausible_mmol_l`; otherwise an error that names the field, the value
+    /// and what each unit would mean. Nothing is read as mmol/L by default.
+    pub fn infer(
+        field: &str,
+        value: f64,
+        plausible_mmol_l: (f64, f64),
+    ) -> Result<ConcUnit, MgivError> {
+        let all = [ConcUnit::MmolPerL, ConcUnit::MgPerDl, ConcUnit::MeqPerL];
+        let fits: Vec<ConcUnit> = all
+            .into_iter()
+            .filter(|&u| {
+                let c = MgConc::from_unit(value, u).mmol_l();
+                c >= plausible_mmol_l.0 && c <= plausible_mmol_l.1
+            })
+            .collect();
+        // mg/L (used by some laboratories and in the PK literature; 1 mmol/L = 24.305 mg/L) is
+        // not accepted as a unit here, but a value plausible in mg/L makes the guess ambiguous
+        let mg_per_l_mmol = value / 24.305;
+        let mg_per_l_plausible =
+            mg_per_l_mmol >= plausible_mmol_l.0 && mg_per_l_mmol <= plausible_mmol_l.1;
+        if fits.len() == 1 && !mg_per_l_plausible {
+            return Ok(fits[0]);
+        }
+        let readings: Vec<String> = all
+            .iter()
+            .map(|&u| {
+                format!(
+                    "{value} {} = {:.3} mmol/L",
+                    u.symbol(),
+                    MgConc::from_unit(value, u).mmol_l()
+                )
+            })
+            .collect();
+        Err(invalid(
+            field,
+            format!("{value} with no unit ({})", readings.join("; ")),
+            format!(
+                "a value with its unit, e.g. '{value} mmol/L', '{value} mg/dL' or '{value} mEq/L' ({})",
+                if fits.is_empty() && !mg_per_l_plausible {
+                    "no unit gives a plausible total serum Mg".to_string()
+                } else if fits.len() <= 1 && mg_per_l_plausible {
+                    format!(
+                        "{value} mg/L would be {mg_per_l_mmol:.3} mmol/L, also plausible, so the unit cannot be inferred"
+                    )
+                } else {
+                    format!(
+                        "{} units give a plausible total serum Mg of {}-{} mmol/L, so the unit cannot be inferred",
+                        fits.len(),
+                        plausible_mmol_l.0,
+                        plausible_mmol_l.1
+                    )
+                }
+            ),
+        ))
+    }
+
     pub fn parse(text: &str) -> Result<Self, MgivError> {
         match text.trim().to_ascii_lowercase().as_str() {
             "mmol/l" | "mm" | "mmol" => Ok(ConcUnit::MmolPerL),

@@ -97,9 +97,9 @@ pub struct PopulationSpec {
     pub pre_eclampsia: bool,
     /// model used when none is named
     pub default_model: String,
-    /// default target range (mmol/L) and why
-    pub target_mmol_l: (f64, f64),
-    pub target_source: String,
+    /// the indication assumed when none is given and nothing else names one (printed as an
+    /// assumption by the clinical context)
+    pub default_indication: String,
     pub weight_kg: Distribution,
     pub scr_mg_dl: Distribution,
     /// endogenous (pre-treatment) total serum Mg
@@ -125,13 +125,6 @@ impl PopulationSpec {
         p.weight_kg.check("population weight_kg")?;
         p.scr_mg_dl.check("population scr_mg_dl")?;
         p.baseline_mmol_l.check("population baseline_mmol_l")?;
-        if !(p.target_mmol_l.0 > 0.0 && p.target_mmol_l.0 < p.target_mmol_l.1) {
-            return Err(invalid(
-                "population target_mmol_l",
-                format!("{:?}", p.target_mmol_l),
-                "0 < lo < hi",
-            ));
-        }
         Ok(p)
     }
 

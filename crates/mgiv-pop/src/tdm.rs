@@ -42,10 +42,31 @@ use crate::rng::{Stream, SubjectRng};
 pub struct Level {
     pub time_h: f64,
     pub mmol_l: f64,
+    /// the unit the value was read in
+    pub unit: ConcUnit,
+    /// true when the unit was not written and was inferred (only one unit is plausible)
+    pub unit_inferred: bool,
 }
 
-/// Parse "1.4 mmol/L at 6 h; 1.9 mmol/L at 12 h" (also mg/dL, mEq/L; a bare number is mmol/L;
-/// times in h or min). Levels are returned sorted by time.
+impl Level {
+    /// A level given in mmol/L.
+    pub fn mmol_l(time_h: f64, mmol_l: f64) -> Level {
+        Level {
+            time_h,
+            mmol_l,
+            unit: ConcUnit::MmolPerL,
+            unit_inferred: false,
+        }
+    }
+}
+
+/// Plausible total serum Mg (mmol/L) for inferring a missing unit: from severe deficiency to
+/// above the emergency range (data/ranges/serum-mg.toml: normal 0.65-1.05, heart block 7.5).
+pub const PLAUSIBLE_LEVEL_MMOL_L: (f64, f64) = (0.3, 10.0);
+
+/// Parse "1.4 mmol/L at 6 h; 1.9 mmol/L at 12 h" (also mg/dL, mEq/L; times in h or min). A number
+/// without a unit is accepted only when exactly one unit makes it a plausible level (and the
+/// level says so); otherwise it is an error. Levels are returned sorted by time.
 pub fn parse_levels(text: &str) -> Result<Vec<Level>, MgivError> {
     let allowed = "levels like '1.4 mmol/L at 6 h; 1.9 mmol/L at 12 h' (units mmol/L, mg/dL or mEq/L; times in h or min)";
     let mut out = Vec::new();
@@ -67,10 +88,13 @@ pub fn parse_levels(text: &str) -> Result<Vec<Level>, MgivError> {
             .parse()
             .map_err(|_| invalid("level value", conc_txt, allowed))?;
         let unit_txt = conc_txt[split..].trim();
-        let unit = if unit_txt.is_empty() {
-            ConcUnit::MmolPerL
+        let (unit, unit_inferred) = if unit_txt.is_empty() {
+            (
+                ConcUnit::infer(&format!("level '{part}'"), v, PLAUSIBLE_LEVEL_MMOL_L)?,
+                true,
+            )
         } else {
-            ConcUnit::parse(unit_txt)?
+            (ConcUnit::parse(unit_txt)?, false)
         };
         let mmol_l = MgConc::from_unit(v, unit).mmol_l();
         if !(mmol_l.is_finite() && (0.2..=10.0).contains(&mmol_l)) {
@@ -101,7 +125,12 @@ pub fn parse_levels(text: &str) -> Result<Vec<Level>, MgivError> {
                 "0 to 2160 h after the start of the regimen",
             ));
         }
-        out.push(Level { time_h, mmol_l });
+        out.push(Level {
+            time_h,
+            mmol_l,
+            unit,
+            unit_inferred,
+        });
     }
     if out.is_empty() {
         return Err(invalid("levels", text, allowed));
@@ -462,10 +491,7 @@ fn finish(
             .times
             .iter()
             .zip(&prob.obs)
-            .map(|(&t, &y)| Level {
-                time_h: t,
-                mmol_l: y,
-            })
+            .map(|(&t, &y)| Level::mmol_l(t, y))
             .collect(),
         newton_iterations: iterations,
     })
@@ -602,6 +628,64 @@ impl Posterior {
         }
         out
     }
+}
+
+/// Prior predictive range of measured levels at `times_h` (before any level is seen): the model's
+/// inter-individual variability, the baseline (measured, or its population prior) and the
+/// residual error, by Monte Carlo with a fixed seed. Returns (p_lo, p_hi) per time for the
+/// central `coverage` interval (e.g. 0.999).
+#[allow(clippy::too_many_arguments)]
+pub fn prior_predictive_range(
+    pm: &PopModel,
+    typical: [f64; 4],
+    baseline_fixed: Option<f64>,
+    baseline_prior: BaselinePrior,
+    events: &[DoseEvent],
+    times_h: &[f64],
+    coverage: f64,
+    n_draws: usize,
+) -> Result<Vec<(f64, f64)>, MgivError> {
+    if !(coverage > 0.0 && coverage < 1.0) || n_draws < 100 || times_h.is_empty() {
+        return Err(invalid(
+            "prior predictive settings",
+            format!(
+                "coverage {coverage}, {n_draws} draws, {} times",
+                times_h.len()
+            ),
+            "coverage in (0, 1), at least 100 draws and one time",
+        ));
+    }
+    let plan = Plan::new(events);
+    let k = pm.n_eta();
+    let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(n_draws); times_h.len()];
+    let mut z = vec![0.0; k];
+    let mut eta = vec![0.0; k];
+    let mut out = vec![0.0; times_h.len()];
+    for d in 0..n_draws {
+        let mut rng = SubjectRng::new(0x9d1f_2026, d as u64, Stream::Etas);
+        pm.draw_eta(&mut rng, &mut z, &mut eta);
+        let bl = match baseline_fixed {
+            Some(b) => b,
+            None => {
+                (baseline_prior.mean_mmol_l + baseline_prior.sd_mmol_l * rng.normal()).max(0.05)
+            }
+        };
+        let p = pm.individual(&typical, &eta, bl);
+        Kernel::new(&Modes::from_params(&p)?).run(&plan, times_h, &mut out, None);
+        let mut res = SubjectRng::new(0x9d1f_2026, d as u64, Stream::Residual);
+        for (c, col) in out.iter().zip(cols.iter_mut()) {
+            col.push(c + pm.residual.sd_mmol_l(*c) * res.normal());
+        }
+    }
+    let a = (1.0 - coverage) / 2.0;
+    Ok(cols
+        .into_iter()
+        .map(|mut c| {
+            c.sort_by(f64::total_cmp);
+            let q = |p: f64| c[((p * (c.len() - 1) as f64).round() as usize).min(c.len() - 1)];
+            (q(a), q(1.0 - a))
+        })
+        .collect())
 }
 
 /// Band of a forecast at one time.
@@ -903,7 +987,24 @@ pub fn decide(
             p50_end_mmol_l: ends[ends.len() / 2],
         }
     };
-    let continue_as_given = score(0.0, 0.0, Some(&cont));
+    // the rate running at `now` under the given regimen (what "continue as given" means)
+    let current_mmol_h: f64 = given
+        .events
+        .iter()
+        .map(|e| match *e {
+            DoseEvent::Infusion {
+                start_h,
+                end_h,
+                rate_mmol_per_h,
+                ..
+            } if start_h <= now + 1e-9 && end_h.is_none_or(|e| e > now + 1e-9) => rate_mmol_per_h,
+            _ => 0.0,
+        })
+        .sum();
+    let mut continue_as_given = score(0.0, 0.0, Some(&cont));
+    continue_as_given.rate_mmol_per_h = current_mmol_h;
+    continue_as_given.rate_g_per_h =
+        MgAmount::from_mmol(current_mmol_h).salt_g(Salt::MgSo4Heptahydrate);
     let mut best_nb: Option<Candidate> = None;
     let mut best_b: Option<Candidate> = None;
     let mut least_toxic: Option<Candidate> = None;
@@ -1286,6 +1387,22 @@ mod tests {
             let e = parse_levels(bad).unwrap_err().to_string();
             assert!(e.contains("level") || e.contains("unit"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_level_without_a_unit_is_an_error_unless_only_one_unit_is_plausible() {
+        // 1.4 is plausible as mmol/L (1.4), mg/dL (0.58) and mEq/L (0.7): ambiguous
+        let e = parse_levels("1.4 at 6 h").unwrap_err().to_string();
+        assert!(
+            e.contains("no unit") && e.contains("mg/dL") && e.contains("1.4 at 6 h"),
+            "{e}"
+        );
+        // 22 is plausible as mg/dL (9.05 mmol/L) but also as mg/L (0.91 mmol/L): ambiguous
+        let e = parse_levels("22 at 6 h").unwrap_err().to_string();
+        assert!(e.contains("mg/L"), "{e}");
+        // 4.5 mmol/L is plausible as mmol/L, mg/dL and mEq/L; 150 only as mg/L (6.2): error
+        assert!(parse_levels("150 at 6 h").is_err());
+        assert!(!parse_levels("1.4 mmol/L at 6 h").unwrap()[0].unit_inferred);
     }
 
     #[test]

@@ -47,10 +47,7 @@ fn simulate_case(pm: &PopModel, i: u64, regimen: &Regimen, times: &[f64], seed: 
     let levels = times
         .iter()
         .zip(&c)
-        .map(|(&t, &f)| Level {
-            time_h: t,
-            mmol_l: (f + pm.residual.sd_mmol_l(f) * noise.normal()).max(0.05),
-        })
+        .map(|(&t, &f)| Level::mmol_l(t, (f + pm.residual.sd_mmol_l(f) * noise.normal()).max(0.05)))
         .collect();
     Case {
         typical,
@@ -288,7 +285,7 @@ fn measured_baseline_is_fixed() {
     input.baseline = Some(mgiv_core::units::MgConc::from_mmol_l(0.9));
     let patient = input.validate().unwrap();
     let given = Regimen::from_text("4 g over 20 min, then 1 g/h", patient.weight_kg).unwrap();
-    let levels = parse_levels("1.6 at 6 h").unwrap();
+    let levels = parse_levels("1.6 mmol/L at 6 h").unwrap();
     let a = adjust(
         &model,
         &patient,

@@ -13,6 +13,8 @@ pub struct Named {
     pub name: String,
     pub class: Option<String>,
     pub rule: String,
+    /// rules whose objection this name removes
+    pub relieves: Vec<String>,
 }
 
 fn normalise(s: &str) -> String {
@@ -41,6 +43,7 @@ fn parse(list: &str, entries: &[NameEntry], field: &str) -> Result<Vec<Named>, S
                         name: e.name.clone(),
                         class: e.class.clone(),
                         rule: e.rule.clone(),
+                        relieves: e.relieves.clone(),
                     });
                 }
             }

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use mgiv_core::model::ModelSpec;
 use mgiv_core::patient::{Patient, PatientInput};
 use mgiv_core::regimen::{DoseEvent, PhaseKind, Regimen, RegimenSpec, Route};
 use mgiv_core::simulate::{choose_model, simulate, uniform_times, Simulation};
@@ -11,7 +12,9 @@ use crate::alert::{sort_alerts, Alert, Severity};
 use crate::bag::parse_bag;
 use crate::error::{invalid, SafetyError};
 use crate::guardrail::{self, MMOL_PER_G};
+use crate::indication::Indication;
 use crate::names::Named;
+use crate::order::{order_facts, OrderContext, OrderFacts};
 use crate::protocol::{protocols, Protocol, Target};
 use crate::rules::{rulebook, RuleBook};
 
@@ -34,6 +37,13 @@ pub struct PlanInput<'a> {
     pub model_id: Option<String>,
     /// hours to predict (else the regimen's end + 12 h, at least 24 h)
     pub hours: Option<f64>,
+    /// the indication (from the clinical context): loading, fluid and rule adjustments
+    pub indication: Option<&'a Indication>,
+    /// the target from the clinical context (else the protocol's or the reference protocol's)
+    pub target: Option<Target>,
+    /// the model chosen by the clinical context (or a user's model file), with why; overrides
+    /// `model_id`
+    pub model: Option<(ModelSpec, Option<String>)>,
 }
 
 /// One phase as the bedside needs it.
@@ -70,6 +80,8 @@ pub struct PhaseRow {
 pub struct Totals {
     pub total_g: f64,
     pub total_mmol: f64,
+    /// most given in any 1-h window (all routes), concurrent phases summed
+    pub max_1h_g: f64,
     /// most given in any 24-h / 48-h window (open infusions: within the predicted time)
     pub max_24h_g: f64,
     pub max_48h_g: f64,
@@ -114,6 +126,9 @@ pub struct Plan {
     pub bag: Option<Bag>,
     pub bag_source: Option<String>,
     pub totals: Totals,
+    /// the whole-order measurements (windows, loads, fluid)
+    pub order: OrderFacts,
+    pub indication: Option<String>,
     pub patient: Patient,
     pub conditions: Vec<Named>,
     pub medications: Vec<Named>,
@@ -160,31 +175,6 @@ fn first_time_above(sim: &Simulation, level: f64) -> Option<f64> {
         .zip(&sim.serum_mmol_l)
         .find(|(_, &c)| c >= level)
         .map(|(&t, _)| t)
-}
-
-/// Most given (mmol) in any window of `width_h` hours.
-fn max_window_mmol(regimen: &Regimen, width_h: f64, horizon_h: f64) -> f64 {
-    let mut starts = vec![0.0];
-    for e in &regimen.events {
-        starts.push(e.start_h());
-        let end = e.end_h().min(horizon_h);
-        if end - width_h > 0.0 {
-            starts.push(end - width_h);
-        }
-    }
-    starts
-        .into_iter()
-        .filter(|&s| s <= horizon_h)
-        .map(|s| {
-            let end = (s + width_h).min(horizon_h.max(s));
-            let before = if s > 0.0 {
-                regimen.amount_given_by_mmol(s - 1e-9)
-            } else {
-                0.0
-            };
-            regimen.amount_given_by_mmol(end) - before
-        })
-        .fold(0.0, f64::max)
 }
 
 fn phase_rows(
@@ -386,7 +376,10 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
         .model_id
         .clone()
         .or_else(|| input.protocol.and_then(|p| p.model.clone()));
-    let (model, why) = choose_model(model_id.as_deref(), &patient)?;
+    let (model, why) = match &input.model {
+        Some((m, why)) => (m.clone(), why.clone()),
+        None => choose_model(model_id.as_deref(), &patient)?,
+    };
     let horizon = match input.hours {
         Some(h) => h,
         None => (regimen.last_finite_time_h() + 12.0)
@@ -411,12 +404,21 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
     } else {
         None
     };
-    let reference: Option<&Protocol> = input.protocol.or_else(|| {
-        guard
-            .as_ref()
-            .and_then(|g| g.reference_id.as_deref())
-            .and_then(|id| library.iter().find(|p| p.id == id))
-    });
+    let reference: Option<&Protocol> = input
+        .protocol
+        .or_else(|| {
+            // free text: the indication's reference protocol, else the guardrail's closest one
+            input
+                .indication
+                .and_then(|i| i.reference_protocols.first())
+                .and_then(|id| library.iter().find(|p| &p.id == id))
+        })
+        .or_else(|| {
+            guard
+                .as_ref()
+                .and_then(|g| g.reference_id.as_deref())
+                .and_then(|id| library.iter().find(|p| p.id == id))
+        });
     let (bag, bag_source) = match (input.bag, input.protocol.and_then(|p| p.bag.as_deref())) {
         (Some(b), _) => (Some(b), Some("given with --bag".to_string())),
         (None, Some(b)) => (
@@ -427,17 +429,23 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
     };
     let phases = phase_rows(&spec, &regimen, bag, horizon);
     let duration_h = (!regimen.has_open_infusion()).then(|| regimen.last_finite_time_h());
+    let facts = order_facts(&regimen.events, bag, horizon);
     let totals = Totals {
         total_mmol: regimen.amount_given_by_mmol(horizon),
         total_g: g(regimen.amount_given_by_mmol(horizon)),
-        max_24h_g: g(max_window_mmol(&regimen, 24.0, horizon)),
-        max_48h_g: g(max_window_mmol(&regimen, 48.0, horizon)),
+        max_1h_g: facts.max_1h_g,
+        max_24h_g: facts.max_24h_g,
+        max_48h_g: facts.max_48h_g,
         duration_h,
     };
-    let target = input.protocol.and_then(|p| p.target.as_ref()).or_else(|| {
-        // free text: the reference protocol's target, if it shares the indication
-        reference.and_then(|p| p.target.as_ref())
-    });
+    let target = input
+        .target
+        .as_ref()
+        .or_else(|| input.protocol.and_then(|p| p.target.as_ref()))
+        .or_else(|| {
+            // free text: the reference protocol's target, if it shares the indication
+            reference.and_then(|p| p.target.as_ref())
+        });
     let summary = curve_summary(&sim, target, &regimen);
 
     let mut alerts = Vec::new();
@@ -455,6 +463,15 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
     };
     ctx.rate_rules(&mut alerts)?;
     ctx.limit_rules(&mut alerts)?;
+    let order_ctx = OrderContext {
+        book,
+        indication: input.indication,
+        patient: &patient,
+        conditions: &input.conditions,
+        reference,
+        bag_known: bag.is_some(),
+    };
+    alerts.extend(order_ctx.alerts(&facts)?);
     ctx.level_rules(&mut alerts, target, reference)?;
     ctx.name_rules(&mut alerts)?;
     ctx.monitoring_rules(&mut alerts)?;
@@ -477,6 +494,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
             alerts.push(a);
         }
     }
+    adjust_alerts(book, &mut alerts, input.indication, &input.conditions)?;
     sort_alerts(&mut alerts);
 
     let mut monitoring = Vec::new();
@@ -512,6 +530,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
         bag,
         bag_source,
         totals,
+        order: facts,
+        indication: input.indication.map(|i| i.id.clone()),
         patient,
         conditions: input.conditions.clone(),
         medications: input.medications.clone(),
@@ -555,17 +575,32 @@ impl Ctx<'_> {
     fn rate_rules(&self, alerts: &mut Vec<Alert>) -> Result<(), SafetyError> {
         let uspi = self.book.limit("RATE-USPI-150", "mg/min")?;
         let exempt_max = self.book.limit("RATE-EXEMPT", "mg/min")?;
-        let protocol_exempt = self
+        // a protocol's exemption holds only under its own indication
+        let protocol_exempt = self.input.protocol.is_some_and(|p| {
+            !p.uspi_rate_limit_applies
+                && self
+                    .input
+                    .indication
+                    .is_none_or(|i| p.indication_id == i.id || p.also_for.contains(&i.id))
+        });
+        let indication_exempt = self
             .input
-            .protocol
-            .map(|p| !p.uspi_rate_limit_applies)
-            .unwrap_or(false);
-        let exempt = protocol_exempt || self.patient.pre_eclampsia;
-        let push_ok = self
-            .input
-            .protocol
-            .map(|p| p.iv_push_allowed)
-            .unwrap_or(false);
+            .indication
+            .is_some_and(|i| !i.uspi_rate_limit_applies);
+        // the USPI exemption is for eclampsia: with an indication, the indication decides;
+        // without one, a pre-eclamptic patient is taken as the obstetric case
+        let exempt = protocol_exempt
+            || match self.input.indication {
+                Some(_) => indication_exempt,
+                None => self.patient.pre_eclampsia,
+            };
+        let push_ok = self.input.protocol.is_some_and(|p| p.iv_push_allowed)
+            || self.input.indication.is_some_and(|i| {
+                i.reference_protocols
+                    .iter()
+                    .filter_map(|id| crate::protocol::find_protocol(id).ok())
+                    .any(|p| p.iv_push_allowed)
+            });
         for (i, p) in self.spec.phases.iter().enumerate() {
             let n = i + 1;
             let rate_mmol_h = match &p.kind {
@@ -638,42 +673,6 @@ impl Ctx<'_> {
 
     fn limit_rules(&self, alerts: &mut Vec<Alert>) -> Result<(), SafetyError> {
         let t = self.totals;
-        let (l30, l40, l60) = (
-            self.book.limit("DOSE-24H-30G", "g/24 h")?,
-            self.book.limit("DOSE-24H-40G", "g/24 h")?,
-            self.book.limit("DOSE-24H-60G", "g/24 h")?,
-        );
-        let d24 = format!(
-            "most in any 24 h: {} g ({} mmol)",
-            fmt_num(t.max_24h_g),
-            fmt_num(t.max_24h_g * MMOL_PER_G)
-        );
-        if t.max_24h_g > l60 + 1e-9 {
-            alerts.push(self.book.alert("DOSE-24H-60G", &d24)?);
-        } else if t.max_24h_g > l40 + 1e-9 {
-            alerts.push(self.book.alert("DOSE-24H-40G", &d24)?);
-        } else if t.max_24h_g > l30 + 1e-9 {
-            alerts.push(self.book.alert("DOSE-24H-30G", &d24)?);
-        }
-        let crcl = self.patient.crcl_ml_min();
-        let severe_renal =
-            self.has_condition("renal-failure") || crcl.map(|c| c < 30.0).unwrap_or(false);
-        let l48 = self.book.limit("RENAL-48H-20G", "g/48 h")?;
-        if severe_renal && t.max_48h_g > l48 + 1e-9 {
-            let why = if self.has_condition("renal-failure") {
-                "renal failure".to_string()
-            } else {
-                format!("CrCl {:.0} mL/min", crcl.unwrap_or(0.0))
-            };
-            alerts.push(self.book.alert(
-                "RENAL-48H-20G",
-                &format!(
-                    "{why}; most in any 48 h: {} g ({} mmol)",
-                    fmt_num(t.max_48h_g),
-                    fmt_num(t.max_48h_g * MMOL_PER_G)
-                ),
-            )?);
-        }
         let dur = t.duration_h.unwrap_or(self.horizon);
         if self.regimen.has_open_infusion() {
             alerts.push(self.book.alert(
@@ -826,10 +825,16 @@ impl Ctx<'_> {
                     None => m.name.clone(),
                 })
                 .collect();
-            alerts.push(
-                self.book
-                    .alert(&n.rule, &format!("entered: {}", names.join(", ")))?,
-            );
+            let mut a = self
+                .book
+                .alert(&n.rule, &format!("entered: {}", names.join(", ")))?;
+            if n.rule == "CI-OLIGURIA" && !self.has_maintenance() {
+                // the rule itself allows a loading dose alone (eclampsia)
+                a.severity = Severity::Warning;
+                a.message
+                    .push_str(" This order is a loading dose only, which the rule allows: no maintenance until urine output recovers.");
+            }
+            alerts.push(a);
         }
         if self.patient.pre_eclampsia {
             let why = if self.has_condition("eclampsia") {
@@ -868,4 +873,46 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+}
+
+/// Apply what the context changes: a condition that removes a rule's objection (a pacemaker
+/// removes the heart-block STOP) and the indication's rule adjustments (heart block in torsades).
+/// The alert stays, with its new severity and the reason in its message.
+pub fn adjust_alerts(
+    book: &RuleBook,
+    alerts: &mut Vec<Alert>,
+    indication: Option<&Indication>,
+    conditions: &[Named],
+) -> Result<(), SafetyError> {
+    let mut notes = Vec::new();
+    for a in alerts.iter_mut() {
+        if let Some(c) = conditions.iter().find(|c| c.relieves.contains(&a.code)) {
+            a.severity = Severity::Info;
+            a.message.push_str(&format!(
+                " Relieved: {} entered, so this is for the record only.",
+                c.name
+            ));
+            continue;
+        }
+        if let Some(adj) = indication.and_then(|i| i.adjustment(&a.code)) {
+            if adj.severity != a.severity {
+                notes.push(format!(
+                    "{}: {} -> {} for {} ({}; {})",
+                    a.code,
+                    a.severity,
+                    adj.severity,
+                    indication.map(|i| i.id.as_str()).unwrap_or(""),
+                    adj.reason,
+                    adj.source
+                ));
+                a.severity = adj.severity;
+                a.message
+                    .push_str(&format!(" Adjusted for the indication: {}.", adj.reason));
+            }
+        }
+    }
+    for n in notes {
+        alerts.push(book.alert("CTX-RULE-ADJUSTED", &n)?);
+    }
+    Ok(())
 }

@@ -127,6 +127,11 @@ pub struct Protocol {
     pub aliases: Vec<String>,
     pub name: String,
     pub indication: String,
+    /// the indication this protocol belongs to (data/indications/<id>.toml)
+    pub indication_id: String,
+    /// other indications the protocol is also standard for (e.g. Zuspan for eclampsia)
+    #[serde(default)]
+    pub also_for: Vec<String>,
     /// "obstetric" or "adult"
     pub population: String,
     /// the regimen in mgiv's regimen language ("g" = g of MgSO4·7H2O)

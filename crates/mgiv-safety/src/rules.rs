@@ -9,7 +9,7 @@ use crate::alert::{Alert, Severity};
 use crate::error::SafetyError;
 
 /// The rule files, compiled in: (path, text).
-pub const RULE_FILES: [(&str, &str); 5] = [
+pub const RULE_FILES: [(&str, &str); 6] = [
     (
         "data/rules/rates-and-limits.toml",
         include_str!("../../../data/rules/rates-and-limits.toml"),
@@ -29,6 +29,10 @@ pub const RULE_FILES: [(&str, &str); 5] = [
     (
         "data/rules/guardrails.toml",
         include_str!("../../../data/rules/guardrails.toml"),
+    ),
+    (
+        "data/rules/order-and-context.toml",
+        include_str!("../../../data/rules/order-and-context.toml"),
     ),
 ];
 
@@ -59,6 +63,9 @@ pub struct NameEntry {
     #[serde(default)]
     pub class: Option<String>,
     pub rule: String,
+    /// rules whose objection this name removes (a pacemaker removes the heart-block STOP)
+    #[serde(default)]
+    pub relieves: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

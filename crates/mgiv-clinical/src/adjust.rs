@@ -1,0 +1,418 @@
+//! `adjust` behind the safety engine. Measured levels are checked against the indication's
+//! thresholds first: a toxic level (≥ toxic threshold) or an emergency level is a STOP with what to
+//! do, and no "continue at X g/h" is offered while a measured level is toxic. A level far outside
+//! the prior predictive range (e.g. 0.2 mmol/L during an infusion) is flagged as a likely sampling
+//! or unit error and the fit is shown with and without it (the recommendation uses the fit
+//! without it). The recommendation follows the indication's target and course (no maintenance is
+//! added to a single-dose or replacement course unless asked) and is run through the whole-order
+//! checks on the timeline the patient would receive (what was given + the new order).
+
+use serde::Serialize;
+
+use mgiv_core::regimen::{DoseEvent, Regimen};
+use mgiv_core::units::{Bag, MgAmount, Salt};
+use mgiv_pop::popmodel::PopModel;
+use mgiv_pop::tdm::{
+    adjust, prior_predictive_range, stop_at, Adjustment, BaselinePrior, DecisionSettings, Level,
+    PosteriorSettings,
+};
+use mgiv_safety::indication::Course;
+use mgiv_safety::names::Named;
+use mgiv_safety::order::{order_facts, OrderContext};
+use mgiv_safety::plan::adjust_alerts;
+use mgiv_safety::protocol::find_protocol;
+use mgiv_safety::rules::rulebook;
+use mgiv_safety::{Alert, SafetyError, Severity};
+
+use crate::context::ClinicalContext;
+
+/// Coverage of the prior predictive range outside which a level is called implausible.
+pub const IMPLAUSIBLE_COVERAGE: f64 = 0.999;
+
+/// What to adjust.
+#[derive(Debug, Clone)]
+pub struct AdjustRequest {
+    pub given: Regimen,
+    pub levels: Vec<Level>,
+    /// decision time (h); default the last level
+    pub now_h: Option<f64>,
+    pub horizon_h: f64,
+    pub max_p_toxic: f64,
+    /// allow a maintenance infusion for a single-dose or replacement course
+    pub allow_maintenance: bool,
+    pub bag: Option<Bag>,
+    pub conditions: Vec<Named>,
+    pub medications: Vec<Named>,
+}
+
+/// What mgiv recommends.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Recommendation {
+    /// a measured level is toxic: hold the infusion; no rate is proposed
+    Hold { reason: String },
+    /// every level is implausible: repeat the level before changing anything; the order as given
+    /// is left unchanged meanwhile (its current rate is reported)
+    Recheck {
+        reason: String,
+        current_rate_g_per_h: f64,
+    },
+    /// the new order from `now`
+    Order {
+        bolus_g: f64,
+        rate_g_per_h: f64,
+        /// the new order as regimen text, from the decision time
+        text: String,
+    },
+}
+
+/// The whole answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct SafeAdjustment {
+    pub indication: String,
+    pub course: Course,
+    pub target_mmol_l: (f64, f64),
+    pub toxic_mmol_l: f64,
+    pub emergency_mmol_l: f64,
+    pub now_h: f64,
+    pub recommendation: Recommendation,
+    /// the Bayesian fit and decision used (without implausible levels, if any)
+    pub fit: Adjustment,
+    /// the fit with every level, when some were flagged implausible
+    pub fit_with_all_levels: Option<Adjustment>,
+    /// prior predictive (99.9 %) range at each level time
+    pub prior_range_mmol_l: Vec<(f64, f64)>,
+    pub implausible_levels: Vec<Level>,
+    /// every alert: measured levels, context, whole-order checks on the recommendation
+    pub alerts: Vec<Alert>,
+}
+
+impl SafeAdjustment {
+    pub fn has_stop(&self) -> bool {
+        self.alerts.iter().any(|a| a.severity == Severity::Stop)
+    }
+}
+
+fn g_to_mmol(g: f64) -> f64 {
+    MgAmount::from_salt_g(Salt::MgSo4Heptahydrate, g).mmol()
+}
+
+/// Run the TDM behind the safety engine.
+pub fn safe_adjust(
+    ctx: &ClinicalContext,
+    req: &AdjustRequest,
+) -> Result<SafeAdjustment, SafetyError> {
+    let book = rulebook()?;
+    let mut alerts: Vec<Alert> = ctx.alerts.clone();
+    let th = &ctx.thresholds;
+    let (lo, hi) = (ctx.target.lo_mmol_l, ctx.target.hi_mmol_l);
+    if !(req.max_p_toxic > 0.0 && req.max_p_toxic < 1.0) {
+        return Err(SafetyError::Invalid {
+            field: "max P(toxic)".into(),
+            value: req.max_p_toxic.to_string(),
+            allowed: "a probability strictly between 0 and 1".into(),
+        });
+    }
+    for l in req.levels.iter().filter(|l| l.unit_inferred) {
+        alerts.push(book.alert(
+            "LEVEL-UNIT-INFERRED",
+            &format!(
+                "{} at {} h read as {} = {:.2} mmol/L",
+                fmt_level(l),
+                mgiv_core::units::fmt_num(l.time_h),
+                l.unit.symbol(),
+                l.mmol_l
+            ),
+        )?);
+    }
+    // 1. measured levels against the thresholds, first
+    let worst = req
+        .levels
+        .iter()
+        .copied()
+        .max_by(|a, b| a.mmol_l.total_cmp(&b.mmol_l));
+    let mut hold: Option<String> = None;
+    if let Some(w) = worst {
+        let at = format!(
+            "measured {:.2} mmol/L at {} h",
+            w.mmol_l,
+            mgiv_core::units::fmt_num(w.time_h)
+        );
+        if w.mmol_l >= th.emergency_mmol_l {
+            alerts.push(book.alert(
+                "LEVEL-MEASURED-EMERGENCY",
+                &format!(
+                    "{at} (emergency threshold {} mmol/L: {})",
+                    th.emergency_mmol_l, th.emergency_source
+                ),
+            )?);
+            hold = Some(format!("{at}: emergency"));
+        } else if w.mmol_l >= th.toxic_mmol_l {
+            alerts.push(book.alert(
+                "LEVEL-MEASURED-TOXIC",
+                &format!(
+                    "{at} (toxic threshold {} mmol/L: {})",
+                    th.toxic_mmol_l, th.toxic_source
+                ),
+            )?);
+            hold = Some(format!("{at}: potentially toxic"));
+        }
+    }
+
+    // 2. plausibility against the prior predictive range
+    let model = &ctx.model;
+    let patient = &ctx.patient;
+    let pm = PopModel::new(model)?;
+    let ind = model.individualise(patient)?;
+    let p = ind.params;
+    let typical = [p.cl_l_h, p.v1_l, p.q_l_h, p.v2_l];
+    let prior = BaselinePrior {
+        mean_mmol_l: ctx.population.baseline_mmol_l.mean,
+        sd_mmol_l: ctx.population.baseline_mmol_l.sd,
+    };
+    let times: Vec<f64> = req.levels.iter().map(|l| l.time_h).collect();
+    let range = prior_predictive_range(
+        &pm,
+        typical,
+        patient.baseline.map(|b| b.mmol_l()),
+        prior,
+        &req.given.events,
+        &times,
+        IMPLAUSIBLE_COVERAGE,
+        4000,
+    )?;
+    let (mut kept, mut implausible) = (Vec::new(), Vec::new());
+    for (l, &(a, b)) in req.levels.iter().zip(&range) {
+        // a toxic level is never discarded as implausible: it is acted on
+        if (l.mmol_l < a || l.mmol_l > b) && l.mmol_l < th.toxic_mmol_l {
+            implausible.push(*l);
+            alerts.push(book.alert(
+                "LEVEL-IMPLAUSIBLE",
+                &format!(
+                    "{} at {} h = {:.2} mmol/L; the model predicts {:.2}-{:.2} mmol/L at that time for this order (99.9 % range, model {})",
+                    fmt_level(l),
+                    mgiv_core::units::fmt_num(l.time_h),
+                    l.mmol_l,
+                    a,
+                    b,
+                    model.id
+                ),
+            )?);
+        } else {
+            kept.push(*l);
+        }
+    }
+
+    // 3. the Bayesian fit and decision, on the indication's target and course
+    let last = req.levels.iter().map(|l| l.time_h).fold(0.0, f64::max);
+    let now = req.now_h.unwrap_or(last);
+    let mut ds = DecisionSettings::new(now, (lo, hi));
+    ds.horizon_h = req.horizon_h;
+    ds.toxic_mmol_l = th.toxic_mmol_l;
+    ds.max_p_toxic = req.max_p_toxic;
+    let maintenance_ok = ctx.indication.course == Course::Maintenance || req.allow_maintenance;
+    if !maintenance_ok {
+        ds.rates_g_per_h = vec![0.0];
+        ds.boluses_g = match ctx.indication.course {
+            Course::Replacement => vec![0.0, 1.0, 2.0, 4.0],
+            _ => vec![0.0],
+        };
+        alerts.push(book.alert(
+            "ADJUST-COURSE",
+            &format!(
+                "indication {} is a {} course",
+                ctx.indication.id,
+                ctx.indication.course.as_str()
+            ),
+        )?);
+    }
+    if maintenance_ok && !ctx.target_established {
+        // no serum target is established: never raise the dose to reach a display range
+        let current = current_rate_g_per_h(&req.given, now);
+        ds.rates_g_per_h.retain(|&r| r <= current + 1e-9);
+        ds.boluses_g = vec![0.0];
+        alerts.push(book.alert(
+            "ADJUST-NO-TARGET",
+            &format!(
+                "indication {}: the {}-{} mmol/L range is for display only; rates above the current {} g/h are not considered",
+                ctx.indication.id,
+                lo,
+                hi,
+                mgiv_core::units::fmt_num(current)
+            ),
+        )?);
+    }
+    let run = |levels: &[Level]| {
+        adjust(
+            model,
+            patient,
+            &req.given,
+            levels,
+            prior,
+            &ds,
+            PosteriorSettings::default(),
+        )
+    };
+    let fit_levels: &[Level] = if kept.is_empty() { &req.levels } else { &kept };
+    let fit = run(fit_levels)?;
+    let fit_with_all = if implausible.is_empty() || kept.is_empty() {
+        None
+    } else {
+        Some(run(&req.levels)?)
+    };
+
+    // 4. the recommendation, through the whole-order checks
+    let recommendation = match hold {
+        Some(reason) => Recommendation::Hold { reason },
+        None if kept.is_empty() => Recommendation::Recheck {
+            reason: format!(
+                "every measured level is outside the model's 99.9 % range for this order ({} level(s)); a sampling or unit error is more likely than a real change",
+                implausible.len()
+            ),
+            current_rate_g_per_h: fit.decision.continue_as_given.rate_g_per_h,
+        },
+        None => {
+            let r = fit.decision.recommended;
+            if !fit.decision.feasible {
+                alerts.push(book.alert(
+                    "ADJUST-NO-SAFE-RATE",
+                    &format!(
+                        "least risky option {} g + {} g/h: P(> {} mmol/L) = {:.0} %",
+                        r.bolus_g,
+                        r.rate_g_per_h,
+                        th.toxic_mmol_l,
+                        100.0 * r.p_above_toxic
+                    ),
+                )?);
+            }
+            Recommendation::Order {
+                bolus_g: r.bolus_g,
+                rate_g_per_h: r.rate_g_per_h,
+                text: order_text(r.bolus_g, r.rate_g_per_h, now, req.horizon_h),
+            }
+        }
+    };
+    let mut timeline = match recommendation {
+        Recommendation::Recheck { .. } => req.given.events.clone(),
+        _ => stop_at(&req.given.events, now),
+    };
+    if let Recommendation::Order {
+        bolus_g,
+        rate_g_per_h,
+        ..
+    } = &recommendation
+    {
+        let n = req.given.events.len() + 1;
+        if *bolus_g > 0.0 {
+            timeline.push(DoseEvent::Infusion {
+                start_h: now,
+                end_h: Some(now + 1.0 / 3.0),
+                rate_mmol_per_h: 3.0 * g_to_mmol(*bolus_g),
+                phase: n,
+            });
+        }
+        if *rate_g_per_h > 0.0 {
+            timeline.push(DoseEvent::Infusion {
+                start_h: now,
+                end_h: Some(now + req.horizon_h),
+                rate_mmol_per_h: g_to_mmol(*rate_g_per_h),
+                phase: n + 1,
+            });
+        }
+    }
+    let reference = ctx
+        .indication
+        .reference_protocols
+        .first()
+        .and_then(|id| find_protocol(id).ok());
+    let facts = order_facts(&timeline, req.bag, now + req.horizon_h);
+    let octx = OrderContext {
+        book,
+        indication: Some(ctx.indication),
+        patient,
+        conditions: &req.conditions,
+        reference,
+        bag_known: req.bag.is_some(),
+    };
+    let mut order_alerts = octx.alerts(&facts)?;
+    // the dose-loading check is about what was written; the recommendation never adds a load
+    // beyond the candidate boluses, so only the window, fluid and renal findings are kept
+    order_alerts.retain(|a| a.code != "LOAD-EXCESS" && a.code != "LOAD-ROUTE");
+    for a in &mut order_alerts {
+        a.message
+            .push_str(" (whole-order check of what was given plus the recommendation)");
+    }
+    alerts.extend(order_alerts);
+    let mut seen: Vec<&str> = Vec::new();
+    for n in req.conditions.iter().chain(&req.medications) {
+        if seen.contains(&n.rule.as_str()) || n.rule == "CTX-OBSTETRIC" {
+            continue;
+        }
+        seen.push(&n.rule);
+        alerts.push(book.alert(&n.rule, &format!("entered: {}", n.name))?);
+    }
+    adjust_alerts(book, &mut alerts, Some(ctx.indication), &req.conditions)?;
+    mgiv_safety::alert::sort_alerts(&mut alerts);
+    Ok(SafeAdjustment {
+        indication: ctx.indication.id.clone(),
+        course: ctx.indication.course,
+        target_mmol_l: (lo, hi),
+        toxic_mmol_l: th.toxic_mmol_l,
+        emergency_mmol_l: th.emergency_mmol_l,
+        now_h: now,
+        recommendation,
+        fit,
+        fit_with_all_levels: fit_with_all,
+        prior_range_mmol_l: range,
+        implausible_levels: implausible,
+        alerts,
+    })
+}
+
+/// The maintenance rate (g/h) running at `now` under the given regimen.
+fn current_rate_g_per_h(given: &Regimen, now: f64) -> f64 {
+    let mmol_h: f64 = given
+        .events
+        .iter()
+        .map(|e| match *e {
+            DoseEvent::Infusion {
+                start_h,
+                end_h,
+                rate_mmol_per_h,
+                ..
+            } if start_h <= now + 1e-9 && end_h.is_none_or(|e| e > now + 1e-9) => rate_mmol_per_h,
+            _ => 0.0,
+        })
+        .sum();
+    MgAmount::from_mmol(mmol_h).salt_g(Salt::MgSo4Heptahydrate)
+}
+
+fn fmt_level(l: &Level) -> String {
+    let v = mgiv_core::units::MgConc::from_mmol_l(l.mmol_l).in_unit(l.unit);
+    format!(
+        "{} {}",
+        mgiv_core::units::fmt_num((v * 1e6).round() / 1e6),
+        l.unit.symbol()
+    )
+}
+
+fn order_text(bolus_g: f64, rate_g_per_h: f64, now_h: f64, horizon_h: f64) -> String {
+    let mut parts = Vec::new();
+    if bolus_g > 0.0 {
+        parts.push(format!("{bolus_g} g over 20 min"));
+    }
+    if rate_g_per_h > 0.0 {
+        parts.push(format!("{rate_g_per_h} g/h for {horizon_h} h"));
+    }
+    if parts.is_empty() {
+        return format!(
+            "no further magnesium from {} h",
+            mgiv_core::units::fmt_num(now_h)
+        );
+    }
+    format!(
+        "{}, starting at {} h",
+        parts.join(", then "),
+        mgiv_core::units::fmt_num(now_h)
+    )
+}

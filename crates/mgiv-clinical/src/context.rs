@@ -1,0 +1,478 @@
+//! One clinical context: patient + indication + model + population + target + thresholds +
+//! horizon, built in one place (here) and used by `simulate`, `plan`, `brain`, `trial` and
+//! `adjust` (and by the service and Python). Every choice carries why it was made; no decision is
+//! made by matching words in ids or descriptions: models say who they were fitted in
+//! (`[fitted_in]`), populations and indications are typed data. A mismatch between them is an
+//! alert (warning), never a silent guess.
+
+use serde::Serialize;
+
+use mgiv_core::model::{builtin_model, default_model_for, ModelSpec, Presence};
+use mgiv_core::patient::{Patient, PatientInput};
+use mgiv_pop::population::{builtin_population, PopulationSpec};
+use mgiv_safety::indication::{find_indication, Indication, Thresholds};
+use mgiv_safety::protocol::{find_protocol, Protocol, Target};
+use mgiv_safety::rules::rulebook;
+use mgiv_safety::{Alert, SafetyError};
+
+/// What the user said (all optional but the patient).
+#[derive(Debug, Clone, Default)]
+pub struct ContextInput {
+    pub indication: Option<String>,
+    pub protocol: Option<String>,
+    /// protocols named some other way (e.g. `trial --regimen zuspan`); their shared indication is
+    /// used when none is given
+    pub named_protocols: Vec<String>,
+    pub model_id: Option<String>,
+    /// a user's model file (same schema and checks as the built-in ones)
+    pub model_file: Option<ModelSpec>,
+    pub population: Option<String>,
+    /// a target the user gave (mmol/L)
+    pub target_mmol_l: Option<(f64, f64)>,
+    pub patient: PatientInput,
+    /// hours the user asked for
+    pub hours: Option<f64>,
+    /// values read without a unit whose unit was inferred (each becomes a LEVEL-UNIT-INFERRED alert)
+    pub unit_notes: Vec<String>,
+    /// conditions entered (eclampsia or pre-eclampsia marks the patient)
+    pub conditions: Vec<mgiv_safety::names::Named>,
+    /// a population-level context (`trial`): the patient's pregnancy and pre-eclampsia follow the
+    /// indication's requirements instead of being checked against them
+    pub population_level: bool,
+}
+
+/// A value and why it was chosen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Why<T> {
+    pub value: T,
+    pub why: String,
+}
+
+/// The shared clinical picture of the patient.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClinicalContext {
+    pub indication: &'static Indication,
+    pub indication_why: String,
+    pub protocol: Option<&'static Protocol>,
+    pub patient: Patient,
+    pub model: ModelSpec,
+    pub model_why: String,
+    pub population: PopulationSpec,
+    pub population_why: String,
+    pub target: Target,
+    /// false: no serum target is established for the indication (display range only)
+    pub target_established: bool,
+    pub target_why: String,
+    pub thresholds: Thresholds,
+    /// the indication's default horizon (commands extend it to cover the regimen)
+    pub horizon_h: f64,
+    pub horizon_why: String,
+    /// context alerts: an assumed indication, mismatches between patient, indication, model and
+    /// population
+    pub alerts: Vec<Alert>,
+}
+
+fn err_field(field: &str, value: &str, allowed: &str) -> SafetyError {
+    SafetyError::Invalid {
+        field: field.into(),
+        value: value.into(),
+        allowed: allowed.into(),
+    }
+}
+
+impl ClinicalContext {
+    /// Build the context. Errors only for bad input (unknown ids, invalid patient or target).
+    pub fn build(input: &ContextInput) -> Result<ClinicalContext, SafetyError> {
+        let book = rulebook()?;
+        let mut alerts = Vec::new();
+        let mut pin = input.patient.clone();
+        if input
+            .conditions
+            .iter()
+            .any(|c| c.name == "eclampsia" || c.name == "pre-eclampsia")
+        {
+            pin.pre_eclampsia = true;
+        }
+        let protocol = input.protocol.as_deref().map(find_protocol).transpose()?;
+        let explicit_indication = input
+            .indication
+            .as_deref()
+            .map(find_indication)
+            .transpose()?;
+        let population_arg = input
+            .population
+            .as_deref()
+            .map(builtin_population)
+            .transpose()?;
+        let model_arg: Option<ModelSpec> = match (&input.model_file, &input.model_id) {
+            (Some(m), _) => Some(m.clone()),
+            (None, Some(id)) => Some(builtin_model(id)?),
+            (None, None) => None,
+        };
+        // an obstetric indication marks the patient (pre-eclampsia implies pregnant)
+        let patient_pe = pin.pre_eclampsia;
+
+        // 1. indication
+        let (indication, indication_why, assumed) = if let Some(i) = explicit_indication {
+            if let Some(p) = protocol {
+                if p.indication_id != i.id && !p.also_for.contains(&i.id) {
+                    alerts.push(book.alert(
+                        "CTX-INDICATION-PATIENT",
+                        &format!(
+                            "protocol {} belongs to indication {}, but --indication {} was given",
+                            p.id, p.indication_id, i.id
+                        ),
+                    )?);
+                }
+            }
+            (i, "given with --indication".to_string(), false)
+        } else if let Some(p) = protocol {
+            (
+                find_indication(&p.indication_id)?,
+                format!("from protocol {}", p.id),
+                false,
+            )
+        } else if let Some(i) = shared_indication(&input.named_protocols)? {
+            (
+                i,
+                format!(
+                    "from the named protocol(s) {}",
+                    input.named_protocols.join(", ")
+                ),
+                false,
+            )
+        } else if patient_pe {
+            (
+                find_indication("pre-eclampsia")?,
+                "not given: the patient has pre-eclampsia".to_string(),
+                true,
+            )
+        } else if let Some(pop) = &population_arg {
+            (
+                find_indication(&pop.default_indication)?,
+                format!(
+                    "not given: the default indication of population {} (data/populations/{}.toml)",
+                    pop.id, pop.id
+                ),
+                true,
+            )
+        } else if let Some(m) = &model_arg {
+            let pop = builtin_population(&m.fitted_in.populations[0])?;
+            (
+                find_indication(&pop.default_indication)?,
+                format!(
+                    "not given: model {} was fitted in population {}, whose default indication it is",
+                    m.id, pop.id
+                ),
+                true,
+            )
+        } else {
+            let pop_id = if pin.pregnant { "pregnant" } else { "adult" };
+            let pop = builtin_population(pop_id)?;
+            (
+                find_indication(&pop.default_indication)?,
+                format!(
+                    "not given: the default indication for a {} patient (data/populations/{pop_id}.toml)",
+                    if pin.pregnant { "pregnant" } else { "non-pregnant adult" }
+                ),
+                true,
+            )
+        };
+        if assumed {
+            alerts.push(book.alert(
+                "CTX-INDICATION-ASSUMED",
+                &format!("assumed {} ({})", indication.id, indication_why),
+            )?);
+        }
+        if input.population_level {
+            use mgiv_safety::indication::Requirement;
+            pin.pregnant = indication.pregnancy == Requirement::Required
+                || population_arg.as_ref().is_some_and(|p| p.pregnant);
+            pin.pre_eclampsia = indication.pre_eclampsia == Requirement::Required
+                || population_arg.as_ref().is_some_and(|p| p.pre_eclampsia);
+        }
+        if indication.pre_eclampsia == mgiv_safety::indication::Requirement::Required {
+            // the indication is pre-eclampsia or eclampsia: the patient has it
+            pin.pre_eclampsia = true;
+        }
+        let patient = pin.validate()?;
+        if !indication.admits(patient.pregnant, patient.pre_eclampsia)
+            || patient_pe
+                && indication.pre_eclampsia == mgiv_safety::indication::Requirement::Excluded
+        {
+            alerts.push(book.alert(
+                "CTX-INDICATION-PATIENT",
+                &format!(
+                    "indication {} requires pregnancy: {:?}, pre-eclampsia: {:?}; the patient is {}pregnant{}",
+                    indication.id,
+                    indication.pregnancy,
+                    indication.pre_eclampsia,
+                    if patient.pregnant || patient.pre_eclampsia { "" } else { "not " },
+                    if patient.pre_eclampsia { ", with pre-eclampsia" } else { "" }
+                ),
+            )?);
+        }
+
+        for n in &input.unit_notes {
+            alerts.push(book.alert("LEVEL-UNIT-INFERRED", n)?);
+        }
+
+        // 2. model
+        let (model, model_why) = match model_arg {
+            Some(m) => {
+                let why = if input.model_file.is_some() {
+                    "from the model file given with --model-file".to_string()
+                } else {
+                    "given with --model".to_string()
+                };
+                (m, why)
+            }
+            None => {
+                if let Some(id) = protocol.and_then(|p| p.model.clone()) {
+                    (
+                        builtin_model(&id)?,
+                        format!(
+                            "the protocol {}'s model",
+                            protocol.map(|p| p.id.as_str()).unwrap_or("")
+                        ),
+                    )
+                } else {
+                    let m = builtin_model(&indication.default_model)?;
+                    if fits_patient(&m, &patient) {
+                        (
+                            m,
+                            format!(
+                                "the {} default: {}",
+                                indication.id, indication.default_model_reason
+                            ),
+                        )
+                    } else {
+                        let (id, why) = default_model_for(&patient);
+                        (
+                            builtin_model(id)?,
+                            format!(
+                                "the {} default {} was fitted in other patients ({}); for this patient: {why}",
+                                indication.id, m.id, m.fitted_in.source
+                            ),
+                        )
+                    }
+                }
+            }
+        };
+        for w in mgiv_core::simulate::population_warnings(&model, &patient) {
+            if w.starts_with("model ") {
+                alerts.push(book.alert("CTX-MODEL-PATIENT", &w)?);
+            }
+        }
+
+        // 3. population (virtual population for trials; baseline prior for TDM)
+        let (population, population_why) = match population_arg {
+            Some(p) => (p, "given with --population".to_string()),
+            None => {
+                let fitting: Vec<&String> = indication
+                    .populations
+                    .iter()
+                    .filter(|id| {
+                        builtin_population(id).is_ok_and(|p| {
+                            p.pregnant == (patient.pregnant || patient.pre_eclampsia)
+                                && p.pre_eclampsia == patient.pre_eclampsia
+                        })
+                    })
+                    .collect();
+                let id = fitting
+                    .iter()
+                    .find(|id| model.fitted_in.populations.contains(id))
+                    .or(fitting.first())
+                    .map(|s| s.as_str())
+                    .unwrap_or(&indication.populations[0]);
+                (
+                    builtin_population(id)?,
+                    format!(
+                        "the {} population that matches the patient{}",
+                        indication.id,
+                        if model.fitted_in.populations.iter().any(|p| p == id) {
+                            format!(" and model {}", model.id)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                )
+            }
+        };
+        if !model.fitted_in.populations.contains(&population.id) {
+            alerts.push(book.alert(
+                "CTX-MODEL-POPULATION",
+                &format!(
+                    "model {} was fitted in {} ({}); population {} is not among them",
+                    model.id,
+                    model.fitted_in.populations.join(", "),
+                    model.fitted_in.source,
+                    population.id
+                ),
+            )?);
+        }
+        if !indication.populations.contains(&population.id) {
+            alerts.push(book.alert(
+                "CTX-INDICATION-POPULATION",
+                &format!(
+                    "indication {}'s patients come from {}; population {} was used",
+                    indication.id,
+                    indication.populations.join(", "),
+                    population.id
+                ),
+            )?);
+        }
+
+        // 4. target and thresholds
+        let (target, target_why) = match input.target_mmol_l {
+            Some((lo, hi)) => {
+                if !(lo > 0.0 && lo < hi && hi <= indication.thresholds.toxic_mmol_l) {
+                    return Err(err_field(
+                        "target",
+                        &format!("{lo}-{hi} mmol/L"),
+                        &format!(
+                            "LO-HI with 0 < LO < HI at most the toxic threshold {} mmol/L",
+                            indication.thresholds.toxic_mmol_l
+                        ),
+                    ));
+                }
+                (
+                    Target {
+                        lo_mmol_l: lo,
+                        hi_mmol_l: hi,
+                        source: "given with --target".into(),
+                    },
+                    "given with --target".to_string(),
+                )
+            }
+            None => (
+                indication.target.to_target(),
+                format!(
+                    "the {} target{}",
+                    indication.id,
+                    if indication.target.established {
+                        ""
+                    } else {
+                        " (no serum target is established for this indication: display range only)"
+                    }
+                ),
+            ),
+        };
+        let mut horizon_h = indication.horizon_h;
+        let mut horizon_why = format!(
+            "the {} default ({})",
+            indication.id, indication.horizon_source
+        );
+        if let Some(h) = input.hours {
+            horizon_h = h;
+            horizon_why = "given with --hours".into();
+        }
+        alerts.push(book.alert(
+            "CTX-INDICATION",
+            &format!(
+                "indication {} ({}); population {} ({}); model {} ({}); target {}-{} mmol/L ({}); toxic {} / emergency {} mmol/L",
+                indication.id,
+                indication_why,
+                population.id,
+                population_why,
+                model.id,
+                model_why,
+                target.lo_mmol_l,
+                target.hi_mmol_l,
+                target_why,
+                indication.thresholds.toxic_mmol_l,
+                indication.thresholds.emergency_mmol_l
+            ),
+        )?);
+        Ok(ClinicalContext {
+            indication,
+            indication_why,
+            protocol,
+            patient,
+            model,
+            model_why,
+            population,
+            population_why,
+            target_established: input.target_mmol_l.is_some() || indication.target.established,
+            target,
+            target_why,
+            thresholds: indication.thresholds.clone(),
+            horizon_h,
+            horizon_why,
+            alerts,
+        })
+    }
+
+    /// The horizon for a regimen whose last dose or infusion end is at `last_h`: the indication's
+    /// default, extended to cover the regimen plus 12 h (at most 90 days); `--hours` wins.
+    pub fn horizon_for(&self, last_h: f64, user_hours: Option<f64>) -> (f64, String) {
+        if let Some(h) = user_hours {
+            return (h, "given with --hours".into());
+        }
+        let need = (last_h + 12.0).ceil();
+        if need > self.horizon_h {
+            (
+                need.min(2160.0),
+                format!(
+                    "the regimen's end ({} h) + 12 h, longer than the {} default of {} h",
+                    mgiv_core::units::fmt_num(last_h),
+                    self.indication.id,
+                    self.horizon_h
+                ),
+            )
+        } else {
+            (self.horizon_h, self.horizon_why.clone())
+        }
+    }
+
+    /// The context as lines for a text report.
+    pub fn describe(&self) -> Vec<String> {
+        vec![
+            format!(
+                "Indication: {} — {} ({})",
+                self.indication.id, self.indication.name, self.indication_why
+            ),
+            format!(
+                "Population: {} ({})",
+                self.population.id, self.population_why
+            ),
+            format!("Model:      {} ({})", self.model.id, self.model_why),
+            format!(
+                "Target:     {}-{} mmol/L ({}); toxic at {} mmol/L, emergency at {} mmol/L ({})",
+                self.target.lo_mmol_l,
+                self.target.hi_mmol_l,
+                self.target_why,
+                self.thresholds.toxic_mmol_l,
+                self.thresholds.emergency_mmol_l,
+                self.thresholds.toxic_source
+            ),
+        ]
+    }
+}
+
+/// Whether a model's fitted population admits the patient (pregnancy and pre-eclampsia).
+pub fn fits_patient(m: &ModelSpec, p: &Patient) -> bool {
+    let preg = p.pregnant || p.pre_eclampsia;
+    m.fitted_in.pregnant == preg
+        && match m.fitted_in.pre_eclampsia {
+            Presence::All => p.pre_eclampsia,
+            Presence::None => !p.pre_eclampsia,
+            Presence::Some => true,
+        }
+}
+
+/// The one indication shared by the named protocols (None if none are named or they differ).
+fn shared_indication(ids: &[String]) -> Result<Option<&'static Indication>, SafetyError> {
+    let mut found: Option<&str> = None;
+    for id in ids {
+        let Ok(p) = find_protocol(id) else {
+            continue;
+        };
+        match found {
+            None => found = Some(&p.indication_id),
+            Some(f) if f != p.indication_id => return Ok(None),
+            _ => {}
+        }
+    }
+    found.map(find_indication).transpose()
+}
