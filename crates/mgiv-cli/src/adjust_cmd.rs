@@ -118,7 +118,12 @@ pub fn run(a: AdjustArgs) -> Result<()> {
         horizon_h: a.hours,
         max_p_toxic: a.max_p_toxic,
         allow_maintenance: a.allow_maintenance,
-        bag: a.bag.as_deref().map(parse_bag).transpose()?,
+        // the bag hung, else the protocol's default bag (as `plan` does)
+        bag: match (&a.bag, ctx.protocol.and_then(|p| p.bag.as_deref())) {
+            (Some(b), _) => Some(parse_bag(b)?),
+            (None, Some(b)) => Some(parse_bag(b)?),
+            (None, None) => None,
+        },
         conditions,
         medications: a
             .medications

@@ -14,7 +14,7 @@ use mgiv_brain::csf::{CsfCourse, CsfModelFile, CsfOptions, CsfVariant};
 use mgiv_brain::effects::{check_mg, BlockSpec, VascularHypothesis};
 use mgiv_brain::report::{block_table, brain_report, BrainOptions, BrainReport};
 use mgiv_core::regimen::Regimen;
-use mgiv_core::simulate::{choose_model, simulate, uniform_times, Simulation};
+use mgiv_core::simulate::{simulate, uniform_times, Simulation};
 use mgiv_core::units::fmt_num;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -106,9 +106,12 @@ pub struct BrainRunArgs {
     /// Regimen as written clinically, e.g. "4 g over 20 min, then 1 g/h for 24 h"
     #[arg(long, value_name = "TEXT")]
     pub regimen: Option<String>,
-    /// Serum PK model id (see `mgiv models`); default chosen from the patient
+    /// Serum PK model id (see `mgiv models`); default: the indication's, if the patient fits it
     #[arg(long, value_name = "ID")]
     pub model: Option<String>,
+    /// Indication (see `mgiv plan --help`); default: assumed from the patient and reported
+    #[arg(long, value_name = "ID")]
+    pub indication: Option<String>,
     #[command(flatten)]
     pub patient: PatientArgs,
     /// Hours to show (default: end of the regimen + 12 h, at least 24 h)
@@ -306,7 +309,6 @@ fn print_fit(out: &mut impl Write, f: &CsfModelFile) -> Result<()> {
 /// Serum curve (fine grid) and the CSF course for a regimen and patient: the helper a front end
 /// such as `mgiv neuro --regimen` can call. Returns the serum simulation and the CSF course on a
 /// grid from 0 to `horizon_h` (step ≤ 1 min or horizon/5000).
-#[allow(dead_code)] // to be called by `mgiv neuro --regimen` (wired by the lead)
 pub fn serum_and_csf(
     regimen_text: &str,
     model: Option<&str>,
@@ -314,9 +316,10 @@ pub fn serum_and_csf(
     horizon_h: f64,
     opts: &CsfOptions,
 ) -> Result<(Simulation, CsfCourse)> {
-    let patient = patient.patient()?;
+    let ctx = crate::common::context_for(patient, None, model)?;
+    let patient = ctx.patient.clone();
     let regimen = Regimen::from_text(regimen_text, patient.weight_kg)?;
-    let (m, why) = choose_model(model, &patient)?;
+    let (m, why) = (ctx.model.clone(), Some(ctx.model_why.clone()));
     let step = (horizon_h / 5000.0).max(1.0 / 60.0);
     let grid = uniform_times(horizon_h, step)?;
     let sim = simulate(&m, why, &patient, &regimen, &grid)?;
@@ -333,9 +336,13 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
     let Some(regimen_text) = a.regimen.clone() else {
         bail!("--regimen is required (e.g. mgiv brain --regimen \"4 g over 20 min, then 1 g/h for 24 h\" --weight 70), or use `mgiv brain block --mg 1 --voltage -60` / `mgiv brain fit-csf`");
     };
-    let patient = a.patient.patient()?;
+    if let Some(path) = &a.plot {
+        crate::plot::check_plot_path(path)?;
+    }
+    let ctx = crate::common::context_for(&a.patient, a.indication.as_deref(), a.model.as_deref())?;
+    let patient = ctx.patient.clone();
     let regimen = Regimen::from_text(&regimen_text, patient.weight_kg)?;
-    let (model, why) = choose_model(a.model.as_deref(), &patient)?;
+    let (model, why) = (ctx.model.clone(), Some(ctx.model_why.clone()));
     let report_times = match (&a.at, a.hours) {
         (Some(at), _) => parse_times(at)?,
         (None, hours) => {
@@ -379,6 +386,8 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
     match a.format {
         BrainFormat::Json => {
             let v = json!({
+                "context": crate::plan_cmd::context_json(&ctx),
+                "context_alerts": ctx.alerts,
                 "regimen": regimen.canonical(),
                 "regimen_note": "g = grams of MgSO4·7H2O unless another salt is named",
                 "patient": patient,
@@ -396,7 +405,23 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
-        BrainFormat::Table => print_table(&mut out, &regimen, &sim, &rep)?,
+        BrainFormat::Table => {
+            writeln!(out, "CLINICAL CONTEXT")?;
+            for l in ctx.describe() {
+                writeln!(out, "  {l}")?;
+            }
+            for al in ctx.alerts.iter().filter(|x| x.code != "CTX-INDICATION") {
+                writeln!(
+                    out,
+                    "  [{}] {}: {}",
+                    al.severity.label(),
+                    al.code,
+                    al.message
+                )?;
+            }
+            writeln!(out)?;
+            print_table(&mut out, &regimen, &sim, &rep)?
+        }
     }
     out.flush()?;
     drop(out);

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use mgiv_core::patient::{Creatinine, Patient, PatientInput, Sex};
+use mgiv_core::patient::{Creatinine, PatientInput, Sex};
 use mgiv_core::units::{ConcUnit, MgConc};
 
 /// Patient options (the same on every subcommand that takes a patient).
@@ -99,10 +99,6 @@ impl PatientArgs {
                 .unwrap_or_default(),
             _ => Vec::new(),
         }
-    }
-
-    pub fn patient(&self) -> Result<Patient> {
-        Ok(self.to_input()?.validate()?)
     }
 }
 
@@ -201,4 +197,22 @@ impl UnitsArg {
             UnitsArg::MeqL => ConcUnit::MeqPerL,
         }
     }
+}
+
+/// The clinical context for a command that takes a patient, an optional indication and an
+/// optional model (the same builder `plan`, `trial` and `adjust` use).
+pub fn context_for(
+    patient: &PatientArgs,
+    indication: Option<&str>,
+    model: Option<&str>,
+) -> Result<mgiv_clinical::context::ClinicalContext> {
+    Ok(mgiv_clinical::context::ClinicalContext::build(
+        &mgiv_clinical::context::ContextInput {
+            indication: indication.map(str::to_string),
+            model_id: model.map(str::to_string),
+            patient: patient.to_input()?,
+            unit_notes: patient.unit_notes(),
+            ..Default::default()
+        },
+    )?)
 }

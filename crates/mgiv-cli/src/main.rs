@@ -5,6 +5,7 @@ mod adjust_cmd;
 mod brain_cmd;
 mod calibrate_cmd;
 mod common;
+mod indications_cmd;
 mod models_cmd;
 mod neuro_cmd;
 mod plan_cmd;
@@ -44,6 +45,8 @@ enum Command {
     Plan(plan_cmd::PlanArgs),
     /// List the built-in protocols (indication, regimen, target, source)
     Protocols(protocols_cmd::ProtocolsArgs),
+    /// List the built-in indications (target, thresholds, course, model, population, protocols)
+    Indications(indications_cmd::IndicationsArgs),
     /// Serum → CSF magnesium and the four claimed brain effects, with evidence grades
     Brain(brain_cmd::BrainArgs),
     /// Spiking networks and plasticity driven by magnesium
@@ -69,6 +72,7 @@ fn main() {
         Command::Validate(a) => validate_cmd::run(a),
         Command::Plan(a) => plan_cmd::run(a),
         Command::Protocols(a) => protocols_cmd::run(a),
+        Command::Indications(a) => indications_cmd::run(a),
         Command::Brain(a) => brain_cmd::run(a),
         Command::Neuro(a) => neuro_cmd::run(a),
         Command::Trial(a) => trial_cmd::run(a),

@@ -127,7 +127,7 @@ pub fn run(args: PlanArgs) -> Result<()> {
             v["context"] = context_json(&ctx);
             serde_json::to_string_pretty(&v)? + "\n"
         }
-        PlanFormat::Html => html(&p)?,
+        PlanFormat::Html => html(&p, &ctx)?,
     };
     match &args.out {
         Some(path) => {
@@ -210,7 +210,7 @@ fn esc(s: &str) -> String {
 }
 
 /// A self-contained HTML report: banner, the plot (inline SVG), the alerts table and the full text.
-fn html(p: &Plan) -> Result<String> {
+fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
     let tmp = std::env::temp_dir().join(format!(
         "mgiv-plan-{}-{}.svg",
         std::process::id(),
@@ -259,12 +259,17 @@ fn html(p: &Plan) -> Result<String> {
     Ok(format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mgiv plan: {t}</title>\
 <style>body{{font-family:sans-serif;max-width:1150px;margin:auto}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:0.9em}} pre{{white-space:pre-wrap;background:#f7f7f7;padding:8px}}</style>\
-</head><body>\n{banner}\n<h1>Magnesium sulfate plan</h1>\n<p><b>{t}</b><br>Regimen: {r}<br>Model: {m} — {c}</p>\n<h2>Predicted total serum Mg</h2>\n{svg}\n<h2>Alerts ({n}, most severe first)</h2>\n<table><tr><th>Severity</th><th>Code</th><th>Alert</th><th>Source</th></tr>\n{rows}</table>\n<h2>Full plan</h2>\n<pre>{text}</pre>\n{banner}\n</body></html>\n",
+</head><body>\n{banner}\n<h1>Magnesium sulfate plan</h1>\n<p><b>{t}</b><br>Regimen: {r}<br>Model: {m} — {c}</p>\n<h2>Clinical context</h2>\n<ul>{ctxl}</ul>\n<h2>Predicted total serum Mg</h2>\n{svg}\n<h2>Alerts ({n}, most severe first)</h2>\n<table><tr><th>Severity</th><th>Code</th><th>Alert</th><th>Source</th></tr>\n{rows}</table>\n<h2>Full plan</h2>\n<pre>{text}</pre>\n{banner}\n</body></html>\n",
         t = esc(&title),
         r = esc(&p.regimen),
         m = esc(&p.simulation.model.id),
         c = esc(&p.simulation.model.citation),
         n = p.alerts.len(),
+        ctxl = ctx
+            .describe()
+            .iter()
+            .map(|l| format!("<li>{}</li>", esc(l)))
+            .collect::<String>(),
         text = esc(&report::text(p)),
     ))
 }

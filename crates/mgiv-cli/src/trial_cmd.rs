@@ -224,7 +224,21 @@ pub fn run(a: TrialArgs) -> Result<()> {
     if let Some(b) = bar {
         let _ = b.join();
     }
-    let result = result?;
+    let mut result = result?;
+    // the context travels with every output format (JSON, CSV comments, Parquet metadata)
+    result.warnings.extend(
+        ctx.describe()
+            .into_iter()
+            .chain(std::iter::once(format!(
+                "Horizon: {horizon_h} h ({horizon_why})"
+            )))
+            .chain(
+                ctx.alerts
+                    .iter()
+                    .filter(|x| x.code != "CTX-INDICATION")
+                    .map(|x| format!("[{}] {}: {}", x.severity.label(), x.code, x.message)),
+            ),
+    );
     let elapsed = t0.elapsed().as_secs_f64();
     let text = match a.format {
         TrialFormat::Table => table(&result),
@@ -427,7 +441,22 @@ pub fn long_columns(r: &TrialResult) -> Vec<String> {
 }
 
 pub fn csv(r: &TrialResult) -> String {
-    let mut s = long_columns(r).join(",");
+    // model, population, units and every warning as `#` comment lines before the header
+    let mut s = format!(
+        "# mgiv {} trial\n# model: {} — {}\n# population: {} (n = {}, seed {})\n# unit: mmol/L (total serum Mg); target {}-{} mmol/L\n",
+        env!("CARGO_PKG_VERSION"),
+        r.model_id,
+        r.model_citation,
+        r.population_id,
+        r.n_subjects,
+        r.seed,
+        r.target_mmol_l.0,
+        r.target_mmol_l.1
+    );
+    for w in &r.warnings {
+        s += &format!("# warning: {}\n", w.replace('\n', " "));
+    }
+    s += &long_columns(r).join(",");
     s += "\n";
     for g in &r.regimens {
         let label = g.label.replace('"', "'");

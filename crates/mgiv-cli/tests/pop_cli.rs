@@ -115,8 +115,11 @@ fn trial_table_csv_and_plot() {
         .unwrap();
     assert!(out.status.success());
     let body = std::fs::read_to_string(&csv).unwrap();
-    assert!(body.starts_with("regimen,time_h,p05_mmol_l"));
-    assert_eq!(body.lines().count(), 3);
+    assert!(body.starts_with("# mgiv "), "{body}");
+    assert!(body.contains("# warning: Indication: "), "{body}");
+    let data: Vec<&str> = body.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(data[0].starts_with("regimen,time_h,p05_mmol_l"));
+    assert_eq!(data.len(), 3);
 }
 
 #[test]

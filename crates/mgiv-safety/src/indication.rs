@@ -317,12 +317,12 @@ pub fn load_indications() -> Result<Vec<Indication>, SafetyError> {
         for r in &ind.reference_protocols {
             if !all_protocols
                 .iter()
-                .any(|p| &p.id == r && p.indication_id == ind.id)
+                .any(|p| &p.id == r && (p.indication_id == ind.id || p.also_for.contains(&ind.id)))
             {
                 return Err(SafetyError::Data {
                     file: format!("data/indications/{}.toml", ind.id),
                     message: format!(
-                        "reference protocol '{r}' does not exist or belongs to another indication"
+                        "reference protocol '{r}' does not exist, or neither belongs to this indication nor lists it in also_for"
                     ),
                 });
             }
