@@ -210,6 +210,11 @@ pub fn safe_adjust(
     ds.horizon_h = req.horizon_h;
     ds.toxic_mmol_l = th.toxic_mmol_l;
     ds.max_p_toxic = req.max_p_toxic;
+    if ctx.indication.uspi_rate_limit_applies {
+        // a bolus over 20 min must stay within the label rate (150 mg/min: at most 3 g)
+        let limit = book.limit("RATE-USPI-150", "mg/min")?;
+        ds.boluses_g.retain(|b| b * 1000.0 / 20.0 <= limit + 1e-9);
+    }
     let maintenance_ok = ctx.indication.course == Course::Maintenance || req.allow_maintenance;
     if !maintenance_ok {
         ds.rates_g_per_h = vec![0.0];
@@ -318,6 +323,22 @@ pub fn safe_adjust(
                 rate_mmol_per_h: g_to_mmol(*rate_g_per_h),
                 phase: n + 1,
             });
+        }
+    }
+    // the plan's rate rule on the proposed bolus (20 min): above 150 mg/min outside the
+    // indications the USPI exempts
+    if let Recommendation::Order { bolus_g, .. } = &recommendation {
+        let mg_per_min = bolus_g * 1000.0 / 20.0;
+        let limit = book.limit("RATE-USPI-150", "mg/min")?;
+        if *bolus_g > 0.0 && ctx.indication.uspi_rate_limit_applies && mg_per_min > limit + 1e-9 {
+            alerts.push(book.alert(
+                "RATE-USPI-150",
+                &format!(
+                    "the proposed {} g bolus over 20 min runs at {} mg/min",
+                    mgiv_core::units::fmt_num(*bolus_g),
+                    mgiv_core::units::fmt_num(mg_per_min)
+                ),
+            )?);
         }
     }
     let reference = ctx

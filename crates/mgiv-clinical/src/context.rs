@@ -476,3 +476,89 @@ fn shared_indication(ids: &[String]) -> Result<Option<&'static Indication>, Safe
     }
     found.map(find_indication).transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mgiv_core::patient::Creatinine;
+
+    fn pe() -> PatientInput {
+        PatientInput {
+            weight_kg: Some(70.0),
+            creatinine: Some(Creatinine::MgPerDl(0.8)),
+            pre_eclampsia: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn protocol_gives_the_indication_and_everything_follows_it() {
+        let c = ClinicalContext::build(&ContextInput {
+            protocol: Some("mash-2".into()),
+            patient: PatientInput {
+                weight_kg: Some(70.0),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.indication.id, "sah");
+        assert_eq!(c.population.id, "adult");
+        assert_eq!(c.model.id, "mgiv-adult-2026");
+        assert_eq!((c.target.lo_mmol_l, c.target.hi_mmol_l), (1.0, 2.0));
+        assert!(c.alerts.iter().all(|a| a.code != "CTX-INDICATION-ASSUMED"));
+        // the SAH default (360 h) covers 14 days; a 20-day course extends it
+        assert_eq!(c.horizon_for(336.0, None).0, 360.0);
+        assert_eq!(c.horizon_for(480.0, None).0, 492.0);
+    }
+
+    #[test]
+    fn an_assumed_indication_and_mismatches_are_alerts() {
+        let c = ClinicalContext::build(&ContextInput {
+            patient: pe(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.indication.id, "pre-eclampsia");
+        assert!(c.alerts.iter().any(|a| a.code == "CTX-INDICATION-ASSUMED"));
+        // the adult model forced on a pre-eclamptic woman: model-patient and model-population
+        let c = ClinicalContext::build(&ContextInput {
+            patient: pe(),
+            model_id: Some("mgiv-adult-2026".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        for code in ["CTX-MODEL-PATIENT", "CTX-MODEL-POPULATION"] {
+            assert!(c.alerts.iter().any(|a| a.code == code), "{code}");
+        }
+        // a pregnant woman without pre-eclampsia for SAH gets a pregnancy model, with why
+        let c = ClinicalContext::build(&ContextInput {
+            indication: Some("sah".into()),
+            patient: PatientInput {
+                weight_kg: Some(70.0),
+                pregnant: true,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.model.id, "brookfield-2016");
+        assert!(
+            c.model_why.contains("fitted in other patients"),
+            "{}",
+            c.model_why
+        );
+    }
+
+    #[test]
+    fn a_target_above_the_toxic_threshold_is_refused() {
+        let e = ClinicalContext::build(&ContextInput {
+            patient: pe(),
+            target_mmol_l: Some((2.0, 4.0)),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("target") && e.contains("3.5"), "{e}");
+    }
+}
