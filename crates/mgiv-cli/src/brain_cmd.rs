@@ -341,19 +341,6 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
     }
     let ctx = crate::common::context_for(&a.patient, a.indication.as_deref(), a.model.as_deref())?;
     let patient = ctx.patient.clone();
-    let regimen = Regimen::from_text(&regimen_text, patient.weight_kg)?;
-    let (model, why) = (ctx.model.clone(), Some(ctx.model_why.clone()));
-    let report_times = match (&a.at, a.hours) {
-        (Some(at), _) => parse_times(at)?,
-        (None, hours) => {
-            let default_h = (regimen.last_finite_time_h() + 12.0).clamp(24.0, 24.0 * 14.0);
-            uniform_times(hours.unwrap_or(default_h.ceil()), 1.0)?
-        }
-    };
-    let horizon = report_times.last().copied().unwrap_or(24.0).max(1.0 / 60.0);
-    let step = (horizon / 5000.0).max(1.0 / 60.0);
-    let grid = uniform_times(horizon, step)?;
-    let sim = simulate(&model, why, &patient, &regimen, &grid)?;
     let law = a.law.clone();
     let vascular = match (a.vascular_ec50, a.vascular_emax) {
         (Some(ec), Some(em)) => Some(VascularHypothesis::new(ec, em)?),
@@ -374,14 +361,21 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         vascular,
         crp_mg_l: a.crp,
     };
-    let baseline = sim.params.baseline_mmol_l;
-    let rep = brain_report(
-        &sim.times_h,
-        &sim.serum_mmol_l,
-        baseline,
-        &report_times,
+    let run = mgiv_clinical::brain::brain_for_regimen(
+        &ctx,
+        &regimen_text,
+        a.at.as_deref().map(parse_times).transpose()?,
+        a.hours,
         &opts,
     )?;
+    let (regimen, sim, rep) = (run.regimen, run.serum, run.report);
+    let horizon = run
+        .report_times_h
+        .last()
+        .copied()
+        .unwrap_or(24.0)
+        .max(1.0 / 60.0);
+    let baseline = sim.params.baseline_mmol_l;
     let mut out = std::io::stdout().lock();
     match a.format {
         BrainFormat::Json => {

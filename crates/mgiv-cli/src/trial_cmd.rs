@@ -9,22 +9,14 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use mgiv_clinical::context::{ClinicalContext, ContextInput};
-use mgiv_core::simulate::uniform_times;
-use mgiv_pop::trial::{Trial, TrialConfig, TrialRegimen, TrialResult, DEFAULT_THRESHOLDS_MMOL_L};
+use mgiv_clinical::trial::{trial_setup, TrialRequest, MAX_THREADS};
+use mgiv_pop::trial::TrialResult;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::json;
 
 use crate::common::parse_conc;
 use crate::plot::{e, target_band, time_chart};
-
-/// Most virtual patients per run (memory stays flat, but time grows linearly: about 1 s per
-/// million patients and regimen on 2 cores); split bigger trials into seeds or use the
-/// distributed runner.
-pub const MAX_SUBJECTS: u64 = 20_000_000;
-/// Most worker threads (more than the cores only adds scheduling load).
-pub const MAX_THREADS: usize = 256;
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum TrialFormat {
@@ -102,27 +94,6 @@ pub fn parse_target(text: &str) -> Result<(f64, f64)> {
     Ok((lo, hi))
 }
 
-/// A protocol id or alias (data/protocols) is replaced by its regimen; anything else is regimen
-/// text.
-fn resolve_regimen(text: &str) -> (TrialRegimen, Option<String>) {
-    match mgiv_safety::protocol::find_protocol(text) {
-        Ok(p) => (
-            TrialRegimen {
-                label: p.id.clone(),
-                text: p.regimen.clone(),
-            },
-            Some(p.id.clone()),
-        ),
-        Err(_) => (
-            TrialRegimen {
-                label: text.trim().to_string(),
-                text: text.to_string(),
-            },
-            None,
-        ),
-    }
-}
-
 fn threshold_key(t: f64) -> String {
     format!("{t:.1}")
 }
@@ -130,12 +101,6 @@ fn threshold_key(t: f64) -> String {
 pub fn run(a: TrialArgs) -> Result<()> {
     if a.format == TrialFormat::Parquet {
         parquet_precheck(a.out.as_deref())?;
-    }
-    if !(1..=MAX_SUBJECTS).contains(&a.n) {
-        bail!(
-            "invalid --n {} (allowed: 1 to {MAX_SUBJECTS} virtual patients per run; split bigger trials by seed)",
-            a.n
-        );
     }
     if let Some(n) = a.threads {
         if !(1..=MAX_THREADS).contains(&n) {
@@ -145,49 +110,28 @@ pub fn run(a: TrialArgs) -> Result<()> {
     if let Some(path) = &a.plot {
         crate::plot::check_plot_path(path)?;
     }
-    let resolved: Vec<(TrialRegimen, Option<String>)> =
-        a.regimens.iter().map(|r| resolve_regimen(r)).collect();
-    let ci = ContextInput {
+    let setup = trial_setup(&TrialRequest {
+        regimens: a.regimens.clone(),
         indication: a.indication.clone(),
-        named_protocols: resolved.iter().filter_map(|r| r.1.clone()).collect(),
         model_id: a.model.clone(),
         population: a.population.clone(),
         target_mmol_l: a.target.as_deref().map(parse_target).transpose()?,
-        population_level: true,
-        ..Default::default()
-    };
-    let ctx = ClinicalContext::build(&ci)?;
-    let regimens: Vec<TrialRegimen> = resolved.into_iter().map(|r| r.0).collect();
-    let mut last_h: f64 = 0.0;
-    for r in &regimens {
-        let reg = mgiv_core::regimen::Regimen::from_text(&r.text, Some(70.0))
-            .with_context(|| format!("regimen '{}'", r.label))?;
-        last_h = last_h.max(reg.last_finite_time_h());
-    }
-    let (horizon_h, horizon_why) = ctx.horizon_for(last_h, a.hours);
-    let times = match &a.at {
-        Some(at) => crate::common::parse_times(at)?,
-        None => uniform_times(horizon_h, 1.0)?,
-    };
-    let population = ctx.population.clone();
-    let model = ctx.model.clone();
-    let target = (ctx.target.lo_mmol_l, ctx.target.hi_mmol_l);
+        hours: a.hours,
+        times_h: a
+            .at
+            .as_deref()
+            .map(crate::common::parse_times)
+            .transpose()?,
+        n: a.n,
+        seed: a.seed,
+        max_subjects: None,
+    })?;
     eprintln!("clinical context:");
-    for l in ctx.describe() {
+    for l in &setup.spec.notes {
         eprintln!("  {l}");
     }
-    eprintln!("  Horizon:    {horizon_h} h ({horizon_why})");
-    for al in ctx.alerts.iter().filter(|x| x.code != "CTX-INDICATION") {
-        eprintln!("  [{}] {}: {}", al.severity.label(), al.code, al.message);
-    }
-    let cfg = TrialConfig {
-        n_subjects: a.n,
-        seed: a.seed,
-        times_h: times,
-        target_mmol_l: target,
-        thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
-    };
-    let trial = Trial::new(&model, &population, &regimens, cfg)?;
+    let regimens = setup.spec.regimens.clone();
+    let trial = setup.spec.trial()?;
     let pool = match a.threads {
         Some(n) => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build()?),
         None => None,
@@ -226,19 +170,7 @@ pub fn run(a: TrialArgs) -> Result<()> {
     }
     let mut result = result?;
     // the context travels with every output format (JSON, CSV comments, Parquet metadata)
-    result.warnings.extend(
-        ctx.describe()
-            .into_iter()
-            .chain(std::iter::once(format!(
-                "Horizon: {horizon_h} h ({horizon_why})"
-            )))
-            .chain(
-                ctx.alerts
-                    .iter()
-                    .filter(|x| x.code != "CTX-INDICATION")
-                    .map(|x| format!("[{}] {}: {}", x.severity.label(), x.code, x.message)),
-            ),
-    );
+    result.warnings.extend(setup.spec.notes.iter().cloned());
     let elapsed = t0.elapsed().as_secs_f64();
     let text = match a.format {
         TrialFormat::Table => table(&result),

@@ -6,6 +6,8 @@
 //!   thresholds and horizon, each with why it was chosen;
 //! - [`adjust::safe_adjust`]: Bayesian TDM behind the safety engine (toxic measured levels first,
 //!   implausible levels flagged, the recommendation run through the whole-order checks);
+//! - [`trial::trial_setup`]: a virtual-population trial on the context, as a serialisable
+//!   [`trial::TrialSpec`] whose shards merge exactly (distributed runs);
 //! - the clinical scenario suite (`data/scenarios/*.toml`, [`scenario`]).
 //!
 //! No I/O.
@@ -14,8 +16,10 @@
 //! [`EXIT_BAD_INPUT`] bad input, [`EXIT_STOP`] a STOP alert.
 
 pub mod adjust;
+pub mod brain;
 pub mod context;
 pub mod scenario;
+pub mod trial;
 
 /// Checked, no STOP alert (warnings may be present).
 pub const EXIT_OK: i32 = 0;

@@ -21,3 +21,12 @@ pub mod population;
 pub mod rng;
 pub mod tdm;
 pub mod trial;
+
+/// Shorthand used by modules that report invalid input.
+pub(crate) fn tdm_invalid(
+    field: &str,
+    value: impl std::fmt::Display,
+    allowed: impl Into<String>,
+) -> mgiv_core::MgivError {
+    mgiv_core::error::invalid(field, value, allowed)
+}

@@ -25,7 +25,7 @@ use mgiv_core::solver::Modes;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::kernel::{Kernel, Plan};
+use crate::kernel::{Kernel, Plan, SubjectSummary};
 use crate::popmodel::PopModel;
 use crate::population::PopulationSpec;
 use crate::rng::{Stream, SubjectRng};
@@ -44,14 +44,14 @@ pub const DEFAULT_THRESHOLDS_MMOL_L: [f64; 3] = [2.0, 3.5, 5.0];
 pub const PERCENTILES: [f64; 5] = [0.05, 0.25, 0.50, 0.75, 0.95];
 
 /// A regimen in a trial: a label and its text.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TrialRegimen {
     pub label: String,
     pub text: String,
 }
 
 /// What to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct TrialConfig {
     pub n_subjects: u64,
     pub seed: u64,
@@ -215,6 +215,18 @@ impl Trial {
     }
 
     fn simulate_block(&self, start: u64, end: u64, acc: &mut Accumulator) {
+        self.simulate_block_with(start, end, acc, |_, _, _, _| {});
+    }
+
+    /// Simulate subjects [start, end) into `acc`, calling `sink(subject, regimen, covariates,
+    /// summary)` for each subject and regimen (the per-subject output uses the same draws).
+    fn simulate_block_with(
+        &self,
+        start: u64,
+        end: u64,
+        acc: &mut Accumulator,
+        mut sink: impl FnMut(u64, usize, &crate::population::Covariates, &SubjectSummary),
+    ) {
         let cfg = &self.cfg;
         let n_t = cfg.times_h.len();
         let mut buf = vec![0.0; n_t];
@@ -263,9 +275,46 @@ impl Trial {
                     s.peak_mmol_l,
                     s.time_to_target_h,
                 );
+                sink(i, r, &cov, &s);
             }
         }
         acc.n += end - start;
+    }
+
+    /// Per-subject results for subjects [start, end): covariates, peak and time to target per
+    /// regimen, from the same draws as the summaries (so a shard's rows and its accumulator
+    /// describe the same virtual patients). One row per subject and regimen.
+    pub fn per_subject(&self, start: u64, end: u64) -> Result<SubjectTable, MgivError> {
+        let mut t = SubjectTable::default();
+        let mut acc = Accumulator::new(self.shape());
+        self.simulate_block_with(start, end, &mut acc, |i, r, cov, s| {
+            t.subject.push(i);
+            t.regimen.push(r as u32);
+            t.weight_kg.push(cov.weight_kg);
+            t.scr_mg_dl.push(cov.scr_mg_dl);
+            t.baseline_mmol_l.push(cov.baseline_mmol_l);
+            t.cmax_mmol_l.push(s.peak_mmol_l);
+            t.time_to_target_h
+                .push(s.time_to_target_h.unwrap_or(f64::NAN));
+        });
+        if acc.failed > 0 {
+            return Err(MgivError::Numerical(format!(
+                "{} virtual-patient simulations failed",
+                acc.failed
+            )));
+        }
+        Ok(t)
+    }
+
+    /// An accumulator sent as bytes (e.g. from a distributed worker), checked against this
+    /// trial's shape.
+    pub fn accumulator_from_bytes(&self, bytes: &[u8]) -> Result<Accumulator, MgivError> {
+        Accumulator::from_bytes(bytes, self.shape())
+    }
+
+    /// An empty accumulator of this trial's shape (the identity of [`Accumulator::merge`]).
+    pub fn empty_accumulator(&self) -> Accumulator {
+        Accumulator::new(self.shape())
     }
 
     /// Run the whole trial on the current rayon pool.
@@ -358,6 +407,23 @@ struct Shape {
     t_end: f64,
 }
 
+const ACC_MAGIC: &[u8] = b"MGIVACC1";
+
+/// Per-subject results (one row per subject and regimen), as columns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SubjectTable {
+    pub subject: Vec<u64>,
+    /// index into the trial's regimens
+    pub regimen: Vec<u32>,
+    pub weight_kg: Vec<f64>,
+    pub scr_mg_dl: Vec<f64>,
+    pub baseline_mmol_l: Vec<f64>,
+    /// peak total serum Mg over [0, last output time]
+    pub cmax_mmol_l: Vec<f64>,
+    /// first time at or above the target's lower bound (NaN: not reached)
+    pub time_to_target_h: Vec<f64>,
+}
+
 /// Streaming, mergeable trial counts (integer histograms and counters).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accumulator {
@@ -447,6 +513,110 @@ impl Accumulator {
             self.ttt_hist[r * TTT_BINS + b] += 1;
             self.ttt_reached[r] += 1;
         }
+    }
+
+    /// A compact little-endian encoding (exact: integers and the f64 maxima's bits).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let s = self.shape;
+        let mut out = Vec::with_capacity(64 + 4 * self.conc_hist.len());
+        out.extend_from_slice(ACC_MAGIC);
+        for v in [
+            s.n_reg as u64,
+            s.n_t as u64,
+            s.n_th as u64,
+            s.t_end.to_bits(),
+            self.n,
+            self.failed,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [&self.conc_hist, &self.peak_hist, &self.ttt_hist] {
+            out.extend_from_slice(&(v.len() as u64).to_le_bytes());
+            v.iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        }
+        for v in [&self.counts, &self.peak_counts, &self.ttt_reached] {
+            out.extend_from_slice(&(v.len() as u64).to_le_bytes());
+            v.iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        }
+        for v in [&self.max, &self.peak_max] {
+            out.extend_from_slice(&(v.len() as u64).to_le_bytes());
+            v.iter()
+                .for_each(|x| out.extend_from_slice(&x.to_bits().to_le_bytes()));
+        }
+        out
+    }
+
+    fn from_bytes(b: &[u8], expect: Shape) -> Result<Accumulator, MgivError> {
+        let bad = |m: &str| {
+            crate::tdm_invalid(
+                "trial shard",
+                format!("{} bytes", b.len()),
+                format!("an accumulator written by Accumulator::to_bytes for this trial ({m})"),
+            )
+        };
+        let mut pos = 0usize;
+        let mut take = |n: usize| -> Result<&[u8], MgivError> {
+            let s = b.get(pos..pos + n).ok_or_else(|| bad("truncated"))?;
+            pos += n;
+            Ok(s)
+        };
+        if take(ACC_MAGIC.len())? != ACC_MAGIC {
+            return Err(bad("wrong header"));
+        }
+        let mut u = || -> Result<u64, MgivError> {
+            Ok(u64::from_le_bytes(
+                take(8)?.try_into().map_err(|_| bad("truncated"))?,
+            ))
+        };
+        let (n_reg, n_t, n_th, t_end_bits, n, failed) = (u()?, u()?, u()?, u()?, u()?, u()?);
+        if (n_reg as usize, n_t as usize, n_th as usize, t_end_bits)
+            != (
+                expect.n_reg,
+                expect.n_t,
+                expect.n_th,
+                expect.t_end.to_bits(),
+            )
+        {
+            return Err(bad("a different trial shape"));
+        }
+        let mut acc = Accumulator::new(expect);
+        acc.n = n;
+        acc.failed = failed;
+        for v in [&mut acc.conc_hist, &mut acc.peak_hist, &mut acc.ttt_hist] {
+            let len = u64::from_le_bytes(take(8)?.try_into().map_err(|_| bad("truncated"))?);
+            if len as usize != v.len() {
+                return Err(bad("a different histogram size"));
+            }
+            for x in v.iter_mut() {
+                *x = u32::from_le_bytes(take(4)?.try_into().map_err(|_| bad("truncated"))?);
+            }
+        }
+        for v in [&mut acc.counts, &mut acc.peak_counts, &mut acc.ttt_reached] {
+            let len = u64::from_le_bytes(take(8)?.try_into().map_err(|_| bad("truncated"))?);
+            if len as usize != v.len() {
+                return Err(bad("a different counter size"));
+            }
+            for x in v.iter_mut() {
+                *x = u64::from_le_bytes(take(8)?.try_into().map_err(|_| bad("truncated"))?);
+            }
+        }
+        for v in [&mut acc.max, &mut acc.peak_max] {
+            let len = u64::from_le_bytes(take(8)?.try_into().map_err(|_| bad("truncated"))?);
+            if len as usize != v.len() {
+                return Err(bad("a different maxima size"));
+            }
+            for x in v.iter_mut() {
+                *x = f64::from_bits(u64::from_le_bytes(
+                    take(8)?.try_into().map_err(|_| bad("truncated"))?,
+                ));
+            }
+        }
+        if pos != b.len() {
+            return Err(bad("trailing bytes"));
+        }
+        Ok(acc)
     }
 
     /// Add another accumulator's counts (commutative and associative: integers and maxima).
