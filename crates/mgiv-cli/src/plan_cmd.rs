@@ -157,14 +157,7 @@ pub fn run(args: PlanArgs) -> Result<()> {
 
 /// The clinical context as JSON (every choice with why).
 pub fn context_json(c: &ClinicalContext) -> serde_json::Value {
-    json!({
-        "indication": {"id": c.indication.id, "name": c.indication.name, "why": c.indication_why, "course": c.indication.course},
-        "population": {"id": c.population.id, "why": c.population_why},
-        "model": {"id": c.model.id, "why": c.model_why},
-        "target_mmol_l": {"lo": c.target.lo_mmol_l, "hi": c.target.hi_mmol_l, "established": c.target_established, "why": c.target_why, "source": c.target.source},
-        "thresholds_mmol_l": c.thresholds,
-        "horizon_h": {"value": c.horizon_h, "why": c.horizon_why},
-    })
+    c.to_json()
 }
 
 /// The plan as JSON: `regimen`, `alerts` (each severity, code, message, source), `predicted`

@@ -425,6 +425,18 @@ impl ClinicalContext {
         }
     }
 
+    /// The context as JSON (every choice with why), as the CLI and Python report it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "indication": {"id": self.indication.id, "name": self.indication.name, "why": self.indication_why, "course": self.indication.course},
+            "population": {"id": self.population.id, "why": self.population_why},
+            "model": {"id": self.model.id, "why": self.model_why},
+            "target_mmol_l": {"lo": self.target.lo_mmol_l, "hi": self.target.hi_mmol_l, "established": self.target_established, "why": self.target_why, "source": self.target.source},
+            "thresholds_mmol_l": self.thresholds,
+            "horizon_h": {"value": self.horizon_h, "why": self.horizon_why},
+        })
+    }
+
     /// The context as lines for a text report.
     pub fn describe(&self) -> Vec<String> {
         vec![
