@@ -31,6 +31,9 @@ create_exception!(
     "Bad input or a failed check in mgiv; the message names the field, the value and what is allowed."
 );
 
+/// (times_h, serum_mg_mmol_l, meta JSON)
+type Curve<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>, String);
+
 fn err(e: impl std::fmt::Display) -> PyErr {
     MgivError::new_err(e.to_string())
 }
@@ -101,7 +104,7 @@ fn simulate<'py>(
     age_y: Option<f64>,
     sex: Option<&str>,
     crcl_ml_min: Option<f64>,
-) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>, String)> {
+) -> PyResult<Curve<'py>> {
     let pin = patient(
         weight_kg,
         creatinine_mg_dl,
@@ -258,9 +261,7 @@ fn adjust(
     conditions: Option<&str>,
 ) -> PyResult<String> {
     if !(2.0..=168.0).contains(&hours) {
-        return Err(err(format!(
-            "invalid hours: {hours} (allowed: 2 to 168 h)"
-        )));
+        return Err(err(format!("invalid hours: {hours} (allowed: 2 to 168 h)")));
     }
     let pin = patient(
         weight_kg,
@@ -387,7 +388,9 @@ fn neuro_decision<'py>(
         )));
     }
     if !(1..=256).contains(&threads) {
-        return Err(err(format!("invalid threads: {threads} (allowed: 1 to 256)")));
+        return Err(err(format!(
+            "invalid threads: {threads} (allowed: 1 to 256)"
+        )));
     }
     let mut cfg = mgiv_neuro::wang2002::DecisionConfig::reference(mg_mm, seconds, seed);
     cfg.threads = threads;
@@ -508,9 +511,7 @@ fn trial_shard<'py>(
 #[pyfunction]
 fn trial_summarise(py: Python<'_>, spec_json: &str, shards: Vec<Vec<u8>>) -> PyResult<String> {
     let spec = TrialSpec::from_json(spec_json).map_err(err)?;
-    let r = py
-        .allow_threads(|| spec.summarise(&shards))
-        .map_err(err)?;
+    let r = py.allow_threads(|| spec.summarise(&shards)).map_err(err)?;
     serde_json::to_string(&r).map_err(err)
 }
 
