@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(spec) = RegimenSpec::parse(text) {
         let canonical = spec.canonical();
         let again = RegimenSpec::parse(&canonical).expect("canonical text parses");
-        assert_eq!(again.canonical(), canonical, "canonical text is a fixed point");
+        assert_eq!(
+            again.canonical(),
+            canonical,
+            "canonical text is a fixed point"
+        );
         for w in [None, Some(0.5), Some(70.0), Some(400.0)] {
             let _ = spec.resolve(w);
         }
