@@ -321,7 +321,8 @@ source = "typical adult total serum Mg (normal 0.75-1.05 mmol/L, McEvoy & Murray
 [variability]
 residual_proportional = 0.15
 residual_additive_mmol_l = 0.1
-source = "Assumed by mgiv (no adult population estimate exists): IIV from Du 2019 (CL 27.9 % CV, V1 52.2 % CV); residual 15 % + 0.1 mmol/L"
+residual_on = "total"
+source = "Assumed by mgiv (no adult population estimate exists): IIV from Du 2019 (CL 27.9 % CV, V1 52.2 % CV); residual 15 % + 0.1 mmol/L on the total level"
 
 [variability.iiv_cv_percent]
 cl_l_h = 27.9
