@@ -322,11 +322,11 @@ source = "typical adult total serum Mg (normal 0.75-1.05 mmol/L, McEvoy & Murray
 residual_proportional = 0.15
 residual_additive_mmol_l = 0.1
 residual_on = "total"
-source = "Assumed by mgiv (no adult population estimate exists): IIV from Du 2019 (CL 27.9 % CV, V1 52.2 % CV); residual 15 % + 0.1 mmol/L on the total level"
+source = "Assumed by mgiv (no adult population estimate exists): IIV from Du 2019 (CL 27.9 % CV; V1 30 % CV, Du's 52.2 % recalibrated by mgiv to the spread observed 30 min after a load in pre-eclampsia, Vo 2025, see du-2019.toml; not checked against adult data); residual 15 % + 0.1 mmol/L on the total level"
 
 [variability.iiv_cv_percent]
 cl_l_h = 27.9
-v1_l = 52.2
+v1_l = 30.0
 "#,
         obj = r.objective,
         it = r.iterations,

@@ -168,6 +168,10 @@ pub struct Variability {
     /// with ω²_IIV + ω²_IOV around the typical value (the IOV part is not carried to a later course)
     #[serde(default)]
     pub iov_cv_percent: std::collections::BTreeMap<String, f64>,
+    /// the source's own IIV (CV %) where mgiv ships a documented, data-driven adjustment in
+    /// `iiv_cv_percent` (issue 10: Vc spread re-estimated from public level data); for records
+    #[serde(default)]
+    pub published_iiv_cv_percent: std::collections::BTreeMap<String, f64>,
     pub source: String,
 }
 

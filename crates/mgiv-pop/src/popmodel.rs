@@ -476,6 +476,19 @@ mod tests {
     }
 
     #[test]
+    fn du_vc_variability_is_the_documented_adjustment() {
+        // issue 10: Du 2019 Table 3 reports 52.2 %; mgiv ships 30 % re-estimated from Vo 2025
+        let spec = mgiv_core::model::builtin_model("du-2019").unwrap();
+        let v = spec.variability.as_ref().unwrap();
+        assert_eq!(v.iiv_cv_percent["v1_l"], 30.0);
+        assert_eq!(v.published_iiv_cv_percent["v1_l"], 52.2);
+        let m = PopModel::new(&spec).unwrap();
+        let k = m.eta_params.iter().position(|&p| p == 1).unwrap();
+        let n = m.n_eta();
+        assert!((m.omega[k * n + k] - (1.09f64).ln()).abs() < 1e-12);
+    }
+
+    #[test]
     fn du_residual_is_on_the_rise_above_baseline() {
         let m = PopModel::new(&mgiv_core::model::builtin_model("du-2019").unwrap()).unwrap();
         assert_eq!(m.residual.on, ResidualScale::ChangeFromBaseline);
