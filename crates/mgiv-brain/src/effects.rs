@@ -68,6 +68,11 @@ pub struct BpConsts {
     pub dbp_ke0_per_h: f64,
     pub source: String,
     pub population_caveat: String,
+    /// relative standard error assumed for Emax, EC50 and ke0 (Lu 2002 reports none)
+    pub assumed_parameter_rse: f64,
+    pub assumed_parameter_rse_source: String,
+    /// what is said in words where the model does not apply (no pre-eclampsia)
+    pub outside_pre_eclampsia: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -303,6 +308,90 @@ pub fn blood_pressure_change(
         course(c.sbp_ke0_per_h, c.sbp_emax_mmhg, c.sbp_ec50_mmol_l),
         course(c.dbp_ke0_per_h, c.dbp_emax_mmhg, c.dbp_ec50_mmol_l),
     )
+}
+
+/// Lu 2002 blood-pressure course with an interval for the uncertainty of its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BpCourse {
+    pub sbp: Vec<f64>,
+    pub sbp_lo: Vec<f64>,
+    pub sbp_hi: Vec<f64>,
+    pub dbp: Vec<f64>,
+    pub dbp_lo: Vec<f64>,
+    pub dbp_hi: Vec<f64>,
+    /// quantiles of each draw's largest fall (mmHg): (SBP lo, hi), (DBP lo, hi)
+    pub sbp_nadir_interval: (f64, f64),
+    pub dbp_nadir_interval: (f64, f64),
+}
+
+/// [`blood_pressure_change`] with a central `coverage` interval from `n_draws` log-normal draws of
+/// Emax, EC50 and ke0 with the file's relative standard error (an ASSUMPTION: Lu 2002's abstract
+/// reports point estimates only). Deterministic for a given seed.
+pub fn blood_pressure_course(
+    c: &BpConsts,
+    times_h: &[f64],
+    serum_mmol_l: &[f64],
+    baseline_mmol_l: f64,
+    coverage: f64,
+    n_draws: usize,
+    seed: u64,
+) -> BpCourse {
+    let (sbp, dbp) = blood_pressure_change(c, times_h, serum_mmol_l, baseline_mmol_l);
+    let omega = (1.0 + c.assumed_parameter_rse.powi(2)).ln().sqrt();
+    let mut rng = crate::rng::SplitMix64::new(seed);
+    let n = n_draws.max(1);
+    let mut s_draws = Vec::with_capacity(n);
+    let mut d_draws = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut f = || (omega * rng.normal()).exp();
+        let cd = BpConsts {
+            sbp_emax_mmhg: c.sbp_emax_mmhg * f(),
+            sbp_ec50_mmol_l: c.sbp_ec50_mmol_l * f(),
+            sbp_ke0_per_h: c.sbp_ke0_per_h * f(),
+            dbp_emax_mmhg: c.dbp_emax_mmhg * f(),
+            dbp_ec50_mmol_l: c.dbp_ec50_mmol_l * f(),
+            dbp_ke0_per_h: c.dbp_ke0_per_h * f(),
+            ..c.clone()
+        };
+        let (a, b) = blood_pressure_change(&cd, times_h, serum_mmol_l, baseline_mmol_l);
+        s_draws.push(a);
+        d_draws.push(b);
+    }
+    let q_lo = (1.0 - coverage) / 2.0;
+    let q_hi = 1.0 - q_lo;
+    let band = |draws: &[Vec<f64>], mid: &[f64]| {
+        let mut lo = Vec::with_capacity(mid.len());
+        let mut hi = Vec::with_capacity(mid.len());
+        let mut col = vec![0.0; draws.len()];
+        for (j, &m) in mid.iter().enumerate() {
+            for (v, d) in col.iter_mut().zip(draws) {
+                *v = d[j];
+            }
+            let (a, b) = crate::csf::quantile_pair(&mut col, q_lo, q_hi);
+            lo.push(a.min(m));
+            hi.push(b.max(m));
+        }
+        (lo, hi)
+    };
+    let nadir = |draws: &[Vec<f64>]| {
+        let mut v: Vec<f64> = draws
+            .iter()
+            .map(|d| d.iter().copied().fold(0.0, f64::min))
+            .collect();
+        crate::csf::quantile_pair(&mut v, q_lo, q_hi)
+    };
+    let (sbp_lo, sbp_hi) = band(&s_draws, &sbp);
+    let (dbp_lo, dbp_hi) = band(&d_draws, &dbp);
+    BpCourse {
+        sbp_nadir_interval: nadir(&s_draws),
+        dbp_nadir_interval: nadir(&d_draws),
+        sbp,
+        sbp_lo,
+        sbp_hi,
+        dbp,
+        dbp_lo,
+        dbp_hi,
+    }
 }
 
 // ---------------------------------------------------------------- hypothetical vascular

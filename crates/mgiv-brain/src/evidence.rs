@@ -13,9 +13,17 @@ pub struct Claim {
     pub grade: String,
     pub verdict: String,
     pub sources: String,
+    /// what the grade is the grade of (for the four popular claims: mgiv's prediction for the
+    /// regimen, not the claim's slogan)
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub grade_of: String,
+    /// the parts of the prediction that are mgiv's own assumptions, not published laws or data
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mgiv_assumptions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EvidenceFile {
     claims: Vec<Claim>,
 }

@@ -9,9 +9,9 @@ use crate::csf::{
     csf_from_serum, quantile_pair, CsfCourse, CsfOptions, CsfVariant, INTERVAL_MEANING,
 };
 use crate::effects::{
-    self, blood_pressure_change, check_voltage, constants, crp_assessment, excitability_shift_mv,
-    plasticity_at, release_relative, standard_protocol, status_band, BlockSpec, CrpAssessment,
-    PlasticityReadout, StatusBand, VascularHypothesis,
+    self, blood_pressure_course, check_voltage, constants, crp_assessment, excitability_shift_mv,
+    plasticity_at, release_relative, standard_protocol, status_band, BlockSpec, BpCourse,
+    CrpAssessment, PlasticityReadout, StatusBand, VascularHypothesis,
 };
 use crate::evidence::{claim, claims, Claim};
 
@@ -26,6 +26,10 @@ pub struct BrainOptions {
     pub vascular: Option<VascularHypothesis>,
     /// baseline C-reactive protein (mg/L), for the associative inflammation statement
     pub crp_mg_l: Option<f64>,
+    /// the baseline serum Mg was measured in this patient (status bands are given only then)
+    pub baseline_measured: bool,
+    /// the patient has pre-eclampsia: the only published blood-pressure model (Lu 2002) applies
+    pub pre_eclampsia: bool,
 }
 
 impl Default for BrainOptions {
@@ -36,6 +40,8 @@ impl Default for BrainOptions {
             voltages_mv: vec![-65.0],
             vascular: None,
             crp_mg_l: None,
+            baseline_measured: false,
+            pre_eclampsia: false,
         }
     }
 }
@@ -116,9 +122,20 @@ pub struct Summary {
     pub csf_rise_fraction_hi: f64,
     pub nmda_at_peak: Vec<NmdaAtPeak>,
     pub plasticity: PlasticitySummary,
-    pub sbp_nadir_mmhg: f64,
-    pub dbp_nadir_mmhg: f64,
+    /// largest predicted fall (Lu 2002; pre-eclampsia only, else None)
+    pub sbp_nadir_mmhg: Option<f64>,
+    pub dbp_nadir_mmhg: Option<f64>,
+    /// interval of the largest fall from the assumed parameter uncertainty (see `bp_statement`)
+    pub sbp_nadir_interval_mmhg: Option<(f64, f64)>,
+    pub dbp_nadir_interval_mmhg: Option<(f64, f64)>,
+    /// predicted systolic change at the last time of the series (does the fall wear off?)
+    pub sbp_at_end_mmhg: Option<f64>,
+    /// blood pressure in words; agrees with the numbers above
+    pub bp_statement: String,
+    /// the band of a measured baseline, or `not-assessed` when the baseline was not measured
     pub status: StatusBand,
+    /// true when `status` comes from a measured baseline
+    pub status_from_measured_baseline: bool,
     pub crp: Option<CrpAssessment>,
 }
 
@@ -126,8 +143,12 @@ pub struct Summary {
 pub struct GradedClaim {
     #[serde(flatten)]
     pub claim: Claim,
-    /// what this run's numbers say about the claim
+    /// what this run's numbers say about the claim, in plain words
     pub this_run: String,
+    /// for the popular claims: the direction mgiv predicts for this regimen ("less", "more",
+    /// "no appreciable change", "no change expected", "not predicted"), derived from the numbers
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicted_direction: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -232,7 +253,17 @@ pub fn brain_report(
     let block = opts.block.block()?;
     let ca = c.conditions.ca_o_mmol_l;
     let i0 = course.baseline_ionised_mmol_l;
-    let (sbp, dbp) = blood_pressure_change(&c.blood_pressure, &grid, &serum, baseline_serum_mmol_l);
+    let bp: Option<BpCourse> = opts.pre_eclampsia.then(|| {
+        blood_pressure_course(
+            &c.blood_pressure,
+            &grid,
+            &serum,
+            baseline_serum_mmol_l,
+            opts.csf.coverage,
+            200,
+            opts.csf.seed ^ 0x0B10_0D00,
+        )
+    });
     let proto = standard_protocol(&c.plasticity)?;
     let gb0 = plasticity_at(&c.plasticity, &proto, i0, false)?.gb_synaptic_change;
     let crp = opts
@@ -323,26 +354,37 @@ pub fn brain_report(
             evidence: grade(&ev_exc, "sub-millivolt, negligible; Mg weight unverified"),
             source: c.excitability.slope_source.clone(),
         });
+        let bp_evidence = if bp.is_some() {
+            grade(
+                &ev_bp,
+                "one pre-eclampsia PK/PD study; interval from ASSUMED 30 % parameter uncertainty (no standard errors published)",
+            )
+        } else {
+            grade(&ev_bp, &c.blood_pressure.outside_pre_eclampsia)
+        };
         eff.push(Effect {
             name: "systolic_bp_change_mmhg".into(),
-            value: Some(sbp[j]),
-            lo: None,
-            hi: None,
+            value: bp.as_ref().map(|b| b.sbp[j]),
+            lo: bp.as_ref().map(|b| b.sbp_lo[j]),
+            hi: bp.as_ref().map(|b| b.sbp_hi[j]),
             unit: "mmHg (negative = fall)".into(),
-            evidence: grade(
-                &ev_bp,
-                "one pre-eclampsia PK/PD study; no interval (PD variability not published)",
+            evidence: bp_evidence.clone(),
+            source: format!(
+                "{}; {}",
+                c.blood_pressure.source, c.blood_pressure.assumed_parameter_rse_source
             ),
-            source: c.blood_pressure.source.clone(),
         });
         eff.push(Effect {
             name: "diastolic_bp_change_mmhg".into(),
-            value: Some(dbp[j]),
-            lo: None,
-            hi: None,
+            value: bp.as_ref().map(|b| b.dbp[j]),
+            lo: bp.as_ref().map(|b| b.dbp_lo[j]),
+            hi: bp.as_ref().map(|b| b.dbp_hi[j]),
             unit: "mmHg (negative = fall)".into(),
-            evidence: grade(&ev_bp, "one pre-eclampsia PK/PD study"),
-            source: c.blood_pressure.source.clone(),
+            evidence: bp_evidence,
+            source: format!(
+                "{}; {}",
+                c.blood_pressure.source, c.blood_pressure.assumed_parameter_rse_source
+            ),
         });
         match &opts.vascular {
             None => eff.push(Effect {
@@ -490,7 +532,21 @@ pub fn brain_report(
         ),
         chronic: c.plasticity.chronic_not_modelled.clone(),
     };
-    let status = status_band(&c, baseline_serum_mmol_l)?;
+    let status = if opts.baseline_measured {
+        status_band(&c, baseline_serum_mmol_l)?
+    } else {
+        StatusBand {
+            id: "not-assessed".into(),
+            lo_mmol_l: 0.0,
+            hi_mmol_l: 0.0,
+            label: format!(
+                "not assessed: the baseline serum Mg was not measured (the curves start from the model's population default {baseline_serum_mmol_l:.2} mmol/L, which says nothing about this patient's status)"
+            ),
+            source: "status bands are given only for a measured pre-treatment level".into(),
+        }
+    };
+    let nadir = |v: &[f64]| v.iter().copied().fold(0.0, f64::min);
+    let bp_statement = bp_words(&c.blood_pressure, bp.as_ref(), *grid.last().unwrap_or(&0.0));
     let summary = Summary {
         baseline_serum_mmol_l,
         baseline_csf_total_mmol_l: course.baseline_total_mmol_l,
@@ -503,9 +559,14 @@ pub fn brain_report(
         csf_rise_fraction_hi: rise_hi,
         nmda_at_peak,
         plasticity,
-        sbp_nadir_mmhg: sbp.iter().copied().fold(0.0, f64::min),
-        dbp_nadir_mmhg: dbp.iter().copied().fold(0.0, f64::min),
+        sbp_nadir_mmhg: bp.as_ref().map(|b| nadir(&b.sbp)),
+        dbp_nadir_mmhg: bp.as_ref().map(|b| nadir(&b.dbp)),
+        sbp_nadir_interval_mmhg: bp.as_ref().map(|b| b.sbp_nadir_interval),
+        dbp_nadir_interval_mmhg: bp.as_ref().map(|b| b.dbp_nadir_interval),
+        sbp_at_end_mmhg: bp.as_ref().and_then(|b| b.sbp.last().copied()),
+        bp_statement,
         status,
+        status_from_measured_baseline: opts.baseline_measured,
         crp,
     };
     let mut warnings = Vec::new();
@@ -579,52 +640,156 @@ pub fn not_modelled() -> Vec<String> {
     ]
 }
 
+/// Blood pressure in words, from the same numbers as the curve.
+fn bp_words(c: &crate::effects::BpConsts, bp: Option<&BpCourse>, t_end_h: f64) -> String {
+    let Some(b) = bp else {
+        return format!("Blood pressure: {}.", c.outside_pre_eclampsia);
+    };
+    let nadir = |v: &[f64]| v.iter().copied().fold(0.0, f64::min);
+    let (sn, dn) = (nadir(&b.sbp), nadir(&b.dbp));
+    let end = b.sbp.last().copied().unwrap_or(0.0);
+    let course = if sn > -1.0 {
+        "the model predicts no appreciable fall".to_string()
+    } else if end.abs() < 0.5 * sn.abs() {
+        format!(
+            "by {} h the fall has worn off to {:.0} mmHg as serum Mg returned towards baseline",
+            mgiv_core::units::fmt_num(t_end_h),
+            end
+        )
+    } else {
+        format!(
+            "at {} h it is still {:.0} mmHg: in the model the fall lasts while serum Mg stays raised (no tolerance term), whereas 5 women with severe PIH on 4 g + 1.5 g/h had MAP back to baseline within 1 h, so a sustained fall may be overstated",
+            mgiv_core::units::fmt_num(t_end_h),
+            end
+        )
+    };
+    format!(
+        "Pre-eclampsia model (Lu 2002, 51 women): largest predicted fall {:.0} mmHg systolic (range {:.0} to {:.0}) and {:.0} mmHg diastolic (range {:.0} to {:.0}); {}. The ranges come from an ASSUMED 30 % uncertainty of each model parameter (the paper's abstract gives no standard errors).",
+        sn,
+        b.sbp_nadir_interval.0,
+        b.sbp_nadir_interval.1,
+        dn,
+        b.dbp_nadir_interval.0,
+        b.dbp_nadir_interval.1,
+        course
+    )
+}
+
+/// Direction of a relative change (ratio to baseline), with a dead band of ±1 %.
+fn direction_of_ratio(r: f64) -> &'static str {
+    if r < 0.99 {
+        "less"
+    } else if r > 1.01 {
+        "more"
+    } else {
+        "no appreciable change"
+    }
+}
+
+/// Direction of the plasticity change: both models must agree beyond ±0.005.
+fn direction_of_plasticity(gb: f64, shouval: Option<f64>) -> &'static str {
+    let sh = shouval.unwrap_or(gb);
+    if gb < -0.005 && sh < -0.005 {
+        "less"
+    } else if gb > 0.005 && sh > 0.005 {
+        "more"
+    } else if gb.abs() <= 0.005 && sh.abs() <= 0.005 {
+        "no appreciable change"
+    } else {
+        "models disagree"
+    }
+}
+
+/// Serum peak above which the human cerebral-blood-flow measurements (serum about doubled) no
+/// longer cover the regimen (mgiv's reading of "doubled"; listed in the claim's assumptions).
+pub const CBF_MEASURED_FOLD: f64 = 2.1;
+
 fn graded_claims(s: &Summary, opts: &BrainOptions) -> Result<Vec<GradedClaim>, MgivError> {
     let v0 = opts.voltages_mv[0];
     let n0 = &s.nmda_at_peak[0];
+    let fold = s.serum_peak.value / s.baseline_serum_mmol_l;
     let mut out = Vec::new();
     for c in claims()? {
-        let this_run = match c.id.as_str() {
-            "csf" => format!(
+        let (this_run, direction) = match c.id.as_str() {
+            "csf" => (format!(
                 "CSF total Mg {:.2} → peak {:.2} mmol/L ({:+.0} %, interval {:+.0} to {:+.0} %) at {:.1} h while serum peaked at {:.2} mmol/L at {:.1} h",
                 s.baseline_csf_total_mmol_l, s.csf_total_peak.value, 100.0 * s.csf_rise_fraction,
                 100.0 * s.csf_rise_fraction_lo, 100.0 * s.csf_rise_fraction_hi, s.csf_total_peak.time_h,
                 s.serum_peak.value, s.serum_peak.time_h
-            ),
-            "nerve-transmission" => format!(
-                "at {} mV, NMDA conductance at peak CSF Mg is {:.3} × baseline ({:+.1} %, interval {:+.1} to {:+.1} %): less NMDA current",
-                mgiv_core::units::fmt_num(v0), n0.relative_conductance, 100.0 * (n0.relative_conductance - 1.0),
-                100.0 * (n0.relative_conductance_lo - 1.0), 100.0 * (n0.relative_conductance_hi - 1.0)
-            ),
-            "plasticity" => format!(
-                "acute model: synaptic change after the standard protocol {:+.3} (Graupner-Brunel) and {} (Shouval) vs baseline at peak CSF Mg; chronic effects not modelled",
-                s.plasticity.gb_change_vs_baseline,
-                s.plasticity.shouval_change_vs_baseline.map(|v| format!("{v:+.3}")).unwrap_or_else(|| "n/a".into())
-            ),
-            "blood-pressure" => format!(
-                "largest predicted fall: systolic {:.1} mmHg, diastolic {:.1} mmHg (pre-eclampsia model)",
-                s.sbp_nadir_mmhg, s.dbp_nadir_mmhg
-            ),
+            ), None),
+            "nerve-transmission" => {
+                let d = direction_of_ratio(n0.relative_conductance);
+                let meaning = match d {
+                    "less" => "a modest damping of NMDA signalling, not better transmission: the claim is not supported by this prediction",
+                    "more" => "more NMDA current (the CSF Mg at peak is below baseline)",
+                    _ => "the regimen barely moves CSF Mg, so nothing changes: the claim is not supported by this prediction",
+                };
+                (format!(
+                    "mgiv predicts {d} NMDA current at peak CSF Mg: {:.3} × baseline at {} mV ({:+.1} %, interval {:+.1} to {:+.1} %) — {meaning}. Grade {} ({}). mgiv's assumptions: {}.",
+                    n0.relative_conductance, mgiv_core::units::fmt_num(v0), 100.0 * (n0.relative_conductance - 1.0),
+                    100.0 * (n0.relative_conductance_lo - 1.0), 100.0 * (n0.relative_conductance_hi - 1.0),
+                    c.grade, c.grade_of, c.mgiv_assumptions.join("; ")
+                ), Some(d))
+            }
+            "plasticity" => {
+                let gb = s.plasticity.gb_change_vs_baseline;
+                let sh = s.plasticity.shouval_change_vs_baseline;
+                let d = direction_of_plasticity(gb, sh);
+                let meaning = match d {
+                    "less" => "slightly LESS potentiation: the claim 'more synaptic plasticity' is not supported for an acute IV course",
+                    "more" => "more potentiation in the acute models",
+                    "no appreciable change" => "no appreciable change: the claim is not supported for an acute IV course",
+                    _ => "the two models disagree in sign: no verdict",
+                };
+                (format!(
+                    "mgiv predicts {d} potentiation after the standard pairing protocol at peak CSF Mg: Graupner-Brunel {:+.3} (grade D: mgiv's own Mg coupling), Shouval {} (grade C) vs baseline — {meaning}; chronic effects are not modelled. mgiv's assumptions: {}.",
+                    gb,
+                    sh.map(|v| format!("{v:+.3}")).unwrap_or_else(|| "n/a".into()),
+                    c.mgiv_assumptions.join("; ")
+                ), Some(d))
+            }
+            "blood-pressure" => (s.bp_statement.clone(), None),
             "cerebral-blood-flow" => match &opts.vascular {
-                None => "not predicted (hypothetical module off)".into(),
-                Some(v) => format!(
-                    "HYPOTHETICAL module on with user EC50 {} mM, Emax {} %: see the per-point values; not evidence",
+                None if fold <= CBF_MEASURED_FOLD => (format!(
+                    "mgiv computes no number. This regimen's serum peak is {fold:.1} × baseline, within the range where human studies (serum about doubled) measured no change in middle cerebral artery velocity: no change in brain blood flow is expected. The claim 'more cerebral blood flow' is not supported. Grade: {}. mgiv's assumptions: {}.",
+                    c.grade_of, c.mgiv_assumptions.join("; ")
+                ), Some("no change expected")),
+                None => (format!(
+                    "mgiv computes no number, and this regimen's serum peak ({fold:.1} × baseline) is above the range measured in humans (about double): no prediction either way. The claim 'more cerebral blood flow' has no support. Grade {}.",
+                    c.grade
+                ), Some("not predicted")),
+                Some(v) => (format!(
+                    "HYPOTHETICAL module on with user EC50 {} mM, Emax {} %: see the per-point values; not evidence. Human studies at serum about doubled measured no change in MCA velocity",
                     v.ec50_mm, v.emax_percent
-                ),
+                ), Some("hypothetical")),
             },
             "inflammation" => match &s.crp {
-                Some(a) => a.statement.clone(),
-                None => "no baseline CRP given: no statement (give --crp MG_L)".into(),
+                Some(a) => (format!(
+                    "{} This is an association from weeks of oral Mg, not a prediction for this IV course (grade {}).",
+                    a.statement, c.grade
+                ), Some(if a.shift_mg_l < 0.0 { "less (associative only)" } else { "no appreciable change (associative only)" })),
+                None => (format!(
+                    "mgiv makes no prediction for an IV course: the evidence is associative (oral Mg over weeks; cellular effects need 5-10 mmol/L, far above this regimen's CSF peak of {:.2} mmol/L). Give --crp MG_L for the associative CRP statement.",
+                    s.csf_total_peak.value
+                ), Some("not predicted")),
             },
-            "status" => format!(
-                "baseline serum {:.2} mmol/L: {}",
-                s.baseline_serum_mmol_l, s.status.label
-            ),
-            "release" => "see presynaptic_release_relative per point (illustrative)".into(),
-            "excitability" => "see excitability_shift_mv per point (sub-millivolt)".into(),
-            _ => String::new(),
+            "status" => (if s.status_from_measured_baseline {
+                format!(
+                    "measured baseline serum {:.2} mmol/L: {}",
+                    s.baseline_serum_mmol_l, s.status.label
+                )
+            } else {
+                s.status.label.clone()
+            }, None),
+            "release" => ("see presynaptic_release_relative per point (illustrative)".into(), None),
+            "excitability" => ("see excitability_shift_mv per point (sub-millivolt)".into(), None),
+            _ => (String::new(), None),
         };
-        out.push(GradedClaim { claim: c, this_run });
+        out.push(GradedClaim {
+            claim: c,
+            this_run,
+            predicted_direction: direction.map(String::from),
+        });
     }
     Ok(out)
 }
@@ -633,25 +798,60 @@ fn graded_claims(s: &Summary, opts: &BrainOptions) -> Result<Vec<GradedClaim>, M
 pub fn plain_language(s: &Summary, opts: &BrainOptions) -> String {
     let serum_fold = s.serum_peak.value / s.baseline_serum_mmol_l;
     let n0 = &s.nmda_at_peak[0];
-    let nmda_pct = 100.0 * (1.0 - n0.relative_conductance);
+    let nmda = match direction_of_ratio(n0.relative_conductance) {
+        "less" => format!(
+            "lets through about {:.0} % less current near rest: a small damping of nerve signalling, not a boost, and no study has shown better nerve function in people at these doses.",
+            100.0 * (1.0 - n0.relative_conductance)
+        ),
+        "more" => format!(
+            "lets through about {:.0} % more current near rest.",
+            100.0 * (n0.relative_conductance - 1.0)
+        ),
+        _ => "hardly changes: no effect on nerve signalling is predicted.".to_string(),
+    };
+    let plasticity = match direction_of_plasticity(
+        s.plasticity.gb_change_vs_baseline,
+        s.plasticity.shouval_change_vs_baseline,
+    ) {
+        "less" => "Short-term models of learning at synapses predict slightly less, not more, strengthening",
+        "more" => "Short-term models of learning at synapses predict slightly more strengthening",
+        "no appreciable change" => "Short-term models of learning at synapses predict no appreciable change",
+        _ => "Short-term models of learning at synapses disagree with each other",
+    };
     let cbf = match &opts.vascular {
-        None => "The model does not predict a change in blood flow to the brain: studies in people whose blood magnesium was doubled found no change in brain blood-flow speed.".to_string(),
+        None if serum_fold <= CBF_MEASURED_FOLD => "The model does not predict a change in blood flow to the brain: studies in people whose blood magnesium was doubled found no change in brain blood-flow speed.".to_string(),
+        None => "Nothing is predicted about blood flow to the brain: your blood level would rise beyond the doubling that has been studied in people.".to_string(),
         Some(_) => "A brain blood-flow number is shown only because you switched on a hypothetical module with your own assumptions; it is not evidence, and studies in people whose blood magnesium was doubled found no change in brain blood-flow speed.".to_string(),
     };
     let crp = match &s.crp {
         Some(a) if a.shift_mg_l < 0.0 => "For inflammation there is only an association: in people with raised CRP, months of oral magnesium lowered CRP by about 1 mg/L; nobody has shown this for an IV course.",
         _ => "For inflammation and oxidative stress there are only associations (low magnesium intake goes with more inflammation); nobody has shown that an IV course lowers them in the brain.",
     };
+    let bp = match (s.sbp_nadir_mmhg, s.sbp_nadir_interval_mmhg) {
+        (Some(n), Some((lo, hi))) if n <= -1.0 => format!(
+            "Blood pressure may fall, by up to about {:.0} mmHg systolic (roughly {:.0} to {:.0}), in a model from women with pre-eclampsia.",
+            -n, -hi, -lo
+        ),
+        (Some(_), _) => "No appreciable blood-pressure fall is predicted by the pre-eclampsia model.".to_string(),
+        _ => "No blood-pressure change is predicted for you: the only model comes from women with pre-eclampsia, and healthy volunteers given 30 mg/kg showed no clear change.".to_string(),
+    };
+    let base = if s.status_from_measured_baseline {
+        format!("from your measured {:.2}", s.baseline_serum_mmol_l)
+    } else {
+        format!(
+            "from an assumed {:.2} (your level was not measured)",
+            s.baseline_serum_mmol_l
+        )
+    };
     format!(
-        "With this regimen your blood magnesium is predicted to rise from {:.2} to a peak of {:.2} mmol/L (about {:.1} times your starting level). \
+        "With this regimen your blood magnesium is predicted to rise {} to a peak of {:.2} mmol/L (about {:.1} times the starting level). \
 The fluid around the brain (CSF) is tightly controlled, so its magnesium is predicted to rise much less: from about {:.2} to {:.2} mmol/L \
 (about {:.0} %, likely range {:.0} to {:.0} %), and it changes slowly, lagging hours behind the blood. \
-At that level one well-understood brain mechanism, the magnesium 'plug' in NMDA receptors, lets through about {:.0} % less current near rest: \
-a small damping of nerve signalling, not a boost, and no study has shown better nerve function in people at these doses. \
-Short-term models of learning at synapses predict slightly less, not more, strengthening; the claims of better memory come from months-long animal studies and are not modelled here. \
-{} Blood pressure may fall (by up to about {:.0} mmHg systolic in a model from women with pre-eclampsia; healthy volunteers given a smaller dose showed no clear change). {} \
+At that level one well-understood brain mechanism, the magnesium 'plug' in NMDA receptors, {} \
+{}; the claims of better memory come from months-long animal studies and are not modelled here. \
+{} {} {} \
 This is a model of averages with stated uncertainty, not medical advice.",
-        s.baseline_serum_mmol_l,
+        base,
         s.serum_peak.value,
         serum_fold,
         s.baseline_csf_total_mmol_l,
@@ -659,9 +859,10 @@ This is a model of averages with stated uncertainty, not medical advice.",
         100.0 * s.csf_rise_fraction,
         100.0 * s.csf_rise_fraction_lo,
         100.0 * s.csf_rise_fraction_hi,
-        nmda_pct.max(0.0),
+        nmda,
+        plasticity,
         cbf,
-        -s.sbp_nadir_mmhg,
+        bp,
         crp,
     )
 }

@@ -363,3 +363,161 @@ fn report_carries_grades_and_honest_words() {
         .contains("voltage"));
     assert!(rel_close(r.summary.baseline_serum_mmol_l, 0.85, 1e-12));
 }
+
+/// A 4 g-bolus-like serum course (baseline 0.85) for 30 h, then falling.
+fn zuspan_like() -> (Vec<f64>, Vec<f64>) {
+    let t: Vec<f64> = (0..=30 * 12).map(|i| i as f64 / 12.0).collect();
+    let s: Vec<f64> = t
+        .iter()
+        .map(|&h| {
+            if h <= 24.0 {
+                0.85 + 0.7 * (1.0 - (-h).exp())
+            } else {
+                1.55 - 0.1 * (h - 24.0)
+            }
+        })
+        .collect();
+    (t, s)
+}
+
+fn fast_opts() -> BrainOptions {
+    BrainOptions {
+        csf: CsfOptions {
+            n_samples: 60,
+            ..CsfOptions::default()
+        },
+        ..BrainOptions::default()
+    }
+}
+
+/// Issue 10 item 4: blood pressure only for pre-eclampsia (Lu 2002), with an interval; elsewhere
+/// the measured null result in words and no number.
+#[test]
+fn blood_pressure_only_in_pre_eclampsia_with_an_interval() {
+    let (t, s) = zuspan_like();
+    let plain = brain_report(&t, &s, 0.85, &[6.0, 24.0], &fast_opts()).unwrap();
+    assert!(plain.summary.sbp_nadir_mmhg.is_none() && plain.summary.dbp_nadir_mmhg.is_none());
+    assert!(plain.summary.bp_statement.contains("not predicted"));
+    assert!(plain.summary.bp_statement.contains("no significant change"));
+    for p in &plain.points {
+        let e = p
+            .effects
+            .iter()
+            .find(|e| e.name == "systolic_bp_change_mmhg")
+            .unwrap();
+        assert!(e.value.is_none() && e.evidence.contains("not predicted"));
+    }
+    assert!(plain
+        .plain_language
+        .contains("No blood-pressure change is predicted"));
+    let bp_claim = plain
+        .claims
+        .iter()
+        .find(|c| c.claim.id == "blood-pressure")
+        .unwrap();
+    assert!(bp_claim.this_run.contains("not predicted"));
+
+    let pe = BrainOptions {
+        pre_eclampsia: true,
+        ..fast_opts()
+    };
+    // the series ends at 24 h, with serum still 0.7 mmol/L above baseline
+    let (t24, s24) = (&t[..=24 * 12], &s[..=24 * 12]);
+    let r = brain_report(t24, s24, 0.85, &[6.0, 24.0], &pe).unwrap();
+    let n = r.summary.sbp_nadir_mmhg.unwrap();
+    let (lo, hi) = r.summary.sbp_nadir_interval_mmhg.unwrap();
+    assert!(lo < n && n < hi && hi < 0.0, "{lo} {n} {hi}");
+    for p in &r.points {
+        let e = p
+            .effects
+            .iter()
+            .find(|e| e.name == "systolic_bp_change_mmhg")
+            .unwrap();
+        let (v, l, h) = (e.value.unwrap(), e.lo.unwrap(), e.hi.unwrap());
+        assert!(l <= v && v <= h && v < 0.0);
+    }
+    // the words agree with the curve: serum is still raised at the end, so the fall has not
+    // worn off and the text says so
+    let end = r.summary.sbp_at_end_mmhg.unwrap();
+    assert!(end.abs() > 0.5 * n.abs());
+    assert!(
+        r.summary.bp_statement.contains("still"),
+        "{}",
+        r.summary.bp_statement
+    );
+    assert!(!r.summary.bp_statement.contains("transient"));
+    assert!(r.summary.bp_statement.contains("ASSUMED 30 %"));
+    // a bolus whose serum returns to baseline: the text says the fall wore off
+    let t2: Vec<f64> = (0..=24 * 12).map(|i| i as f64 / 12.0).collect();
+    let s2: Vec<f64> = t2.iter().map(|&h| 0.85 + 1.2 * (-h / 1.5).exp()).collect();
+    let r2 = brain_report(&t2, &s2, 0.85, &[1.0, 24.0], &pe).unwrap();
+    assert!(
+        r2.summary.bp_statement.contains("worn off"),
+        "{}",
+        r2.summary.bp_statement
+    );
+    assert!(r2.summary.sbp_at_end_mmhg.unwrap().abs() < 1.0);
+}
+
+/// Issue 10 item 5: each popular claim gets a verdict whose direction follows the numbers, the
+/// grade of that prediction and mgiv's assumptions; status bands only from a measured baseline.
+#[test]
+fn verdicts_follow_the_numbers_and_status_needs_a_measured_baseline() {
+    let (t, s) = zuspan_like();
+    let r = brain_report(&t, &s, 0.85, &[24.0], &fast_opts()).unwrap();
+    let get = |id: &str| r.claims.iter().find(|c| c.claim.id == id).unwrap().clone();
+    let nerve = get("nerve-transmission");
+    let rel = r.summary.nmda_at_peak[0].relative_conductance;
+    assert!(rel < 0.99);
+    assert_eq!(nerve.predicted_direction.as_deref(), Some("less"));
+    assert!(
+        nerve.this_run.contains("less NMDA current") && nerve.this_run.contains("not supported")
+    );
+    assert!(nerve.claim.claim.starts_with("claim examined"));
+    assert_eq!(nerve.claim.grade, "C");
+    assert!(!nerve.claim.mgiv_assumptions.is_empty());
+    let pl = get("plasticity");
+    assert!(r.summary.plasticity.gb_change_vs_baseline < 0.0);
+    assert_eq!(pl.predicted_direction.as_deref(), Some("less"));
+    assert!(pl.this_run.contains("mgiv's own Mg coupling"));
+    assert!(pl
+        .claim
+        .mgiv_assumptions
+        .iter()
+        .any(|a| a.contains("C_pre") && a.contains("not a published law")));
+    let cbf = get("cerebral-blood-flow");
+    assert!(r.summary.serum_peak.value / 0.85 <= 2.1);
+    assert_eq!(
+        cbf.predicted_direction.as_deref(),
+        Some("no change expected")
+    );
+    let inf = get("inflammation");
+    assert_eq!(inf.predicted_direction.as_deref(), Some("not predicted"));
+    // the plain words agree: less current, less strengthening
+    assert!(r.plain_language.contains("% less current"));
+    assert!(r.plain_language.contains("slightly less, not more"));
+    assert!(r.plain_language.contains("not measured"));
+    // status: not assessed without a measured baseline, even at 0.74 (Du's population default)
+    let low = brain_report(&t, &s, 0.74, &[24.0], &fast_opts()).unwrap();
+    assert_eq!(low.summary.status.id, "not-assessed");
+    assert!(!low.summary.status.label.contains("hypomagnes"));
+    let st = low.claims.iter().find(|c| c.claim.id == "status").unwrap();
+    assert!(st.this_run.contains("not measured"));
+    let measured = BrainOptions {
+        baseline_measured: true,
+        ..fast_opts()
+    };
+    let low = brain_report(&t, &s, 0.70, &[24.0], &measured).unwrap();
+    assert_eq!(low.summary.status.id, "hypomagnesaemia");
+    assert!(low.summary.status_from_measured_baseline);
+    // a regimen that more than doubles serum: above the measured CBF range, no prediction
+    let s3: Vec<f64> = s.iter().map(|v| 0.85 + 3.0 * (v - 0.85)).collect();
+    let r3 = brain_report(&t, &s3, 0.85, &[24.0], &fast_opts()).unwrap();
+    let cbf3 = r3
+        .claims
+        .iter()
+        .find(|c| c.claim.id == "cerebral-blood-flow")
+        .unwrap();
+    assert_eq!(cbf3.predicted_direction.as_deref(), Some("not predicted"));
+    assert!(r3.plain_language.contains("beyond the doubling"));
+}

@@ -360,6 +360,8 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         },
         vascular,
         crp_mg_l: a.crp,
+        baseline_measured: patient.baseline.is_some(),
+        pre_eclampsia: patient.pre_eclampsia,
     };
     let run = mgiv_clinical::brain::brain_for_regimen(
         &ctx,
@@ -502,7 +504,7 @@ fn print_table(
     for p in &rep.points {
         writeln!(
             out,
-            "{:>6}  {:>7.3}  {:>6.3} [{:.3}-{:.3}]  {:>6.3} [{:.3}-{:.3}]  {:>5.3} [{:.3}-{:.3}]  {:>8.3}  {:>7.1}  {:>+8.3}",
+            "{:>6}  {:>7.3}  {:>6.3} [{:.3}-{:.3}]  {:>6.3} [{:.3}-{:.3}]  {:>5.3} [{:.3}-{:.3}]  {:>8.3}  {:>7}  {:>+8.3}",
             fmt_num(p.time_h),
             p.serum_mg_mmol_l,
             p.csf_total_mg_mmol_l,
@@ -515,7 +517,7 @@ fn print_table(
             p.nmda_relative_conductance_lo,
             p.nmda_relative_conductance_hi,
             effect_value(p, "presynaptic_release_relative").unwrap_or(f64::NAN),
-            effect_value(p, "systolic_bp_change_mmhg").unwrap_or(f64::NAN),
+            effect_value(p, "systolic_bp_change_mmhg").map_or("–".to_string(), |v| format!("{v:.1}")),
             effect_value(p, "plasticity_gb_change_vs_baseline").unwrap_or(f64::NAN),
         )?;
     }
@@ -754,8 +756,16 @@ fn draw_brain<DB: DrawingBackend>(
             .map(|p| effect_value(p, "diastolic_bp_change_mmhg").unwrap_or(0.0))
             .collect();
         let lo = sbp.iter().chain(&dbp).copied().fold(-1.0, f64::min) * 1.15;
+        let predicted = pts
+            .iter()
+            .any(|p| effect_value(p, "systolic_bp_change_mmhg").is_some());
+        let caption = if predicted {
+            "Blood pressure (grade C, Lu 2002 pre-eclampsia); brain blood flow NOT predicted (D)"
+        } else {
+            "Blood pressure NOT predicted outside pre-eclampsia (volunteers: no change); brain blood flow NOT predicted (D)"
+        };
         let mut ch = ChartBuilder::on(&panels[2])
-            .caption("Blood pressure (grade C, Lu 2002 pre-eclampsia); brain blood flow NOT predicted (D)", ("sans-serif", 15))
+            .caption(caption, ("sans-serif", 15))
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(55)

@@ -95,7 +95,7 @@ fn table_and_plot() {
     );
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("CSF total") && s.contains("In plain language"));
-    assert!(s.contains("[D] more cerebral blood flow"));
+    assert!(s.contains("[D] claim examined: 'more cerebral blood flow'"));
     assert!(std::fs::metadata(&png).unwrap().len() > 10_000);
 }
 

@@ -125,6 +125,28 @@ pub struct BaselineSpec {
     pub source: String,
 }
 
+/// The quantity a model's residual error was estimated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ResidualScale {
+    /// SD = √((prop·C)² + add²) on the total serum level C
+    #[default]
+    Total,
+    /// SD = √((prop·(C − baseline))² + add²): the model was fitted on the rise above the
+    /// patient's own baseline (Du 2019), so the proportional part scales with ΔMg, not C
+    ChangeFromBaseline,
+}
+
+impl ResidualScale {
+    /// Words for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ResidualScale::Total => "on the total level",
+            ResidualScale::ChangeFromBaseline => "on the rise above baseline (ΔMg)",
+        }
+    }
+}
+
 /// Inter-individual variability and residual error (used by population simulation and TDM).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Variability {
@@ -138,6 +160,18 @@ pub struct Variability {
     pub residual_proportional: f64,
     #[serde(default)]
     pub residual_additive_mmol_l: f64,
+    /// what the residual error applies to (the source's error model; default: the total level)
+    #[serde(default)]
+    pub residual_on: ResidualScale,
+    /// between-occasion variability, log-normal CV % per parameter. One MgSO4 course is one
+    /// occasion: a trial subject and a TDM patient see a single occasion, whose parameter varies
+    /// with ω²_IIV + ω²_IOV around the typical value (the IOV part is not carried to a later course)
+    #[serde(default)]
+    pub iov_cv_percent: std::collections::BTreeMap<String, f64>,
+    /// the source's own IIV (CV %) where mgiv ships a documented, data-driven adjustment in
+    /// `iiv_cv_percent` (issue 10: Vc spread re-estimated from public level data); for records
+    #[serde(default)]
+    pub published_iiv_cv_percent: std::collections::BTreeMap<String, f64>,
     pub source: String,
 }
 

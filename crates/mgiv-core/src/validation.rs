@@ -282,6 +282,7 @@ pub fn render_markdown(rows: &[ValidationRow]) -> String {
         "**{passed} of {} comparisons within tolerance; {known} documented miss(es).**\n\n",
         rows.len()
     ));
+    s.push_str(&error_summary_markdown(rows));
     let mut current = String::new();
     for r in rows {
         if r.case_id != current {
@@ -309,6 +310,104 @@ pub fn render_markdown(rows: &[ValidationRow]) -> String {
     s
 }
 
+/// Mean absolute percentage error and bias (mean signed percentage error) of a set of rows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ErrorSummary {
+    pub n: usize,
+    /// mean |predicted − observed| / observed, %
+    pub mape_percent: f64,
+    /// mean (predicted − observed) / observed, % (positive = over-prediction)
+    pub bias_percent: f64,
+}
+
+/// MAPE and bias over the serum-concentration rows (mmol/L) of `rows`; None when there are none.
+pub fn error_summary<'a>(
+    rows: impl IntoIterator<Item = &'a ValidationRow>,
+) -> Option<ErrorSummary> {
+    let errs: Vec<f64> = rows
+        .into_iter()
+        .filter(|r| r.unit == "mmol/L" && r.observed > 0.0)
+        .map(|r| (r.predicted - r.observed) / r.observed)
+        .collect();
+    if errs.is_empty() {
+        return None;
+    }
+    let n = errs.len() as f64;
+    Some(ErrorSummary {
+        n: errs.len(),
+        mape_percent: 100.0 * errs.iter().map(|e| e.abs()).sum::<f64>() / n,
+        bias_percent: 100.0 * errs.iter().sum::<f64>() / n,
+    })
+}
+
+/// Per study (case) and per role: MAPE and bias of the serum levels, calibration and prediction
+/// cases apart (issue 10).
+pub fn error_summary_markdown(rows: &[ValidationRow]) -> String {
+    let mut s = String::from(
+        "## Error summary: MAPE and bias of serum levels, per study and per role
+
+MAPE = mean |predicted − observed| / observed; bias = mean (predicted − observed) / observed (positive = over-prediction); serum concentrations only (urine and dose rows excluded). Calibration cases measure fit, not predictive skill; prediction cases are data the model was not fitted to.
+
+| role | study (case) | model | levels | MAPE % | bias % |\n|---|---|---|---|---|---|\n",
+    );
+    let mut roles: Vec<&str> = Vec::new();
+    for r in rows {
+        if !roles.contains(&r.role.as_str()) {
+            roles.push(&r.role);
+        }
+    }
+    roles.sort();
+    for role in &roles {
+        let mut cases: Vec<&str> = Vec::new();
+        for r in rows.iter().filter(|r| r.role == *role) {
+            if !cases.contains(&r.case_id.as_str()) {
+                cases.push(&r.case_id);
+            }
+        }
+        let mut n_cases = 0;
+        let mut models: Vec<&str> = Vec::new();
+        for c in &cases {
+            let sub: Vec<&ValidationRow> = rows.iter().filter(|r| r.case_id == *c).collect();
+            if let Some(e) = error_summary(sub.iter().copied()) {
+                n_cases += 1;
+                if !models.contains(&sub[0].model.as_str()) {
+                    models.push(&sub[0].model);
+                }
+                s.push_str(&format!(
+                    "| {role} | {c} | {} | {} | {:.1} | {:+.1} |\n",
+                    sub[0].model, e.n, e.mape_percent, e.bias_percent
+                ));
+            }
+        }
+        if models.len() > 1 {
+            for m in &models {
+                let sub = rows.iter().filter(|r| r.role == *role && r.model == *m);
+                let n_m = cases
+                    .iter()
+                    .filter(|c| {
+                        rows.iter()
+                            .any(|r| r.case_id == **c && r.model == *m && r.unit == "mmol/L")
+                    })
+                    .count();
+                if let Some(e) = error_summary(sub) {
+                    s.push_str(&format!(
+                        "| {role}, {m} | {n_m} studies | {m} | {} | {:.1} | {:+.1} |\n",
+                        e.n, e.mape_percent, e.bias_percent
+                    ));
+                }
+            }
+        }
+        if let Some(e) = error_summary(rows.iter().filter(|r| r.role == *role)) {
+            s.push_str(&format!(
+                "| **{role}, all** | {n_cases} studies | | {} | **{:.1}** | **{:+.1}** |\n",
+                e.n, e.mape_percent, e.bias_percent
+            ));
+        }
+    }
+    s.push('\n');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +431,27 @@ mod tests {
             })
             .collect();
         assert!(failed.is_empty(), "{failed:#?}");
+    }
+
+    #[test]
+    fn error_summary_by_role_and_study() {
+        let rows = run_all().unwrap();
+        let md = error_summary_markdown(&rows);
+        assert!(md.contains("| **calibration, all** | 2 studies"), "{md}");
+        assert!(
+            md.contains("| prediction, mgiv-adult-2026 | 3 studies"),
+            "{md}"
+        );
+        // the adult model's external prediction error (issue 10): three studies, abstracts only
+        let adult = error_summary(
+            rows.iter()
+                .filter(|r| r.role == "prediction" && r.model == "mgiv-adult-2026"),
+        )
+        .unwrap();
+        assert_eq!(adult.n, 6);
+        assert!(adult.mape_percent < 12.0, "{adult:?}");
+        let e = error_summary(rows.iter().filter(|r| r.case_id == "osawa-2018-icu-load")).unwrap();
+        assert!(e.mape_percent < 5.0, "{e:?}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use mgiv_core::error::{invalid, MgivError};
 use mgiv_core::model::{
     CovariateForm, CovariateName, Elimination, IndividualParams, ModelSpec, ParamName,
+    ResidualScale,
 };
 
 use crate::linalg;
@@ -41,17 +42,25 @@ struct CompiledCov {
     effect: CovEffect,
 }
 
-/// Residual error: SD = √((prop·C)² + add²) on total serum Mg.
+/// Residual error: SD = √((prop·X)² + add²), X the total level C or, when the source fitted the
+/// change from baseline (`residual_on = "change_from_baseline"`, Du 2019), X = C − baseline.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ResidualError {
     pub proportional: f64,
     pub additive_mmol_l: f64,
+    pub on: ResidualScale,
 }
 
 impl ResidualError {
+    /// SD of a measured total level whose model prediction is `c_mmol_l` for a patient whose
+    /// endogenous baseline is `baseline_mmol_l`.
     #[inline]
-    pub fn sd_mmol_l(&self, c_mmol_l: f64) -> f64 {
-        let p = self.proportional * c_mmol_l;
+    pub fn sd_mmol_l(&self, c_mmol_l: f64, baseline_mmol_l: f64) -> f64 {
+        let x = match self.on {
+            ResidualScale::Total => c_mmol_l,
+            ResidualScale::ChangeFromBaseline => c_mmol_l - baseline_mmol_l,
+        };
+        let p = self.proportional * x;
         (p * p + self.additive_mmol_l * self.additive_mmol_l).sqrt()
     }
 }
@@ -69,6 +78,8 @@ pub struct PopModel {
     pub omega: Vec<f64>,
     omega_chol: Vec<f64>,
     pub residual: ResidualError,
+    /// parameters (PARAM_KEYS index) whose random effect includes between-occasion variability
+    pub iov_params: Vec<usize>,
 }
 
 impl PopModel {
@@ -174,6 +185,46 @@ impl PopModel {
             omega[i * n + j] = rho * sd[i] * sd[j];
             omega[j * n + i] = rho * sd[i] * sd[j];
         }
+        // between-occasion variability: one course is one occasion, so its variance adds to the
+        // IIV of that parameter (or creates a random effect where there is no IIV)
+        let mut iov_params = Vec::new();
+        let mut iov_var = Vec::new();
+        for (key, &cv) in &var.iov_cv_percent {
+            let Some(k) = PARAM_KEYS.iter().position(|p| p == key) else {
+                return Err(invalid(
+                    "variability iov_cv_percent",
+                    format!("{key} in model {}", spec.id),
+                    "cl_l_h, v1_l, q_l_h or v2_l",
+                ));
+            };
+            if !(cv.is_finite() && cv > 0.0 && cv <= 300.0) || (k >= 2 && !two_cmt) {
+                return Err(invalid(
+                    "variability iov_cv_percent",
+                    format!("{key} = {cv} % in model {}", spec.id),
+                    "a CV above 0 and at most 300 % on a parameter of the model",
+                ));
+            }
+            iov_params.push(k);
+            iov_var.push((k, (1.0 + (cv / 100.0).powi(2)).ln()));
+        }
+        let mut n = n;
+        for &(k, v) in &iov_var {
+            if let Some(i) = eta_params.iter().position(|&e| e == k) {
+                omega[i * n + i] += v;
+            } else {
+                // grow Ω by one row and column
+                let mut grown = vec![0.0; (n + 1) * (n + 1)];
+                for a in 0..n {
+                    for b in 0..n {
+                        grown[a * (n + 1) + b] = omega[a * n + b];
+                    }
+                }
+                grown[n * (n + 1) + n] = v;
+                omega = grown;
+                eta_params.push(k);
+                n += 1;
+            }
+        }
         let omega_chol = if n == 0 {
             Vec::new()
         } else {
@@ -188,6 +239,7 @@ impl PopModel {
         let residual = ResidualError {
             proportional: var.residual_proportional,
             additive_mmol_l: var.residual_additive_mmol_l,
+            on: var.residual_on,
         };
         if !(residual.proportional >= 0.0 && residual.additive_mmol_l >= 0.0)
             || residual.proportional + residual.additive_mmol_l <= 0.0
@@ -210,6 +262,7 @@ impl PopModel {
             omega,
             omega_chol,
             residual,
+            iov_params,
         })
     }
 
@@ -362,6 +415,8 @@ mod tests {
     #[test]
     fn correlated_etas_have_the_requested_correlation() {
         let mut spec = mgiv_core::model::builtin_model("du-2019").unwrap();
+        // the correlation is between the IIV parts; without IOV they are the whole etas
+        spec.variability.as_mut().unwrap().iov_cv_percent.clear();
         spec.variability
             .as_mut()
             .unwrap()
@@ -385,6 +440,68 @@ mod tests {
         spec.variability.as_mut().unwrap().correlations[0].2 = 1.5;
         let err = PopModel::new(&spec).unwrap_err().to_string();
         assert!(err.contains("correlations"), "{err}");
+    }
+
+    #[test]
+    fn du_iov_adds_to_the_clearance_variance() {
+        // Du 2019 Table 3: ω²_CL 0.0749 (27.9 % CV) + IOV ω² 0.056 (23.9 % CV) for one course
+        let m = PopModel::new(&mgiv_core::model::builtin_model("du-2019").unwrap()).unwrap();
+        assert_eq!(m.iov_params, vec![0]);
+        assert_eq!(m.n_eta(), 2);
+        let expect = (1.0f64 + 0.279 * 0.279).ln() + (1.0f64 + 0.239 * 0.239).ln();
+        assert!((m.omega[0] - expect).abs() < 1e-12, "{}", m.omega[0]);
+        assert!((m.omega[0] - (0.0749 + 0.0556)).abs() < 0.001);
+        // IOV on a parameter without IIV creates its own random effect
+        let mut spec = mgiv_core::model::builtin_model("salinger-2013").unwrap();
+        let v = spec.variability.as_mut().unwrap();
+        v.iiv_cv_percent.remove("cl_l_h");
+        v.iov_cv_percent.insert("cl_l_h".into(), 20.0);
+        let m = PopModel::new(&spec).unwrap();
+        assert_eq!(m.n_eta(), 2);
+        assert_eq!(m.eta_params, vec![1, 0]);
+        assert!((m.omega[3] - (1.0f64 + 0.04).ln()).abs() < 1e-12);
+        assert_eq!(m.omega[1], 0.0);
+        // a bad key is refused, naming the field
+        v_bad(&mut spec);
+        let e = PopModel::new(&spec).unwrap_err().to_string();
+        assert!(e.contains("iov_cv_percent"), "{e}");
+    }
+
+    fn v_bad(spec: &mut ModelSpec) {
+        spec.variability
+            .as_mut()
+            .unwrap()
+            .iov_cv_percent
+            .insert("ka_h".into(), 10.0);
+    }
+
+    #[test]
+    fn du_vc_variability_is_the_documented_adjustment() {
+        // issue 10: Du 2019 Table 3 reports 52.2 %; mgiv ships 30 % re-estimated from Vo 2025
+        let spec = mgiv_core::model::builtin_model("du-2019").unwrap();
+        let v = spec.variability.as_ref().unwrap();
+        assert_eq!(v.iiv_cv_percent["v1_l"], 30.0);
+        assert_eq!(v.published_iiv_cv_percent["v1_l"], 52.2);
+        let m = PopModel::new(&spec).unwrap();
+        let k = m.eta_params.iter().position(|&p| p == 1).unwrap();
+        let n = m.n_eta();
+        assert!((m.omega[k * n + k] - (1.09f64).ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn du_residual_is_on_the_rise_above_baseline() {
+        let m = PopModel::new(&mgiv_core::model::builtin_model("du-2019").unwrap()).unwrap();
+        assert_eq!(m.residual.on, ResidualScale::ChangeFromBaseline);
+        // at 3.5 mmol/L with baseline 0.75: 12 % of 2.75 (not of 3.5) with 0.2045 additive
+        let sd = m.residual.sd_mmol_l(3.5, 0.75);
+        assert!((sd - (0.33f64.powi(2) + 0.2045f64.powi(2)).sqrt()).abs() < 1e-12);
+        assert!(sd < m.residual.sd_mmol_l(3.5, 0.0));
+        // at the baseline only the additive part remains
+        assert!((m.residual.sd_mmol_l(0.75, 0.75) - 0.2045).abs() < 1e-12);
+        // Salinger's 22.9 % is on the total (its baseline is a model parameter)
+        let s = PopModel::new(&mgiv_core::model::builtin_model("salinger-2013").unwrap()).unwrap();
+        assert_eq!(s.residual.on, ResidualScale::Total);
+        assert!((s.residual.sd_mmol_l(2.0, 0.85) - 0.458).abs() < 1e-12);
     }
 
     #[test]

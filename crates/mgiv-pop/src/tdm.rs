@@ -7,8 +7,11 @@
 //! a third to a half of a therapeutic level, so mgiv estimates it from the levels with its prior.
 //!
 //! 1. **MAP**: minimise J(θ) = ½ηᵀΩ⁻¹η + ½((BL − μ)/σ)² + Σ_j [½(y_j − f_j)²/s_j² + ln s_j],
-//!    s_j = √((prop·f_j)² + add²) (the model file's residual error), by damped Newton with
-//!    finite-difference derivatives.
+//!    s_j = √((prop·x_j)² + add²) (the model file's residual error), x_j = f_j on the total level
+//!    or x_j = f_j − BL when the source fitted the rise above baseline (Du 2019: 12 % of ΔMg),
+//!    by damped Newton with finite-difference derivatives. η includes the source's
+//!    between-occasion variability where it has one (Du 2019: 23.9 % on CL): all levels and
+//!    the forecast belong to one course, so the course's CL varies with ω²_IIV + ω²_IOV.
 //! 2. **Laplace**: posterior ≈ N(θ̂, H⁻¹) with H the Hessian of J at θ̂.
 //! 3. **Check by importance sampling**: 1000 draws from a multivariate t (5 d.f.) centred on θ̂ with
 //!    scale H⁻¹, weighted by exp(−J)/q; the effective sample size and the IS posterior intervals
@@ -218,7 +221,7 @@ impl Problem<'_> {
             j += 0.5 * z * z;
         }
         for (y, f) in self.obs.iter().zip(pred.iter()) {
-            let s = self.pm.residual.sd_mmol_l(*f).max(1e-6);
+            let s = self.pm.residual.sd_mmol_l(*f, p.baseline_mmol_l).max(1e-6);
             let r = (y - f) / s;
             j += 0.5 * r * r + s.ln();
         }
@@ -674,7 +677,7 @@ pub fn prior_predictive_range(
         Kernel::new(&Modes::from_params(&p)?).run(&plan, times_h, &mut out, None);
         let mut res = SubjectRng::new(0x9d1f_2026, d as u64, Stream::Residual);
         for (c, col) in out.iter().zip(cols.iter_mut()) {
-            col.push(c + pm.residual.sd_mmol_l(*c) * res.normal());
+            col.push(c + pm.residual.sd_mmol_l(*c, bl) * res.normal());
         }
     }
     let a = (1.0 - coverage) / 2.0;
@@ -1083,6 +1086,10 @@ pub struct Adjustment {
     pub model_citation: String,
     pub residual_proportional: f64,
     pub residual_additive_mmol_l: f64,
+    /// "total" or "change_from_baseline": what the residual error applies to
+    pub residual_on: mgiv_core::model::ResidualScale,
+    /// parameters whose prior includes between-occasion variability ("cl_l_h")
+    pub iov_parameters: Vec<String>,
     pub levels: Vec<Level>,
     /// MAP prediction at each level time
     pub predicted_map_mmol_l: Vec<f64>,
@@ -1197,6 +1204,12 @@ pub fn adjust(
         model_citation: model.citation.clone(),
         residual_proportional: pm.residual.proportional,
         residual_additive_mmol_l: pm.residual.additive_mmol_l,
+        residual_on: pm.residual.on,
+        iov_parameters: pm
+            .iov_params
+            .iter()
+            .map(|&k| PARAM_KEYS[k].to_string())
+            .collect(),
         levels: post.levels.clone(),
         predicted_map_mmol_l: pred_map,
         predicted_typical_mmol_l: pred_typ,
@@ -1253,11 +1266,23 @@ fn explain(
     out.push(format!("Measured: {}.", lv.join("; ")));
     let fitted: Vec<String> = pred_map.iter().map(|v| format!("{v:.2}")).collect();
     out.push(format!(
-        "The individual (MAP) fit gives {} mmol/L at those times; the model's residual error (±{:.0} % and ±{:.2} mmol/L) is allowed for.",
+        "The individual (MAP) fit gives {} mmol/L at those times; the model's residual error (±{:.0} % and ±{:.2} mmol/L, {}) is allowed for.",
         fitted.join(", "),
         100.0 * post.model.residual.proportional,
-        post.model.residual.additive_mmol_l
+        post.model.residual.additive_mmol_l,
+        post.model.residual.on.describe()
     ));
+    if !post.model.iov_params.is_empty() {
+        out.push(format!(
+            "The source's between-occasion variability on {} is part of the prior: this course's value may differ from the patient's usual one.",
+            post.model
+                .iov_params
+                .iter()
+                .map(|&k| PARAM_KEYS[k])
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     for p in params {
         let (label, unit) = match p.name.as_str() {
             "cl_l_h" => ("clearance", "L/h"),
