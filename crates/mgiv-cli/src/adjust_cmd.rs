@@ -152,6 +152,7 @@ pub fn run(a: AdjustArgs) -> Result<()> {
                 mgiv_clinical::EXIT_OK
             });
             v["elapsed_ms"] = serde_json::json!(elapsed_ms);
+            v["mgiv_version"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         AdjustFormat::Text => print_safe(&mut out, &adj, &ctx, &regimen, elapsed_ms)?,
@@ -159,7 +160,7 @@ pub fn run(a: AdjustArgs) -> Result<()> {
     if let Some(path) = &a.plot {
         crate::plot::ensure_font();
         crate::plot_to_file!(path, (1100, 650), draw_forecast, &adj.fit)?;
-        eprintln!("plot written to {}", path.display());
+        crate::note!("plot written to {}", path.display());
     }
     out.flush()?;
     if adj.has_stop() {

@@ -189,6 +189,7 @@ fn run_block(a: BlockArgs) -> Result<()> {
     match a.format {
         BrainFormat::Json => {
             let v = json!({
+                "mgiv_version": env!("CARGO_PKG_VERSION"),
                 "block": spec.name(),
                 "source": b.source,
                 "k0_mm": b.k0_mm,
@@ -386,6 +387,7 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
     match a.format {
         BrainFormat::Json => {
             let v = json!({
+                "mgiv_version": env!("CARGO_PKG_VERSION"),
                 "context": crate::plan_cmd::context_json(&ctx),
                 "context_alerts": ctx.alerts,
                 "regimen": regimen.canonical(),
@@ -439,7 +441,7 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         // text layout needs the bundled font for SVG as well as PNG
         crate::plot::ensure_font();
         crate::plot_to_file!(path, (1400, 1000), draw_brain, &prep, &regimen.canonical())?;
-        eprintln!("plot written to {}", path.display());
+        crate::note!("plot written to {}", path.display());
     }
     Ok(())
 }

@@ -80,6 +80,9 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs) -> Result<()> {
+    if let Some(path) = &args.out {
+        crate::output::check_out_path(path, "--out")?;
+    }
     let conditions = args
         .conditions
         .as_deref()
@@ -133,9 +136,14 @@ pub fn run(args: PlanArgs) -> Result<()> {
         Some(path) => {
             std::fs::write(path, &body)
                 .with_context(|| format!("writing the plan to {}", path.display()))?;
-            eprintln!("plan written to {}", path.display());
+            crate::note!("plan written to {}", path.display());
         }
         None => {
+            let body = if args.format == PlanFormat::Text && crate::output::color_enabled() {
+                crate::output::color_severities(&body)
+            } else {
+                body
+            };
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             out.write_all(body.as_bytes())?;
@@ -177,6 +185,7 @@ pub fn to_json(p: &Plan) -> serde_json::Value {
         .and_then(|o| o.remove("points"))
         .unwrap_or_default();
     json!({
+        "mgiv_version": env!("CARGO_PKG_VERSION"),
         "regimen": p.regimen,
         "regimen_note": "g = grams of MgSO4·7H2O unless another salt is named",
         "protocol": p.protocol,

@@ -169,7 +169,7 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
             &fine,
         )?;
         crate::plot::serum_plot(path, &fine_sim, &regimen.canonical(), unit)?;
-        eprintln!("plot written to {}", path.display());
+        crate::note!("plot written to {}", path.display());
     }
     Ok(())
 }
@@ -197,10 +197,15 @@ pub fn to_json(
             p
         })
         .collect();
-    let peak = sim
-        .peak()
-        .map(|(t, c)| json!({"time_h": t, "serum_mg_mmol_l": c}));
+    let peak = sim.peak().map(|(t, c)| {
+        let mut p = json!({"time_h": t, "serum_mg_mmol_l": c});
+        if unit != ConcUnit::MmolPerL {
+            p[unit_key] = json!(MgConc::from_mmol_l(c).in_unit(unit));
+        }
+        p
+    });
     json!({
+        "mgiv_version": env!("CARGO_PKG_VERSION"),
         "model": {
             "id": sim.model.id,
             "name": sim.model.name,
@@ -220,6 +225,7 @@ pub fn to_json(
         "peak": peak,
         "points": points,
         "warnings": sim.warnings,
+        "warnings_in_units": sim.warnings.iter().map(|w| crate::output::in_unit(w, unit)).collect::<Vec<_>>(),
     })
 }
 
@@ -288,7 +294,7 @@ fn print_table(
     if !sim.warnings.is_empty() {
         writeln!(out, "\nWarnings:")?;
         for w in &sim.warnings {
-            writeln!(out, "  - {w}")?;
+            writeln!(out, "  - {}", crate::output::in_unit(w, unit))?;
         }
     }
     Ok(())
@@ -306,7 +312,7 @@ fn print_csv(out: &mut impl Write, sim: &Simulation, unit: ConcUnit) -> Result<(
     writeln!(out, "# evidence: {}", sim.model.evidence)?;
     writeln!(out, "# unit: {}", unit.symbol())?;
     for w in &sim.warnings {
-        writeln!(out, "# warning: {w}")?;
+        writeln!(out, "# warning: {}", crate::output::in_unit(w, unit))?;
     }
     writeln!(out, "time_h,{col},model_id")?;
     for (t, c) in sim.times_h.iter().zip(&sim.serum_mmol_l) {

@@ -131,6 +131,9 @@ pub fn run(a: TrialArgs) -> Result<()> {
     if a.format == TrialFormat::Parquet {
         parquet_precheck(a.out.as_deref())?;
     }
+    if let Some(path) = &a.out {
+        crate::output::check_out_path(path, "--out")?;
+    }
     if !(1..=MAX_SUBJECTS).contains(&a.n) {
         bail!(
             "invalid --n {} (allowed: 1 to {MAX_SUBJECTS} virtual patients per run; split bigger trials by seed)",
@@ -172,13 +175,13 @@ pub fn run(a: TrialArgs) -> Result<()> {
     let population = ctx.population.clone();
     let model = ctx.model.clone();
     let target = (ctx.target.lo_mmol_l, ctx.target.hi_mmol_l);
-    eprintln!("clinical context:");
+    crate::note!("clinical context:");
     for l in ctx.describe() {
-        eprintln!("  {l}");
+        crate::note!("  {l}");
     }
-    eprintln!("  Horizon:    {horizon_h} h ({horizon_why})");
+    crate::note!("  Horizon:    {horizon_h} h ({horizon_why})");
     for al in ctx.alerts.iter().filter(|x| x.code != "CTX-INDICATION") {
-        eprintln!("  [{}] {}: {}", al.severity.label(), al.code, al.message);
+        crate::note!("  [{}] {}: {}", al.severity.label(), al.code, al.message);
     }
     let cfg = TrialConfig {
         n_subjects: a.n,
@@ -249,15 +252,15 @@ pub fn run(a: TrialArgs) -> Result<()> {
     match &a.out {
         Some(path) if a.format == TrialFormat::Parquet => {
             write_parquet(&result, path).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("output written to {}", path.display());
+            crate::note!("output written to {}", path.display());
         }
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("output written to {}", path.display());
+            crate::note!("output written to {}", path.display());
         }
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
-    eprintln!(
+    crate::note!(
         "{} virtual patients × {} regimen(s) × {} output times in {:.2} s ({} threads)",
         result.n_subjects,
         result.regimens.len(),
@@ -269,7 +272,7 @@ pub fn run(a: TrialArgs) -> Result<()> {
     if let Some(path) = &a.plot {
         crate::plot::ensure_font();
         crate::plot_to_file!(path, (1100, 650), draw_bands, &result)?;
-        eprintln!("plot written to {}", path.display());
+        crate::note!("plot written to {}", path.display());
     }
     Ok(())
 }
