@@ -230,7 +230,18 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
     ));
     // text in the SVG is measured with the bundled font (no system fonts needed)
     crate::plot::ensure_font();
-    crate::plot::serum_plot(&tmp, &p.simulation, &p.regimen, ConcUnit::MmolPerL)?;
+    let target_why = format!("{}: {}", ctx.indication.id, ctx.target_why);
+    crate::plot::serum_plot(
+        &tmp,
+        &p.simulation,
+        &p.regimen,
+        ConcUnit::MmolPerL,
+        &crate::plot::SerumPlotContext {
+            target_mmol_l: Some((ctx.target.lo_mmol_l, ctx.target.hi_mmol_l)),
+            target_why: &target_why,
+            patient: mgiv_safety::report::patient_words(&p.patient),
+        },
+    )?;
     let svg = std::fs::read_to_string(&tmp).with_context(|| format!("reading {}", tmp.display()));
     let _ = std::fs::remove_file(&tmp);
     let svg = svg?;

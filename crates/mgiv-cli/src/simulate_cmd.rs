@@ -114,6 +114,8 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
             ..Default::default()
         })?;
     let patient = ctx.patient.clone();
+    let plot_target = (ctx.target.lo_mmol_l, ctx.target.hi_mmol_l);
+    let plot_target_why = format!("{}: {}", ctx.indication.id, ctx.target_why);
     let (model, why) = (ctx.model.clone(), Some(ctx.model_why.clone()));
     let context_notes: Vec<String> = ctx
         .alerts
@@ -168,7 +170,17 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
             &regimen,
             &fine,
         )?;
-        crate::plot::serum_plot(path, &fine_sim, &regimen.canonical(), unit)?;
+        crate::plot::serum_plot(
+            path,
+            &fine_sim,
+            &regimen.canonical(),
+            unit,
+            &crate::plot::SerumPlotContext {
+                target_mmol_l: Some(plot_target),
+                target_why: &plot_target_why,
+                patient: mgiv_safety::report::patient_words(&patient),
+            },
+        )?;
         crate::note!("plot written to {}", path.display());
     }
     Ok(())

@@ -274,7 +274,12 @@ fn write_text(o: &mut String, plan: &Plan) -> std::fmt::Result {
 }
 
 fn patient_line(plan: &Plan) -> String {
-    let p = &plan.patient;
+    patient_words(&plan.patient)
+}
+
+/// The patient in a few words ("70 kg, female, creatinine 0.8 mg/dL, pregnant, pre-eclampsia"),
+/// for reports and plot subtitles.
+pub fn patient_words(p: &mgiv_core::patient::Patient) -> String {
     let mut parts = Vec::new();
     if let Some(w) = p.weight_kg {
         parts.push(format!("{} kg", n(w)));
