@@ -381,7 +381,19 @@ pub fn serum_plot(
     unit: ConcUnit,
     ctx: &SerumPlotContext<'_>,
 ) -> Result<()> {
-    plot_to_file!(path, (1200, 700), draw_serum, sim, regimen, unit, ctx)
+    serum_plot_sized(path, (1200, 700), sim, regimen, unit, ctx)
+}
+
+/// [`serum_plot`] at a given size in pixels (the printable report uses a wide, low one).
+pub fn serum_plot_sized(
+    path: &Path,
+    size: (u32, u32),
+    sim: &Simulation,
+    regimen: &str,
+    unit: ConcUnit,
+    ctx: &SerumPlotContext<'_>,
+) -> Result<()> {
+    plot_to_file!(path, size, draw_serum, sim, regimen, unit, ctx)
 }
 
 fn draw_serum<DB: DrawingBackend>(

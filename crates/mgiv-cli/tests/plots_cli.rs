@@ -148,3 +148,82 @@ fn every_documented_png_is_regenerated_by_the_script() {
     }
     assert!(n >= 5, "one reference PNG per plot type");
 }
+
+#[test]
+fn the_printable_report_has_every_section_and_a_print_stylesheet() {
+    let out = mgiv()
+        .args([
+            "plan",
+            "--protocol",
+            "zuspan",
+            "--weight",
+            "70",
+            "--age",
+            "30",
+            "--sex",
+            "f",
+            "--creatinine",
+            "0.8",
+            "--pre-eclampsia",
+            "--format",
+            "html",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let html = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "<h2>Order</h2>",
+        "<th>Pump</th>",
+        "<b>150 mL/h</b>",
+        "<h2>Predicted total serum Mg</h2>",
+        "Alerts (",
+        "<th>Source</th>",
+        "<h2>Monitoring</h2>",
+        "If toxicity appears — antidote",
+        "class=\"antidote\"",
+        "calcium gluconate",
+        "@media print",
+        "@page{size:A4",
+        "g = grams of MgSO4·7H2O",
+        "<svg",
+    ] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    assert!(!html.contains("<script"));
+}
+
+/// Renders the report in headless Chromium (scripts/render-report.sh) and checks the PDF is one
+/// A4 page; skipped, with a message, where chromium is not installed (.ci/run installs it).
+#[test]
+fn the_printable_report_prints_on_one_page_in_chromium() {
+    let have = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .any(|b| {
+            std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {b}")])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        });
+    if !have {
+        eprintln!("SKIP the_printable_report_prints_on_one_page_in_chromium: chromium is not installed (apt-get install -y chromium)");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tmp("report");
+    let out = std::process::Command::new(root.join("scripts/render-report.sh"))
+        .arg(&dir)
+        .env("MGIV", assert_cmd::cargo::cargo_bin("mgiv"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("(1 page(s))"), "{text}");
+    let png = std::fs::read(dir.join("report.png")).unwrap();
+    assert!(png.len() > 50_000, "the screenshot is nearly empty");
+}
