@@ -156,6 +156,7 @@ pub fn run(a: AdjustArgs) -> Result<()> {
             });
             v["elapsed_ms"] = serde_json::json!(elapsed_ms);
             v["mgiv_version"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
+            v["units"] = serde_json::json!({"concentration": "mmol/L (total serum Mg)", "time": "h", "rate": "g/h MgSO4·7H2O"});
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         AdjustFormat::Text => print_safe(&mut out, &adj, &ctx, &regimen, elapsed_ms)?,

@@ -388,6 +388,7 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         BrainFormat::Json => {
             let v = json!({
                 "mgiv_version": env!("CARGO_PKG_VERSION"),
+                "units": {"serum_and_csf": "mmol/L", "time": "h", "blood_pressure": "mmHg", "voltage": "mV"},
                 "context": crate::plan_cmd::context_json(&ctx),
                 "context_alerts": ctx.alerts,
                 "regimen": regimen.canonical(),

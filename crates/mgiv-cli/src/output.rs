@@ -235,6 +235,16 @@ mod tests {
     }
 
     #[test]
+    fn severities_are_coloured_only_when_asked() {
+        assert_eq!(severity("STOP", false), "STOP");
+        assert_eq!(severity("STOP", true), "\x1b[1;31mSTOP\x1b[0m");
+        assert_eq!(
+            color_severities("  [WARNING] X"),
+            "  [\x1b[33mWARNING\x1b[0m] X"
+        );
+    }
+
+    #[test]
     fn wrap_never_cuts_words() {
         let lines = wrap("Seizure prophylaxis in severe pre-eclampsia; eclampsia", 20);
         assert_eq!(

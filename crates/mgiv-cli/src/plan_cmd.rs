@@ -186,6 +186,7 @@ pub fn to_json(p: &Plan) -> serde_json::Value {
         .unwrap_or_default();
     json!({
         "mgiv_version": env!("CARGO_PKG_VERSION"),
+        "units": {"concentration": "mmol/L (total serum Mg)", "time": "h", "amount_g": "g MgSO4·7H2O (the equivalent for another salt or an amount in mmol)", "rate": "g/h, mmol/h, mg/min", "pump": "mL/h", "volume": "mL"},
         "regimen": p.regimen,
         "regimen_note": "g = grams of MgSO4·7H2O unless another salt is named",
         "protocol": p.protocol,

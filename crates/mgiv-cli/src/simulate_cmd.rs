@@ -297,8 +297,8 @@ fn print_table(
     if let Some((tp, cp)) = sim.peak() {
         writeln!(
             out,
-            "\nPeak {:.3} {} at {} h (total serum Mg; searched on a 1-minute grid).",
-            MgConc::from_mmol_l(cp).in_unit(unit),
+            "\nPeak {} {} at {} h (total serum Mg; searched on a 1-minute grid).",
+            crate::output::sig3(MgConc::from_mmol_l(cp).in_unit(unit)),
             unit.symbol(),
             fmt_num(tp)
         )?;

@@ -272,3 +272,40 @@ fn quiet_keeps_stderr_empty_and_no_color_keeps_text_plain() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn machine_readable_outputs_carry_version_model_and_units() {
+    let plan = json(&[
+        "plan",
+        "--protocol",
+        "zuspan",
+        "--weight",
+        "70",
+        "--pre-eclampsia",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(plan["mgiv_version"], env!("CARGO_PKG_VERSION"));
+    assert!(plan["units"]["concentration"]
+        .as_str()
+        .unwrap()
+        .starts_with("mmol/L"));
+    assert!(plan["regimen"].is_string() && plan["alerts"].is_array());
+    let (_, csv, _) = run(&[
+        "trial",
+        "--regimen",
+        "zuspan",
+        "--n",
+        "20",
+        "--seed",
+        "1",
+        "--threads",
+        "1",
+        "--format",
+        "csv",
+    ]);
+    let first: Vec<&str> = csv.lines().take(4).collect();
+    assert!(first[0].starts_with(&format!("# mgiv {} trial", env!("CARGO_PKG_VERSION"))));
+    assert!(first[1].starts_with("# model: du-2019"));
+    assert!(csv.lines().any(|l| l.starts_with("# warning: ")));
+}
