@@ -16,7 +16,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::common::PatientArgs;
-use crate::plot::{e, target_band, time_chart};
+use crate::output::sig3;
+use crate::plot::{
+    e, layout, target_band, time_chart, Legend, Swatch, OI_BLACK, OI_BLUE, OI_GREY, OI_VERMILLION,
+};
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum AdjustFormat {
@@ -152,6 +155,8 @@ pub fn run(a: AdjustArgs) -> Result<()> {
                 mgiv_clinical::EXIT_OK
             });
             v["elapsed_ms"] = serde_json::json!(elapsed_ms);
+            v["mgiv_version"] = serde_json::json!(env!("CARGO_PKG_VERSION"));
+            v["units"] = serde_json::json!({"concentration": "mmol/L (total serum Mg)", "time": "h", "rate": "g/h MgSO4·7H2O"});
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         AdjustFormat::Text => print_safe(&mut out, &adj, &ctx, &regimen, elapsed_ms)?,
@@ -159,7 +164,7 @@ pub fn run(a: AdjustArgs) -> Result<()> {
     if let Some(path) = &a.plot {
         crate::plot::ensure_font();
         crate::plot_to_file!(path, (1100, 650), draw_forecast, &adj.fit)?;
-        eprintln!("plot written to {}", path.display());
+        crate::note!("plot written to {}", path.display());
     }
     out.flush()?;
     if adj.has_stop() {
@@ -431,35 +436,37 @@ fn draw_forecast<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, a: &Adjustme
         .chain(a.levels.iter().map(|l| l.mmol_l))
         .fold(a.toxic_mmol_l, f64::max)
         * 1.1;
-    let mut chart = time_chart(
+    let layout = layout(
         root,
-        format!(
-            "Bayesian forecast, model {} — levels, 90 % bands",
-            a.model_id
+        "Bayesian forecast from the measured levels: median and 90 % band",
+        &format!(
+            "model {} · {} measured level(s) · forecast of this patient's individual curve",
+            a.model_id,
+            a.levels.len()
         ),
-        tmax,
-        top,
-        "total serum Mg (mmol/L)",
+        4,
     )?;
+    let mut chart = time_chart(&layout.plot, tmax, top, "total serum Mg (mmol/L)")?;
+    let mut legend = Legend::default();
     let (lo, hi) = a.target_mmol_l;
-    target_band(&mut chart, lo, hi, tmax, format!("target {lo}–{hi}"))?;
-    chart
-        .draw_series(LineSeries::new(
-            vec![(0.0, a.toxic_mmol_l), (tmax, a.toxic_mmol_l)],
-            RED.stroke_width(1),
-        ))
-        .map_err(e)?;
+    target_band(
+        &mut chart,
+        &mut legend,
+        lo,
+        hi,
+        tmax,
+        format!("target {}–{} mmol/L", sig3(lo), sig3(hi)),
+    )?;
+    legend.threshold(
+        &mut chart,
+        a.toxic_mmol_l,
+        tmax,
+        format!("{} mmol/L: toxic threshold", sig3(a.toxic_mmol_l)),
+        OI_VERMILLION,
+    )?;
     for (band, c, label) in [
-        (
-            &d.forecast_continue,
-            RGBColor(120, 120, 120),
-            "continue as given",
-        ),
-        (
-            &d.forecast_recommended,
-            RGBColor(30, 90, 200),
-            "recommended",
-        ),
+        (&d.forecast_continue, OI_GREY, "continue as given"),
+        (&d.forecast_recommended, OI_BLUE, "recommended"),
     ] {
         let poly: Vec<(f64, f64)> = band
             .iter()
@@ -472,28 +479,19 @@ fn draw_forecast<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, a: &Adjustme
         chart
             .draw_series(LineSeries::new(
                 band.iter().map(|p| (p.time_h, p.p50_mmol_l)),
-                c.stroke_width(2),
+                c.stroke_width(3),
             ))
-            .map_err(e)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
+            .map_err(e)?;
+        legend.add(Swatch::Line(c, 3), format!("{label} (median, 90 % band)"));
     }
     chart
         .draw_series(
             a.levels
                 .iter()
-                .map(|l| Circle::new((l.time_h, l.mmol_l), 5, BLACK.filled())),
+                .map(|l| Circle::new((l.time_h, l.mmol_l), 6, OI_BLACK.filled())),
         )
-        .map_err(e)?
-        .label("measured")
-        .legend(|(x, y)| Circle::new((x + 7, y), 4, BLACK.filled()));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
         .map_err(e)?;
+    legend.add(Swatch::Dot(OI_BLACK), "measured level");
+    legend.draw(&layout)?;
     Ok(())
 }

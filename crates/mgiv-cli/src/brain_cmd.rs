@@ -21,7 +21,7 @@ use plotters::prelude::*;
 use serde_json::json;
 
 use crate::common::{parse_times, PatientArgs};
-use crate::plot::e;
+use crate::plot::{e, Swatch, OI_BLACK, OI_BLUE, OI_GREEN, OI_GREY, OI_PURPLE, OI_VERMILLION};
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum BrainFormat {
@@ -189,6 +189,7 @@ fn run_block(a: BlockArgs) -> Result<()> {
     match a.format {
         BrainFormat::Json => {
             let v = json!({
+                "mgiv_version": env!("CARGO_PKG_VERSION"),
                 "block": spec.name(),
                 "source": b.source,
                 "k0_mm": b.k0_mm,
@@ -382,6 +383,8 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
     match a.format {
         BrainFormat::Json => {
             let v = json!({
+                "mgiv_version": env!("CARGO_PKG_VERSION"),
+                "units": {"serum_and_csf": "mmol/L", "time": "h", "blood_pressure": "mmHg", "voltage": "mV"},
                 "context": crate::plan_cmd::context_json(&ctx),
                 "context_alerts": ctx.alerts,
                 "regimen": regimen.canonical(),
@@ -423,8 +426,14 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
     drop(out);
     if let Some(path) = &a.plot {
         // a denser set of report times for smooth curves
-        let n = 300usize;
-        let plot_times: Vec<f64> = (0..=n).map(|i| horizon * i as f64 / n as f64).collect();
+        // the simulation's own fine grid (1 minute or finer up to 5000 points), so the
+        // loading peak is drawn at its height
+        let plot_times: Vec<f64> = sim
+            .times_h
+            .iter()
+            .copied()
+            .filter(|t| *t <= horizon)
+            .collect();
         let prep = brain_report(
             &sim.times_h,
             &sim.serum_mmol_l,
@@ -435,7 +444,7 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         // text layout needs the bundled font for SVG as well as PNG
         crate::plot::ensure_font();
         crate::plot_to_file!(path, (1400, 1000), draw_brain, &prep, &regimen.canonical())?;
-        eprintln!("plot written to {}", path.display());
+        crate::note!("plot written to {}", path.display());
     }
     Ok(())
 }
@@ -600,17 +609,26 @@ fn draw_brain<DB: DrawingBackend>(
         v.extend(a.iter().rev().map(|&(t, _, hi)| (t, hi)));
         v
     };
-    let blue = RGBColor(30, 90, 200);
-    let green = RGBColor(0, 140, 80);
+    let (blue, green, red, purple) = (OI_BLUE, OI_GREEN, OI_VERMILLION, OI_PURPLE);
+    // a panel's legend sits below its data, one entry a line
+    fn split_panel<DB: DrawingBackend>(
+        area: &DrawingArea<DB, Shift>,
+        entries: usize,
+    ) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
+        let (_, h) = area.dim_in_pixel();
+        area.split_vertically(h as i32 - 20 * entries as i32 - 8)
+    }
 
     // A: serum, CSF total, CSF ionised
     {
+        let (chart_area, leg_area) = split_panel(&panels[0], 3);
+        let mut entries = Vec::new();
         let ymax = pts
             .iter()
             .map(|p| p.serum_mg_mmol_l.max(p.csf_total_mg_mmol_l_hi))
             .fold(0.0, f64::max)
             * 1.1;
-        let mut ch = ChartBuilder::on(&panels[0])
+        let mut ch = ChartBuilder::on(&chart_area)
             .caption(
                 "Mg: serum and CSF (grade A-/C: measured; time course fitted)",
                 ("sans-serif", 15),
@@ -621,7 +639,11 @@ fn draw_brain<DB: DrawingBackend>(
             .build_cartesian_2d(0f64..tmax, 0f64..ymax.max(0.5))
             .map_err(e)?;
         ch.configure_mesh()
-            .x_desc("time (h)")
+            .x_desc("time since start (h)")
+            .x_labels(8)
+            .x_label_formatter(&|v| crate::output::sig3(*v))
+            .y_label_formatter(&|v| crate::output::sig3(*v))
+            .light_line_style(WHITE.mix(0.0))
             .y_desc("Mg (mmol/L)")
             .draw()
             .map_err(e)?;
@@ -651,35 +673,37 @@ fn draw_brain<DB: DrawingBackend>(
         .map_err(e)?;
         ch.draw_series(LineSeries::new(
             pts.iter().map(|p| (p.time_h, p.serum_mg_mmol_l)),
-            BLACK.stroke_width(2),
+            OI_BLACK.stroke_width(2),
         ))
-        .map_err(e)?
-        .label("total serum Mg (PK model)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK.stroke_width(2)));
+        .map_err(e)?;
+        entries.push((
+            Swatch::Line(OI_BLACK, 2),
+            String::from("total serum Mg (PK model)"),
+        ));
         ch.draw_series(LineSeries::new(
             pts.iter().map(|p| (p.time_h, p.csf_total_mg_mmol_l)),
             blue.stroke_width(2),
         ))
-        .map_err(e)?
-        .label("CSF total Mg (band: parameter interval)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], blue.stroke_width(2)));
+        .map_err(e)?;
+        entries.push((
+            Swatch::Line(blue, 2),
+            String::from("CSF total Mg (band: parameter interval)"),
+        ));
         ch.draw_series(LineSeries::new(
             pts.iter().map(|p| (p.time_h, p.csf_ionised_mg_mmol_l)),
             green.stroke_width(2),
         ))
-        .map_err(e)?
-        .label("CSF ionised Mg (drives NMDA block)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], green.stroke_width(2)));
-        ch.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(e)?;
+        .map_err(e)?;
+        entries.push((
+            Swatch::Line(green, 2),
+            String::from("CSF ionised Mg (drives NMDA block)"),
+        ));
+        crate::plot::draw_entries(&leg_area, &entries, 1)?;
     }
     // B: NMDA relative conductance and release
     {
+        let (chart_area, leg_area) = split_panel(&panels[1], 2);
+        let mut entries = Vec::new();
         let rel: Vec<f64> = pts
             .iter()
             .map(|p| effect_value(p, "presynaptic_release_relative").unwrap_or(1.0))
@@ -689,7 +713,7 @@ fn draw_brain<DB: DrawingBackend>(
             .map(|p| p.nmda_relative_conductance_lo)
             .chain(rel.iter().copied())
             .fold(1.0, f64::min);
-        let mut ch = ChartBuilder::on(&panels[1])
+        let mut ch = ChartBuilder::on(&chart_area)
             .caption(
                 format!(
                     "Nerve transmission (grade B): NMDA conductance at {} mV",
@@ -703,7 +727,11 @@ fn draw_brain<DB: DrawingBackend>(
             .build_cartesian_2d(0f64..tmax, (lo - 0.05).max(0.0)..1.02f64)
             .map_err(e)?;
         ch.configure_mesh()
-            .x_desc("time (h)")
+            .x_desc("time since start (h)")
+            .x_labels(8)
+            .x_label_formatter(&|v| crate::output::sig3(*v))
+            .y_label_formatter(&|v| crate::output::sig3(*v))
+            .light_line_style(WHITE.mix(0.0))
             .y_desc("× baseline")
             .draw()
             .map_err(e)?;
@@ -719,34 +747,34 @@ fn draw_brain<DB: DrawingBackend>(
             .collect();
         ch.draw_series(std::iter::once(Polygon::new(
             band(&nm),
-            RED.mix(0.2).filled(),
+            red.mix(0.2).filled(),
         )))
         .map_err(e)?;
         ch.draw_series(LineSeries::new(
             pts.iter().map(|p| (p.time_h, p.nmda_relative_conductance)),
-            RED.stroke_width(2),
+            red.stroke_width(2),
         ))
-        .map_err(e)?
-        .label("NMDA conductance vs baseline (B: strong law)")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], RED.stroke_width(2)));
-        let grey = RGBColor(120, 120, 120);
+        .map_err(e)?;
+        entries.push((
+            Swatch::Line(red, 2),
+            String::from("NMDA conductance vs baseline (B: strong law)"),
+        ));
+        let grey = OI_GREY;
         ch.draw_series(LineSeries::new(
             pts.iter().zip(&rel).map(|(p, r)| (p.time_h, *r)),
             grey.stroke_width(2),
         ))
-        .map_err(e)?
-        .label("transmitter release vs baseline (C: unverified constants, illustrative)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], grey.stroke_width(2)));
-        ch.configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(e)?;
+        .map_err(e)?;
+        entries.push((
+            Swatch::Line(grey, 2),
+            String::from("transmitter release vs baseline (C: unverified constants, illustrative)"),
+        ));
+        crate::plot::draw_entries(&leg_area, &entries, 1)?;
     }
     // C: blood pressure
     {
+        let (chart_area, leg_area) = split_panel(&panels[2], 2);
+        let mut entries = Vec::new();
         let sbp: Vec<f64> = pts
             .iter()
             .map(|p| effect_value(p, "systolic_bp_change_mmhg").unwrap_or(0.0))
@@ -764,7 +792,7 @@ fn draw_brain<DB: DrawingBackend>(
         } else {
             "Blood pressure NOT predicted outside pre-eclampsia (volunteers: no change); brain blood flow NOT predicted (D)"
         };
-        let mut ch = ChartBuilder::on(&panels[2])
+        let mut ch = ChartBuilder::on(&chart_area)
             .caption(caption, ("sans-serif", 15))
             .margin(10)
             .x_label_area_size(35)
@@ -772,7 +800,11 @@ fn draw_brain<DB: DrawingBackend>(
             .build_cartesian_2d(0f64..tmax, lo..1.0f64)
             .map_err(e)?;
         ch.configure_mesh()
-            .x_desc("time (h)")
+            .x_desc("time since start (h)")
+            .x_labels(8)
+            .x_label_formatter(&|v| crate::output::sig3(*v))
+            .y_label_formatter(&|v| crate::output::sig3(*v))
+            .light_line_style(WHITE.mix(0.0))
             .y_desc("change (mmHg)")
             .draw()
             .map_err(e)?;
@@ -780,33 +812,27 @@ fn draw_brain<DB: DrawingBackend>(
             pts.iter().zip(&sbp).map(|(p, v)| (p.time_h, *v)),
             blue.stroke_width(2),
         ))
-        .map_err(e)?
-        .label("systolic")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], blue.stroke_width(2)));
+        .map_err(e)?;
+        entries.push((Swatch::Line(blue, 2), String::from("systolic")));
         ch.draw_series(LineSeries::new(
             pts.iter().zip(&dbp).map(|(p, v)| (p.time_h, *v)),
             green.stroke_width(2),
         ))
-        .map_err(e)?
-        .label("diastolic")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], green.stroke_width(2)));
-        ch.configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(e)?;
+        .map_err(e)?;
+        entries.push((Swatch::Line(green, 2), String::from("diastolic")));
+        crate::plot::draw_entries(&leg_area, &entries, 1)?;
     }
     // D: plasticity
     {
+        let (chart_area, leg_area) = split_panel(&panels[3], 1);
+        let mut entries = Vec::new();
         let gb: Vec<f64> = pts
             .iter()
             .map(|p| effect_value(p, "plasticity_gb_change_vs_baseline").unwrap_or(0.0))
             .collect();
         let lo = gb.iter().copied().fold(-0.01, f64::min) * 1.2;
         let hi = gb.iter().copied().fold(0.01, f64::max) * 1.2;
-        let mut ch = ChartBuilder::on(&panels[3])
+        let mut ch = ChartBuilder::on(&chart_area)
             .caption("Synaptic plasticity, acute model (B); chronic NOT modelled; inflammation associative (D)", ("sans-serif", 15))
             .margin(10)
             .x_label_area_size(35)
@@ -814,25 +840,24 @@ fn draw_brain<DB: DrawingBackend>(
             .build_cartesian_2d(0f64..tmax, lo..hi)
             .map_err(e)?;
         ch.configure_mesh()
-            .x_desc("time (h)")
+            .x_desc("time since start (h)")
+            .x_labels(8)
+            .x_label_formatter(&|v| crate::output::sig3(*v))
+            .y_label_formatter(&|v| crate::output::sig3(*v))
+            .light_line_style(WHITE.mix(0.0))
             .y_desc("Δ synaptic change vs baseline")
             .draw()
             .map_err(e)?;
-        let purple = RGBColor(120, 60, 180);
         ch.draw_series(LineSeries::new(
             pts.iter().zip(&gb).map(|(p, v)| (p.time_h, *v)),
             purple.stroke_width(2),
         ))
-        .map_err(e)?
-        .label("Graupner-Brunel DP, 60 pairs at 1 Hz, +10 ms (below 0 = less LTP)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], purple.stroke_width(2)));
-        ch.configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(e)?;
+        .map_err(e)?;
+        entries.push((
+            Swatch::Line(purple, 2),
+            String::from("Graupner-Brunel DP, 60 pairs at 1 Hz, +10 ms (below 0 = less LTP)"),
+        ));
+        crate::plot::draw_entries(&leg_area, &entries, 1)?;
     }
     Ok(())
 }

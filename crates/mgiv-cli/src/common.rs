@@ -139,7 +139,7 @@ pub fn parse_conc_needs_unit(
             format!("invalid {field}: '{text}' (allowed: a number with its unit mmol/L, mg/dL or mEq/L)")
         })?;
         let unit = ConcUnit::infer(field, v, plausible_mmol_l)?;
-        eprintln!(
+        crate::note!(
             "note: {field} '{text}' has no unit; read as {} (the only plausible unit); write the unit to be sure",
             unit.symbol()
         );
@@ -147,6 +147,9 @@ pub fn parse_conc_needs_unit(
     }
     parse_conc(text, field)
 }
+
+/// The longest simulation, h (`mgiv_core::simulate::uniform_times` refuses more).
+pub const MAX_HOURS: f64 = 24.0 * 90.0;
 
 /// "0.5,1,6,12" → hours.
 pub fn parse_times(text: &str) -> Result<Vec<f64>> {
@@ -159,8 +162,12 @@ pub fn parse_times(text: &str) -> Result<Vec<f64>> {
         let v: f64 = p.parse().with_context(|| {
             format!("invalid --at time '{part}' (allowed: comma-separated hours, e.g. 0.5,1,6,24)")
         })?;
-        if !(v.is_finite() && v >= 0.0) {
-            bail!("invalid --at time '{part}' (allowed: hours of 0 or more)");
+        // the same limit as --hours (90 days)
+        if !(v.is_finite() && (0.0..=MAX_HOURS).contains(&v)) {
+            bail!(
+                "invalid --at time '{}' (allowed: hours from 0 to {MAX_HOURS} (90 days), as for --hours)",
+                part.trim()
+            );
         }
         out.push(v);
     }
@@ -171,8 +178,8 @@ pub fn parse_times(text: &str) -> Result<Vec<f64>> {
         if w[1] < w[0] {
             bail!(
                 "invalid --at: {} h comes after {} h (allowed: increasing times)",
-                w[1],
-                w[0]
+                mgiv_core::units::fmt_num(w[1]),
+                mgiv_core::units::fmt_num(w[0])
             );
         }
     }

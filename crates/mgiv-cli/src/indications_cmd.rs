@@ -30,31 +30,44 @@ pub fn run(a: IndicationsArgs) -> Result<()> {
         return Ok(());
     }
     if a.id.is_none() {
-        println!(
-            "{:<22} {:<12} {:<15} {:<16} {:>13}  protocols",
-            "id", "course", "population", "model", "target mmol/L"
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|i| {
+                vec![
+                    i.id.clone(),
+                    i.course.as_str().to_string(),
+                    i.populations.join(", "),
+                    i.default_model.clone(),
+                    format!(
+                        "{}-{}{}",
+                        fmt_num(i.target.lo_mmol_l),
+                        fmt_num(i.target.hi_mmol_l),
+                        if i.target.established { "" } else { "*" }
+                    ),
+                    if i.reference_protocols.is_empty() {
+                        "-".to_string()
+                    } else {
+                        i.reference_protocols.join(", ")
+                    },
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            crate::output::table(
+                &[
+                    "id",
+                    "course",
+                    "population",
+                    "model",
+                    "target mmol/L",
+                    "protocols"
+                ],
+                &[21, 11, 13, 15, 11, 19],
+                &rows
+            )
         );
-        for i in &list {
-            println!(
-                "{:<22} {:<12} {:<15} {:<16} {:>13}  {}",
-                i.id,
-                i.course.as_str(),
-                i.populations.join(","),
-                i.default_model,
-                format!(
-                    "{}-{}{}",
-                    fmt_num(i.target.lo_mmol_l),
-                    fmt_num(i.target.hi_mmol_l),
-                    if i.target.established { "" } else { "*" }
-                ),
-                if i.reference_protocols.is_empty() {
-                    "-".to_string()
-                } else {
-                    i.reference_protocols.join(", ")
-                }
-            );
-        }
-        println!("\n* no serum target is established: display range only. `mgiv indications ID` shows one in full with sources.");
+        println!("\n* no serum target is established: display range only.\n`mgiv indications ID` shows one in full with sources.");
         return Ok(());
     }
     let i = list[0];

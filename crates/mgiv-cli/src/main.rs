@@ -8,6 +8,7 @@ mod common;
 mod indications_cmd;
 mod models_cmd;
 mod neuro_cmd;
+mod output;
 mod plan_cmd;
 mod plot;
 mod protocols_cmd;
@@ -26,6 +27,9 @@ use clap::{Parser, Subcommand};
 and says how strong the evidence is. Start with `mgiv simulate` (a documented example) or `mgiv simulate --help`."
 )]
 struct Cli {
+    /// Print only the result: no notes ("plot written to ...", the clinical context on stderr)
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -65,6 +69,7 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    output::set_quiet(cli.quiet);
     let result = match cli.command {
         Command::Simulate(a) => simulate_cmd::run(a),
         Command::Models(a) => models_cmd::run(a),
@@ -79,7 +84,7 @@ fn main() {
         Command::Adjust(a) => adjust_cmd::run(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", output::error_text(&e));
         std::process::exit(2);
     }
 }

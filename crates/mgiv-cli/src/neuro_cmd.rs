@@ -194,6 +194,11 @@ pub fn run(args: NeuroArgs) -> Result<()> {
     }
 }
 
+/// What one seed's rates mean beside the Brian2 band (docs/NEURO.md §6: 10 seeds).
+pub const SEED_SPREAD_NOTE: &str = "One seed is one sample: at 1.0 mM single seeds give E 3.99-5.41 Hz and I 10.24-11.40 Hz \
+(mgiv seeds 1-10, 4 s; seed 1: E 5.05 Hz), a spread that covers the Brian2 band; the 10-seed mean (E 4.85, I 10.95 Hz) lies \
+inside it. Compare means over seeds (--seeds N), not one run (docs/NEURO.md).";
+
 // ---------------------------------------------------------------------------------------------
 // Magnesium input
 
@@ -213,7 +218,7 @@ fn csf_ionised_time_course(
     // fitted saturable-influx model, point estimate) -> ionised CSF Mg
     let opts = mgiv_brain::CsfOptions::default();
     let (sim, course) = crate::brain_cmd::serum_and_csf(regimen, None, patient, horizon_h, &opts)?;
-    eprintln!(
+    crate::note!(
         "Mg drive: ionised CSF Mg predicted from serum model {} ({}) through the mgiv-brain blood-CSF model (point estimate; intervals in `mgiv brain`)",
         sim.model.id, sim.model.citation
     );
@@ -282,7 +287,7 @@ impl MgArgs {
 }
 
 fn provenance(model: &str, source: &str, evidence: &str) -> Value {
-    json!({ "model": model, "source": source, "evidence": evidence, "scope_note": SCOPE_NOTE })
+    json!({ "model": model, "source": source, "evidence": evidence, "scope_note": SCOPE_NOTE, "mgiv_version": env!("CARGO_PKG_VERSION"), })
 }
 
 const DECISION_MODEL: &str = "Wang (2002) decision network, 1600 E + 400 I conductance LIF, AMPA/GABA-A all-to-all, \
@@ -398,6 +403,7 @@ fn decision(a: DecisionArgs) -> Result<()> {
                 provenance(DECISION_MODEL, DECISION_SOURCE, DECISION_EVIDENCE),
             ) {
                 o.extend(p);
+                o.insert("seed_spread_note".into(), json!(SEED_SPREAD_NOTE));
                 o.insert(
                     "brian2_reference".into(),
                     json!("Brian2 2.9.0 cpp_standalone, 1.0 mM, 4 s: E 4.64-4.92 Hz, I 10.69-11.07 Hz, population 1 won in 4/4 runs (brain.md §8.2)"),
@@ -442,6 +448,7 @@ fn decision(a: DecisionArgs) -> Result<()> {
             }
             println!();
             println!("Brian2 reference at 1.0 mM, 4 s: E 4.64-4.92 Hz, I 10.69-11.07 Hz, population 1 wins (brain.md §8.2).");
+            println!("{SEED_SPREAD_NOTE}");
         }
     }
     Ok(())

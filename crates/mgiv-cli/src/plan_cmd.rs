@@ -80,6 +80,9 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: PlanArgs) -> Result<()> {
+    if let Some(path) = &args.out {
+        crate::output::check_out_path(path, "--out")?;
+    }
     let conditions = args
         .conditions
         .as_deref()
@@ -133,9 +136,14 @@ pub fn run(args: PlanArgs) -> Result<()> {
         Some(path) => {
             std::fs::write(path, &body)
                 .with_context(|| format!("writing the plan to {}", path.display()))?;
-            eprintln!("plan written to {}", path.display());
+            crate::note!("plan written to {}", path.display());
         }
         None => {
+            let body = if args.format == PlanFormat::Text && crate::output::color_enabled() {
+                crate::output::color_severities(&body)
+            } else {
+                body
+            };
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             out.write_all(body.as_bytes())?;
@@ -170,6 +178,8 @@ pub fn to_json(p: &Plan) -> serde_json::Value {
         .and_then(|o| o.remove("points"))
         .unwrap_or_default();
     json!({
+        "mgiv_version": env!("CARGO_PKG_VERSION"),
+        "units": {"concentration": "mmol/L (total serum Mg)", "time": "h", "amount_g": "g MgSO4·7H2O (the equivalent for another salt or an amount in mmol)", "rate": "g/h, mmol/h, mg/min", "pump": "mL/h", "volume": "mL"},
         "regimen": p.regimen,
         "regimen_note": "g = grams of MgSO4·7H2O unless another salt is named",
         "protocol": p.protocol,
@@ -214,7 +224,19 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
     ));
     // text in the SVG is measured with the bundled font (no system fonts needed)
     crate::plot::ensure_font();
-    crate::plot::serum_plot(&tmp, &p.simulation, &p.regimen, ConcUnit::MmolPerL)?;
+    let target_why = format!("{}: {}", ctx.indication.id, ctx.target_why);
+    crate::plot::serum_plot_sized(
+        &tmp,
+        (1100, 520),
+        &p.simulation,
+        &p.regimen,
+        ConcUnit::MmolPerL,
+        &crate::plot::SerumPlotContext {
+            target_mmol_l: Some((ctx.target.lo_mmol_l, ctx.target.hi_mmol_l)),
+            target_why: &target_why,
+            patient: mgiv_safety::report::patient_words(&p.patient),
+        },
+    )?;
     let svg = std::fs::read_to_string(&tmp).with_context(|| format!("reading {}", tmp.display()));
     let _ = std::fs::remove_file(&tmp);
     let svg = svg?;
@@ -224,23 +246,23 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
     };
     let mut rows = String::new();
     for a in &p.alerts {
-        let color = match a.severity {
-            Severity::Stop => "#b00020",
-            Severity::Warning => "#d35400",
-            Severity::Caution => "#b7950b",
-            Severity::Info => "#2471a3",
+        let class = match a.severity {
+            Severity::Stop => "stop",
+            Severity::Warning => "warning",
+            Severity::Caution => "caution",
+            Severity::Info => "info",
         };
         rows.push_str(&format!(
-            "<tr><td style=\"color:#fff;background:{color};font-weight:bold\">{}</td><td>{}</td><td><b>{}</b><br>{}</td><td>{}</td></tr>\n",
+            "<tr class=\"{class}\"><td class=\"sev {class}\">{}</td><td><b>{}</b> <span class=\"code\">{}</span><span class=\"msg\"><br>{}</span></td><td class=\"src\">{}</td></tr>\n",
             a.severity.label(),
-            esc(&a.code),
             esc(&a.title),
+            esc(&a.code),
             esc(&a.message),
             esc(&a.source)
         ));
     }
     let banner = if p.has_stop() {
-        "<div style=\"background:#b00020;color:#fff;padding:12px;font-size:1.4em;font-weight:bold\">STOP — DO NOT GIVE AS WRITTEN (see the stop alerts)</div>"
+        "<div class=\"banner\">STOP — DO NOT GIVE AS WRITTEN (see the stop alerts)</div>"
     } else {
         ""
     };
@@ -249,20 +271,175 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
         .as_ref()
         .map(|x| format!("{} — {}", x.id, x.name))
         .unwrap_or_else(|| p.regimen.clone());
+    let n = mgiv_core::units::fmt_num;
+    let salt_note = if p.regimen.contains("MgSO4·7H2O") && !p.regimen.contains("MgCl2") {
+        "g = grams of MgSO4·7H2O (1 g = 4.057 mmol = 8.1 mEq Mg)"
+    } else {
+        "amounts in g are the MgSO4·7H2O equivalent of the magnesium ordered (1 g = 4.057 mmol Mg); the order as written is in the first column"
+    };
+    let mut phases = String::new();
+    for r in &p.phases {
+        let when = match r.end_h {
+            Some(e) if (e - r.start_h).abs() > 1e-9 => format!("{} h → {} h", n(r.start_h), n(e)),
+            Some(_) => format!("at {} h", n(r.start_h)),
+            None => format!("from {} h, no stated end", n(r.start_h)),
+        };
+        let dose = match (r.dose_g, r.dose_mmol) {
+            (Some(g), Some(mm)) => format!(
+                "{} g = {} mmol{}",
+                n(g),
+                crate::output::sig3(mm),
+                if r.doses > 1 {
+                    format!(" × {}", r.doses)
+                } else {
+                    String::new()
+                }
+            ),
+            _ => "—".into(),
+        };
+        let rate = match (r.rate_g_per_h, r.rate_mg_per_min) {
+            (Some(gh), Some(mgm)) => format!("{} g/h ({} mg/min)", n(gh), n(mgm.round())),
+            _ => "—".into(),
+        };
+        let pump = r
+            .pump_ml_per_h
+            .map(|x| format!("<b>{} mL/h</b>", crate::output::sig3(x)))
+            .unwrap_or_else(|| "name a bag".into());
+        let vol = r
+            .volume_ml
+            .map(|v| format!("{} mL", crate::output::sig3(v)))
+            .unwrap_or_else(|| "—".into());
+        phases.push_str(&format!(
+            "<tr><td>{}. {}<br><span class=\"small\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            r.phase,
+            esc(&r.role),
+            esc(&r.written),
+            esc(&when),
+            esc(&dose),
+            esc(&rate),
+            pump,
+            esc(&vol)
+        ));
+    }
+    let bag = match (&p.bag, &p.bag_source) {
+        (Some(b), src) => format!(
+            "{b}{}",
+            src.as_deref()
+                .map(|s| format!(" — {s}"))
+                .unwrap_or_default()
+        ),
+        (None, _) => {
+            "none named: give --bag \"40 g in 1000 mL\" (for example) for pump settings".into()
+        }
+    };
+    let s = &p.summary;
+    let levels: Vec<String> = s
+        .levels
+        .iter()
+        .map(|l| {
+            format!(
+                "{} h: {}",
+                n(l.time_h),
+                crate::output::sig3(l.serum_mg_mmol_l)
+            )
+        })
+        .collect();
+    let target = s
+        .target
+        .as_ref()
+        .map(|t| {
+            format!(
+                "{}–{} mmol/L ({})",
+                crate::output::sig3(t.lo_mmol_l),
+                crate::output::sig3(t.hi_mmol_l),
+                t.source
+            )
+        })
+        .unwrap_or_else(|| "none established".into());
+    let attain = match (s.time_in_target_h, s.fraction_in_target) {
+        (Some(h), Some(f)) => format!(
+            "{} h of the first {} h in range ({} %)",
+            crate::output::sig3(h),
+            n(s.window_h),
+            crate::output::sig3(f * 100.0)
+        ),
+        _ => "n/a".into(),
+    };
+    let to_target = match (&s.target, s.time_to_target_h) {
+        (None, _) => "n/a".into(),
+        (Some(_), None) => "NOT REACHED".into(),
+        (Some(_), Some(t)) => format!("{} h", crate::output::sig3(t)),
+    };
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|l| format!("<li>{}</li>", esc(l)))
+            .collect::<String>()
+    };
+    let toxicity = p
+        .toxicity_steps
+        .iter()
+        .map(|st| {
+            if st.contains("Antidote") || st.contains("calcium gluconate") {
+                format!("<li class=\"antidote\">{}</li>", esc(st))
+            } else {
+                format!("<li>{}</li>", esc(st))
+            }
+        })
+        .collect::<String>();
     Ok(format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mgiv plan: {t}</title>\
-<style>body{{font-family:sans-serif;max-width:1150px;margin:auto}} table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px;vertical-align:top;font-size:0.9em}} pre{{white-space:pre-wrap;background:#f7f7f7;padding:8px}}</style>\
-</head><body>\n{banner}\n<h1>Magnesium sulfate plan</h1>\n<p><b>{t}</b><br>Regimen: {r}<br>Model: {m} — {c}</p>\n<h2>Clinical context</h2>\n<ul>{ctxl}</ul>\n<h2>Predicted total serum Mg</h2>\n{svg}\n<h2>Alerts ({n}, most severe first)</h2>\n<table><tr><th>Severity</th><th>Code</th><th>Alert</th><th>Source</th></tr>\n{rows}</table>\n<h2>Full plan</h2>\n<pre>{text}</pre>\n{banner}\n</body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mgiv plan: {t}</title>\n<style>{css}</style>\n</head><body>\n{banner}\n\
+<header><h1>Magnesium plan: {t}</h1>\n<p class=\"meta\"><b>Patient:</b> {patient} · <b>Indication:</b> {ind} · <b>Model:</b> {m} — {c}</p></header>\n\
+<section class=\"cols\"><div>\n<h2>Order</h2>\n<p class=\"order\">{r}</p>\n<p class=\"small\">{salt}<br><b>Bag:</b> {bag}</p>\n\
+<table><tr><th>Phase (as ordered)</th><th>When</th><th>Dose</th><th>Rate</th><th>Pump</th><th>Volume</th></tr>\n{phases}</table>\n\
+<p class=\"small\">Total {total} g ({total_mmol} mmol) in the predicted window; most in any 24 h: {max24} g.</p>\n</div>\n\
+<div>\n<h2>Predicted total serum Mg</h2>\n<p>Peak <b>{peak} mmol/L</b> at {peak_t} h · target {target}<br>Time to target: {ttt} · in range: {attain}<br><span class=\"small\">Levels (mmol/L) {levels}; typical patient of the model's population.</span></p>\n\
+</div></section>\n<div class=\"plot\">{svg}</div>\n\
+<h2>Alerts ({na}, most severe first, each with its source)</h2>\n<table class=\"alerts\"><tr><th>Severity</th><th>Alert</th><th>Source</th></tr>\n{rows}</table>\n\
+<section class=\"cols\"><div>\n<h2>Monitoring</h2>\n<ul>{mon}<li><b>Levels:</b> {lv}</li></ul>\n</div><div>\n<h2>If toxicity appears — antidote</h2>\n<ol>{toxicity}</ol>\n</div></section>\n\
+<h2 class=\"noprint\">Clinical context</h2>\n<ul class=\"noprint small\">{ctxl}</ul>\n\
+<details class=\"noprint\"><summary>Full plan (text)</summary><pre>{text}</pre></details>\n\
+<footer>mgiv {version} · decision support only: check the patient (reflexes, respiration, urine output) and the order against local policy.</footer>\n{banner}\n</body></html>\n",
+        css = REPORT_CSS,
         t = esc(&title),
+        patient = esc(&mgiv_safety::report::patient_words(&p.patient)),
+        ind = esc(&format!("{} — {}", ctx.indication.id, ctx.indication.name)),
         r = esc(&p.regimen),
+        salt = esc(salt_note),
+        bag = esc(&bag),
         m = esc(&p.simulation.model.id),
         c = esc(&p.simulation.model.citation),
-        n = p.alerts.len(),
-        ctxl = ctx
-            .describe()
-            .iter()
-            .map(|l| format!("<li>{}</li>", esc(l)))
-            .collect::<String>(),
+        total = crate::output::sig3(p.totals.total_g),
+        total_mmol = crate::output::sig3(p.totals.total_mmol),
+        max24 = crate::output::sig3(p.totals.max_24h_g),
+        peak = crate::output::sig3(s.peak_mmol_l),
+        peak_t = crate::output::sig3(s.peak_time_h),
+        target = esc(&target),
+        ttt = esc(&to_target),
+        attain = esc(&attain),
+        levels = esc(&levels.join(" · ")),
+        na = p.alerts.len(),
+        mon = list(&p.monitoring),
+        lv = esc(&p.levels_schedule),
+        version = env!("CARGO_PKG_VERSION"),
+        ctxl = list(&ctx.describe()),
         text = esc(&report::text(p)),
     ))
 }
+
+/// Screen and print styles of the patient report: one A4 page when printed (the clinical context,
+/// the full text and the wording of INFO alerts are screen-only; their titles and sources print).
+const REPORT_CSS: &str = "body{font-family:'DejaVu Sans',sans-serif;max-width:1150px;margin:auto;color:#111;font-size:14px}\
+h1{font-size:1.45em;margin:.3em 0}h2{font-size:1.1em;margin:.8em 0 .3em;border-bottom:2px solid #0072b2}\
+.meta{margin:.2em 0;color:#333}.order{font-size:1.15em;font-weight:bold;margin:.2em 0}.small{font-size:.85em;color:#333}\
+table{border-collapse:collapse;width:100%}td,th{border:1px solid #bbb;padding:3px 5px;vertical-align:top;text-align:left}\
+th{background:#eef4fa}.cols{display:grid;grid-template-columns:1fr 1fr;gap:18px}\
+.plot{text-align:center}.plot svg{width:100%;height:auto;max-width:1000px}.sev{font-weight:bold;color:#fff;white-space:nowrap}\
+.sev.stop{background:#b00020}.sev.warning{background:#d55e00}.sev.caution{background:#8a6d00}.sev.info{background:#0072b2}\
+.code{font-family:monospace;color:#555;font-size:.85em}.src{font-size:.8em;color:#333;width:28%}\
+.antidote{font-weight:bold}.banner{background:#b00020;color:#fff;padding:10px;font-size:1.3em;font-weight:bold}\
+footer{margin-top:1em;font-size:.8em;color:#444;border-top:1px solid #bbb;padding-top:.3em}\
+pre{white-space:pre-wrap;background:#f7f7f7;padding:8px}\
+@page{size:A4;margin:10mm}\
+@media print{body{font-size:6.8pt;max-width:none}.cols{gap:10px}ul,ol{margin:.2em 0;padding-left:1.4em}.plot svg{width:auto;height:50mm}.src{width:36%;font-size:6.5pt}h1{font-size:1.3em}.noprint{display:none}h2{margin:.5em 0 .2em}\
+table.alerts td{padding:2px 4px}.src{font-size:7pt}.banner,.sev,th{-webkit-print-color-adjust:exact;print-color-adjust:exact}\
+tr{break-inside:avoid}tr.info .msg{display:none}}";

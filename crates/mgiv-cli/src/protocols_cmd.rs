@@ -37,35 +37,50 @@ pub fn run(args: ProtocolsArgs) -> Result<()> {
             if args.id.is_some() {
                 print!("{}", report::protocol_text(list[0]));
             } else {
-                println!(
-                    "{:<15} {:<44} {:<14} REGIMEN (g = g MgSO4·7H2O)",
-                    "ID", "INDICATION", "TARGET mmol/L"
-                );
-                for p in &list {
-                    let target = p
-                        .target
-                        .as_ref()
-                        .map(|t| format!("{}-{}", fmt_num(t.lo_mmol_l), fmt_num(t.hi_mmol_l)))
-                        .unwrap_or_else(|| "none".into());
-                    let ind: String = p.indication.chars().take(44).collect();
-                    println!(
-                        "{:<15} {:<44} {:<14} {}{}",
-                        p.id,
-                        ind,
-                        target,
-                        p.regimen,
-                        if p.regimen_verified {
-                            ""
-                        } else {
-                            " [partly unverified]"
-                        }
-                    );
-                }
-                println!("\n`mgiv protocols ID` shows one in full (sources, monitoring, maximum duration); `mgiv plan --protocol ID ...` plans it for a patient.");
+                print!("{}", table_text(&list));
+                println!("\n`mgiv protocols ID` shows one in full (sources, monitoring, maximum duration);\n`mgiv plan --protocol ID ...` plans it for a patient.");
             }
         }
     }
     Ok(())
+}
+
+/// The protocol list as a table that fits 100 columns; long cells wrap at spaces.
+pub fn table_text(list: &[&Protocol]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|p| {
+            let target = p
+                .target
+                .as_ref()
+                .map(|t| format!("{}-{}", fmt_num(t.lo_mmol_l), fmt_num(t.hi_mmol_l)))
+                .unwrap_or_else(|| "none".into());
+            vec![
+                p.id.clone(),
+                p.indication.clone(),
+                target,
+                format!(
+                    "{}{}",
+                    p.regimen,
+                    if p.regimen_verified {
+                        ""
+                    } else {
+                        " [partly unverified]"
+                    }
+                ),
+            ]
+        })
+        .collect();
+    crate::output::table(
+        &[
+            "ID",
+            "INDICATION",
+            "TARGET mmol/L",
+            "REGIMEN (g = g MgSO4·7H2O)",
+        ],
+        &[14, 36, 13, 31],
+        &rows,
+    )
 }
 
 fn markdown(list: &[&Protocol]) -> Result<String> {

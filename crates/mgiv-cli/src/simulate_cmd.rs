@@ -114,6 +114,8 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
             ..Default::default()
         })?;
     let patient = ctx.patient.clone();
+    let plot_target = (ctx.target.lo_mmol_l, ctx.target.hi_mmol_l);
+    let plot_target_why = format!("{}: {}", ctx.indication.id, ctx.target_why);
     let (model, why) = (ctx.model.clone(), Some(ctx.model_why.clone()));
     let context_notes: Vec<String> = ctx
         .alerts
@@ -168,8 +170,18 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
             &regimen,
             &fine,
         )?;
-        crate::plot::serum_plot(path, &fine_sim, &regimen.canonical(), unit)?;
-        eprintln!("plot written to {}", path.display());
+        crate::plot::serum_plot(
+            path,
+            &fine_sim,
+            &regimen.canonical(),
+            unit,
+            &crate::plot::SerumPlotContext {
+                target_mmol_l: Some(plot_target),
+                target_why: &plot_target_why,
+                patient: mgiv_safety::report::patient_words(&patient),
+            },
+        )?;
+        crate::note!("plot written to {}", path.display());
     }
     Ok(())
 }
@@ -197,10 +209,15 @@ pub fn to_json(
             p
         })
         .collect();
-    let peak = sim
-        .peak()
-        .map(|(t, c)| json!({"time_h": t, "serum_mg_mmol_l": c}));
+    let peak = sim.peak().map(|(t, c)| {
+        let mut p = json!({"time_h": t, "serum_mg_mmol_l": c});
+        if unit != ConcUnit::MmolPerL {
+            p[unit_key] = json!(MgConc::from_mmol_l(c).in_unit(unit));
+        }
+        p
+    });
     json!({
+        "mgiv_version": env!("CARGO_PKG_VERSION"),
         "model": {
             "id": sim.model.id,
             "name": sim.model.name,
@@ -220,6 +237,7 @@ pub fn to_json(
         "peak": peak,
         "points": points,
         "warnings": sim.warnings,
+        "warnings_in_units": sim.warnings.iter().map(|w| crate::output::in_unit(w, unit)).collect::<Vec<_>>(),
     })
 }
 
@@ -279,8 +297,8 @@ fn print_table(
     if let Some((tp, cp)) = sim.peak() {
         writeln!(
             out,
-            "\nPeak {:.3} {} at {} h (total serum Mg; searched on a 1-minute grid).",
-            MgConc::from_mmol_l(cp).in_unit(unit),
+            "\nPeak {} {} at {} h (total serum Mg; searched on a 1-minute grid).",
+            crate::output::sig3(MgConc::from_mmol_l(cp).in_unit(unit)),
             unit.symbol(),
             fmt_num(tp)
         )?;
@@ -288,7 +306,7 @@ fn print_table(
     if !sim.warnings.is_empty() {
         writeln!(out, "\nWarnings:")?;
         for w in &sim.warnings {
-            writeln!(out, "  - {w}")?;
+            writeln!(out, "  - {}", crate::output::in_unit(w, unit))?;
         }
     }
     Ok(())
@@ -306,7 +324,7 @@ fn print_csv(out: &mut impl Write, sim: &Simulation, unit: ConcUnit) -> Result<(
     writeln!(out, "# evidence: {}", sim.model.evidence)?;
     writeln!(out, "# unit: {}", unit.symbol())?;
     for w in &sim.warnings {
-        writeln!(out, "# warning: {w}")?;
+        writeln!(out, "# warning: {}", crate::output::in_unit(w, unit))?;
     }
     writeln!(out, "time_h,{col},model_id")?;
     for (t, c) in sim.times_h.iter().zip(&sim.serum_mmol_l) {

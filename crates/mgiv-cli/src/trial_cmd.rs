@@ -16,7 +16,10 @@ use plotters::prelude::*;
 use serde_json::json;
 
 use crate::common::parse_conc;
-use crate::plot::{e, target_band, time_chart};
+use crate::output::sig3;
+use crate::plot::{
+    e, layout, target_band, time_chart, Legend, Swatch, OI_ORANGE, OI_VERMILLION, PALETTE,
+};
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum TrialFormat {
@@ -102,6 +105,9 @@ pub fn run(a: TrialArgs) -> Result<()> {
     if a.format == TrialFormat::Parquet {
         parquet_precheck(a.out.as_deref())?;
     }
+    if let Some(path) = &a.out {
+        crate::output::check_out_path(path, "--out")?;
+    }
     if let Some(n) = a.threads {
         if !(1..=MAX_THREADS).contains(&n) {
             bail!("invalid --threads {n} (allowed: 1 to {MAX_THREADS})");
@@ -126,9 +132,9 @@ pub fn run(a: TrialArgs) -> Result<()> {
         seed: a.seed,
         max_subjects: None,
     })?;
-    eprintln!("clinical context:");
+    crate::note!("clinical context:");
     for l in &setup.spec.notes {
-        eprintln!("  {l}");
+        crate::note!("  {l}");
     }
     let regimens = setup.spec.regimens.clone();
     let trial = setup.spec.trial()?;
@@ -181,15 +187,15 @@ pub fn run(a: TrialArgs) -> Result<()> {
     match &a.out {
         Some(path) if a.format == TrialFormat::Parquet => {
             write_parquet(&result, path).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("output written to {}", path.display());
+            crate::note!("output written to {}", path.display());
         }
         Some(path) => {
             std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("output written to {}", path.display());
+            crate::note!("output written to {}", path.display());
         }
         None => std::io::stdout().lock().write_all(text.as_bytes())?,
     }
-    eprintln!(
+    crate::note!(
         "{} virtual patients × {} regimen(s) × {} output times in {:.2} s ({} threads)",
         result.n_subjects,
         result.regimens.len(),
@@ -201,7 +207,7 @@ pub fn run(a: TrialArgs) -> Result<()> {
     if let Some(path) = &a.plot {
         crate::plot::ensure_font();
         crate::plot_to_file!(path, (1100, 650), draw_bands, &result)?;
-        eprintln!("plot written to {}", path.display());
+        crate::note!("plot written to {}", path.display());
     }
     Ok(())
 }
@@ -529,37 +535,42 @@ fn draw_bands<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &TrialResult
         .fold(2.5f64, f64::max)
         .max(r.target_mmol_l.1)
         * 1.1;
-    let mut chart = time_chart(
+    let layout = layout(
         root,
-        format!(
-            "Virtual trial: {} patients, {}, model {} — median, 25–75 % and 5–95 % bands",
-            r.n_subjects, r.population_id, r.model_id
+        &format!(
+            "Virtual trial: {} regimen(s), median with 25–75 % and 5–95 % bands",
+            r.regimens.len()
         ),
-        tmax,
-        top,
-        "total serum Mg (mmol/L)",
+        &format!(
+            "model {} · population {} ({} virtual patients, seed {}) · true individual levels, no assay error",
+            r.model_id, r.population_id, r.n_subjects, r.seed
+        ),
+        1 + r.regimens.len(),
     )?;
+    let mut chart = time_chart(&layout.plot, tmax, top, "total serum Mg (mmol/L)")?;
+    let mut legend = Legend::default();
     let (lo, hi) = r.target_mmol_l;
-    target_band(&mut chart, lo, hi, tmax, format!("target {lo}–{hi} mmol/L"))?;
+    target_band(
+        &mut chart,
+        &mut legend,
+        lo,
+        hi,
+        tmax,
+        format!("target {}–{} mmol/L", sig3(lo), sig3(hi)),
+    )?;
     for t in &r.thresholds_mmol_l {
         if *t < top {
-            chart
-                .draw_series(LineSeries::new(
-                    vec![(0.0, *t), (tmax, *t)],
-                    RGBColor(200, 60, 0).stroke_width(1),
-                ))
-                .map_err(e)?;
+            legend.threshold(
+                &mut chart,
+                *t,
+                tmax,
+                format!("{} mmol/L threshold", sig3(*t)),
+                if *t >= 5.0 { OI_VERMILLION } else { OI_ORANGE },
+            )?;
         }
     }
-    let colors = [
-        RGBColor(30, 90, 200),
-        RGBColor(200, 40, 40),
-        RGBColor(0, 140, 60),
-        RGBColor(140, 60, 180),
-        RGBColor(200, 130, 0),
-    ];
     for (i, g) in r.regimens.iter().enumerate() {
-        let c = colors[i % colors.len()];
+        let c = PALETTE[i % PALETTE.len()];
         let outer: Vec<(f64, f64)> = g
             .points
             .iter()
@@ -583,22 +594,17 @@ fn draw_bands<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &TrialResult
                 g.points.iter().map(|p| (p.time_h, p.p50_mmol_l)),
                 c.stroke_width(3),
             ))
-            .map_err(e)?
-            .label(format!(
-                "{} (median; P(peak>3.5) {:.1} %)",
+            .map_err(e)?;
+        legend.add(
+            Swatch::Line(c, 3),
+            format!(
+                "{} (median; P(peak > 3.5 mmol/L) {} %)",
                 g.label,
-                100.0 * g.p_cmax_above.get(1).copied().unwrap_or(0.0)
-            ))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(3)));
+                sig3(100.0 * g.p_cmax_above.get(1).copied().unwrap_or(0.0))
+            ),
+        );
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(e)?;
+    legend.draw(&layout)?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! `mgiv validate`: predicted against observed for every public validation case.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use mgiv_core::validation::{render_markdown, run_all};
 
@@ -15,6 +15,9 @@ pub struct ValidateArgs {
 }
 
 pub fn run(a: ValidateArgs) -> Result<()> {
+    if let Some(p) = &a.write {
+        crate::output::check_out_path(p, "--write")?;
+    }
     let rows = run_all()?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -22,8 +25,9 @@ pub fn run(a: ValidateArgs) -> Result<()> {
         let md = render_markdown(&rows);
         match &a.write {
             Some(p) => {
-                std::fs::write(p, &md)?;
-                eprintln!("wrote {}", p.display());
+                std::fs::write(p, &md)
+                    .with_context(|| format!("cannot write --write '{}'", p.display()))?;
+                crate::note!("wrote {}", p.display());
             }
             None => print!("{md}"),
         }

@@ -32,10 +32,10 @@ fn zuspan_plan_reads_at_the_bedside() {
     let s = stdout_of(ZUSPAN, 0);
     assert!(!s.contains("DO NOT GIVE"), "{s}");
     // the regimen in g, mmol and pump mL/h from the protocol's KEMH bag (8 g/100 mL)
-    assert!(s.contains("dose 4 g = 16.2 mmol"), "{s}");
+    assert!(s.contains("dose 4 g MgSO4·7H2O = 16.2 mmol"), "{s}");
     assert!(s.contains("PUMP 150 mL/h"), "{s}");
     assert!(
-        s.contains("rate 1 g/h = 4.1 mmol/h") && s.contains("PUMP 12.5 mL/h"),
+        s.contains("rate 1 g/h MgSO4·7H2O = 4.1 mmol/h") && s.contains("PUMP 12.5 mL/h"),
         "{s}"
     );
     // curve summary, model and target attainment

@@ -377,8 +377,8 @@ impl ClinicalContext {
                 population_why,
                 model.id,
                 model_why,
-                target.lo_mmol_l,
-                target.hi_mmol_l,
+                mgiv_core::units::fmt_sig3(target.lo_mmol_l),
+                mgiv_core::units::fmt_sig3(target.hi_mmol_l),
                 target_why,
                 indication.thresholds.toxic_mmol_l,
                 indication.thresholds.emergency_mmol_l
@@ -451,8 +451,8 @@ impl ClinicalContext {
             format!("Model:      {} ({})", self.model.id, self.model_why),
             format!(
                 "Target:     {}-{} mmol/L ({}); toxic at {} mmol/L, emergency at {} mmol/L ({})",
-                self.target.lo_mmol_l,
-                self.target.hi_mmol_l,
+                mgiv_core::units::fmt_sig3(self.target.lo_mmol_l),
+                mgiv_core::units::fmt_sig3(self.target.hi_mmol_l),
                 self.target_why,
                 self.thresholds.toxic_mmol_l,
                 self.thresholds.emergency_mmol_l,

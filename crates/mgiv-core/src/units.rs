@@ -527,6 +527,11 @@ impl fmt::Display for Bag {
 
 /// Format a number with up to 3 decimals and no trailing zeros (4, 0.5, 1.25, 0.333).
 pub fn fmt_num(v: f64) -> String {
+    // a small amount keeps its significant figures ("0.000001 g", not "0 g"); a huge one is
+    // written in scientific notation rather than hundreds of digits
+    if v != 0.0 && v.is_finite() && (v.abs() < 0.0005 || v.abs() >= 1e9) {
+        return fmt_sig3(v);
+    }
     let s = format!("{:.3}", v);
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" {
@@ -536,12 +541,54 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
+/// `v` with 3 significant figures for reading ("1.97", "0.000001", "4.68", "1230"), trailing
+/// zeros trimmed; scientific notation from a million and below 1e-9. Text only: JSON and CSV keep
+/// full precision.
+pub fn fmt_sig3(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-9..1e6).contains(&a) {
+        return format!("{v:.2e}");
+    }
+    let magnitude = a.log10().floor() as i32;
+    let decimals = (2 - magnitude).max(0) as usize;
+    let factor = 10f64.powi(magnitude - 2);
+    let rounded = (v / factor).round() * factor;
+    let s = format!("{rounded:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" {
+        "0".into()
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn readable_numbers() {
+        assert_eq!(fmt_sig3(1.9749022834807652), "1.97");
+        assert_eq!(fmt_sig3(0.000001), "0.000001");
+        assert_eq!(fmt_sig3(1234.5), "1230");
+        assert_eq!(fmt_sig3(1e308), "1.00e308");
+        assert_eq!(fmt_num(0.000001), "0.000001");
+        assert_eq!(fmt_num(4.0), "4");
+        assert_eq!(fmt_num(1.2125), "1.212");
     }
 
     // magnesium-pk.md §8 case 16.

@@ -46,9 +46,30 @@ fn banner(o: &mut String, plan: &Plan) -> std::fmt::Result {
     Ok(())
 }
 
+/// Whether a phase was ordered in grams of MgSO4·7H2O (otherwise its grams are an equivalent).
+fn ordered_as_sulfate(written: &str) -> bool {
+    written.contains("MgSO4·7H2O")
+}
+
+/// The salt named after an amount in grams: the heptahydrate as ordered, or its equivalent of
+/// another salt or an elemental amount.
+fn sulfate_words(written: &str) -> &'static str {
+    if ordered_as_sulfate(written) {
+        "MgSO4·7H2O"
+    } else {
+        "MgSO4·7H2O-equivalent"
+    }
+}
+
 fn write_text(o: &mut String, plan: &Plan) -> std::fmt::Result {
     banner(o, plan)?;
     writeln!(o, "MAGNESIUM SULFATE PLAN (mgiv)")?;
+    if plan.phases.iter().any(|r| !ordered_as_sulfate(&r.written)) {
+        writeln!(
+            o,
+            "            (amounts in g below are the MgSO4·7H2O equivalent of the magnesium ordered; the order as written is on each phase line)"
+        )?;
+    }
     if let Some(p) = &plan.protocol {
         writeln!(o, "Protocol:   {} — {}", p.id, p.name)?;
         writeln!(o, "Indication: {}", p.indication)?;
@@ -112,8 +133,9 @@ fn write_text(o: &mut String, plan: &Plan) -> std::fmt::Result {
             };
             writeln!(
                 o,
-                "       dose {} g = {} mmol = {} mEq {}{reps}",
+                "       dose {} g {} = {} mmol = {} mEq {}{reps}",
                 n(gd),
+                sulfate_words(&r.written),
                 n1(mm),
                 n1(me),
                 r.route
@@ -128,8 +150,9 @@ fn write_text(o: &mut String, plan: &Plan) -> std::fmt::Result {
                 .unwrap_or_else(|| " → pump mL/h: name a bag (--bag)".into());
             writeln!(
                 o,
-                "       rate {} g/h = {} mmol/h ({} mg/min){pump}",
+                "       rate {} g/h {} = {} mmol/h ({} mg/min){pump}",
                 n(gh),
+                sulfate_words(&r.written),
                 n1(mh),
                 n(mgm.round())
             )?;
@@ -141,8 +164,13 @@ fn write_text(o: &mut String, plan: &Plan) -> std::fmt::Result {
     let t = &plan.totals;
     writeln!(
         o,
-        "  Total {} g ({} mmol) within the predicted {} h; most in any 24 h: {} g; duration: {}",
+        "  Total {} g {} ({} mmol) within the predicted {} h; most in any 24 h: {} g; duration: {}",
         n1(t.total_g),
+        if plan.phases.iter().all(|r| ordered_as_sulfate(&r.written)) {
+            "MgSO4·7H2O"
+        } else {
+            "MgSO4·7H2O-equivalent"
+        },
         n1(t.total_mmol),
         n(plan.simulation.times_h.last().copied().unwrap_or(0.0)),
         n1(t.max_24h_g),
@@ -246,7 +274,12 @@ fn write_text(o: &mut String, plan: &Plan) -> std::fmt::Result {
 }
 
 fn patient_line(plan: &Plan) -> String {
-    let p = &plan.patient;
+    patient_words(&plan.patient)
+}
+
+/// The patient in a few words ("70 kg, female, creatinine 0.8 mg/dL, pregnant, pre-eclampsia"),
+/// for reports and plot subtitles.
+pub fn patient_words(p: &mgiv_core::patient::Patient) -> String {
     let mut parts = Vec::new();
     if let Some(w) = p.weight_kg {
         parts.push(format!("{} kg", n(w)));
