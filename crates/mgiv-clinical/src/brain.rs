@@ -34,6 +34,13 @@ pub fn brain_for_regimen(
     hours: Option<f64>,
     opts: &BrainOptions,
 ) -> Result<BrainRun, SafetyError> {
+    // what the effect models need to know about the patient comes from the context, so every
+    // front end gets the same report (status bands only from a measured baseline; blood pressure
+    // only in pre-eclampsia)
+    let mut opts = opts.clone();
+    opts.baseline_measured = ctx.patient.baseline.is_some();
+    opts.pre_eclampsia = ctx.patient.pre_eclampsia;
+    let opts = &opts;
     let regimen = Regimen::from_text(regimen_text, ctx.patient.weight_kg)?;
     let report_times_h = match report_times_h {
         Some(t) => t,
