@@ -146,7 +146,7 @@ pub fn run(a: AdjustArgs) -> Result<()> {
     match a.format {
         AdjustFormat::Json => {
             let mut v = serde_json::to_value(&adj)?;
-            v["context"] = crate::plan_cmd::context_json(&ctx);
+            v["context"] = ctx.to_json();
             v["regimen_given"] = serde_json::json!(regimen.canonical());
             v["stop"] = serde_json::json!(adj.has_stop());
             v["exit_status"] = serde_json::json!(if adj.has_stop() {

@@ -385,7 +385,7 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
             let v = json!({
                 "mgiv_version": env!("CARGO_PKG_VERSION"),
                 "units": {"serum_and_csf": "mmol/L", "time": "h", "blood_pressure": "mmHg", "voltage": "mV"},
-                "context": crate::plan_cmd::context_json(&ctx),
+                "context": ctx.to_json(),
                 "context_alerts": ctx.alerts,
                 "regimen": regimen.canonical(),
                 "regimen_note": "g = grams of MgSO4·7H2O unless another salt is named",

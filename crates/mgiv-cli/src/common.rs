@@ -130,22 +130,14 @@ pub fn parse_conc_needs_unit(
     field: &str,
     plausible_mmol_l: (f64, f64),
 ) -> Result<MgConc> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
-        .unwrap_or(t.len());
-    if t[split..].trim().is_empty() {
-        let v: f64 = t.parse().with_context(|| {
-            format!("invalid {field}: '{text}' (allowed: a number with its unit mmol/L, mg/dL or mEq/L)")
-        })?;
-        let unit = ConcUnit::infer(field, v, plausible_mmol_l)?;
+    let (c, unit, inferred) = MgConc::parse_needing_unit(field, text, plausible_mmol_l)?;
+    if inferred {
         crate::note!(
             "note: {field} '{text}' has no unit; read as {} (the only plausible unit); write the unit to be sure",
             unit.symbol()
         );
-        return Ok(MgConc::from_unit(v, unit));
     }
-    parse_conc(text, field)
+    Ok(c)
 }
 
 /// The longest simulation, h (`mgiv_core::simulate::uniform_times` refuses more).

@@ -16,7 +16,8 @@ use mgiv_neuro::plasticity::gb::{self, GbMg, GbParams};
 use mgiv_neuro::plasticity::shouval::{self, ShouvalParams};
 use mgiv_neuro::plasticity::Protocol;
 use mgiv_neuro::wang2002::{
-    run_decision_with_progress, winner_rule, DecisionConfig, DecisionResult,
+    run_decision_with_progress, winner_rule, DecisionConfig, DecisionResult, MAX_DECISION_SECONDS,
+    MAX_DECISION_THREADS,
 };
 use mgiv_neuro::{MgBlock, MgBlockPreset, MgDrive, MgSpec, SCOPE_NOTE};
 use plotters::coord::Shift;
@@ -322,10 +323,6 @@ fn progress_printer(label: String) -> impl FnMut(f64) {
     }
 }
 
-/// Most biological seconds one decision run may simulate (a 2000-neuron network runs at roughly
-/// real time per thread; longer runs belong in a batch job).
-pub const MAX_DECISION_SECONDS: f64 = 600.0;
-
 fn run_one_decision(
     mg: MgPoint,
     block: MgBlock,
@@ -339,8 +336,8 @@ fn run_one_decision(
             "invalid --seconds {seconds} (allowed: above 0 and at most {MAX_DECISION_SECONDS} biological seconds per run; the reference runs are 3-4 s)"
         );
     }
-    if !(1..=256).contains(&threads) {
-        anyhow::bail!("invalid --threads {threads} (allowed: 1 to 256)");
+    if !(1..=MAX_DECISION_THREADS).contains(&threads) {
+        anyhow::bail!("invalid --threads {threads} (allowed: 1 to {MAX_DECISION_THREADS})");
     }
     let mut cfg = DecisionConfig::reference(mg.mg_mm, seconds, seed);
     cfg.block = block;

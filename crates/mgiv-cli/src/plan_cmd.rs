@@ -127,7 +127,7 @@ pub fn run(args: PlanArgs) -> Result<()> {
         }
         PlanFormat::Json => {
             let mut v = to_json(&p);
-            v["context"] = context_json(&ctx);
+            v["context"] = ctx.to_json();
             serde_json::to_string_pretty(&v)? + "\n"
         }
         PlanFormat::Html => html(&p, &ctx)?,
@@ -161,11 +161,6 @@ pub fn run(args: PlanArgs) -> Result<()> {
         std::process::exit(EXIT_STOP);
     }
     Ok(())
-}
-
-/// The clinical context as JSON (every choice with why).
-pub fn context_json(c: &ClinicalContext) -> serde_json::Value {
-    c.to_json()
 }
 
 /// The plan as JSON: `regimen`, `alerts` (each severity, code, message, source), `predicted`

@@ -13,8 +13,8 @@ use mgiv_core::regimen::{DoseEvent, Regimen};
 use mgiv_core::units::{Bag, MgAmount, Salt};
 use mgiv_pop::popmodel::PopModel;
 use mgiv_pop::tdm::{
-    adjust, prior_predictive_range, stop_at, Adjustment, BaselinePrior, DecisionSettings, Level,
-    PosteriorSettings,
+    adjust, prior_predictive_range, running_rate_mmol_per_h, stop_at, Adjustment, BaselinePrior,
+    DecisionSettings, Level, PosteriorSettings,
 };
 use mgiv_safety::indication::Course;
 use mgiv_safety::names::Named;
@@ -325,22 +325,6 @@ pub fn safe_adjust(
             });
         }
     }
-    // the plan's rate rule on the proposed bolus (20 min): above 150 mg/min outside the
-    // indications the USPI exempts
-    if let Recommendation::Order { bolus_g, .. } = &recommendation {
-        let mg_per_min = bolus_g * 1000.0 / 20.0;
-        let limit = book.limit("RATE-USPI-150", "mg/min")?;
-        if *bolus_g > 0.0 && ctx.indication.uspi_rate_limit_applies && mg_per_min > limit + 1e-9 {
-            alerts.push(book.alert(
-                "RATE-USPI-150",
-                &format!(
-                    "the proposed {} g bolus over 20 min runs at {} mg/min",
-                    mgiv_core::units::fmt_num(*bolus_g),
-                    mgiv_core::units::fmt_num(mg_per_min)
-                ),
-            )?);
-        }
-    }
     let reference = ctx
         .indication
         .reference_protocols
@@ -390,22 +374,9 @@ pub fn safe_adjust(
     })
 }
 
-/// The maintenance rate (g/h) running at `now` under the given regimen.
+/// The rate (g/h MgSO4·7H2O) running at `now` under the given regimen.
 fn current_rate_g_per_h(given: &Regimen, now: f64) -> f64 {
-    let mmol_h: f64 = given
-        .events
-        .iter()
-        .map(|e| match *e {
-            DoseEvent::Infusion {
-                start_h,
-                end_h,
-                rate_mmol_per_h,
-                ..
-            } if start_h <= now + 1e-9 && end_h.is_none_or(|e| e > now + 1e-9) => rate_mmol_per_h,
-            _ => 0.0,
-        })
-        .sum();
-    MgAmount::from_mmol(mmol_h).salt_g(Salt::MgSo4Heptahydrate)
+    MgAmount::from_mmol(running_rate_mmol_per_h(&given.events, now)).salt_g(Salt::MgSo4Heptahydrate)
 }
 
 fn fmt_level(l: &Level) -> String {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use mgiv_core::patient::{Creatinine, PatientInput, Sex};
 use mgiv_core::regimen::Regimen;
-use mgiv_core::units::{ConcUnit, MgConc};
+use mgiv_core::units::MgConc;
 use mgiv_pop::tdm::parse_levels;
 use mgiv_safety::bag::parse_bag;
 use mgiv_safety::names::{parse_conditions, parse_medications, Named};
@@ -216,26 +216,16 @@ fn patient_input(
     let baseline = match &p.baseline {
         None => None,
         Some(s) => {
-            let t = s.trim();
-            let split = t
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .unwrap_or(t.len());
-            let v: f64 = t[..split]
-                .trim()
-                .parse()
-                .map_err(|_| SafetyError::Invalid {
-                    field: "baseline".into(),
-                    value: s.clone(),
-                    allowed: "a number with its unit".into(),
-                })?;
-            let unit = if t[split..].trim().is_empty() {
-                let u = ConcUnit::infer("baseline", v, BASELINE_PLAUSIBLE_MMOL_L)?;
-                notes.push(format!("baseline '{s}' read as {} {}", v, u.symbol()));
-                u
-            } else {
-                ConcUnit::parse(t[split..].trim())?
-            };
-            Some(MgConc::from_unit(v, unit))
+            let (c, u, inferred) =
+                MgConc::parse_needing_unit("baseline", s, BASELINE_PLAUSIBLE_MMOL_L)?;
+            if inferred {
+                notes.push(format!(
+                    "baseline '{s}' read as {} {}",
+                    c.in_unit(u),
+                    u.symbol()
+                ));
+            }
+            Some(c)
         }
     };
     Ok(PatientInput {

@@ -233,6 +233,35 @@ pub struct MgConc {
 }
 
 impl MgConc {
+    /// Read "0.8 mmol/L", "2.1 mg/dL" or "1.8 mEq/L". A number without a unit is accepted only
+    /// when exactly one unit makes it plausible ([`ConcUnit::infer`]); the unit used is returned
+    /// with `true` when it was inferred, so the caller can say so. Never read as mmol/L by default.
+    pub fn parse_needing_unit(
+        field: &str,
+        text: &str,
+        plausible_mmol_l: (f64, f64),
+    ) -> Result<(MgConc, ConcUnit, bool), MgivError> {
+        let t = text.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+            .unwrap_or(t.len());
+        let allowed = "a number with its unit: mmol/L, mg/dL or mEq/L";
+        let v: f64 = t[..split]
+            .trim()
+            .parse()
+            .map_err(|_| invalid(field, text, allowed))?;
+        if !v.is_finite() {
+            return Err(invalid(field, text, allowed));
+        }
+        let unit_txt = t[split..].trim();
+        if unit_txt.is_empty() {
+            let u = ConcUnit::infer(field, v, plausible_mmol_l)?;
+            return Ok((MgConc::from_unit(v, u), u, true));
+        }
+        let u = ConcUnit::parse(unit_txt)?;
+        Ok((MgConc::from_unit(v, u), u, false))
+    }
+
     pub fn from_mmol_l(v: f64) -> Self {
         MgConc { mmol_l: v }
     }

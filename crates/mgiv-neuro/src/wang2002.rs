@@ -268,6 +268,12 @@ struct GroupStep {
 const BLOCK: usize = 256;
 
 /// Simulate the decision network.
+/// Most biological seconds one decision run may simulate through the front ends (a 2000-neuron
+/// network runs at roughly real time per thread; longer runs belong in a batch job).
+pub const MAX_DECISION_SECONDS: f64 = 600.0;
+/// Most worker threads the front ends accept.
+pub const MAX_DECISION_THREADS: usize = 256;
+
 pub fn run_decision(cfg: &DecisionConfig) -> Result<DecisionResult> {
     run_decision_with_progress(cfg, &mut |_| {})
 }

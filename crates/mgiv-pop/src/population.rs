@@ -170,17 +170,6 @@ pub fn builtin_populations() -> Result<Vec<PopulationSpec>, MgivError> {
         .collect()
 }
 
-/// The population a single patient belongs to (for the baseline prior in TDM).
-pub fn population_for(pregnant: bool, pre_eclampsia: bool) -> &'static str {
-    if pre_eclampsia {
-        "pre-eclampsia"
-    } else if pregnant {
-        "pregnant"
-    } else {
-        "adult"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -768,6 +768,24 @@ fn g_to_mmol(g: f64) -> f64 {
     MgAmount::from_salt_g(Salt::MgSo4Heptahydrate, g).mmol()
 }
 
+/// The summed rate (mmol/h) of the infusions running at `now_h`.
+pub fn running_rate_mmol_per_h(events: &[DoseEvent], now_h: f64) -> f64 {
+    events
+        .iter()
+        .map(|e| match *e {
+            DoseEvent::Infusion {
+                start_h,
+                end_h,
+                rate_mmol_per_h,
+                ..
+            } if start_h <= now_h + 1e-9 && end_h.is_none_or(|e| e > now_h + 1e-9) => {
+                rate_mmol_per_h
+            }
+            _ => 0.0,
+        })
+        .sum()
+}
+
 /// The given regimen stopped at `now_h` (infusions cut, later doses dropped).
 pub fn stop_at(events: &[DoseEvent], now_h: f64) -> Vec<DoseEvent> {
     let mut out = Vec::new();
@@ -991,19 +1009,7 @@ pub fn decide(
         }
     };
     // the rate running at `now` under the given regimen (what "continue as given" means)
-    let current_mmol_h: f64 = given
-        .events
-        .iter()
-        .map(|e| match *e {
-            DoseEvent::Infusion {
-                start_h,
-                end_h,
-                rate_mmol_per_h,
-                ..
-            } if start_h <= now + 1e-9 && end_h.is_none_or(|e| e > now + 1e-9) => rate_mmol_per_h,
-            _ => 0.0,
-        })
-        .sum();
+    let current_mmol_h = running_rate_mmol_per_h(&given.events, now);
     let mut continue_as_given = score(0.0, 0.0, Some(&cont));
     continue_as_given.rate_mmol_per_h = current_mmol_h;
     continue_as_given.rate_g_per_h =
