@@ -25,4 +25,9 @@ q=(--quiet)
   --pre-eclampsia --hours 30 --samples 40 --plot "$out/brain.png" >/dev/null
 # plasticity against Mg (neuro sweep)
 "$MGIV" "${q[@]}" neuro sweep plasticity --mg 0.6:2.0:0.2 --plot "$out/neuro-sweep.png" >/dev/null
+# the serum curve on clock time (global --start)
+"$MGIV" "${q[@]}" --start 08:30 simulate --regimen "4 g over 20 min, then 1 g/h for 24 h" --weight 70 \
+  --creatinine 0.8 --pre-eclampsia --hours 36 --plot "$out/simulate-clock.png" >/dev/null
+# the decision network's spikes and rates (neuro decision --raster)
+"$MGIV" "${q[@]}" neuro decision --mg 1.0 --seconds 1 --seed 1 --raster "$out/neuro-raster.png" >/dev/null
 echo "plots written to $out: $(cd "$out" && ls *.png | tr '\n' ' ')"

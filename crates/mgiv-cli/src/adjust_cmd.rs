@@ -159,11 +159,22 @@ pub fn run(a: AdjustArgs) -> Result<()> {
             v["units"] = serde_json::json!({"concentration": "mmol/L (total serum Mg)", "time": "h", "rate": "g/h MgSO4·7H2O"});
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
-        AdjustFormat::Text => print_safe(&mut out, &adj, &ctx, &regimen, elapsed_ms)?,
+        AdjustFormat::Text => {
+            // severities coloured on a terminal (NO_COLOR honoured), plain in a pipe
+            let mut buf = Vec::new();
+            print_safe(&mut buf, &adj, &ctx, &regimen, elapsed_ms)?;
+            let text = String::from_utf8(buf)?;
+            if crate::output::color_enabled() {
+                out.write_all(crate::output::color_severities(&text).as_bytes())?;
+            } else {
+                out.write_all(text.as_bytes())?;
+            }
+        }
     }
     if let Some(path) = &a.plot {
         crate::plot::ensure_font();
-        crate::plot_to_file!(path, (1100, 650), draw_forecast, &adj.fit)?;
+        let patient = mgiv_safety::report::patient_words(&ctx.patient);
+        crate::plot_to_file!(path, (1100, 650), draw_forecast, &adj.fit, &patient)?;
         crate::note!("plot written to {}", path.display());
     }
     out.flush()?;
@@ -425,7 +436,11 @@ fn print_text(
     Ok(())
 }
 
-fn draw_forecast<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, a: &Adjustment) -> Result<()> {
+fn draw_forecast<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    a: &Adjustment,
+    patient: &str,
+) -> Result<()> {
     let d = &a.decision;
     let tmax = d.forecast_continue.last().map(|p| p.time_h).unwrap_or(24.0);
     let top = d
@@ -440,7 +455,7 @@ fn draw_forecast<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, a: &Adjustme
         root,
         "Bayesian forecast from the measured levels: median and 90 % band",
         &format!(
-            "model {} · {} measured level(s) · forecast of this patient's individual curve",
+            "model {} · patient: {patient} · {} measured level(s) · this patient's individual curve, drawn every 10 min",
             a.model_id,
             a.levels.len()
         ),

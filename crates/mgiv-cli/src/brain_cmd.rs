@@ -443,7 +443,25 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         )?;
         // text layout needs the bundled font for SVG as well as PNG
         crate::plot::ensure_font();
-        crate::plot_to_file!(path, (1400, 1000), draw_brain, &prep, &regimen.canonical())?;
+        let subtitle = format!(
+            "serum model {} · CSF model: {} · patient: {}",
+            sim.model.id,
+            match prep.csf_model.variant {
+                mgiv_brain::csf::CsfVariant::Saturable => {
+                    "saturable influx (Fuchs-Buder 1997, McKee 2005)"
+                }
+                mgiv_brain::csf::CsfVariant::Leaky => "linear influx (Fuchs-Buder 1997)",
+            },
+            mgiv_safety::report::patient_words(&patient)
+        );
+        crate::plot_to_file!(
+            path,
+            (1400, 1000),
+            draw_brain,
+            &prep,
+            &regimen.canonical(),
+            &subtitle
+        )?;
         crate::note!("plot written to {}", path.display());
     }
     Ok(())
@@ -591,14 +609,22 @@ fn draw_brain<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     rep: &BrainReport,
     regimen: &str,
+    subtitle: &str,
 ) -> Result<()> {
     root.fill(&WHITE).map_err(e)?;
-    let (title, body) = root.split_vertically(40);
+    let (title, body) = root.split_vertically(58);
     title
         .draw(&Text::new(
-            format!("mgiv brain — {regimen}"),
-            (12, 10),
-            ("sans-serif", 20).into_font(),
+            format!("Serum → CSF → brain — {regimen}"),
+            (14, 8),
+            ("sans-serif", 18).into_font(),
+        ))
+        .map_err(e)?;
+    title
+        .draw(&Text::new(
+            subtitle.to_string(),
+            (14, 34),
+            ("sans-serif", 13).into_font().color(&RGBColor(70, 70, 70)),
         ))
         .map_err(e)?;
     let panels = body.split_evenly((2, 2));
@@ -628,25 +654,15 @@ fn draw_brain<DB: DrawingBackend>(
             .map(|p| p.serum_mg_mmol_l.max(p.csf_total_mg_mmol_l_hi))
             .fold(0.0, f64::max)
             * 1.1;
-        let mut ch = ChartBuilder::on(&chart_area)
-            .caption(
-                "Mg: serum and CSF (grade A-/C: measured; time course fitted)",
-                ("sans-serif", 15),
-            )
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0f64..tmax, 0f64..ymax.max(0.5))
-            .map_err(e)?;
-        ch.configure_mesh()
-            .x_desc("time since start (h)")
-            .x_labels(8)
-            .x_label_formatter(&|v| crate::output::sig3(*v))
-            .y_label_formatter(&|v| crate::output::sig3(*v))
-            .light_line_style(WHITE.mix(0.0))
-            .y_desc("Mg (mmol/L)")
-            .draw()
-            .map_err(e)?;
+        let caption = "Mg: serum and CSF (grade A-/C: measured; time course fitted)";
+        let mut ch = crate::plot::time_chart_range(
+            &chart_area,
+            Some(caption),
+            tmax,
+            0f64,
+            ymax.max(0.5),
+            "Mg (mmol/L)",
+        )?;
         let tot: Vec<_> = pts
             .iter()
             .map(|p| (p.time_h, p.csf_total_mg_mmol_l_lo, p.csf_total_mg_mmol_l_hi))
@@ -713,28 +729,18 @@ fn draw_brain<DB: DrawingBackend>(
             .map(|p| p.nmda_relative_conductance_lo)
             .chain(rel.iter().copied())
             .fold(1.0, f64::min);
-        let mut ch = ChartBuilder::on(&chart_area)
-            .caption(
-                format!(
-                    "Nerve transmission (grade B): NMDA conductance at {} mV",
-                    fmt_num(rep.voltages_mv[0])
-                ),
-                ("sans-serif", 15),
-            )
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0f64..tmax, (lo - 0.05).max(0.0)..1.02f64)
-            .map_err(e)?;
-        ch.configure_mesh()
-            .x_desc("time since start (h)")
-            .x_labels(8)
-            .x_label_formatter(&|v| crate::output::sig3(*v))
-            .y_label_formatter(&|v| crate::output::sig3(*v))
-            .light_line_style(WHITE.mix(0.0))
-            .y_desc("× baseline")
-            .draw()
-            .map_err(e)?;
+        let caption = format!(
+            "Nerve transmission (grade B): NMDA conductance at {} mV",
+            fmt_num(rep.voltages_mv[0])
+        );
+        let mut ch = crate::plot::time_chart_range(
+            &chart_area,
+            Some(&caption),
+            tmax,
+            (lo - 0.05).max(0.0),
+            1.02f64,
+            "× baseline",
+        )?;
         let nm: Vec<_> = pts
             .iter()
             .map(|p| {
@@ -792,22 +798,14 @@ fn draw_brain<DB: DrawingBackend>(
         } else {
             "Blood pressure NOT predicted outside pre-eclampsia (volunteers: no change); brain blood flow NOT predicted (D)"
         };
-        let mut ch = ChartBuilder::on(&chart_area)
-            .caption(caption, ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0f64..tmax, lo..1.0f64)
-            .map_err(e)?;
-        ch.configure_mesh()
-            .x_desc("time since start (h)")
-            .x_labels(8)
-            .x_label_formatter(&|v| crate::output::sig3(*v))
-            .y_label_formatter(&|v| crate::output::sig3(*v))
-            .light_line_style(WHITE.mix(0.0))
-            .y_desc("change (mmHg)")
-            .draw()
-            .map_err(e)?;
+        let mut ch = crate::plot::time_chart_range(
+            &chart_area,
+            Some(caption),
+            tmax,
+            lo,
+            1.0f64,
+            "change (mmHg)",
+        )?;
         ch.draw_series(LineSeries::new(
             pts.iter().zip(&sbp).map(|(p, v)| (p.time_h, *v)),
             blue.stroke_width(2),
@@ -832,22 +830,15 @@ fn draw_brain<DB: DrawingBackend>(
             .collect();
         let lo = gb.iter().copied().fold(-0.01, f64::min) * 1.2;
         let hi = gb.iter().copied().fold(0.01, f64::max) * 1.2;
-        let mut ch = ChartBuilder::on(&chart_area)
-            .caption("Synaptic plasticity, acute model (B); chronic NOT modelled; inflammation associative (D)", ("sans-serif", 15))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0f64..tmax, lo..hi)
-            .map_err(e)?;
-        ch.configure_mesh()
-            .x_desc("time since start (h)")
-            .x_labels(8)
-            .x_label_formatter(&|v| crate::output::sig3(*v))
-            .y_label_formatter(&|v| crate::output::sig3(*v))
-            .light_line_style(WHITE.mix(0.0))
-            .y_desc("Δ synaptic change vs baseline")
-            .draw()
-            .map_err(e)?;
+        let caption = "Synaptic plasticity, acute model (B); chronic NOT modelled; inflammation associative (D)";
+        let mut ch = crate::plot::time_chart_range(
+            &chart_area,
+            Some(caption),
+            tmax,
+            lo,
+            hi,
+            "Δ synaptic change vs baseline",
+        )?;
         ch.draw_series(LineSeries::new(
             pts.iter().zip(&gb).map(|(p, v)| (p.time_h, *v)),
             purple.stroke_width(2),

@@ -30,6 +30,9 @@ struct Cli {
     /// Print only the result: no notes ("plot written to ...", the clinical context on stderr)
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Clock time of hour 0 (HH:MM, 24-hour), e.g. 08:30: plot time axes show clock time
+    #[arg(long, global = true, value_name = "HH:MM", value_parser = plot::parse_clock)]
+    start: Option<u32>,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,6 +73,7 @@ fn main() {
     }
     let cli = Cli::parse();
     output::set_quiet(cli.quiet);
+    plot::set_clock_start(cli.start);
     let result = match cli.command {
         Command::Simulate(a) => simulate_cmd::run(a),
         Command::Models(a) => models_cmd::run(a),

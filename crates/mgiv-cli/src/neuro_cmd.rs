@@ -768,10 +768,21 @@ fn sweep(a: SweepArgs) -> Result<()> {
     };
     if let Some(path) = &a.plot {
         let title = match a.target {
-            SweepTarget::Plasticity => format!("{} - {}", a.protocol.rule, y_name),
-            SweepTarget::Decision => format!("Wang 2002 network, mean of {} seed(s)", a.seeds),
+            SweepTarget::Plasticity => format!(
+                "Plasticity rule {} under magnesium: {}",
+                a.protocol.rule,
+                axis_label(&y_name)
+            ),
+            SweepTarget::Decision => format!(
+                "Wang 2002 decision network under magnesium (mean of {} seed(s))",
+                a.seeds
+            ),
         };
-        write_curves(path, &title, &x_name, &y_name, &curves)
+        let subtitle = format!(
+            "model: {} · a theoretical model: Mg effects are predictions, not observations",
+            short(prov["model"].as_str().unwrap_or(""), 70)
+        );
+        write_curves(path, &title, &subtitle, &x_name, &y_name, &curves)
             .with_context(|| format!("writing plot {}", path.display()))?;
     }
     match a.format {
@@ -813,7 +824,21 @@ fn check_plot_path(path: &Path, field: &str) -> Result<()> {
         .map(|e| e.to_ascii_lowercase())
         .as_deref()
     {
-        Some("png") | Some("svg") => Ok(()),
+        // the folder must exist too (checked before any computation)
+        Some("png") | Some("svg") => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            if !dir.is_dir() {
+                bail!(
+                    "invalid value for `{field}`: '{}' (the folder '{}' does not exist)",
+                    path.display(),
+                    dir.display()
+                );
+            }
+            Ok(())
+        }
         _ => bail!(
             "invalid value for `{field}`: '{}' (allowed: a file name ending in .png or .svg)",
             path.display()
@@ -821,92 +846,110 @@ fn check_plot_path(path: &Path, field: &str) -> Result<()> {
     }
 }
 
-fn register_font() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, bytes);
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Bold, bytes);
-    });
-}
-
 fn perr<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("plot error: {e:?}")
 }
 
-/// Call a generic draw function on an SVG or PNG backend chosen by the extension of `$path`.
-macro_rules! draw_to_file {
-    ($path:expr, $size:expr, $draw:ident $(, $arg:expr)* $(,)?) => {{
-        let path: &Path = $path;
-        let is_svg = path.extension().and_then(|e| e.to_str()).map(|e| e.eq_ignore_ascii_case("svg")) == Some(true);
-        // text metrics come from the bundled font for both backends
-        register_font();
-        if is_svg {
-            let root = SVGBackend::new(path, $size).into_drawing_area();
-            $draw(&root $(, $arg)*)?;
-            root.present().map_err(perr)?;
-        } else {
-            let root = BitMapBackend::new(path, $size).into_drawing_area();
-            $draw(&root $(, $arg)*)?;
-            root.present().map_err(perr)?;
-        }
-        anyhow::Ok(())
-    }};
+/// A readable axis name for a sweep variable (the JSON keeps the short machine names).
+fn axis_label(name: &str) -> &str {
+    match name {
+        "mg_mm" => "extracellular Mg (mM)",
+        "t_h" => "time since start of the regimen (h)",
+        "dt_ms" => "spike timing Δt, post − pre (ms)",
+        "pairs" => "number of pre/post pairings",
+        "hz" => "pairing frequency (Hz)",
+        "synaptic_change" => "synaptic change (model readout)",
+        "rate_hz" => "rate (Hz); winner fraction × 10",
+        other => other,
+    }
+}
+
+/// The first clause of a provenance text, for a one-line subtitle.
+fn short(text: &str, max_chars: usize) -> String {
+    let first = text.split(" (").next().unwrap_or(text);
+    if first.chars().count() <= max_chars {
+        first.to_string()
+    } else {
+        let cut: String = first.chars().take(max_chars - 1).collect();
+        format!("{}…", cut.trim_end())
+    }
 }
 
 fn draw_raster<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     r: &DecisionResult,
 ) -> Result<()> {
-    root.fill(&WHITE).map_err(perr)?;
-    let (top, bottom) = root.split_vertically((root.dim_in_pixel().1 as f64 * 0.62) as u32);
+    use crate::plot::{Legend, Swatch, OI_BLACK, OI_BLUE, OI_GREEN, OI_VERMILLION};
+    let layout = crate::plot::layout_with_side(
+        root,
+        &format!(
+            "Wang 2002 decision network at Mg {} mM (seed {})",
+            crate::output::sig3(r.mg_mm_start),
+            r.seed
+        ),
+        &format!(
+            "model: Wang 2002 decision network (1600 E + 400 I LIF, NMDA with Jahr–Stevens Mg block) · {}",
+            "a theoretical network: Mg effects are model predictions, not observations"
+        ),
+        4,
+        40,
+    )?;
+    let (top, bottom) = layout
+        .plot
+        .split_vertically((layout.plot.dim_in_pixel().1 as f64 * 0.58) as u32);
     let t_ms = r.seconds * 1000.0;
     let n_sel = 480.0;
     let mut c = ChartBuilder::on(&top)
         .caption(
-            format!(
-                "Wang 2002 network, Mg {:.3} mM, seed {}: selective populations",
-                r.mg_mm_start, r.seed
-            ),
-            ("sans-serif", 18),
+            "spikes of the two selective populations",
+            ("sans-serif", 14),
         )
         .margin(8)
         .x_label_area_size(25)
-        .y_label_area_size(55)
+        .y_label_area_size(68)
         .build_cartesian_2d(0.0..t_ms, 0.0..n_sel)
         .map_err(perr)?;
     c.configure_mesh()
         .y_desc("neuron (pop 1 | pop 2)")
         .disable_mesh()
+        .x_label_formatter(&|v| crate::output::sig3(*v))
+        .y_label_formatter(&|v| crate::output::sig3(*v))
+        .label_style(("sans-serif", 12))
         .draw()
         .map_err(perr)?;
     c.draw_series(r.selective_spikes.iter().map(|&(t, i)| {
-        let col = if (i as f64) < n_sel / 2.0 { RED } else { BLUE };
+        let col = if (i as f64) < n_sel / 2.0 {
+            OI_VERMILLION
+        } else {
+            OI_BLUE
+        };
         Circle::new((t, i as f64), 1, col.filled())
     }))
     .map_err(perr)?;
-    let max_rate = r.rates_hz[0]
-        .iter()
-        .chain(&r.rates_hz[1])
-        .cloned()
-        .fold(5.0, f64::max)
-        * 1.1;
+    let max_rate = r.rates_hz.iter().flatten().cloned().fold(5.0, f64::max) * 1.1;
     let mut c2 = ChartBuilder::on(&bottom)
+        .caption("population rates", ("sans-serif", 14))
         .margin(8)
-        .x_label_area_size(35)
-        .y_label_area_size(55)
+        .x_label_area_size(40)
+        .y_label_area_size(68)
         .build_cartesian_2d(0.0..t_ms, 0.0..max_rate)
         .map_err(perr)?;
     c2.configure_mesh()
         .x_desc("time (ms)")
         .y_desc("rate (Hz)")
+        .bold_line_style(RGBColor(228, 228, 228))
+        .light_line_style(WHITE.mix(0.0))
+        .x_label_formatter(&|v| crate::output::sig3(*v))
+        .y_label_formatter(&|v| crate::output::sig3(*v))
+        .label_style(("sans-serif", 12))
         .draw()
         .map_err(perr)?;
+    let mut legend = Legend::default();
     for (g, col, label) in [
-        (0usize, RED, "pop 1"),
-        (1, BLUE, "pop 2"),
-        (2, BLACK, "non-selective E"),
-        (3, GREEN, "I"),
+        (0usize, OI_VERMILLION, "selective pop 1"),
+        (1, OI_BLUE, "selective pop 2"),
+        (2, OI_BLACK, "non-selective E"),
+        (3, OI_GREEN, "inhibitory"),
     ] {
         let pts: Vec<(f64, f64)> = r.rates_hz[g]
             .iter()
@@ -914,41 +957,25 @@ fn draw_raster<DB: DrawingBackend>(
             .map(|(b, &v)| ((b as f64 + 0.5) * r.rate_bin_ms, v))
             .collect();
         c2.draw_series(LineSeries::new(pts, col.stroke_width(2)))
-            .map_err(perr)?
-            .label(label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+            .map_err(perr)?;
+        legend.add(Swatch::Line(col, 2), label);
     }
-    c2.configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(perr)?;
-    Ok(())
+    legend.draw(&layout)
 }
 
 fn write_raster(path: &Path, r: &DecisionResult) -> Result<()> {
-    draw_to_file!(path, (1100, 700), draw_raster, r)
+    crate::plot_to_file!(path, (1100, 760), draw_raster, r)
 }
-
-const PALETTE: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(255, 127, 14),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(23, 190, 207),
-];
 
 fn draw_curves<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
+    subtitle: &str,
     x_name: &str,
     y_name: &str,
     curves: &[Curve],
 ) -> Result<()> {
-    root.fill(&WHITE).map_err(perr)?;
+    use crate::plot::{Legend, Swatch, PALETTE};
     let xs = curves.iter().flat_map(|c| c.x.iter().cloned());
     let ys = curves
         .iter()
@@ -969,18 +996,25 @@ fn draw_curves<DB: DrawingBackend>(
         (x0 - 1.0, x1 + 1.0)
     };
     let pad = ((y1 - y0) * 0.08).max(0.02);
-    let mut c = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
+    let layout = crate::plot::layout_with_side(root, title, subtitle, curves.len(), 40)?;
+    let mut c = ChartBuilder::on(&layout.plot)
+        .margin(10)
+        .margin_right(16)
+        .x_label_area_size(48)
+        .y_label_area_size(68)
         .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
         .map_err(perr)?;
     c.configure_mesh()
-        .x_desc(x_name)
-        .y_desc(y_name)
+        .x_desc(axis_label(x_name))
+        .y_desc(axis_label(y_name))
+        .bold_line_style(RGBColor(228, 228, 228))
+        .light_line_style(WHITE.mix(0.0))
+        .x_label_formatter(&|v| crate::output::sig3(*v))
+        .y_label_formatter(&|v| crate::output::sig3(*v))
+        .label_style(("sans-serif", 13))
         .draw()
         .map_err(perr)?;
+    let mut legend = Legend::default();
     for (k, cv) in curves.iter().enumerate() {
         let col = PALETTE[k % PALETTE.len()];
         let pts: Vec<(f64, f64)> =
@@ -989,33 +1023,29 @@ fn draw_curves<DB: DrawingBackend>(
                 .zip(cv.y.iter().cloned())
                 .filter(|p| p.1.is_finite())
                 .collect();
-        c.draw_series(LineSeries::new(pts.clone(), col.stroke_width(2)))
-            .map_err(perr)?
-            .label(cv.label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
-        c.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, col.filled())))
+        c.draw_series(LineSeries::new(pts.clone(), col.stroke_width(3)))
             .map_err(perr)?;
+        c.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, col.filled())))
+            .map_err(perr)?;
+        legend.add(Swatch::Line(col, 3), cv.label.clone());
     }
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(perr)?;
-    Ok(())
+    legend.draw(&layout)
 }
 
 fn write_curves(
     path: &Path,
     title: &str,
+    subtitle: &str,
     x_name: &str,
     y_name: &str,
     curves: &[Curve],
 ) -> Result<()> {
-    draw_to_file!(
+    crate::plot_to_file!(
         path,
-        (1000, 650),
+        (1100, 700),
         draw_curves,
         title,
+        subtitle,
         x_name,
         y_name,
         curves
@@ -1103,6 +1133,13 @@ mod tests {
     #[test]
     fn plot_paths_need_png_or_svg() {
         assert!(check_plot_path(Path::new("a.png"), "plot").is_ok());
+        let e = check_plot_path(Path::new("no-such-folder-xyz/a.png"), "plot")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no-such-folder-xyz") && e.contains("does not exist"),
+            "{e}"
+        );
         assert!(check_plot_path(Path::new("a.SVG"), "plot").is_ok());
         assert!(check_plot_path(Path::new("a.pdf"), "plot")
             .unwrap_err()

@@ -11,6 +11,7 @@
 //! Okabe–Ito colour-blind-safe palette.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 
 use anyhow::{anyhow, bail, Result};
@@ -23,6 +24,98 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 static FONT: Once = Once::new();
+
+/// `--start HH:MM`: the clock time of hour 0, in minutes after midnight (`u32::MAX`: none, the
+/// axis shows hours since start).
+static CLOCK_START_MIN: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// Label time axes with clock time from `start_min` minutes after midnight (`None`: hours since
+/// start).
+pub fn set_clock_start(start_min: Option<u32>) {
+    CLOCK_START_MIN.store(start_min.unwrap_or(u32::MAX), Ordering::Relaxed);
+}
+
+fn clock_start() -> Option<u32> {
+    match CLOCK_START_MIN.load(Ordering::Relaxed) {
+        u32::MAX => None,
+        m => Some(m),
+    }
+}
+
+/// Parse `--start`: a 24-hour clock time "HH:MM" (00:00 to 23:59) → minutes after midnight.
+pub fn parse_clock(text: &str) -> std::result::Result<u32, String> {
+    let allowed = "a 24-hour clock time HH:MM, 00:00 to 23:59, e.g. 08:30";
+    let bad = || format!("invalid --start '{text}' (allowed: {allowed})");
+    let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let h: u32 = h.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    if h > 23 || m > 59 {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+/// The tick positions (hours since start) and their labels for an axis from 0 to `tmax_h`:
+/// whole multiples of the step, or, with a clock start, whole clock hours that are multiples of
+/// the step ("08:00", and "day 2 06:00" after midnight).
+pub fn time_ticks(tmax_h: f64, start_min: Option<u32>) -> (Vec<(f64, String)>, String) {
+    // clock labels are wider than hour numbers: at most about 6 of them
+    let step = match start_min {
+        None => hour_step(tmax_h),
+        Some(_) => hour_step(tmax_h * 8.0 / 6.0),
+    };
+    let mut ticks = Vec::new();
+    match start_min {
+        None => {
+            let mut k = 0;
+            loop {
+                let t = k as f64 * step;
+                if t > tmax_h + 1e-9 {
+                    break;
+                }
+                ticks.push((t, crate::output::sig3(t)));
+                k += 1;
+            }
+            (ticks, "time since start (h)".to_string())
+        }
+        Some(start) => {
+            // clock ticks on whole hours (or quarter hours for short plots) that are
+            // multiples of the step on the 24-hour clock
+            let offset_h = start as f64 / 60.0;
+            let mut k = (offset_h / step - 1e-9).ceil() as i64;
+            loop {
+                let clock_h = k as f64 * step;
+                let t = clock_h - offset_h;
+                if t > tmax_h + 1e-9 {
+                    break;
+                }
+                if t >= -1e-9 {
+                    let total_min = (clock_h * 60.0).round() as i64;
+                    let day = total_min / (24 * 60);
+                    let (hh, mm) = ((total_min / 60) % 24, total_min % 60);
+                    let label = if day == 0 {
+                        format!("{hh:02}:{mm:02}")
+                    } else {
+                        format!("day {} {hh:02}:{mm:02}", day + 1)
+                    };
+                    ticks.push((t.max(0.0), label));
+                }
+                k += 1;
+            }
+            (
+                ticks,
+                format!(
+                    "clock time (hour 0 = {:02}:{:02} on day 1)",
+                    start / 60,
+                    start % 60
+                ),
+            )
+        }
+    }
+}
 
 /// Register the bundled font (idempotent); both backends measure text with it.
 /// Refuse a plot path before any computation: it must end in .svg or .png and its folder must
@@ -163,6 +256,18 @@ pub fn layout<DB: DrawingBackend>(
     subtitle: &str,
     legend_entries: usize,
 ) -> Result<Layout<DB>> {
+    layout_with_side(root, title, subtitle, legend_entries, SIDE_W)
+}
+
+/// [`layout`] with a label column of `side_w` pixels (a plot without threshold lines needs only
+/// a small margin there).
+pub fn layout_with_side<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+    legend_entries: usize,
+    side_w: i32,
+) -> Result<Layout<DB>> {
     root.fill(&WHITE).map_err(e)?;
     let (w, h) = root.dim_in_pixel();
     let (head, rest) = root.split_vertically(HEAD_H);
@@ -181,7 +286,7 @@ pub fn layout<DB: DrawingBackend>(
     let rows = legend_entries.div_ceil(2) as i32;
     let legend_h = rows * ROW_H + 12;
     let (body, legend) = rest.split_vertically(h as i32 - HEAD_H - legend_h);
-    let (plot, side) = body.split_horizontally(w as i32 - SIDE_W);
+    let (plot, side) = body.split_horizontally(w as i32 - side_w.max(1));
     Ok(Layout { plot, side, legend })
 }
 
@@ -196,58 +301,78 @@ pub fn hour_step(tmax_h: f64) -> f64 {
 }
 
 /// The frame of every serum-level plot on `area`: axes from 0 to `tmax_h` and 0 to `y_top`,
-/// whole-hour ticks with a light grid, "time since start (h)" and `y_desc`.
+/// whole-hour ticks with a light grid ("time since start (h)", or clock time after `--start`)
+/// and `y_desc`.
 pub fn time_chart<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     tmax_h: f64,
     y_top: f64,
     y_desc: &str,
 ) -> Result<TimeChart<'a, DB>> {
-    let mut chart = ChartBuilder::on(area)
+    time_chart_range(area, None, tmax_h, 0.0, y_top, y_desc)
+}
+
+/// [`time_chart`] with a caption (a panel of a multi-panel plot) and a y range from `y_lo`.
+pub fn time_chart_range<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: Option<&str>,
+    tmax_h: f64,
+    y_lo: f64,
+    y_top: f64,
+    y_desc: &str,
+) -> Result<TimeChart<'a, DB>> {
+    let (ticks, x_desc) = time_ticks(tmax_h, clock_start());
+    let mut builder = ChartBuilder::on(area);
+    if let Some(c) = caption {
+        builder.caption(c, ("sans-serif", 15));
+    }
+    let mut chart = builder
         .margin(10)
         .margin_right(6)
         .x_label_area_size(48)
         .y_label_area_size(68)
-        .build_cartesian_2d(0f64..tmax_h, 0f64..y_top)
+        .build_cartesian_2d(0f64..tmax_h, y_lo..y_top)
         .map_err(e)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
         .y_labels(8)
-        .y_label_formatter(&|v| crate::output::sig3(*v))
-        .x_desc("time since start (h)")
+        .y_label_formatter(&|v| {
+            // a tick at zero computed as 1e-18 reads "0"
+            let v = if v.abs() < 1e-9 * (y_top - y_lo).abs() {
+                0.0
+            } else {
+                *v
+            };
+            crate::output::sig3(v)
+        })
+        .x_desc(x_desc)
         .y_desc(y_desc)
         .bold_line_style(RGBColor(228, 228, 228))
         .light_line_style(WHITE.mix(0.0))
         .label_style(("sans-serif", 13))
         .draw()
         .map_err(e)?;
-    // whole-hour ticks and grid lines, chosen so a clinician can read times off the axis
-    let step = hour_step(tmax_h);
+    // whole-hour (or whole clock-hour) ticks and grid lines, so a clinician reads times off
+    // the axis
     let base = area.get_base_pixel();
     let label =
         TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
-    let mut k = 0;
-    loop {
-        let t = k as f64 * step;
-        if t > tmax_h + 1e-9 {
-            break;
-        }
+    for (t, text) in ticks {
         chart
             .draw_series(LineSeries::new(
-                vec![(t, 0.0), (t, y_top)],
+                vec![(t, y_lo), (t, y_top)],
                 RGBColor(228, 228, 228),
             ))
             .map_err(e)?;
-        let (px, py) = chart.backend_coord(&(t, 0.0));
+        let (px, py) = chart.backend_coord(&(t, y_lo));
         area.draw(&Text::new(
-            crate::output::sig3(t),
+            text,
             (px - base.0, py - base.1 + 6),
             label.clone(),
         ))
         .map_err(e)?;
-        k += 1;
     }
     Ok(chart)
 }
@@ -510,4 +635,51 @@ fn draw_serum<DB: DrawingBackend>(
     );
     legend.draw(&layout)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_times_parse_and_refuse() {
+        assert_eq!(parse_clock("08:30"), Ok(510));
+        assert_eq!(parse_clock("0:05"), Ok(5));
+        assert_eq!(parse_clock("23:59"), Ok(23 * 60 + 59));
+        for bad in ["24:00", "8", "08:60", "08:3", "-1:00", "a:bc", ""] {
+            let e = parse_clock(bad).unwrap_err();
+            assert!(
+                e.contains(&format!("'{bad}'")) && e.contains("HH:MM"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn ticks_are_whole_hours_or_whole_clock_hours() {
+        let (t, desc) = time_ticks(48.0, None);
+        let labels: Vec<&str> = t.iter().map(|x| x.1.as_str()).collect();
+        assert_eq!(labels, ["0", "6", "12", "18", "24", "30", "36", "42", "48"]);
+        assert_eq!(desc, "time since start (h)");
+        // 08:30 start, 30 h: 6-hourly clock ticks at 12:00, 18:00, midnight ...
+        let (t, desc) = time_ticks(30.0, Some(8 * 60 + 30));
+        let labels: Vec<&str> = t.iter().map(|x| x.1.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "12:00",
+                "18:00",
+                "day 2 00:00",
+                "day 2 06:00",
+                "day 2 12:00"
+            ]
+        );
+        // each tick sits at its clock time: 12:00 is 3.5 h after 08:30
+        assert!((t[0].0 - 3.5).abs() < 1e-12);
+        assert!(t.iter().all(|x| x.0 >= 0.0 && x.0 <= 30.0));
+        assert!(desc.contains("08:30"));
+        // a tick at hour 0 when the start is on a whole step
+        let (t, _) = time_ticks(12.0, Some(0));
+        assert_eq!(t[0], (0.0, "00:00".to_string()));
+    }
 }

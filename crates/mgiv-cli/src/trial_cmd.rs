@@ -205,11 +205,59 @@ pub fn run(a: TrialArgs) -> Result<()> {
             .map_or(rayon::current_num_threads(), |p| p.current_num_threads())
     );
     if let Some(path) = &a.plot {
+        // the bands are drawn on a 10-minute grid (the same virtual patients, so the same
+        // seed gives the same picture), so the end of a 20-minute load is never cut
+        let (plot_spec, note) = plot_spec(&setup.spec);
+        let fine = match &pool {
+            Some(p) => p.install(|| plot_spec.trial()?.run(None)),
+            None => plot_spec.trial()?.run(None),
+        }?;
+        let mut fine = fine;
+        // the legend's risks are the whole trial's, as printed
+        for (f, g) in fine.regimens.iter_mut().zip(&result.regimens) {
+            f.p_cmax_above = g.p_cmax_above.clone();
+        }
         crate::plot::ensure_font();
-        crate::plot_to_file!(path, (1100, 650), draw_bands, &result)?;
+        crate::plot_to_file!(path, (1100, 650), draw_bands, &fine, &note)?;
         crate::note!("plot written to {}", path.display());
     }
     Ok(())
+}
+
+/// Most subject × output-time pairs computed again for the plot's fine grid.
+const PLOT_WORK_LIMIT: u64 = 50_000_000;
+
+/// The trial of the plot: every 10 minutes (at most 1000 points) over the same horizon, plus the
+/// asked-for output times, for the same virtual patients (all of them, or the first of them
+/// when the trial is very large; the note says which).
+fn plot_spec(spec: &mgiv_clinical::trial::TrialSpec) -> (mgiv_clinical::trial::TrialSpec, String) {
+    let mut p = spec.clone();
+    let tmax = spec.cfg.times_h.last().copied().unwrap_or(1.0);
+    let step = (tmax / 1000.0).max(1.0 / 6.0);
+    let mut times: Vec<f64> = (0..)
+        .map(|i| i as f64 * step)
+        .take_while(|t| *t < tmax - 1e-9)
+        .chain(spec.cfg.times_h.iter().copied())
+        .collect();
+    times.sort_by(|a, b| a.total_cmp(b));
+    times.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    let n_max = (PLOT_WORK_LIMIT / times.len() as u64).max(1000);
+    p.cfg.n_subjects = spec.cfg.n_subjects.min(n_max);
+    let grid = if step <= 1.0 / 6.0 + 1e-12 {
+        "every 10 min".to_string()
+    } else {
+        format!("every {} min", sig3(step * 60.0))
+    };
+    let note = if p.cfg.n_subjects < spec.cfg.n_subjects {
+        format!(
+            "bands drawn {grid} from the first {} of the {} virtual patients",
+            p.cfg.n_subjects, spec.cfg.n_subjects
+        )
+    } else {
+        format!("bands drawn {grid}")
+    };
+    p.cfg.times_h = times;
+    (p, note)
 }
 
 pub fn to_json(r: &TrialResult, elapsed_s: f64) -> serde_json::Value {
@@ -526,7 +574,11 @@ fn write_parquet(r: &TrialResult, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn draw_bands<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &TrialResult) -> Result<()> {
+fn draw_bands<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    r: &TrialResult,
+    grid_note: &str,
+) -> Result<()> {
     let tmax = r.times_h.last().copied().unwrap_or(1.0).max(1e-3);
     let top = r
         .regimens
@@ -542,8 +594,8 @@ fn draw_bands<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &TrialResult
             r.regimens.len()
         ),
         &format!(
-            "model {} · population {} ({} virtual patients, seed {}) · true individual levels, no assay error",
-            r.model_id, r.population_id, r.n_subjects, r.seed
+            "model {} · population {} (seed {}) · {grid_note} · true individual levels, no assay error",
+            r.model_id, r.population_id, r.seed
         ),
         1 + r.regimens.len(),
     )?;
@@ -611,6 +663,33 @@ fn draw_bands<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, r: &TrialResult
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plot_grid_is_fine_and_keeps_the_asked_times() {
+        let setup = trial_setup(&TrialRequest {
+            regimens: vec!["zuspan".into()],
+            population: Some("pre-eclampsia".into()),
+            times_h: Some(vec![0.5, 7.25, 30.0]),
+            n: 20_000_000,
+            seed: 1,
+            ..Default::default()
+        })
+        .unwrap();
+        let (p, note) = plot_spec(&setup.spec);
+        let t = &p.cfg.times_h;
+        // every 10 min to 30 h (the end of a 20-minute load is a point), plus 7.25 h
+        assert!(t.iter().any(|x| (x - 1.0 / 3.0).abs() < 1e-12));
+        assert!(t.iter().any(|x| (x - 7.25).abs() < 1e-12));
+        assert_eq!(*t.last().unwrap(), 30.0);
+        assert!(t.windows(2).all(|w| w[1] > w[0]));
+        assert_eq!(t.len(), 30 * 6 + 1 + 1);
+        // 20 million patients x 182 times is too much for a picture: the first of them, said
+        assert_eq!(p.cfg.n_subjects, 50_000_000 / 182);
+        assert!(note.contains("first 274725 of the 20000000"), "{note}");
+        // the same seed and population: the same virtual patients
+        assert_eq!(p.cfg.seed, 1);
+        assert_eq!(p.population, setup.spec.population);
+    }
 
     #[test]
     fn targets_parse_with_units() {

@@ -127,6 +127,102 @@ fn the_trial_adjust_and_brain_plots_render() {
 }
 
 #[test]
+fn start_puts_clock_time_on_the_axis_and_is_checked() {
+    let svg = tmp("clock.svg");
+    let mut args = vec!["--start", "22:00"];
+    args.extend_from_slice(SIM);
+    render(&args, &svg);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let labels: Vec<&str> = text.lines().map(str::trim).collect();
+    // 36 h from 22:00: 6-hourly clock ticks from midnight
+    assert!(
+        labels.contains(&"day 2 00:00")
+            && labels.contains(&"day 2 06:00")
+            && labels.contains(&"day 3 06:00"),
+        "clock ticks"
+    );
+    assert!(
+        !labels.contains(&"24"),
+        "no hour-since-start ticks with --start"
+    );
+    assert!(
+        text.contains("clock time (hour 0 = 22:00 on day 1)"),
+        "axis name"
+    );
+    // a bad clock time is refused, naming the option and what is allowed
+    let out = mgiv()
+        .args(["--start", "25:00", "simulate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--start '25:00'") && err.contains("00:00 to 23:59"),
+        "{err}"
+    );
+}
+
+#[test]
+fn forecast_bands_keep_the_loading_peak() {
+    // adjust's forecast is on a 10-minute grid: the end of the 20-minute load is a point, and
+    // the median there is above the hourly value (the peak an hourly grid would cut)
+    let out = mgiv()
+        .args([
+            "adjust",
+            "--regimen",
+            "4 g over 20 min, then 1 g/h",
+            "--levels",
+            "1.4 mmol/L at 6 h; 1.9 mmol/L at 12 h",
+            "--weight",
+            "70",
+            "--creatinine",
+            "0.8",
+            "--pre-eclampsia",
+            "--format",
+            "json",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let band = v["fit"]["decision"]["forecast_continue"]
+        .as_array()
+        .unwrap();
+    let at = |t: f64| {
+        band.iter()
+            .find(|p| (p["time_h"].as_f64().unwrap() - t).abs() < 1e-9)
+            .unwrap_or_else(|| panic!("no forecast point at {t} h"))["p50_mmol_l"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        at(1.0 / 3.0) > at(1.0) + 0.05,
+        "{} vs {}",
+        at(1.0 / 3.0),
+        at(1.0)
+    );
+    // the grid is every 10 minutes up to the end of the horizon
+    let t: Vec<f64> = band.iter().map(|p| p["time_h"].as_f64().unwrap()).collect();
+    assert!(t.windows(2).all(|w| (w[1] - w[0] - 1.0 / 6.0).abs() < 1e-9));
+}
+
+#[test]
+fn neuro_plots_use_the_frame() {
+    let svg = tmp("sweep.svg");
+    render(
+        &["neuro", "sweep", "plasticity", "--mg", "0.6:2.0:0.2"],
+        &svg,
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("extracellular Mg (mM)"), "readable axis name");
+    assert!(
+        text.contains("Mg effects are predictions, not observations"),
+        "subtitle"
+    );
+    assert!(!text.contains(">mg_mm<"), "machine names stay in the JSON");
+}
+
+#[test]
 fn every_documented_png_is_regenerated_by_the_script() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let script = std::fs::read_to_string(root.join("scripts/render-plots.sh")).unwrap();

@@ -819,7 +819,7 @@ fn band(draws: &[Vec<f64>], times: &[f64]) -> Vec<BandPoint> {
             for (c, d) in col.iter_mut().zip(draws) {
                 *c = d[j];
             }
-            col.sort_by(f64::total_cmp);
+            col.sort_unstable_by(f64::total_cmp);
             let q = |p: f64| {
                 let r = p * (n - 1) as f64;
                 let (i, f) = (r.floor() as usize, r.fract());
@@ -903,16 +903,16 @@ pub fn decide(
     let mut cont = Vec::with_capacity(params.len());
     let mut ur = Vec::with_capacity(params.len());
     let mut ub = Vec::with_capacity(params.len());
-    let hourly: Vec<f64> = {
-        let end = now + s.horizon_h;
-        let mut v: Vec<f64> = (0..=end.floor() as usize).map(|h| h as f64).collect();
-        if *v.last().unwrap_or(&0.0) < end {
-            v.push(end);
-        }
-        v
-    };
+    // the forecast bands every 10 minutes from 0 to the end of the horizon, so a 20-minute
+    // load's peak is drawn at its height (the text report prints whole hours): the past on
+    // its own grid, the future on the decision grid (no extra curves)
+    let past: Vec<f64> = (0..)
+        .map(|i| i as f64 / 6.0)
+        .take_while(|t| *t < now - 1e-9)
+        .collect();
+    let forecast_times: Vec<f64> = past.iter().chain(&grid).copied().collect();
     // per-draw responses, computed in parallel (each draw is independent; order is preserved)
-    type Curves = [Vec<f64>; 8];
+    type Curves = [Vec<f64>; 5];
     let per_draw: Vec<Result<Curves, MgivError>> = params
         .par_iter()
         .map(|p| {
@@ -927,10 +927,7 @@ pub fn decide(
                 (0, &continued, &grid),
                 (1, &unit_rate, &grid),
                 (1, &unit_bolus, &grid),
-                (0, &continued, &hourly),
-                (0, &stopped, &hourly),
-                (1, &unit_rate, &hourly),
-                (1, &unit_bolus, &hourly),
+                (0, &continued, &past),
             ]) {
                 *v = vec![0.0; times.len()];
                 if kernel == 0 {
@@ -942,20 +939,14 @@ pub fn decide(
             Ok(out)
         })
         .collect();
-    let mut cont_hourly = Vec::with_capacity(params.len());
-    let mut stop_hourly = Vec::with_capacity(params.len());
-    let mut ur_hourly = Vec::with_capacity(params.len());
-    let mut ub_hourly = Vec::with_capacity(params.len());
+    let mut cont_past = Vec::with_capacity(params.len());
     for r in per_draw {
-        let [g0, g1, g2, g3, h0, h1, h2, h3] = r?;
+        let [g0, g1, g2, g3, h0] = r?;
         base.push(g0);
         cont.push(g1);
         ur.push(g2);
         ub.push(g3);
-        cont_hourly.push(h0);
-        stop_hourly.push(h1);
-        ur_hourly.push(h2);
-        ub_hourly.push(h3);
+        cont_past.push(h0);
     }
     let nd = params.len() as f64;
     let score = |rate_g: f64, bolus_g: f64, curves: Option<&[Vec<f64>]>| -> Candidate {
@@ -1062,16 +1053,22 @@ pub fn decide(
     };
     let rr = g_to_mmol(recommended.rate_g_per_h);
     let rb = g_to_mmol(recommended.bolus_g);
+    let cont_curves: Vec<Vec<f64>> = (0..params.len())
+        .map(|d| cont_past[d].iter().chain(&cont[d]).copied().collect())
+        .collect();
     let rec_curves: Vec<Vec<f64>> = (0..params.len())
         .map(|d| {
-            (0..hourly.len())
-                .map(|i| {
-                    if hourly[i] <= now {
-                        cont_hourly[d][i]
+            cont_past[d]
+                .iter()
+                .copied()
+                .chain((0..m).map(|i| {
+                    if i == 0 {
+                        // at `now` itself the new order has not yet acted
+                        cont[d][0]
                     } else {
-                        stop_hourly[d][i] + rr * ur_hourly[d][i] + rb * ub_hourly[d][i]
+                        base[d][i] + rr * ur[d][i] + rb * ub[d][i]
                     }
-                })
+                }))
                 .collect()
         })
         .collect();
@@ -1080,8 +1077,8 @@ pub fn decide(
         continue_as_given,
         best_without_bolus,
         feasible,
-        forecast_continue: band(&cont_hourly, &hourly),
-        forecast_recommended: band(&rec_curves, &hourly),
+        forecast_continue: band(&cont_curves, &forecast_times),
+        forecast_recommended: band(&rec_curves, &forecast_times),
     })
 }
 
