@@ -296,21 +296,13 @@ pub fn nelder_mead(f: &dyn Fn(&[f64]) -> f64, x0: &[f64], step: f64, iters: usiz
 }
 
 /// Central finite-difference Hessian of `f`.
+/// The Hessian of `f` at `x` (step `h` in every coordinate) as rows, from the shared
+/// finite-difference Hessian of mgiv-core.
 fn hessian(f: &dyn Fn(&[f64]) -> f64, x: &[f64], h: f64) -> Vec<Vec<f64>> {
     let n = x.len();
-    let mut hm = vec![vec![0.0; n]; n];
-    for i in 0..n {
-        for j in 0..n {
-            let e = |di: f64, dj: f64| {
-                let mut v = x.to_vec();
-                v[i] += di;
-                v[j] += dj;
-                f(&v)
-            };
-            hm[i][j] = (e(h, h) - e(h, -h) - e(-h, h) + e(-h, -h)) / (4.0 * h * h);
-        }
-    }
-    hm
+    let (_, flat, _) =
+        mgiv_core::numerics::gradient_and_hessian(&mut |v: &[f64]| f(v), x, &vec![h; n]);
+    flat.chunks(n).map(|r| r.to_vec()).collect()
 }
 
 fn predictions(o: &Objective, d: &CsfData, p: &CsfParams) -> FitPredictions {

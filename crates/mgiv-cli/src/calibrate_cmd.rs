@@ -23,6 +23,16 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
         "CL {:.4} L/h, V1 {:.4} L, Q {:.4} L/h, V2 {:.4} L; objective {:.4} after {} iterations",
         r.cl_l_h, r.v1_l, r.q_l_h, r.v2_l, r.objective, r.iterations
     );
+    match r.rse {
+        Some(e) => println!(
+            "uncertainty (Laplace at the optimum, SE of the log parameter ≈ CV): CL {:.0} %, V1 {:.0} %, Q {:.0} %, V2 {:.0} %",
+            100.0 * e[0],
+            100.0 * e[1],
+            100.0 * e[2],
+            100.0 * e[3]
+        ),
+        None => println!("uncertainty: not available (the curvature at the optimum is not positive definite)"),
+    }
     println!(
         "{:<18} {:<42} {:>9} {:>7} {:>9}",
         "study", "observation", "observed", "sd", "fitted"
@@ -35,10 +45,10 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
     }
     if let Some(dir) = a.write_dir {
         let adult = dir.join("mgiv-adult-2026.toml");
-        std::fs::write(&adult, adult_model_toml(&r))?;
+        std::fs::write(&adult, adult_model_toml(&r)?)?;
         let tm_path = dir.join("mgiv-adult-tm-2026.toml");
         let current = std::fs::read_to_string(&tm_path)?;
-        std::fs::write(&tm_path, tm_model_toml(&r, &current))?;
+        std::fs::write(&tm_path, tm_model_toml(&r, &current)?)?;
         println!("wrote {} and {}", adult.display(), tm_path.display());
     }
     Ok(())

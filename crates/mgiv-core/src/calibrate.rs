@@ -24,22 +24,33 @@
 //! under-predicted by 0.18 mmol/L (outside the IQR; shown as a known miss in VALIDATION.md).
 //! Both fits were cross-checked with an independent SciPy Nelder–Mead implementation.
 //!
+//! The data live in files, not here: the studies are the `role = "calibration"` cases of
+//! `data/validation/pk-cases.toml` (serum levels weighted by their `sd_mmol_l`, urinary recovery by
+//! its `sd_mmol`), and the priors, start values and every non-fitted part of the model file are in
+//! `data/calibration/mgiv-adult-2026.toml`. The model file is written by serialising the model
+//! type. Parameter uncertainty: the Laplace approximation at the optimum (the objective is −2 log
+//! posterior up to a constant, so the covariance of the log parameters is 2·H⁻¹, H from the shared
+//! finite-difference Hessian of `numerics`).
+//!
 //! The fit is deterministic (Nelder–Mead from `argmin`, fixed start simplex), so
 //! `mgiv calibrate adult` regenerates `data/models/mgiv-adult-2026.toml` exactly.
 
 use argmin::core::{CostFunction, Error as ArgminError, Executor, State};
 use argmin::solver::neldermead::NelderMead;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::MgivError;
-use crate::model::IndividualParams;
+use crate::model::{CovariateName, IndividualParams, ModelSpec, ParamName};
 use crate::regimen::Regimen;
 use crate::solver::{modal, Modes};
+
+/// The calibration settings file.
+pub const CALIBRATION_FILE: &str = include_str!("../../../data/calibration/mgiv-adult-2026.toml");
 
 /// One calibration observation.
 #[derive(Debug, Clone, Serialize)]
 pub struct CalibrationPoint {
-    pub study: &'static str,
+    pub study: String,
     pub what: String,
     pub observed: f64,
     pub sd: f64,
@@ -57,6 +68,47 @@ pub struct CalibrationResult {
     pub objective: f64,
     pub iterations: u64,
     pub points: Vec<CalibrationPoint>,
+    /// approximate relative standard errors (SE of the log parameter, ≈ CV) of CL, V1, Q, V2
+    /// from the Laplace approximation at the optimum; `None` when the curvature there is not
+    /// positive definite
+    pub rse: Option<[f64; 4]>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Prior {
+    median: f64,
+    cv: f64,
+    #[allow(dead_code)] // for the reader of the file; printed by docs
+    source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Priors {
+    cl_l_h: Prior,
+    vss_l: Prior,
+    v1_l: Prior,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Start {
+    cl_l_h: f64,
+    v1_l: f64,
+    q_l_h: f64,
+    v2_l: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Settings {
+    priors: Priors,
+    start: Start,
+    model: ModelSpec,
+}
+
+fn settings() -> Result<Settings, MgivError> {
+    toml::from_str(CALIBRATION_FILE).map_err(|e| MgivError::ModelFile {
+        id: "data/calibration/mgiv-adult-2026.toml".into(),
+        message: e.to_string(),
+    })
 }
 
 struct Study {
@@ -67,43 +119,84 @@ struct Study {
     obs: Vec<(f64, f64, f64)>,
     /// (eliminated excess by time h, observed mmol, sd)
     urine: Option<(f64, f64, f64)>,
-    name: &'static str,
+    name: String,
 }
 
+/// The calibration studies: the `role = "calibration"` cases of the model in pk-cases.toml.
 fn studies() -> Result<Vec<Study>, MgivError> {
-    let sd_b = 0.30 / 1.35;
-    Ok(vec![
-        Study {
-            name: "Biesenbach 2018",
-            weight_kg: 80.0,
-            baseline: 1.09,
-            regimen: Regimen::from_text("10 mmol over 15 min, then 3 mmol/h for 12 h", None)?,
-            obs: vec![(1.0, 1.59, sd_b), (6.0, 1.53, sd_b), (12.0, 1.59, sd_b)],
-            urine: Some((12.25, 28.0 - 2.0, 6.0)),
-        },
-        Study {
-            name: "Fuchs-Buder 1997",
-            weight_kg: 70.0,
-            baseline: 0.74,
-            regimen: Regimen::from_text("60 mg/kg over 15 min", Some(70.0))?,
-            obs: vec![(0.75, 1.24, 0.10), (1.75, 0.95, 0.15), (4.25, 0.82, 0.14)],
-            urine: None,
-        },
-    ])
+    let model_id = settings()?.model.id;
+    let mut out = Vec::new();
+    for c in crate::validation::cases()?
+        .into_iter()
+        .filter(|c| c.role == "calibration" && c.model == model_id)
+    {
+        let weight_kg = c.weight_kg.ok_or_else(|| {
+            crate::error::invalid(
+                format!("calibration case {} weight_kg", c.id),
+                "missing",
+                "a weight (assumed where the study did not report it)",
+            )
+        })?;
+        let mut obs = Vec::new();
+        for o in &c.observations {
+            let sd = o.sd_mmol_l.ok_or_else(|| {
+                crate::error::invalid(
+                    format!(
+                        "calibration case {} observation '{}' sd_mmol_l",
+                        c.id, o.what
+                    ),
+                    "missing",
+                    "the spread the calibration weights the observation by (mmol/L)",
+                )
+            })?;
+            obs.push((o.time_h, o.observed, sd));
+        }
+        out.push(Study {
+            name: c.id.clone(),
+            weight_kg,
+            baseline: c.baseline_mmol_l,
+            regimen: Regimen::from_text(&c.regimen, Some(weight_kg))?,
+            obs,
+            urine: c.urine.as_ref().map(|u| {
+                (
+                    u.by_h,
+                    u.recovered_mmol - u.baseline_excretion_mmol,
+                    u.sd_mmol,
+                )
+            }),
+        });
+    }
+    if out.is_empty() {
+        return Err(crate::error::invalid(
+            "calibration cases",
+            "none",
+            format!(
+                "cases with role = \"calibration\" and model = \"{model_id}\" in pk-cases.toml"
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 pub const REF_WEIGHT_KG: f64 = 70.0;
-const PRIOR_CL_L_H: (f64, f64) = (5.88, 0.30);
-const PRIOR_VSS_L: (f64, f64) = (0.345 * REF_WEIGHT_KG, 0.30);
-const PRIOR_V1_L: (f64, f64) = (15.4 * REF_WEIGHT_KG / 85.0, 0.522);
 
-fn scaled(theta: &[f64], weight_kg: f64, baseline: f64) -> IndividualParams {
+/// The weight exponent of `param` in the model template (its power covariate on weight_kg).
+fn weight_exponent(model: &ModelSpec, param: ParamName) -> f64 {
+    model
+        .covariates
+        .iter()
+        .find(|c| c.parameter == param && c.covariate == CovariateName::WeightKg)
+        .and_then(|c| c.exponent)
+        .unwrap_or(0.0)
+}
+
+fn scaled(theta: &[f64], weight_kg: f64, baseline: f64, exps: &[f64; 4]) -> IndividualParams {
     let r = weight_kg / REF_WEIGHT_KG;
     IndividualParams {
-        cl_l_h: theta[0] * r.powf(0.75),
-        v1_l: theta[1] * r,
-        q_l_h: theta[2] * r.powf(0.75),
-        v2_l: theta[3] * r,
+        cl_l_h: theta[0] * r.powf(exps[0]),
+        v1_l: theta[1] * r.powf(exps[1]),
+        q_l_h: theta[2] * r.powf(exps[2]),
+        v2_l: theta[3] * r.powf(exps[3]),
         ka_h: None,
         f_im: None,
         baseline_mmol_l: baseline,
@@ -123,18 +216,45 @@ fn eliminated_excess_mmol(m: &Modes, cl_l_h: f64, regimen: &Regimen, t_h: f64) -
     cl_l_h * auc
 }
 
-fn evaluate(theta: &[f64], studies: &[Study]) -> Result<(f64, Vec<CalibrationPoint>), MgivError> {
+/// What the objective needs besides the parameters.
+struct Fixed {
+    studies: Vec<Study>,
+    priors: Priors,
+    /// weight exponents of CL, V1, Q, V2
+    exps: [f64; 4],
+}
+
+fn fixed(exclude: Option<&str>) -> Result<Fixed, MgivError> {
+    let st = settings()?;
+    let exps = [
+        ParamName::ClLH,
+        ParamName::V1L,
+        ParamName::QLH,
+        ParamName::V2L,
+    ]
+    .map(|p| weight_exponent(&st.model, p));
+    Ok(Fixed {
+        studies: studies()?
+            .into_iter()
+            .filter(|s| Some(s.name.as_str()) != exclude)
+            .collect(),
+        priors: st.priors,
+        exps,
+    })
+}
+
+fn evaluate(theta: &[f64], fx: &Fixed) -> Result<(f64, Vec<CalibrationPoint>), MgivError> {
     let mut obj = 0.0;
     let mut pts = Vec::new();
-    for s in studies {
-        let p = scaled(theta, s.weight_kg, s.baseline);
+    for s in &fx.studies {
+        let p = scaled(theta, s.weight_kg, s.baseline, &fx.exps);
         let m = Modes::from_params(&p)?;
         let times: Vec<f64> = s.obs.iter().map(|o| o.0).collect();
         let pred = modal::concentrations(&m, &s.regimen.events, &times);
         for (o, c) in s.obs.iter().zip(pred) {
             obj += ((c - o.1) / o.2).powi(2);
             pts.push(CalibrationPoint {
-                study: s.name,
+                study: s.name.clone(),
                 what: format!("serum Mg at {} h", o.0),
                 observed: o.1,
                 sd: o.2,
@@ -146,7 +266,7 @@ fn evaluate(theta: &[f64], studies: &[Study]) -> Result<(f64, Vec<CalibrationPoi
             let e = eliminated_excess_mmol(&m, p.cl_l_h, &s.regimen, t);
             obj += ((e - obs) / sd).powi(2);
             pts.push(CalibrationPoint {
-                study: s.name,
+                study: s.name.clone(),
                 what: format!("dose-related urinary Mg by {t} h"),
                 observed: obs,
                 sd,
@@ -155,26 +275,26 @@ fn evaluate(theta: &[f64], studies: &[Study]) -> Result<(f64, Vec<CalibrationPoi
             });
         }
     }
-    for (v, (mu, cv)) in [
-        (theta[0], PRIOR_CL_L_H),
-        (theta[1] + theta[3], PRIOR_VSS_L),
-        (theta[1], PRIOR_V1_L),
+    for (v, pr) in [
+        (theta[0], &fx.priors.cl_l_h),
+        (theta[1] + theta[3], &fx.priors.vss_l),
+        (theta[1], &fx.priors.v1_l),
     ] {
-        obj += ((v / mu).ln() / cv).powi(2);
+        obj += ((v / pr.median).ln() / pr.cv).powi(2);
     }
     Ok((obj, pts))
 }
 
-struct Problem {
-    studies: Vec<Study>,
+struct Problem<'a> {
+    fx: &'a Fixed,
 }
 
-impl CostFunction for Problem {
+impl CostFunction for Problem<'_> {
     type Param = Vec<f64>;
     type Output = f64;
     fn cost(&self, log_theta: &Vec<f64>) -> Result<f64, ArgminError> {
         let theta: Vec<f64> = log_theta.iter().map(|x| x.exp()).collect();
-        match evaluate(&theta, &self.studies) {
+        match evaluate(&theta, self.fx) {
             Ok((o, _)) if o.is_finite() => Ok(o),
             _ => Ok(1e12),
         }
@@ -186,9 +306,9 @@ pub fn fit_adult() -> Result<CalibrationResult, MgivError> {
     fit_adult_without(None)
 }
 
-/// Names of the calibration studies.
-pub fn calibration_study_names() -> Result<Vec<&'static str>, MgivError> {
-    Ok(studies()?.iter().map(|s| s.name).collect())
+/// Names (case ids) of the calibration studies.
+pub fn calibration_study_names() -> Result<Vec<String>, MgivError> {
+    Ok(studies()?.into_iter().map(|s| s.name).collect())
 }
 
 /// Leave-one-study-out: refit without `study` (priors kept) and predict that study's serum levels.
@@ -196,8 +316,8 @@ pub fn calibration_study_names() -> Result<Vec<&'static str>, MgivError> {
 pub fn leave_one_study_out(
     study: &str,
 ) -> Result<(CalibrationResult, Vec<CalibrationPoint>), MgivError> {
-    let all = studies()?;
-    if !all.iter().any(|s| s.name == study) {
+    let all = fixed(None)?;
+    if !all.studies.iter().any(|s| s.name == study) {
         return Err(crate::error::invalid(
             "calibration study",
             study,
@@ -206,18 +326,27 @@ pub fn leave_one_study_out(
     }
     let refit = fit_adult_without(Some(study))?;
     let theta = [refit.cl_l_h, refit.v1_l, refit.q_l_h, refit.v2_l];
-    let left: Vec<Study> = all.into_iter().filter(|s| s.name == study).collect();
+    let left = Fixed {
+        studies: all
+            .studies
+            .into_iter()
+            .filter(|s| s.name == study)
+            .collect(),
+        ..all
+    };
     let (_, points) = evaluate(&theta, &left)?;
     Ok((refit, points))
 }
 
 fn fit_adult_without(exclude: Option<&str>) -> Result<CalibrationResult, MgivError> {
-    let keep = |v: Vec<Study>| -> Vec<Study> {
-        v.into_iter().filter(|s| Some(s.name) != exclude).collect()
-    };
+    let fx = fixed(exclude)?;
+    let st = settings()?.start;
     // Nelder–Mead on log parameters, restarted from its own best point until it stops improving
     // (a standard guard against premature simplex collapse).
-    let mut x0: Vec<f64> = [6.0_f64, 10.0, 5.0, 15.0].iter().map(|v| v.ln()).collect();
+    let mut x0: Vec<f64> = [st.cl_l_h, st.v1_l, st.q_l_h, st.v2_l]
+        .iter()
+        .map(|v| v.ln())
+        .collect();
     let mut iterations = 0;
     let mut last = f64::INFINITY;
     for _restart in 0..8 {
@@ -230,9 +359,7 @@ fn fit_adult_without(exclude: Option<&str>) -> Result<CalibrationResult, MgivErr
         let solver = NelderMead::new(simplex)
             .with_sd_tolerance(1e-13)
             .map_err(|e| MgivError::Numerical(e.to_string()))?;
-        let problem = Problem {
-            studies: keep(studies()?),
-        };
+        let problem = Problem { fx: &fx };
         let res = Executor::new(problem, solver)
             .configure(|s| s.max_iters(5000))
             .run()
@@ -250,7 +377,17 @@ fn fit_adult_without(exclude: Option<&str>) -> Result<CalibrationResult, MgivErr
         last = best;
     }
     let theta: Vec<f64> = x0.iter().map(|x| x.exp()).collect();
-    let (objective, points) = evaluate(&theta, &keep(studies()?))?;
+    let (objective, points) = evaluate(&theta, &fx)?;
+    // Laplace: objective = −2 log posterior + const, so Cov(log θ) = 2 H⁻¹
+    let mut f = |lt: &[f64]| {
+        let th: Vec<f64> = lt.iter().map(|x| x.exp()).collect();
+        evaluate(&th, &fx).map(|r| r.0).unwrap_or(f64::INFINITY)
+    };
+    let (_, h, _) = crate::numerics::gradient_and_hessian(&mut f, &x0, &[1e-4; 4]);
+    let rse = crate::numerics::cholesky(&h, 4).map(|l| {
+        let inv = crate::numerics::cholesky_inverse(&l, 4);
+        [0, 1, 2, 3].map(|i| (2.0 * inv[i * 4 + i]).sqrt())
+    });
     Ok(CalibrationResult {
         cl_l_h: theta[0],
         v1_l: theta[1],
@@ -259,6 +396,7 @@ fn fit_adult_without(exclude: Option<&str>) -> Result<CalibrationResult, MgivErr
         objective,
         iterations,
         points,
+        rse,
     })
 }
 
@@ -266,133 +404,65 @@ fn r4(v: f64) -> f64 {
     (v * 1e4).round() / 1e4
 }
 
-/// The `data/models/mgiv-adult-2026.toml` text for a calibration result.
-pub fn adult_model_toml(r: &CalibrationResult) -> String {
-    let mut fit = String::new();
+/// The adult model for a calibration result: the template of the calibration file with the
+/// fitted parameters and the fit in its notes.
+pub fn adult_model(r: &CalibrationResult) -> Result<ModelSpec, MgivError> {
+    let mut m = settings()?.model;
+    m.parameters.cl_l_h = r4(r.cl_l_h);
+    m.parameters.v1_l = r4(r.v1_l);
+    m.parameters.q_l_h = Some(r4(r.q_l_h));
+    m.parameters.v2_l = Some(r4(r.v2_l));
+    let mut notes = vec![format!(
+        "Fit objective {:.3} after {} Nelder-Mead iterations; data, assumptions and residuals below and in docs/MODELS.md.",
+        r.objective, r.iterations
+    )];
+    if let Some(rse) = r.rse {
+        notes.push(format!(
+            "Parameter uncertainty (Laplace approximation at the optimum, SE of the log parameter): CL {:.0} %, V1 {:.0} %, Q {:.0} %, V2 {:.0} %.",
+            100.0 * rse[0],
+            100.0 * rse[1],
+            100.0 * rse[2],
+            100.0 * rse[3]
+        ));
+    }
     for p in &r.points {
-        fit.push_str(&format!(
-            "  \"{}: {} observed {} ± {:.3} {}, fitted {:.3}\",\n",
+        notes.push(format!(
+            "{}: {} observed {} ± {:.3} {}, fitted {:.3}",
             p.study, p.what, p.observed, p.sd, p.unit, p.predicted
         ));
     }
-    format!(
-        r#"# GENERATED by `mgiv calibrate adult --write-dir data/models` (crates/mgiv-core/src/calibrate.rs).
-# Do not edit by hand: change the calibration and regenerate. Method and data: docs/MODELS.md.
-id = "mgiv-adult-2026"
-name = "mgiv non-pregnant adult two-compartment model (calibrated to public adult data)"
-citation = "mgiv calibration 2026 (docs/MODELS.md) to Biesenbach P et al. J Crit Care 2018;44:419-23 and Fuchs-Buder T et al. J Neurosurg Anesthesiol 1997;9:324-8, with priors from Brookfield 2016 (non-pre-eclamptic CL), Lu & Nightingale 2000 (Vd 0.25-0.44 L/kg) and Du 2019 (Vc)."
-population = "non-pregnant adults (fitted to 20 cardiac-surgery ICU and 20 neurosurgical patients' summary data)"
-evidence = "Low: calibrated to published group medians/means of two small studies (40 patients) with assumed weights and infusion times; no individual data, no covariate estimation (allometry and creatinine exponent borrowed from Du 2019). Good enough to show the shape and scale of the curve; measure levels before acting on it."
-structure = "two-compartment"
-notes = [
-  "Fit objective {obj:.3} after {it} Nelder-Mead iterations; data, assumptions and residuals below and in docs/MODELS.md.",
-{fit}  "Reference subject 70 kg, SCr 0.9 mg/dL; weight exponents 0.75 (CL, Q) and 1 (V1, V2); creatinine exponent -0.731 from Du 2019.",
-]
-parameter_sources = "CL, V1, Q, V2 fitted by mgiv (weighted least squares on the observations above plus log-normal priors CL 5.88 L/h CV 30 %, V1+V2 24.15 L CV 30 % and V1 12.68 L CV 52.2 %); V1 is poorly identified (no samples during or right after the infusions)."
-
-
-# Machine-readable: who the model was fitted in (see du-2019.toml). Weights were not reported
-# (assumed in the calibration), so no covariate range is checked.
-[fitted_in]
-pregnant = false
-pre_eclampsia = "none"
-critically_ill = "some"
-populations = ["adult", "icu"]
-source = "Biesenbach 2018 (20 cardiac-surgery ICU patients) and Fuchs-Buder 1997 (20 neurosurgical patients), summary data (docs/MODELS.md)"
-
-[parameters]
-cl_l_h = {cl}
-v1_l = {v1}
-q_l_h = {q}
-v2_l = {v2}
-
-[[covariates]]
-parameter = "cl_l_h"
-covariate = "weight_kg"
-form = "power"
-reference = 70.0
-exponent = 0.75
-source = "fixed allometry as in Du 2019"
-
-[[covariates]]
-parameter = "cl_l_h"
-covariate = "scr_mg_dl"
-form = "power"
-reference = 0.9
-exponent = -0.731
-source = "Du 2019 creatinine exponent, borrowed (no adult estimate exists)"
-
-[[covariates]]
-parameter = "v1_l"
-covariate = "weight_kg"
-form = "power"
-reference = 70.0
-exponent = 1.0
-source = "fixed allometry as in Du 2019"
-
-[[covariates]]
-parameter = "q_l_h"
-covariate = "weight_kg"
-form = "power"
-reference = 70.0
-exponent = 0.75
-source = "fixed allometry as in Du 2019"
-
-[[covariates]]
-parameter = "v2_l"
-covariate = "weight_kg"
-form = "power"
-reference = 70.0
-exponent = 1.0
-source = "fixed allometry as in Du 2019"
-
-[baseline]
-mmol_l = 0.85
-source = "typical adult total serum Mg (normal 0.75-1.05 mmol/L, McEvoy & Murray via magnesium-pk.md §4.2); measure it"
-
-[variability]
-residual_proportional = 0.15
-residual_additive_mmol_l = 0.1
-residual_on = "total"
-source = "Assumed by mgiv (no adult population estimate exists): IIV from Du 2019 (CL 27.9 % CV; V1 30 % CV, Du's 52.2 % recalibrated by mgiv to the spread observed 30 min after a load in pre-eclampsia, Vo 2025, see du-2019.toml; not checked against adult data); residual 15 % + 0.1 mmol/L on the total level"
-
-[variability.iiv_cv_percent]
-cl_l_h = 27.9
-v1_l = 30.0
-"#,
-        obj = r.objective,
-        it = r.iterations,
-        fit = fit,
-        cl = r4(r.cl_l_h),
-        v1 = r4(r.v1_l),
-        q = r4(r.q_l_h),
-        v2 = r4(r.v2_l),
-    )
+    notes.append(&mut m.notes);
+    m.notes = notes;
+    m.check()?;
+    Ok(m)
 }
 
-/// Update the distribution volumes of the renal-threshold variant to the calibrated ones.
-pub fn tm_model_toml(r: &CalibrationResult, current: &str) -> String {
-    let mut out = String::new();
-    let mut in_params = false;
-    for line in current.lines() {
-        if line.starts_with('[') {
-            in_params = line.trim() == "[parameters]";
-        }
-        let key = line.split('=').next().unwrap_or("").trim();
-        let replaced = if in_params {
-            match key {
-                "v1_l" => Some(format!("v1_l = {}", r4(r.v1_l))),
-                "q_l_h" => Some(format!("q_l_h = {}", r4(r.q_l_h))),
-                "v2_l" => Some(format!("v2_l = {}", r4(r.v2_l))),
-                _ => None,
-            }
-        } else {
-            None
-        };
-        out.push_str(&replaced.unwrap_or_else(|| line.to_string()));
-        out.push('\n');
-    }
-    out
+const GENERATED: &str = "# GENERATED by `mgiv calibrate adult --write-dir data/models` from\n\
+# data/calibration/mgiv-adult-2026.toml and the calibration cases of data/validation/pk-cases.toml\n\
+# (crates/mgiv-core/src/calibrate.rs). Do not edit by hand: change those files and regenerate.\n";
+
+fn to_toml(m: &ModelSpec) -> Result<String, MgivError> {
+    toml::to_string_pretty(m)
+        .map_err(|e| MgivError::Numerical(format!("writing model {}: {e}", m.id)))
+}
+
+/// The `data/models/mgiv-adult-2026.toml` text for a calibration result.
+pub fn adult_model_toml(r: &CalibrationResult) -> Result<String, MgivError> {
+    Ok(format!("{GENERATED}{}", to_toml(&adult_model(r)?)?))
+}
+
+/// The renal-threshold variant with the calibrated distribution volumes (its other values kept).
+pub fn tm_model_toml(r: &CalibrationResult, current: &str) -> Result<String, MgivError> {
+    let mut m = ModelSpec::from_toml(current)?;
+    m.parameters.v1_l = r4(r.v1_l);
+    m.parameters.q_l_h = Some(r4(r.q_l_h));
+    m.parameters.v2_l = Some(r4(r.v2_l));
+    m.check()?;
+    Ok(format!(
+        "# GENERATED in part by `mgiv calibrate adult --write-dir data/models`: V1, Q and V2 are the\n\
+# calibrated ones of mgiv-adult-2026; edit the rest here.\n{}",
+        to_toml(&m)?
+    ))
 }
 
 #[cfg(test)]
@@ -428,6 +498,7 @@ mod tests {
         let mut errs: Vec<(String, f64)> = Vec::new();
         eprintln!("| left-out study | refit CL L/h | refit V1 L | levels | MAPE % | bias % |");
         for name in calibration_study_names().unwrap() {
+            let name = name.as_str();
             let (refit, pts) = leave_one_study_out(name).unwrap();
             let e: Vec<f64> = pts
                 .iter()
@@ -488,6 +559,43 @@ mod tests {
         );
         assert!(per_study.len() >= 5);
         assert!(loso <= 12.0 && pooled <= 12.0, "{loso} {pooled}");
+    }
+
+    #[test]
+    fn the_model_file_is_the_serialised_template_with_the_fit() {
+        // everything but the fitted parameters and the fit's notes comes from
+        // data/calibration/mgiv-adult-2026.toml, unchanged
+        let r = fit_adult().unwrap();
+        let made = adult_model(&r).unwrap();
+        let mut shipped = builtin_model("mgiv-adult-2026").unwrap();
+        assert_eq!(shipped.notes.len(), made.notes.len());
+        shipped.parameters = made.parameters;
+        shipped.notes = made.notes.clone();
+        assert_eq!(shipped, made);
+        // and the text round-trips through the model parser
+        let text = adult_model_toml(&r).unwrap();
+        assert_eq!(ModelSpec::from_toml(&text).unwrap(), made);
+        // the calibration data come from the files: two cases, 6 levels and one urine total
+        assert_eq!(
+            calibration_study_names().unwrap(),
+            ["biesenbach-icu", "fuchs-buder-plasma"]
+        );
+        assert_eq!(r.points.len(), 7);
+    }
+
+    #[test]
+    fn parameter_uncertainty_says_v1_is_poorly_identified() {
+        let r = fit_adult().unwrap();
+        let rse = r.rse.expect("positive-definite curvature at the optimum");
+        assert!(
+            rse.iter().all(|v| v.is_finite() && *v > 0.0 && *v < 2.0),
+            "{rse:?}"
+        );
+        // no sample during or right after an infusion: V1 is the least certain, and no more
+        // certain than its prior (CV 52.2 %) allows; CL is held by data and its prior (30 %)
+        assert!(rse[1] > rse[0], "{rse:?}");
+        assert!(rse[0] < 0.30, "{rse:?}");
+        assert!(rse[1] <= 0.522 * 1.05, "{rse:?}");
     }
 
     #[test]

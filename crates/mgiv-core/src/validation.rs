@@ -13,46 +13,76 @@ use crate::solver::ode;
 use crate::units::MgConc;
 
 pub const PK_CASES_FILE: &str = include_str!("../../../data/validation/pk-cases.toml");
+pub const DU_TABLE4_FILE: &str = include_str!("../../../data/validation/du-2019-table4.toml");
 
 #[derive(Debug, Clone, Deserialize)]
-struct CaseFile {
-    cases: Vec<Case>,
+pub(crate) struct CaseFile {
+    pub(crate) cases: Vec<Case>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-struct Observation {
-    time_h: f64,
-    observed: f64,
+pub(crate) struct Observation {
+    pub(crate) time_h: f64,
+    pub(crate) observed: f64,
+    /// the spread a calibration weights this observation by (calibration cases)
+    #[serde(default)]
+    pub(crate) sd_mmol_l: Option<f64>,
     #[serde(default)]
     tolerance_abs: Option<f64>,
     #[serde(default)]
     tolerance_rel: Option<f64>,
-    what: String,
+    pub(crate) what: String,
     #[serde(default)]
     known_miss: Option<String>,
 }
 
+/// Urine collected during a case's infusion.
 #[derive(Debug, Clone, Deserialize)]
-struct Case {
-    id: String,
+pub(crate) struct Urine {
+    /// collected from 0 to this time (h)
+    pub(crate) by_h: f64,
+    pub(crate) recovered_mmol: f64,
+    /// the endogenous excretion over the same time, subtracted
+    pub(crate) baseline_excretion_mmol: f64,
+    /// the spread a calibration weights it by
+    pub(crate) sd_mmol: f64,
+    /// validation tolerance on the dose-related recovery, percentage points of the dose
+    tolerance_percent_points: f64,
+    source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Case {
+    pub(crate) id: String,
     title: String,
     source: String,
-    role: String,
-    model: String,
-    regimen: String,
+    pub(crate) role: String,
+    pub(crate) model: String,
+    pub(crate) regimen: String,
     #[serde(default)]
-    weight_kg: Option<f64>,
+    pub(crate) weight_kg: Option<f64>,
     #[serde(default)]
     scr_mg_dl: Option<f64>,
     #[serde(default)]
     pregnant: bool,
     #[serde(default)]
     pre_eclampsia: bool,
-    baseline_mmol_l: f64,
+    pub(crate) baseline_mmol_l: f64,
     /// compare the time-average from 0 to this time instead of the level at time_h
     #[serde(default)]
     mean_over_h: Option<f64>,
-    observations: Vec<Observation>,
+    pub(crate) observations: Vec<Observation>,
+    #[serde(default)]
+    pub(crate) urine: Option<Urine>,
+}
+
+/// The cases of `data/validation/pk-cases.toml`.
+pub(crate) fn cases() -> Result<Vec<Case>, MgivError> {
+    let file: CaseFile = toml::from_str(PK_CASES_FILE).map_err(|e| MgivError::ModelFile {
+        id: "data/validation/pk-cases.toml".into(),
+        message: e.to_string(),
+    })?;
+    Ok(file.cases)
 }
 
 /// One predicted-vs-observed comparison.
@@ -104,12 +134,8 @@ fn row(
 
 /// Run every validation case.
 pub fn run_all() -> Result<Vec<ValidationRow>, MgivError> {
-    let file: CaseFile = toml::from_str(PK_CASES_FILE).map_err(|e| MgivError::ModelFile {
-        id: "data/validation/pk-cases.toml".into(),
-        message: e.to_string(),
-    })?;
     let mut rows = Vec::new();
-    for c in &file.cases {
+    for c in &cases()? {
         let patient = PatientInput {
             weight_kg: c.weight_kg,
             creatinine: c.scr_mg_dl.map(Creatinine::MgPerDl),
@@ -151,8 +177,10 @@ pub fn run_all() -> Result<Vec<ValidationRow>, MgivError> {
             r.known_miss = o.known_miss.clone();
             rows.push(r);
         }
+        if let Some(u) = &c.urine {
+            rows.push(urine_row(c, u, &model, &patient, &regimen)?);
+        }
     }
-    rows.extend(biesenbach_urine()?);
     rows.extend(du_table4()?);
     Ok(rows)
 }
@@ -168,94 +196,126 @@ pub fn time_average(t: &[f64], c: &[f64]) -> f64 {
     auc / span
 }
 
-/// Biesenbach 2018: 60.9 % of the dose recovered in urine during the 12-h infusion. The model's
-/// excess elimination (ODE path, cumulative) is compared with the recovery minus baseline
-/// excretion (≈ 2 mmol / 12 h), as a fraction of the 46-mmol dose; ±15 percentage points.
-fn biesenbach_urine() -> Result<Vec<ValidationRow>, MgivError> {
-    let model = builtin_model("mgiv-adult-2026")?;
-    let patient = PatientInput {
-        weight_kg: Some(80.0),
-        baseline: Some(MgConc::from_mmol_l(1.09)),
-        ..Default::default()
-    }
-    .validate()?;
-    let ind = model.individualise(&patient)?;
-    let regimen = Regimen::from_text("10 mmol over 15 min, then 3 mmol/h for 12 h", None)?;
+/// Urinary recovery during an infusion (Biesenbach 2018: 60.9 % of the dose in 12 h): the
+/// model's cumulative excess elimination (ODE path) against the recovery minus the endogenous
+/// excretion, as a percentage of the dose.
+fn urine_row(
+    c: &Case,
+    u: &Urine,
+    model: &crate::model::ModelSpec,
+    patient: &crate::patient::Patient,
+    regimen: &Regimen,
+) -> Result<ValidationRow, MgivError> {
+    let ind = model.individualise(patient)?;
     let out = ode::solve(
         &ind.params,
         ind.elimination,
         None,
         &regimen.events,
-        &[12.25],
+        &[u.by_h],
         1e-9,
     )?;
     let dose = regimen.amount_given_by_mmol(1e9);
     let predicted = 100.0 * out.eliminated_excess_mmol[0] / dose;
-    Ok(vec![row(
-        "biesenbach-urine",
-        "Biesenbach 2018 urinary recovery during the 12-h infusion (case 7)",
-        "Biesenbach 2018: 28 mmol recovered = 60.9 % of the 46-mmol dose; minus ≈ 2 mmol baseline excretion → 56.5 %; ±15 points",
-        "calibration",
-        "mgiv-adult-2026",
-        "excess Mg excreted by 12.25 h, % of dose".into(),
-        100.0 * 26.0 / 46.0,
+    let observed = 100.0 * (u.recovered_mmol - u.baseline_excretion_mmol) / dose;
+    Ok(row(
+        &format!("{}-urine", c.id),
+        &format!("{}: urinary recovery", c.title),
+        &u.source,
+        &c.role,
+        &c.model,
+        format!("excess Mg excreted by {} h, % of dose", u.by_h),
+        observed,
         predicted,
-        15.0,
+        u.tolerance_percent_points,
         "%",
-    )])
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct DuTable4 {
+    model: String,
+    source: String,
+    tolerance_g_h: f64,
+    load: String,
+    average_over_h: f64,
+    baseline_mmol_l: f64,
+    reference: DuReference,
+    scr_mg_dl: Vec<f64>,
+    rows: Vec<DuRow>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DuReference {
+    weight_kg: f64,
+    scr_mg_dl: f64,
+    rate_g_h: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct DuRow {
+    weight_kg: f64,
+    rate_g_h: Vec<f64>,
 }
 
 /// Du 2019 Table 4: the Zuspan maintenance rate (g/h, after a 4 g/20 min load) that gives the
 /// 24-h average total Mg of the typical 85-kg woman with SCr 0.8 on 1 g/h. The table is printed
 /// to 0.1 g/h, so the exact (unrounded) rate must lie within 0.05 g/h of each cell.
 pub fn du_table4() -> Result<Vec<ValidationRow>, MgivError> {
-    let table: [(f64, [f64; 3]); 5] = [
-        (65.0, [1.0, 0.8, 0.6]),
-        (75.0, [1.2, 0.9, 0.7]),
-        (85.0, [1.3, 1.0, 0.8]),
-        (95.0, [1.5, 1.1, 0.9]),
-        (105.0, [1.6, 1.2, 1.0]),
-    ];
-    let scrs = [0.5, 0.8, 1.2];
-    let model = builtin_model("du-2019")?;
-    let times = uniform_times(24.0, 24.0 / 2880.0)?;
+    let t: DuTable4 = toml::from_str(DU_TABLE4_FILE).map_err(|e| MgivError::ModelFile {
+        id: "data/validation/du-2019-table4.toml".into(),
+        message: e.to_string(),
+    })?;
+    let model = builtin_model(&t.model)?;
+    let times = uniform_times(t.average_over_h, t.average_over_h / 2880.0)?;
     let avg = |w: f64, scr: f64, rate_g_h: f64| -> Result<f64, MgivError> {
         let p = PatientInput {
             weight_kg: Some(w),
             creatinine: Some(Creatinine::MgPerDl(scr)),
             pregnant: true,
             pre_eclampsia: true,
-            baseline: Some(MgConc::from_mmol_l(0.74)),
+            baseline: Some(MgConc::from_mmol_l(t.baseline_mmol_l)),
             ..Default::default()
         }
         .validate()?;
         let text = if rate_g_h > 0.0 {
-            format!("4 g over 20 min, then {rate_g_h} g/h")
+            format!("{}, then {rate_g_h} g/h", t.load)
         } else {
-            "4 g over 20 min".to_string()
+            t.load.clone()
         };
         let r = Regimen::from_text(&text, Some(w))?;
         let s = simulate(&model, None, &p, &r, &times)?;
         Ok(time_average(&times, &s.serum_mmol_l))
     };
-    let target = avg(85.0, 0.8, 1.0)?;
+    let target = avg(
+        t.reference.weight_kg,
+        t.reference.scr_mg_dl,
+        t.reference.rate_g_h,
+    )?;
     let mut rows = Vec::new();
-    for (w, published) in table {
-        for (k, scr) in scrs.iter().enumerate() {
+    for r in &t.rows {
+        if r.rate_g_h.len() != t.scr_mg_dl.len() {
+            return Err(crate::error::invalid(
+                "du-2019-table4 row",
+                format!("{} kg: {} rates", r.weight_kg, r.rate_g_h.len()),
+                format!("one rate per SCr ({} values)", t.scr_mg_dl.len()),
+            ));
+        }
+        for (scr, published) in t.scr_mg_dl.iter().zip(&r.rate_g_h) {
             // the 24-h average is linear in the maintenance rate: solve exactly
-            let a0 = avg(w, *scr, 0.0)?;
-            let a1 = avg(w, *scr, 1.0)?;
+            let a0 = avg(r.weight_kg, *scr, 0.0)?;
+            let a1 = avg(r.weight_kg, *scr, 1.0)?;
             let rate = (target - a0) / (a1 - a0);
             rows.push(row(
                 "du-2019-table4",
                 "Du 2019 Table 4: Zuspan maintenance rate matching the typical 24-h average (1.6 mmol/L)",
-                "Du 2019 Table 4 via nlmixr2lib vignette (magnesium-pk-2.md §1.1); the table is printed to 0.1 g/h, so the tolerance is half a unit, 0.05 g/h",
+                &t.source,
                 "reproduction",
-                "du-2019",
-                format!("{w} kg, SCr {scr} mg/dL"),
-                published[k],
+                &t.model,
+                format!("{} kg, SCr {scr} mg/dL", r.weight_kg),
+                *published,
                 rate,
-                0.05,
+                t.tolerance_g_h,
                 "g/h",
             ));
         }
@@ -263,7 +323,6 @@ pub fn du_table4() -> Result<Vec<ValidationRow>, MgivError> {
     Ok(rows)
 }
 
-/// VALIDATION.md text.
 pub fn render_markdown(rows: &[ValidationRow]) -> String {
     let mut s = String::new();
     s.push_str("# Validation: predicted against observed\n\n");
