@@ -11,6 +11,10 @@ pub struct CalibrateArgs {
     /// Write the model files (mgiv-adult-2026.toml, mgiv-adult-tm-2026.toml) into this folder
     #[arg(long = "write-dir", value_name = "DIR")]
     pub write_dir: Option<std::path::PathBuf>,
+    /// Also compare candidate adult models fitted to every adult study by an aggregate-data
+    /// likelihood, under leave-one-study-out cross-validation (issue 10; slow: ODE fits)
+    #[arg(long)]
+    pub compare: bool,
 }
 
 pub fn run(a: CalibrateArgs) -> Result<()> {
@@ -43,6 +47,9 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
             p.study, p.what, p.observed, p.sd, p.predicted, p.unit
         );
     }
+    if a.compare {
+        compare()?;
+    }
     if let Some(dir) = a.write_dir {
         let adult = dir.join("mgiv-adult-2026.toml");
         std::fs::write(&adult, adult_model_toml(&r)?)?;
@@ -50,6 +57,44 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
         let current = std::fs::read_to_string(&tm_path)?;
         std::fs::write(&tm_path, tm_model_toml(&r, &current)?)?;
         println!("wrote {} and {}", adult.display(), tm_path.display());
+    }
+    Ok(())
+}
+
+fn compare() -> Result<()> {
+    use mgiv_core::calibrate::aggregate::{cross_validate, Candidate};
+    println!("\nCandidate adult models, leave-one-study-out (each study left out, refitted on the rest); the shipped model is the linear one");
+    for cand in [Candidate::Linear, Candidate::RenalThreshold] {
+        let cv = cross_validate(cand)?;
+        let f = &cv.full_fit;
+        println!(
+            "\n{} (aggregate likelihood over all {} studies): mean per-study MAPE {:.1} %, pooled {:.1} %",
+            cand.name(),
+            f.studies.len(),
+            cv.mean_study_mape_percent,
+            cv.pooled_mape_percent
+        );
+        for r in &cv.rows {
+            println!(
+                "  {:<30} {} levels  MAPE {:5.1} %  bias {:+6.1} %",
+                r.study, r.n_levels, r.mape_percent, r.bias_percent
+            );
+        }
+        let names = cand.parameter_names();
+        let parts: Vec<String> = names
+            .iter()
+            .zip(&f.theta)
+            .enumerate()
+            .map(|(k, (n, v))| match &f.rse {
+                Some(r) => format!("{n} {v:.4} (±{:.0} %)", 100.0 * r[k]),
+                None => format!("{n} {v:.4}"),
+            })
+            .collect();
+        println!(
+            "  fit to all: {}; objective {:.3}",
+            parts.join(", "),
+            f.objective
+        );
     }
     Ok(())
 }

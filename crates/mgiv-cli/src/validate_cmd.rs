@@ -22,7 +22,7 @@ pub fn run(a: ValidateArgs) -> Result<()> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        let md = render_markdown(&rows);
+        let md = render_markdown(&rows) + &mgiv_core::calibrate::loso_markdown()?;
         match &a.write {
             Some(p) => {
                 std::fs::write(p, &md)

@@ -144,7 +144,18 @@ const CASES: &[Case] = &[
     ),
     (
         "LEVEL-BELOW-TARGET",
-        || proto("fast-mag", example("fast-mag")),
+        // FAST-MAG's fixed dose in a heavier patient with brisk renal function never reaches
+        // the (preclinical) 2.0 mmol/L lower end
+        || {
+            proto(
+                "fast-mag",
+                PatientInput {
+                    weight_kg: Some(95.0),
+                    creatinine: Some(Creatinine::MgPerDl(0.7)),
+                    ..example("fast-mag")
+                },
+            )
+        },
         || proto("zuspan", pe()),
     ),
     (
