@@ -14,11 +14,14 @@
 //! outputs equal to the superposition reference within 1e-12 (tested).
 
 use mgiv_core::solver::Modes;
+use wide::{f64x4, CmpGe, CmpGt, CmpLt};
 
 use crate::kernel::{mode_factors, Kind, Lane, Plan, SubjectSummary, Track};
 
 /// Subjects per batch (structure-of-arrays width).
-pub const BATCH: usize = 128;
+pub const BATCH: usize = 256;
+/// Lanes processed together in the step loop (a batch is padded to a multiple of this).
+const W: usize = 4;
 
 #[derive(Debug, Clone, PartialEq)]
 struct Point {
@@ -169,6 +172,8 @@ pub struct Batch {
     nm: [Vec<f64>; 2],
     /// lo until the lane reaches the target, then +∞
     lo_eff: Vec<f64>,
+    /// lanes of each group of W that need the scalar step (bit k: lane k)
+    flags: Vec<u8>,
     /// outputs [time][lane] (mmol/L)
     pub out: Vec<f64>,
     pub peak_mmol_l: Vec<f64>,
@@ -199,6 +204,7 @@ impl Batch {
             m: [v(), v()],
             nm: [v(), v()],
             lo_eff: v(),
+            flags: vec![0; BATCH / W],
             out: Vec::new(),
             peak_mmol_l: v(),
             peak_time_h: v(),
@@ -261,7 +267,19 @@ impl Batch {
     /// Run every subject of the batch through `grid`, following the peak and the first time
     /// the level reaches `lo` (mmol/L; infinity for none).
     pub fn run(&mut self, grid: &FixedGrid, lo: f64) {
-        let n = self.n;
+        if self.n == 0 {
+            return;
+        }
+        // pad to a multiple of W lanes with copies of the first subject (results unused)
+        let n = self.n.next_multiple_of(W);
+        for s in self.n..n {
+            for i in 0..2 {
+                self.lam[i][s] = self.lam[i][0];
+                self.coef[i][s] = self.coef[i][0];
+                self.ss[i][s] = self.ss[i][0];
+            }
+            self.base[s] = self.base[0];
+        }
         let ns = grid.steps.len();
         if self.out.len() < grid.n_out * BATCH {
             self.out.resize(grid.n_out * BATCH, 0.0);
@@ -273,7 +291,7 @@ impl Batch {
         // step factors: once per subject, mode and distinct step length
         for (j, &h) in grid.steps.iter().enumerate() {
             for s in 0..n {
-                let l = &self.lanes[s];
+                let l = &self.lanes[if s < self.n { s } else { 0 }];
                 let mut e = [1.0; 2];
                 let mut g = [0.0; 2];
                 for i in 0..l.n {
@@ -341,50 +359,56 @@ impl Batch {
     /// One step of length h (step factors `j`) from t0 to t1 at rate `rate` for every lane.
     #[inline]
     fn step(&mut self, j: usize, rate: f64, t0: f64, t1: f64, h: f64, lo: f64) {
-        let n = self.n;
-        let e0 = &self.e[0][j * BATCH..][..n];
-        let e1 = &self.e[1][j * BATCH..][..n];
-        let g0 = &self.g[0][j * BATCH..][..n];
-        let g1 = &self.g[1][j * BATCH..][..n];
-        let (m0, m1) = (&self.m[0][..n], &self.m[1][..n]);
-        let (l0, l1) = (&self.lam[0][..n], &self.lam[1][..n]);
-        let (s0, s1) = (&self.ss[0][..n], &self.ss[1][..n]);
-        let base = &self.base[..n];
+        let np = self.n.next_multiple_of(W);
+        let e0 = &self.e[0][j * BATCH..][..np];
+        let e1 = &self.e[1][j * BATCH..][..np];
+        let g0 = &self.g[0][j * BATCH..][..np];
+        let g1 = &self.g[1][j * BATCH..][..np];
+        let (m0, m1) = (&self.m[0][..np], &self.m[1][..np]);
+        let (l0, l1) = (&self.lam[0][..np], &self.lam[1][..np]);
+        let (s0, s1) = (&self.ss[0][..np], &self.ss[1][..np]);
+        let base = &self.base[..np];
         let [nm0, nm1] = &mut self.nm;
-        let (nm0, nm1) = (&mut nm0[..n], &mut nm1[..n]);
-        let (pk, pt) = (&mut self.peak_mmol_l[..n], &mut self.peak_time_h[..n]);
-        let lo_eff = &self.lo_eff[..n];
-        let mut any = false;
-        for s in 0..n {
-            let a = m0[s] * e0[s] + rate * g0[s];
-            let b = m1[s] * e1[s] + rate * g1[s];
-            let c1 = base[s] + a + b;
-            nm0[s] = a;
-            nm1[s] = b;
+        let (nm0, nm1) = (&mut nm0[..np], &mut nm1[..np]);
+        let (pk, pt) = (&mut self.peak_mmol_l[..np], &mut self.peak_time_h[..np]);
+        let lo_eff = &self.lo_eff[..np];
+        let flags = &mut self.flags[..np / W];
+        let mut any = f64x4::splat(0.0);
+        let (rate_v, t1_v) = (f64x4::splat(rate), f64x4::splat(t1));
+        let zero = f64x4::splat(0.0);
+        // W = 4 lanes at a time in explicit SIMD (wide: two SSE2 or one AVX register)
+        for q in (0..np).step_by(W) {
+            let ld = |x: &[f64]| f64x4::new(x[q..q + W].try_into().expect("W lanes"));
+            let (m0v, m1v, e0v, e1v) = (ld(m0), ld(m1), ld(e0), ld(e1));
+            let a = m0v * e0v + rate_v * ld(g0);
+            let b = m1v * e1v + rate_v * ld(g1);
+            let c1 = ld(base) + a + b;
+            nm0[q..q + W].copy_from_slice(&a.to_array());
+            nm1[q..q + W].copy_from_slice(&b.to_array());
             // C′ at both ends: an interior maximum when it goes from + to −
-            let d0 = m0[s] - rate * s0[s];
-            let d1 = m1[s] - rate * s1[s];
-            let der0 = -(l0[s] * d0 + l1[s] * d1);
-            let der1 = -(l0[s] * d0 * e0[s] + l1[s] * d1 * e1[s]);
+            let d0 = m0v - rate_v * ld(s0);
+            let d1 = m1v - rate_v * ld(s1);
+            let (l0v, l1v) = (ld(l0), ld(l1));
+            let der0 = zero - (l0v * d0 + l1v * d1);
+            let der1 = zero - (l0v * d0 * e0v + l1v * d1 * e1v);
             // lo_eff is lo until the target is reached, then +∞
-            any |= ((der0 > 0.0) & (der1 < 0.0)) | (c1 >= lo_eff[s]);
-            let up = c1 > pk[s];
-            pk[s] = if up { c1 } else { pk[s] };
-            pt[s] = if up { t1 } else { pt[s] };
+            let f = (der0.cmp_gt(zero) & der1.cmp_lt(zero)) | c1.cmp_ge(ld(lo_eff));
+            flags[q / W] = f.move_mask() as u8;
+            any = any | f;
+            let pkv = ld(pk);
+            let up = c1.cmp_gt(pkv);
+            let ptv = ld(pt);
+            pk[q..q + W].copy_from_slice(&up.blend(c1, pkv).to_array());
+            pt[q..q + W].copy_from_slice(&up.blend(t1_v, ptv).to_array());
         }
+        let any = any.any();
         if any {
-            for s in 0..n {
-                let (l, d) = (
-                    self.lanes[s].lambda_h,
-                    [0, 1].map(|i| self.m[i][s] - rate * self.ss[i][s]),
-                );
-                let e = [self.e[0][j * BATCH + s], self.e[1][j * BATCH + s]];
-                let der0 = -(l[0] * d[0] + l[1] * d[1]);
-                let der1 = -(l[0] * d[0] * e[0] + l[1] * d[1] * e[1]);
-                let c1 = self.base[s] + self.nm[0][s] + self.nm[1][s];
-                if !((der0 > 0.0 && der1 < 0.0) || c1 >= self.lo_eff[s]) {
+            for s in 0..self.n {
+                if self.flags[s / W] & (1 << (s % W)) == 0 {
                     continue;
                 }
+                let e = [self.e[0][j * BATCH + s], self.e[1][j * BATCH + s]];
+                let c1 = self.base[s] + self.nm[0][s] + self.nm[1][s];
                 let mode = [self.m[0][s], self.m[1][s]];
                 let lane = self.lanes[s];
                 let c0 = lane.baseline_mmol_l + mode[0] + mode[1];

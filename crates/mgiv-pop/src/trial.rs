@@ -528,6 +528,13 @@ impl Accumulator {
         ((c * (1.0 / CONC_BIN_MMOL_L)) as usize).min(CONC_BINS - 1)
     }
 
+    /// [`Self::bin`] in a form that vectorises: clamp to [0, last bin] (NaN stays NaN), then
+    /// truncate (NaN → 0); the same bin for every input.
+    #[inline]
+    fn bin_clamped(c: f64) -> u32 {
+        (c * (1.0 / CONC_BIN_MMOL_L)).clamp(0.0, (CONC_BINS - 1) as f64) as u32
+    }
+
     /// Add a batch of subjects' outputs, peaks and times to target for regimen `r`.
     fn add_batch(&mut self, r: usize, b: &Batch, lo: f64, hi: f64, th: &[f64]) {
         let s = self.shape;
@@ -538,8 +545,15 @@ impl Accumulator {
             let hist = &mut self.conc_hist[row * CONC_BINS..][..CONC_BINS];
             let mut in_target = 0u64;
             let mut mx = self.max[row];
+            // bin indices first (a vectorised loop), then the increments
+            let mut idx = [0u32; crate::grid::BATCH];
+            for (b, &c) in idx.iter_mut().zip(vals) {
+                *b = Self::bin_clamped(c);
+            }
+            for &b in &idx[..vals.len()] {
+                hist[b as usize] += 1;
+            }
             for &c in vals {
-                hist[Self::bin(c)] += 1;
                 in_target += (c >= lo && c <= hi) as u64;
                 if c > mx {
                     mx = c;
@@ -871,6 +885,39 @@ mod tests {
             assert!((a - b).abs() <= 1e-12 * a, "{a} vs {b}");
         }
         assert!(grid.ttt_reached.iter().all(|&r| r > 1000));
+    }
+
+    #[test]
+    fn both_bin_forms_agree() {
+        for c in [
+            -1.0,
+            -0.0,
+            0.0,
+            0.0004,
+            0.001,
+            0.0019999,
+            0.75,
+            0.7505,
+            1.9999999,
+            2.0,
+            11.9989,
+            11.999,
+            11.9999,
+            12.0,
+            13.5,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(
+                Accumulator::bin(c),
+                Accumulator::bin_clamped(c) as usize,
+                "{c}"
+            );
+        }
+        assert_eq!(Accumulator::bin(0.7505), 750);
+        assert_eq!(Accumulator::bin(12.5), CONC_BINS - 1);
     }
 
     #[test]
