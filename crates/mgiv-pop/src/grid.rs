@@ -394,7 +394,7 @@ impl Batch {
             // lo_eff is lo until the target is reached, then +∞
             let f = (der0.cmp_gt(zero) & der1.cmp_lt(zero)) | c1.cmp_ge(ld(lo_eff));
             flags[q / W] = f.move_mask() as u8;
-            any = any | f;
+            any |= f;
             let pkv = ld(pk);
             let up = c1.cmp_gt(pkv);
             let ptv = ld(pt);
