@@ -24,6 +24,7 @@ use mgiv_core::regimen::{PhaseKind, Regimen, RegimenSpec};
 use mgiv_core::solver::Modes;
 use rayon::prelude::*;
 use serde::Serialize;
+use wide::{f64x4, CmpGe, CmpGt, CmpLe};
 
 use crate::grid::{Batch, FixedGrid};
 use crate::kernel::{Kernel, Plan, SubjectSummary};
@@ -539,32 +540,53 @@ impl Accumulator {
     fn add_batch(&mut self, r: usize, b: &Batch, lo: f64, hi: f64, th: &[f64]) {
         let s = self.shape;
         let n_th = s.n_th;
+        // the level of a batch is finite (positive parameters), so clamping then truncating
+        // is `bin` (tested in both_bin_forms_agree)
+        let scale = f64x4::splat(1.0 / CONC_BIN_MMOL_L);
+        let top = f64x4::splat((CONC_BINS - 1) as f64);
+        let zero = f64x4::splat(0.0);
         for j in 0..s.n_t {
             let row = r * s.n_t + j;
             let vals = b.output(j);
             let hist = &mut self.conc_hist[row * CONC_BINS..][..CONC_BINS];
-            let mut in_target = 0u64;
+            let cnt = &mut self.counts[row * (1 + n_th)..][..1 + n_th];
             let mut mx = self.max[row];
-            // bin indices first (a vectorised loop), then the increments
-            let mut idx = [0u32; crate::grid::BATCH];
-            for (b, &c) in idx.iter_mut().zip(vals) {
-                *b = Self::bin_clamped(c);
+            // 4 subjects at a time: bins, the target and threshold counts and the maximum in
+            // packed SIMD; then the (scattered) histogram increments
+            let (lo_v, hi_v) = (f64x4::splat(lo), f64x4::splat(hi));
+            let mut mx_v = f64x4::splat(mx);
+            let mut in_target = 0u64;
+            let chunks = vals.chunks_exact(4);
+            let rest = chunks.remainder();
+            for ch in chunks {
+                let c = f64x4::new(ch.try_into().expect("4 values"));
+                let bins = (c * scale).max(zero).min(top).to_array();
+                for x in bins {
+                    hist[x as usize] += 1;
+                }
+                in_target += (c.cmp_ge(lo_v) & c.cmp_le(hi_v)).move_mask().count_ones() as u64;
+                for (k, &t) in th.iter().enumerate() {
+                    cnt[1 + k] += c.cmp_gt(f64x4::splat(t)).move_mask().count_ones() as u64;
+                }
+                mx_v = mx_v.max(c);
             }
-            for &b in &idx[..vals.len()] {
-                hist[b as usize] += 1;
+            for x in mx_v.to_array() {
+                if x > mx {
+                    mx = x;
+                }
             }
-            for &c in vals {
+            for &c in rest {
+                hist[Self::bin_clamped(c) as usize] += 1;
                 in_target += (c >= lo && c <= hi) as u64;
+                for (k, &t) in th.iter().enumerate() {
+                    cnt[1 + k] += (c > t) as u64;
+                }
                 if c > mx {
                     mx = c;
                 }
             }
             self.max[row] = mx;
-            let cnt = &mut self.counts[row * (1 + n_th)..][..1 + n_th];
             cnt[0] += in_target;
-            for (k, &t) in th.iter().enumerate() {
-                cnt[1 + k] += vals.iter().map(|&c| (c > t) as u64).sum::<u64>();
-            }
         }
         let w = (s.t_end / TTT_BINS as f64).max(1e-9);
         for i in 0..b.len() {
