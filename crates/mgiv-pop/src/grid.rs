@@ -267,11 +267,26 @@ impl Batch {
     /// Run every subject of the batch through `grid`, following the peak and the first time
     /// the level reaches `lo` (mmol/L; infinity for none).
     pub fn run(&mut self, grid: &FixedGrid, lo: f64) {
+        if self.out.len() < grid.n_out * BATCH {
+            self.out.resize(grid.n_out * BATCH, 0.0);
+        }
+        let mut out = std::mem::take(&mut self.out);
+        self.run_with(grid, lo, |k, v| {
+            out[k * BATCH..][..v.len()].copy_from_slice(v)
+        });
+        self.out = out;
+    }
+
+    /// [`Self::run`] handing each output time's levels (`sink(k, levels of the batch)`) to the
+    /// caller as soon as they are known, instead of storing them: a trial accumulates them
+    /// while they are in cache.
+    pub fn run_with(&mut self, grid: &FixedGrid, lo: f64, mut sink: impl FnMut(usize, &[f64])) {
         if self.n == 0 {
             return;
         }
         // pad to a multiple of W lanes with copies of the first subject (results unused)
         let n = self.n.next_multiple_of(W);
+        let mut row = [0.0; BATCH];
         for s in self.n..n {
             for i in 0..2 {
                 self.lam[i][s] = self.lam[i][0];
@@ -281,9 +296,6 @@ impl Batch {
             self.base[s] = self.base[0];
         }
         let ns = grid.steps.len();
-        if self.out.len() < grid.n_out * BATCH {
-            self.out.resize(grid.n_out * BATCH, 0.0);
-        }
         for i in 0..2 {
             self.e[i].resize(ns * BATCH, 1.0);
             self.g[i].resize(ns * BATCH, 0.0);
@@ -345,11 +357,14 @@ impl Batch {
                     pt[s] = if up { t } else { pt[s] };
                 }
             }
-            for k in p.outputs.clone() {
+            if !p.outputs.is_empty() {
                 let (m0, m1, base) = (&self.m[0][..n], &self.m[1][..n], &self.base[..n]);
-                let o = &mut self.out[k * BATCH..][..n];
+                let o = &mut row[..n];
                 for s in 0..n {
                     o[s] = base[s] + m0[s] + m1[s];
+                }
+                for k in p.outputs.clone() {
+                    sink(k, &row[..self.n]);
                 }
             }
             t_prev = p.t;

@@ -277,8 +277,9 @@ impl Trial {
             }
             for (r, reg) in self.regimens.iter().enumerate() {
                 if let Some(g) = &reg.grid {
-                    batch.run(g, lo);
-                    acc.add_batch(r, &batch, lo, hi, &cfg.thresholds_mmol_l);
+                    let th = &cfg.thresholds_mmol_l;
+                    batch.run_with(g, lo, |j, vals| acc.add_row(r, j, vals, lo, hi, th));
+                    acc.add_summaries(r, &batch, th);
                 }
             }
         }
@@ -537,7 +538,9 @@ impl Accumulator {
     }
 
     /// Add a batch of subjects' outputs, peaks and times to target for regimen `r`.
-    fn add_batch(&mut self, r: usize, b: &Batch, lo: f64, hi: f64, th: &[f64]) {
+    /// Add the levels of a batch of subjects at output time `j` of regimen `r`.
+    #[inline]
+    fn add_row(&mut self, r: usize, j: usize, vals: &[f64], lo: f64, hi: f64, th: &[f64]) {
         let s = self.shape;
         let n_th = s.n_th;
         // the level of a batch is finite (positive parameters), so clamping then truncating
@@ -545,9 +548,8 @@ impl Accumulator {
         let scale = f64x4::splat(1.0 / CONC_BIN_MMOL_L);
         let top = f64x4::splat((CONC_BINS - 1) as f64);
         let zero = f64x4::splat(0.0);
-        for j in 0..s.n_t {
+        {
             let row = r * s.n_t + j;
-            let vals = b.output(j);
             let hist = &mut self.conc_hist[row * CONC_BINS..][..CONC_BINS];
             let cnt = &mut self.counts[row * (1 + n_th)..][..1 + n_th];
             let mut mx = self.max[row];
@@ -588,6 +590,12 @@ impl Accumulator {
             self.max[row] = mx;
             cnt[0] += in_target;
         }
+    }
+
+    /// Add the peaks and times to target of a batch of subjects for regimen `r`.
+    fn add_summaries(&mut self, r: usize, b: &Batch, th: &[f64]) {
+        let s = self.shape;
+        let n_th = s.n_th;
         let w = (s.t_end / TTT_BINS as f64).max(1e-9);
         for i in 0..b.len() {
             let sm = b.summary(i);
