@@ -35,6 +35,7 @@ use mgiv_core::units::{ConcUnit, MgAmount, MgConc, Salt};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::grid::{Batch, FixedGrid};
 use crate::kernel::{Kernel, Plan};
 use crate::linalg;
 use crate::popmodel::{PopModel, PARAM_KEYS};
@@ -633,6 +634,43 @@ impl Posterior {
     }
 }
 
+/// The largest of c_i = base_i + r·unit_rate_i + b·unit_bolus_i and how many c_i lie in
+/// [lo, hi], four points at a time in packed SIMD (the same sums as the scalar loop).
+#[inline]
+fn peak_and_inside(
+    base: &[f64],
+    unit_rate: &[f64],
+    unit_bolus: &[f64],
+    r: f64,
+    b: f64,
+    lo: f64,
+    hi: f64,
+) -> (f64, usize) {
+    use wide::{f64x4, CmpGe, CmpLe};
+    let (rv, bv, lov, hiv) = (
+        f64x4::splat(r),
+        f64x4::splat(b),
+        f64x4::splat(lo),
+        f64x4::splat(hi),
+    );
+    let mut pk = f64x4::splat(f64::MIN);
+    let mut inside = 0usize;
+    let n4 = base.len() / 4 * 4;
+    let ld = |x: &[f64], i: usize| f64x4::new(x[i..i + 4].try_into().expect("4 values"));
+    for i in (0..n4).step_by(4) {
+        let c = ld(base, i) + rv * ld(unit_rate, i) + bv * ld(unit_bolus, i);
+        pk = pk.max(c);
+        inside += (c.cmp_ge(lov) & c.cmp_le(hiv)).move_mask().count_ones() as usize;
+    }
+    let mut peak = pk.to_array().into_iter().fold(f64::MIN, f64::max);
+    for i in n4..base.len() {
+        let c = base[i] + r * unit_rate[i] + b * unit_bolus[i];
+        peak = peak.max(c);
+        inside += (c >= lo && c <= hi) as usize;
+    }
+    (peak, inside)
+}
+
 /// Prior predictive range of measured levels at `times_h` (before any level is seen): the model's
 /// inter-individual variability, the baseline (measured, or its population prior) and the
 /// residual error, by Monte Carlo with a fixed seed. Returns (p_lo, p_hi) per time for the
@@ -986,35 +1024,78 @@ pub fn decide(
     };
     // per-draw responses, computed in parallel (each draw is independent; order is preserved)
     type Curves = [Vec<f64>; 8];
-    let per_draw: Vec<Result<Curves, MgivError>> = params
-        .par_iter()
-        .map(|p| {
-            let modes = Modes::from_params(p)?;
-            let mut zero = modes;
-            zero.baseline_mmol_l = 0.0;
-            let mut k = Kernel::new(&modes);
-            let mut kz = Kernel::new(&zero);
-            let mut out: Curves = Default::default();
-            for (v, (kernel, plan, times)) in out.iter_mut().zip([
-                (0, &stopped, &grid),
-                (0, &continued, &grid),
-                (1, &unit_rate, &grid),
-                (1, &unit_bolus, &grid),
-                (0, &continued, &hourly),
-                (0, &stopped, &hourly),
-                (1, &unit_rate, &hourly),
-                (1, &unit_bolus, &hourly),
-            ]) {
-                *v = vec![0.0; times.len()];
-                if kernel == 0 {
-                    k.run(plan, times, v, None);
-                } else {
-                    kz.run(plan, times, v, None);
-                }
-            }
-            Ok(out)
-        })
+    let runs = [
+        (0, &stopped, &grid),
+        (0, &continued, &grid),
+        (1, &unit_rate, &grid),
+        (1, &unit_bolus, &grid),
+        (0, &continued, &hourly),
+        (0, &stopped, &hourly),
+        (1, &unit_rate, &hourly),
+        (1, &unit_bolus, &hourly),
+    ];
+    let fixed: Vec<_> = runs
+        .iter()
+        .filter_map(|(k, plan, times)| FixedGrid::new(plan, times).map(|g| (*k, g, times.len())))
         .collect();
+    let per_draw: Vec<Result<Curves, MgivError>> = if fixed.len() == runs.len() {
+        // IV orders: the fixed-grid batch path, 64 draws per task (levels equal to 1e-13)
+        params
+            .par_chunks(64)
+            .flat_map_iter(|chunk| {
+                let mut b = Batch::new();
+                let mut bz = Batch::new();
+                let mut err = None;
+                for p in chunk {
+                    match Modes::from_params(p) {
+                        Ok(modes) => {
+                            let mut zero = modes;
+                            zero.baseline_mmol_l = 0.0;
+                            b.push(&modes);
+                            bz.push(&zero);
+                        }
+                        Err(e) => err = Some(e),
+                    }
+                }
+                let mut out: Vec<Result<Curves, MgivError>> = Vec::with_capacity(chunk.len());
+                if let Some(e) = err {
+                    out.push(Err(e));
+                    return out;
+                }
+                let mut curves: Vec<Curves> = vec![Default::default(); chunk.len()];
+                for (v, (kernel, g, nt)) in fixed.iter().enumerate() {
+                    let bt = if *kernel == 0 { &mut b } else { &mut bz };
+                    bt.run(g, f64::INFINITY);
+                    for (s, c) in curves.iter_mut().enumerate() {
+                        c[v] = (0..*nt).map(|k| bt.output(k)[s]).collect();
+                    }
+                }
+                out.extend(curves.into_iter().map(Ok));
+                out
+            })
+            .collect()
+    } else {
+        params
+            .par_iter()
+            .map(|p| {
+                let modes = Modes::from_params(p)?;
+                let mut zero = modes;
+                zero.baseline_mmol_l = 0.0;
+                let mut k = Kernel::new(&modes);
+                let mut kz = Kernel::new(&zero);
+                let mut out: Curves = Default::default();
+                for (v, &(kernel, plan, times)) in out.iter_mut().zip(&runs) {
+                    *v = vec![0.0; times.len()];
+                    if kernel == 0 {
+                        k.run(plan, times, v, None);
+                    } else {
+                        kz.run(plan, times, v, None);
+                    }
+                }
+                Ok(out)
+            })
+            .collect()
+    };
     let mut cont_hourly = Vec::with_capacity(params.len());
     let mut stop_hourly = Vec::with_capacity(params.len());
     let mut ur_hourly = Vec::with_capacity(params.len());
@@ -1049,14 +1130,10 @@ pub fn decide(
                 }
                 None => {
                     let (bd, ud, bb) = (&base[d][..m], &ur[d][..m], &ub[d][..m]);
-                    for i in 0..i2 {
-                        peak = peak.max(bd[i] + r * ud[i] + b * bb[i]);
-                    }
-                    for i in i2..m {
-                        let c = bd[i] + r * ud[i] + b * bb[i];
-                        peak = peak.max(c);
-                        inside += (c >= lo && c <= hi) as usize;
-                    }
+                    let (p1, _) = peak_and_inside(&bd[..i2], &ud[..i2], &bb[..i2], r, b, lo, hi);
+                    let (p2, n2) = peak_and_inside(&bd[i2..], &ud[i2..], &bb[i2..], r, b, lo, hi);
+                    peak = peak.max(p1).max(p2);
+                    inside += n2;
                     let at = |i: usize| bd[i] + r * ud[i] + b * bb[i];
                     (at(i6), at(m - 1))
                 }
@@ -1068,7 +1145,8 @@ pub fn decide(
             ptox += (peak > s.toxic_mmol_l) as u8 as f64;
             ends.push(cend);
         }
-        ends.sort_by(f64::total_cmp);
+        let mid = ends.len() / 2;
+        let p50_end = *ends.select_nth_unstable_by(mid, f64::total_cmp).1;
         Candidate {
             rate_g_per_h: rate_g,
             rate_mmol_per_h: r,
@@ -1078,7 +1156,7 @@ pub fn decide(
             p_in_target_end: pend / nd,
             p_below_target_end: pbelow / nd,
             p_above_toxic: ptox / nd,
-            p50_end_mmol_l: ends[ends.len() / 2],
+            p50_end_mmol_l: p50_end,
         }
     };
     // the rate running at `now` under the given regimen (what "continue as given" means)
