@@ -258,7 +258,21 @@ impl Trial {
     /// The fixed-grid path: subjects in structure-of-arrays batches (same draws, same
     /// summaries as the event-driven path).
     fn simulate_block_grid(&self, start: u64, end: u64, acc: &mut Accumulator) {
+        self.simulate_block_grid_with(start, end, acc, None);
+    }
+
+    /// [`Self::simulate_block_grid`], also calling `sink(subject, regimen, covariates, summary)`
+    /// for each subject and regimen when given.
+    #[allow(clippy::type_complexity)]
+    fn simulate_block_grid_with(
+        &self,
+        start: u64,
+        end: u64,
+        acc: &mut Accumulator,
+        mut sink: Option<&mut dyn FnMut(u64, usize, &Covariates, &SubjectSummary)>,
+    ) {
         let cfg = &self.cfg;
+        let mut who: Vec<(u64, Covariates)> = Vec::with_capacity(crate::grid::BATCH);
         let k = self.model.n_eta();
         let (mut z, mut eta) = (vec![0.0; k], vec![0.0; k]);
         let (lo, hi) = cfg.target_mmol_l;
@@ -266,10 +280,15 @@ impl Trial {
         let mut i = start;
         while i < end {
             batch.clear();
+            who.clear();
             while i < end && !batch.is_full() {
-                match self.subject(i, &mut z, &mut eta).1 {
+                let (cov, modes) = self.subject(i, &mut z, &mut eta);
+                match modes {
                     Ok(m) => {
                         batch.push(&m);
+                        if sink.is_some() {
+                            who.push((i, cov));
+                        }
                     }
                     Err(_) => acc.failed += 1,
                 }
@@ -280,6 +299,11 @@ impl Trial {
                     let th = &cfg.thresholds_mmol_l;
                     batch.run_with(g, lo, |j, vals| acc.add_row(r, j, vals, lo, hi, th));
                     acc.add_summaries(r, &batch, th);
+                    if let Some(f) = sink.as_mut() {
+                        for (k, (id, cov)) in who.iter().enumerate() {
+                            f(*id, r, cov, &batch.summary(k));
+                        }
+                    }
                 }
             }
         }
@@ -346,7 +370,7 @@ impl Trial {
     pub fn per_subject(&self, start: u64, end: u64) -> Result<SubjectTable, MgivError> {
         let mut t = SubjectTable::default();
         let mut acc = Accumulator::new(self.shape());
-        self.simulate_block_with(start, end, &mut acc, |i, r, cov, s| {
+        let mut row = |i: u64, r: usize, cov: &Covariates, s: &SubjectSummary| {
             t.subject.push(i);
             t.regimen.push(r as u32);
             t.weight_kg.push(cov.weight_kg);
@@ -355,7 +379,18 @@ impl Trial {
             t.cmax_mmol_l.push(s.peak_mmol_l);
             t.time_to_target_h
                 .push(s.time_to_target_h.unwrap_or(f64::NAN));
-        });
+        };
+        // the same path as the summaries, so the rows reproduce their counts exactly
+        if self.uses_fixed_grid() {
+            self.simulate_block_grid_with(start, end, &mut acc, Some(&mut row));
+            // one row per subject and regimen, in subject order within each batch: sort by
+            // subject, then regimen, as the event-driven path writes them
+            let mut order: Vec<usize> = (0..t.subject.len()).collect();
+            order.sort_by_key(|&k| (t.subject[k], t.regimen[k]));
+            t = t.permuted(&order);
+        } else {
+            self.simulate_block_with(start, end, &mut acc, row);
+        }
         if acc.failed > 0 {
             return Err(MgivError::Numerical(format!(
                 "{} virtual-patient simulations failed",
@@ -481,6 +516,24 @@ pub struct SubjectTable {
     pub cmax_mmol_l: Vec<f64>,
     /// first time at or above the target's lower bound (NaN: not reached)
     pub time_to_target_h: Vec<f64>,
+}
+
+impl SubjectTable {
+    /// The rows in the order `order` (indices into the current rows).
+    fn permuted(&self, order: &[usize]) -> SubjectTable {
+        fn pick<T: Copy>(v: &[T], order: &[usize]) -> Vec<T> {
+            order.iter().map(|&k| v[k]).collect()
+        }
+        SubjectTable {
+            subject: pick(&self.subject, order),
+            regimen: pick(&self.regimen, order),
+            weight_kg: pick(&self.weight_kg, order),
+            scr_mg_dl: pick(&self.scr_mg_dl, order),
+            baseline_mmol_l: pick(&self.baseline_mmol_l, order),
+            cmax_mmol_l: pick(&self.cmax_mmol_l, order),
+            time_to_target_h: pick(&self.time_to_target_h, order),
+        }
+    }
 }
 
 /// Streaming, mergeable trial counts (integer histograms and counters).
@@ -915,6 +968,58 @@ mod tests {
             assert!((a - b).abs() <= 1e-12 * a, "{a} vs {b}");
         }
         assert!(grid.ttt_reached.iter().all(|&r| r > 1000));
+    }
+
+    #[test]
+    fn per_subject_rows_reproduce_the_summary_counts_exactly() {
+        let regimens: Vec<TrialRegimen> = ["zuspan-like", "6+2"]
+            .iter()
+            .zip([
+                "4 g over 20 min, then 1 g/h for 24 h",
+                "6 g over 20 min, then 2 g/h for 24 h",
+            ])
+            .map(|(l, t)| TrialRegimen {
+                label: l.to_string(),
+                text: t.to_string(),
+            })
+            .collect();
+        let t = Trial::new(
+            &mgiv_core::model::builtin_model("du-2019").unwrap(),
+            &crate::population::builtin_population("pre-eclampsia").unwrap(),
+            &regimens,
+            TrialConfig {
+                n_subjects: 700,
+                seed: 4,
+                times_h: (0..=30).map(f64::from).collect(),
+                target_mmol_l: (2.0, 3.5),
+                thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+            },
+        )
+        .unwrap();
+        assert!(t.uses_fixed_grid());
+        let res = t.run(None).unwrap();
+        let rows = t.per_subject(0, 700).unwrap();
+        assert_eq!(rows.subject.len(), 1400);
+        // subject order, then regimen
+        assert_eq!((rows.subject[0], rows.regimen[0]), (0, 0));
+        assert_eq!((rows.subject[1], rows.regimen[1]), (0, 1));
+        assert_eq!((rows.subject[1399], rows.regimen[1399]), (699, 1));
+        for (r, reg) in res.regimens.iter().enumerate() {
+            let mine = |f: &dyn Fn(usize) -> bool| {
+                (0..rows.subject.len())
+                    .filter(|&k| rows.regimen[k] as usize == r && f(k))
+                    .count() as f64
+                    / 700.0
+            };
+            for (i, &th) in DEFAULT_THRESHOLDS_MMOL_L.iter().enumerate() {
+                assert_eq!(mine(&|k| rows.cmax_mmol_l[k] > th), reg.p_cmax_above[i]);
+            }
+            assert_eq!(
+                mine(&|k| !rows.time_to_target_h[k].is_nan()),
+                reg.p_reach_target
+            );
+            assert!(reg.p_cmax_above[0] > 0.0);
+        }
     }
 
     #[test]
