@@ -9,8 +9,8 @@
 //!   s* = ln(λ0·d0 / (−λ1·d1)) / (λ0 − λ1). While an IM depot is absorbing (three exponentials)
 //!   the step is instead sampled every 5 minutes;
 //! - the **first time the level reaches a target** (lo), bracketed by the step ends and the
-//!   stationary point (C is monotone on each piece) and located by safeguarded Newton to the last
-//!   few bits of the time (Illinois to 1e-7 h while an IM depot absorbs).
+//!   stationary point (C is monotone on each piece) and located by safeguarded Halley iteration
+//!   to the last few bits of the time (Illinois to 1e-7 h while an IM depot absorbs).
 //!
 //! The modal algebra ([`StepCoef`], [`Lane`]) is shared with the fixed-grid batch path
 //! ([`crate::grid`]), which the trial uses for every regimen whose schedule is the same for all
