@@ -6,6 +6,7 @@ use mgiv_core::model::builtin_model;
 use mgiv_core::patient::{Creatinine, PatientInput};
 use mgiv_core::regimen::Regimen;
 use mgiv_core::solver::Modes;
+use mgiv_pop::grid::{Batch, FixedGrid};
 use mgiv_pop::kernel::{Kernel, Plan};
 use mgiv_pop::population::builtin_population;
 use mgiv_pop::tdm::{adjust, parse_levels, BaselinePrior, DecisionSettings, PosteriorSettings};
@@ -93,6 +94,19 @@ fn benches(c: &mut Criterion) {
     c.bench_function(
         "kernel: one subject, 49 outputs, peak + time to target",
         |b| b.iter(|| black_box(Kernel::new(&m).run(&plan, &times, &mut out, Some(2.0)))),
+    );
+    // the fixed-grid batch path: 256 subjects (the same subject, so the time is per 256)
+    let grid = FixedGrid::new(&plan, &times).unwrap();
+    let mut batch = Batch::new();
+    while batch.push(&m) {}
+    c.bench_function(
+        "batch kernel: 256 subjects, 49 outputs, peak + time to target",
+        |b| {
+            b.iter(|| {
+                batch.run(&grid, 2.0);
+                black_box(batch.summary(255))
+            })
+        },
     );
 }
 

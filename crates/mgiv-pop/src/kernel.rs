@@ -8,14 +8,19 @@
 //!   at most once per step (two exponentials) and the stationary point is
 //!   s* = ln(λ0·d0 / (−λ1·d1)) / (λ0 − λ1). While an IM depot is absorbing (three exponentials)
 //!   the step is instead sampled every 5 minutes;
-//! - the **first time the level reaches a target** (lo), located inside the step by the Illinois
-//!   (modified regula falsi) method on a monotone bracket to 1e-7 h.
+//! - the **first time the level reaches a target** (lo), bracketed by the step ends and the
+//!   stationary point (C is monotone on each piece) and located by safeguarded Halley iteration
+//!   to the last few bits of the time (Illinois to 1e-7 h while an IM depot absorbs).
+//!
+//! The modal algebra ([`StepCoef`], [`Lane`]) is shared with the fixed-grid batch path
+//! ([`crate::grid`]), which the trial uses for every regimen whose schedule is the same for all
+//! subjects.
 
 use mgiv_core::regimen::{DoseEvent, Route};
 use mgiv_core::solver::Modes;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
+pub(crate) enum Kind {
     IvBolus(f64),
     ImDose(f64),
     RateOn(f64),
@@ -25,7 +30,7 @@ enum Kind {
 /// Dosing breakpoints of one regimen (build once; reuse for every subject of that weight).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
-    points: Vec<(f64, Kind)>,
+    pub(crate) points: Vec<(f64, Kind)>,
 }
 
 impl Plan {
@@ -73,13 +78,203 @@ pub struct SubjectSummary {
     pub time_to_target_h: Option<f64>,
 }
 
-#[derive(Clone, Copy)]
-struct StepCoef {
-    h: f64,
-    e: [f64; 2],
-    g: [f64; 2],
-    hk: [f64; 2],
-    ek: f64,
+/// Step factors of one step length h: e_i = e^(−λ_i h), g_i = c_i(1 − e^(−λ_i h))/λ_i (response
+/// to a unit rate), hk_i (response of mode i to a unit IM depot), ek = e^(−ka h). The one
+/// implementation of the modal algebra used by the event-driven [`Kernel`] and the fixed-grid
+/// batch path ([`crate::grid`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct StepCoef {
+    pub h: f64,
+    pub e: [f64; 2],
+    pub g: [f64; 2],
+    pub hk: [f64; 2],
+    pub ek: f64,
+}
+
+/// e^(−λh) and c(1 − e^(−λh))/λ of one mode (rate λ 1/h, coefficient c 1/L) over a step h.
+#[inline]
+pub(crate) fn mode_factors(l: f64, ci: f64, h: f64) -> (f64, f64) {
+    // one libm call: e^x = 1 + (e^x − 1), within an ulp of `exp`, and the rate response from
+    // expm1 keeps its accuracy for small λh
+    let em1 = (-l * h).exp_m1();
+    (1.0 + em1, ci * (-em1) / l)
+}
+
+impl StepCoef {
+    #[inline]
+    pub fn new(m: &Modes, h: f64) -> Self {
+        let ka = m.ka_h.unwrap_or(0.0);
+        let mut c = StepCoef {
+            h,
+            e: [1.0; 2],
+            g: [0.0; 2],
+            hk: [0.0; 2],
+            ek: (-ka * h).exp(),
+        };
+        for i in 0..m.n {
+            let l = m.lambda_h[i];
+            let ci = m.coef_per_l[i];
+            (c.e[i], c.g[i]) = mode_factors(l, ci, h);
+            c.hk[i] = if ka > 0.0 {
+                if ((ka - l) / ka).abs() < 1e-9 {
+                    ci * ka * h * c.ek
+                } else {
+                    ci * ka * (c.e[i] - c.ek) / (ka - l)
+                }
+            } else {
+                0.0
+            };
+        }
+        c
+    }
+}
+
+/// The modal algebra of one subject between dosing breakpoints with no IM depot: the level
+/// C(s) = baseline + Σ_i [m_i·e^(−λ_i s) + R·c_i(1 − e^(−λ_i s))/λ_i] at offset s into a step
+/// with constant rate R, its stationary point and the first crossing of a level.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lane {
+    pub n: usize,
+    pub lambda_h: [f64; 2],
+    pub coef_per_l: [f64; 2],
+    /// c_i/λ_i: the steady-state contribution of mode i per unit rate
+    pub ss_per_rate: [f64; 2],
+    pub baseline_mmol_l: f64,
+}
+
+impl Lane {
+    pub fn new(m: &Modes) -> Self {
+        let mut ss_per_rate = [0.0; 2];
+        for (i, s) in ss_per_rate.iter_mut().enumerate().take(m.n) {
+            *s = m.coef_per_l[i] / m.lambda_h[i];
+        }
+        Lane {
+            n: m.n,
+            lambda_h: m.lambda_h,
+            coef_per_l: m.coef_per_l,
+            ss_per_rate,
+            baseline_mmol_l: m.baseline_mmol_l,
+        }
+    }
+
+    /// C(s), C′(s) and C″(s) for modes `mode` at the start of the step and rate `rate`.
+    #[inline]
+    #[allow(clippy::needless_range_loop)]
+    pub fn eval(&self, mode: [f64; 2], rate: f64, s: f64) -> (f64, f64, f64) {
+        let mut c = self.baseline_mmol_l;
+        let (mut d, mut d2) = (0.0, 0.0);
+        for i in 0..self.n {
+            let l = self.lambda_h[i];
+            let em1 = (-l * s).exp_m1();
+            let e = 1.0 + em1;
+            // m·e^(−λs) + R·(c/λ)(1 − e^(−λs)); derivatives e^(−λs)(R·c − λm) and −λ times that
+            c += mode[i] * e - rate * self.ss_per_rate[i] * em1;
+            let di = (rate * self.coef_per_l[i] - l * mode[i]) * e;
+            d += di;
+            d2 -= l * di;
+        }
+        (c, d, d2)
+    }
+
+    /// The first s in [a, b] with C(s) ≥ lo, given C(a) < lo ≤ C(b) and C monotone on [a, b]:
+    /// Halley's method (third order; C″ costs nothing more than C′ here) from the secant point,
+    /// safeguarded by bisection whenever a step leaves the bracket, to the last bits of s.
+    #[allow(clippy::too_many_arguments)]
+    pub fn crossing(
+        &self,
+        mode: [f64; 2],
+        rate: f64,
+        lo: f64,
+        mut a: f64,
+        fa: f64,
+        mut b: f64,
+        fb: f64,
+    ) -> f64 {
+        let (fa, fb) = (fa - lo, fb - lo);
+        // start from the secant point of the bracket
+        let mut x = a - fa * (b - a) / (fb - fa);
+        if !(x.is_finite() && x > a && x < b) {
+            x = 0.5 * (a + b);
+        }
+        for _ in 0..100 {
+            let (c, d, d2) = self.eval(mode, rate, x);
+            let f = c - lo;
+            if f >= 0.0 {
+                b = x;
+            } else {
+                a = x;
+            }
+            if f == 0.0 || b - a <= 4.0 * f64::EPSILON * b.abs().max(1e-3) {
+                return b;
+            }
+            let nx = x - 2.0 * f * d / (2.0 * d * d - f * d2);
+            let nx = if nx.is_finite() && nx > a && nx < b {
+                nx
+            } else {
+                0.5 * (a + b)
+            };
+            // third-order convergence (C″/C′ and C‴/C′ are of the order of the fastest rates,
+            // a few 1/h): after a step below 1e-6 h the next error is below 1e-16 h
+            if (nx - x).abs() <= 1e-6 {
+                return nx;
+            }
+            x = nx;
+        }
+        b
+    }
+
+    /// Within a step of length h from time t (modes `mode`, rate `rate`, level c0 at the start
+    /// and c1 at the end): the interior maximum (if C′ changes sign from + to −) is shown to
+    /// `track`, and the first crossing of lo is recorded if it happens inside (0, h]. The end
+    /// point itself is left to the caller.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step_events(
+        &self,
+        mode: [f64; 2],
+        rate: f64,
+        e: [f64; 2],
+        t: f64,
+        h: f64,
+        c0: f64,
+        c1: f64,
+        lo: f64,
+        track: &mut Track,
+    ) {
+        let mut stat: Option<(f64, f64)> = None;
+        if self.n == 2 {
+            let l = self.lambda_h;
+            let d0 = mode[0] - rate * self.ss_per_rate[0];
+            let d1 = mode[1] - rate * self.ss_per_rate[1];
+            let der0 = -(l[0] * d0 + l[1] * d1);
+            let der1 = -(l[0] * d0 * e[0] + l[1] * d1 * e[1]);
+            let want_max = der0 > 0.0 && der1 < 0.0;
+            let want_min = der0 < 0.0 && der1 > 0.0 && track.ttt.is_none() && c1 >= lo && c0 < lo;
+            if want_max || want_min {
+                let r = (l[0] * d0) / (-l[1] * d1);
+                if r > 0.0 {
+                    let s = r.ln() / (l[0] - l[1]);
+                    if s > 0.0 && s < h {
+                        stat = Some((s, self.eval(mode, rate, s).0));
+                    }
+                }
+            }
+            if want_max {
+                if let Some((s, f)) = stat {
+                    if track.ttt.is_none() && c0 < lo && f >= lo {
+                        track.ttt = Some(t + self.crossing(mode, rate, lo, 0.0, c0, s, f));
+                    }
+                    track.see(t + s, f);
+                }
+            }
+        }
+        if track.ttt.is_none() && c0 < lo && c1 >= lo {
+            let (a, fa) = match stat {
+                Some((s, f)) if f < lo => (s, f),
+                _ => (0.0, c0),
+            };
+            track.ttt = Some(t + self.crossing(mode, rate, lo, a, fa, h, c1));
+        }
+    }
 }
 
 /// IM sub-sampling step for the peak while a depot absorbs (h).
@@ -89,8 +284,8 @@ const DEPOT_ACTIVE_MMOL: f64 = 1e-6;
 /// Reusable per-subject solver (no allocation in [`Kernel::run`]).
 pub struct Kernel<'a> {
     m: &'a Modes,
+    lane: Lane,
     ka: f64,
-    ss_per_rate: [f64; 2],
     mode: [f64; 2],
     depot: f64,
     rate: f64,
@@ -101,14 +296,10 @@ pub struct Kernel<'a> {
 
 impl<'a> Kernel<'a> {
     pub fn new(m: &'a Modes) -> Self {
-        let mut ss_per_rate = [0.0; 2];
-        for (i, s) in ss_per_rate.iter_mut().enumerate().take(m.n) {
-            *s = m.coef_per_l[i] / m.lambda_h[i];
-        }
         Kernel {
             m,
+            lane: Lane::new(m),
             ka: m.ka_h.unwrap_or(0.0),
-            ss_per_rate,
             mode: [0.0; 2],
             depot: 0.0,
             rate: 0.0,
@@ -124,30 +315,7 @@ impl<'a> Kernel<'a> {
                 return *c;
             }
         }
-        let m = self.m;
-        let ka = self.ka;
-        let mut c = StepCoef {
-            h,
-            e: [1.0; 2],
-            g: [0.0; 2],
-            hk: [0.0; 2],
-            ek: (-ka * h).exp(),
-        };
-        for i in 0..m.n {
-            let l = m.lambda_h[i];
-            let ci = m.coef_per_l[i];
-            c.e[i] = (-l * h).exp();
-            c.g[i] = ci * (-(-l * h).exp_m1()) / l;
-            c.hk[i] = if ka > 0.0 {
-                if ((ka - l) / ka).abs() < 1e-9 {
-                    ci * ka * h * c.ek
-                } else {
-                    ci * ka * (c.e[i] - c.ek) / (ka - l)
-                }
-            } else {
-                0.0
-            };
-        }
+        let c = StepCoef::new(self.m, h);
         self.cache[self.next_slot] = Some(c);
         self.next_slot ^= 1;
         c
@@ -182,8 +350,9 @@ impl<'a> Kernel<'a> {
         c
     }
 
-    /// First s in [a, b] with C(s) ≥ lo, given C(a) < lo ≤ C(b) and C monotone on [a, b].
-    fn crossing(&self, lo: f64, mut a: f64, mut fa: f64, mut b: f64, mut fb: f64) -> f64 {
+    /// First s in [a, b] with C(s) ≥ lo, given C(a) < lo ≤ C(b) and C monotone on [a, b], while
+    /// an IM depot absorbs (three exponentials): Illinois (modified regula falsi) to 1e-7 h.
+    fn crossing_depot(&self, lo: f64, mut a: f64, mut fa: f64, mut b: f64, mut fb: f64) -> f64 {
         fa -= lo;
         fb -= lo;
         let mut side = 0i8;
@@ -235,7 +404,7 @@ impl<'a> Kernel<'a> {
                 let f = self.eval_at(s);
                 track.see(t + s, f);
                 if track.ttt.is_none() && fp < lo && f >= lo {
-                    track.ttt = Some(t + self.crossing(lo, sp, fp, s, f));
+                    track.ttt = Some(t + self.crossing_depot(lo, sp, fp, s, f));
                 }
                 sp = s;
                 fp = f;
@@ -246,7 +415,7 @@ impl<'a> Kernel<'a> {
             }
             let f1 = self.m.baseline_mmol_l + new[0] + new[1];
             if track.ttt.is_none() && fp < lo && f1 >= lo {
-                track.ttt = Some(t + self.crossing(lo, sp, fp, h, f1));
+                track.ttt = Some(t + self.crossing_depot(lo, sp, fp, h, f1));
             }
             self.mode = new;
             self.depot *= c.ek;
@@ -258,41 +427,8 @@ impl<'a> Kernel<'a> {
             *v = self.mode[i] * c.e[i] + self.rate * c.g[i] + self.depot * c.hk[i];
         }
         let c1 = self.m.baseline_mmol_l + new[0] + new[1];
-        // interior stationary point (two modes only): sign change of C'
-        let mut stat: Option<(f64, f64)> = None;
-        if n == 2 {
-            let l = self.m.lambda_h;
-            let d0 = self.mode[0] - self.rate * self.ss_per_rate[0];
-            let d1 = self.mode[1] - self.rate * self.ss_per_rate[1];
-            let der0 = -(l[0] * d0 + l[1] * d1);
-            let der1 = -(l[0] * d0 * c.e[0] + l[1] * d1 * c.e[1]);
-            let want_max = der0 > 0.0 && der1 < 0.0;
-            let want_min = der0 < 0.0 && der1 > 0.0 && track.ttt.is_none() && c1 >= lo && c0 < lo;
-            if want_max || want_min {
-                let r = (l[0] * d0) / (-l[1] * d1);
-                if r > 0.0 {
-                    let s = r.ln() / (l[0] - l[1]);
-                    if s > 0.0 && s < h {
-                        stat = Some((s, self.eval_at(s)));
-                    }
-                }
-            }
-            if want_max {
-                if let Some((s, f)) = stat {
-                    if track.ttt.is_none() && c0 < lo && f >= lo {
-                        track.ttt = Some(t + self.crossing(lo, 0.0, c0, s, f));
-                    }
-                    track.see(t + s, f);
-                }
-            }
-        }
-        if track.ttt.is_none() && c0 < lo && c1 >= lo {
-            let (a, fa) = match stat {
-                Some((s, f)) if f < lo => (s, f),
-                _ => (0.0, c0),
-            };
-            track.ttt = Some(t + self.crossing(lo, a, fa, h, c1));
-        }
+        self.lane
+            .step_events(self.mode, self.rate, c.e, t, h, c0, c1, lo, track);
         self.mode = new;
         self.depot *= c.ek;
         track.see(t + h, c1);
@@ -373,15 +509,16 @@ impl<'a> Kernel<'a> {
     }
 }
 
-struct Track {
-    peak: f64,
-    peak_t: f64,
-    ttt: Option<f64>,
+/// Running peak and first time at or above the target of one subject.
+pub(crate) struct Track {
+    pub peak: f64,
+    pub peak_t: f64,
+    pub ttt: Option<f64>,
 }
 
 impl Track {
     #[inline]
-    fn see(&mut self, t: f64, c: f64) {
+    pub fn see(&mut self, t: f64, c: f64) {
         if c > self.peak {
             self.peak = c;
             self.peak_t = t;

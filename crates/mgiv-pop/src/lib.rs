@@ -8,12 +8,15 @@
 //!   and residual error, compiled for speed.
 //! - [`rng`]: per-(seed, subject) random streams: results do not depend on threads or sharding.
 //! - [`kernel`]: the per-subject exact modal solver with exact peak and time-to-target.
+//! - [`grid`]: the same algebra on a fixed grid, batched over subjects (structure of arrays),
+//!   used by trials whose schedule is the same for every subject.
 //! - [`trial`]: `mgiv trial` — percentiles, target attainment and toxicity risk per regimen.
 //! - [`tdm`]: `mgiv adjust` — MAP Bayesian estimation from measured levels with a Laplace
 //!   posterior checked by importance sampling, forecasts and a recommended rate.
 //!
 //! No I/O: data files are compiled in; inputs and outputs are values.
 
+pub mod grid;
 pub mod kernel;
 pub mod linalg;
 pub mod popmodel;

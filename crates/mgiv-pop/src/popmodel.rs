@@ -284,6 +284,8 @@ impl PopModel {
     #[inline]
     pub fn typical(&self, c: &Covariates) -> [f64; 4] {
         let mut p = self.typical;
+        // the same power of the same covariate (allometry on CL and Q) is computed once
+        let mut last_pow = (f64::NAN, f64::NAN, f64::NAN);
         for cov in &self.covs {
             let x = match cov.covariate {
                 CovariateName::WeightKg => c.weight_kg,
@@ -301,7 +303,19 @@ impl PopModel {
                 CovEffect::Power {
                     reference,
                     exponent,
-                } => (x / reference).powf(exponent),
+                } => {
+                    let y = x / reference;
+                    if exponent == 1.0 {
+                        // powf(y, 1) is y exactly
+                        y
+                    } else if last_pow.0 == y && last_pow.1 == exponent {
+                        last_pow.2
+                    } else {
+                        let f = y.powf(exponent);
+                        last_pow = (y, exponent, f);
+                        f
+                    }
+                }
                 CovEffect::Linear {
                     reference,
                     coefficient,

@@ -68,6 +68,11 @@ impl Distribution {
 
     /// One draw, truncated to [min, max] by rejection (at most 64 tries, then clamped).
     pub fn draw(&self, rng: &mut SubjectRng) -> f64 {
+        self.sampler().draw(rng)
+    }
+
+    /// The draw's constants (log-normal μ and σ), computed once.
+    pub fn sampler(&self) -> Sampler {
         let (mu, sigma, log) = match self.dist {
             DistKind::Normal => (self.mean, self.sd, false),
             DistKind::LogNormal => {
@@ -75,15 +80,65 @@ impl Distribution {
                 (self.mean.ln() - 0.5 * s2, s2.sqrt(), true)
             }
         };
+        Sampler {
+            mu,
+            sigma,
+            log,
+            mean: self.mean,
+            min: self.min,
+            max: self.max,
+        }
+    }
+}
+
+/// A [`Distribution`] ready to draw from (its constants computed once; same draws).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampler {
+    mu: f64,
+    sigma: f64,
+    log: bool,
+    mean: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Sampler {
+    /// One draw, truncated to [min, max] by rejection (at most 64 tries, then clamped).
+    #[inline]
+    pub fn draw(&self, rng: &mut SubjectRng) -> f64 {
         let mut x = self.mean;
         for _ in 0..64 {
-            let z = mu + sigma * rng.normal();
-            x = if log { z.exp() } else { z };
+            let z = self.mu + self.sigma * rng.normal();
+            x = if self.log { z.exp() } else { z };
             if x >= self.min && x <= self.max {
                 return x;
             }
         }
         x.clamp(self.min, self.max)
+    }
+}
+
+/// A population's covariate distributions ready to draw from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PopulationSampler {
+    weight_kg: Sampler,
+    scr_mg_dl: Sampler,
+    baseline_mmol_l: Sampler,
+    pregnant: bool,
+    pre_eclampsia: bool,
+}
+
+impl PopulationSampler {
+    /// The same draws as [`PopulationSpec::draw`].
+    #[inline]
+    pub fn draw(&self, rng: &mut SubjectRng) -> Covariates {
+        Covariates {
+            weight_kg: self.weight_kg.draw(rng),
+            scr_mg_dl: self.scr_mg_dl.draw(rng),
+            baseline_mmol_l: self.baseline_mmol_l.draw(rng),
+            pregnant: self.pregnant,
+            pre_eclampsia: self.pre_eclampsia,
+        }
     }
 }
 
@@ -130,10 +185,15 @@ impl PopulationSpec {
 
     /// Draw one subject's covariates (from the covariate stream of its generator).
     pub fn draw(&self, rng: &mut SubjectRng) -> Covariates {
-        Covariates {
-            weight_kg: self.weight_kg.draw(rng),
-            scr_mg_dl: self.scr_mg_dl.draw(rng),
-            baseline_mmol_l: self.baseline_mmol_l.draw(rng),
+        self.sampler().draw(rng)
+    }
+
+    /// The covariate distributions with their constants computed once (for many draws).
+    pub fn sampler(&self) -> PopulationSampler {
+        PopulationSampler {
+            weight_kg: self.weight_kg.sampler(),
+            scr_mg_dl: self.scr_mg_dl.sampler(),
+            baseline_mmol_l: self.baseline_mmol_l.sampler(),
             pregnant: self.pregnant,
             pre_eclampsia: self.pre_eclampsia,
         }

@@ -24,10 +24,13 @@ use mgiv_core::regimen::{PhaseKind, Regimen, RegimenSpec};
 use mgiv_core::solver::Modes;
 use rayon::prelude::*;
 use serde::Serialize;
+use wide::{f64x4, CmpGe, CmpGt, CmpLe};
 
+use crate::grid::{Batch, FixedGrid};
 use crate::kernel::{Kernel, Plan, SubjectSummary};
 use crate::popmodel::PopModel;
-use crate::population::PopulationSpec;
+use crate::population::Covariates;
+use crate::population::{PopulationSampler, PopulationSpec};
 use crate::rng::{Stream, SubjectRng};
 
 /// Histogram bin width for concentrations (mmol/L).
@@ -66,12 +69,15 @@ struct Prepared {
     spec: RegimenSpec,
     canonical: String,
     fixed: Option<Plan>,
+    /// the fixed plan merged with the output times (None: per-kg or IM, event-driven path)
+    grid: Option<FixedGrid>,
 }
 
 /// Everything a trial needs, validated once.
 pub struct Trial {
     model: PopModel,
     population: PopulationSpec,
+    sampler: PopulationSampler,
     regimens: Vec<Prepared>,
     cfg: TrialConfig,
     warnings: Vec<String>,
@@ -165,16 +171,19 @@ impl Trial {
             } else {
                 Some(Plan::new(&lo_w.events))
             };
+            let grid = fixed.as_ref().and_then(|p| FixedGrid::new(p, &cfg.times_h));
             prepared.push(Prepared {
                 label: r.label.clone(),
                 canonical: spec.canonical(),
                 spec,
                 fixed,
+                grid,
             });
         }
         Ok(Trial {
             model: pm,
             population: population.clone(),
+            sampler: population.sampler(),
             regimens: prepared,
             cfg,
             warnings,
@@ -215,7 +224,90 @@ impl Trial {
     }
 
     fn simulate_block(&self, start: u64, end: u64, acc: &mut Accumulator) {
-        self.simulate_block_with(start, end, acc, |_, _, _, _| {});
+        if self.regimens.iter().all(|r| r.grid.is_some()) {
+            self.simulate_block_grid(start, end, acc);
+        } else {
+            self.simulate_block_with(start, end, acc, |_, _, _, _| {});
+        }
+    }
+
+    /// Whether every regimen runs on the fixed-grid batch path.
+    pub fn uses_fixed_grid(&self) -> bool {
+        self.regimens.iter().all(|r| r.grid.is_some())
+    }
+
+    /// Subject i's covariates and modes (Err: parameters the solver cannot use).
+    #[inline]
+    fn subject(
+        &self,
+        i: u64,
+        z: &mut [f64],
+        eta: &mut [f64],
+    ) -> (Covariates, Result<Modes, MgivError>) {
+        let seed = self.cfg.seed;
+        let cov = self
+            .sampler
+            .draw(&mut SubjectRng::new(seed, i, Stream::Covariates));
+        self.model
+            .draw_eta(&mut SubjectRng::new(seed, i, Stream::Etas), z, eta);
+        let tv = self.model.typical(&cov);
+        let p = self.model.individual(&tv, eta, cov.baseline_mmol_l);
+        (cov, Modes::from_params(&p))
+    }
+
+    /// The fixed-grid path: subjects in structure-of-arrays batches (same draws, same
+    /// summaries as the event-driven path).
+    fn simulate_block_grid(&self, start: u64, end: u64, acc: &mut Accumulator) {
+        self.simulate_block_grid_with(start, end, acc, None);
+    }
+
+    /// [`Self::simulate_block_grid`], also calling `sink(subject, regimen, covariates, summary)`
+    /// for each subject and regimen when given.
+    #[allow(clippy::type_complexity)]
+    fn simulate_block_grid_with(
+        &self,
+        start: u64,
+        end: u64,
+        acc: &mut Accumulator,
+        mut sink: Option<&mut dyn FnMut(u64, usize, &Covariates, &SubjectSummary)>,
+    ) {
+        let cfg = &self.cfg;
+        let mut who: Vec<(u64, Covariates)> = Vec::with_capacity(crate::grid::BATCH);
+        let k = self.model.n_eta();
+        let (mut z, mut eta) = (vec![0.0; k], vec![0.0; k]);
+        let (lo, hi) = cfg.target_mmol_l;
+        let mut batch = Batch::new();
+        let mut i = start;
+        while i < end {
+            batch.clear();
+            who.clear();
+            while i < end && !batch.is_full() {
+                let (cov, modes) = self.subject(i, &mut z, &mut eta);
+                match modes {
+                    Ok(m) => {
+                        batch.push(&m);
+                        if sink.is_some() {
+                            who.push((i, cov));
+                        }
+                    }
+                    Err(_) => acc.failed += 1,
+                }
+                i += 1;
+            }
+            for (r, reg) in self.regimens.iter().enumerate() {
+                if let Some(g) = &reg.grid {
+                    let th = &cfg.thresholds_mmol_l;
+                    batch.run_with(g, lo, |j, vals| acc.add_row(r, j, vals, lo, hi, th));
+                    acc.add_summaries(r, &batch, th);
+                    if let Some(f) = sink.as_mut() {
+                        for (k, (id, cov)) in who.iter().enumerate() {
+                            f(*id, r, cov, &batch.summary(k));
+                        }
+                    }
+                }
+            }
+        }
+        acc.n += end - start;
     }
 
     /// Simulate subjects [start, end) into `acc`, calling `sink(subject, regimen, covariates,
@@ -235,17 +327,8 @@ impl Trial {
         let mut eta = vec![0.0; k];
         let (lo, hi) = cfg.target_mmol_l;
         for i in start..end {
-            let cov = self
-                .population
-                .draw(&mut SubjectRng::new(cfg.seed, i, Stream::Covariates));
-            self.model.draw_eta(
-                &mut SubjectRng::new(cfg.seed, i, Stream::Etas),
-                &mut z,
-                &mut eta,
-            );
-            let tv = self.model.typical(&cov);
-            let p = self.model.individual(&tv, &eta, cov.baseline_mmol_l);
-            let Ok(modes) = Modes::from_params(&p) else {
+            let (cov, modes) = self.subject(i, &mut z, &mut eta);
+            let Ok(modes) = modes else {
                 acc.failed += 1;
                 continue;
             };
@@ -287,7 +370,7 @@ impl Trial {
     pub fn per_subject(&self, start: u64, end: u64) -> Result<SubjectTable, MgivError> {
         let mut t = SubjectTable::default();
         let mut acc = Accumulator::new(self.shape());
-        self.simulate_block_with(start, end, &mut acc, |i, r, cov, s| {
+        let mut row = |i: u64, r: usize, cov: &Covariates, s: &SubjectSummary| {
             t.subject.push(i);
             t.regimen.push(r as u32);
             t.weight_kg.push(cov.weight_kg);
@@ -296,7 +379,18 @@ impl Trial {
             t.cmax_mmol_l.push(s.peak_mmol_l);
             t.time_to_target_h
                 .push(s.time_to_target_h.unwrap_or(f64::NAN));
-        });
+        };
+        // the same path as the summaries, so the rows reproduce their counts exactly
+        if self.uses_fixed_grid() {
+            self.simulate_block_grid_with(start, end, &mut acc, Some(&mut row));
+            // one row per subject and regimen, in subject order within each batch: sort by
+            // subject, then regimen, as the event-driven path writes them
+            let mut order: Vec<usize> = (0..t.subject.len()).collect();
+            order.sort_by_key(|&k| (t.subject[k], t.regimen[k]));
+            t = t.permuted(&order);
+        } else {
+            self.simulate_block_with(start, end, &mut acc, row);
+        }
         if acc.failed > 0 {
             return Err(MgivError::Numerical(format!(
                 "{} virtual-patient simulations failed",
@@ -424,6 +518,24 @@ pub struct SubjectTable {
     pub time_to_target_h: Vec<f64>,
 }
 
+impl SubjectTable {
+    /// The rows in the order `order` (indices into the current rows).
+    fn permuted(&self, order: &[usize]) -> SubjectTable {
+        fn pick<T: Copy>(v: &[T], order: &[usize]) -> Vec<T> {
+            order.iter().map(|&k| v[k]).collect()
+        }
+        SubjectTable {
+            subject: pick(&self.subject, order),
+            regimen: pick(&self.regimen, order),
+            weight_kg: pick(&self.weight_kg, order),
+            scr_mg_dl: pick(&self.scr_mg_dl, order),
+            baseline_mmol_l: pick(&self.baseline_mmol_l, order),
+            cmax_mmol_l: pick(&self.cmax_mmol_l, order),
+            time_to_target_h: pick(&self.time_to_target_h, order),
+        }
+    }
+}
+
 /// Streaming, mergeable trial counts (integer histograms and counters).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Accumulator {
@@ -464,13 +576,95 @@ impl Accumulator {
         &self.conc_hist[(r * self.shape.n_t + j) * CONC_BINS..][..CONC_BINS]
     }
 
+    /// Bin of a concentration: truncation is the floor for c ≥ 0, and the saturating cast
+    /// sends negative values and NaN to bin 0 (no libm `floor`).
     #[inline]
     fn bin(c: f64) -> usize {
-        let b = (c * (1.0 / CONC_BIN_MMOL_L)).floor();
-        if b <= 0.0 {
-            0
-        } else {
-            (b as usize).min(CONC_BINS - 1)
+        ((c * (1.0 / CONC_BIN_MMOL_L)) as usize).min(CONC_BINS - 1)
+    }
+
+    /// [`Self::bin`] in a form that vectorises: clamp to [0, last bin] (NaN stays NaN), then
+    /// truncate (NaN → 0); the same bin for every input.
+    #[inline]
+    fn bin_clamped(c: f64) -> u32 {
+        (c * (1.0 / CONC_BIN_MMOL_L)).clamp(0.0, (CONC_BINS - 1) as f64) as u32
+    }
+
+    /// Add a batch of subjects' outputs, peaks and times to target for regimen `r`.
+    /// Add the levels of a batch of subjects at output time `j` of regimen `r`.
+    #[inline]
+    fn add_row(&mut self, r: usize, j: usize, vals: &[f64], lo: f64, hi: f64, th: &[f64]) {
+        let s = self.shape;
+        let n_th = s.n_th;
+        // the level of a batch is finite (positive parameters), so clamping then truncating
+        // is `bin` (tested in both_bin_forms_agree)
+        let scale = f64x4::splat(1.0 / CONC_BIN_MMOL_L);
+        let top = f64x4::splat((CONC_BINS - 1) as f64);
+        let zero = f64x4::splat(0.0);
+        {
+            let row = r * s.n_t + j;
+            let hist = &mut self.conc_hist[row * CONC_BINS..][..CONC_BINS];
+            let cnt = &mut self.counts[row * (1 + n_th)..][..1 + n_th];
+            let mut mx = self.max[row];
+            // 4 subjects at a time: bins, the target and threshold counts and the maximum in
+            // packed SIMD; then the (scattered) histogram increments
+            let (lo_v, hi_v) = (f64x4::splat(lo), f64x4::splat(hi));
+            let mut mx_v = f64x4::splat(mx);
+            let mut in_target = 0u64;
+            let chunks = vals.chunks_exact(4);
+            let rest = chunks.remainder();
+            for ch in chunks {
+                let c = f64x4::new(ch.try_into().expect("4 values"));
+                let bins = (c * scale).max(zero).min(top).to_array();
+                for x in bins {
+                    hist[x as usize] += 1;
+                }
+                in_target += (c.cmp_ge(lo_v) & c.cmp_le(hi_v)).move_mask().count_ones() as u64;
+                for (k, &t) in th.iter().enumerate() {
+                    cnt[1 + k] += c.cmp_gt(f64x4::splat(t)).move_mask().count_ones() as u64;
+                }
+                mx_v = mx_v.max(c);
+            }
+            for x in mx_v.to_array() {
+                if x > mx {
+                    mx = x;
+                }
+            }
+            for &c in rest {
+                hist[Self::bin_clamped(c) as usize] += 1;
+                in_target += (c >= lo && c <= hi) as u64;
+                for (k, &t) in th.iter().enumerate() {
+                    cnt[1 + k] += (c > t) as u64;
+                }
+                if c > mx {
+                    mx = c;
+                }
+            }
+            self.max[row] = mx;
+            cnt[0] += in_target;
+        }
+    }
+
+    /// Add the peaks and times to target of a batch of subjects for regimen `r`.
+    fn add_summaries(&mut self, r: usize, b: &Batch, th: &[f64]) {
+        let s = self.shape;
+        let n_th = s.n_th;
+        let w = (s.t_end / TTT_BINS as f64).max(1e-9);
+        for i in 0..b.len() {
+            let sm = b.summary(i);
+            let peak = sm.peak_mmol_l;
+            self.peak_hist[r * CONC_BINS + Self::bin(peak)] += 1;
+            for (k, &t) in th.iter().enumerate() {
+                self.peak_counts[r * n_th + k] += (peak > t) as u64;
+            }
+            if peak > self.peak_max[r] {
+                self.peak_max[r] = peak;
+            }
+            if let Some(t) = sm.time_to_target_h {
+                let bi = ((t / w) as usize).min(TTT_BINS - 1);
+                self.ttt_hist[r * TTT_BINS + bi] += 1;
+                self.ttt_reached[r] += 1;
+            }
         }
     }
 
@@ -509,7 +703,7 @@ impl Accumulator {
         }
         if let Some(t) = ttt {
             let w = (s.t_end / TTT_BINS as f64).max(1e-9);
-            let b = ((t / w).floor().max(0.0) as usize).min(TTT_BINS - 1);
+            let b = ((t / w) as usize).min(TTT_BINS - 1);
             self.ttt_hist[r * TTT_BINS + b] += 1;
             self.ttt_reached[r] += 1;
         }
@@ -722,6 +916,144 @@ pub struct TrialResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_grid_and_event_driven_paths_give_the_same_counts() {
+        let regimens: Vec<TrialRegimen> = [
+            "4 g over 20 min, then 1 g/h for 24 h",
+            "6 g over 20 min, then 2 g/h for 24 h",
+            "2 g, then 8 g over 4 h, then 0.5 g/h for 6 h, then 3 g/h for 2 h",
+        ]
+        .iter()
+        .map(|t| TrialRegimen {
+            label: t.to_string(),
+            text: t.to_string(),
+        })
+        .collect();
+        let t = Trial::new(
+            &mgiv_core::model::builtin_model("du-2019").unwrap(),
+            &crate::population::builtin_population("pre-eclampsia").unwrap(),
+            &regimens,
+            TrialConfig {
+                n_subjects: 3000,
+                seed: 9,
+                times_h: (0..=36).map(|h| 0.75 * h as f64).collect(),
+                target_mmol_l: (2.0, 3.5),
+                thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+            },
+        )
+        .unwrap();
+        assert!(t.uses_fixed_grid());
+        let mut grid = Accumulator::new(t.shape());
+        t.simulate_block_grid(0, 3000, &mut grid);
+        let mut ev = Accumulator::new(t.shape());
+        t.simulate_block_with(0, 3000, &mut ev, |_, _, _, _| {});
+        // outputs agree to 1e-13 relative, so a value may (very rarely) sit on the other side
+        // of a bin edge or threshold: the counts agree to a few subjects in 3000 × 37 × 3
+        assert_eq!(grid.n, ev.n);
+        let diff = |a: &[u32], b: &[u32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (*x as i64 - *y as i64).unsigned_abs())
+                .sum::<u64>()
+        };
+        assert!(diff(&grid.conc_hist, &ev.conc_hist) <= 4);
+        assert!(diff(&grid.peak_hist, &ev.peak_hist) <= 2);
+        assert!(diff(&grid.ttt_hist, &ev.ttt_hist) <= 2);
+        assert_eq!(grid.ttt_reached, ev.ttt_reached);
+        for (a, b) in grid.max.iter().zip(&ev.max) {
+            assert!((a - b).abs() <= 1e-13 * a, "{a} vs {b}");
+        }
+        for (a, b) in grid.peak_max.iter().zip(&ev.peak_max) {
+            assert!((a - b).abs() <= 1e-12 * a, "{a} vs {b}");
+        }
+        assert!(grid.ttt_reached.iter().all(|&r| r > 1000));
+    }
+
+    #[test]
+    fn per_subject_rows_reproduce_the_summary_counts_exactly() {
+        let regimens: Vec<TrialRegimen> = ["zuspan-like", "6+2"]
+            .iter()
+            .zip([
+                "4 g over 20 min, then 1 g/h for 24 h",
+                "6 g over 20 min, then 2 g/h for 24 h",
+            ])
+            .map(|(l, t)| TrialRegimen {
+                label: l.to_string(),
+                text: t.to_string(),
+            })
+            .collect();
+        let t = Trial::new(
+            &mgiv_core::model::builtin_model("du-2019").unwrap(),
+            &crate::population::builtin_population("pre-eclampsia").unwrap(),
+            &regimens,
+            TrialConfig {
+                n_subjects: 700,
+                seed: 4,
+                times_h: (0..=30).map(f64::from).collect(),
+                target_mmol_l: (2.0, 3.5),
+                thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+            },
+        )
+        .unwrap();
+        assert!(t.uses_fixed_grid());
+        let res = t.run(None).unwrap();
+        let rows = t.per_subject(0, 700).unwrap();
+        assert_eq!(rows.subject.len(), 1400);
+        // subject order, then regimen
+        assert_eq!((rows.subject[0], rows.regimen[0]), (0, 0));
+        assert_eq!((rows.subject[1], rows.regimen[1]), (0, 1));
+        assert_eq!((rows.subject[1399], rows.regimen[1399]), (699, 1));
+        for (r, reg) in res.regimens.iter().enumerate() {
+            let mine = |f: &dyn Fn(usize) -> bool| {
+                (0..rows.subject.len())
+                    .filter(|&k| rows.regimen[k] as usize == r && f(k))
+                    .count() as f64
+                    / 700.0
+            };
+            for (i, &th) in DEFAULT_THRESHOLDS_MMOL_L.iter().enumerate() {
+                assert_eq!(mine(&|k| rows.cmax_mmol_l[k] > th), reg.p_cmax_above[i]);
+            }
+            assert_eq!(
+                mine(&|k| !rows.time_to_target_h[k].is_nan()),
+                reg.p_reach_target
+            );
+            assert!(reg.p_cmax_above[0] > 0.0);
+        }
+    }
+
+    #[test]
+    fn both_bin_forms_agree() {
+        for c in [
+            -1.0,
+            -0.0,
+            0.0,
+            0.0004,
+            0.001,
+            0.0019999,
+            0.75,
+            0.7505,
+            1.9999999,
+            2.0,
+            11.9989,
+            11.999,
+            11.9999,
+            12.0,
+            13.5,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ] {
+            assert_eq!(
+                Accumulator::bin(c),
+                Accumulator::bin_clamped(c) as usize,
+                "{c}"
+            );
+        }
+        assert_eq!(Accumulator::bin(0.7505), 750);
+        assert_eq!(Accumulator::bin(12.5), CONC_BINS - 1);
+    }
 
     #[test]
     fn histogram_quantiles_are_within_one_bin_of_exact() {
