@@ -33,7 +33,7 @@ const base = await new Promise((resolve, reject) => {
   const t = setTimeout(() => reject(new Error('server did not start: ' + err)), 60000);
   server.stderr.on('data', (d) => {
     err += d.toString();
-    const m = err.match(/listening on (http:\/\/[0-9.:]+)/);
+    const m = err.match(/listening on (http:\/\/[0-9.:]+) /);
     if (m) { clearTimeout(t); resolve(m[1]); }
   });
   server.on('exit', (c) => reject(new Error(`server exited ${c}: ${err}`)));
