@@ -239,9 +239,28 @@ pub async fn forecast(
     State(st): State<AppState>,
     Extension(s): Extension<Session>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = patient_of(&st, &s, &id).await?;
-    Ok(Json(service::forecast(&st.db, &p).await?))
+    let key = (p.id.clone(), p.version);
+    let cached = st.forecasts.lock().ok().and_then(|c| c.get(&key).cloned());
+    let text = match cached {
+        Some(t) => t,
+        None => {
+            let t = std::sync::Arc::new(service::forecast(&st.db, &p).await?.to_string());
+            if let Ok(mut c) = st.forecasts.lock() {
+                if c.len() >= crate::FORECAST_CACHE_MAX {
+                    c.clear();
+                }
+                c.insert(key, t.clone());
+            }
+            t
+        }
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        (*text).clone(),
+    )
+        .into_response())
 }
 
 pub async fn adjust(

@@ -31,7 +31,13 @@ pub struct AppState {
     pub limiter: Arc<auth::RateLimiter>,
     /// `Secure` on the session cookie (set when the server listens on a non-loopback address)
     pub secure_cookies: bool,
+    /// forecasts by (patient id, patient version): a forecast depends only on what is stored for
+    /// the patient, and every write moves the version, so an entry is never stale (kept as JSON text)
+    pub forecasts: Arc<std::sync::Mutex<std::collections::HashMap<(String, i64), Arc<String>>>>,
 }
+
+/// Forecasts kept at most (the cache is emptied when full).
+pub const FORECAST_CACHE_MAX: usize = 4096;
 
 impl AppState {
     pub fn new(db: Db, secure_cookies: bool) -> AppState {
@@ -39,6 +45,7 @@ impl AppState {
             db,
             limiter: Arc::new(auth::RateLimiter::default()),
             secure_cookies,
+            forecasts: Default::default(),
         }
     }
 }

@@ -164,6 +164,16 @@ async fn orders_levels_versions_and_conflicts_on_every_backend() {
         );
 
         // the order correction path: supersedes the order; a second correction of the same order conflicts
+        // (and the forecast, cached by patient version, follows the new order)
+        let (_, f0, _) = t
+            .req(
+                "GET",
+                &format!("/api/patients/{pid}/forecast"),
+                None,
+                Some(&ann),
+            )
+            .await;
+        assert_eq!(f0["order_id"], json!(order_id));
         let (s, o2, _) = t.req("POST", &format!("/api/patients/{pid}/orders"), Some(json!({"regimen": "4 g over 20 min, then 2 g/h for 24 h", "protocol": "zuspan", "supersedes": order_id})), Some(&ann)).await;
         assert_eq!(s, StatusCode::CREATED, "{o2}");
         let (s, _, _) = t
