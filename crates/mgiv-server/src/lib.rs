@@ -33,8 +33,11 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// forecasts by (patient id, patient version): a forecast depends only on what is stored for
     /// the patient, and every write moves the version, so an entry is never stale (kept as JSON text)
-    pub forecasts: Arc<std::sync::Mutex<std::collections::HashMap<(String, i64), Arc<String>>>>,
+    pub forecasts: Arc<std::sync::Mutex<ForecastCache>>,
 }
+
+/// Forecast JSON text by (patient id, patient version).
+pub type ForecastCache = std::collections::HashMap<(String, i64), Arc<String>>;
 
 /// Forecasts kept at most (the cache is emptied when full).
 pub const FORECAST_CACHE_MAX: usize = 4096;
