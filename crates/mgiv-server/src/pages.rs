@@ -42,7 +42,7 @@ fn layout(title: &str, s: Option<&Session>, body: &str) -> Html<String> {
 
 pub fn error_page(e: &ApiError) -> String {
     layout("Error", None, &format!(
-        "<h1>{}</h1><p class=\"error\" data-field=\"{}\">{}</p><p>Allowed: {}</p><p><a href=\"javascript:history.back()\">Back</a> · <a href=\"/\">Ward list</a></p>",
+        "<h1>{}</h1><p class=\"error\" data-field=\"{}\">{}</p><p>Allowed: {}</p><p><a href=\"/\">Ward list</a></p>",
         e.status.as_u16(), esc(&e.field), esc(&e.message), esc(&e.allowed)
     )).0
 }
@@ -71,10 +71,26 @@ pub async fn login_page() -> Html<String> {
     login_html(None)
 }
 
+/// The sign-in form has no session to bind a CSRF token to; a cross-site form post is refused by
+/// its Origin header instead (browsers send it on POST).
+pub fn same_origin(h: &axum::http::HeaderMap) -> bool {
+    let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (h.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
+        (None, _) => true,
+        (Some(o), Some(host)) => o.split_once("://").map(|x| x.1) == Some(host),
+        (Some(_), None) => false,
+    }
+}
+
 pub async fn login_form(
     State(st): State<AppState>,
+    h: axum::http::HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
+    if !same_origin(&h) {
+        let msg = "sign-in refused: the form was posted from another site";
+        return (StatusCode::FORBIDDEN, login_html(Some(msg))).into_response();
+    }
     let u = f.get("username").map(String::as_str).unwrap_or("");
     let p = f.get("password").map(String::as_str).unwrap_or("");
     match crate::api::sign_in(&st, u, p).await {
@@ -690,5 +706,35 @@ pub async fn accept_form(
     match r {
         Ok(_) => back(&id),
         Err(e) => err_response(e, &s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_form_refuses_another_origin() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, "http://127.0.0.1:8080".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+        assert!(!same_origin(&h));
+    }
+
+    #[test]
+    fn forecast_svg_places_band_lines_and_levels() {
+        let f = serde_json::json!({"points": [{"time_h": 0.0, "serum_mmol_l": 0.8}, {"time_h": 24.0, "serum_mmol_l": 2.0}],
+            "levels": [{"time_h": 4.0, "mmol_l": 1.9, "analyte": "total"}, {"time_h": 5.0, "mmol_l": 0.9, "analyte": "ionised"}],
+            "target_mmol_l": [2.0, 3.5], "toxic_mmol_l": 3.5, "emergency_mmol_l": 5.0});
+        let s = forecast_svg(&f);
+        assert_eq!(s.matches("<circle class=\"level\"").count(), 2);
+        assert!(s.contains("toxic 3.5 mmol/L") && s.contains("target 2–3.5 mmol/L"));
+        // the emergency line (5 mmol/L) is above the plotted range: not drawn
+        assert!(!s.contains("emergency"));
+        // y axis: 0 at the bottom (h - b = 316), ymax = 3.5 * 1.12 = 3.92; 3.5 mmol/L at 316 - 296 * 3.5 / 3.92 = 51.7
+        assert!(s.contains("y1=\"51.7\""), "{s}");
     }
 }
