@@ -796,3 +796,100 @@ async fn openapi_lists_every_api_route() {
         .unwrap()
         .contains(&json!("unit")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_and_forms_need_the_csrf_field() {
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let b = &backends().await[0];
+    let t = T::new(b).await;
+    t.user("ann", "clinician", "ward-a").await;
+    let w = t.login("ann").await;
+    let pid = t.admit(&w).await;
+    let form = |path: &str, body: String| {
+        axum::http::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("cookie", format!("mgiv_session={}", w.token))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let regimen =
+        "regimen=4+g+over+20+min%2C+then+1+g%2Fh+for+24+h&protocol=zuspan&bag=40+g+in+1000+mL";
+    // without the form's csrf field: refused, nothing stored
+    let r = t
+        .app
+        .clone()
+        .oneshot(form(
+            &format!("/patients/{pid}/orders"),
+            regimen.to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(t.count("records").await, 0);
+    let r = t
+        .app
+        .clone()
+        .oneshot(form(
+            &format!("/patients/{pid}/orders"),
+            format!("{regimen}&csrf={}", w.csrf),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(t.count("records").await, 1);
+    let (s, page, h) = t
+        .req("GET", &format!("/patients/{pid}"), None, Some(&w))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let html = page["text"].as_str().unwrap();
+    for needle in [
+        "<table class=\"pump\">",
+        "<td class=\"pump-rate\">300.0</td>",
+        "<td class=\"pump-rate\">25.0</td>",
+        "<svg class=\"forecast\"",
+        "ul class=\"alerts\"",
+        "Evidence grade",
+        &format!("name=\"csrf\" value=\"{}\"", w.csrf),
+    ] {
+        assert!(html.contains(needle), "missing {needle}");
+    }
+    // every value is escaped: a name with markup shows as text
+    let (_, p2, _) = t.req("POST", "/api/patients", Some(json!({"name": "<script>x</script>", "weight_kg": 70.0, "indication": "pre-eclampsia", "pre_eclampsia": true})), Some(&w)).await;
+    let (_, ward, _) = t.req("GET", "/", None, Some(&w)).await;
+    let ward = ward["text"].as_str().unwrap();
+    assert!(
+        ward.contains("&lt;script&gt;x&lt;/script&gt;") && !ward.contains("<script>x"),
+        "{p2}"
+    );
+    assert!(h
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+    let (s, rep, _) = t
+        .req("GET", &format!("/patients/{pid}/report"), None, Some(&w))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(rep["text"]
+        .as_str()
+        .unwrap()
+        .contains("<article class=\"report\">"));
+    let css = t
+        .app
+        .clone()
+        .oneshot(
+            axum::http::Request::builder()
+                .uri("/assets/style.css")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let css = css.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&css).contains("@media print"));
+}
