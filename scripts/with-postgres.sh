@@ -27,10 +27,11 @@ if [ "$(id -u)" = 0 ]; then
   chown postgres "$DIR"
   as_pg=(runuser -u postgres --)
 fi
-"${as_pg[@]}" "$PGBIN/initdb" -D "$DIR/data" -U postgres -A trust -E UTF8 --no-sync >/dev/null
-"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on" start >/dev/null
-cleanup() { "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$DIR"; }
+cleanup() { (cd "$DIR" && "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1) || true; rm -rf "$DIR"; }
 trap cleanup EXIT
+# (run from $DIR: the postgres user may not be able to enter the caller's directory)
+(cd "$DIR" && "${as_pg[@]}" "$PGBIN/initdb" -D "$DIR/data" -U postgres -A trust -E UTF8 --no-sync >/dev/null)
+(cd "$DIR" && "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$DIR/data" -l "$DIR/log" -w -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=on" start >/dev/null)
 export MGIV_TEST_PG_URL="postgres://postgres@127.0.0.1:$PORT/postgres"
 echo "== PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT (MGIV_TEST_PG_URL set)" >&2
 "$@"
