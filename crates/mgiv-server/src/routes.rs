@@ -482,9 +482,11 @@ async fn security_headers(req: Request, next: Next) -> Response {
         "nosniff".parse().expect("static header"),
     );
     h.insert("x-frame-options", "DENY".parse().expect("static header"));
+    // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on form posts,
+    // and the sign-in form checks the Origin
     h.insert(
         "referrer-policy",
-        "no-referrer".parse().expect("static header"),
+        "same-origin".parse().expect("static header"),
     );
     h.insert(
         "content-security-policy",
