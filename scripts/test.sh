@@ -9,6 +9,10 @@ cargo test --workspace
 cargo test -p mgiv-cli --features parquet --test trial_parquet
 # the README's first command must run and show a real curve
 cargo run -q -p mgiv-cli -- simulate --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["model"]["id"] and len(d["points"])>10; print("README example OK:", d["model"]["id"], len(d["points"]), "points")'
+# the web service on PostgreSQL, crash safety and the browser test (MGIV_SKIP_SERVER=1 skips)
+if [ "${MGIV_SKIP_SERVER:-0}" != "1" ]; then
+  ./scripts/server-checks.sh
+fi
 if [ "${MGIV_SKIP_PYTHON:-0}" != "1" ]; then
   echo "== Python package (pip install ./crates/mgiv-py, pytest, example on Ray)"
   python3 -m pip install -q --disable-pip-version-check -r crates/mgiv-py/requirements-test.txt

@@ -12,6 +12,8 @@ mod output;
 mod plan_cmd;
 mod plot;
 mod protocols_cmd;
+#[cfg(feature = "server")]
+mod serve_cmd;
 mod simulate_cmd;
 mod trial_cmd;
 mod validate_cmd;
@@ -62,6 +64,21 @@ enum Command {
     Trial(trial_cmd::TrialArgs),
     /// Bayesian dose adjustment from measured levels (TDM)
     Adjust(adjust_cmd::AdjustArgs),
+    /// Clinical web service: JSON API, pages, accounts, audit (see docs/SERVER.md)
+    #[cfg(feature = "server")]
+    Serve(serve_cmd::ServeArgs),
+    /// Accounts of the web service: `mgiv user add NAME --role ROLE --team T --password-stdin`
+    #[cfg(feature = "server")]
+    User(serve_cmd::UserArgs),
+    /// The web service's audit log: `mgiv audit verify --db URL`
+    #[cfg(feature = "server")]
+    Audit(serve_cmd::AuditArgs),
+    /// The web service's database as JSON (users without password hashes)
+    #[cfg(feature = "server")]
+    Export(serve_cmd::ExportArgs),
+    /// A consistent copy of the web service's SQLite database
+    #[cfg(feature = "server")]
+    Backup(serve_cmd::BackupArgs),
 }
 
 fn main() {
@@ -86,6 +103,16 @@ fn main() {
         Command::Neuro(a) => neuro_cmd::run(a),
         Command::Trial(a) => trial_cmd::run(a),
         Command::Adjust(a) => adjust_cmd::run(a),
+        #[cfg(feature = "server")]
+        Command::Serve(a) => serve_cmd::serve(a),
+        #[cfg(feature = "server")]
+        Command::User(a) => serve_cmd::user(a),
+        #[cfg(feature = "server")]
+        Command::Audit(a) => serve_cmd::audit(a),
+        #[cfg(feature = "server")]
+        Command::Export(a) => serve_cmd::export(a),
+        #[cfg(feature = "server")]
+        Command::Backup(a) => serve_cmd::backup(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", output::error_text(&e));
