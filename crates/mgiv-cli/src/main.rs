@@ -4,6 +4,7 @@
 mod adjust_cmd;
 mod brain_cmd;
 mod calibrate_cmd;
+mod check_cmd;
 mod common;
 mod indications_cmd;
 mod models_cmd;
@@ -59,6 +60,8 @@ enum Command {
     Trial(trial_cmd::TrialArgs),
     /// Bayesian dose adjustment from measured levels (TDM)
     Adjust(adjust_cmd::AdjustArgs),
+    /// Check a NONMEM-format (or Pmetrics / Monolix) dataset: coded diagnostics, exit 2 on errors
+    Check(check_cmd::CheckArgs),
 }
 
 fn main() {
@@ -82,6 +85,7 @@ fn main() {
         Command::Neuro(a) => neuro_cmd::run(a),
         Command::Trial(a) => trial_cmd::run(a),
         Command::Adjust(a) => adjust_cmd::run(a),
+        Command::Check(a) => check_cmd::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", output::error_text(&e));
