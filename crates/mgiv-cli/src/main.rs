@@ -6,6 +6,7 @@ mod brain_cmd;
 mod calibrate_cmd;
 mod check_cmd;
 mod common;
+mod fit_cmd;
 mod indications_cmd;
 mod models_cmd;
 mod neuro_cmd;
@@ -62,6 +63,8 @@ enum Command {
     Adjust(adjust_cmd::AdjustArgs),
     /// Check a NONMEM-format (or Pmetrics / Monolix) dataset: coded diagnostics, exit 2 on errors
     Check(check_cmd::CheckArgs),
+    /// Fit a population model to a NONMEM-format dataset (FOCE-I)
+    Fit(fit_cmd::FitArgs),
 }
 
 fn main() {
@@ -86,6 +89,7 @@ fn main() {
         Command::Trial(a) => trial_cmd::run(a),
         Command::Adjust(a) => adjust_cmd::run(a),
         Command::Check(a) => check_cmd::run(a),
+        Command::Fit(a) => fit_cmd::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", output::error_text(&e));

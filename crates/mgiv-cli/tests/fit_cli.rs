@@ -1,0 +1,95 @@
+//! `mgiv fit` from the command line (a small data set and a bounded outer step, to stay fast).
+
+mod common;
+use common::mgiv;
+
+fn repo(p: &str) -> String {
+    format!("{}/../../{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn fit_json_has_the_issue_keys_and_does_not_depend_on_threads() {
+    // the first 10 subjects of the README example
+    let full = std::fs::read_to_string(repo("data/examples/fit/mg-sim-50.csv")).unwrap();
+    let small: String = full
+        .lines()
+        .filter(|l| {
+            l.starts_with('#')
+                || l.starts_with("ID")
+                || l.split(',')
+                    .next()
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .is_some_and(|id| id <= 10)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("mgiv-fit-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("small.csv");
+    std::fs::write(&f, small).unwrap();
+    let run = |threads: &str| {
+        let out = mgiv()
+            .args([
+                "fit",
+                "--data",
+                f.to_str().unwrap(),
+                "--model",
+                &repo("data/examples/fit/mg-2cmt-baseline.toml"),
+                "--method",
+                "focei",
+                "--json",
+                "--no-covariance",
+                "--max-iterations",
+                "150",
+                "--threads",
+                threads,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("OFV"));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let v = run("1");
+    for key in [
+        "ofv",
+        "method",
+        "converged",
+        "theta",
+        "omega",
+        "sigma",
+        "rse_percent",
+        "individuals",
+    ] {
+        assert!(v.get(key).is_some(), "no {key} in {v}");
+    }
+    assert_eq!(v["method"], "focei");
+    assert!(v["ofv"].as_f64().unwrap().is_finite());
+    assert_eq!(v["individuals"].as_array().unwrap().len(), 10);
+    assert!(v["individuals"][0]["eta"]["cl_l_h"].is_f64());
+    let cl = v["theta"]["cl_l_h"].as_f64().unwrap();
+    assert!(cl > 1.0 && cl < 10.0, "{cl}");
+    assert_eq!(v["model"]["id"], "mg-2cmt-baseline");
+    let v2 = run("2");
+    assert_eq!(v["ofv"], v2["ofv"]);
+    assert_eq!(v["theta"], v2["theta"]);
+    // SAEM is refused clearly
+    let out = mgiv()
+        .args([
+            "fit",
+            "--data",
+            f.to_str().unwrap(),
+            "--model",
+            "du-2019",
+            "--method",
+            "saem",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("allowed: focei"));
+}
