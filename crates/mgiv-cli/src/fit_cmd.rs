@@ -30,6 +30,16 @@ pub struct FitArgs {
     /// Worker threads (results do not depend on it; default: all cores)
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Write the fitted model as a model file (the schema of data/models/) for `mgiv simulate
+    /// --model-file`, trials and TDM; needs --population
+    #[arg(long, value_name = "FILE", requires = "population")]
+    pub write_model: Option<std::path::PathBuf>,
+    /// Population the data come from (adult, pregnant, pre-eclampsia, icu): the written model's [fitted_in]
+    #[arg(long, value_name = "ID")]
+    pub population: Option<String>,
+    /// Id of the written model (default: the estimation model's id + "-fit")
+    #[arg(long, value_name = "ID")]
+    pub model_id: Option<String>,
     /// Nelder–Mead iterations per round of the outer optimisation
     #[arg(long, value_name = "N", default_value_t = 4000)]
     pub max_iterations: u64,
@@ -55,6 +65,12 @@ pub fn run(a: FitArgs) -> Result<()> {
             "invalid --method '{}' (allowed: focei; SAEM is not implemented yet)",
             a.method
         );
+    }
+    if let Some(p) = &a.write_model {
+        crate::output::check_out_path(p, "--write-model")?;
+    }
+    if let Some(id) = &a.population {
+        mgiv_pop::population::builtin_population(id)?;
     }
     let model = load_model(&a.model)?;
     let text = read_text(&a.data)?;
@@ -97,6 +113,21 @@ pub fn run(a: FitArgs) -> Result<()> {
         .build()
         .context("cannot start the worker threads")?;
     let r = pool.install(|| fit(&model, &ds, &settings, &progress))?;
+    if let (Some(path), Some(pop)) = (&a.write_model, &a.population) {
+        let id = a
+            .model_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-fit", model.id));
+        let name = a
+            .data
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "the dataset".into());
+        let text = mgiv_fit::export::fitted_model_toml(&model, &r, &ds, &name, pop, &id)?;
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write --write-model '{}'", path.display()))?;
+        crate::note!("model file written to {}", path.display());
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());

@@ -77,6 +77,61 @@ fn fit_json_has_the_issue_keys_and_does_not_depend_on_threads() {
     let v2 = run("2");
     assert_eq!(v["ofv"], v2["ofv"]);
     assert_eq!(v["theta"], v2["theta"]);
+    // the fitted model as a model file that `mgiv simulate --model-file` runs
+    let model_file = dir.join("fitted.toml");
+    let out = mgiv()
+        .args([
+            "fit",
+            "--data",
+            f.to_str().unwrap(),
+            "--model",
+            &repo("data/examples/fit/mg-2cmt-baseline.toml"),
+            "--no-covariance",
+            "--max-iterations",
+            "150",
+            "--write-model",
+            model_file.to_str().unwrap(),
+            "--population",
+            "pre-eclampsia",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&model_file).unwrap();
+    assert!(
+        text.contains("mg-2cmt-baseline-fit") && text.contains("FOCE-I"),
+        "{text}"
+    );
+    let sim = mgiv()
+        .args([
+            "simulate",
+            "--model-file",
+            model_file.to_str().unwrap(),
+            "--regimen",
+            "4 g over 20 min, then 1 g/h for 24 h",
+            "--weight",
+            "75",
+            "--pregnant",
+            "--pre-eclampsia",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let sv: serde_json::Value = serde_json::from_slice(&sim.stdout).unwrap();
+    assert_eq!(sv["model"]["id"], "mg-2cmt-baseline-fit");
+    // the written typical CL is the fitted θ (at the reference weight 75 kg)
+    let cl_sim = sv["parameters"]["cl_l_h"].as_f64().unwrap();
+    assert!((cl_sim - cl).abs() < 1e-9 * cl, "{cl_sim} vs {cl}");
     // SAEM is refused clearly
     let out = mgiv()
         .args([

@@ -11,6 +11,7 @@
 //! - [`sim`]: reproducible simulated datasets (for recovery checks and benchmarks).
 
 pub mod dual;
+pub mod export;
 pub mod focei;
 pub mod pred;
 pub mod sim;

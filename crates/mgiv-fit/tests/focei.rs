@@ -349,6 +349,20 @@ fn serde_json_lite(r: &mgiv_fit::FitResult) -> String {
     )
 }
 
+fn serde_json_lite(r: &mgiv_fit::FitResult) -> String {
+    format!(
+        "ofv {:.3} conv {} evals {} theta {:?} omega {:?} sigma {:?} rse {:?} shrink {:?}",
+        r.ofv,
+        r.converged,
+        r.objective_evaluations,
+        r.theta,
+        r.omega,
+        r.sigma,
+        r.rse_percent,
+        r.shrinkage_percent
+    )
+}
+
 #[test]
 #[ignore]
 fn diag_large() {
