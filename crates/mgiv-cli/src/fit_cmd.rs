@@ -31,7 +31,7 @@ pub struct FitArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Write the fitted model as a model file (the schema of data/models/) for `mgiv simulate
-    /// --model-file`, trials and TDM; needs --population
+    /// --model-file`; needs --population
     #[arg(long, value_name = "FILE", requires = "population")]
     pub write_model: Option<std::path::PathBuf>,
     /// Population the data come from (adult, pregnant, pre-eclampsia, icu): the written model's [fitted_in]

@@ -1,5 +1,6 @@
 //! A fitted model as a model file in the schema of `data/models/` (a "TDM-ready" file): `mgiv
-//! simulate --model-file`, trials and `mgiv adjust` read it like a published model. The typical
+//! simulate --model-file` reads it, and mgiv-pop's population and TDM code takes the resulting
+//! `ModelSpec` as it takes a published model. The typical
 //! values, covariate relations, IIV (CV %, with correlations) and residual error are the
 //! estimates; `[fitted_in]` comes from the population named by the caller and the dataset's
 //! covariate ranges; the evidence line says it is a fit to that dataset, not a published model.
