@@ -40,6 +40,15 @@ pub struct FitArgs {
     /// Id of the written model (default: the estimation model's id + "-fit")
     #[arg(long, value_name = "ID")]
     pub model_id: Option<String>,
+    /// Write a goodness-of-fit table (ID, ROW, TIME, DV, PRED, IPRED, RES, IWRES, CWRES, NPDE) as CSV
+    #[arg(long, value_name = "FILE")]
+    pub sdtab: Option<std::path::PathBuf>,
+    /// Replicates per subject for NPDE (with --sdtab)
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub npde_replicates: usize,
+    /// Seed of the NPDE replicates (same seed, same table on any number of threads)
+    #[arg(long, value_name = "SEED", default_value_t = 1)]
+    pub seed: u64,
     /// Nelder–Mead iterations per round of the outer optimisation
     #[arg(long, value_name = "N", default_value_t = 4000)]
     pub max_iterations: u64,
@@ -68,6 +77,15 @@ pub fn run(a: FitArgs) -> Result<()> {
     }
     if let Some(p) = &a.write_model {
         crate::output::check_out_path(p, "--write-model")?;
+    }
+    if let Some(p) = &a.sdtab {
+        crate::output::check_out_path(p, "--sdtab")?;
+    }
+    if a.npde_replicates < 20 {
+        bail!(
+            "invalid --npde-replicates {} (allowed: 20 or more)",
+            a.npde_replicates
+        );
     }
     if let Some(id) = &a.population {
         mgiv_pop::population::builtin_population(id)?;
@@ -113,6 +131,13 @@ pub fn run(a: FitArgs) -> Result<()> {
         .build()
         .context("cannot start the worker threads")?;
     let r = pool.install(|| fit(&model, &ds, &settings, &progress))?;
+    if let Some(path) = &a.sdtab {
+        let rows = pool
+            .install(|| mgiv_fit::diagnostics::sdtab(&model, &r, &ds, a.npde_replicates, a.seed))?;
+        std::fs::write(path, mgiv_fit::diagnostics::sdtab_csv(&rows))
+            .with_context(|| format!("cannot write --sdtab '{}'", path.display()))?;
+        crate::note!("sdtab written to {}", path.display());
+    }
     if let (Some(path), Some(pop)) = (&a.write_model, &a.population) {
         let id = a
             .model_id

@@ -93,6 +93,10 @@ fn fit_json_has_the_issue_keys_and_does_not_depend_on_threads() {
             model_file.to_str().unwrap(),
             "--population",
             "pre-eclampsia",
+            "--sdtab",
+            dir.join("sdtab.csv").to_str().unwrap(),
+            "--npde-replicates",
+            "100",
         ])
         .output()
         .unwrap();
@@ -100,6 +104,14 @@ fn fit_json_has_the_issue_keys_and_does_not_depend_on_threads() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let sd = std::fs::read_to_string(dir.join("sdtab.csv")).unwrap();
+    assert!(sd.starts_with(
+        "ID,ROW,TIME_H,DV_MMOL_L,PRED_MMOL_L,IPRED_MMOL_L,RES_MMOL_L,IWRES,CWRES,NPDE"
+    ));
+    assert_eq!(
+        sd.lines().count(),
+        1 + v["n_observations"].as_u64().unwrap() as usize
     );
     let text = std::fs::read_to_string(&model_file).unwrap();
     assert!(

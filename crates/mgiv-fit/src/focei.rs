@@ -331,6 +331,17 @@ fn resid_var(m: &EstimationModel, prop: f64, add: f64, f: Dual, base: Dual) -> D
     }
 }
 
+/// Residual variance (mmol/L)² at prediction `f` for a subject with baseline `base`.
+pub fn resid_var_at(m: &EstimationModel, p: &PopParams, f: f64, base: f64) -> f64 {
+    let (prop, add) = p.sd(m);
+    resid_var(m, prop, add, Dual::cst(f), Dual::cst(base)).v
+}
+
+/// Individual parameters (as duals in η) of subject `s` at `p` and `eta`.
+pub fn dparams_pub(m: &EstimationModel, p: &PopParams, s: &SubjectData, eta: &[f64]) -> DParams {
+    dparams(m, p, s, eta)
+}
+
 /// L(η) and its gradient (exact). Non-finite values mean "outside the model's domain".
 fn inner_objective(
     m: &EstimationModel,

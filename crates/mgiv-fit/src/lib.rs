@@ -10,6 +10,7 @@
 //!   RSE %, η-shrinkage; parallel over subjects with thread-independent results.
 //! - [`sim`]: reproducible simulated datasets (for recovery checks and benchmarks).
 
+pub mod diagnostics;
 pub mod dual;
 pub mod export;
 pub mod focei;
