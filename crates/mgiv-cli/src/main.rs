@@ -17,6 +17,7 @@ mod protocols_cmd;
 mod simulate_cmd;
 mod trial_cmd;
 mod validate_cmd;
+mod vpc_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -65,6 +66,8 @@ enum Command {
     Check(check_cmd::CheckArgs),
     /// Fit a population model to a NONMEM-format dataset (FOCE-I)
     Fit(fit_cmd::FitArgs),
+    /// Prediction-corrected visual predictive check of a (fitted) model against a dataset
+    Vpc(vpc_cmd::VpcArgs),
 }
 
 fn main() {
@@ -90,6 +93,7 @@ fn main() {
         Command::Adjust(a) => adjust_cmd::run(a),
         Command::Check(a) => check_cmd::run(a),
         Command::Fit(a) => fit_cmd::run(a),
+        Command::Vpc(a) => vpc_cmd::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", output::error_text(&e));

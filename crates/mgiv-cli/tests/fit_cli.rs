@@ -160,3 +160,65 @@ fn fit_json_has_the_issue_keys_and_does_not_depend_on_threads() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("allowed: focei"));
 }
+
+#[test]
+fn vpc_json_and_plot() {
+    let dir = std::env::temp_dir().join(format!("mgiv-vpc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("vpc.svg");
+    let out = mgiv()
+        .args([
+            "vpc",
+            "--data",
+            &repo("data/examples/fit/mg-sim-50.csv"),
+            "--model",
+            &repo("data/examples/fit/mg-2cmt-baseline.toml"),
+            "--replicates",
+            "50",
+            "--bins",
+            "5",
+            "--json",
+            "--plot",
+            svg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bins = v["bins"].as_array().unwrap();
+    assert_eq!(bins.len(), 5);
+    assert_eq!(
+        bins.iter()
+            .map(|b| b["n_obs"].as_u64().unwrap())
+            .sum::<u64>(),
+        297
+    );
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.contains("Prediction-corrected VPC") && plot.contains("mg-2cmt-baseline"));
+    // estimates with a missing name are refused, naming it
+    let est = dir.join("est.json");
+    std::fs::write(
+        &est,
+        r#"{"theta": {"cl_l_h": 4.0}, "omega": {}, "sigma": {}}"#,
+    )
+    .unwrap();
+    let out = mgiv()
+        .args([
+            "vpc",
+            "--data",
+            &repo("data/examples/fit/mg-sim-50.csv"),
+            "--model",
+            &repo("data/examples/fit/mg-2cmt-baseline.toml"),
+            "--estimates",
+            est.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("omega") || err.contains("v1_l"), "{err}");
+}

@@ -17,6 +17,7 @@ pub mod focei;
 pub mod pred;
 pub mod sim;
 pub mod spec;
+pub mod vpc;
 
 pub use focei::{fit, FitResult, FitSettings, Progress};
 pub use spec::EstimationModel;
