@@ -157,7 +157,7 @@ fn draw_vpc<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, v: &Vpc, sub: &st
         chart
             .draw_series(std::iter::once(Polygon::new(
                 poly,
-                colors[q].mix(0.18).filled(),
+                color.mix(0.18).filled(),
             )))
             .map_err(e)?;
     }
