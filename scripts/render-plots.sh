@@ -25,4 +25,7 @@ q=(--quiet)
   --pre-eclampsia --hours 30 --samples 40 --plot "$out/brain.png" >/dev/null
 # plasticity against Mg (neuro sweep)
 "$MGIV" "${q[@]}" neuro sweep plasticity --mg 0.6:2.0:0.2 --plot "$out/neuro-sweep.png" >/dev/null
+# prediction-corrected VPC of the example dataset under the estimation template's own values (vpc)
+"$MGIV" "${q[@]}" vpc --data data/examples/fit/mg-sim-50.csv --model data/examples/fit/mg-2cmt-baseline.toml \
+  --plot "$out/vpc.png" >/dev/null
 echo "plots written to $out: $(cd "$out" && ls *.png | tr '\n' ' ')"
