@@ -24,6 +24,9 @@ use serde::Serialize;
 
 use crate::read::{Censoring, DoseInput, Subject};
 
+/// Most doses one record may imply (ADDL, or the history of a steady state).
+pub const MAX_IMPLIED: u32 = 100_000;
+
 /// Modelled input for RATE = -1 (rate R1) and RATE = -2 (duration D1).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ModelledInput {
@@ -239,7 +242,18 @@ impl Subject {
                     continue;
                 }
                 if d.ss != crate::read::SteadyState::No {
-                    let n_past = (opts.ss_history_h / d.ii_h).ceil() as usize;
+                    let n_past = (opts.ss_history_h / d.ii_h).ceil();
+                    if n_past > MAX_IMPLIED as f64 {
+                        return Err(invalid(
+                            format!("II on row {}", r.row),
+                            format!("{} h", d.ii_h),
+                            format!(
+                                "an interval that reaches the steady state ({} h of history) in at most {MAX_IMPLIED} doses",
+                                opts.ss_history_h
+                            ),
+                        ));
+                    }
+                    let n_past = n_past as usize;
                     for k in (1..=n_past).rev() {
                         cur.events.push((one(r.time_h - k as f64 * d.ii_h)?, key));
                     }

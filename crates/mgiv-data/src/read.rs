@@ -1072,7 +1072,9 @@ pub fn read(text: &str, opts: &ReadOptions) -> (Option<Dataset>, Vec<Diagnostic>
             ss_v = 1.0;
         }
         let is_dose = evid == 1 || evid == 4;
-        if !(addl_v >= 0.0 && addl_v.fract() == 0.0) || ii_v < 0.0 {
+        if !(addl_v >= 0.0 && addl_v.fract() == 0.0 && addl_v <= crate::events::MAX_IMPLIED as f64)
+            || ii_v < 0.0
+        {
             d.push(Diagnostic::new(
                 "E-ADDL-II",
                 Severity::Error,
@@ -1083,7 +1085,7 @@ pub fn read(text: &str, opts: &ReadOptions) -> (Option<Dataset>, Vec<Diagnostic>
                     col(Item::Addl)
                 }),
                 format!("ADDL {addl_v}, II {ii_v}"),
-                "ADDL a whole number of 0 or more, II 0 or more",
+                "ADDL a whole number from 0 to 100000, II 0 or more",
             ));
             continue;
         }

@@ -169,6 +169,13 @@ fn addl_ii_and_ss_rules() {
         Some(4),
         Some("SS"),
     );
+    // an ADDL that would imply more doses than mgiv expands
+    expect(
+        &format!("{HEAD}1,0,1,1,4,0,1000000,1,0,.\n"),
+        "E-ADDL-II",
+        Some(4),
+        Some("ADDL"),
+    );
     // ADDL on an observation
     expect(
         &format!("{HEAD}1,0,1,1,4,0,0,0,0,.\n1,2,0,0,.,0,2,0,0,1.1\n"),

@@ -207,6 +207,13 @@ fn modelled_duration_and_rate() {
     let p2 = preds_opts(&ds, 1, &m, &opts);
     close(p2[0].1, BASE + infusion_1cmt(2.5, 4.0, 1.0), 1e-12);
     close(p2[1].1, BASE + infusion_1cmt(2.5, 4.0, 6.0), 1e-12);
+    // a steady state whose interval is too short for its history is an error, not a huge expansion
+    let tiny = load("# DV_UNIT=mmol/L\n# AMT_UNIT=mmol\nID,TIME,EVID,MDV,AMT,II,SS,DV\n1,0,1,1,10,0.000001,1,.\n1,1,0,0,.,0,0,1\n");
+    let err = tiny.subjects[0]
+        .segments(&EventOptions::for_modes(&m))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("II on row 4"), "{err}");
     // without a modelled duration the record is an error naming the row
     let err = ds.subjects[0]
         .segments(&EventOptions::for_modes(&m))
