@@ -6,6 +6,7 @@ mod brain_cmd;
 mod calibrate_cmd;
 mod check_cmd;
 mod common;
+mod export_cmd;
 mod fit_cmd;
 mod indications_cmd;
 mod models_cmd;
@@ -68,6 +69,8 @@ enum Command {
     Fit(fit_cmd::FitArgs),
     /// Prediction-corrected visual predictive check of a (fitted) model against a dataset
     Vpc(vpc_cmd::VpcArgs),
+    /// Export an estimation model (NONMEM control stream)
+    Export(export_cmd::ExportArgs),
 }
 
 fn main() {
@@ -94,6 +97,7 @@ fn main() {
         Command::Check(a) => check_cmd::run(a),
         Command::Fit(a) => fit_cmd::run(a),
         Command::Vpc(a) => vpc_cmd::run(a),
+        Command::Export(a) => export_cmd::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", output::error_text(&e));

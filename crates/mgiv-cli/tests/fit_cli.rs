@@ -222,3 +222,32 @@ fn vpc_json_and_plot() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("omega") || err.contains("v1_l"), "{err}");
 }
+
+#[test]
+fn export_nonmem_control_stream_and_sbml_refused() {
+    let out = mgiv()
+        .args([
+            "export",
+            "--model",
+            &repo("data/examples/fit/mg-2cmt-baseline.toml"),
+            "--format",
+            "nonmem",
+            "--data-file",
+            "mg-sim-50.csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cs = String::from_utf8_lossy(&out.stdout);
+    assert!(cs.contains("$ESTIMATION METHOD=1 INTERACTION") && cs.contains("$DATA mg-sim-50.csv"));
+    let out = mgiv()
+        .args(["export", "--model", "du-2019", "--format", "sbml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+}

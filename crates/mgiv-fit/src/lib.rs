@@ -14,6 +14,7 @@ pub mod diagnostics;
 pub mod dual;
 pub mod export;
 pub mod focei;
+pub mod nonmem;
 pub mod pred;
 pub mod sim;
 pub mod spec;

@@ -105,3 +105,62 @@ fn bad_estimation_tables_are_refused_with_the_reason() {
         &["either theta", "or value"],
     );
 }
+
+#[test]
+fn nonmem_control_stream_of_the_template() {
+    let m = EstimationModel::from_toml(include_str!(
+        "../../../data/examples/fit/mg-2cmt-baseline.toml"
+    ))
+    .unwrap();
+    let cs = mgiv_fit::nonmem::control_stream(&m, "mg-sim-50.csv");
+    for needle in [
+        "$SUBROUTINES ADVAN3 TRANS4",
+        "$INPUT ID TIME EVID MDV CMT AMT RATE ADDL II SS DV CENS LLOQ OCC WT",
+        "$DATA mg-sim-50.csv IGNORE=@",
+        "* (WT/75)**0.75",
+        "CL = TVCL * EXP(ETA(",
+        "IPRED = F + BASE",
+        "W = SQRT((THETA(6)*X)**2 + THETA(7)**2)",
+        "$OMEGA\n",
+        "$SIGMA 1 FIX",
+        "$ESTIMATION METHOD=1 INTERACTION",
+        "$COVARIANCE",
+    ] {
+        assert!(cs.contains(needle), "no '{needle}' in\n{cs}");
+    }
+    // one $THETA line per θ and residual SD, each (lower, init, upper) around its initial value
+    let thetas: Vec<&str> = cs
+        .split("$THETA\n")
+        .nth(1)
+        .unwrap()
+        .split("$OMEGA")
+        .next()
+        .unwrap()
+        .lines()
+        .collect();
+    assert_eq!(thetas.len(), m.thetas.len() + 2);
+    assert!(thetas
+        .iter()
+        .any(|l| l.contains("(0.1, 4, 100)") && l.contains("cl_l_h")));
+    // every THETA(i) and ETA(i) used is declared
+    for i in 1..=12 {
+        if cs.contains(&format!("THETA({i})")) {
+            assert!(
+                i <= thetas.len(),
+                "THETA({i}) used, {} declared",
+                thetas.len()
+            );
+        }
+        if cs.contains(&format!("EXP(ETA({i}))")) {
+            assert!(i <= m.n_eta());
+        }
+    }
+    // a block Ω is written as BLOCK(k) with its lower triangle
+    let block = include_str!("../../../data/examples/fit/mg-2cmt-baseline.toml").replace(
+        "init = [0.09, 0.04, 0.01]",
+        "init = [[0.09, 0.01, 0.0], [0.01, 0.04, 0.0], [0.0, 0.0, 0.01]]",
+    );
+    let mb = EstimationModel::from_toml(&block).unwrap();
+    let cb = mgiv_fit::nonmem::control_stream(&mb, "d.csv");
+    assert!(cb.contains("$OMEGA BLOCK(3)\n  0.09  ; cl_l_h\n  0.01 0.04  ; v1_l\n  0 0 0.01  ; baseline_mmol_l\n"), "{cb}");
+}
