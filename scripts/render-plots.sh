@@ -30,4 +30,7 @@ q=(--quiet)
   --creatinine 0.8 --pre-eclampsia --hours 36 --plot "$out/simulate-clock.png" >/dev/null
 # the decision network's spikes and rates (neuro decision --raster)
 "$MGIV" "${q[@]}" neuro decision --mg 1.0 --seconds 1 --seed 1 --raster "$out/neuro-raster.png" >/dev/null
+# prediction-corrected VPC of the example dataset under the estimation template's own values (vpc)
+"$MGIV" "${q[@]}" vpc --data data/examples/fit/mg-sim-50.csv --model data/examples/fit/mg-2cmt-baseline.toml \
+  --plot "$out/vpc.png" >/dev/null
 echo "plots written to $out: $(cd "$out" && ls *.png | tr '\n' ' ')"

@@ -4,7 +4,10 @@
 mod adjust_cmd;
 mod brain_cmd;
 mod calibrate_cmd;
+mod check_cmd;
 mod common;
+mod export_cmd;
+mod fit_cmd;
 mod indications_cmd;
 mod models_cmd;
 mod neuro_cmd;
@@ -17,6 +20,7 @@ mod serve_cmd;
 mod simulate_cmd;
 mod trial_cmd;
 mod validate_cmd;
+mod vpc_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -75,10 +79,19 @@ enum Command {
     Audit(serve_cmd::AuditArgs),
     /// The web service's database as JSON (users without password hashes)
     #[cfg(feature = "server")]
-    Export(serve_cmd::ExportArgs),
+    #[command(name = "export-db")]
+    ExportDb(serve_cmd::ExportArgs),
     /// A consistent copy of the web service's SQLite database
     #[cfg(feature = "server")]
     Backup(serve_cmd::BackupArgs),
+    /// Check a NONMEM-format (or Pmetrics / Monolix) dataset: coded diagnostics, exit 2 on errors
+    Check(check_cmd::CheckArgs),
+    /// Fit a population model to a NONMEM-format dataset (FOCE-I)
+    Fit(fit_cmd::FitArgs),
+    /// Prediction-corrected visual predictive check of a (fitted) model against a dataset
+    Vpc(vpc_cmd::VpcArgs),
+    /// Export an estimation model (NONMEM control stream)
+    Export(export_cmd::ExportArgs),
 }
 
 fn main() {
@@ -110,9 +123,13 @@ fn main() {
         #[cfg(feature = "server")]
         Command::Audit(a) => serve_cmd::audit(a),
         #[cfg(feature = "server")]
-        Command::Export(a) => serve_cmd::export(a),
+        Command::ExportDb(a) => serve_cmd::export(a),
         #[cfg(feature = "server")]
         Command::Backup(a) => serve_cmd::backup(a),
+        Command::Check(a) => check_cmd::run(a),
+        Command::Fit(a) => fit_cmd::run(a),
+        Command::Vpc(a) => vpc_cmd::run(a),
+        Command::Export(a) => export_cmd::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {}", output::error_text(&e));

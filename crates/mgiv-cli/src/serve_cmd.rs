@@ -1,4 +1,4 @@
-//! `mgiv serve`, `mgiv user add`, `mgiv audit verify`, `mgiv export`, `mgiv backup`: thin
+//! `mgiv serve`, `mgiv user add`, `mgiv audit verify`, `mgiv export-db`, `mgiv backup`: thin
 //! front ends of mgiv-server (feature `server`, on by default).
 
 use std::io::{Read, Write};
@@ -159,7 +159,7 @@ pub fn export(a: ExportArgs) -> Result<()> {
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// A SQLite database (PostgreSQL: use pg_dump, or `mgiv export`)
+    /// A SQLite database (PostgreSQL: use pg_dump, or `mgiv export-db`)
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
     /// The backup file to create (a consistent copy, made with VACUUM INTO while the server runs)

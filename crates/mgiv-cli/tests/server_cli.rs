@@ -1,4 +1,4 @@
-//! `mgiv user add`, `mgiv audit verify`, `mgiv export`, `mgiv backup` (feature `server`), on
+//! `mgiv user add`, `mgiv audit verify`, `mgiv export-db`, `mgiv backup` (feature `server`), on
 //! SQLite and, when MGIV_TEST_PG_URL is set, PostgreSQL.
 #![cfg(feature = "server")]
 
@@ -143,7 +143,7 @@ fn user_add_refuses_bad_input_and_never_prints_the_password() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     // export has the user without any hash; backup makes a usable copy
-    let ex = mgiv().args(["export", "--db", db]).output().unwrap();
+    let ex = mgiv().args(["export-db", "--db", db]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&ex.stdout).unwrap();
     assert_eq!(v["users"][0]["username"], "ann");
     assert!(!String::from_utf8_lossy(&ex.stdout).contains("argon2"));

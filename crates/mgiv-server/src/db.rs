@@ -632,7 +632,7 @@ impl Db {
             return Err(invalid(
                 "--db",
                 "a PostgreSQL URL",
-                "a SQLite database (back up PostgreSQL with pg_dump, or use `mgiv export`)",
+                "a SQLite database (back up PostgreSQL with pg_dump, or use `mgiv export-db`)",
             ));
         }
         sqlx::query("VACUUM INTO $1")

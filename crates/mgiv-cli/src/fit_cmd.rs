@@ -1,0 +1,229 @@
+//! `mgiv fit --data DATA.csv --model MODEL.toml --method focei`: population estimation.
+//! Reading, fitting and the covariance step are in mgiv-data and mgiv-fit; this prints.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use mgiv_fit::{fit, EstimationModel, FitSettings, Progress};
+
+use crate::check_cmd::{read_text, DataArgs};
+
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// NONMEM-format dataset (see `mgiv check`)
+    #[arg(long, value_name = "DATA.csv")]
+    pub data: std::path::PathBuf,
+    /// Model: a TOML file with an [estimation] table, or a built-in model id (its published
+    /// values become the initial estimates)
+    #[arg(long, value_name = "MODEL.toml|ID")]
+    pub model: String,
+    /// Estimation method (focei; saem is not implemented yet)
+    #[arg(long, default_value = "focei")]
+    pub method: String,
+    #[command(flatten)]
+    pub data_opts: DataArgs,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the covariance step (no RSE)
+    #[arg(long)]
+    pub no_covariance: bool,
+    /// Worker threads (results do not depend on it; default: all cores)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Write the fitted model as a model file (the schema of data/models/) for `mgiv simulate
+    /// --model-file`; needs --population
+    #[arg(long, value_name = "FILE", requires = "population")]
+    pub write_model: Option<std::path::PathBuf>,
+    /// Population the data come from (adult, pregnant, pre-eclampsia, icu): the written model's [fitted_in]
+    #[arg(long, value_name = "ID")]
+    pub population: Option<String>,
+    /// Id of the written model (default: the estimation model's id + "-fit")
+    #[arg(long, value_name = "ID")]
+    pub model_id: Option<String>,
+    /// Write a goodness-of-fit table (ID, ROW, TIME, DV, PRED, IPRED, RES, IWRES, CWRES, NPDE) as CSV
+    #[arg(long, value_name = "FILE")]
+    pub sdtab: Option<std::path::PathBuf>,
+    /// Replicates per subject for NPDE (with --sdtab)
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub npde_replicates: usize,
+    /// Seed of the NPDE replicates (same seed, same table on any number of threads)
+    #[arg(long, value_name = "SEED", default_value_t = 1)]
+    pub seed: u64,
+    /// Nelder–Mead iterations per round of the outer optimisation
+    #[arg(long, value_name = "N", default_value_t = 4000)]
+    pub max_iterations: u64,
+}
+
+pub fn load_model(arg: &str) -> Result<EstimationModel> {
+    let path = std::path::Path::new(arg);
+    if path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --model '{arg}'"))?;
+        Ok(EstimationModel::from_toml(&text)?)
+    } else if arg.ends_with(".toml") {
+        bail!("invalid --model '{arg}': no such file (allowed: a model TOML file or a built-in model id)")
+    } else {
+        let spec = mgiv_core::model::builtin_model(arg)?;
+        Ok(EstimationModel::from_published(&spec)?)
+    }
+}
+
+pub fn run(a: FitArgs) -> Result<()> {
+    if a.method != "focei" {
+        bail!(
+            "invalid --method '{}' (allowed: focei; SAEM is not implemented yet)",
+            a.method
+        );
+    }
+    if let Some(p) = &a.write_model {
+        crate::output::check_out_path(p, "--write-model")?;
+    }
+    if let Some(p) = &a.sdtab {
+        crate::output::check_out_path(p, "--sdtab")?;
+    }
+    if a.npde_replicates < 20 {
+        bail!(
+            "invalid --npde-replicates {} (allowed: 20 or more)",
+            a.npde_replicates
+        );
+    }
+    if let Some(id) = &a.population {
+        mgiv_pop::population::builtin_population(id)?;
+    }
+    let model = load_model(&a.model)?;
+    let text = read_text(&a.data)?;
+    let (ds, diags) = mgiv_data::read(&text, &a.data_opts.options()?);
+    let Some(ds) = ds else {
+        for d in diags
+            .iter()
+            .filter(|d| d.severity == mgiv_data::Severity::Error)
+        {
+            eprintln!("{d}");
+        }
+        bail!(
+            "the dataset '{}' has errors (run `mgiv check` on it)",
+            a.data.display()
+        );
+    };
+    let settings = FitSettings {
+        max_iterations: a.max_iterations,
+        covariance: !a.no_covariance,
+        ..Default::default()
+    };
+    let progress = |p: Progress| match p {
+        Progress::Outer {
+            evaluations,
+            best_ofv,
+        } => crate::note!("  outer: {evaluations} objective evaluations, best OFV {best_ofv:.4}"),
+        Progress::Restart { round, ofv } => {
+            if round == 0 {
+                crate::note!("FOCE-I: OFV {ofv:.4} at the initial estimates");
+            } else {
+                crate::note!("round {round}: OFV {ofv:.4}");
+            }
+        }
+        Progress::Covariance { done, total } => {
+            crate::note!("  covariance step: {done}/{total} objective evaluations")
+        }
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let r = pool.install(|| fit(&model, &ds, &settings, &progress))?;
+    if let Some(path) = &a.sdtab {
+        let rows = pool
+            .install(|| mgiv_fit::diagnostics::sdtab(&model, &r, &ds, a.npde_replicates, a.seed))?;
+        std::fs::write(path, mgiv_fit::diagnostics::sdtab_csv(&rows))
+            .with_context(|| format!("cannot write --sdtab '{}'", path.display()))?;
+        crate::note!("sdtab written to {}", path.display());
+    }
+    if let (Some(path), Some(pop)) = (&a.write_model, &a.population) {
+        let id = a
+            .model_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-fit", model.id));
+        let name = a
+            .data
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "the dataset".into());
+        let text = mgiv_fit::export::fitted_model_toml(&model, &r, &ds, &name, pop, &id)?;
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write --write-model '{}'", path.display()))?;
+        crate::note!("model file written to {}", path.display());
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    use crate::output::sig3;
+    println!("model    {} — {}", r.model.id, r.model.name);
+    println!("source   {}", r.model.source);
+    println!("evidence {}", r.model.evidence);
+    println!(
+        "FOCE-I   OFV {:.4} ({}), {} subjects, {} observations, {}converged after {} objective evaluations",
+        r.ofv,
+        r.ofv_note,
+        r.n_subjects,
+        r.n_observations,
+        if r.converged { "" } else { "NOT " },
+        r.objective_evaluations
+    );
+    let rse = |k: String| {
+        r.rse_percent
+            .get(&k)
+            .map(|v| format!("{v:.1}"))
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut rows = Vec::new();
+    for (n, v) in &r.theta {
+        rows.push(vec![
+            "theta".into(),
+            n.clone(),
+            sig3(*v),
+            rse(format!("theta.{n}")),
+            String::new(),
+        ]);
+    }
+    for (n, v) in &r.omega {
+        let shr = r
+            .shrinkage_percent
+            .get(n)
+            .map(|s| format!("{s:.1}"))
+            .unwrap_or_default();
+        let what = if n.contains(',') {
+            format!("{} (covariance)", sig3(*v))
+        } else {
+            format!("{} (CV {:.1} %)", sig3(*v), 100.0 * (v.exp() - 1.0).sqrt())
+        };
+        rows.push(vec![
+            "omega".into(),
+            n.clone(),
+            what,
+            rse(format!("omega.{n}")),
+            shr,
+        ]);
+    }
+    for (n, v) in &r.sigma {
+        rows.push(vec![
+            "sigma".into(),
+            n.clone(),
+            sig3(*v),
+            rse(format!("sigma.{n}")),
+            String::new(),
+        ]);
+    }
+    print!(
+        "{}",
+        crate::output::table(
+            &["kind", "parameter", "estimate", "RSE %", "shrinkage %"],
+            &[6, 18, 28, 8, 12],
+            &rows
+        )
+    );
+    for n in &r.notes {
+        println!("note: {n}");
+    }
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! `mgiv fit` from the command line (a small data set and a bounded outer step, to stay fast).
+
+mod common;
+use common::mgiv;
+
+fn repo(p: &str) -> String {
+    format!("{}/../../{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn fit_json_has_the_issue_keys_and_does_not_depend_on_threads() {
+    // the first 10 subjects of the README example
+    let full = std::fs::read_to_string(repo("data/examples/fit/mg-sim-50.csv")).unwrap();
+    let small: String = full
+        .lines()
+        .filter(|l| {
+            l.starts_with('#')
+                || l.starts_with("ID")
+                || l.split(',')
+                    .next()
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .is_some_and(|id| id <= 10)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("mgiv-fit-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("small.csv");
+    std::fs::write(&f, small).unwrap();
+    let run = |threads: &str| {
+        let out = mgiv()
+            .args([
+                "fit",
+                "--data",
+                f.to_str().unwrap(),
+                "--model",
+                &repo("data/examples/fit/mg-2cmt-baseline.toml"),
+                "--method",
+                "focei",
+                "--json",
+                "--no-covariance",
+                "--max-iterations",
+                "150",
+                "--threads",
+                threads,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("OFV"));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let v = run("1");
+    for key in [
+        "ofv",
+        "method",
+        "converged",
+        "theta",
+        "omega",
+        "sigma",
+        "rse_percent",
+        "individuals",
+    ] {
+        assert!(v.get(key).is_some(), "no {key} in {v}");
+    }
+    assert_eq!(v["method"], "focei");
+    assert!(v["ofv"].as_f64().unwrap().is_finite());
+    assert_eq!(v["individuals"].as_array().unwrap().len(), 10);
+    assert!(v["individuals"][0]["eta"]["cl_l_h"].is_f64());
+    let cl = v["theta"]["cl_l_h"].as_f64().unwrap();
+    assert!(cl > 1.0 && cl < 10.0, "{cl}");
+    assert_eq!(v["model"]["id"], "mg-2cmt-baseline");
+    let v2 = run("2");
+    assert_eq!(v["ofv"], v2["ofv"]);
+    assert_eq!(v["theta"], v2["theta"]);
+    // the fitted model as a model file that `mgiv simulate --model-file` runs
+    let model_file = dir.join("fitted.toml");
+    let out = mgiv()
+        .args([
+            "fit",
+            "--data",
+            f.to_str().unwrap(),
+            "--model",
+            &repo("data/examples/fit/mg-2cmt-baseline.toml"),
+            "--no-covariance",
+            "--max-iterations",
+            "150",
+            "--write-model",
+            model_file.to_str().unwrap(),
+            "--population",
+            "pre-eclampsia",
+            "--sdtab",
+            dir.join("sdtab.csv").to_str().unwrap(),
+            "--npde-replicates",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sd = std::fs::read_to_string(dir.join("sdtab.csv")).unwrap();
+    assert!(sd.starts_with(
+        "ID,ROW,TIME_H,DV_MMOL_L,PRED_MMOL_L,IPRED_MMOL_L,RES_MMOL_L,IWRES,CWRES,NPDE"
+    ));
+    assert_eq!(
+        sd.lines().count(),
+        1 + v["n_observations"].as_u64().unwrap() as usize
+    );
+    let text = std::fs::read_to_string(&model_file).unwrap();
+    assert!(
+        text.contains("mg-2cmt-baseline-fit") && text.contains("FOCE-I"),
+        "{text}"
+    );
+    let sim = mgiv()
+        .args([
+            "simulate",
+            "--model-file",
+            model_file.to_str().unwrap(),
+            "--regimen",
+            "4 g over 20 min, then 1 g/h for 24 h",
+            "--weight",
+            "75",
+            "--pregnant",
+            "--pre-eclampsia",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let sv: serde_json::Value = serde_json::from_slice(&sim.stdout).unwrap();
+    assert_eq!(sv["model"]["id"], "mg-2cmt-baseline-fit");
+    // the written typical CL is the fitted θ (at the reference weight 75 kg)
+    let cl_sim = sv["parameters"]["cl_l_h"].as_f64().unwrap();
+    assert!((cl_sim - cl).abs() < 1e-9 * cl, "{cl_sim} vs {cl}");
+    // SAEM is refused clearly
+    let out = mgiv()
+        .args([
+            "fit",
+            "--data",
+            f.to_str().unwrap(),
+            "--model",
+            "du-2019",
+            "--method",
+            "saem",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("allowed: focei"));
+}
+
+#[test]
+fn vpc_json_and_plot() {
+    let dir = std::env::temp_dir().join(format!("mgiv-vpc-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("vpc.svg");
+    let out = mgiv()
+        .args([
+            "vpc",
+            "--data",
+            &repo("data/examples/fit/mg-sim-50.csv"),
+            "--model",
+            &repo("data/examples/fit/mg-2cmt-baseline.toml"),
+            "--replicates",
+            "50",
+            "--bins",
+            "5",
+            "--json",
+            "--plot",
+            svg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bins = v["bins"].as_array().unwrap();
+    assert_eq!(bins.len(), 5);
+    assert_eq!(
+        bins.iter()
+            .map(|b| b["n_obs"].as_u64().unwrap())
+            .sum::<u64>(),
+        297
+    );
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(plot.contains("Prediction-corrected VPC") && plot.contains("mg-2cmt-baseline"));
+    // estimates with a missing name are refused, naming it
+    let est = dir.join("est.json");
+    std::fs::write(
+        &est,
+        r#"{"theta": {"cl_l_h": 4.0}, "omega": {}, "sigma": {}}"#,
+    )
+    .unwrap();
+    let out = mgiv()
+        .args([
+            "vpc",
+            "--data",
+            &repo("data/examples/fit/mg-sim-50.csv"),
+            "--model",
+            &repo("data/examples/fit/mg-2cmt-baseline.toml"),
+            "--estimates",
+            est.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("omega") || err.contains("v1_l"), "{err}");
+}
+
+#[test]
+fn export_nonmem_control_stream_and_sbml_refused() {
+    let out = mgiv()
+        .args([
+            "export",
+            "--model",
+            &repo("data/examples/fit/mg-2cmt-baseline.toml"),
+            "--format",
+            "nonmem",
+            "--data-file",
+            "mg-sim-50.csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cs = String::from_utf8_lossy(&out.stdout);
+    assert!(cs.contains("$ESTIMATION METHOD=1 INTERACTION") && cs.contains("$DATA mg-sim-50.csv"));
+    let out = mgiv()
+        .args(["export", "--model", "du-2019", "--format", "sbml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+}

@@ -1,0 +1,1083 @@
+//! FOCE-I: first-order conditional estimation with interaction.
+//!
+//! For subject i with observations y (mmol/L), predictions f(η), residual variances
+//! R_j = (σ_prop·x_j)² + σ_add² (x the total level, or its rise above baseline) and η ~ N(0, Ω):
+//!
+//! - inner step: η̂ minimises L(η) = Σ_j [ln R_j + (y_j − f_j)²/R_j] + ηᵀΩ⁻¹η (BFGS with the exact
+//!   gradient from dual numbers; R depends on η: the "interaction");
+//! - objective: OFV_i = L(η̂) + ln|Ω| + ln|GᵀR⁻¹G + Ω⁻¹|, G = ∂f/∂η at η̂ (exact, duals): the
+//!   Laplace approximation of −2 ln ∫ p(y|η) p(η) dη with the first-order (Gauss–Newton) Hessian.
+//!   Like NONMEM's OFV it leaves out the constant N·ln(2π) (N observations);
+//! - outer step: Nelder–Mead (argmin) on transformed parameters (bounded θ by logit, Ω by the log
+//!   Cholesky factor, σ by log), restarted from its best point until it stops improving. A
+//!   derivative-free outer step needs no finite differences of the objective; its cost is more
+//!   objective evaluations, each of which is cheap (closed-form predictions);
+//! - covariance step: R = ½ ∂²OFV/∂φ² and S = Σ_i ¼ ∇OFV_i ∇OFV_iᵀ by central differences on the
+//!   natural parameters φ (θ, ω, σ) with every η̂ re-optimised, as NONMEM's $COV does; the reported
+//!   covariance is the sandwich R⁻¹SR⁻¹ (NONMEM's default), with R⁻¹ alongside.
+//!
+//! Subjects are evaluated in parallel (rayon) and summed in subject order, so the result does not
+//! depend on the number of threads.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+
+use argmin::core::{
+    CostFunction, Error as ArgminError, Executor, State, TerminationReason, TerminationStatus,
+};
+use argmin::solver::neldermead::NelderMead;
+use mgiv_core::error::invalid;
+use mgiv_core::model::ResidualScale;
+use mgiv_core::MgivError;
+use mgiv_data::{Censoring, CovariateFill, Dataset, EventOptions, Segment};
+use mgiv_pop::linalg;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::dual::{Dual, NE};
+use crate::pred::{predict_dual, DParams};
+use crate::spec::{BaselineMode, Effect, ErrorModel, EstimationModel, RelationForm, BASE, PARAMS};
+
+/// One subject's data, ready for the objective.
+#[derive(Debug, Clone)]
+pub struct SubjectData {
+    pub id: String,
+    pub segments: Vec<Segment>,
+    /// observed total serum Mg, mmol/L, in segment order
+    pub y: Vec<f64>,
+    pub times_h: Vec<f64>,
+    pub rows: Vec<usize>,
+    /// value of each covariate relation's column
+    pub covariates: Vec<f64>,
+    /// mean of the pre-dose samples, mmol/L
+    pub own_baseline: Option<f64>,
+}
+
+/// Turn a dataset into subjects for `model`. Censored observations are left out (M3 is not
+/// implemented) and counted in the notes; so are subjects without observations.
+pub fn prepare(
+    model: &EstimationModel,
+    ds: &Dataset,
+) -> Result<(Vec<SubjectData>, Vec<String>), MgivError> {
+    let mut notes = Vec::new();
+    let init = PopParams::initial(model);
+    // steady-state history: 100 terminal half-lives at the initial typical values, at least 2000 h
+    let t_half = {
+        let p = typical_params(model, &init, None);
+        let modes = mgiv_core::solver::Modes::from_params(&p)?;
+        modes.terminal_half_life_h()
+    };
+    let opts = EventOptions {
+        ss_history_h: (100.0 * t_half).max(2000.0),
+        modelled: Default::default(),
+    };
+    let mut cols = Vec::new();
+    for r in &model.relations {
+        let idx = ds.covariate_index(&r.column).ok_or_else(|| {
+            invalid(
+                "covariate column",
+                &r.column,
+                format!(
+                    "a numeric column of the dataset (it has: {})",
+                    if ds.covariates.is_empty() {
+                        "none".into()
+                    } else {
+                        ds.covariates.join(", ")
+                    }
+                ),
+            )
+        })?;
+        cols.push(idx);
+    }
+    let mut out = Vec::new();
+    let (mut censored, mut empty) = (0, 0);
+    for s in &ds.subjects {
+        let segments = s.segments(&opts)?;
+        let mut y = Vec::new();
+        let mut times = Vec::new();
+        let mut rows = Vec::new();
+        let mut segs = Vec::new();
+        for mut seg in segments {
+            let before = seg.observations.len();
+            seg.observations.retain(|o| o.censoring == Censoring::None);
+            censored += before - seg.observations.len();
+            for o in &seg.observations {
+                y.push(o.dv.mmol_l());
+                times.push(o.time_h);
+                rows.push(o.row);
+            }
+            segs.push(seg);
+        }
+        if y.is_empty() {
+            empty += 1;
+            continue;
+        }
+        let t0 = s.records.first().map(|r| r.time_h).unwrap_or(0.0);
+        let mut covariates = Vec::new();
+        for (r, &idx) in model.relations.iter().zip(&cols) {
+            let v = s
+                .covariate_at(idx, t0, CovariateFill::Nocb)
+                .ok_or_else(|| {
+                    invalid(
+                        format!("{} of ID {}", r.column, s.id),
+                        "missing on every record",
+                        "a value on at least one record",
+                    )
+                })?;
+            if !(v.is_finite() && v > 0.0) && r.form == RelationForm::Power {
+                return Err(invalid(
+                    format!("{} of ID {}", r.column, s.id),
+                    v,
+                    "a positive value (power covariate relation)",
+                ));
+            }
+            let varies = s
+                .records
+                .iter()
+                .filter_map(|rec| rec.covariates[idx])
+                .any(|x| x != v);
+            if varies {
+                notes.push(format!(
+                    "{} varies within ID {}: the value at its first record ({v}) is used",
+                    r.column, s.id
+                ));
+            }
+            covariates.push(v);
+        }
+        let pre = s.pre_dose_observations();
+        let own_baseline = if pre.is_empty() {
+            None
+        } else {
+            Some(pre.iter().map(|o| o.dv.mmol_l()).sum::<f64>() / pre.len() as f64)
+        };
+        out.push(SubjectData {
+            id: s.id.clone(),
+            segments: segs,
+            y,
+            times_h: times,
+            rows,
+            covariates,
+            own_baseline,
+        });
+    }
+    if censored > 0 {
+        notes.push(format!(
+            "{censored} censored observation(s) (CENS/BLQ) left out: the M3 likelihood is not implemented"
+        ));
+    }
+    if empty > 0 {
+        notes.push(format!("{empty} subject(s) without observations left out"));
+    }
+    if model.baseline == BaselineMode::PerSubject {
+        let n = out.iter().filter(|s| s.own_baseline.is_none()).count();
+        if n > 0 {
+            notes.push(format!(
+                "{n} subject(s) without a pre-dose sample use the estimated baseline θ"
+            ));
+        }
+    }
+    if out.is_empty() {
+        return Err(invalid(
+            "dataset",
+            "no usable observations",
+            "at least one uncensored observation",
+        ));
+    }
+    Ok((out, notes))
+}
+
+/// Population parameters on the natural scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopParams {
+    pub theta: Vec<f64>,
+    /// k×k
+    pub omega: Vec<f64>,
+    /// in `model.sigma_names()` order (SDs: proportional fraction, additive mmol/L)
+    pub sigma: Vec<f64>,
+}
+
+impl PopParams {
+    pub fn initial(m: &EstimationModel) -> Self {
+        let sigma = m
+            .sigma_names()
+            .iter()
+            .map(|n| {
+                if *n == "proportional" {
+                    m.sigma_prop_init
+                } else {
+                    m.sigma_add_init
+                }
+            })
+            .collect();
+        PopParams {
+            theta: m.thetas.iter().map(|t| t.init).collect(),
+            omega: m.omega_init.clone(),
+            sigma,
+        }
+    }
+    fn sd(&self, m: &EstimationModel) -> (f64, f64) {
+        let mut prop = 0.0;
+        let mut add = 0.0;
+        for (n, v) in m.sigma_names().iter().zip(&self.sigma) {
+            if *n == "proportional" {
+                prop = *v;
+            } else {
+                add = *v;
+            }
+        }
+        (prop, add)
+    }
+}
+
+fn structural_value(m: &EstimationModel, p: &PopParams, i: usize, covs: Option<&[f64]>) -> f64 {
+    let Some(ti) = m.param_theta[i] else {
+        return 0.0;
+    };
+    let mut v = p.theta[ti];
+    if let Some(c) = covs {
+        for (r, x) in m.relations.iter().zip(c) {
+            if r.param != i {
+                continue;
+            }
+            let e = match r.effect {
+                Effect::Theta(k) => p.theta[k],
+                Effect::Fixed(v) => v,
+            };
+            v *= match r.form {
+                RelationForm::Power => (x / r.reference).powf(e),
+                RelationForm::Linear => 1.0 + e * (x / r.reference - 1.0),
+            };
+        }
+    }
+    v
+}
+
+fn typical_params(
+    m: &EstimationModel,
+    p: &PopParams,
+    covs: Option<&[f64]>,
+) -> mgiv_core::model::IndividualParams {
+    mgiv_core::model::IndividualParams {
+        cl_l_h: structural_value(m, p, 0, covs),
+        v1_l: structural_value(m, p, 1, covs),
+        q_l_h: structural_value(m, p, 2, covs),
+        v2_l: structural_value(m, p, 3, covs),
+        ka_h: m.ka_h,
+        f_im: m.f_im,
+        baseline_mmol_l: structural_value(m, p, BASE, covs),
+    }
+}
+
+fn dparams(m: &EstimationModel, p: &PopParams, s: &SubjectData, eta: &[f64]) -> DParams {
+    let mut v = [Dual::cst(0.0); 5];
+    for (i, slot) in v.iter_mut().enumerate() {
+        let mut x = Dual::cst(structural_value(m, p, i, Some(&s.covariates)));
+        if i == BASE && m.baseline == BaselineMode::PerSubject {
+            if let Some(b) = s.own_baseline {
+                x = Dual::cst(b);
+            }
+        }
+        if let Some(k) = m.eta_params.iter().position(|&e| e == i) {
+            x = x * Dual::var(eta[k], k).exp();
+        }
+        *slot = x;
+    }
+    DParams {
+        cl: v[0],
+        v1: v[1],
+        q: v[2],
+        v2: v[3],
+        base: v[4],
+        two_cmt: m.two_cmt,
+        ka_h: m.ka_h,
+        f_im: m.f_im.unwrap_or(1.0),
+    }
+}
+
+struct Omega {
+    k: usize,
+    inv: Vec<f64>,
+    logdet: f64,
+}
+
+impl Omega {
+    fn new(omega: &[f64], k: usize) -> Option<Self> {
+        if k == 0 {
+            return Some(Omega {
+                k,
+                inv: Vec::new(),
+                logdet: 0.0,
+            });
+        }
+        let l = linalg::cholesky(omega, k)?;
+        Some(Omega {
+            k,
+            inv: linalg::cholesky_inverse(&l, k),
+            logdet: linalg::cholesky_logdet(&l, k),
+        })
+    }
+}
+
+/// Residual variance at prediction `f` (baseline `base`), as a dual.
+fn resid_var(m: &EstimationModel, prop: f64, add: f64, f: Dual, base: Dual) -> Dual {
+    let x = match m.residual_on {
+        ResidualScale::Total => f,
+        ResidualScale::ChangeFromBaseline => f - base,
+    };
+    match m.error_model {
+        ErrorModel::Additive => Dual::cst(add * add),
+        ErrorModel::Proportional => (x * prop).sq(),
+        ErrorModel::Combined => (x * prop).sq() + add * add,
+    }
+}
+
+/// Residual variance (mmol/L)² at prediction `f` for a subject with baseline `base`.
+pub fn resid_var_at(m: &EstimationModel, p: &PopParams, f: f64, base: f64) -> f64 {
+    let (prop, add) = p.sd(m);
+    resid_var(m, prop, add, Dual::cst(f), Dual::cst(base)).v
+}
+
+/// Individual parameters (as duals in η) of subject `s` at `p` and `eta`.
+pub fn dparams_pub(m: &EstimationModel, p: &PopParams, s: &SubjectData, eta: &[f64]) -> DParams {
+    dparams(m, p, s, eta)
+}
+
+/// L(η) and its gradient (exact). Non-finite values mean "outside the model's domain".
+fn inner_objective(
+    m: &EstimationModel,
+    p: &PopParams,
+    om: &Omega,
+    s: &SubjectData,
+    eta: &[f64],
+    buf: &mut Vec<Dual>,
+) -> (f64, [f64; NE]) {
+    let dp = dparams(m, p, s, eta);
+    let (prop, add) = p.sd(m);
+    let mut obj = Dual::cst(0.0);
+    let mut j = 0;
+    for seg in &s.segments {
+        predict_dual(&dp, seg, buf);
+        for f in buf.iter() {
+            let r = resid_var(m, prop, add, *f, dp.base);
+            let e = Dual::cst(s.y[j]) - *f;
+            obj = obj + r.ln() + e.sq() / r;
+            j += 1;
+        }
+    }
+    let k = om.k;
+    let mut val = obj.v;
+    let mut g = obj.g;
+    for a in 0..k {
+        let row: f64 = (0..k).map(|b| om.inv[a * k + b] * eta[b]).sum();
+        val += eta[a] * row;
+        g[a] += 2.0 * row;
+    }
+    (val, g)
+}
+
+/// Minimise with BFGS (inverse-Hessian update, Armijo backtracking). Returns (x, f, converged).
+pub fn bfgs(
+    mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>),
+    x0: &[f64],
+    max_iter: usize,
+    gtol: f64,
+) -> (Vec<f64>, f64, bool) {
+    let n = x0.len();
+    let mut x = x0.to_vec();
+    let (mut fx, mut g) = f(&x);
+    if n == 0 {
+        return (x, fx, true);
+    }
+    if !fx.is_finite() {
+        return (x, fx, false);
+    }
+    let mut h = vec![0.0; n * n];
+    for i in 0..n {
+        h[i * n + i] = 1.0;
+    }
+    let mut first = true;
+    for _ in 0..max_iter {
+        if g.iter().all(|v| v.abs() < gtol) {
+            return (x, fx, true);
+        }
+        let mut d: Vec<f64> = (0..n)
+            .map(|i| -(0..n).map(|j| h[i * n + j] * g[j]).sum::<f64>())
+            .collect();
+        let mut slope: f64 = d.iter().zip(&g).map(|(a, b)| a * b).sum();
+        if slope >= 0.0 {
+            // not a descent direction: restart from steepest descent
+            for i in 0..n {
+                for j in 0..n {
+                    h[i * n + j] = if i == j { 1.0 } else { 0.0 };
+                }
+            }
+            d = g.iter().map(|v| -v).collect();
+            slope = -g.iter().map(|v| v * v).sum::<f64>();
+        }
+        let mut step = 1.0;
+        let mut accepted = None;
+        for _ in 0..60 {
+            let xn: Vec<f64> = x.iter().zip(&d).map(|(a, b)| a + step * b).collect();
+            let (fn_, gn) = f(&xn);
+            if fn_.is_finite() && fn_ <= fx + 1e-4 * step * slope {
+                accepted = Some((xn, fn_, gn));
+                break;
+            }
+            step *= 0.5;
+        }
+        let Some((xn, fn_, gn)) = accepted else {
+            // no decrease possible along d: at the precision limit
+            return (x, fx, g.iter().all(|v| v.abs() < gtol.sqrt()));
+        };
+        let s: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
+        let yv: Vec<f64> = gn.iter().zip(&g).map(|(a, b)| a - b).collect();
+        let sy: f64 = s.iter().zip(&yv).map(|(a, b)| a * b).sum();
+        let df = fx - fn_;
+        x = xn;
+        fx = fn_;
+        g = gn;
+        if sy > 1e-300 {
+            if first {
+                let yy: f64 = yv.iter().map(|v| v * v).sum();
+                let scale = sy / yy;
+                for i in 0..n {
+                    for j in 0..n {
+                        h[i * n + j] = if i == j { scale } else { 0.0 };
+                    }
+                }
+                first = false;
+            }
+            let rho = 1.0 / sy;
+            let hy: Vec<f64> = (0..n)
+                .map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum())
+                .collect();
+            let yhy: f64 = yv.iter().zip(&hy).map(|(a, b)| a * b).sum();
+            for i in 0..n {
+                for j in 0..n {
+                    h[i * n + j] += -rho * (hy[i] * s[j] + s[i] * hy[j])
+                        + (rho * rho * yhy + rho) * s[i] * s[j];
+                }
+            }
+        }
+        if df.abs() <= 1e-15 * (1.0 + fx.abs()) && g.iter().all(|v| v.abs() < gtol.sqrt()) {
+            return (x, fx, true);
+        }
+    }
+    let ok = g.iter().all(|v| v.abs() < gtol);
+    (x, fx, ok)
+}
+
+/// One subject's OFV contribution and its η̂ at `p`.
+fn subject_ofv(m: &EstimationModel, p: &PopParams, om: &Omega, s: &SubjectData) -> (f64, Vec<f64>) {
+    let k = om.k;
+    let mut buf = Vec::new();
+    let (eta, _, _) = bfgs(
+        |e| {
+            let (v, g) = inner_objective(m, p, om, s, e, &mut buf);
+            (v, g[..k].to_vec())
+        },
+        &vec![0.0; k],
+        200,
+        1e-9,
+    );
+    let (l, _) = inner_objective(m, p, om, s, &eta, &mut buf);
+    if !l.is_finite() {
+        return (f64::INFINITY, eta);
+    }
+    if k == 0 {
+        return (l, eta);
+    }
+    // H = GᵀR⁻¹G + Ω⁻¹ at η̂
+    let dp = dparams(m, p, s, &eta);
+    let (prop, add) = p.sd(m);
+    let mut h = om.inv.clone();
+    for seg in &s.segments {
+        predict_dual(&dp, seg, &mut buf);
+        for f in buf.iter() {
+            let r = resid_var(m, prop, add, *f, dp.base).v;
+            for a in 0..k {
+                for b in 0..k {
+                    h[a * k + b] += f.g[a] * f.g[b] / r;
+                }
+            }
+        }
+    }
+    match linalg::cholesky(&h, k) {
+        Some(lh) => (l + om.logdet + linalg::cholesky_logdet(&lh, k), eta),
+        None => (f64::INFINITY, eta),
+    }
+}
+
+/// Per-subject OFVs and η̂ (parallel over subjects, in subject order).
+pub fn evaluate(
+    m: &EstimationModel,
+    p: &PopParams,
+    subjects: &[SubjectData],
+) -> Option<Vec<(f64, Vec<f64>)>> {
+    let om = Omega::new(&p.omega, m.n_eta())?;
+    if p.sigma.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
+        return None;
+    }
+    Some(
+        subjects
+            .par_iter()
+            .map(|s| subject_ofv(m, p, &om, s))
+            .collect(),
+    )
+}
+
+fn total(v: &[(f64, Vec<f64>)]) -> f64 {
+    v.iter().map(|x| x.0).sum()
+}
+
+/// Maps between transformed (optimiser) and natural parameters.
+struct Codec<'a> {
+    m: &'a EstimationModel,
+    fixed: PopParams,
+}
+
+fn logit(x: f64) -> f64 {
+    (x / (1.0 - x)).ln()
+}
+fn expit(u: f64) -> f64 {
+    1.0 / (1.0 + (-u).exp())
+}
+
+impl Codec<'_> {
+    fn free_thetas(&self) -> Vec<usize> {
+        (0..self.m.thetas.len())
+            .filter(|&i| !self.m.thetas[i].fixed)
+            .collect()
+    }
+    fn encode(&self, p: &PopParams) -> Vec<f64> {
+        let mut u = Vec::new();
+        for i in self.free_thetas() {
+            let t = &self.m.thetas[i];
+            let x = p.theta[i];
+            u.push(match (t.lower.is_finite(), t.upper.is_finite()) {
+                (true, true) => logit((x - t.lower) / (t.upper - t.lower)),
+                (true, false) => (x - t.lower).ln(),
+                (false, true) => (t.upper - x).ln(),
+                (false, false) => x,
+            });
+        }
+        let k = self.m.n_eta();
+        if k > 0 {
+            let l = linalg::cholesky(&p.omega, k).expect("Ω positive definite");
+            for i in 0..k {
+                u.push(l[i * k + i].ln());
+                if self.m.omega_block {
+                    for j in 0..i {
+                        u.push(l[i * k + j]);
+                    }
+                }
+            }
+        }
+        for s in &p.sigma {
+            u.push(s.ln());
+        }
+        u
+    }
+    fn decode(&self, u: &[f64]) -> PopParams {
+        let mut p = self.fixed.clone();
+        let mut it = u.iter();
+        for i in self.free_thetas() {
+            let t = &self.m.thetas[i];
+            let v = *it.next().expect("length");
+            p.theta[i] = match (t.lower.is_finite(), t.upper.is_finite()) {
+                (true, true) => t.lower + (t.upper - t.lower) * expit(v),
+                (true, false) => t.lower + v.exp(),
+                (false, true) => t.upper - v.exp(),
+                (false, false) => v,
+            };
+        }
+        let k = self.m.n_eta();
+        if k > 0 {
+            let mut l = vec![0.0; k * k];
+            for i in 0..k {
+                l[i * k + i] = it.next().expect("length").exp();
+                if self.m.omega_block {
+                    for j in 0..i {
+                        l[i * k + j] = *it.next().expect("length");
+                    }
+                }
+            }
+            for i in 0..k {
+                for j in 0..k {
+                    p.omega[i * k + j] = (0..k).map(|a| l[i * k + a] * l[j * k + a]).sum();
+                }
+            }
+        }
+        for s in p.sigma.iter_mut() {
+            *s = it.next().expect("length").exp();
+        }
+        p
+    }
+    /// Natural parameters for the covariance step: free θ, Ω (diagonal, then lower
+    /// off-diagonal if block), σ; with their report names.
+    fn natural(&self, p: &PopParams) -> (Vec<f64>, Vec<String>) {
+        let mut v = Vec::new();
+        let mut n = Vec::new();
+        for i in self.free_thetas() {
+            v.push(p.theta[i]);
+            n.push(format!("theta.{}", self.m.thetas[i].name));
+        }
+        let k = self.m.n_eta();
+        for i in 0..k {
+            v.push(p.omega[i * k + i]);
+            n.push(format!("omega.{}", PARAMS[self.m.eta_params[i]]));
+        }
+        if self.m.omega_block {
+            for i in 0..k {
+                for j in 0..i {
+                    v.push(p.omega[i * k + j]);
+                    n.push(format!(
+                        "omega.{},{}",
+                        PARAMS[self.m.eta_params[j]], PARAMS[self.m.eta_params[i]]
+                    ));
+                }
+            }
+        }
+        for (s, name) in p.sigma.iter().zip(self.m.sigma_names()) {
+            v.push(*s);
+            n.push(format!("sigma.{name}"));
+        }
+        (v, n)
+    }
+    fn to_params(&self, v: &[f64]) -> PopParams {
+        let mut p = self.fixed.clone();
+        let mut it = v.iter();
+        for i in self.free_thetas() {
+            p.theta[i] = *it.next().expect("length");
+        }
+        let k = self.m.n_eta();
+        for i in 0..k {
+            p.omega[i * k + i] = *it.next().expect("length");
+        }
+        if self.m.omega_block {
+            for i in 0..k {
+                for j in 0..i {
+                    let x = *it.next().expect("length");
+                    p.omega[i * k + j] = x;
+                    p.omega[j * k + i] = x;
+                }
+            }
+        }
+        for s in p.sigma.iter_mut() {
+            *s = *it.next().expect("length");
+        }
+        p
+    }
+}
+
+/// What the caller sees while a fit runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    Outer { evaluations: u64, best_ofv: f64 },
+    Restart { round: usize, ofv: f64 },
+    Covariance { done: usize, total: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct FitSettings {
+    /// Nelder–Mead iterations per round
+    pub max_iterations: u64,
+    /// rounds (restarts from the best point)
+    pub max_rounds: usize,
+    pub covariance: bool,
+}
+
+impl Default for FitSettings {
+    fn default() -> Self {
+        FitSettings {
+            max_iterations: 4000,
+            max_rounds: 4,
+            covariance: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Individual {
+    pub id: String,
+    pub eta: BTreeMap<String, f64>,
+    /// individual parameters at η̂ (typical value × covariates × exp(η̂))
+    pub parameters: BTreeMap<String, f64>,
+    /// −2 ln-likelihood contribution (without its share of N·ln 2π)
+    pub ofv: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelRef {
+    pub id: String,
+    pub name: String,
+    pub source: String,
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Covariance {
+    /// "sandwich" (R⁻¹SR⁻¹)
+    pub kind: &'static str,
+    pub names: Vec<String>,
+    pub sandwich: Vec<Vec<f64>>,
+    pub r_inverse: Vec<Vec<f64>>,
+}
+
+/// A FOCE-I fit. The first eight keys are the JSON contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitResult {
+    pub ofv: f64,
+    pub method: &'static str,
+    pub converged: bool,
+    pub theta: BTreeMap<String, f64>,
+    /// variances (diagonal, by parameter) and covariances ("a,b")
+    pub omega: BTreeMap<String, f64>,
+    /// residual SDs: proportional (fraction), additive_mmol_l
+    pub sigma: BTreeMap<String, f64>,
+    /// keyed "theta.X", "omega.X", "sigma.X"; from the sandwich covariance; empty when the
+    /// covariance step failed
+    pub rse_percent: BTreeMap<String, f64>,
+    pub individuals: Vec<Individual>,
+    pub shrinkage_percent: BTreeMap<String, f64>,
+    pub model: ModelRef,
+    pub n_subjects: usize,
+    pub n_observations: usize,
+    pub objective_evaluations: u64,
+    pub ofv_note: &'static str,
+    pub covariance: Option<Covariance>,
+    pub notes: Vec<String>,
+}
+
+struct OuterCost<'a> {
+    m: &'a EstimationModel,
+    codec: &'a Codec<'a>,
+    subjects: &'a [SubjectData],
+    evals: Cell<u64>,
+    best: Cell<f64>,
+    progress: &'a (dyn Fn(Progress) + Sync),
+}
+
+impl CostFunction for OuterCost<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, u: &Vec<f64>) -> Result<f64, ArgminError> {
+        let p = self.codec.decode(u);
+        let ofv = evaluate(self.m, &p, self.subjects)
+            .map(|v| total(&v))
+            .filter(|v| v.is_finite())
+            .unwrap_or(1e20);
+        let n = self.evals.get() + 1;
+        self.evals.set(n);
+        if ofv < self.best.get() {
+            self.best.set(ofv);
+        }
+        if n.is_multiple_of(100) {
+            (self.progress)(Progress::Outer {
+                evaluations: n,
+                best_ofv: self.best.get(),
+            });
+        }
+        Ok(ofv)
+    }
+}
+
+/// Fit `model` to `ds` by FOCE-I.
+pub fn fit(
+    model: &EstimationModel,
+    ds: &Dataset,
+    settings: &FitSettings,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<FitResult, MgivError> {
+    let (subjects, mut notes) = prepare(model, ds)?;
+    let init = PopParams::initial(model);
+    let codec = Codec {
+        m: model,
+        fixed: init.clone(),
+    };
+    let n_obs: usize = subjects.iter().map(|s| s.y.len()).sum();
+    let start = evaluate(model, &init, &subjects)
+        .map(|v| total(&v))
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| {
+            MgivError::Numerical(
+                "the objective is not finite at the initial estimates: check the initial values against the data".into(),
+            )
+        })?;
+    (progress)(Progress::Restart {
+        round: 0,
+        ofv: start,
+    });
+    let mut u = codec.encode(&init);
+    let mut last = start;
+    let mut evals = 0;
+    let mut converged = false;
+    for round in 1..=settings.max_rounds {
+        let mut simplex = vec![u.clone()];
+        for i in 0..u.len() {
+            let mut x = u.clone();
+            x[i] += 0.2;
+            simplex.push(x);
+        }
+        let cost = OuterCost {
+            m: model,
+            codec: &codec,
+            subjects: &subjects,
+            evals: Cell::new(0),
+            best: Cell::new(f64::INFINITY),
+            progress,
+        };
+        let solver = NelderMead::new(simplex)
+            .with_sd_tolerance(1e-7)
+            .map_err(|e| MgivError::Numerical(e.to_string()))?;
+        let res = Executor::new(cost, solver)
+            .configure(|s| s.max_iters(settings.max_iterations))
+            .run()
+            .map_err(|e| MgivError::Numerical(format!("outer optimisation failed: {e}")))?;
+        let state = res.state();
+        evals += res
+            .problem
+            .problem
+            .as_ref()
+            .map(|c| c.evals.get())
+            .unwrap_or(0);
+        let best = state.get_best_cost();
+        u = state
+            .get_best_param()
+            .cloned()
+            .ok_or_else(|| MgivError::Numerical("outer optimisation found no parameters".into()))?;
+        let by_tolerance = matches!(
+            state.get_termination_status(),
+            TerminationStatus::Terminated(TerminationReason::SolverConverged)
+        );
+        (progress)(Progress::Restart { round, ofv: best });
+        if last - best < 1e-4 && by_tolerance {
+            converged = true;
+            break;
+        }
+        last = best;
+    }
+    let est = codec.decode(&u);
+    let per = evaluate(model, &est, &subjects)
+        .ok_or_else(|| MgivError::Numerical("Ω or σ not valid at the estimates".into()))?;
+    let ofv = total(&per);
+
+    // covariance step
+    let (phi, names) = codec.natural(&est);
+    let mut rse = BTreeMap::new();
+    let mut covariance = None;
+    if settings.covariance {
+        match covariance_step(model, &codec, &subjects, &phi, progress) {
+            Some((sand, rinv)) => {
+                for (i, n) in names.iter().enumerate() {
+                    rse.insert(n.clone(), 100.0 * sand[i][i].max(0.0).sqrt() / phi[i].abs());
+                }
+                covariance = Some(Covariance {
+                    kind: "sandwich",
+                    names: names.clone(),
+                    sandwich: sand,
+                    r_inverse: rinv,
+                });
+            }
+            None => notes.push(
+                "covariance step failed: R is not positive definite at the estimates (no RSE)"
+                    .into(),
+            ),
+        }
+    }
+
+    let k = model.n_eta();
+    let mut theta = BTreeMap::new();
+    for (t, v) in model.thetas.iter().zip(&est.theta) {
+        theta.insert(t.name.clone(), *v);
+    }
+    let mut omega = BTreeMap::new();
+    for i in 0..k {
+        omega.insert(
+            PARAMS[model.eta_params[i]].to_string(),
+            est.omega[i * k + i],
+        );
+        if model.omega_block {
+            for j in 0..i {
+                omega.insert(
+                    format!(
+                        "{},{}",
+                        PARAMS[model.eta_params[j]], PARAMS[model.eta_params[i]]
+                    ),
+                    est.omega[i * k + j],
+                );
+            }
+        }
+    }
+    let mut sigma = BTreeMap::new();
+    for (n, v) in model.sigma_names().iter().zip(&est.sigma) {
+        sigma.insert(n.to_string(), *v);
+    }
+    let individuals: Vec<Individual> = subjects
+        .iter()
+        .zip(&per)
+        .map(|(s, (o, eta))| {
+            let dp = dparams(model, &est, s, eta);
+            let mut parameters = BTreeMap::new();
+            for (name, d) in PARAMS.iter().zip([dp.cl, dp.v1, dp.q, dp.v2, dp.base]) {
+                if model.param_theta[PARAMS.iter().position(|p| p == name).unwrap_or(0)].is_some() {
+                    parameters.insert(name.to_string(), d.v);
+                }
+            }
+            Individual {
+                id: s.id.clone(),
+                eta: (0..k)
+                    .map(|i| (PARAMS[model.eta_params[i]].to_string(), eta[i]))
+                    .collect(),
+                parameters,
+                ofv: *o,
+            }
+        })
+        .collect();
+    let mut shrinkage = BTreeMap::new();
+    let n = per.len() as f64;
+    for i in 0..k {
+        let mean: f64 = per.iter().map(|x| x.1[i]).sum::<f64>() / n;
+        let var: f64 = per.iter().map(|x| (x.1[i] - mean).powi(2)).sum::<f64>() / n;
+        shrinkage.insert(
+            PARAMS[model.eta_params[i]].to_string(),
+            100.0 * (1.0 - (var / est.omega[i * k + i]).sqrt()),
+        );
+    }
+    Ok(FitResult {
+        ofv,
+        method: "focei",
+        converged,
+        theta,
+        omega,
+        sigma,
+        rse_percent: rse,
+        individuals,
+        shrinkage_percent: shrinkage,
+        model: ModelRef {
+            id: model.id.clone(),
+            name: model.name.clone(),
+            source: model.source.clone(),
+            evidence: model.evidence.clone(),
+        },
+        n_subjects: subjects.len(),
+        n_observations: n_obs,
+        objective_evaluations: evals,
+        ofv_note: "-2 log-likelihood (FOCE-I) without the constant N·ln(2π), as NONMEM reports it",
+        covariance,
+        notes,
+    })
+}
+
+type Matrix = Vec<Vec<f64>>;
+
+/// R = ½ Hessian of the OFV, S = Σ_i ¼ ∇OFV_i ∇OFV_iᵀ (central differences, η̂ re-optimised);
+/// returns (R⁻¹ S R⁻¹, R⁻¹), or None when R is not positive definite.
+fn covariance_step(
+    m: &EstimationModel,
+    codec: &Codec,
+    subjects: &[SubjectData],
+    phi: &[f64],
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Option<(Matrix, Matrix)> {
+    let n = phi.len();
+    let h: Vec<f64> = phi.iter().map(|v| 1e-3 * v.abs().max(1e-3)).collect();
+    let eval = |d: &[(usize, f64)]| -> Option<Vec<f64>> {
+        let mut x = phi.to_vec();
+        for &(i, s) in d {
+            x[i] += s * h[i];
+        }
+        let p = codec.to_params(&x);
+        evaluate(m, &p, subjects).map(|v| v.into_iter().map(|y| y.0).collect())
+    };
+    let total_evals = 1 + 2 * n + 2 * n * (n - 1);
+    let mut done = 0;
+    let mut tick = |k: usize| {
+        done += k;
+        if done % 20 < k {
+            progress(Progress::Covariance {
+                done,
+                total: total_evals,
+            });
+        }
+    };
+    let f0: f64 = eval(&[])?.iter().sum();
+    tick(1);
+    let mut plus = Vec::new();
+    let mut minus = Vec::new();
+    for i in 0..n {
+        plus.push(eval(&[(i, 1.0)])?);
+        minus.push(eval(&[(i, -1.0)])?);
+        tick(2);
+    }
+    let mut hess = vec![0.0; n * n];
+    for i in 0..n {
+        let fp: f64 = plus[i].iter().sum();
+        let fm: f64 = minus[i].iter().sum();
+        hess[i * n + i] = (fp - 2.0 * f0 + fm) / (h[i] * h[i]);
+        for j in 0..i {
+            let pp: f64 = eval(&[(i, 1.0), (j, 1.0)])?.iter().sum();
+            let pm: f64 = eval(&[(i, 1.0), (j, -1.0)])?.iter().sum();
+            let mp: f64 = eval(&[(i, -1.0), (j, 1.0)])?.iter().sum();
+            let mm: f64 = eval(&[(i, -1.0), (j, -1.0)])?.iter().sum();
+            tick(4);
+            let v = (pp - pm - mp + mm) / (4.0 * h[i] * h[j]);
+            hess[i * n + j] = v;
+            hess[j * n + i] = v;
+        }
+    }
+    let r: Vec<f64> = hess.iter().map(|v| 0.5 * v).collect();
+    let mut s = vec![0.0; n * n];
+    for subj in 0..subjects.len() {
+        let g: Vec<f64> = (0..n)
+            .map(|i| 0.5 * (plus[i][subj] - minus[i][subj]) / (2.0 * h[i]))
+            .collect();
+        for a in 0..n {
+            for b in 0..n {
+                s[a * n + b] += g[a] * g[b];
+            }
+        }
+    }
+    let lr = linalg::cholesky(&r, n)?;
+    let rinv = linalg::cholesky_inverse(&lr, n);
+    let mut tmp = vec![0.0; n * n];
+    for a in 0..n {
+        for b in 0..n {
+            tmp[a * n + b] = (0..n).map(|c| rinv[a * n + c] * s[c * n + b]).sum();
+        }
+    }
+    let mut sand = vec![vec![0.0; n]; n];
+    for a in 0..n {
+        for b in 0..n {
+            sand[a][b] = (0..n).map(|c| tmp[a * n + c] * rinv[c * n + b]).sum();
+        }
+    }
+    let rinv_m = (0..n).map(|a| rinv[a * n..(a + 1) * n].to_vec()).collect();
+    Some((sand, rinv_m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bfgs_finds_the_rosenbrock_minimum() {
+        let f = |x: &[f64]| {
+            let (a, b) = (x[0], x[1]);
+            (
+                (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2),
+                vec![
+                    -2.0 * (1.0 - a) - 400.0 * a * (b - a * a),
+                    200.0 * (b - a * a),
+                ],
+            )
+        };
+        let (x, fx, ok) = bfgs(f, &[-1.2, 1.0], 500, 1e-10);
+        assert!(ok);
+        assert!(
+            (x[0] - 1.0).abs() < 1e-7 && (x[1] - 1.0).abs() < 1e-7,
+            "{x:?}"
+        );
+        assert!(fx < 1e-14);
+    }
+}

@@ -1,0 +1,93 @@
+//! The simulation–re-estimation study of issue 11 (a benchmark; minutes in release):
+//! 100 datasets of 50 subjects (4-8 samples each) from the estimation template's truth, each
+//! fitted by FOCE-I from the truth, then bias of every parameter and coverage of the RSE-based
+//! 90 % intervals.
+//!
+//! `cargo test --release -p mgiv-fit --test study -- --ignored --nocapture`
+//! (`MGIV_STUDY_N=20` for a shorter run).
+
+use mgiv_data::{read, ReadOptions};
+use mgiv_fit::sim::{simulate_nonmem, Design};
+use mgiv_fit::{fit, EstimationModel, FitSettings};
+
+#[test]
+#[ignore]
+fn simulation_reestimation_study() {
+    let truth = EstimationModel::from_toml(include_str!(
+        "../../../data/examples/fit/mg-2cmt-baseline.toml"
+    ))
+    .unwrap();
+    let n: u64 = std::env::var("MGIV_STUDY_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let truths: Vec<(String, f64)> = vec![
+        ("theta.cl_l_h".into(), 4.0),
+        ("theta.v1_l".into(), 15.0),
+        ("theta.q_l_h".into(), 4.0),
+        ("theta.v2_l".into(), 20.0),
+        ("theta.baseline_mmol_l".into(), 0.8),
+        ("omega.cl_l_h".into(), 0.09),
+        ("omega.v1_l".into(), 0.04),
+        ("omega.baseline_mmol_l".into(), 0.01),
+        ("sigma.proportional".into(), 0.06),
+        ("sigma.additive_mmol_l".into(), 0.08),
+    ];
+    let mut est: Vec<Vec<f64>> = vec![Vec::new(); truths.len()];
+    let mut covered = vec![0usize; truths.len()];
+    let mut with_cov = vec![0usize; truths.len()];
+    let mut converged = 0;
+    let t0 = std::time::Instant::now();
+    for seed in 1..=n {
+        let text = simulate_nonmem(&truth, &Design::default(), seed).unwrap();
+        let (ds, _) = read(&text, &ReadOptions::default());
+        let r = fit(&truth, &ds.unwrap(), &FitSettings::default(), &|_| {}).unwrap();
+        converged += r.converged as usize;
+        for (k, (name, t)) in truths.iter().enumerate() {
+            let (kind, p) = name.split_once('.').unwrap();
+            let v = match kind {
+                "theta" => r.theta[p],
+                "omega" => r.omega[p],
+                _ => r.sigma[p],
+            };
+            est[k].push(v);
+            if let Some(rse) = r.rse_percent.get(name) {
+                let se = rse / 100.0 * v.abs();
+                with_cov[k] += 1;
+                covered[k] += ((v - t).abs() <= 1.645 * se) as usize;
+            }
+        }
+        eprintln!(
+            "dataset {seed}: OFV {:.3}, converged {}, {:.0} s so far",
+            r.ofv,
+            r.converged,
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    eprintln!(
+        "\n| parameter | truth | mean estimate | bias % | 90 % CI coverage % | n with covariance |"
+    );
+    eprintln!("| --- | --- | --- | --- | --- | --- |");
+    let mut failures = Vec::new();
+    for (k, (name, t)) in truths.iter().enumerate() {
+        let mean = est[k].iter().sum::<f64>() / est[k].len() as f64;
+        let bias = 100.0 * (mean - t) / t;
+        let cov = 100.0 * covered[k] as f64 / with_cov[k].max(1) as f64;
+        eprintln!(
+            "| {name} | {t} | {mean:.4} | {bias:+.1} | {cov:.0} | {} |",
+            with_cov[k]
+        );
+        let limit = if name.starts_with("theta") { 5.0 } else { 15.0 };
+        if bias.abs() >= limit {
+            failures.push(format!("{name}: bias {bias:.1} % (limit {limit} %)"));
+        }
+        if !(85.0..=95.0).contains(&cov) {
+            failures.push(format!("{name}: coverage {cov:.0} % (target 85-95 %)"));
+        }
+    }
+    eprintln!(
+        "\n{n} datasets, {converged} converged, {:.0} s",
+        t0.elapsed().as_secs_f64()
+    );
+    assert!(failures.is_empty(), "{failures:#?}");
+}
