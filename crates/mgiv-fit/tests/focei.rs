@@ -317,7 +317,11 @@ fn focei_recovers_a_known_truth() {
         // 1.5 for Q and V2, the least informed by 4-8 samples (RSE ~ 40 % for V2 here: with the
         // ziggurat normals of mgiv-pop this seed's V2 is 27.6 L, 0.9 SE from the truth)
         assert!((est - t).abs() < 3.0 * se, "{n}: {est} vs {t} (SE {se})");
-        let bound = if n == "q_l_h" || n == "v2_l" { 0.5 } else { 0.35 };
+        let bound = if n == "q_l_h" || n == "v2_l" {
+            0.5
+        } else {
+            0.35
+        };
         assert!((est / t - 1.0).abs() < bound, "{n}: {est} vs {t}");
     }
     // variances and residual SDs: within 3 standard errors (and a factor of 3) of the truth;
