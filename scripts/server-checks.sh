@@ -6,6 +6,8 @@
 #  3. the browser test: Debian's headless Chromium driven by playwright-core (npm, lock file in
 #     crates/mgiv-server/e2e), screenshots to E2E_OUT (default: a temp dir; docs/img/server holds
 #     the committed ones: E2E_OUT=docs/img/server scripts/server-checks.sh).
+#  4. API fuzzing with schemathesis (PyPI) against /api/openapi.json, 10 examples per operation
+#     (MGIV_FUZZ_EXAMPLES), no 5xx.
 # Node/npm and Chromium come from the Debian packages (installed here when root and missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,3 +34,5 @@ echo "== web service: PostgreSQL storage tests, crash safety (SQLite and Postgre
 echo "== web service: end-to-end in headless Chromium"
 (cd crates/mgiv-server/e2e && npm ci --no-audit --no-fund --silent)
 E2E_OUT="${E2E_OUT:-$(mktemp -d)}" node crates/mgiv-server/e2e/e2e.mjs
+echo "== web service: API fuzzing against the OpenAPI document (schemathesis, no 5xx)"
+./scripts/server-fuzz.sh "${MGIV_FUZZ_EXAMPLES:-10}"
