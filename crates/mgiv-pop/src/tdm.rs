@@ -234,49 +234,8 @@ impl Problem<'_> {
     }
 }
 
-fn numeric_hessian(
-    f: &mut dyn FnMut(&[f64]) -> f64,
-    x: &[f64],
-    h: &[f64],
-) -> (Vec<f64>, Vec<f64>, f64) {
-    let d = x.len();
-    let f0 = f(x);
-    let mut g = vec![0.0; d];
-    let mut hess = vec![0.0; d * d];
-    let mut xp = x.to_vec();
-    let mut fp = vec![0.0; d];
-    let mut fm = vec![0.0; d];
-    for i in 0..d {
-        xp[i] = x[i] + h[i];
-        fp[i] = f(&xp);
-        xp[i] = x[i] - h[i];
-        fm[i] = f(&xp);
-        xp[i] = x[i];
-        g[i] = (fp[i] - fm[i]) / (2.0 * h[i]);
-        hess[i * d + i] = (fp[i] - 2.0 * f0 + fm[i]) / (h[i] * h[i]);
-    }
-    for i in 0..d {
-        for j in i + 1..d {
-            let mut v = 0.0;
-            for (si, sj, w) in [
-                (1.0, 1.0, 1.0),
-                (1.0, -1.0, -1.0),
-                (-1.0, 1.0, -1.0),
-                (-1.0, -1.0, 1.0),
-            ] {
-                xp[i] = x[i] + si * h[i];
-                xp[j] = x[j] + sj * h[j];
-                v += w * f(&xp);
-            }
-            xp[i] = x[i];
-            xp[j] = x[j];
-            let hij = v / (4.0 * h[i] * h[j]);
-            hess[i * d + j] = hij;
-            hess[j * d + i] = hij;
-        }
-    }
-    (g, hess, f0)
-}
+/// The one finite-difference gradient and Hessian of mgiv (`mgiv_core::numerics`).
+use mgiv_core::numerics::gradient_and_hessian as numeric_hessian;
 
 /// Settings of the posterior computation.
 #[derive(Debug, Clone, Copy)]
