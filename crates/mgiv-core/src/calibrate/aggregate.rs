@@ -37,9 +37,14 @@ use super::{eliminated_excess_mmol, scaled, settings, Priors};
 
 /// The plasma ultrafilterable fraction of the renal-threshold candidate (Boron, Medical
 /// Physiology 3e: ionised 62 % + complexed 7 %), as in `mgiv-adult-tm-2026`.
-fn f_uf() -> Result<f64, MgivError> {
+/// With it, the GFR used when a patient gives none (the studies report no creatinine).
+fn f_uf() -> Result<(f64, f64), MgivError> {
     match crate::model::builtin_model("mgiv-adult-tm-2026")?.elimination {
-        Elimination::RenalThreshold { f_uf, .. } => Ok(f_uf),
+        Elimination::RenalThreshold {
+            f_uf,
+            default_gfr_ml_min,
+            ..
+        } => Ok((f_uf, default_gfr_ml_min)),
         Elimination::Linear => Err(MgivError::Numerical(
             "mgiv-adult-tm-2026 is expected to have renal-threshold elimination".into(),
         )),
@@ -166,7 +171,7 @@ fn predict(
     theta: &[f64],
     s: &AdultStudy,
     exps: &[f64; 4],
-    f_uf: f64,
+    (f_uf, default_gfr_ml_min): (f64, f64),
 ) -> Result<(Vec<f64>, Option<f64>), MgivError> {
     let times: Vec<f64> = s.levels.iter().map(|l| l.0).collect();
     match cand {
@@ -190,7 +195,7 @@ fn predict(
             let elim = Elimination::RenalThreshold {
                 f_uf,
                 tm_mmol_l: theta[0],
-                default_gfr_ml_min: 100.0,
+                default_gfr_ml_min,
             };
             let mut all = times.clone();
             if let Some((t, _, _)) = s.urine {
@@ -218,7 +223,8 @@ struct Setup {
     studies: Vec<AdultStudy>,
     priors: Priors,
     exps: [f64; 4],
-    f_uf: f64,
+    /// (f_uf, default GFR mL/min) of the renal-threshold model file
+    f_uf: (f64, f64),
 }
 
 /// −2 log posterior (up to a constant) at log θ.
@@ -437,7 +443,7 @@ mod tests {
         let truth = [6.5, 11.0, 18.0, 20.0];
         let exps = su.exps;
         for s in su.studies.iter_mut() {
-            let (c, u) = predict(Candidate::Linear, &truth, s, &exps, 0.7).unwrap();
+            let (c, u) = predict(Candidate::Linear, &truth, s, &exps, (0.7, 100.0)).unwrap();
             for (l, f) in s.levels.iter_mut().zip(c) {
                 l.1 = f;
             }
