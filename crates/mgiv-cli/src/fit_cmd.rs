@@ -1,4 +1,4 @@
-//! `mgiv fit --data DATA.csv --model MODEL.toml --method focei`: population estimation.
+//! `mgiv fit --data DATA.csv --model MODEL.toml --method focei|saem`: population estimation.
 //! Reading, fitting and the covariance step are in mgiv-data and mgiv-fit; this prints.
 
 use anyhow::{bail, Context, Result};
@@ -16,9 +16,15 @@ pub struct FitArgs {
     /// values become the initial estimates)
     #[arg(long, value_name = "MODEL.toml|ID")]
     pub model: String,
-    /// Estimation method (focei; saem is not implemented yet)
+    /// Estimation method: focei, or saem (reported at its FOCE-I objective)
     #[arg(long, default_value = "focei")]
     pub method: String,
+    /// SAEM: exploration iterations (step 1)
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    pub saem_burn_in: usize,
+    /// SAEM: averaging iterations (step 1/k)
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub saem_iterations: usize,
     #[command(flatten)]
     pub data_opts: DataArgs,
     /// Print the result as JSON
@@ -46,7 +52,7 @@ pub struct FitArgs {
     /// Replicates per subject for NPDE (with --sdtab)
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub npde_replicates: usize,
-    /// Seed of the NPDE replicates (same seed, same table on any number of threads)
+    /// Seed of the SAEM chains and the NPDE replicates (same seed, same result on any number of threads)
     #[arg(long, value_name = "SEED", default_value_t = 1)]
     pub seed: u64,
     /// Nelder–Mead iterations per round of the outer optimisation
@@ -69,11 +75,11 @@ pub fn load_model(arg: &str) -> Result<EstimationModel> {
 }
 
 pub fn run(a: FitArgs) -> Result<()> {
-    if a.method != "focei" {
-        bail!(
-            "invalid --method '{}' (allowed: focei; SAEM is not implemented yet)",
-            a.method
-        );
+    if a.method != "focei" && a.method != "saem" {
+        bail!("invalid --method '{}' (allowed: focei, saem)", a.method);
+    }
+    if a.method == "saem" && a.saem_iterations == 0 {
+        bail!("invalid --saem-iterations 0 (allowed: 1 or more)");
     }
     if let Some(p) = &a.write_model {
         crate::output::check_out_path(p, "--write-model")?;
@@ -125,12 +131,31 @@ pub fn run(a: FitArgs) -> Result<()> {
         Progress::Covariance { done, total } => {
             crate::note!("  covariance step: {done}/{total} objective evaluations")
         }
+        Progress::Saem {
+            iteration,
+            total,
+            burn_in,
+            m2ll,
+        } => crate::note!(
+            "SAEM iteration {iteration}/{total} ({}): -2 ln p(y|phi) of the samples {m2ll:.4}",
+            if burn_in { "burn-in" } else { "averaging" }
+        ),
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads.unwrap_or(0))
         .build()
         .context("cannot start the worker threads")?;
-    let r = pool.install(|| fit(&model, &ds, &settings, &progress))?;
+    let r = if a.method == "saem" {
+        let saem = mgiv_fit::SaemSettings {
+            burn_in: a.saem_burn_in,
+            iterations: a.saem_iterations,
+            seed: a.seed,
+            covariance: !a.no_covariance,
+        };
+        pool.install(|| mgiv_fit::fit_saem(&model, &ds, &saem, &progress))?
+    } else {
+        pool.install(|| fit(&model, &ds, &settings, &progress))?
+    };
     if let Some(path) = &a.sdtab {
         let rows = pool
             .install(|| mgiv_fit::diagnostics::sdtab(&model, &r, &ds, a.npde_replicates, a.seed))?;
@@ -162,7 +187,8 @@ pub fn run(a: FitArgs) -> Result<()> {
     println!("source   {}", r.model.source);
     println!("evidence {}", r.model.evidence);
     println!(
-        "FOCE-I   OFV {:.4} ({}), {} subjects, {} observations, {}converged after {} objective evaluations",
+        "{:<8} OFV {:.4} ({}), {} subjects, {} observations, {}converged after {} objective evaluations",
+        if r.method == "saem" { "SAEM" } else { "FOCE-I" },
         r.ofv,
         r.ofv_note,
         r.n_subjects,

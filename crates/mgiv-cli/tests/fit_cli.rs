@@ -144,7 +144,46 @@ fn fit_json_has_the_issue_keys_and_does_not_depend_on_threads() {
     // the written typical CL is the fitted θ (at the reference weight 75 kg)
     let cl_sim = sv["parameters"]["cl_l_h"].as_f64().unwrap();
     assert!((cl_sim - cl).abs() < 1e-9 * cl, "{cl_sim} vs {cl}");
-    // SAEM is refused clearly
+    // SAEM (a short run: the wiring; its estimation is tested in mgiv-fit/tests/saem.rs), the
+    // same on 1 and 2 threads
+    let saem = |threads: &str| {
+        let out = mgiv()
+            .args([
+                "fit",
+                "--data",
+                f.to_str().unwrap(),
+                "--model",
+                &repo("data/examples/fit/mg-2cmt-baseline.toml"),
+                "--method",
+                "saem",
+                "--saem-burn-in",
+                "30",
+                "--saem-iterations",
+                "10",
+                "--seed",
+                "3",
+                "--no-covariance",
+                "--json",
+                "--threads",
+                threads,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("SAEM iteration 40/40"));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let s1 = saem("1");
+    assert_eq!(s1["method"], "saem");
+    assert!(s1["ofv"].as_f64().unwrap().is_finite());
+    let s2 = saem("2");
+    assert_eq!(s1["theta"], s2["theta"]);
+    assert_eq!(s1["ofv"], s2["ofv"]);
+    // an unknown method is refused with the allowed ones
     let out = mgiv()
         .args([
             "fit",
@@ -153,12 +192,12 @@ fn fit_json_has_the_issue_keys_and_does_not_depend_on_threads() {
             "--model",
             "du-2019",
             "--method",
-            "saem",
+            "imp",
         ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("allowed: focei"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("allowed: focei, saem"));
 }
 
 #[test]

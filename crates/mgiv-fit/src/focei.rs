@@ -229,7 +229,12 @@ impl PopParams {
     }
 }
 
-fn structural_value(m: &EstimationModel, p: &PopParams, i: usize, covs: Option<&[f64]>) -> f64 {
+pub(crate) fn structural_value(
+    m: &EstimationModel,
+    p: &PopParams,
+    i: usize,
+    covs: Option<&[f64]>,
+) -> f64 {
     let Some(ti) = m.param_theta[i] else {
         return 0.0;
     };
@@ -340,6 +345,31 @@ pub fn resid_var_at(m: &EstimationModel, p: &PopParams, f: f64, base: f64) -> f6
 /// Individual parameters (as duals in η) of subject `s` at `p` and `eta`.
 pub fn dparams_pub(m: &EstimationModel, p: &PopParams, s: &SubjectData, eta: &[f64]) -> DParams {
     dparams(m, p, s, eta)
+}
+
+/// −2 ln p(y | η) of subject `s` without the constant: Σ_j [ln R_j + (y_j − f_j)²/R_j] (the data
+/// part of L(η), shared by SAEM). Non-finite: outside the model's domain.
+pub(crate) fn data_m2ll(
+    m: &EstimationModel,
+    p: &PopParams,
+    s: &SubjectData,
+    eta: &[f64],
+    buf: &mut Vec<Dual>,
+) -> f64 {
+    let dp = dparams(m, p, s, eta);
+    let (prop, add) = p.sd(m);
+    let mut obj = 0.0;
+    let mut j = 0;
+    for seg in &s.segments {
+        predict_dual(&dp, seg, buf);
+        for f in buf.iter() {
+            let r = resid_var(m, prop, add, Dual::cst(f.v), Dual::cst(dp.base.v)).v;
+            let e = s.y[j] - f.v;
+            obj += r.ln() + e * e / r;
+            j += 1;
+        }
+    }
+    obj
 }
 
 /// L(η) and its gradient (exact). Non-finite values mean "outside the model's domain".
@@ -673,9 +703,25 @@ impl Codec<'_> {
 /// What the caller sees while a fit runs.
 #[derive(Debug, Clone, Copy)]
 pub enum Progress {
-    Outer { evaluations: u64, best_ofv: f64 },
-    Restart { round: usize, ofv: f64 },
-    Covariance { done: usize, total: usize },
+    Outer {
+        evaluations: u64,
+        best_ofv: f64,
+    },
+    Restart {
+        round: usize,
+        ofv: f64,
+    },
+    Covariance {
+        done: usize,
+        total: usize,
+    },
+    /// SAEM iteration (1-based) of `total`; `m2ll`: Σ −2 ln p(y_i | φ_i) of the current samples
+    Saem {
+        iteration: usize,
+        total: usize,
+        burn_in: bool,
+        m2ll: f64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -789,13 +835,12 @@ pub fn fit(
     settings: &FitSettings,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<FitResult, MgivError> {
-    let (subjects, mut notes) = prepare(model, ds)?;
+    let (subjects, notes) = prepare(model, ds)?;
     let init = PopParams::initial(model);
     let codec = Codec {
         m: model,
         fixed: init.clone(),
     };
-    let n_obs: usize = subjects.iter().map(|s| s.y.len()).sum();
     let start = evaluate(model, &init, &subjects)
         .map(|v| total(&v))
         .filter(|v| v.is_finite())
@@ -858,7 +903,48 @@ pub fn fit(
         last = best;
     }
     let est = codec.decode(&u);
-    let per = evaluate(model, &est, &subjects)
+    finish(
+        model,
+        est,
+        &subjects,
+        notes,
+        settings.covariance,
+        progress,
+        Finish {
+            method: "focei",
+            converged,
+            evaluations: evals,
+            ofv_note:
+                "-2 log-likelihood (FOCE-I) without the constant N·ln(2π), as NONMEM reports it",
+        },
+    )
+}
+
+/// How an estimation ended, for [`finish`].
+pub(crate) struct Finish {
+    pub method: &'static str,
+    pub converged: bool,
+    pub evaluations: u64,
+    pub ofv_note: &'static str,
+}
+
+/// From population estimates to a [`FitResult`]: the FOCE-I objective with re-optimised η̂,
+/// the covariance step, EBEs and shrinkage (shared by FOCE-I and SAEM).
+pub(crate) fn finish(
+    model: &EstimationModel,
+    est: PopParams,
+    subjects: &[SubjectData],
+    mut notes: Vec<String>,
+    covariance_step_on: bool,
+    progress: &(dyn Fn(Progress) + Sync),
+    how: Finish,
+) -> Result<FitResult, MgivError> {
+    let codec = Codec {
+        m: model,
+        fixed: est.clone(),
+    };
+    let n_obs: usize = subjects.iter().map(|s| s.y.len()).sum();
+    let per = evaluate(model, &est, subjects)
         .ok_or_else(|| MgivError::Numerical("Ω or σ not valid at the estimates".into()))?;
     let ofv = total(&per);
 
@@ -866,8 +952,8 @@ pub fn fit(
     let (phi, names) = codec.natural(&est);
     let mut rse = BTreeMap::new();
     let mut covariance = None;
-    if settings.covariance {
-        match covariance_step(model, &codec, &subjects, &phi, progress) {
+    if covariance_step_on {
+        match covariance_step(model, &codec, subjects, &phi, progress) {
             Some((sand, rinv)) => {
                 for (i, n) in names.iter().enumerate() {
                     rse.insert(n.clone(), 100.0 * sand[i][i].max(0.0).sqrt() / phi[i].abs());
@@ -946,8 +1032,8 @@ pub fn fit(
     }
     Ok(FitResult {
         ofv,
-        method: "focei",
-        converged,
+        method: how.method,
+        converged: how.converged,
         theta,
         omega,
         sigma,
@@ -962,8 +1048,8 @@ pub fn fit(
         },
         n_subjects: subjects.len(),
         n_observations: n_obs,
-        objective_evaluations: evals,
-        ofv_note: "-2 log-likelihood (FOCE-I) without the constant N·ln(2π), as NONMEM reports it",
+        objective_evaluations: how.evaluations,
+        ofv_note: how.ofv_note,
         covariance,
         notes,
     })

@@ -8,6 +8,9 @@
 //! - [`focei::fit`]: inner empirical-Bayes estimates with exact gradients (dual numbers,
 //!   [`dual`]), outer Nelder–Mead on transformed parameters, covariance step (R, S, sandwich),
 //!   RSE %, η-shrinkage; parallel over subjects with thread-independent results.
+//! - [`saem::fit_saem`]: SAEM (Metropolis–Hastings chains per subject, stochastic approximation,
+//!   closed-form M-step for Ω and the typical values with a random effect), sharing the
+//!   likelihood with FOCE-I and reported at its FOCE-I objective.
 //! - [`sim`]: reproducible simulated datasets (for recovery checks and benchmarks).
 
 pub mod diagnostics;
@@ -16,9 +19,11 @@ pub mod export;
 pub mod focei;
 pub mod nonmem;
 pub mod pred;
+pub mod saem;
 pub mod sim;
 pub mod spec;
 pub mod vpc;
 
 pub use focei::{fit, FitResult, FitSettings, Progress};
+pub use saem::{fit_saem, SaemSettings};
 pub use spec::EstimationModel;

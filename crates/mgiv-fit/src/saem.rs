@@ -1,0 +1,560 @@
+//! SAEM: stochastic approximation expectation–maximisation (Delyon, Lavielle & Moulines 1999;
+//! Kuhn & Lavielle 2005), the algorithm of Monolix and of NONMEM's `METHOD=SAEM`.
+//!
+//! The individual parameters with a random effect are sampled as φ_i = ln P_i ~ N(μ_i(θ), Ω),
+//! μ_i = ln(θ_P · Π covariate factors); P_i = exp(φ_i). Each iteration:
+//!
+//! 1. **Simulation**: a Metropolis–Hastings chain per subject moves φ_i under p(φ_i | y_i; θ, Ω, σ)
+//!    with Monolix's three kernels: 2 proposals from the prior N(μ_i, Ω), 2 block random-walk
+//!    proposals φ + δ·L z (Ω = LLᵀ) and 2 component-wise random-walk sweeps; δ adapts towards
+//!    an acceptance rate of 0.4. The likelihood is the FOCE-I code's (`focei::data_m2ll`: the
+//!    same closed-form predictions and residual model).
+//! 2. **Stochastic approximation** of the sufficient statistics s1_i = φ_i, s2_i = φ_iφ_iᵀ with
+//!    step γ_k = 1 for the first `burn_in` iterations, then γ_k = 1/(k − burn_in + 1).
+//! 3. **Maximisation**: typical values of the parameters with a random effect in closed form
+//!    (ln θ_P = mean_i(s1_i − c_i), c_i the log covariate factor), covariate θs acting on them by
+//!    BFGS on the profiled ln|Ω|, Ω = (1/N) Σ_i E[(φ_i − μ_i)(φ_i − μ_i)ᵀ] (its diagonal for a
+//!    diagonal Ω). The other fixed effects (parameters without a random effect, their covariate
+//!    θs) and σ have no sufficient statistic: their complete-data maximiser given the current
+//!    samples is found by a few BFGS steps (central-difference gradient of that cheap
+//!    function) and stochastically averaged with the same γ_k (as nlmixr2's SAEM does).
+//!    In the first half of the burn-in each variance may shrink by at most 5 % per iteration
+//!    (simulated annealing, as Monolix), which keeps the chains exploring.
+//!
+//! The result is reported like a FOCE-I fit (`focei::finish`): the OFV is the FOCE-I objective
+//! at the SAEM estimates, η̂ are re-optimised modes, and the covariance step is FOCE-I's.
+//!
+//! Each subject has its own random stream (seed, subject index) and the M-step sums subjects in
+//! order: the same seed gives the same estimates on any number of threads.
+
+use mgiv_core::MgivError;
+use mgiv_data::Dataset;
+use mgiv_pop::linalg;
+use mgiv_pop::rng::{Stream, SubjectRng};
+use rayon::prelude::*;
+
+use crate::focei::{
+    bfgs, data_m2ll, finish, prepare, structural_value, Finish, FitResult, PopParams, Progress,
+    SubjectData,
+};
+use crate::spec::{Effect, EstimationModel};
+
+#[derive(Debug, Clone)]
+pub struct SaemSettings {
+    /// iterations with γ = 1 (exploration)
+    pub burn_in: usize,
+    /// iterations with γ = 1/k (averaging)
+    pub iterations: usize,
+    pub seed: u64,
+    pub covariance: bool,
+}
+
+impl Default for SaemSettings {
+    fn default() -> Self {
+        SaemSettings {
+            burn_in: 300,
+            iterations: 200,
+            seed: 1,
+            covariance: true,
+        }
+    }
+}
+
+/// One subject's Markov chain.
+struct Chain {
+    phi: Vec<f64>,
+    /// −2 ln p(y | φ) at the current population parameters
+    ll: f64,
+    rng: SubjectRng,
+    /// block and component-wise random-walk scales
+    d_block: f64,
+    d_comp: Vec<f64>,
+}
+
+/// μ_i: ln of the typical individual value of each parameter with a random effect.
+fn mu(m: &EstimationModel, p: &PopParams, s: &SubjectData) -> Vec<f64> {
+    m.eta_params
+        .iter()
+        .map(|&i| structural_value(m, p, i, Some(&s.covariates)).ln())
+        .collect()
+}
+
+fn eta_of(phi: &[f64], mu: &[f64]) -> Vec<f64> {
+    phi.iter().zip(mu).map(|(a, b)| a - b).collect()
+}
+
+/// (φ − μ)ᵀ Ω⁻¹ (φ − μ)
+fn quad(inv: &[f64], k: usize, phi: &[f64], mu: &[f64]) -> f64 {
+    let d = eta_of(phi, mu);
+    let mut q = 0.0;
+    for a in 0..k {
+        for b in 0..k {
+            q += d[a] * inv[a * k + b] * d[b];
+        }
+    }
+    q
+}
+
+fn to_unit(lower: f64, upper: f64, x: f64) -> f64 {
+    match (lower.is_finite(), upper.is_finite()) {
+        (true, true) => {
+            let r = (x - lower) / (upper - lower);
+            (r / (1.0 - r)).ln()
+        }
+        (true, false) => (x - lower).ln(),
+        (false, true) => (upper - x).ln(),
+        (false, false) => x,
+    }
+}
+
+fn from_unit(lower: f64, upper: f64, u: f64) -> f64 {
+    match (lower.is_finite(), upper.is_finite()) {
+        (true, true) => lower + (upper - lower) / (1.0 + (-u).exp()),
+        (true, false) => lower + u.exp(),
+        (false, true) => upper - u.exp(),
+        (false, false) => u,
+    }
+}
+
+/// Minimise `f` by BFGS with a central-difference gradient (for the small M-step problems).
+fn bfgs_fd(f: &dyn Fn(&[f64]) -> f64, x0: &[f64], max_iter: usize) -> Vec<f64> {
+    let grad = |x: &[f64]| -> (f64, Vec<f64>) {
+        let fx = f(x);
+        let g = (0..x.len())
+            .map(|i| {
+                let h = 1e-5 * x[i].abs().max(1.0);
+                let mut a = x.to_vec();
+                let mut b = x.to_vec();
+                a[i] += h;
+                b[i] -= h;
+                (f(&a) - f(&b)) / (2.0 * h)
+            })
+            .collect();
+        (fx, g)
+    };
+    let (x, fx, _) = bfgs(grad, x0, max_iter, 1e-6);
+    if fx.is_finite() {
+        x
+    } else {
+        x0.to_vec()
+    }
+}
+
+/// Fit `model` to `ds` by SAEM.
+pub fn fit_saem(
+    model: &EstimationModel,
+    ds: &Dataset,
+    settings: &SaemSettings,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<FitResult, MgivError> {
+    let (subjects, mut notes) = prepare(model, ds)?;
+    let k = model.n_eta();
+    let n = subjects.len();
+    if settings.iterations == 0 {
+        return Err(mgiv_core::error::invalid(
+            "SAEM iterations",
+            0,
+            "at least 1 averaging iteration",
+        ));
+    }
+    // θ classes: typical values of parameters with η; covariate θs acting on them; the rest
+    let typ: Vec<Option<usize>> = model
+        .eta_params
+        .iter()
+        .map(|&i| model.param_theta[i].filter(|&t| !model.thetas[t].fixed))
+        .collect();
+    let mut cov_mu = Vec::new();
+    let mut cov_other = Vec::new();
+    for r in &model.relations {
+        if let Effect::Theta(t) = r.effect {
+            if model.thetas[t].fixed {
+                continue;
+            }
+            if model.eta_params.contains(&r.param) {
+                if !cov_mu.contains(&t) {
+                    cov_mu.push(t);
+                }
+            } else if !cov_other.contains(&t) {
+                cov_other.push(t);
+            }
+        }
+    }
+    if let Some(t) = cov_mu.iter().find(|t| cov_other.contains(t)) {
+        return Err(mgiv_core::error::invalid(
+            "theta",
+            &model.thetas[*t].name,
+            "for SAEM, a covariate θ acting either on parameters with a random effect or on parameters without one, not both (or use --method focei)",
+        ));
+    }
+    let other: Vec<usize> = (0..model.thetas.len())
+        .filter(|t| !model.thetas[*t].fixed && !typ.contains(&Some(*t)) && !cov_mu.contains(t))
+        .collect();
+
+    let mut p = PopParams::initial(model);
+    let mut chains: Vec<Chain> = subjects
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Chain {
+            phi: mu(model, &p, s),
+            ll: f64::INFINITY,
+            rng: SubjectRng::new(settings.seed, i as u64, Stream::Other),
+            d_block: 0.4,
+            d_comp: vec![0.4; k],
+        })
+        .collect();
+    let mut s1 = vec![vec![0.0; k]; n];
+    let mut s2 = vec![vec![0.0; k * k]; n];
+    let total_iter = settings.burn_in + settings.iterations;
+    let mut trace: Vec<Vec<f64>> = Vec::new();
+    let mut evals: u64 = 0;
+
+    for iter in 0..total_iter {
+        let gamma = if iter < settings.burn_in {
+            1.0
+        } else {
+            1.0 / (iter - settings.burn_in + 1) as f64
+        };
+        // ---- simulation step
+        let (l, inv) = if k > 0 {
+            let l = linalg::cholesky(&p.omega, k).ok_or_else(|| {
+                MgivError::Numerical(format!("SAEM: Ω not positive definite at iteration {iter}"))
+            })?;
+            let inv = linalg::cholesky_inverse(&l, k);
+            (l, inv)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let pr = &p;
+        let counts: Vec<u64> = chains
+            .par_iter_mut()
+            .zip(&subjects)
+            .map(|(c, s)| {
+                let mut buf = Vec::new();
+                let mut count = 0u64;
+                let mu_i = mu(model, pr, s);
+                let mut lik = |phi: &[f64], buf: &mut Vec<_>| {
+                    count += 1;
+                    let v = data_m2ll(model, pr, s, &eta_of(phi, &mu_i), buf);
+                    if v.is_finite() {
+                        v
+                    } else {
+                        f64::INFINITY
+                    }
+                };
+                c.ll = lik(&c.phi, &mut buf);
+                if k == 0 {
+                    return count;
+                }
+                let mut q = quad(&inv, k, &c.phi, &mu_i);
+                // kernel 1: independent proposals from the prior
+                for _ in 0..2 {
+                    let z: Vec<f64> = (0..k).map(|_| c.rng.normal()).collect();
+                    let mut prop = vec![0.0; k];
+                    linalg::lower_mul(&l, k, &z, &mut prop);
+                    for (x, m) in prop.iter_mut().zip(&mu_i) {
+                        *x += m;
+                    }
+                    let llp = lik(&prop, &mut buf);
+                    if c.rng.uniform().ln() < -0.5 * (llp - c.ll) {
+                        q = quad(&inv, k, &prop, &mu_i);
+                        c.phi = prop;
+                        c.ll = llp;
+                    }
+                }
+                // kernel 2: block random walk
+                let mut acc = 0.0;
+                for _ in 0..2 {
+                    let z: Vec<f64> = (0..k).map(|_| c.rng.normal()).collect();
+                    let mut step = vec![0.0; k];
+                    linalg::lower_mul(&l, k, &z, &mut step);
+                    let prop: Vec<f64> = c
+                        .phi
+                        .iter()
+                        .zip(&step)
+                        .map(|(a, b)| a + c.d_block * b)
+                        .collect();
+                    let llp = lik(&prop, &mut buf);
+                    let qp = quad(&inv, k, &prop, &mu_i);
+                    if c.rng.uniform().ln() < -0.5 * ((llp + qp) - (c.ll + q)) {
+                        c.phi = prop;
+                        c.ll = llp;
+                        q = qp;
+                        acc += 0.5;
+                    }
+                }
+                c.d_block = (c.d_block * (1.0 + 0.4 * (acc - 0.4))).clamp(0.01, 5.0);
+                // kernel 3: component-wise random walk
+                let mut acc_c = vec![0.0; k];
+                for _ in 0..2 {
+                    for j in 0..k {
+                        let mut prop = c.phi.clone();
+                        prop[j] += c.d_comp[j] * pr.omega[j * k + j].sqrt() * c.rng.normal();
+                        let llp = lik(&prop, &mut buf);
+                        let qp = quad(&inv, k, &prop, &mu_i);
+                        if c.rng.uniform().ln() < -0.5 * ((llp + qp) - (c.ll + q)) {
+                            c.phi = prop;
+                            c.ll = llp;
+                            q = qp;
+                            acc_c[j] += 0.5;
+                        }
+                    }
+                }
+                for (d, a) in c.d_comp.iter_mut().zip(&acc_c) {
+                    *d = (*d * (1.0 + 0.4 * (a - 0.4))).clamp(0.01, 5.0);
+                }
+                count
+            })
+            .collect();
+        evals += counts.iter().sum::<u64>();
+
+        // ---- stochastic approximation of the sufficient statistics
+        for (i, c) in chains.iter().enumerate() {
+            for a in 0..k {
+                s1[i][a] += gamma * (c.phi[a] - s1[i][a]);
+                for b in 0..k {
+                    s2[i][a * k + b] += gamma * (c.phi[a] * c.phi[b] - s2[i][a * k + b]);
+                }
+            }
+        }
+
+        // ---- maximisation: the population part (typical values, covariate θs on them, Ω)
+        if k > 0 {
+            let old_omega = p.omega.clone();
+            // given the covariate θs: typical values in closed form, then Ω
+            let pop_given = |p: &PopParams| -> Option<(Vec<f64>, Vec<f64>)> {
+                let mut theta = p.theta.clone();
+                let mut sum = vec![0.0; k];
+                for (i, s) in subjects.iter().enumerate() {
+                    let m_i = mu(model, p, s);
+                    for a in 0..k {
+                        // c_ia = μ_ia − ln θ_P
+                        let ti = model.param_theta[model.eta_params[a]]?;
+                        sum[a] += s1[i][a] - (m_i[a] - p.theta[ti].ln());
+                    }
+                }
+                for a in 0..k {
+                    if let Some(t) = typ[a] {
+                        let th = &model.thetas[t];
+                        let v = (sum[a] / n as f64).exp();
+                        let eps = 1e-9 * (th.upper - th.lower).abs().min(v.abs().max(1e-9));
+                        theta[t] = v.clamp(th.lower + eps, th.upper - eps);
+                    }
+                }
+                let pt = PopParams {
+                    theta: theta.clone(),
+                    omega: p.omega.clone(),
+                    sigma: p.sigma.clone(),
+                };
+                let mut om = vec![0.0; k * k];
+                for (i, s) in subjects.iter().enumerate() {
+                    let m_i = mu(model, &pt, s);
+                    if m_i.iter().any(|v| !v.is_finite()) {
+                        return None;
+                    }
+                    for a in 0..k {
+                        for b in 0..k {
+                            om[a * k + b] +=
+                                s2[i][a * k + b] - s1[i][a] * m_i[b] - m_i[a] * s1[i][b]
+                                    + m_i[a] * m_i[b];
+                        }
+                    }
+                }
+                for v in om.iter_mut() {
+                    *v /= n as f64;
+                }
+                if !model.omega_block {
+                    for a in 0..k {
+                        for b in 0..k {
+                            if a != b {
+                                om[a * k + b] = 0.0;
+                            }
+                        }
+                    }
+                }
+                Some((theta, om))
+            };
+            if !cov_mu.is_empty() {
+                let objective = |u: &[f64]| -> f64 {
+                    let mut q = p.clone();
+                    for (t, x) in cov_mu.iter().zip(u) {
+                        let th = &model.thetas[*t];
+                        q.theta[*t] = from_unit(th.lower, th.upper, *x);
+                    }
+                    match pop_given(&q) {
+                        Some((_, om)) => match linalg::cholesky(&om, k) {
+                            Some(l) => linalg::cholesky_logdet(&l, k),
+                            None => f64::INFINITY,
+                        },
+                        None => f64::INFINITY,
+                    }
+                };
+                let u0: Vec<f64> = cov_mu
+                    .iter()
+                    .map(|t| {
+                        let th = &model.thetas[*t];
+                        to_unit(th.lower, th.upper, p.theta[*t])
+                    })
+                    .collect();
+                let u = bfgs_fd(&objective, &u0, 20);
+                for (t, x) in cov_mu.iter().zip(&u) {
+                    let th = &model.thetas[*t];
+                    p.theta[*t] = from_unit(th.lower, th.upper, *x);
+                }
+            }
+            if let Some((theta, mut om)) = pop_given(&p) {
+                // simulated annealing: variances shrink by at most 5 % per iteration early on
+                if iter < settings.burn_in / 2 {
+                    let mut scale = vec![1.0; k];
+                    for a in 0..k {
+                        let floor = 0.95 * old_omega[a * k + a];
+                        if om[a * k + a] < floor {
+                            scale[a] = (floor / om[a * k + a]).sqrt();
+                        }
+                    }
+                    for a in 0..k {
+                        for b in 0..k {
+                            om[a * k + b] *= scale[a] * scale[b];
+                        }
+                    }
+                }
+                if linalg::cholesky(&om, k).is_some() {
+                    p.theta = theta;
+                    p.omega = om;
+                }
+            }
+        }
+
+        // ---- maximisation: the other fixed effects and σ (complete-data maximiser, averaged)
+        let etas: Vec<Vec<f64>> = chains
+            .iter()
+            .zip(&subjects)
+            .map(|(c, s)| eta_of(&c.phi, &mu(model, &p, s)))
+            .collect();
+        let n_other = other.len();
+        let u0: Vec<f64> = other
+            .iter()
+            .map(|t| {
+                let th = &model.thetas[*t];
+                to_unit(th.lower, th.upper, p.theta[*t])
+            })
+            .chain(p.sigma.iter().map(|s| s.ln()))
+            .collect();
+        let decode = |u: &[f64]| -> PopParams {
+            let mut q = p.clone();
+            for (t, x) in other.iter().zip(u) {
+                let th = &model.thetas[*t];
+                q.theta[*t] = from_unit(th.lower, th.upper, *x);
+            }
+            for (s, x) in q.sigma.iter_mut().zip(&u[n_other..]) {
+                *s = x.exp();
+            }
+            q
+        };
+        let complete = |u: &[f64]| -> f64 {
+            let q = decode(u);
+            let parts: Vec<f64> = subjects
+                .par_iter()
+                .zip(&etas)
+                .map(|(s, e)| data_m2ll(model, &q, s, e, &mut Vec::new()))
+                .collect();
+            let v: f64 = parts.iter().sum();
+            if v.is_finite() {
+                v
+            } else {
+                f64::INFINITY
+            }
+        };
+        let u = bfgs_fd(&complete, &u0, 6);
+        let target = decode(&u);
+        for t in &other {
+            p.theta[*t] += gamma * (target.theta[*t] - p.theta[*t]);
+        }
+        for (s, t) in p.sigma.iter_mut().zip(&target.sigma) {
+            *s += gamma * (t - *s);
+        }
+
+        let mut point: Vec<f64> = p.theta.clone();
+        point.extend((0..k).map(|a| p.omega[a * k + a]));
+        point.extend(p.sigma.iter().copied());
+        trace.push(point);
+        if iter % 25 == 0 || iter + 1 == total_iter {
+            let m2ll: f64 = chains.iter().map(|c| c.ll).sum();
+            progress(Progress::Saem {
+                iteration: iter + 1,
+                total: total_iter,
+                burn_in: iter < settings.burn_in,
+                m2ll,
+            });
+        }
+    }
+
+    // stationarity of the burn-in: the means of its last two fifths agree
+    let converged = {
+        let b = settings.burn_in;
+        let w = b / 5;
+        if w < 5 {
+            notes.push("SAEM burn-in too short to judge stationarity (converged = false)".into());
+            false
+        } else {
+            let mean = |r: std::ops::Range<usize>| -> Vec<f64> {
+                let len = r.len() as f64;
+                let mut m = vec![0.0; trace[0].len()];
+                for t in &trace[r] {
+                    for (a, v) in m.iter_mut().zip(t) {
+                        *a += v / len;
+                    }
+                }
+                m
+            };
+            let (a, c) = (mean(b - 2 * w..b - w), mean(b - w..b));
+            let n_theta = model.thetas.len();
+            let bad: Vec<String> = a
+                .iter()
+                .zip(&c)
+                .enumerate()
+                .filter(|(i, (x, y))| {
+                    let tol = if *i < n_theta { 0.05 } else { 0.2 };
+                    ((*x - *y) / x.abs().max(1e-12)).abs() > tol
+                })
+                .map(|(i, _)| {
+                    if i < n_theta {
+                        format!("theta.{}", model.thetas[i].name)
+                    } else if i < n_theta + k {
+                        format!(
+                            "omega.{}",
+                            crate::spec::PARAMS[model.eta_params[i - n_theta]]
+                        )
+                    } else {
+                        format!("sigma.{}", model.sigma_names()[i - n_theta - k])
+                    }
+                })
+                .collect();
+            if !bad.is_empty() {
+                notes.push(format!(
+                    "SAEM burn-in not stationary for {} (the means of its last two fifths differ by more than 5 % for θ, 20 % for ω²/σ): increase --saem-burn-in",
+                    bad.join(", ")
+                ));
+            }
+            bad.is_empty()
+        }
+    };
+    notes.push(format!(
+        "SAEM: {} burn-in + {} averaging iterations, seed {}; the OFV is the FOCE-I objective at the SAEM estimates",
+        settings.burn_in, settings.iterations, settings.seed
+    ));
+    finish(
+        model,
+        p,
+        &subjects,
+        notes,
+        settings.covariance,
+        progress,
+        Finish {
+            method: "saem",
+            converged,
+            evaluations: evals,
+            ofv_note:
+                "FOCE-I -2 log-likelihood at the SAEM estimates, without the constant N·ln(2π)",
+        },
+    )
+}
