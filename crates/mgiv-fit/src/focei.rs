@@ -51,10 +51,16 @@ pub struct SubjectData {
     pub covariates: Vec<f64>,
     /// mean of the pre-dose samples, mmol/L
     pub own_baseline: Option<f64>,
+    /// the censored observations (CENS/BLQ), in segments of their own (same doses), for the M3
+    /// likelihood; `segments` holds only the quantified ones
+    pub censored: Vec<Segment>,
+    /// per censored observation, in order: (limit mmol/L, +1 below the limit / −1 above it)
+    pub limits: Vec<(f64, f64)>,
 }
 
-/// Turn a dataset into subjects for `model`. Censored observations are left out (M3 is not
-/// implemented) and counted in the notes; so are subjects without observations.
+/// Turn a dataset into subjects for `model`. Censored observations (CENS/BLQ) enter the
+/// likelihood by Beal's M3 (counted in the notes); subjects without quantified observations are
+/// left out (noted).
 pub fn prepare(
     model: &EstimationModel,
     ds: &Dataset,
@@ -97,10 +103,25 @@ pub fn prepare(
         let mut times = Vec::new();
         let mut rows = Vec::new();
         let mut segs = Vec::new();
+        let mut cens_segs = Vec::new();
+        let mut limits = Vec::new();
         for mut seg in segments {
-            let before = seg.observations.len();
+            let mut c = seg.clone();
+            c.observations.retain(|o| o.censoring != Censoring::None);
+            if !c.observations.is_empty() {
+                for o in &c.observations {
+                    let limit = o.lloq.unwrap_or(o.dv).mmol_l();
+                    let sign = if o.censoring == Censoring::Below {
+                        1.0
+                    } else {
+                        -1.0
+                    };
+                    limits.push((limit, sign));
+                }
+                censored += c.observations.len();
+                cens_segs.push(c);
+            }
             seg.observations.retain(|o| o.censoring == Censoring::None);
-            censored += before - seg.observations.len();
             for o in &seg.observations {
                 y.push(o.dv.mmol_l());
                 times.push(o.time_h);
@@ -158,11 +179,13 @@ pub fn prepare(
             rows,
             covariates,
             own_baseline,
+            censored: cens_segs,
+            limits,
         });
     }
     if censored > 0 {
         notes.push(format!(
-            "{censored} censored observation(s) (CENS/BLQ) left out: the M3 likelihood is not implemented"
+            "{censored} censored observation(s) (CENS/BLQ) enter the likelihood by M3 (−2 ln P(beyond the limit)); not in the sdtab or VPC"
         ));
     }
     if empty > 0 {
@@ -369,7 +392,54 @@ pub(crate) fn data_m2ll(
             j += 1;
         }
     }
+    let mut j = 0;
+    for seg in &s.censored {
+        predict_dual(&dp, seg, buf);
+        for f in buf.iter() {
+            let r = resid_var(m, prop, add, Dual::cst(f.v), Dual::cst(dp.base.v)).v;
+            let (limit, sign) = s.limits[j];
+            obj -= 2.0 * ln_norm_cdf(sign * (limit - f.v) / r.sqrt());
+            j += 1;
+        }
+    }
     obj
+}
+
+/// ln Φ(x), accurate in both tails (erfc; the asymptotic series below −30).
+pub fn ln_norm_cdf(x: f64) -> f64 {
+    if x < -30.0 {
+        let x2 = x * x;
+        // Φ(x) = φ(x)/(−x) · (1 − 1/x² + 3/x⁴ − …)
+        -0.5 * x2 - (-x).ln() - 0.5 * (2.0 * std::f64::consts::PI).ln()
+            + (-1.0 / x2 + 3.0 / (x2 * x2)).ln_1p()
+    } else {
+        (0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)).ln()
+    }
+}
+
+/// λ(x) = φ(x)/Φ(x) = d ln Φ / dx.
+pub fn inv_mills(x: f64) -> f64 {
+    let ln_phi = -0.5 * x * x - 0.5 * (2.0 * std::f64::consts::PI).ln();
+    (ln_phi - ln_norm_cdf(x)).exp()
+}
+
+/// ln Φ(z) as a dual.
+fn ln_norm_cdf_dual(z: Dual) -> Dual {
+    let mut g = z.g;
+    let d = inv_mills(z.v);
+    for x in g.iter_mut() {
+        *x *= d;
+    }
+    Dual {
+        v: ln_norm_cdf(z.v),
+        g,
+    }
+}
+
+/// The M3 variable of a censored observation: z = sign·(limit − f)/√R, and its −2 ln Φ(z).
+fn m3_z(m: &EstimationModel, prop: f64, add: f64, f: Dual, base: Dual, lim: (f64, f64)) -> Dual {
+    let r = resid_var(m, prop, add, f, base);
+    (Dual::cst(lim.0) - f) / r.sqrt() * lim.1
 }
 
 /// L(η) and its gradient (exact). Non-finite values mean "outside the model's domain".
@@ -391,6 +461,15 @@ fn inner_objective(
             let r = resid_var(m, prop, add, *f, dp.base);
             let e = Dual::cst(s.y[j]) - *f;
             obj = obj + r.ln() + e.sq() / r;
+            j += 1;
+        }
+    }
+    let mut j = 0;
+    for seg in &s.censored {
+        predict_dual(&dp, seg, buf);
+        for f in buf.iter() {
+            let z = m3_z(m, prop, add, *f, dp.base, s.limits[j]);
+            obj = obj - ln_norm_cdf_dual(z) * 2.0;
             j += 1;
         }
     }
@@ -530,6 +609,23 @@ fn subject_ofv(m: &EstimationModel, p: &PopParams, om: &Omega, s: &SubjectData) 
                     h[a * k + b] += f.g[a] * f.g[b] / r;
                 }
             }
+        }
+    }
+    // M3: ∇²(−ln Φ(z)) ≈ λ(z)(z + λ(z)) ∇z∇zᵀ (the second derivatives of z left out, as
+    // Gauss–Newton does for the quantified observations)
+    let mut j = 0;
+    for seg in &s.censored {
+        predict_dual(&dp, seg, &mut buf);
+        for f in buf.iter() {
+            let z = m3_z(m, prop, add, *f, dp.base, s.limits[j]);
+            let lam = inv_mills(z.v);
+            let w = lam * (z.v + lam);
+            for a in 0..k {
+                for b in 0..k {
+                    h[a * k + b] += w * z.g[a] * z.g[b];
+                }
+            }
+            j += 1;
         }
     }
     match linalg::cholesky(&h, k) {
@@ -1145,6 +1241,26 @@ fn covariance_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ln_norm_cdf_and_inverse_mills_ratio() {
+        // Φ at known points (tables), continuity at the switch to the asymptotic series
+        assert!((ln_norm_cdf(0.0) - 0.5f64.ln()).abs() < 1e-15);
+        assert!((ln_norm_cdf(1.959963984540054) - 0.975f64.ln()).abs() < 1e-14);
+        assert!((ln_norm_cdf(-3.0) - 1.3498980316300946e-3f64.ln()).abs() < 1e-12);
+        assert!((ln_norm_cdf(-30.0 - 1e-9) - ln_norm_cdf(-30.0)).abs() < 1e-6);
+        assert!(ln_norm_cdf(-40.0).is_finite() && ln_norm_cdf(40.0) == 0.0);
+        // λ = d ln Φ / dx, against central differences
+        for x in [-35.0, -5.0, -1.0, 0.0, 2.0, 6.0] {
+            let h = 1e-5;
+            let fd = (ln_norm_cdf(x + h) - ln_norm_cdf(x - h)) / (2.0 * h);
+            assert!(
+                (inv_mills(x) - fd).abs() < 1e-6 * fd.abs().max(1.0),
+                "{x}: {} vs {fd}",
+                inv_mills(x)
+            );
+        }
+    }
 
     #[test]
     fn bfgs_finds_the_rosenbrock_minimum() {
