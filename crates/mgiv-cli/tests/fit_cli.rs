@@ -263,7 +263,7 @@ fn vpc_json_and_plot() {
 }
 
 #[test]
-fn export_nonmem_control_stream_and_sbml_refused() {
+fn export_nonmem_control_stream_and_sbml() {
     let out = mgiv()
         .args([
             "export",
@@ -283,10 +283,63 @@ fn export_nonmem_control_stream_and_sbml_refused() {
     );
     let cs = String::from_utf8_lossy(&out.stdout);
     assert!(cs.contains("$ESTIMATION METHOD=1 INTERACTION") && cs.contains("$DATA mg-sim-50.csv"));
+    // SBML: without a regimen, refused with what is needed
     let out = mgiv()
         .args(["export", "--model", "du-2019", "--format", "sbml"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --regimen"));
+    // with one: the individual's parameters and one event per later dose time (the loading
+    // infusion's end and the maintenance start at 20 min merged; the maintenance end at 24h20)
+    let out = mgiv()
+        .args([
+            "export",
+            "--model",
+            "du-2019",
+            "--format",
+            "sbml",
+            "--regimen",
+            "4 g over 20 min, then 1 g/h for 24 h",
+            "--weight",
+            "75",
+            "--pregnant",
+            "--pre-eclampsia",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let x = String::from_utf8_lossy(&out.stdout);
+    assert!(x.contains("level3/version2/core"));
+    assert_eq!(x.matches("<event ").count(), 2, "{x}");
+    assert!(x.contains("<compartment id=\"peripheral\""));
+    // the loading rate 4 g MgSO4·7H2O = 16.23 mmol over 1/3 h runs from time 0
+    let rate0: f64 = x
+        .split("id=\"infusion_rate_mmol_h\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!((rate0 - 3.0 * 4.0 / 0.24647).abs() < 0.01, "{rate0}");
+    // the nonlinear renal-threshold model is refused
+    let out = mgiv()
+        .args([
+            "export",
+            "--model",
+            "mgiv-adult-tm-2026",
+            "--format",
+            "sbml",
+            "--regimen",
+            "4 g over 20 min",
+            "--weight",
+            "75",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nonlinear"));
 }

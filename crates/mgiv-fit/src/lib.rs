@@ -20,6 +20,7 @@ pub mod focei;
 pub mod nonmem;
 pub mod pred;
 pub mod saem;
+pub mod sbml;
 pub mod sim;
 pub mod spec;
 pub mod vpc;

@@ -1,0 +1,309 @@
+//! SBML Level 3 Version 2 (core) of one individual's magnesium model with its dosing as events,
+//! for simulators such as libroadrunner or COPASI.
+//!
+//! - Compartments `central` (V1) and `peripheral` (V2) hold total Mg (species `Mg_central`,
+//!   `Mg_peripheral`, concentrations in mmol/L, both starting at the baseline); an IM dose enters
+//!   `Mg_depot` (an amount, in a 1 L `depot` compartment) absorbed at ka with bioavailability F.
+//! - The endogenous baseline is a zero-order input CL·baseline into the central compartment, so
+//!   the undosed model stays at the baseline: the same curve as mgiv's "baseline + superposed
+//!   doses" (linear models).
+//! - Reactions: `endogenous_input` (CL·B), `elimination` (CL·C1), `distribution` (Q·(C1 − C2)),
+//!   `infusion` (the parameter `infusion_rate_mmol_h`), `absorption` (ka·A_depot).
+//! - Doses: one event per distinct dose time (boluses raise C1 by D/V1 or the depot by F·D;
+//!   infusions change `infusion_rate_mmol_h` at their start and end); what happens at time 0 is
+//!   in the initial values. `serum_mmol_l` (assignment rule) is C1, the total serum level.
+//!
+//! Units: time h, amounts mmol, volumes L. Nonlinear (renal-threshold) models are refused.
+
+use mgiv_core::model::IndividualParams;
+use mgiv_core::regimen::{DoseEvent, Route};
+use mgiv_core::MgivError;
+
+fn num(v: f64) -> String {
+    // shortest decimal that reads back exactly (Display never uses an exponent)
+    format!("{v}")
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The SBML document.
+pub fn sbml(
+    model_id: &str,
+    model_name: &str,
+    p: &IndividualParams,
+    events: &[DoseEvent],
+) -> Result<String, MgivError> {
+    let ok = |v: f64| v.is_finite() && v > 0.0;
+    if !(ok(p.cl_l_h) && ok(p.v1_l) && p.baseline_mmol_l.is_finite() && p.baseline_mmol_l >= 0.0) {
+        return Err(mgiv_core::error::invalid(
+            "parameters",
+            format!(
+                "CL {} L/h, V1 {} L, baseline {} mmol/L",
+                p.cl_l_h, p.v1_l, p.baseline_mmol_l
+            ),
+            "CL > 0, V1 > 0, baseline >= 0",
+        ));
+    }
+    let two = p.is_two_compartment();
+    let has_im = events.iter().any(|e| {
+        matches!(
+            e,
+            DoseEvent::Bolus {
+                route: Route::Im,
+                ..
+            }
+        )
+    });
+    let ka = p.ka_h.unwrap_or(0.0);
+    let f_im = p.f_im.unwrap_or(1.0);
+    if has_im && !ok(ka) {
+        return Err(mgiv_core::error::invalid(
+            "model",
+            model_id,
+            "a model with IM absorption (ka) for a regimen with IM doses",
+        ));
+    }
+    // net changes at each distinct time: (time, Δ infusion rate, IV bolus mmol, IM mmol)
+    let mut changes: Vec<(f64, f64, f64, f64)> = Vec::new();
+    let mut add = |t: f64, dr: f64, iv: f64, im: f64| {
+        match changes.iter_mut().find(|c| c.0 == t) {
+            Some(c) => {
+                c.1 += dr;
+                c.2 += iv;
+                c.3 += im;
+            }
+            None => changes.push((t, dr, iv, im)),
+        };
+    };
+    for e in events {
+        match *e {
+            DoseEvent::Bolus {
+                time_h,
+                amount_mmol,
+                route,
+                ..
+            } => match route {
+                Route::Iv => add(time_h, 0.0, amount_mmol, 0.0),
+                Route::Im => add(time_h, 0.0, 0.0, amount_mmol),
+            },
+            DoseEvent::Infusion {
+                start_h,
+                end_h,
+                rate_mmol_per_h,
+                ..
+            } => {
+                add(start_h, rate_mmol_per_h, 0.0, 0.0);
+                if let Some(e) = end_h {
+                    add(e, -rate_mmol_per_h, 0.0, 0.0);
+                }
+            }
+        }
+    }
+    changes.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some(c) = changes.iter().find(|c| !(c.0.is_finite() && c.0 >= 0.0)) {
+        return Err(mgiv_core::error::invalid(
+            "dose time",
+            c.0,
+            "finite and >= 0 h",
+        ));
+    }
+    let (mut rate0, mut c1_0, mut depot0) = (0.0, p.baseline_mmol_l, 0.0);
+    if let Some(c) = changes.first().filter(|c| c.0 == 0.0) {
+        rate0 = c.1;
+        c1_0 += c.2 / p.v1_l;
+        depot0 = f_im * c.3;
+    }
+
+    let mut s = String::new();
+    s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    s.push_str("<sbml xmlns=\"http://www.sbml.org/sbml/level3/version2/core\" level=\"3\" version=\"2\">\n");
+    let sid: String = model_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    s.push_str(&format!(
+        "  <model id=\"mgiv_{sid}\" name=\"{}\" substanceUnits=\"mmol\" timeUnits=\"hour\" volumeUnits=\"litre\" extentUnits=\"mmol\">\n",
+        xml_escape(model_name)
+    ));
+    s.push_str("    <notes><body xmlns=\"http://www.w3.org/1999/xhtml\"><p>Exported by mgiv (mgiv export --format sbml): one individual's total serum magnesium model with its regimen as events. Time h, amounts mmol, volumes L; serum_mmol_l is the total serum level.</p></body></notes>\n");
+    s.push_str(
+        r#"    <listOfUnitDefinitions>
+      <unitDefinition id="hour"><listOfUnits><unit kind="second" exponent="1" scale="0" multiplier="3600"/></listOfUnits></unitDefinition>
+      <unitDefinition id="mmol"><listOfUnits><unit kind="mole" exponent="1" scale="-3" multiplier="1"/></listOfUnits></unitDefinition>
+      <unitDefinition id="per_hour"><listOfUnits><unit kind="second" exponent="-1" scale="0" multiplier="3600"/></listOfUnits></unitDefinition>
+      <unitDefinition id="litre_per_hour"><listOfUnits><unit kind="litre" exponent="1" scale="0" multiplier="1"/><unit kind="second" exponent="-1" scale="0" multiplier="3600"/></listOfUnits></unitDefinition>
+      <unitDefinition id="mmol_per_hour"><listOfUnits><unit kind="mole" exponent="1" scale="-3" multiplier="1"/><unit kind="second" exponent="-1" scale="0" multiplier="3600"/></listOfUnits></unitDefinition>
+      <unitDefinition id="mmol_per_litre"><listOfUnits><unit kind="mole" exponent="1" scale="-3" multiplier="1"/><unit kind="litre" exponent="-1" scale="0" multiplier="1"/></listOfUnits></unitDefinition>
+    </listOfUnitDefinitions>
+"#,
+    );
+    s.push_str("    <listOfCompartments>\n");
+    s.push_str(&format!(
+        "      <compartment id=\"central\" spatialDimensions=\"3\" size=\"{}\" units=\"litre\" constant=\"true\"/>\n",
+        num(p.v1_l)
+    ));
+    if two {
+        s.push_str(&format!(
+            "      <compartment id=\"peripheral\" spatialDimensions=\"3\" size=\"{}\" units=\"litre\" constant=\"true\"/>\n",
+            num(p.v2_l)
+        ));
+    }
+    if has_im {
+        s.push_str("      <compartment id=\"depot\" spatialDimensions=\"3\" size=\"1\" units=\"litre\" constant=\"true\"/>\n");
+    }
+    s.push_str("    </listOfCompartments>\n    <listOfSpecies>\n");
+    s.push_str(&format!(
+        "      <species id=\"Mg_central\" compartment=\"central\" initialConcentration=\"{}\" substanceUnits=\"mmol\" hasOnlySubstanceUnits=\"false\" boundaryCondition=\"false\" constant=\"false\"/>\n",
+        num(c1_0)
+    ));
+    if two {
+        s.push_str(&format!(
+            "      <species id=\"Mg_peripheral\" compartment=\"peripheral\" initialConcentration=\"{}\" substanceUnits=\"mmol\" hasOnlySubstanceUnits=\"false\" boundaryCondition=\"false\" constant=\"false\"/>\n",
+            num(p.baseline_mmol_l)
+        ));
+    }
+    if has_im {
+        s.push_str(&format!(
+            "      <species id=\"Mg_depot\" compartment=\"depot\" initialAmount=\"{}\" substanceUnits=\"mmol\" hasOnlySubstanceUnits=\"true\" boundaryCondition=\"false\" constant=\"false\"/>\n",
+            num(depot0)
+        ));
+    }
+    s.push_str("    </listOfSpecies>\n    <listOfParameters>\n");
+    let par = |s: &mut String, id: &str, v: f64, units: &str, constant: bool| {
+        s.push_str(&format!(
+            "      <parameter id=\"{id}\" value=\"{}\" units=\"{units}\" constant=\"{constant}\"/>\n",
+            num(v)
+        ));
+    };
+    par(&mut s, "CL_L_h", p.cl_l_h, "litre_per_hour", true);
+    if two {
+        par(&mut s, "Q_L_h", p.q_l_h, "litre_per_hour", true);
+    }
+    par(
+        &mut s,
+        "baseline_mmol_l",
+        p.baseline_mmol_l,
+        "mmol_per_litre",
+        true,
+    );
+    if has_im {
+        par(&mut s, "ka_h", ka, "per_hour", true);
+        par(&mut s, "F_im", f_im, "dimensionless", true);
+    }
+    par(
+        &mut s,
+        "infusion_rate_mmol_h",
+        rate0,
+        "mmol_per_hour",
+        false,
+    );
+    par(&mut s, "serum_mmol_l", c1_0, "mmol_per_litre", false);
+    s.push_str("    </listOfParameters>\n");
+    s.push_str("    <listOfRules>\n      <assignmentRule variable=\"serum_mmol_l\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><ci> Mg_central </ci></math></assignmentRule>\n    </listOfRules>\n");
+    s.push_str("    <listOfReactions>\n");
+    let reaction = |s: &mut String,
+                    id: &str,
+                    reactant: Option<&str>,
+                    product: Option<&str>,
+                    modifiers: &[&str],
+                    reversible: bool,
+                    math: &str| {
+        s.push_str(&format!(
+            "      <reaction id=\"{id}\" reversible=\"{reversible}\">\n"
+        ));
+        if let Some(r) = reactant {
+            s.push_str(&format!("        <listOfReactants><speciesReference species=\"{r}\" stoichiometry=\"1\" constant=\"true\"/></listOfReactants>\n"));
+        }
+        if let Some(pr) = product {
+            s.push_str(&format!("        <listOfProducts><speciesReference species=\"{pr}\" stoichiometry=\"1\" constant=\"true\"/></listOfProducts>\n"));
+        }
+        if !modifiers.is_empty() {
+            s.push_str("        <listOfModifiers>");
+            for m in modifiers {
+                s.push_str(&format!("<modifierSpeciesReference species=\"{m}\"/>"));
+            }
+            s.push_str("</listOfModifiers>\n");
+        }
+        s.push_str(&format!("        <kineticLaw><math xmlns=\"http://www.w3.org/1998/Math/MathML\">{math}</math></kineticLaw>\n      </reaction>\n"));
+    };
+    reaction(
+        &mut s,
+        "endogenous_input",
+        None,
+        Some("Mg_central"),
+        &[],
+        false,
+        "<apply><times/><ci> CL_L_h </ci><ci> baseline_mmol_l </ci></apply>",
+    );
+    reaction(
+        &mut s,
+        "elimination",
+        Some("Mg_central"),
+        None,
+        &[],
+        false,
+        "<apply><times/><ci> CL_L_h </ci><ci> Mg_central </ci></apply>",
+    );
+    if two {
+        reaction(
+            &mut s,
+            "distribution",
+            Some("Mg_central"),
+            Some("Mg_peripheral"),
+            &[],
+            true,
+            "<apply><times/><ci> Q_L_h </ci><apply><minus/><ci> Mg_central </ci><ci> Mg_peripheral </ci></apply></apply>",
+        );
+    }
+    reaction(
+        &mut s,
+        "infusion",
+        None,
+        Some("Mg_central"),
+        &[],
+        false,
+        "<ci> infusion_rate_mmol_h </ci>",
+    );
+    if has_im {
+        reaction(
+            &mut s,
+            "absorption",
+            Some("Mg_depot"),
+            Some("Mg_central"),
+            &[],
+            false,
+            "<apply><times/><ci> ka_h </ci><ci> Mg_depot </ci></apply>",
+        );
+    }
+    s.push_str("    </listOfReactions>\n");
+    let later: Vec<_> = changes.iter().filter(|c| c.0 > 0.0).collect();
+    if !later.is_empty() {
+        s.push_str("    <listOfEvents>\n");
+        for (i, (t, dr, iv, im)) in later.iter().enumerate() {
+            s.push_str(&format!(
+                "      <event id=\"dose_{}\" name=\"doses at {} h\" useValuesFromTriggerTime=\"true\">\n        <trigger initialValue=\"false\" persistent=\"true\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><apply><geq/><csymbol encoding=\"text\" definitionURL=\"http://www.sbml.org/sbml/symbols/time\"> time </csymbol><cn> {} </cn></apply></math></trigger>\n        <listOfEventAssignments>\n",
+                i + 1,
+                num(*t),
+                num(*t)
+            ));
+            if *dr != 0.0 {
+                s.push_str(&format!("          <eventAssignment variable=\"infusion_rate_mmol_h\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><apply><plus/><ci> infusion_rate_mmol_h </ci><cn> {} </cn></apply></math></eventAssignment>\n", num(*dr)));
+            }
+            if *iv != 0.0 {
+                s.push_str(&format!("          <eventAssignment variable=\"Mg_central\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><apply><plus/><ci> Mg_central </ci><apply><divide/><cn> {} </cn><ci> central </ci></apply></apply></math></eventAssignment>\n", num(*iv)));
+            }
+            if *im != 0.0 {
+                s.push_str(&format!("          <eventAssignment variable=\"Mg_depot\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><apply><plus/><ci> Mg_depot </ci><apply><times/><ci> F_im </ci><cn> {} </cn></apply></apply></math></eventAssignment>\n", num(*im)));
+            }
+            s.push_str("        </listOfEventAssignments>\n      </event>\n");
+        }
+        s.push_str("    </listOfEvents>\n");
+    }
+    s.push_str("  </model>\n</sbml>\n");
+    Ok(s)
+}
