@@ -57,6 +57,90 @@ pub struct SimulateArgs {
     /// Write a plot of the curve with normal, therapeutic and toxic bands (.svg or .png)
     #[arg(long, value_name = "FILE")]
     pub plot: Option<std::path::PathBuf>,
+    /// A NONMEM-format dataset: instead of a curve, the goodness-of-fit table (sdtab: ID, ROW,
+    /// TIME, DV, PRED, IPRED, RES, IWRES, CWRES, NPDE) of --model/--model-file on its design
+    #[arg(long, value_name = "DATA.csv", conflicts_with_all = ["regimen", "plot", "at", "hours"])]
+    pub data: Option<std::path::PathBuf>,
+    /// With --data: population estimates, the JSON of `mgiv fit --json` (default: the model's own values)
+    #[arg(long, value_name = "FIT.json", requires = "data")]
+    pub estimates: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub data_opts: crate::check_cmd::DataArgs,
+    /// With --data: write the sdtab CSV here instead of stdout
+    #[arg(long, value_name = "FILE", requires = "data")]
+    pub sdtab: Option<std::path::PathBuf>,
+    /// With --data: replicates per subject for NPDE
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub npde_replicates: usize,
+    /// With --data: seed of the NPDE replicates (same table on any number of threads)
+    #[arg(long, value_name = "SEED", default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `mgiv simulate --data`: the sdtab of a model (fitted estimates or its own values) on a
+/// dataset's design; η̂ are the empirical Bayes estimates at those values.
+fn run_data(a: &SimulateArgs, data: &std::path::Path) -> Result<()> {
+    let model_arg = match (&a.model, &a.model_file) {
+        (Some(id), None) => id.clone(),
+        (None, Some(p)) => p.display().to_string(),
+        _ => bail!(
+            "--data needs --model ID or --model-file FILE (the model to evaluate on the dataset)"
+        ),
+    };
+    if let Some(p) = &a.sdtab {
+        crate::output::check_out_path(p, "--sdtab")?;
+    }
+    if a.npde_replicates < 20 {
+        bail!(
+            "invalid --npde-replicates {} (allowed: 20 or more)",
+            a.npde_replicates
+        );
+    }
+    let model = crate::fit_cmd::load_model(&model_arg)?;
+    let est = match &a.estimates {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("cannot read --estimates '{}': {e}", p.display()))?;
+            serde_json::from_str::<mgiv_fit::vpc::Estimates>(&text).map_err(|e| {
+                anyhow::anyhow!(
+                    "invalid --estimates '{}' (allowed: the JSON of `mgiv fit --json`): {e}",
+                    p.display()
+                )
+            })?
+        }
+        None => mgiv_fit::vpc::Estimates::initial(&model),
+    };
+    let p = est.params(&model)?;
+    let text = crate::check_cmd::read_text(data)?;
+    let (ds, _) = mgiv_data::read(&text, &a.data_opts.options()?);
+    let ds = ds.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the dataset '{}' has errors (run `mgiv check` on it)",
+            data.display()
+        )
+    })?;
+    let rows = mgiv_fit::diagnostics::sdtab_at(&model, &p, &ds, a.npde_replicates, a.seed)?;
+    let csv = mgiv_fit::diagnostics::sdtab_csv(&rows);
+    crate::note!(
+        "sdtab of model {} ({}) on {}: {} observations",
+        model.id,
+        if a.estimates.is_some() {
+            "fitted estimates"
+        } else {
+            "its own values"
+        },
+        data.display(),
+        rows.len()
+    );
+    match &a.sdtab {
+        Some(path) => {
+            std::fs::write(path, csv)
+                .map_err(|e| anyhow::anyhow!("cannot write --sdtab '{}': {e}", path.display()))?;
+            crate::note!("sdtab written to {}", path.display());
+        }
+        None => print!("{csv}"),
+    }
+    Ok(())
 }
 
 impl SimulateArgs {
@@ -82,6 +166,9 @@ impl SimulateArgs {
 }
 
 pub fn run(mut a: SimulateArgs) -> Result<()> {
+    if let Some(data) = a.data.clone() {
+        return run_data(&a, &data);
+    }
     let mut banner = None;
     if a.is_empty() {
         a.regimen = Some(EXAMPLE_REGIMEN.into());

@@ -343,3 +343,113 @@ fn export_nonmem_control_stream_and_sbml() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nonlinear"));
 }
+
+/// `mgiv simulate --data` writes the sdtab of a model on a dataset; at a fit's estimates it is
+/// the table `mgiv fit --sdtab` wrote (same EBEs, same NPDE seed); at the model's own values
+/// (the truth that simulated the data) CWRES are centred with unit spread.
+#[test]
+fn simulate_data_writes_the_sdtab() {
+    let full = std::fs::read_to_string(repo("data/examples/fit/mg-sim-50.csv")).unwrap();
+    let small: String = full
+        .lines()
+        .filter(|l| {
+            l.starts_with('#')
+                || l.starts_with("ID")
+                || l.split(',')
+                    .next()
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .is_some_and(|id| id <= 12)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("mgiv-simdata-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("small.csv");
+    std::fs::write(&f, small).unwrap();
+    let model = repo("data/examples/fit/mg-2cmt-baseline.toml");
+    let fit_sdtab = dir.join("fit-sdtab.csv");
+    let out = mgiv()
+        .args([
+            "fit",
+            "--data",
+            f.to_str().unwrap(),
+            "--model",
+            &model,
+            "--json",
+            "--no-covariance",
+            "--max-iterations",
+            "150",
+            "--sdtab",
+            fit_sdtab.to_str().unwrap(),
+            "--npde-replicates",
+            "100",
+            "--seed",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fit_json = dir.join("fit.json");
+    std::fs::write(&fit_json, &out.stdout).unwrap();
+    let sim = |extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            "--data",
+            f.to_str().unwrap(),
+            "--model-file",
+            &model,
+            "--npde-replicates",
+            "100",
+            "--seed",
+            "4",
+        ];
+        args.extend_from_slice(extra);
+        let out = mgiv().args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let at_fit = sim(&["--estimates", fit_json.to_str().unwrap()]);
+    let want = std::fs::read_to_string(&fit_sdtab).unwrap();
+    let parse = |t: &str| -> Vec<Vec<f64>> {
+        t.lines()
+            .skip(1)
+            .map(|l| l.split(',').skip(2).map(|v| v.parse().unwrap()).collect())
+            .collect()
+    };
+    assert!(at_fit.starts_with("ID,ROW,TIME_H,DV_MMOL_L,PRED_MMOL_L,IPRED_MMOL_L"));
+    let (a, b) = (parse(&at_fit), parse(&want));
+    assert_eq!(a.len(), b.len());
+    assert!(a.len() > 40);
+    for (ra, rb) in a.iter().zip(&b) {
+        for (x, y) in ra.iter().zip(rb) {
+            assert!((x - y).abs() < 2e-5, "{ra:?} vs {rb:?}");
+        }
+    }
+    // at the template's own values (the model that simulated the example data)
+    let own = parse(&sim(&[]));
+    let cw: Vec<f64> = own.iter().map(|r| r[6]).collect();
+    let n = cw.len() as f64;
+    let mean = cw.iter().sum::<f64>() / n;
+    let sd = (cw.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    assert!(
+        mean.abs() < 0.3 && (sd - 1.0).abs() < 0.3,
+        "CWRES mean {mean} sd {sd}"
+    );
+    // PRED differs from IPRED (random effects estimated), and the curve is not flat
+    assert!(own.iter().any(|r| (r[2] - r[3]).abs() > 0.01));
+    // without a model: refused with what is needed
+    let out = mgiv()
+        .args(["simulate", "--data", f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--data needs --model"));
+}

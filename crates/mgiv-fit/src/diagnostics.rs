@@ -112,6 +112,46 @@ pub fn sdtab(
     let (subjects, _) = prepare(m, ds)?;
     let p = pop_from_result(m, r);
     let k = m.n_eta();
+    let etas = subjects
+        .iter()
+        .map(|s| {
+            let ind = r
+                .individuals
+                .iter()
+                .find(|x| x.id == s.id)
+                .ok_or_else(|| MgivError::Numerical(format!("no EBE for ID {}", s.id)))?;
+            Ok((0..k).map(|i| ind.eta[PARAMS[m.eta_params[i]]]).collect())
+        })
+        .collect::<Result<Vec<Vec<f64>>, MgivError>>()?;
+    table(m, &p, &subjects, &etas, n_sim, seed)
+}
+
+/// The sdtab at given population parameters (`mgiv simulate --data`): η̂ are the empirical Bayes
+/// estimates at `p` (the FOCE-I inner step), then as [`sdtab`].
+pub fn sdtab_at(
+    m: &EstimationModel,
+    p: &PopParams,
+    ds: &Dataset,
+    n_sim: usize,
+    seed: u64,
+) -> Result<Vec<SdtabRow>, MgivError> {
+    let (subjects, _) = prepare(m, ds)?;
+    let per = crate::focei::evaluate(m, p, &subjects)
+        .ok_or_else(|| MgivError::Numerical("Ω or σ not valid at the estimates".into()))?;
+    let etas: Vec<Vec<f64>> = per.into_iter().map(|x| x.1).collect();
+    table(m, p, &subjects, &etas, n_sim, seed)
+}
+
+fn table(
+    m: &EstimationModel,
+    p: &PopParams,
+    subjects: &[crate::focei::SubjectData],
+    etas: &[Vec<f64>],
+    n_sim: usize,
+    seed: u64,
+) -> Result<Vec<SdtabRow>, MgivError> {
+    let p = p.clone();
+    let k = m.n_eta();
     let lo = if k > 0 {
         linalg::cholesky(&p.omega, k).ok_or_else(|| MgivError::Numerical("Ω".into()))?
     } else {
@@ -121,12 +161,7 @@ pub fn sdtab(
         .par_iter()
         .enumerate()
         .map(|(si, s)| {
-            let ind = r
-                .individuals
-                .iter()
-                .find(|x| x.id == s.id)
-                .ok_or_else(|| MgivError::Numerical(format!("no EBE for ID {}", s.id)))?;
-            let eta: Vec<f64> = (0..k).map(|i| ind.eta[PARAMS[m.eta_params[i]]]).collect();
+            let eta = etas[si].clone();
             let predict = |e: &[f64]| -> (Vec<Dual>, Dual) {
                 let dp = crate::focei::dparams_pub(m, &p, s, e);
                 let mut all = Vec::new();
