@@ -330,7 +330,7 @@ impl Subject {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Item {
+pub(crate) enum Item {
     Id,
     Time,
     Date,
@@ -358,7 +358,7 @@ enum Role {
     Ignored,
 }
 
-fn item_for(name: &str, dialect: Dialect) -> Option<Item> {
+pub(crate) fn item_for(name: &str, dialect: Dialect) -> Option<Item> {
     use Item::*;
     let common = match name {
         "ID" => Some(Id),

@@ -15,9 +15,32 @@ fn num(v: f64) -> String {
     }
 }
 
+/// The column name of a covariate: as read, unless the NONMEM reader would take it for a data
+/// item (a Monolix dataset's `BLQ` covariate would become the BLQ flag), it would make the reader
+/// detect another dialect (`Y`, `OUT`, ...), or it is already taken; then with `_COV` appended
+/// (as often as needed).
+fn covariate_column(name: &str, taken: &[String]) -> String {
+    let clashes = |n: &str| {
+        let up = n.to_ascii_uppercase();
+        crate::read::item_for(&up, crate::read::Dialect::Nonmem).is_some()
+            || matches!(
+                up.as_str(),
+                "#ID" | "OUT" | "DOSE" | "Y" | "AMOUNT" | "TINF" | "ADM" | "YTYPE"
+            )
+            || taken.contains(&up)
+    };
+    let mut out = name.to_string();
+    while clashes(&out) {
+        out.push_str("_COV");
+    }
+    out
+}
+
 /// Canonical NONMEM CSV: `ID,TIME,EVID,MDV,CMT,AMT,RATE,ADDL,II,SS,DV,CENS,LLOQ,OCC,<covariates>`,
 /// TIME/II in the dataset's time unit, AMT/RATE in its AMT unit, DV/LLOQ in its DV unit, with
-/// `# DV_UNIT`, `# AMT_UNIT` and `# TIME_UNIT` lines so that [`crate::read()`] reads it back as is.
+/// `# DV_UNIT`, `# AMT_UNIT` and `# TIME_UNIT` lines so that [`crate::read()`] reads it back as is
+/// (covariate columns renamed where their name would be read as something else: see
+/// `covariate_column`).
 pub fn write_nonmem(ds: &Dataset) -> String {
     let tf = ds.time_unit.hours();
     let mut s = String::new();
@@ -29,9 +52,12 @@ pub fn write_nonmem(ds: &Dataset) -> String {
     }
     s.push_str(&format!("# TIME_UNIT={}\n", ds.time_unit.symbol()));
     let mut head = "ID,TIME,EVID,MDV,CMT,AMT,RATE,ADDL,II,SS,DV,CENS,LLOQ,OCC".to_string();
+    let mut taken: Vec<String> = head.split(',').map(String::from).collect();
     for c in &ds.covariates {
+        let name = covariate_column(c, &taken);
         head.push(',');
-        head.push_str(c);
+        head.push_str(&name);
+        taken.push(name.to_ascii_uppercase());
     }
     s.push_str(&head);
     s.push('\n');

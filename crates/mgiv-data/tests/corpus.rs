@@ -416,3 +416,30 @@ fn writing_back_reads_the_same_records() {
         }
     }
 }
+
+/// Found by the `nonmem_dataset` fuzz target: a Monolix dataset whose numeric columns BLQ and LLOQ
+/// are covariates there; written as NONMEM they would be read as data items (and LLOQ as a
+/// duplicated column). They are written as BLQ_COV, LLOQ_COV and read back unchanged.
+#[test]
+fn covariates_named_like_nonmem_items_are_renamed_when_written() {
+    let text = "# DV_UNIT=mmol/L\n# AMT_UNIT=mmol\nID,TIME,AMOUNT,Y,BLQ,LLOQ,WT\n\
+                1,0,10,.,0,0.3,70\n1,2,.,1.2,1,0.3,70\n";
+    let a = load(text);
+    assert_eq!(a.covariates, vec!["BLQ", "LLOQ", "WT"]);
+    let out = mgiv_data::write_nonmem(&a);
+    assert!(
+        out.contains(
+            "ID,TIME,EVID,MDV,CMT,AMT,RATE,ADDL,II,SS,DV,CENS,LLOQ,OCC,BLQ_COV,LLOQ_COV,WT\n"
+        ),
+        "{out}"
+    );
+    let b = load(&out);
+    assert_eq!(b.covariates, vec!["BLQ_COV", "LLOQ_COV", "WT"]);
+    let (ra, rb) = (&a.subjects[0].records[1], &b.subjects[0].records[1]);
+    assert_eq!(ra.covariates, rb.covariates);
+    // the BLQ covariate did not censor the observation
+    assert_eq!(
+        rb.observation.as_ref().map(|o| o.censoring),
+        Some(mgiv_data::Censoring::None)
+    );
+}
