@@ -841,10 +841,17 @@ pub fn read(text: &str, opts: &ReadOptions) -> (Option<Dataset>, Vec<Diagnostic>
             });
             origin_h = None;
         }
-        // duplicated rows
+        // duplicated rows: the same values in every column that is read (an ignored text column,
+        // e.g. a comment, does not make two records different: it is not written back either)
         if !seen_rows.insert(
             std::iter::once(id.clone())
-                .chain(row.fields.iter().cloned())
+                .chain(
+                    row.fields
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, _)| !matches!(roles.get(*j), Some(Role::Ignored)))
+                        .map(|(_, f)| f.clone()),
+                )
                 .collect(),
         ) {
             d.push(Diagnostic::new(

@@ -84,6 +84,18 @@ fn duplicated_rows() {
         Some(6),
         None,
     );
+    // an ignored text column (a comment) does not make two records different: what is read,
+    // and written back by write_nonmem, is the same (found by the nonmem_dataset fuzz target)
+    expect(
+        "ID,TIME,EVID,MDV,AMT,DV,NOTE\n1,0,1,1,4,.,load\n1,2,0,0,.,1.1,first\n1,2,0,0,.,1.1,repeat\n",
+        "E-DUPLICATE-ROW",
+        Some(6),
+        None,
+    );
+    // a numeric column (a covariate) does
+    let (ok, _) =
+        diags("ID,TIME,EVID,MDV,AMT,DV,WT\n1,0,1,1,4,.,70\n1,2,0,0,.,1.1,70\n1,2,0,0,.,1.1,71\n");
+    assert!(ok);
 }
 
 #[test]
