@@ -1519,7 +1519,7 @@ pub fn read(text: &str, opts: &ReadOptions) -> (Option<Dataset>, Vec<Diagnostic>
         {
             continue;
         }
-        subject.records.push(Record {
+        let record = Record {
             row: line,
             time_h,
             evid,
@@ -1529,7 +1529,32 @@ pub fn read(text: &str, opts: &ReadOptions) -> (Option<Dataset>, Vec<Diagnostic>
             observation,
             occasion: occ_v.map(|o| o as u32),
             covariates: covs,
-        });
+        };
+        // the same record as read (rows that differ only in what a record of their kind does not
+        // use, e.g. RATE on a sample, read as one record): a duplicate as well
+        let same_as_read = subjects
+            .iter()
+            .filter(|s| s.id == id)
+            .flat_map(|s| &s.records)
+            .any(|r| {
+                Record {
+                    row: line,
+                    ..r.clone()
+                } == record
+            });
+        if same_as_read {
+            d.push(Diagnostic::new(
+                "E-DUPLICATE-ROW",
+                Severity::Error,
+                Some(line),
+                None,
+                "the same record as an earlier row (once read: the rows differ only in values this kind of record does not use)",
+                "each record once",
+            ));
+            continue;
+        }
+        let subject = subjects.last_mut().expect("pushed above");
+        subject.records.push(record);
     }
     if dvids.len() > 1 {
         d.push(Diagnostic::new(
