@@ -488,7 +488,9 @@ pub fn fit_saem(
         }
     }
 
-    // stationarity of the burn-in: the means of its last two fifths agree
+    // stationarity of the burn-in: the means of its last two fifths agree, within a tolerance
+    // (5 % for θ, 20 % for ω², σ) or within the iterates' own fluctuation (the mean of the two
+    // windows' SDs: with step 1 each iterate carries the noise of one sample per subject)
     let converged = {
         let b = settings.burn_in;
         let w = b / 5;
@@ -496,28 +498,33 @@ pub fn fit_saem(
             notes.push("SAEM burn-in too short to judge stationarity (converged = false)".into());
             false
         } else {
-            let mean = |r: std::ops::Range<usize>| -> Vec<f64> {
+            let stats = |r: std::ops::Range<usize>| -> (Vec<f64>, Vec<f64>) {
                 let len = r.len() as f64;
-                let mut m = vec![0.0; trace[0].len()];
-                for t in &trace[r] {
+                let dim = trace[0].len();
+                let mut m = vec![0.0; dim];
+                for t in &trace[r.clone()] {
                     for (a, v) in m.iter_mut().zip(t) {
                         *a += v / len;
                     }
                 }
-                m
+                let mut sd = vec![0.0; dim];
+                for t in &trace[r] {
+                    for ((s, v), mu) in sd.iter_mut().zip(t).zip(&m) {
+                        *s += (v - mu).powi(2) / (len - 1.0);
+                    }
+                }
+                (m, sd.into_iter().map(f64::sqrt).collect())
             };
-            let (a, c) = (mean(b - 2 * w..b - w), mean(b - w..b));
+            let ((a, sa), (c, sc)) = (stats(b - 2 * w..b - w), stats(b - w..b));
             let n_theta = model.thetas.len();
-            let bad: Vec<String> = a
-                .iter()
-                .zip(&c)
-                .enumerate()
-                .filter(|(i, (x, y))| {
-                    let tol = if *i < n_theta { 0.05 } else { 0.2 };
-                    ((*x - *y) / x.abs().max(1e-12)).abs() > tol
+            let bad: Vec<String> = (0..a.len())
+                .filter(|&i| {
+                    let tol = if i < n_theta { 0.05 } else { 0.2 };
+                    let d = (a[i] - c[i]).abs();
+                    d > tol * a[i].abs().max(1e-12) && d > 0.5 * (sa[i] + sc[i])
                 })
-                .map(|(i, _)| {
-                    if i < n_theta {
+                .map(|i| {
+                    let name = if i < n_theta {
                         format!("theta.{}", model.thetas[i].name)
                     } else if i < n_theta + k {
                         format!(
@@ -526,12 +533,16 @@ pub fn fit_saem(
                         )
                     } else {
                         format!("sigma.{}", model.sigma_names()[i - n_theta - k])
-                    }
+                    };
+                    format!(
+                        "{name} ({:+.1} %)",
+                        100.0 * (c[i] - a[i]) / a[i].abs().max(1e-12)
+                    )
                 })
                 .collect();
             if !bad.is_empty() {
                 notes.push(format!(
-                    "SAEM burn-in not stationary for {} (the means of its last two fifths differ by more than 5 % for θ, 20 % for ω²/σ): increase --saem-burn-in",
+                    "SAEM burn-in not stationary for {}: the means of its last two fifths differ by more than 5 % (θ) or 20 % (ω², σ) and by more than the iterates' fluctuation; increase --saem-burn-in",
                     bad.join(", ")
                 ));
             }

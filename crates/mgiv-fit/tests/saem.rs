@@ -172,3 +172,25 @@ fn saem_is_seeded_and_independent_of_the_thread_count() {
     assert_ne!(a, c);
     eprintln!("{a}\n{c}");
 }
+
+/// A burn-in far too short from a start 25-40 % off is not stationary: `converged` is false and
+/// a note names the parameters still drifting.
+#[test]
+fn saem_flags_a_burn_in_that_has_not_reached_stationarity() {
+    let truth = EstimationModel::from_toml(TRUTH).unwrap();
+    let ds = dataset(&simulate_nonmem(&truth, &Design::default(), 2026).unwrap());
+    let settings = SaemSettings {
+        burn_in: 25,
+        iterations: 5,
+        seed: 1,
+        covariance: false,
+    };
+    let r = fit_saem(&start_model(), &ds, &settings, &|_| {}).unwrap();
+    assert!(!r.converged);
+    assert!(
+        r.notes.iter().any(|n| n.contains("not stationary for")),
+        "{:?}",
+        r.notes
+    );
+    eprintln!("{:?}", r.notes);
+}

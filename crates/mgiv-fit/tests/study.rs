@@ -4,11 +4,12 @@
 //! 90 % intervals.
 //!
 //! `cargo test --release -p mgiv-fit --test study -- --ignored --nocapture`
-//! (`MGIV_STUDY_N=20` for a shorter run).
+//! (`MGIV_STUDY_N=20` for a shorter run; `MGIV_STUDY_METHOD=saem` fits by SAEM, seed = dataset
+//! seed, instead of FOCE-I).
 
 use mgiv_data::{read, ReadOptions};
 use mgiv_fit::sim::{simulate_nonmem, Design};
-use mgiv_fit::{fit, EstimationModel, FitSettings};
+use mgiv_fit::{fit, fit_saem, EstimationModel, FitSettings, SaemSettings};
 
 #[test]
 #[ignore]
@@ -21,6 +22,7 @@ fn simulation_reestimation_study() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
+    let saem = std::env::var("MGIV_STUDY_METHOD").is_ok_and(|m| m == "saem");
     let truths: Vec<(String, f64)> = vec![
         ("theta.cl_l_h".into(), 4.0),
         ("theta.v1_l".into(), 15.0),
@@ -41,7 +43,15 @@ fn simulation_reestimation_study() {
     for seed in 1..=n {
         let text = simulate_nonmem(&truth, &Design::default(), seed).unwrap();
         let (ds, _) = read(&text, &ReadOptions::default());
-        let r = fit(&truth, &ds.unwrap(), &FitSettings::default(), &|_| {}).unwrap();
+        let r = if saem {
+            let settings = SaemSettings {
+                seed,
+                ..Default::default()
+            };
+            fit_saem(&truth, &ds.unwrap(), &settings, &|_| {}).unwrap()
+        } else {
+            fit(&truth, &ds.unwrap(), &FitSettings::default(), &|_| {}).unwrap()
+        };
         converged += r.converged as usize;
         for (k, (name, t)) in truths.iter().enumerate() {
             let (kind, p) = name.split_once('.').unwrap();
@@ -86,7 +96,8 @@ fn simulation_reestimation_study() {
         }
     }
     eprintln!(
-        "\n{n} datasets, {converged} converged, {:.0} s",
+        "\n{n} datasets ({}), {converged} converged, {:.0} s",
+        if saem { "SAEM" } else { "FOCE-I" },
         t0.elapsed().as_secs_f64()
     );
     assert!(failures.is_empty(), "{failures:#?}");
