@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-1000000}"
 export RUSTC_BOOTSTRAP=1
-for t in regimen_text regimen_json_toml clinical_text model_toml; do
+for t in regimen_text regimen_json_toml clinical_text model_toml nonmem_dataset; do
   mkdir -p "fuzz/corpus/$t"
   cp -n fuzz/seeds/$t/* "fuzz/corpus/$t/" 2>/dev/null || true
   echo "== $t ($RUNS runs)"
