@@ -40,7 +40,7 @@ pub struct TrialArgs {
     /// Indication (default: the named protocols' shared one; else assumed from the population or model and reported)
     #[arg(long, value_name = "ID")]
     pub indication: Option<String>,
-    /// Virtual population: pre-eclampsia, pregnant, adult, icu (default: the indication's)
+    /// Virtual population: pre-eclampsia, pregnant, adult, icu, community (default: the indication's)
     #[arg(long, value_name = "ID")]
     pub population: Option<String>,
     /// Number of virtual patients (1 to 20 000 000)

@@ -279,10 +279,12 @@ impl ClinicalContext {
                         })
                     })
                     .collect();
+                // The indication file lists its populations in clinical order (data/indications/):
+                // the first that matches the patient is used, whether or not the model was fitted
+                // in it (a mismatch is a CTX-MODEL-POPULATION warning below, not a reason to
+                // switch to a population the patient does not belong to).
                 let id = fitting
-                    .iter()
-                    .find(|id| model.fitted_in.populations.contains(id))
-                    .or(fitting.first())
+                    .first()
                     .map(|s| s.as_str())
                     .unwrap_or(&indication.populations[0]);
                 (
