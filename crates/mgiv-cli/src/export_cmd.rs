@@ -6,7 +6,7 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Model: a TOML file with an [estimation] table, or a built-in model id
+    /// Model: a TOML file with an `[estimation]` table, or a built-in model id
     #[arg(long, value_name = "MODEL.toml|ID")]
     pub model: String,
     /// Output format: nonmem (a control stream for FOCE-I); sbml is not implemented yet

@@ -2,7 +2,7 @@
 //! so plots render the same on a machine without fonts.
 //!
 //! A plotting function is generic over the backend: `fn draw<DB: DrawingBackend>(area:
-//! &DrawingArea<DB, Shift>, ...) -> anyhow::Result<()>`; [`plot_to_file!`] dispatches on the file
+//! &DrawingArea<DB, Shift>, ...) -> anyhow::Result<()>`; `plot_to_file!` dispatches on the file
 //! extension.
 //!
 //! Every time plot shares one frame ([`layout`], [`time_chart`], [`Legend`]): a title and a
