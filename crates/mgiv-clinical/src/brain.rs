@@ -46,13 +46,10 @@ pub fn brain_for_regimen(
         Some(t) => t,
         None => default_report_times(&regimen, hours)?,
     };
-    let grid = serum_grid(report_times_h.last().copied().unwrap_or(24.0))?;
-    let serum = simulate(
-        &ctx.model,
-        Some(ctx.model_why.clone()),
-        &ctx.patient,
+    let serum = serum_on_grid(
+        ctx,
         &regimen,
-        &grid,
+        report_times_h.last().copied().unwrap_or(24.0),
     )?;
     let report = brain_report(
         &serum.times_h,
@@ -69,11 +66,23 @@ pub fn brain_for_regimen(
     })
 }
 
-/// The fine serum grid of a horizon: 1-minute steps, or horizon/5000 for long horizons.
-fn serum_grid(horizon_h: f64) -> Result<Vec<f64>, SafetyError> {
+/// The context's serum curve on the fine grid of a horizon (1-minute steps, or horizon/5000 for
+/// long horizons), so a 20-minute loading peak is never cut.
+fn serum_on_grid(
+    ctx: &ClinicalContext,
+    regimen: &Regimen,
+    horizon_h: f64,
+) -> Result<Simulation, SafetyError> {
     let horizon = horizon_h.max(1.0 / 60.0);
     let step = (horizon / 5000.0).max(1.0 / 60.0);
-    Ok(uniform_times(horizon, step)?)
+    let grid = uniform_times(horizon, step)?;
+    Ok(simulate(
+        &ctx.model,
+        Some(ctx.model_why.clone()),
+        &ctx.patient,
+        regimen,
+        &grid,
+    )?)
 }
 
 /// Serum curve (fine grid) and the CSF course for a regimen on the context, from 0 to
@@ -86,14 +95,7 @@ pub fn serum_and_csf(
     opts: &CsfOptions,
 ) -> Result<(Simulation, CsfCourse), SafetyError> {
     let regimen = Regimen::from_text(regimen_text, ctx.patient.weight_kg)?;
-    let grid = serum_grid(horizon_h)?;
-    let sim = simulate(
-        &ctx.model,
-        Some(ctx.model_why.clone()),
-        &ctx.patient,
-        &regimen,
-        &grid,
-    )?;
+    let sim = serum_on_grid(ctx, &regimen, horizon_h)?;
     let course = csf_from_serum(
         &sim.times_h,
         &sim.serum_mmol_l,

@@ -239,15 +239,16 @@ impl DoseEvent {
             DoseEvent::Infusion { end_h, .. } => end_h.unwrap_or(f64::INFINITY),
         }
     }
-    /// Amount given up to time `t_h` (mmol).
-    pub fn amount_given_by_mmol(&self, t_h: f64) -> f64 {
+    /// Amount (mmol) given in the window [a, b): a bolus counts when it falls in the window (to
+    /// 1e-12 h, so a bolus at exactly `b` belongs to the next window), an infusion by its overlap.
+    pub fn amount_in_window_mmol(&self, a: f64, b: f64) -> f64 {
         match *self {
             DoseEvent::Bolus {
                 time_h,
                 amount_mmol,
                 ..
             } => {
-                if t_h >= time_h {
+                if time_h >= a - 1e-12 && time_h < b - 1e-12 {
                     amount_mmol
                 } else {
                     0.0
@@ -259,9 +260,21 @@ impl DoseEvent {
                 rate_mmol_per_h,
                 ..
             } => {
-                let end = end_h.unwrap_or(f64::INFINITY).min(t_h);
-                rate_mmol_per_h * (end - start_h).max(0.0)
+                let overlap = end_h.unwrap_or(f64::INFINITY).min(b) - start_h.max(a);
+                rate_mmol_per_h * overlap.max(0.0)
             }
+        }
+    }
+    /// Amount given up to time `t_h` (mmol): a bolus at exactly `t_h` counts.
+    pub fn amount_given_by_mmol(&self, t_h: f64) -> f64 {
+        match *self {
+            DoseEvent::Bolus {
+                time_h,
+                amount_mmol,
+                ..
+            } if t_h >= time_h => amount_mmol,
+            DoseEvent::Bolus { .. } => 0.0,
+            DoseEvent::Infusion { .. } => self.amount_in_window_mmol(f64::NEG_INFINITY, t_h),
         }
     }
 }
