@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Brian2 vs mgiv on the same machine, in one run (issue 5; results go to docs/BENCHMARKS-neuro.md).
+# Brian2 vs mgiv on the same machine, in one run (issue 5; results go to BENCHMARKS.md, "Spiking networks").
 #
 #   bash bench/neuro/run_all.sh            # everything (about 15 min on a 2-core VM)
 #   QUICK=1 bash bench/neuro/run_all.sh    # one seed, no 100k network

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create the Python environment for the Brian2 comparison (issue 5, docs/BENCHMARKS-neuro.md).
+# Create the Python environment for the Brian2 comparison (issue 5, BENCHMARKS.md, "Spiking networks").
 # The venv lives in bench-env/ at the repository root (gitignored). Brian2 is used only as an
 # external benchmark peer; nothing from it is linked into mgiv.
 set -euo pipefail

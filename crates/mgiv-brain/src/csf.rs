@@ -476,25 +476,8 @@ fn validate_inputs(
     Ok(())
 }
 
-/// Two quantiles (linear interpolation between order statistics); sorts `v`.
-pub fn quantile_pair(v: &mut [f64], q_lo: f64, q_hi: f64) -> (f64, f64) {
-    v.sort_by(|a, b| a.total_cmp(b));
-    (quantile_sorted(v, q_lo), quantile_sorted(v, q_hi))
-}
-
-pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
-    let i = pos.floor() as usize;
-    let f = pos - i as f64;
-    if i + 1 < v.len() {
-        v[i] * (1.0 - f) + v[i + 1] * f
-    } else {
-        v[i]
-    }
-}
+/// The sample quantiles of mgiv (type 7), from `mgiv_core::numerics`.
+pub use mgiv_core::numerics::{quantile_pair, quantile_sorted};
 
 #[cfg(test)]
 mod tests {

@@ -338,8 +338,26 @@ fn best_of(f: &dyn Fn(&[f64]) -> f64, starts: &[Vec<f64>]) -> Vec<f64> {
 pub fn fit_csf() -> Result<CsfModelFile, MgivError> {
     let d = csf_data()?;
     let o = Objective::new(&d);
+    let saturable = fit_saturable(&o, &d)?;
+    let leaky = fit_leaky(&o, &d)?;
+    let ratio = fit_ratio(&d);
+    let ionised = fit_ionised(&d);
+    Ok(CsfModelFile {
+        description: "Blood-CSF magnesium transfer: dC/dt = Jmax*Cp/(Km+Cp) - k_out*C (saturable) or k_in*Cp - k_out*C (leaky); \
+relative form dy/dt = k_out*(g(x) - y). Fitted to Fuchs-Buder 1997, McKee 2005 and a k_out prior (data/brain/csf-data.toml)."
+            .into(),
+        generated_by: "mgiv brain fit-csf (crates/mgiv-brain/src/fit.rs)".into(),
+        interval_meaning: INTERVAL_MEANING.into(),
+        data_file: "data/brain/csf-data.toml".into(),
+        saturable,
+        leaky,
+        ratio,
+        ionised,
+    })
+}
 
-    // saturable
+/// The saturable transfer model: best of 9 starts, Laplace covariance scaled by the Birge factor.
+fn fit_saturable(o: &Objective, d: &CsfData) -> Result<SaturableFit, MgivError> {
     let fs = |phi: &[f64]| o.saturable_chi2(phi);
     let mut starts = Vec::new();
     for lk in [0.1f64, 0.4, 1.0] {
@@ -363,7 +381,7 @@ pub fn fit_csf() -> Result<CsfModelFile, MgivError> {
         [-h[1][0] / det * birge, h[0][0] / det * birge],
     ];
     let ps = params(xs[0].exp(), Some(xs[1].exp()));
-    let saturable = SaturableFit {
+    Ok(SaturableFit {
         k_out_per_h: ps.k_out_per_h,
         km_rel: xs[1].exp(),
         t_half_min: 60.0 * std::f64::consts::LN_2 / ps.k_out_per_h,
@@ -372,10 +390,12 @@ pub fn fit_csf() -> Result<CsfModelFile, MgivError> {
         chi2,
         dof,
         birge_factor: birge,
-        predictions: predictions(&o, &d, &ps),
-    };
+        predictions: predictions(o, d, &ps),
+    })
+}
 
-    // leaky
+/// The leaky (linear) transfer model, fitted the same way.
+fn fit_leaky(o: &Objective, d: &CsfData) -> Result<LeakyFit, MgivError> {
     let fl = |phi: &[f64]| o.leaky_chi2(phi);
     let xl = best_of(&fl, &[vec![0.1f64.ln()], vec![1.0f64.ln()]]);
     let chi2_l = fl(&xl);
@@ -388,7 +408,7 @@ pub fn fit_csf() -> Result<CsfModelFile, MgivError> {
         ));
     }
     let pl = params(xl[0].exp(), None);
-    let leaky = LeakyFit {
+    Ok(LeakyFit {
         k_out_per_h: pl.k_out_per_h,
         t_half_min: 60.0 * std::f64::consts::LN_2 / pl.k_out_per_h,
         mean_ln: xl[0],
@@ -396,10 +416,15 @@ pub fn fit_csf() -> Result<CsfModelFile, MgivError> {
         chi2: chi2_l,
         dof: dof_l,
         birge_factor: birge_l,
-        predictions: predictions(&o, &d, &pl),
-    };
+        predictions: predictions(o, d, &pl),
+    })
+}
 
-    // baseline ratio: inverse-variance mean of the two human studies (delta-method SEs)
+/// The baseline CSF/serum total ratio: inverse-variance mean of the two human studies
+/// (delta-method SEs, scaled by their disagreement).
+fn fit_ratio(d: &CsfData) -> RatioFit {
+    let mk = &d.mckee_2005;
+    let fb = &d.fuchs_buder_1997;
     let ratio_of = |c: f64, sc: f64, s: f64, ss: f64, n: u32| {
         let r = c / s;
         let sn = (n as f64).sqrt();
@@ -408,8 +433,6 @@ pub fn fit_csf() -> Result<CsfModelFile, MgivError> {
             r * ((sc / sn / c).powi(2) + (ss / sn / s).powi(2)).sqrt(),
         )
     };
-    let mk = &d.mckee_2005;
-    let fb = &d.fuchs_buder_1997;
     let (r1, s1) = ratio_of(
         mk.baseline_csf_total_mmol_l,
         mk.baseline_csf_total_sd_mmol_l,
@@ -428,46 +451,59 @@ pub fn fit_csf() -> Result<CsfModelFile, MgivError> {
     let r = (w1 * r1 + w2 * r2) / (w1 + w2);
     let chi2_r = w1 * (r1 - r).powi(2) + w2 * (r2 - r).powi(2);
     let se_r = (1.0 / (w1 + w2)).sqrt() * chi2_r.max(1.0).sqrt();
-    let ratio = RatioFit {
+    RatioFit {
         ratio_total: r,
         se: se_r,
         inputs: vec![
             RatioInput {
-                study: "McKee 2005 (CSF 1.25 ± 0.14 / serum 0.92 ± 0.18 mmol/L, n = 30)".into(),
+                study: format!(
+                    "McKee 2005 (CSF {:.2} ± {:.2} / serum {:.2} ± {:.2} mmol/L, n = {})",
+                    mk.baseline_csf_total_mmol_l,
+                    mk.baseline_csf_total_sd_mmol_l,
+                    mk.baseline_serum_total_mmol_l,
+                    mk.baseline_serum_total_sd_mmol_l,
+                    mk.n
+                ),
                 ratio: r1,
                 se: s1,
             },
             RatioInput {
-                study: "Fuchs-Buder 1997 (CSF 0.95 ± 0.11 / plasma 0.74 ± 0.12 mmol/L, n = 20)"
-                    .into(),
+                study: format!(
+                    "Fuchs-Buder 1997 (CSF {:.2} ± {:.2} / plasma {:.2} ± {:.2} mmol/L, n = {})",
+                    fb.csf_mmol_l[0],
+                    fb.csf_sd_mmol_l[0],
+                    fb.plasma_mmol_l[0],
+                    fb.plasma_sd_mmol_l[0],
+                    fb.n
+                ),
                 ratio: r2,
                 se: s2,
             },
         ],
-    };
+    }
+}
+
+/// The ionised fraction of CSF Mg (McKee 2005 baseline), with its delta-method SE.
+fn fit_ionised(d: &CsfData) -> IonisedFit {
+    let mk = &d.mckee_2005;
     let fi = mk.baseline_csf_ionised_mmol_l / mk.baseline_csf_total_mmol_l;
     let sn = (mk.n as f64).sqrt();
     let se_fi = fi
         * ((mk.baseline_csf_ionised_sd_mmol_l / sn / mk.baseline_csf_ionised_mmol_l).powi(2)
             + (mk.baseline_csf_total_sd_mmol_l / sn / mk.baseline_csf_total_mmol_l).powi(2))
         .sqrt();
-    let ionised = IonisedFit {
+    IonisedFit {
         fraction: fi,
         se: se_fi,
-        source: "McKee 2005 baseline CSF ionised 0.80 ± 0.10 / total 1.25 ± 0.14 mmol/L (n = 30); assumed constant under hypermagnesaemia (the 12/24-h ionised values were not retrievable)".into(),
-    };
-    Ok(CsfModelFile {
-        description: "Blood-CSF magnesium transfer: dC/dt = Jmax*Cp/(Km+Cp) - k_out*C (saturable) or k_in*Cp - k_out*C (leaky); \
-relative form dy/dt = k_out*(g(x) - y). Fitted to Fuchs-Buder 1997, McKee 2005 and a k_out prior (data/brain/csf-data.toml)."
-            .into(),
-        generated_by: "mgiv brain fit-csf (crates/mgiv-brain/src/fit.rs)".into(),
-        interval_meaning: INTERVAL_MEANING.into(),
-        data_file: "data/brain/csf-data.toml".into(),
-        saturable,
-        leaky,
-        ratio,
-        ionised,
-    })
+        source: format!(
+            "McKee 2005 baseline CSF ionised {:.2} ± {:.2} / total {:.2} ± {:.2} mmol/L (n = {}); assumed constant under hypermagnesaemia (the 12/24-h ionised values were not retrievable)",
+            mk.baseline_csf_ionised_mmol_l,
+            mk.baseline_csf_ionised_sd_mmol_l,
+            mk.baseline_csf_total_mmol_l,
+            mk.baseline_csf_total_sd_mmol_l,
+            mk.n
+        ),
+    }
 }
 
 #[cfg(test)]

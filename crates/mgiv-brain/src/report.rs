@@ -11,9 +11,11 @@ use crate::csf::{
 use crate::effects::{
     self, blood_pressure_course, check_voltage, constants, crp_assessment, excitability_shift_mv,
     plasticity_at, release_relative, standard_protocol, status_band, BlockSpec, BpCourse,
-    CrpAssessment, PlasticityReadout, StatusBand, VascularHypothesis,
+    CrpAssessment, EffectConstants, PlasticityReadout, StatusBand, VascularHypothesis,
 };
 use crate::evidence::{claim, claims, Claim};
+use mgiv_neuro::mg_block::MgBlock;
+use mgiv_neuro::plasticity::Protocol;
 
 /// Options of a brain run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -203,6 +205,56 @@ pub fn brain_report(
     report_times_h: &[f64],
     opts: &BrainOptions,
 ) -> Result<BrainReport, MgivError> {
+    check_inputs(times_h, serum_mmol_l, report_times_h, opts)?;
+    let chain = Chain::new(
+        times_h,
+        serum_mmol_l,
+        baseline_serum_mmol_l,
+        report_times_h,
+        opts,
+    )?;
+    let points = chain
+        .idx
+        .iter()
+        .map(|&j| chain.point(j))
+        .collect::<Result<Vec<_>, _>>()?;
+    let summary = chain.summary()?;
+    let warnings = chain.warnings(summary.csf_ionised_peak.value);
+    let claims_out = graded_claims(&summary, opts)?;
+    let plain = plain_language(&summary, opts);
+    let file = crate::csf::CsfModelFile::builtin()?;
+    let p = chain.course.params;
+    Ok(BrainReport {
+        csf_model: CsfModelInfo {
+            variant: opts.csf.variant,
+            k_out_per_h: p.k_out_per_h,
+            km_rel: p.km_rel,
+            ratio_total: p.ratio_total,
+            ionised_fraction: p.ionised_fraction,
+            interval_coverage: opts.csf.coverage,
+            n_samples: opts.csf.n_samples,
+            seed: opts.csf.seed,
+            interval_meaning: INTERVAL_MEANING.into(),
+            source: format!("{} ({})", file.description, file.data_file),
+        },
+        block: format!("{} — {}", opts.block.name(), chain.block.source),
+        voltages_mv: opts.voltages_mv.clone(),
+        points,
+        summary,
+        claims: claims_out,
+        not_modelled: not_modelled(),
+        plain_language: plain,
+        warnings,
+    })
+}
+
+/// The inputs of `brain_report`, each checked with a message naming it.
+fn check_inputs(
+    times_h: &[f64],
+    serum_mmol_l: &[f64],
+    report_times_h: &[f64],
+    opts: &BrainOptions,
+) -> Result<(), MgivError> {
     if report_times_h.is_empty() {
         return Err(invalid("report times", "none", "at least one time"));
     }
@@ -234,58 +286,133 @@ pub fn brain_report(
             "one serum value per time",
         ));
     }
-    // merge report times into the grid
-    let mut grid: Vec<f64> = times_h.to_vec();
-    grid.extend_from_slice(report_times_h);
-    grid.sort_by(|a, b| a.total_cmp(b));
-    grid.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
-    let serum: Vec<f64> = grid
-        .iter()
-        .map(|&t| interp(times_h, serum_mmol_l, t))
-        .collect();
-    let course = csf_from_serum(&grid, &serum, baseline_serum_mmol_l, &opts.csf)?;
-    let idx: Vec<usize> = report_times_h
-        .iter()
-        .map(|&t| grid.iter().position(|&g| (g - t).abs() < 1e-9).unwrap_or(0))
-        .collect();
+    Ok(())
+}
 
-    let c = constants()?;
-    let block = opts.block.block()?;
-    let ca = c.conditions.ca_o_mmol_l;
-    let i0 = course.baseline_ionised_mmol_l;
-    let bp: Option<BpCourse> = opts.pre_eclampsia.then(|| {
-        blood_pressure_course(
-            &c.blood_pressure,
-            &grid,
-            &serum,
+/// The evidence entries (data/brain/evidence.toml) of the effects a report lists.
+struct EffectEvidence {
+    nmda: Claim,
+    release: Claim,
+    excitability: Claim,
+    bp: Claim,
+    cbf: Claim,
+    plasticity: Claim,
+    inflammation: Claim,
+}
+
+impl EffectEvidence {
+    fn load() -> Result<Self, MgivError> {
+        Ok(EffectEvidence {
+            nmda: claim("nerve-transmission")?,
+            release: claim("release")?,
+            excitability: claim("excitability")?,
+            bp: claim("blood-pressure")?,
+            cbf: claim("cerebral-blood-flow")?,
+            plasticity: claim("plasticity")?,
+            inflammation: claim("inflammation")?,
+        })
+    }
+}
+
+/// "grade — qualifier" of one effect.
+fn grade(cl: &Claim, extra: &str) -> String {
+    format!("{} — {}", cl.grade, extra)
+}
+
+/// One run of the chain: the serum series on the merged grid, the CSF course on it and what every
+/// effect needs, computed once.
+struct Chain<'a> {
+    opts: &'a BrainOptions,
+    c: EffectConstants,
+    block: MgBlock,
+    ev: EffectEvidence,
+    /// the serum series' times with the report times merged in
+    grid: Vec<f64>,
+    serum: Vec<f64>,
+    course: CsfCourse,
+    /// index in `grid` of every report time
+    idx: Vec<usize>,
+    baseline_serum_mmol_l: f64,
+    /// baseline ionised CSF Mg (mmol/L)
+    i0: f64,
+    bp: Option<BpCourse>,
+    proto: Protocol,
+    gb0: f64,
+    crp: Option<CrpAssessment>,
+    q_lo: f64,
+    q_hi: f64,
+}
+
+impl<'a> Chain<'a> {
+    fn new(
+        times_h: &[f64],
+        serum_mmol_l: &[f64],
+        baseline_serum_mmol_l: f64,
+        report_times_h: &[f64],
+        opts: &'a BrainOptions,
+    ) -> Result<Self, MgivError> {
+        // merge report times into the grid
+        let mut grid: Vec<f64> = times_h.to_vec();
+        grid.extend_from_slice(report_times_h);
+        grid.sort_by(|a, b| a.total_cmp(b));
+        grid.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+        let serum: Vec<f64> = grid
+            .iter()
+            .map(|&t| interp(times_h, serum_mmol_l, t))
+            .collect();
+        let course = csf_from_serum(&grid, &serum, baseline_serum_mmol_l, &opts.csf)?;
+        let idx: Vec<usize> = report_times_h
+            .iter()
+            .map(|&t| grid.iter().position(|&g| (g - t).abs() < 1e-9).unwrap_or(0))
+            .collect();
+        let c = constants()?;
+        let block = opts.block.block()?;
+        let i0 = course.baseline_ionised_mmol_l;
+        let bp: Option<BpCourse> = opts.pre_eclampsia.then(|| {
+            blood_pressure_course(
+                &c.blood_pressure,
+                &grid,
+                &serum,
+                baseline_serum_mmol_l,
+                opts.csf.coverage,
+                200,
+                opts.csf.seed ^ 0x0B10_0D00,
+            )
+        });
+        let proto = standard_protocol(&c.plasticity)?;
+        let gb0 = plasticity_at(&c.plasticity, &proto, i0, false)?.gb_synaptic_change;
+        let crp = opts
+            .crp_mg_l
+            .map(|v| crp_assessment(&c.inflammation, v))
+            .transpose()?;
+        let q_lo = (1.0 - opts.csf.coverage) / 2.0;
+        Ok(Chain {
+            opts,
+            ev: EffectEvidence::load()?,
+            c,
+            block,
+            grid,
+            serum,
+            course,
+            idx,
             baseline_serum_mmol_l,
-            opts.csf.coverage,
-            200,
-            opts.csf.seed ^ 0x0B10_0D00,
-        )
-    });
-    let proto = standard_protocol(&c.plasticity)?;
-    let gb0 = plasticity_at(&c.plasticity, &proto, i0, false)?.gb_synaptic_change;
-    let crp = opts
-        .crp_mg_l
-        .map(|v| crp_assessment(&c.inflammation, v))
-        .transpose()?;
+            i0,
+            bp,
+            proto,
+            gb0,
+            crp,
+            q_lo,
+            q_hi: 1.0 - q_lo,
+        })
+    }
 
-    let ev_nmda = claim("nerve-transmission")?;
-    let ev_rel = claim("release")?;
-    let ev_exc = claim("excitability")?;
-    let ev_bp = claim("blood-pressure")?;
-    let ev_cbf = claim("cerebral-blood-flow")?;
-    let ev_pl = claim("plasticity")?;
-    let ev_inf = claim("inflammation")?;
-    let grade = |cl: &Claim, extra: &str| format!("{} — {}", cl.grade, extra);
-
-    let q_lo = (1.0 - opts.csf.coverage) / 2.0;
-    let q_hi = 1.0 - q_lo;
-    let rel_interval = |v_mv: f64, j: usize| -> (f64, f64) {
+    /// Interval of the NMDA conductance relative to baseline at grid point `j` and potential
+    /// `v_mv`, over the CSF parameter draws (a point when there are none).
+    fn rel_interval(&self, v_mv: f64, j: usize) -> (f64, f64) {
+        let (block, course) = (&self.block, &self.course);
         if course.ionised_draws_mmol_l.is_empty() {
             let r = block.unblocked_fraction(v_mv, course.ionised_mmol_l[j])
-                / block.unblocked_fraction(v_mv, i0);
+                / block.unblocked_fraction(v_mv, self.i0);
             return (r, r);
         }
         let mut v: Vec<f64> = course
@@ -294,18 +421,45 @@ pub fn brain_report(
             .zip(&course.ionised_draw_baselines_mmol_l)
             .map(|(d, b)| block.unblocked_fraction(v_mv, d[j]) / block.unblocked_fraction(v_mv, *b))
             .collect();
-        quantile_pair(&mut v, q_lo, q_hi)
-    };
+        quantile_pair(&mut v, self.q_lo, self.q_hi)
+    }
 
-    let mut points = Vec::with_capacity(idx.len());
-    for &j in &idx {
-        let im = course.ionised_mmol_l[j];
+    /// The output point at grid index `j`: levels and every effect.
+    fn point(&self, j: usize) -> Result<BrainPoint, MgivError> {
+        let im = self.course.ionised_mmol_l[j];
+        let (mut eff, first_rel) = self.nmda_effects(j);
+        eff.extend(self.cellular_effects(im)?);
+        eff.extend(self.bp_effects(j));
+        eff.extend(self.cbf_effects(im));
+        eff.extend(self.plasticity_and_crp_effects(im)?);
+        let course = &self.course;
+        Ok(BrainPoint {
+            time_h: self.grid[j],
+            serum_mg_mmol_l: self.serum[j],
+            csf_total_mg_mmol_l: course.total_mmol_l[j],
+            csf_total_mg_mmol_l_lo: course.total_lo_mmol_l[j],
+            csf_total_mg_mmol_l_hi: course.total_hi_mmol_l[j],
+            csf_ionised_mg_mmol_l: im,
+            csf_ionised_mg_mmol_l_lo: course.ionised_lo_mmol_l[j],
+            csf_ionised_mg_mmol_l_hi: course.ionised_hi_mmol_l[j],
+            nmda_relative_conductance: first_rel.0,
+            nmda_relative_conductance_lo: first_rel.1,
+            nmda_relative_conductance_hi: first_rel.2,
+            effects: eff,
+        })
+    }
+
+    /// NMDA block at every potential; also (value, lo, hi) of the relative conductance at the
+    /// first potential.
+    fn nmda_effects(&self, j: usize) -> (Vec<Effect>, (f64, f64, f64)) {
+        let im = self.course.ionised_mmol_l[j];
+        let block = &self.block;
         let mut eff = Vec::new();
         let mut first_rel = (f64::NAN, f64::NAN, f64::NAN);
-        for (k, &v) in opts.voltages_mv.iter().enumerate() {
+        for (k, &v) in self.opts.voltages_mv.iter().enumerate() {
             let b = block.unblocked_fraction(v, im);
-            let rel = b / block.unblocked_fraction(v, i0);
-            let (lo, hi) = rel_interval(v, j);
+            let rel = b / block.unblocked_fraction(v, self.i0);
+            let (lo, hi) = self.rel_interval(v, j);
             let (lo, hi) = (lo.min(rel), hi.max(rel));
             if k == 0 {
                 first_rel = (rel, lo, hi);
@@ -317,7 +471,7 @@ pub fn brain_report(
                 hi: None,
                 unit: "fraction of NMDA conductance unblocked".into(),
                 evidence: grade(
-                    &ev_nmda,
+                    &self.ev.nmda,
                     "mechanism strong (published block law); magnitude at IV doses model-derived",
                 ),
                 source: block.source.to_string(),
@@ -329,145 +483,164 @@ pub fn brain_report(
                 hi: Some(hi),
                 unit: "ratio to baseline (below 1 = less NMDA current)".into(),
                 evidence: grade(
-                    &ev_nmda,
+                    &self.ev.nmda,
                     "mechanism strong; magnitude model-derived; no human outcome",
                 ),
                 source: format!("{}; driven by ionised CSF Mg", block.source),
             });
         }
-        eff.push(Effect {
-            name: "presynaptic_release_relative".into(),
-            value: Some(release_relative(&c.release, ca, im, i0)?),
-            lo: None,
-            hi: None,
-            unit: "ratio to baseline".into(),
-            evidence: grade(&ev_rel, "UNVERIFIED constants K1, K2: illustrative only"),
-            source: format!("{}; {}", c.release.exponent_source, c.release.k_source),
-        });
-        eff.push(Effect {
-            name: "excitability_shift_mv".into(),
-            value: Some(excitability_shift_mv(&c.excitability, ca, im, i0)?),
-            lo: None,
-            hi: None,
-            unit: "mV shift of channel activation (positive = less excitable); sub-millivolt"
-                .into(),
-            evidence: grade(&ev_exc, "sub-millivolt, negligible; Mg weight unverified"),
-            source: c.excitability.slope_source.clone(),
-        });
-        let bp_evidence = if bp.is_some() {
+        (eff, first_rel)
+    }
+
+    /// Transmitter release and excitability at ionised CSF Mg `im`.
+    fn cellular_effects(&self, im: f64) -> Result<[Effect; 2], MgivError> {
+        let (c, ca, i0) = (&self.c, self.c.conditions.ca_o_mmol_l, self.i0);
+        Ok([
+            Effect {
+                name: "presynaptic_release_relative".into(),
+                value: Some(release_relative(&c.release, ca, im, i0)?),
+                lo: None,
+                hi: None,
+                unit: "ratio to baseline".into(),
+                evidence: grade(
+                    &self.ev.release,
+                    "UNVERIFIED constants K1, K2: illustrative only",
+                ),
+                source: format!("{}; {}", c.release.exponent_source, c.release.k_source),
+            },
+            Effect {
+                name: "excitability_shift_mv".into(),
+                value: Some(excitability_shift_mv(&c.excitability, ca, im, i0)?),
+                lo: None,
+                hi: None,
+                unit: "mV shift of channel activation (positive = less excitable); sub-millivolt"
+                    .into(),
+                evidence: grade(
+                    &self.ev.excitability,
+                    "sub-millivolt, negligible; Mg weight unverified",
+                ),
+                source: c.excitability.slope_source.clone(),
+            },
+        ])
+    }
+
+    /// Systolic and diastolic change at grid index `j` (values only in pre-eclampsia, where
+    /// they were measured; the cited null result in words elsewhere).
+    fn bp_effects(&self, j: usize) -> [Effect; 2] {
+        let (c, bp) = (&self.c.blood_pressure, self.bp.as_ref());
+        let evidence = if bp.is_some() {
             grade(
-                &ev_bp,
+                &self.ev.bp,
                 "one pre-eclampsia PK/PD study; interval from ASSUMED 30 % parameter uncertainty (no standard errors published)",
             )
         } else {
-            grade(&ev_bp, &c.blood_pressure.outside_pre_eclampsia)
+            grade(&self.ev.bp, &c.outside_pre_eclampsia)
         };
-        eff.push(Effect {
-            name: "systolic_bp_change_mmhg".into(),
-            value: bp.as_ref().map(|b| b.sbp[j]),
-            lo: bp.as_ref().map(|b| b.sbp_lo[j]),
-            hi: bp.as_ref().map(|b| b.sbp_hi[j]),
-            unit: "mmHg (negative = fall)".into(),
-            evidence: bp_evidence.clone(),
-            source: format!(
-                "{}; {}",
-                c.blood_pressure.source, c.blood_pressure.assumed_parameter_rse_source
-            ),
-        });
-        eff.push(Effect {
-            name: "diastolic_bp_change_mmhg".into(),
-            value: bp.as_ref().map(|b| b.dbp[j]),
-            lo: bp.as_ref().map(|b| b.dbp_lo[j]),
-            hi: bp.as_ref().map(|b| b.dbp_hi[j]),
-            unit: "mmHg (negative = fall)".into(),
-            evidence: bp_evidence,
-            source: format!(
-                "{}; {}",
-                c.blood_pressure.source, c.blood_pressure.assumed_parameter_rse_source
-            ),
-        });
-        match &opts.vascular {
-            None => eff.push(Effect {
+        let source = format!("{}; {}", c.source, c.assumed_parameter_rse_source);
+        [
+            Effect {
+                name: "systolic_bp_change_mmhg".into(),
+                value: bp.map(|b| b.sbp[j]),
+                lo: bp.map(|b| b.sbp_lo[j]),
+                hi: bp.map(|b| b.sbp_hi[j]),
+                unit: "mmHg (negative = fall)".into(),
+                evidence: evidence.clone(),
+                source: source.clone(),
+            },
+            Effect {
+                name: "diastolic_bp_change_mmhg".into(),
+                value: bp.map(|b| b.dbp[j]),
+                lo: bp.map(|b| b.dbp_lo[j]),
+                hi: bp.map(|b| b.dbp_hi[j]),
+                unit: "mmHg (negative = fall)".into(),
+                evidence,
+                source,
+            },
+        ]
+    }
+
+    /// Cerebral blood flow: not predicted unless the hypothetical vessel module is on.
+    fn cbf_effects(&self, im: f64) -> Vec<Effect> {
+        let (c, ev) = (&self.c.cerebral_blood_flow, &self.ev.cbf);
+        match &self.opts.vascular {
+            None => vec![Effect {
                 name: "cerebral_blood_flow_change_percent".into(),
                 value: None,
                 lo: None,
                 hi: None,
                 unit: "%".into(),
-                evidence: grade(&ev_cbf, "not predicted; hypothetical module off by default; human TCD studies found no change"),
-                source: c.cerebral_blood_flow.human_finding.clone(),
-            }),
+                evidence: grade(ev, "not predicted; hypothetical module off by default; human TCD studies found no change"),
+                source: c.human_finding.clone(),
+            }],
             Some(vh) => {
-                let (dd, flow) = vh.response(im - i0, c.cerebral_blood_flow.poiseuille_exponent);
-                eff.push(Effect {
-                    name: "cerebral_vessel_diameter_change_percent_hypothetical".into(),
-                    value: Some(dd),
-                    lo: None,
-                    hi: None,
-                    unit: "% (HYPOTHETICAL: user-supplied EC50/Emax)".into(),
-                    evidence: grade(&ev_cbf, "HYPOTHETICAL (off by default): no published cerebral-artery EC50; not evidence"),
-                    source: c.cerebral_blood_flow.ec50_source.clone(),
-                });
-                eff.push(Effect {
-                    name: "cerebral_blood_flow_change_percent_hypothetical".into(),
-                    value: Some(flow),
-                    lo: None,
-                    hi: None,
-                    unit: "% (HYPOTHETICAL: Poiseuille r^4 from the hypothetical diameter)".into(),
-                    evidence: grade(&ev_cbf, "HYPOTHETICAL (off by default); human TCD studies found no change"),
-                    source: c.cerebral_blood_flow.human_finding.clone(),
-                });
+                let (dd, flow) = vh.response(im - self.i0, c.poiseuille_exponent);
+                vec![
+                    Effect {
+                        name: "cerebral_vessel_diameter_change_percent_hypothetical".into(),
+                        value: Some(dd),
+                        lo: None,
+                        hi: None,
+                        unit: "% (HYPOTHETICAL: user-supplied EC50/Emax)".into(),
+                        evidence: grade(ev, "HYPOTHETICAL (off by default): no published cerebral-artery EC50; not evidence"),
+                        source: c.ec50_source.clone(),
+                    },
+                    Effect {
+                        name: "cerebral_blood_flow_change_percent_hypothetical".into(),
+                        value: Some(flow),
+                        lo: None,
+                        hi: None,
+                        unit: "% (HYPOTHETICAL: Poiseuille r^4 from the hypothetical diameter)"
+                            .into(),
+                        evidence: grade(ev, "HYPOTHETICAL (off by default); human TCD studies found no change"),
+                        source: c.human_finding.clone(),
+                    },
+                ]
             }
         }
-        let gb_t = plasticity_at(&c.plasticity, &proto, im, false)?.gb_synaptic_change;
-        eff.push(Effect {
-            name: "plasticity_gb_change_vs_baseline".into(),
-            value: Some(gb_t - gb0),
-            lo: None,
-            hi: None,
-            unit: format!(
-                "difference in synaptic change (after/before) vs baseline CSF Mg, {}",
-                c.plasticity.protocol
-            ),
-            evidence: grade(
-                &ev_pl,
-                "acute model only (predicts less LTP with more Mg); chronic effects NOT MODELLED",
-            ),
-            source: c.plasticity.gb_source.clone(),
-        });
-        eff.push(Effect {
-            name: "crp_shift_mg_l".into(),
-            value: crp.as_ref().map(|a| a.shift_mg_l),
-            lo: crp.as_ref().and_then(|a| a.shift_lo_mg_l),
-            hi: crp.as_ref().and_then(|a| a.shift_hi_mg_l),
-            unit: "mg/L (ASSOCIATIVE; oral Mg over weeks, not IV)".into(),
-            evidence: grade(
-                &ev_inf,
-                if crp.is_some() {
-                    "ASSOCIATIVE, not a mechanistic prediction"
-                } else {
-                    "ASSOCIATIVE; no value without a baseline CRP (--crp)"
-                },
-            ),
-            source: c.inflammation.crp_source.clone(),
-        });
-        points.push(BrainPoint {
-            time_h: grid[j],
-            serum_mg_mmol_l: serum[j],
-            csf_total_mg_mmol_l: course.total_mmol_l[j],
-            csf_total_mg_mmol_l_lo: course.total_lo_mmol_l[j],
-            csf_total_mg_mmol_l_hi: course.total_hi_mmol_l[j],
-            csf_ionised_mg_mmol_l: im,
-            csf_ionised_mg_mmol_l_lo: course.ionised_lo_mmol_l[j],
-            csf_ionised_mg_mmol_l_hi: course.ionised_hi_mmol_l[j],
-            nmda_relative_conductance: first_rel.0,
-            nmda_relative_conductance_lo: first_rel.1,
-            nmda_relative_conductance_hi: first_rel.2,
-            effects: eff,
-        });
     }
 
-    // ---- summary over the whole series
-    let peak_of = |vals: &[f64], lo: &[f64], hi: &[f64]| {
+    /// Plasticity (acute model) and the associative CRP statement at ionised CSF Mg `im`.
+    fn plasticity_and_crp_effects(&self, im: f64) -> Result<[Effect; 2], MgivError> {
+        let c = &self.c;
+        let gb_t = plasticity_at(&c.plasticity, &self.proto, im, false)?.gb_synaptic_change;
+        let crp = self.crp.as_ref();
+        Ok([
+            Effect {
+                name: "plasticity_gb_change_vs_baseline".into(),
+                value: Some(gb_t - self.gb0),
+                lo: None,
+                hi: None,
+                unit: format!(
+                    "difference in synaptic change (after/before) vs baseline CSF Mg, {}",
+                    c.plasticity.protocol
+                ),
+                evidence: grade(
+                    &self.ev.plasticity,
+                    "acute model only (predicts less LTP with more Mg); chronic effects NOT MODELLED",
+                ),
+                source: c.plasticity.gb_source.clone(),
+            },
+            Effect {
+                name: "crp_shift_mg_l".into(),
+                value: crp.map(|a| a.shift_mg_l),
+                lo: crp.and_then(|a| a.shift_lo_mg_l),
+                hi: crp.and_then(|a| a.shift_hi_mg_l),
+                unit: "mg/L (ASSOCIATIVE; oral Mg over weeks, not IV)".into(),
+                evidence: grade(
+                    &self.ev.inflammation,
+                    if crp.is_some() {
+                        "ASSOCIATIVE, not a mechanistic prediction"
+                    } else {
+                        "ASSOCIATIVE; no value without a baseline CRP (--crp)"
+                    },
+                ),
+                source: c.inflammation.crp_source.clone(),
+            },
+        ])
+    }
+
+    /// The peak of a series over the grid, with the interval at that time.
+    fn peak_of(&self, vals: &[f64], lo: &[f64], hi: &[f64]) -> Peak {
         let (mut jm, mut vm) = (0, f64::NEG_INFINITY);
         for (j, &v) in vals.iter().enumerate() {
             if v > vm {
@@ -476,135 +649,134 @@ pub fn brain_report(
             }
         }
         Peak {
-            time_h: grid[jm],
+            time_h: self.grid[jm],
             value: vm,
             lo: lo[jm],
             hi: hi[jm],
         }
-    };
-    let serum_peak = peak_of(&serum, &serum, &serum);
-    let csf_total_peak = peak_of(
-        &course.total_mmol_l,
-        &course.total_lo_mmol_l,
-        &course.total_hi_mmol_l,
-    );
-    let csf_ionised_peak = peak_of(
-        &course.ionised_mmol_l,
-        &course.ionised_lo_mmol_l,
-        &course.ionised_hi_mmol_l,
-    );
-    let jp = grid
-        .iter()
-        .position(|&g| g == csf_ionised_peak.time_h)
-        .unwrap_or(0);
-    let (rise, rise_lo, rise_hi) = rise_interval(&course, jp, q_lo, q_hi);
-    let i_peak = csf_ionised_peak.value;
-    let mut nmda_at_peak = Vec::new();
-    for &v in &opts.voltages_mv {
-        let b0 = block.unblocked_fraction(v, i0);
-        let b1 = block.unblocked_fraction(v, i_peak);
-        let (lo, hi) = rel_interval(v, jp);
-        nmda_at_peak.push(NmdaAtPeak {
-            voltage_mv: v,
-            unblocked_fraction_baseline: b0,
-            unblocked_fraction_at_peak: b1,
-            relative_conductance: b1 / b0,
-            relative_conductance_lo: lo.min(b1 / b0),
-            relative_conductance_hi: hi.max(b1 / b0),
-        });
     }
-    let pl0 = plasticity_at(&c.plasticity, &proto, i0, true)?;
-    let pl1 = plasticity_at(&c.plasticity, &proto, i_peak, true)?;
-    let plasticity = PlasticitySummary {
-        protocol: c.plasticity.protocol.clone(),
-        gb_change_vs_baseline: pl1.gb_synaptic_change - pl0.gb_synaptic_change,
-        shouval_change_vs_baseline: match (pl1.shouval_synaptic_change, pl0.shouval_synaptic_change)
-        {
-            (Some(a), Some(b)) => Some(a - b),
-            _ => None,
-        },
-        baseline: pl0,
-        at_peak_csf: pl1,
-        evidence: format!("{} — {}", ev_pl.grade, ev_pl.verdict),
-        source: format!(
-            "{}; {}",
-            c.plasticity.gb_source, c.plasticity.shouval_source
-        ),
-        chronic: c.plasticity.chronic_not_modelled.clone(),
-    };
-    let status = if opts.baseline_measured {
-        status_band(&c, baseline_serum_mmol_l)?
-    } else {
-        StatusBand {
+
+    /// The summary over the whole series: peaks, CSF rise, NMDA block and plasticity at the
+    /// CSF peak, blood pressure, status and CRP.
+    fn summary(&self) -> Result<Summary, MgivError> {
+        let (c, course, bp) = (&self.c, &self.course, self.bp.as_ref());
+        let serum_peak = self.peak_of(&self.serum, &self.serum, &self.serum);
+        let csf_total_peak = self.peak_of(
+            &course.total_mmol_l,
+            &course.total_lo_mmol_l,
+            &course.total_hi_mmol_l,
+        );
+        let csf_ionised_peak = self.peak_of(
+            &course.ionised_mmol_l,
+            &course.ionised_lo_mmol_l,
+            &course.ionised_hi_mmol_l,
+        );
+        let jp = self
+            .grid
+            .iter()
+            .position(|&g| g == csf_ionised_peak.time_h)
+            .unwrap_or(0);
+        let (rise, rise_lo, rise_hi) = rise_interval(course, jp, self.q_lo, self.q_hi);
+        let i_peak = csf_ionised_peak.value;
+        let nmda_at_peak = self
+            .opts
+            .voltages_mv
+            .iter()
+            .map(|&v| {
+                let b0 = self.block.unblocked_fraction(v, self.i0);
+                let b1 = self.block.unblocked_fraction(v, i_peak);
+                let (lo, hi) = self.rel_interval(v, jp);
+                NmdaAtPeak {
+                    voltage_mv: v,
+                    unblocked_fraction_baseline: b0,
+                    unblocked_fraction_at_peak: b1,
+                    relative_conductance: b1 / b0,
+                    relative_conductance_lo: lo.min(b1 / b0),
+                    relative_conductance_hi: hi.max(b1 / b0),
+                }
+            })
+            .collect();
+        let nadir = |v: &[f64]| v.iter().copied().fold(0.0, f64::min);
+        let bp_statement = bp_words(&c.blood_pressure, bp, *self.grid.last().unwrap_or(&0.0));
+        Ok(Summary {
+            baseline_serum_mmol_l: self.baseline_serum_mmol_l,
+            baseline_csf_total_mmol_l: course.baseline_total_mmol_l,
+            baseline_csf_ionised_mmol_l: self.i0,
+            serum_peak,
+            csf_total_peak,
+            csf_ionised_peak,
+            csf_rise_fraction: rise,
+            csf_rise_fraction_lo: rise_lo,
+            csf_rise_fraction_hi: rise_hi,
+            nmda_at_peak,
+            plasticity: self.plasticity_summary(i_peak)?,
+            sbp_nadir_mmhg: bp.map(|b| nadir(&b.sbp)),
+            dbp_nadir_mmhg: bp.map(|b| nadir(&b.dbp)),
+            sbp_nadir_interval_mmhg: bp.map(|b| b.sbp_nadir_interval),
+            dbp_nadir_interval_mmhg: bp.map(|b| b.dbp_nadir_interval),
+            sbp_at_end_mmhg: bp.and_then(|b| b.sbp.last().copied()),
+            bp_statement,
+            status: self.status()?,
+            status_from_measured_baseline: self.opts.baseline_measured,
+            crp: self.crp.clone(),
+        })
+    }
+
+    /// Both plasticity rules at baseline and at the ionised CSF peak `i_peak`.
+    fn plasticity_summary(&self, i_peak: f64) -> Result<PlasticitySummary, MgivError> {
+        let (c, ev) = (&self.c.plasticity, &self.ev.plasticity);
+        let pl0 = plasticity_at(c, &self.proto, self.i0, true)?;
+        let pl1 = plasticity_at(c, &self.proto, i_peak, true)?;
+        Ok(PlasticitySummary {
+            protocol: c.protocol.clone(),
+            gb_change_vs_baseline: pl1.gb_synaptic_change - pl0.gb_synaptic_change,
+            shouval_change_vs_baseline: match (
+                pl1.shouval_synaptic_change,
+                pl0.shouval_synaptic_change,
+            ) {
+                (Some(a), Some(b)) => Some(a - b),
+                _ => None,
+            },
+            baseline: pl0,
+            at_peak_csf: pl1,
+            evidence: format!("{} — {}", ev.grade, ev.verdict),
+            source: format!("{}; {}", c.gb_source, c.shouval_source),
+            chronic: c.chronic_not_modelled.clone(),
+        })
+    }
+
+    /// The Mg status band, only from a measured baseline.
+    fn status(&self) -> Result<StatusBand, MgivError> {
+        let b = self.baseline_serum_mmol_l;
+        if self.opts.baseline_measured {
+            return status_band(&self.c, b);
+        }
+        Ok(StatusBand {
             id: "not-assessed".into(),
             lo_mmol_l: 0.0,
             hi_mmol_l: 0.0,
             label: format!(
-                "not assessed: the baseline serum Mg was not measured (the curves start from the model's population default {baseline_serum_mmol_l:.2} mmol/L, which says nothing about this patient's status)"
+                "not assessed: the baseline serum Mg was not measured (the curves start from the model's population default {b:.2} mmol/L, which says nothing about this patient's status)"
             ),
             source: "status bands are given only for a measured pre-treatment level".into(),
+        })
+    }
+
+    /// Validity warnings of the run, given the ionised CSF peak.
+    fn warnings(&self, i_peak: f64) -> Vec<String> {
+        let c = &self.c;
+        let mut warnings = Vec::new();
+        if i_peak > c.release.validity_max_mg_mmol_l {
+            warnings.push(format!(
+                "peak ionised CSF Mg {:.2} mmol/L is above the {} mmol/L validity cap of the release law ({})",
+                i_peak, c.release.validity_max_mg_mmol_l, c.release.validity_source
+            ));
         }
-    };
-    let nadir = |v: &[f64]| v.iter().copied().fold(0.0, f64::min);
-    let bp_statement = bp_words(&c.blood_pressure, bp.as_ref(), *grid.last().unwrap_or(&0.0));
-    let summary = Summary {
-        baseline_serum_mmol_l,
-        baseline_csf_total_mmol_l: course.baseline_total_mmol_l,
-        baseline_csf_ionised_mmol_l: i0,
-        serum_peak,
-        csf_total_peak,
-        csf_ionised_peak,
-        csf_rise_fraction: rise,
-        csf_rise_fraction_lo: rise_lo,
-        csf_rise_fraction_hi: rise_hi,
-        nmda_at_peak,
-        plasticity,
-        sbp_nadir_mmhg: bp.as_ref().map(|b| nadir(&b.sbp)),
-        dbp_nadir_mmhg: bp.as_ref().map(|b| nadir(&b.dbp)),
-        sbp_nadir_interval_mmhg: bp.as_ref().map(|b| b.sbp_nadir_interval),
-        dbp_nadir_interval_mmhg: bp.as_ref().map(|b| b.dbp_nadir_interval),
-        sbp_at_end_mmhg: bp.as_ref().and_then(|b| b.sbp.last().copied()),
-        bp_statement,
-        status,
-        status_from_measured_baseline: opts.baseline_measured,
-        crp,
-    };
-    let mut warnings = Vec::new();
-    if i_peak > c.release.validity_max_mg_mmol_l {
-        warnings.push(format!(
-            "peak ionised CSF Mg {:.2} mmol/L is above the {} mmol/L validity cap of the release law ({})",
-            i_peak, c.release.validity_max_mg_mmol_l, c.release.validity_source
-        ));
+        if self.opts.csf.variant == CsfVariant::Leaky {
+            warnings.push("csf model 'leaky' (fitted to Fuchs-Buder 1997 alone, neurosurgical patients) over-predicts McKee 2005's 24-h clamp (+150 % vs +10-19 %): use it as an upper bound for a bolus, not for infusions".into());
+        }
+        warnings
     }
-    if opts.csf.variant == CsfVariant::Leaky {
-        warnings.push("csf model 'leaky' (fitted to Fuchs-Buder 1997 alone, neurosurgical patients) over-predicts McKee 2005's 24-h clamp (+150 % vs +10-19 %): use it as an upper bound for a bolus, not for infusions".into());
-    }
-    let claims_out = graded_claims(&summary, opts)?;
-    let plain = plain_language(&summary, opts);
-    let file = crate::csf::CsfModelFile::builtin()?;
-    let p = course.params;
-    Ok(BrainReport {
-        csf_model: CsfModelInfo {
-            variant: opts.csf.variant,
-            k_out_per_h: p.k_out_per_h,
-            km_rel: p.km_rel,
-            ratio_total: p.ratio_total,
-            ionised_fraction: p.ionised_fraction,
-            interval_coverage: opts.csf.coverage,
-            n_samples: opts.csf.n_samples,
-            seed: opts.csf.seed,
-            interval_meaning: INTERVAL_MEANING.into(),
-            source: format!("{} ({})", file.description, file.data_file),
-        },
-        block: format!("{} — {}", opts.block.name(), block.source),
-        voltages_mv: opts.voltages_mv.clone(),
-        points,
-        summary,
-        claims: claims_out,
-        not_modelled: not_modelled(),
-        plain_language: plain,
-        warnings,
-    })
 }
 
 fn fmt_v(v: f64) -> String {

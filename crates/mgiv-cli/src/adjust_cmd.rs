@@ -70,7 +70,7 @@ pub struct AdjustArgs {
     /// Largest acceptable probability of exceeding --toxic during the horizon
     #[arg(long = "max-p-toxic", value_name = "P", default_value_t = 0.05)]
     pub max_p_toxic: f64,
-    /// Population whose baseline distribution is the prior when --baseline is not given (pre-eclampsia, pregnant, adult, icu); default: the indication's population that matches the patient
+    /// Population whose baseline distribution is the prior when --baseline is not given (pre-eclampsia, pregnant, adult, icu, community); default: the indication's population that matches the patient
     #[arg(long, value_name = "ID")]
     pub population: Option<String>,
     /// Output format

@@ -10,11 +10,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use mgiv_brain::csf::{CsfCourse, CsfModelFile, CsfOptions, CsfVariant};
+use mgiv_brain::csf::{CsfModelFile, CsfOptions, CsfVariant};
 use mgiv_brain::effects::{check_mg, BlockSpec, VascularHypothesis};
 use mgiv_brain::report::{block_table, brain_report, BrainOptions, BrainReport};
 use mgiv_core::regimen::Regimen;
-use mgiv_core::simulate::{simulate, uniform_times, Simulation};
+use mgiv_core::simulate::Simulation;
 use mgiv_core::units::fmt_num;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -305,32 +305,6 @@ fn print_fit(out: &mut impl Write, f: &CsfModelFile) -> Result<()> {
         f.ratio.ratio_total, f.ratio.se, f.ionised.fraction, f.ionised.se
     )?;
     Ok(())
-}
-
-/// Serum curve (fine grid) and the CSF course for a regimen and patient: the helper a front end
-/// such as `mgiv neuro --regimen` can call. Returns the serum simulation and the CSF course on a
-/// grid from 0 to `horizon_h` (step ≤ 1 min or horizon/5000).
-pub fn serum_and_csf(
-    regimen_text: &str,
-    model: Option<&str>,
-    patient: &PatientArgs,
-    horizon_h: f64,
-    opts: &CsfOptions,
-) -> Result<(Simulation, CsfCourse)> {
-    let ctx = crate::common::context_for(patient, None, model)?;
-    let patient = ctx.patient.clone();
-    let regimen = Regimen::from_text(regimen_text, patient.weight_kg)?;
-    let (m, why) = (ctx.model.clone(), Some(ctx.model_why.clone()));
-    let step = (horizon_h / 5000.0).max(1.0 / 60.0);
-    let grid = uniform_times(horizon_h, step)?;
-    let sim = simulate(&m, why, &patient, &regimen, &grid)?;
-    let course = mgiv_brain::csf_from_serum(
-        &sim.times_h,
-        &sim.serum_mmol_l,
-        sim.params.baseline_mmol_l,
-        opts,
-    )?;
-    Ok((sim, course))
 }
 
 fn run_brain(a: BrainRunArgs) -> Result<()> {

@@ -10,7 +10,7 @@ use crate::common::PatientArgs;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Model: for nonmem a TOML file with an [estimation] table or a built-in model id; for sbml
+    /// Model: for nonmem a TOML file with an `[estimation]` table or a built-in model id; for sbml
     /// a built-in model id or a model file (the schema of data/models/)
     #[arg(long, value_name = "MODEL.toml|ID")]
     pub model: String,

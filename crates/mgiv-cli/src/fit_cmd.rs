@@ -12,7 +12,7 @@ pub struct FitArgs {
     /// NONMEM-format dataset (see `mgiv check`)
     #[arg(long, value_name = "DATA.csv")]
     pub data: std::path::PathBuf,
-    /// Model: a TOML file with an [estimation] table, or a built-in model id (its published
+    /// Model: a TOML file with an `[estimation]` table, or a built-in model id (its published
     /// values become the initial estimates)
     #[arg(long, value_name = "MODEL.toml|ID")]
     pub model: String,
@@ -40,7 +40,7 @@ pub struct FitArgs {
     /// --model-file`; needs --population
     #[arg(long, value_name = "FILE", requires = "population")]
     pub write_model: Option<std::path::PathBuf>,
-    /// Population the data come from (adult, pregnant, pre-eclampsia, icu): the written model's [fitted_in]
+    /// Population the data come from (adult, community, icu, pregnant, pre-eclampsia): the written model's `[fitted_in]`
     #[arg(long, value_name = "ID")]
     pub population: Option<String>,
     /// Id of the written model (default: the estimation model's id + "-fit")

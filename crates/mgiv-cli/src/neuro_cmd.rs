@@ -204,32 +204,19 @@ inside it. Compare means over seeds (--seeds N), not one run (docs/NEURO.md).";
 // Magnesium input
 
 /// Ionised CSF magnesium time course `(t_h, mg_mm)` predicted for `regimen` in `patient`, over
-/// `[0, horizon_h]` hours.
-///
-/// NOT YET LINKED: the serum PK (mgiv-core) and blood–CSF transfer (mgiv-brain) models are wired
-/// here by the lead. Contract: return points with strictly increasing `t_h` (hours from the
-/// start of the regimen) and the *ionised* extracellular Mg in mM (brain.md §7: ionised ≈ 0.64 ×
-/// total CSF Mg); `mgiv_neuro::MgDrive::time_course` validates them and interpolates linearly.
+/// `[0, horizon_h]` hours: `mgiv_clinical::brain::csf_ionised_drive` on the patient's context.
 fn csf_ionised_time_course(
     regimen: &str,
     patient: &crate::common::PatientArgs,
     horizon_h: f64,
 ) -> Result<Vec<(f64, f64)>> {
-    // serum PK (mgiv-core, default model for the patient) -> blood-CSF transfer (mgiv-brain,
-    // fitted saturable-influx model, point estimate) -> ionised CSF Mg
-    let opts = mgiv_brain::CsfOptions::default();
-    let (sim, course) = crate::brain_cmd::serum_and_csf(regimen, None, patient, horizon_h, &opts)?;
+    let ctx = crate::common::context_for(patient, None, None)?;
+    let (sim, drive) = mgiv_clinical::brain::csf_ionised_drive(&ctx, regimen, horizon_h)?;
     crate::note!(
         "Mg drive: ionised CSF Mg predicted from serum model {} ({}) through the mgiv-brain blood-CSF model (point estimate; intervals in `mgiv brain`)",
         sim.model.id, sim.model.citation
     );
-    let mut out: Vec<(f64, f64)> = Vec::with_capacity(course.times_h.len());
-    for (&t, &c) in course.times_h.iter().zip(&course.ionised_mmol_l) {
-        if out.last().is_none_or(|&(t0, _)| t > t0) {
-            out.push((t, c));
-        }
-    }
-    Ok(out)
+    Ok(drive)
 }
 
 /// One Mg condition to run: the concentration and, for a regimen, the hour it belongs to.

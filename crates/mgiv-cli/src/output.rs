@@ -172,7 +172,7 @@ pub fn in_unit(text: &str, unit: mgiv_core::units::ConcUnit) -> String {
     out
 }
 
-/// Colour the severity tags ("[STOP]", "[WARNING]", ...) of a text report for a terminal.
+/// Colour the severity tags ("\[STOP\]", "\[WARNING\]", ...) of a text report for a terminal.
 pub fn color_severities(text: &str) -> String {
     let mut t = text.to_string();
     for word in ["STOP", "WARNING", "CAUTION", "INFO"] {
@@ -182,7 +182,7 @@ pub fn color_severities(text: &str) -> String {
 }
 
 /// Whether to colour text written to stdout: a terminal, and `NO_COLOR` not set
-/// (https://no-color.org).
+/// (<https://no-color.org>).
 pub fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }

@@ -2,7 +2,7 @@
 //! so plots render the same on a machine without fonts.
 //!
 //! A plotting function is generic over the backend: `fn draw<DB: DrawingBackend>(area:
-//! &DrawingArea<DB, Shift>, ...) -> anyhow::Result<()>`; [`plot_to_file!`] dispatches on the file
+//! &DrawingArea<DB, Shift>, ...) -> anyhow::Result<()>`; `plot_to_file!` dispatches on the file
 //! extension.
 //!
 //! Every time plot shares one frame ([`layout`], [`time_chart`], [`Legend`]): a title and a
@@ -588,11 +588,17 @@ fn draw_serum<DB: DrawingBackend>(
             ),
         )?;
     }
+    // from respiratory paralysis up (data/ranges/serum-mg.toml) in vermillion, the others orange
+    let severe_mmol = levels
+        .thresholds
+        .iter()
+        .find(|t| t.id == "areflexia-respiratory")
+        .map_or(f64::INFINITY, |t| t.mmol_l);
     for t in &levels.thresholds {
         if t.mmol_l > y_top_mmol {
             continue;
         }
-        let color = if t.mmol_l >= 5.0 {
+        let color = if t.mmol_l >= severe_mmol {
             OI_VERMILLION
         } else {
             OI_ORANGE

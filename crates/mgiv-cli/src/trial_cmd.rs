@@ -40,7 +40,7 @@ pub struct TrialArgs {
     /// Indication (default: the named protocols' shared one; else assumed from the population or model and reported)
     #[arg(long, value_name = "ID")]
     pub indication: Option<String>,
-    /// Virtual population: pre-eclampsia, pregnant, adult, icu (default: the indication's)
+    /// Virtual population: pre-eclampsia, pregnant, adult, icu, community (default: the indication's)
     #[arg(long, value_name = "ID")]
     pub population: Option<String>,
     /// Number of virtual patients (1 to 20 000 000)
@@ -610,6 +610,8 @@ fn draw_bands<DB: DrawingBackend>(
         tmax,
         format!("target {}–{} mmol/L", sig3(lo), sig3(hi)),
     )?;
+    // the highest threshold (the indication's emergency level) in vermillion, the others orange
+    let emergency = r.thresholds_mmol_l.iter().copied().fold(f64::NAN, f64::max);
     for t in &r.thresholds_mmol_l {
         if *t < top {
             legend.threshold(
@@ -617,10 +619,21 @@ fn draw_bands<DB: DrawingBackend>(
                 *t,
                 tmax,
                 format!("{} mmol/L threshold", sig3(*t)),
-                if *t >= 5.0 { OI_VERMILLION } else { OI_ORANGE },
+                if *t >= emergency {
+                    OI_VERMILLION
+                } else {
+                    OI_ORANGE
+                },
             )?;
         }
     }
+    // P(peak above) is reported for the toxic threshold, the second highest
+    let k_toxic = r.thresholds_mmol_l.len().saturating_sub(2);
+    let toxic = r
+        .thresholds_mmol_l
+        .get(k_toxic)
+        .copied()
+        .unwrap_or(f64::NAN);
     for (i, g) in r.regimens.iter().enumerate() {
         let c = PALETTE[i % PALETTE.len()];
         let outer: Vec<(f64, f64)> = g
@@ -650,9 +663,10 @@ fn draw_bands<DB: DrawingBackend>(
         legend.add(
             Swatch::Line(c, 3),
             format!(
-                "{} (median; P(peak > 3.5 mmol/L) {} %)",
+                "{} (median; P(peak > {} mmol/L) {} %)",
                 g.label,
-                sig3(100.0 * g.p_cmax_above.get(1).copied().unwrap_or(0.0))
+                sig3(toxic),
+                sig3(100.0 * g.p_cmax_above.get(k_toxic).copied().unwrap_or(0.0))
             ),
         );
     }

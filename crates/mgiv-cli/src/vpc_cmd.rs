@@ -16,7 +16,7 @@ pub struct VpcArgs {
     /// NONMEM-format dataset
     #[arg(long, value_name = "DATA.csv")]
     pub data: std::path::PathBuf,
-    /// Model: a TOML file with an [estimation] table, or a built-in model id
+    /// Model: a TOML file with an `[estimation]` table, or a built-in model id
     #[arg(long, value_name = "MODEL.toml|ID")]
     pub model: String,
     /// Estimates: the JSON of `mgiv fit --json` (default: the model's own initial values)

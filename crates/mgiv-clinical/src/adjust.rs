@@ -113,6 +113,71 @@ pub fn safe_adjust(
             allowed: "a probability strictly between 0 and 1".into(),
         });
     }
+    // 1. measured levels against the thresholds, first
+    let hold = measured_level_alerts(ctx, req, &mut alerts)?;
+    // 2. plausibility against the prior predictive range
+    let prior = BaselinePrior {
+        mean_mmol_l: ctx.population.baseline_mmol_l.mean,
+        sd_mmol_l: ctx.population.baseline_mmol_l.sd,
+    };
+    let screen = screen_levels(ctx, req, prior, &mut alerts)?;
+    // 3. the Bayesian fit and decision, on the indication's target and course
+    let last = req.levels.iter().map(|l| l.time_h).fold(0.0, f64::max);
+    let now = req.now_h.unwrap_or(last);
+    let ds = decision_settings(ctx, req, now, &mut alerts)?;
+    let run = |levels: &[Level]| {
+        adjust(
+            &ctx.model,
+            &ctx.patient,
+            &req.given,
+            levels,
+            prior,
+            &ds,
+            PosteriorSettings::default(),
+        )
+    };
+    let fit_levels: &[Level] = if screen.kept.is_empty() {
+        &req.levels
+    } else {
+        &screen.kept
+    };
+    let fit = run(fit_levels)?;
+    let fit_with_all = if screen.implausible.is_empty() || screen.kept.is_empty() {
+        None
+    } else {
+        Some(run(&req.levels)?)
+    };
+    // 4. the recommendation, through the whole-order checks
+    let recommendation = recommend(ctx, req, hold, &screen, &fit, now, &mut alerts)?;
+    let timeline = timeline_with(req, &recommendation, now);
+    alerts.extend(whole_order_alerts(ctx, req, &timeline, now)?);
+    adjust_alerts(book, &mut alerts, Some(ctx.indication), &req.conditions)?;
+    mgiv_safety::alert::sort_alerts(&mut alerts);
+    Ok(SafeAdjustment {
+        indication: ctx.indication.id.clone(),
+        course: ctx.indication.course,
+        target_mmol_l: (lo, hi),
+        toxic_mmol_l: th.toxic_mmol_l,
+        emergency_mmol_l: th.emergency_mmol_l,
+        now_h: now,
+        recommendation,
+        fit,
+        fit_with_all_levels: fit_with_all,
+        prior_range_mmol_l: screen.range,
+        implausible_levels: screen.implausible,
+        alerts,
+    })
+}
+
+/// Alerts for levels whose unit was inferred, and for the highest measured level against the
+/// toxic and emergency thresholds; returns why to hold when one is reached.
+fn measured_level_alerts(
+    ctx: &ClinicalContext,
+    req: &AdjustRequest,
+    alerts: &mut Vec<Alert>,
+) -> Result<Option<String>, SafetyError> {
+    let book = rulebook()?;
+    let th = &ctx.thresholds;
     for l in req.levels.iter().filter(|l| l.unit_inferred) {
         alerts.push(book.alert(
             "LEVEL-UNIT-INFERRED",
@@ -125,51 +190,62 @@ pub fn safe_adjust(
             ),
         )?);
     }
-    // 1. measured levels against the thresholds, first
-    let worst = req
+    let Some(w) = req
         .levels
         .iter()
         .copied()
-        .max_by(|a, b| a.mmol_l.total_cmp(&b.mmol_l));
-    let mut hold: Option<String> = None;
-    if let Some(w) = worst {
-        let at = format!(
-            "measured {:.2} mmol/L at {} h",
-            w.mmol_l,
-            mgiv_core::units::fmt_num(w.time_h)
-        );
-        if w.mmol_l >= th.emergency_mmol_l {
-            alerts.push(book.alert(
-                "LEVEL-MEASURED-EMERGENCY",
-                &format!(
-                    "{at} (emergency threshold {} mmol/L: {})",
-                    th.emergency_mmol_l, th.emergency_source
-                ),
-            )?);
-            hold = Some(format!("{at}: emergency"));
-        } else if w.mmol_l >= th.toxic_mmol_l {
-            alerts.push(book.alert(
-                "LEVEL-MEASURED-TOXIC",
-                &format!(
-                    "{at} (toxic threshold {} mmol/L: {})",
-                    th.toxic_mmol_l, th.toxic_source
-                ),
-            )?);
-            hold = Some(format!("{at}: potentially toxic"));
-        }
-    }
-
-    // 2. plausibility against the prior predictive range
-    let model = &ctx.model;
-    let patient = &ctx.patient;
-    let pm = PopModel::new(model)?;
-    let ind = model.individualise(patient)?;
-    let p = ind.params;
-    let typical = [p.cl_l_h, p.v1_l, p.q_l_h, p.v2_l];
-    let prior = BaselinePrior {
-        mean_mmol_l: ctx.population.baseline_mmol_l.mean,
-        sd_mmol_l: ctx.population.baseline_mmol_l.sd,
+        .max_by(|a, b| a.mmol_l.total_cmp(&b.mmol_l))
+    else {
+        return Ok(None);
     };
+    let at = format!(
+        "measured {:.2} mmol/L at {} h",
+        w.mmol_l,
+        mgiv_core::units::fmt_num(w.time_h)
+    );
+    if w.mmol_l >= th.emergency_mmol_l {
+        alerts.push(book.alert(
+            "LEVEL-MEASURED-EMERGENCY",
+            &format!(
+                "{at} (emergency threshold {} mmol/L: {})",
+                th.emergency_mmol_l, th.emergency_source
+            ),
+        )?);
+        return Ok(Some(format!("{at}: emergency")));
+    }
+    if w.mmol_l >= th.toxic_mmol_l {
+        alerts.push(book.alert(
+            "LEVEL-MEASURED-TOXIC",
+            &format!(
+                "{at} (toxic threshold {} mmol/L: {})",
+                th.toxic_mmol_l, th.toxic_source
+            ),
+        )?);
+        return Ok(Some(format!("{at}: potentially toxic")));
+    }
+    Ok(None)
+}
+
+/// The measured levels split by the model's 99.9 % prior predictive range for this order.
+struct LevelScreen {
+    range: Vec<(f64, f64)>,
+    kept: Vec<Level>,
+    implausible: Vec<Level>,
+}
+
+/// Screen every level against the prior predictive range (a LEVEL-IMPLAUSIBLE alert for each one
+/// outside it); a toxic level is never discarded as implausible: it is acted on.
+fn screen_levels(
+    ctx: &ClinicalContext,
+    req: &AdjustRequest,
+    prior: BaselinePrior,
+    alerts: &mut Vec<Alert>,
+) -> Result<LevelScreen, SafetyError> {
+    let book = rulebook()?;
+    let (model, patient) = (&ctx.model, &ctx.patient);
+    let pm = PopModel::new(model)?;
+    let p = model.individualise(patient)?.params;
+    let typical = [p.cl_l_h, p.v1_l, p.q_l_h, p.v2_l];
     let times: Vec<f64> = req.levels.iter().map(|l| l.time_h).collect();
     let range = prior_predictive_range(
         &pm,
@@ -183,8 +259,7 @@ pub fn safe_adjust(
     )?;
     let (mut kept, mut implausible) = (Vec::new(), Vec::new());
     for (l, &(a, b)) in req.levels.iter().zip(&range) {
-        // a toxic level is never discarded as implausible: it is acted on
-        if (l.mmol_l < a || l.mmol_l > b) && l.mmol_l < th.toxic_mmol_l {
+        if (l.mmol_l < a || l.mmol_l > b) && l.mmol_l < ctx.thresholds.toxic_mmol_l {
             implausible.push(*l);
             alerts.push(book.alert(
                 "LEVEL-IMPLAUSIBLE",
@@ -202,13 +277,26 @@ pub fn safe_adjust(
             kept.push(*l);
         }
     }
+    Ok(LevelScreen {
+        range,
+        kept,
+        implausible,
+    })
+}
 
-    // 3. the Bayesian fit and decision, on the indication's target and course
-    let last = req.levels.iter().map(|l| l.time_h).fold(0.0, f64::max);
-    let now = req.now_h.unwrap_or(last);
+/// The decision grid for this indication: the label rate limit on boluses, no maintenance for a
+/// single-dose or replacement course, and no dose increase where no serum target is established.
+fn decision_settings(
+    ctx: &ClinicalContext,
+    req: &AdjustRequest,
+    now: f64,
+    alerts: &mut Vec<Alert>,
+) -> Result<DecisionSettings, SafetyError> {
+    let book = rulebook()?;
+    let (lo, hi) = (ctx.target.lo_mmol_l, ctx.target.hi_mmol_l);
     let mut ds = DecisionSettings::new(now, (lo, hi));
     ds.horizon_h = req.horizon_h;
-    ds.toxic_mmol_l = th.toxic_mmol_l;
+    ds.toxic_mmol_l = ctx.thresholds.toxic_mmol_l;
     ds.max_p_toxic = req.max_p_toxic;
     if ctx.indication.uspi_rate_limit_applies {
         // a bolus over 20 min must stay within the label rate (150 mg/min: at most 3 g)
@@ -247,57 +335,55 @@ pub fn safe_adjust(
             ),
         )?);
     }
-    let run = |levels: &[Level]| {
-        adjust(
-            model,
-            patient,
-            &req.given,
-            levels,
-            prior,
-            &ds,
-            PosteriorSettings::default(),
-        )
-    };
-    let fit_levels: &[Level] = if kept.is_empty() { &req.levels } else { &kept };
-    let fit = run(fit_levels)?;
-    let fit_with_all = if implausible.is_empty() || kept.is_empty() {
-        None
-    } else {
-        Some(run(&req.levels)?)
-    };
+    Ok(ds)
+}
 
-    // 4. the recommendation, through the whole-order checks
-    let recommendation = match hold {
-        Some(reason) => Recommendation::Hold { reason },
-        None if kept.is_empty() => Recommendation::Recheck {
+/// Hold on a toxic level; recheck when every level is implausible; else the decision's order
+/// (with an ADJUST-NO-SAFE-RATE alert when no option meets the risk limit).
+fn recommend(
+    ctx: &ClinicalContext,
+    req: &AdjustRequest,
+    hold: Option<String>,
+    screen: &LevelScreen,
+    fit: &Adjustment,
+    now: f64,
+    alerts: &mut Vec<Alert>,
+) -> Result<Recommendation, SafetyError> {
+    if let Some(reason) = hold {
+        return Ok(Recommendation::Hold { reason });
+    }
+    if screen.kept.is_empty() {
+        return Ok(Recommendation::Recheck {
             reason: format!(
                 "every measured level is outside the model's 99.9 % range for this order ({} level(s)); a sampling or unit error is more likely than a real change",
-                implausible.len()
+                screen.implausible.len()
             ),
             current_rate_g_per_h: fit.decision.continue_as_given.rate_g_per_h,
-        },
-        None => {
-            let r = fit.decision.recommended;
-            if !fit.decision.feasible {
-                alerts.push(book.alert(
-                    "ADJUST-NO-SAFE-RATE",
-                    &format!(
-                        "least risky option {} g + {} g/h: P(> {} mmol/L) = {:.0} %",
-                        r.bolus_g,
-                        r.rate_g_per_h,
-                        th.toxic_mmol_l,
-                        100.0 * r.p_above_toxic
-                    ),
-                )?);
-            }
-            Recommendation::Order {
-                bolus_g: r.bolus_g,
-                rate_g_per_h: r.rate_g_per_h,
-                text: order_text(r.bolus_g, r.rate_g_per_h, now, req.horizon_h),
-            }
-        }
-    };
-    let mut timeline = match recommendation {
+        });
+    }
+    let r = fit.decision.recommended;
+    if !fit.decision.feasible {
+        alerts.push(rulebook()?.alert(
+            "ADJUST-NO-SAFE-RATE",
+            &format!(
+                "least risky option {} g + {} g/h: P(> {} mmol/L) = {:.0} %",
+                r.bolus_g,
+                r.rate_g_per_h,
+                ctx.thresholds.toxic_mmol_l,
+                100.0 * r.p_above_toxic
+            ),
+        )?);
+    }
+    Ok(Recommendation::Order {
+        bolus_g: r.bolus_g,
+        rate_g_per_h: r.rate_g_per_h,
+        text: order_text(r.bolus_g, r.rate_g_per_h, now, req.horizon_h),
+    })
+}
+
+/// What was given (stopped at `now` unless the advice is to recheck) plus the recommended order.
+fn timeline_with(req: &AdjustRequest, rec: &Recommendation, now: f64) -> Vec<DoseEvent> {
+    let mut timeline = match rec {
         Recommendation::Recheck { .. } => req.given.events.clone(),
         _ => stop_at(&req.given.events, now),
     };
@@ -305,7 +391,7 @@ pub fn safe_adjust(
         bolus_g,
         rate_g_per_h,
         ..
-    } = &recommendation
+    } = rec
     {
         let n = req.given.events.len() + 1;
         if *bolus_g > 0.0 {
@@ -325,29 +411,39 @@ pub fn safe_adjust(
             });
         }
     }
+    timeline
+}
+
+/// The whole-order checks of what was given plus the recommendation (window, fluid and renal
+/// findings; not the loading check, which is about what was written), and the entered
+/// conditions' and medications' rules.
+fn whole_order_alerts(
+    ctx: &ClinicalContext,
+    req: &AdjustRequest,
+    timeline: &[DoseEvent],
+    now: f64,
+) -> Result<Vec<Alert>, SafetyError> {
+    let book = rulebook()?;
     let reference = ctx
         .indication
         .reference_protocols
         .first()
         .and_then(|id| find_protocol(id).ok());
-    let facts = order_facts(&timeline, req.bag, now + req.horizon_h);
+    let facts = order_facts(timeline, req.bag, now + req.horizon_h);
     let octx = OrderContext {
         book,
         indication: Some(ctx.indication),
-        patient,
+        patient: &ctx.patient,
         conditions: &req.conditions,
         reference,
         bag_known: req.bag.is_some(),
     };
-    let mut order_alerts = octx.alerts(&facts)?;
-    // the dose-loading check is about what was written; the recommendation never adds a load
-    // beyond the candidate boluses, so only the window, fluid and renal findings are kept
-    order_alerts.retain(|a| a.code != "LOAD-EXCESS" && a.code != "LOAD-ROUTE");
-    for a in &mut order_alerts {
+    let mut alerts = octx.alerts(&facts)?;
+    alerts.retain(|a| a.code != "LOAD-EXCESS" && a.code != "LOAD-ROUTE");
+    for a in &mut alerts {
         a.message
             .push_str(" (whole-order check of what was given plus the recommendation)");
     }
-    alerts.extend(order_alerts);
     let mut seen: Vec<&str> = Vec::new();
     for n in req.conditions.iter().chain(&req.medications) {
         if seen.contains(&n.rule.as_str()) || n.rule == "CTX-OBSTETRIC" {
@@ -356,22 +452,7 @@ pub fn safe_adjust(
         seen.push(&n.rule);
         alerts.push(book.alert(&n.rule, &format!("entered: {}", n.name))?);
     }
-    adjust_alerts(book, &mut alerts, Some(ctx.indication), &req.conditions)?;
-    mgiv_safety::alert::sort_alerts(&mut alerts);
-    Ok(SafeAdjustment {
-        indication: ctx.indication.id.clone(),
-        course: ctx.indication.course,
-        target_mmol_l: (lo, hi),
-        toxic_mmol_l: th.toxic_mmol_l,
-        emergency_mmol_l: th.emergency_mmol_l,
-        now_h: now,
-        recommendation,
-        fit,
-        fit_with_all_levels: fit_with_all,
-        prior_range_mmol_l: range,
-        implausible_levels: implausible,
-        alerts,
-    })
+    Ok(alerts)
 }
 
 /// The rate (g/h MgSO4·7H2O) running at `now` under the given regimen.

@@ -93,103 +93,16 @@ impl ClinicalContext {
         {
             pin.pre_eclampsia = true;
         }
-        let protocol = input.protocol.as_deref().map(find_protocol).transpose()?;
-        let explicit_indication = input
-            .indication
-            .as_deref()
-            .map(find_indication)
-            .transpose()?;
-        let population_arg = input
-            .population
-            .as_deref()
-            .map(builtin_population)
-            .transpose()?;
-        let model_arg: Option<ModelSpec> = match (&input.model_file, &input.model_id) {
-            (Some(m), _) => Some(m.clone()),
-            (None, Some(id)) => Some(builtin_model(id)?),
-            (None, None) => None,
-        };
-        // an obstetric indication marks the patient (pre-eclampsia implies pregnant)
-        let patient_pe = pin.pre_eclampsia;
-
+        let args = Given::read(input)?;
         // 1. indication
-        let (indication, indication_why, assumed) = if let Some(i) = explicit_indication {
-            if let Some(p) = protocol {
-                if p.indication_id != i.id && !p.also_for.contains(&i.id) {
-                    alerts.push(book.alert(
-                        "CTX-INDICATION-PATIENT",
-                        &format!(
-                            "protocol {} belongs to indication {}, but --indication {} was given",
-                            p.id, p.indication_id, i.id
-                        ),
-                    )?);
-                }
-            }
-            (i, "given with --indication".to_string(), false)
-        } else if let Some(p) = protocol {
-            (
-                find_indication(&p.indication_id)?,
-                format!("from protocol {}", p.id),
-                false,
-            )
-        } else if let Some(i) = shared_indication(&input.named_protocols)? {
-            (
-                i,
-                format!(
-                    "from the named protocol(s) {}",
-                    input.named_protocols.join(", ")
-                ),
-                false,
-            )
-        } else if patient_pe {
-            (
-                find_indication("pre-eclampsia")?,
-                "not given: the patient has pre-eclampsia".to_string(),
-                true,
-            )
-        } else if let Some(pop) = &population_arg {
-            (
-                find_indication(&pop.default_indication)?,
-                format!(
-                    "not given: the default indication of population {} (data/populations/{}.toml)",
-                    pop.id, pop.id
-                ),
-                true,
-            )
-        } else if let Some(m) = &model_arg {
-            let pop = builtin_population(&m.fitted_in.populations[0])?;
-            (
-                find_indication(&pop.default_indication)?,
-                format!(
-                    "not given: model {} was fitted in population {}, whose default indication it is",
-                    m.id, pop.id
-                ),
-                true,
-            )
-        } else {
-            let pop_id = if pin.pregnant { "pregnant" } else { "adult" };
-            let pop = builtin_population(pop_id)?;
-            (
-                find_indication(&pop.default_indication)?,
-                format!(
-                    "not given: the default indication for a {} patient (data/populations/{pop_id}.toml)",
-                    if pin.pregnant { "pregnant" } else { "non-pregnant adult" }
-                ),
-                true,
-            )
-        };
-        if assumed {
-            alerts.push(book.alert(
-                "CTX-INDICATION-ASSUMED",
-                &format!("assumed {} ({})", indication.id, indication_why),
-            )?);
-        }
+        let (indication, indication_why) = choose_indication(input, &args, &pin, &mut alerts)?;
         if input.population_level {
             use mgiv_safety::indication::Requirement;
-            pin.pregnant = indication.pregnancy == Requirement::Required
-                || population_arg.as_ref().is_some_and(|p| p.pregnant);
+            let pop = args.population.as_ref();
+            pin.pregnant =
+                indication.pregnancy == Requirement::Required || pop.is_some_and(|p| p.pregnant);
             pin.pre_eclampsia = indication.pre_eclampsia == Requirement::Required
-                || population_arg.as_ref().is_some_and(|p| p.pre_eclampsia);
+                || pop.is_some_and(|p| p.pre_eclampsia);
         }
         if indication.pre_eclampsia == mgiv_safety::indication::Requirement::Required {
             // the indication is pre-eclampsia or eclampsia: the patient has it
@@ -197,7 +110,7 @@ impl ClinicalContext {
         }
         let patient = pin.validate()?;
         if !indication.admits(patient.pregnant, patient.pre_eclampsia)
-            || patient_pe
+            || args.patient_pe
                 && indication.pre_eclampsia == mgiv_safety::indication::Requirement::Excluded
         {
             alerts.push(book.alert(
@@ -212,161 +125,32 @@ impl ClinicalContext {
                 ),
             )?);
         }
-
         for n in &input.unit_notes {
             alerts.push(book.alert("LEVEL-UNIT-INFERRED", n)?);
         }
-
         // 2. model
-        let (model, model_why) = match model_arg {
-            Some(m) => {
-                let why = if input.model_file.is_some() {
-                    "from the model file given with --model-file".to_string()
-                } else {
-                    "given with --model".to_string()
-                };
-                (m, why)
-            }
-            None => {
-                if let Some(id) = protocol.and_then(|p| p.model.clone()) {
-                    (
-                        builtin_model(&id)?,
-                        format!(
-                            "the protocol {}'s model",
-                            protocol.map(|p| p.id.as_str()).unwrap_or("")
-                        ),
-                    )
-                } else {
-                    let m = builtin_model(&indication.default_model)?;
-                    if fits_patient(&m, &patient) {
-                        (
-                            m,
-                            format!(
-                                "the {} default: {}",
-                                indication.id, indication.default_model_reason
-                            ),
-                        )
-                    } else {
-                        let (id, why) = default_model_for(&patient);
-                        (
-                            builtin_model(id)?,
-                            format!(
-                                "the {} default {} was fitted in other patients ({}); for this patient: {why}",
-                                indication.id, m.id, m.fitted_in.source
-                            ),
-                        )
-                    }
-                }
-            }
-        };
+        let (model, model_why) = choose_model(input, &args, indication, &patient)?;
         for w in mgiv_core::simulate::population_warnings(&model, &patient) {
             if w.starts_with("model ") {
                 alerts.push(book.alert("CTX-MODEL-PATIENT", &w)?);
             }
         }
-
         // 3. population (virtual population for trials; baseline prior for TDM)
-        let (population, population_why) = match population_arg {
-            Some(p) => (p, "given with --population".to_string()),
-            None => {
-                let fitting: Vec<&String> = indication
-                    .populations
-                    .iter()
-                    .filter(|id| {
-                        builtin_population(id).is_ok_and(|p| {
-                            p.pregnant == (patient.pregnant || patient.pre_eclampsia)
-                                && p.pre_eclampsia == patient.pre_eclampsia
-                        })
-                    })
-                    .collect();
-                let id = fitting
-                    .iter()
-                    .find(|id| model.fitted_in.populations.contains(id))
-                    .or(fitting.first())
-                    .map(|s| s.as_str())
-                    .unwrap_or(&indication.populations[0]);
-                (
-                    builtin_population(id)?,
-                    format!(
-                        "the {} population that matches the patient{}",
-                        indication.id,
-                        if model.fitted_in.populations.iter().any(|p| p == id) {
-                            format!(" and model {}", model.id)
-                        } else {
-                            String::new()
-                        }
-                    ),
-                )
-            }
-        };
-        if !model.fitted_in.populations.contains(&population.id) {
-            alerts.push(book.alert(
-                "CTX-MODEL-POPULATION",
-                &format!(
-                    "model {} was fitted in {} ({}); population {} is not among them",
-                    model.id,
-                    model.fitted_in.populations.join(", "),
-                    model.fitted_in.source,
-                    population.id
-                ),
-            )?);
-        }
-        if !indication.populations.contains(&population.id) {
-            alerts.push(book.alert(
-                "CTX-INDICATION-POPULATION",
-                &format!(
-                    "indication {}'s patients come from {}; population {} was used",
-                    indication.id,
-                    indication.populations.join(", "),
-                    population.id
-                ),
-            )?);
-        }
-
-        // 4. target and thresholds
-        let (target, target_why) = match input.target_mmol_l {
-            Some((lo, hi)) => {
-                if !(lo > 0.0 && lo < hi && hi <= indication.thresholds.toxic_mmol_l) {
-                    return Err(err_field(
-                        "target",
-                        &format!("{lo}-{hi} mmol/L"),
-                        &format!(
-                            "LO-HI with 0 < LO < HI at most the toxic threshold {} mmol/L",
-                            indication.thresholds.toxic_mmol_l
-                        ),
-                    ));
-                }
-                (
-                    Target {
-                        lo_mmol_l: lo,
-                        hi_mmol_l: hi,
-                        source: "given with --target".into(),
-                    },
-                    "given with --target".to_string(),
-                )
-            }
+        let (population, population_why) =
+            choose_population(args.population, indication, &model, &patient)?;
+        alerts.extend(population_alerts(indication, &model, &population)?);
+        // 4. target, thresholds and horizon
+        let (target, target_why) = choose_target(input.target_mmol_l, indication)?;
+        let (horizon_h, horizon_why) = match input.hours {
+            Some(h) => (h, "given with --hours".to_string()),
             None => (
-                indication.target.to_target(),
+                indication.horizon_h,
                 format!(
-                    "the {} target{}",
-                    indication.id,
-                    if indication.target.established {
-                        ""
-                    } else {
-                        " (no serum target is established for this indication: display range only)"
-                    }
+                    "the {} default ({})",
+                    indication.id, indication.horizon_source
                 ),
             ),
         };
-        let mut horizon_h = indication.horizon_h;
-        let mut horizon_why = format!(
-            "the {} default ({})",
-            indication.id, indication.horizon_source
-        );
-        if let Some(h) = input.hours {
-            horizon_h = h;
-            horizon_why = "given with --hours".into();
-        }
         alerts.push(book.alert(
             "CTX-INDICATION",
             &format!(
@@ -387,7 +171,7 @@ impl ClinicalContext {
         Ok(ClinicalContext {
             indication,
             indication_why,
-            protocol,
+            protocol: args.protocol,
             patient,
             model,
             model_why,
@@ -487,6 +271,270 @@ fn shared_indication(ids: &[String]) -> Result<Option<&'static Indication>, Safe
         }
     }
     found.map(find_indication).transpose()
+}
+
+/// The ids the user gave, looked up (an unknown id is an error naming it).
+struct Given {
+    protocol: Option<&'static Protocol>,
+    indication: Option<&'static Indication>,
+    population: Option<PopulationSpec>,
+    model: Option<ModelSpec>,
+    /// the patient has pre-eclampsia (given, or from an entered condition)
+    patient_pe: bool,
+}
+
+impl Given {
+    fn read(input: &ContextInput) -> Result<Self, SafetyError> {
+        Ok(Given {
+            protocol: input.protocol.as_deref().map(find_protocol).transpose()?,
+            indication: input
+                .indication
+                .as_deref()
+                .map(find_indication)
+                .transpose()?,
+            population: input
+                .population
+                .as_deref()
+                .map(builtin_population)
+                .transpose()?,
+            model: match (&input.model_file, &input.model_id) {
+                (Some(m), _) => Some(m.clone()),
+                (None, Some(id)) => Some(builtin_model(id)?),
+                (None, None) => None,
+            },
+            patient_pe: input.patient.pre_eclampsia
+                || input
+                    .conditions
+                    .iter()
+                    .any(|c| c.name == "eclampsia" || c.name == "pre-eclampsia"),
+        })
+    }
+}
+
+/// The indication and why: given; else the protocol's; else the named protocols' shared one;
+/// else assumed (pre-eclampsia, the population's or the model's default, or the patient's), with
+/// a CTX-INDICATION-ASSUMED alert.
+fn choose_indication(
+    input: &ContextInput,
+    args: &Given,
+    pin: &PatientInput,
+    alerts: &mut Vec<Alert>,
+) -> Result<(&'static Indication, String), SafetyError> {
+    let book = rulebook()?;
+    let assumed =
+        |i: &'static Indication, why: String| -> Result<_, SafetyError> { Ok((i, why, true)) };
+    let (indication, why, was_assumed) = if let Some(i) = args.indication {
+        if let Some(p) = args.protocol {
+            if p.indication_id != i.id && !p.also_for.contains(&i.id) {
+                alerts.push(book.alert(
+                    "CTX-INDICATION-PATIENT",
+                    &format!(
+                        "protocol {} belongs to indication {}, but --indication {} was given",
+                        p.id, p.indication_id, i.id
+                    ),
+                )?);
+            }
+        }
+        (i, "given with --indication".to_string(), false)
+    } else if let Some(p) = args.protocol {
+        (
+            find_indication(&p.indication_id)?,
+            format!("from protocol {}", p.id),
+            false,
+        )
+    } else if let Some(i) = shared_indication(&input.named_protocols)? {
+        let why = format!(
+            "from the named protocol(s) {}",
+            input.named_protocols.join(", ")
+        );
+        (i, why, false)
+    } else if args.patient_pe {
+        assumed(
+            find_indication("pre-eclampsia")?,
+            "not given: the patient has pre-eclampsia".to_string(),
+        )?
+    } else if let Some(pop) = &args.population {
+        assumed(
+            find_indication(&pop.default_indication)?,
+            format!(
+                "not given: the default indication of population {} (data/populations/{}.toml)",
+                pop.id, pop.id
+            ),
+        )?
+    } else if let Some(m) = &args.model {
+        let pop = builtin_population(&m.fitted_in.populations[0])?;
+        assumed(
+            find_indication(&pop.default_indication)?,
+            format!(
+                "not given: model {} was fitted in population {}, whose default indication it is",
+                m.id, pop.id
+            ),
+        )?
+    } else {
+        let pop_id = if pin.pregnant { "pregnant" } else { "adult" };
+        let pop = builtin_population(pop_id)?;
+        assumed(
+            find_indication(&pop.default_indication)?,
+            format!(
+                "not given: the default indication for a {} patient (data/populations/{pop_id}.toml)",
+                if pin.pregnant { "pregnant" } else { "non-pregnant adult" }
+            ),
+        )?
+    };
+    if was_assumed {
+        alerts.push(book.alert(
+            "CTX-INDICATION-ASSUMED",
+            &format!("assumed {} ({})", indication.id, why),
+        )?);
+    }
+    Ok((indication, why))
+}
+
+/// The model and why: given (id or file); else the protocol's; else the indication's default if
+/// the patient fits it; else the default for the patient.
+fn choose_model(
+    input: &ContextInput,
+    args: &Given,
+    indication: &Indication,
+    patient: &Patient,
+) -> Result<(ModelSpec, String), SafetyError> {
+    if let Some(m) = &args.model {
+        let why = if input.model_file.is_some() {
+            "from the model file given with --model-file"
+        } else {
+            "given with --model"
+        };
+        return Ok((m.clone(), why.to_string()));
+    }
+    if let Some(p) = args.protocol {
+        if let Some(id) = &p.model {
+            return Ok((builtin_model(id)?, format!("the protocol {}'s model", p.id)));
+        }
+    }
+    let m = builtin_model(&indication.default_model)?;
+    if fits_patient(&m, patient) {
+        let why = format!(
+            "the {} default: {}",
+            indication.id, indication.default_model_reason
+        );
+        return Ok((m, why));
+    }
+    let (id, why) = default_model_for(patient);
+    Ok((
+        builtin_model(id)?,
+        format!(
+            "the {} default {} was fitted in other patients ({}); for this patient: {why}",
+            indication.id, m.id, m.fitted_in.source
+        ),
+    ))
+}
+
+/// The virtual population and why: given; else the first of the indication's populations (in
+/// the indication file's clinical order) that matches the patient, whether or not the model was
+/// fitted in it (a mismatch is a CTX-MODEL-POPULATION warning, not a reason to switch to a
+/// population the patient does not belong to).
+fn choose_population(
+    given: Option<PopulationSpec>,
+    indication: &Indication,
+    model: &ModelSpec,
+    patient: &Patient,
+) -> Result<(PopulationSpec, String), SafetyError> {
+    if let Some(p) = given {
+        return Ok((p, "given with --population".to_string()));
+    }
+    let id = indication
+        .populations
+        .iter()
+        .find(|id| {
+            builtin_population(id).is_ok_and(|p| {
+                p.pregnant == (patient.pregnant || patient.pre_eclampsia)
+                    && p.pre_eclampsia == patient.pre_eclampsia
+            })
+        })
+        .unwrap_or(&indication.populations[0]);
+    let and_model = if model.fitted_in.populations.iter().any(|p| p == id) {
+        format!(" and model {}", model.id)
+    } else {
+        String::new()
+    };
+    Ok((
+        builtin_population(id)?,
+        format!(
+            "the {} population that matches the patient{and_model}",
+            indication.id
+        ),
+    ))
+}
+
+/// Warnings when the population is not one the model was fitted in, or not the indication's.
+fn population_alerts(
+    indication: &Indication,
+    model: &ModelSpec,
+    population: &PopulationSpec,
+) -> Result<Vec<Alert>, SafetyError> {
+    let book = rulebook()?;
+    let mut alerts = Vec::new();
+    if !model.fitted_in.populations.contains(&population.id) {
+        alerts.push(book.alert(
+            "CTX-MODEL-POPULATION",
+            &format!(
+                "model {} was fitted in {} ({}); population {} is not among them",
+                model.id,
+                model.fitted_in.populations.join(", "),
+                model.fitted_in.source,
+                population.id
+            ),
+        )?);
+    }
+    if !indication.populations.contains(&population.id) {
+        alerts.push(book.alert(
+            "CTX-INDICATION-POPULATION",
+            &format!(
+                "indication {}'s patients come from {}; population {} was used",
+                indication.id,
+                indication.populations.join(", "),
+                population.id
+            ),
+        )?);
+    }
+    Ok(alerts)
+}
+
+/// The target and why: given (checked: 0 < lo < hi ≤ the toxic threshold), else the indication's.
+fn choose_target(
+    given: Option<(f64, f64)>,
+    indication: &Indication,
+) -> Result<(Target, String), SafetyError> {
+    let Some((lo, hi)) = given else {
+        let why = format!(
+            "the {} target{}",
+            indication.id,
+            if indication.target.established {
+                ""
+            } else {
+                " (no serum target is established for this indication: display range only)"
+            }
+        );
+        return Ok((indication.target.to_target(), why));
+    };
+    if !(lo > 0.0 && lo < hi && hi <= indication.thresholds.toxic_mmol_l) {
+        return Err(err_field(
+            "target",
+            &format!("{lo}-{hi} mmol/L"),
+            &format!(
+                "LO-HI with 0 < LO < HI at most the toxic threshold {} mmol/L",
+                indication.thresholds.toxic_mmol_l
+            ),
+        ));
+    }
+    Ok((
+        Target {
+            lo_mmol_l: lo,
+            hi_mmol_l: hi,
+            source: "given with --target".into(),
+        },
+        "given with --target".to_string(),
+    ))
 }
 
 #[cfg(test)]

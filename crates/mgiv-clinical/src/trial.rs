@@ -12,7 +12,7 @@ use mgiv_core::regimen::Regimen;
 use mgiv_core::simulate::uniform_times;
 use mgiv_core::MgivError;
 use mgiv_pop::population::PopulationSpec;
-use mgiv_pop::trial::{Trial, TrialConfig, TrialRegimen, TrialResult, DEFAULT_THRESHOLDS_MMOL_L};
+use mgiv_pop::trial::{Trial, TrialConfig, TrialRegimen, TrialResult};
 use mgiv_safety::protocol::find_protocol;
 use mgiv_safety::SafetyError;
 
@@ -161,7 +161,7 @@ pub fn trial_setup(req: &TrialRequest) -> Result<TrialSetup, SafetyError> {
             seed: req.seed,
             times_h,
             target_mmol_l: (ctx.target.lo_mmol_l, ctx.target.hi_mmol_l),
-            thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+            thresholds_mmol_l: trial_thresholds_mmol_l(&ctx)?,
         },
         notes,
     };
@@ -231,6 +231,30 @@ impl TrialSpec {
 pub fn shard_ranges(n: u64, k: u64) -> Vec<(u64, u64)> {
     let k = k.clamp(1, n.max(1));
     (0..k).map(|i| (n * i / k, n * (i + 1) / k)).collect()
+}
+
+/// The levels whose crossing a trial counts, in increasing order: reflexes decrease (USPI,
+/// data/ranges/serum-mg.toml `dtr-decrease`), then the indication's toxic and emergency
+/// thresholds (data/indications).
+fn trial_thresholds_mmol_l(ctx: &ClinicalContext) -> Result<Vec<f64>, SafetyError> {
+    let levels = mgiv_core::ranges::serum_levels()?;
+    let dtr = levels
+        .thresholds
+        .iter()
+        .find(|t| t.id == "dtr-decrease")
+        .map(|t| t.mmol_l)
+        .ok_or_else(|| SafetyError::Data {
+            file: "data/ranges/serum-mg.toml".into(),
+            message: "threshold dtr-decrease missing".into(),
+        })?;
+    let mut th = vec![
+        dtr,
+        ctx.thresholds.toxic_mmol_l,
+        ctx.thresholds.emergency_mmol_l,
+    ];
+    th.sort_by(f64::total_cmp);
+    th.dedup();
+    Ok(th)
 }
 
 #[cfg(test)]

@@ -84,19 +84,21 @@ fn predicted_spread_of_adult_levels_matches_the_reported_sd() {
         icu.len()
     );
     // The cardiac-surgery ICU cohorts (the model's IIV with the ICU population's covariates and
-    // baseline spread): right on average within 25 %, no level off by more than 1.5x. The
-    // neurosurgical cohort under the general adult population is under-predicted about 2x late
-    // after the bolus, when its levels are near baseline: the adult population's baseline SD
-    // (0.055 mmol/L, healthy NHANES adults) is narrower than these patients'. Scaling the IIV
-    // does not fix it (x2 on both CVs moves the overall ratio only from 0.76 to 0.90, see
-    // `scan_iiv_scale`), so no IIV adjustment is shipped; docs/POPULATION.md says so.
+    // baseline spread) and the neurosurgical cohort under the hospital adult population (baseline
+    // N(0.81, 0.12) mmol/L from three hospital cohorts, data/populations/adult.toml): right on
+    // average within 20 %, no level off by more than 1.5x. With the healthy-adult baseline SD
+    // (0.055) the neurosurgical cohort was under-predicted about 2x late after the bolus
+    // (ratios 0.47 and 0.53, docs/POPULATION.md), which these bounds reject.
     assert!(
         (0.75..=1.25).contains(&gm_icu),
         "ICU geometric mean ratio {gm_icu}"
     );
-    assert!(icu.iter().all(|r| (0.67..=1.5).contains(r)), "{icu:?}");
     assert!(
-        (0.6..=1.25).contains(&gm),
+        ratios.iter().all(|r| (0.67..=1.5).contains(r)),
+        "{ratios:?}"
+    );
+    assert!(
+        (0.8..=1.25).contains(&gm),
         "overall geometric mean ratio {gm}"
     );
 }

@@ -1,9 +1,10 @@
 //! Criterion benchmarks of the serum magnesium solvers (issue: 72 h at 1-min output < 50 µs).
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use mgiv_core::model::builtin_model;
 use mgiv_core::patient::PatientInput;
 use mgiv_core::regimen::Regimen;
 use mgiv_core::solver::{modal, ode, superposition, Modes};
+use std::hint::black_box;
 
 fn bench(c: &mut Criterion) {
     let patient = PatientInput {

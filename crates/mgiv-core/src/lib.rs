@@ -17,6 +17,7 @@
 //! assert!(sim.serum_mmol_l[6] > 1.3 && sim.serum_mmol_l[6] < 2.2);
 //! ```
 
+pub mod calendar;
 pub mod calibrate;
 pub mod error;
 pub mod model;

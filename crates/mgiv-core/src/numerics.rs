@@ -1,6 +1,7 @@
 //! Shared numerics of the mgiv libraries: small dense linear algebra (dimension ≤ ~8: Cholesky
-//! factor, solves, inverse; row-major) and the one finite-difference Hessian. mgiv-pop
-//! re-exports the linear algebra as `mgiv_pop::linalg`.
+//! factor, solves, inverse; row-major), the one finite-difference Hessian and the one sample
+//! quantile (linear interpolation between order statistics, Hyndman–Fan type 7, as R's default
+//! and numpy's `linear`). mgiv-pop re-exports the linear algebra as `mgiv_pop::linalg`.
 
 /// Lower Cholesky factor L of a symmetric positive-definite matrix A (n×n, row-major), A = L·Lᵀ.
 /// `None` when A is not positive definite.
@@ -125,6 +126,34 @@ pub fn gradient_and_hessian(
     (g, hess, f0)
 }
 
+/// The `q` quantile of sorted values (type 7: position q·(n − 1), linear interpolation between
+/// the neighbouring order statistics); `q` outside [0, 1] is taken as 0 or 1; NaN for no values.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let i = pos.floor() as usize;
+    let f = pos - i as f64;
+    if i + 1 < sorted.len() {
+        sorted[i] * (1.0 - f) + sorted[i + 1] * f
+    } else {
+        sorted[i]
+    }
+}
+
+/// The `q` quantile of `v` (type 7); sorts `v` in place (NaN sorted last).
+pub fn quantile(v: &mut [f64], q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    quantile_sorted(v, q)
+}
+
+/// Two quantiles of `v` (type 7), e.g. the ends of a central interval; sorts `v` once.
+pub fn quantile_pair(v: &mut [f64], q_lo: f64, q_hi: f64) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (quantile_sorted(v, q_lo), quantile_sorted(v, q_hi))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +205,31 @@ mod tests {
             }
         }
         assert!((f0 - f(&x)).abs() < 1e-15);
+    }
+
+    /// Type 7 against values computed by hand (and numpy.quantile's default `linear` method:
+    /// numpy.quantile([3, 1, 4, 1, 5], [0, 0.1, 0.25, 0.5, 0.9, 1]) = 1, 1, 1, 3, 4.6, 5).
+    #[test]
+    fn quantile_is_type_7() {
+        let mut v = vec![3.0, 1.0, 4.0, 1.0, 5.0];
+        let want = [
+            (0.0, 1.0),
+            (0.1, 1.0),
+            (0.25, 1.0),
+            (0.5, 3.0),
+            (0.9, 4.6),
+            (1.0, 5.0),
+        ];
+        for (q, w) in want {
+            assert!((quantile(&mut v, q) - w).abs() < 1e-12, "q {q}");
+        }
+        assert_eq!(v, vec![1.0, 1.0, 3.0, 4.0, 5.0]);
+        let mut u = vec![10.0, 0.0, 20.0, 30.0];
+        // positions 0.15 and 2.85 of 0..3
+        let (lo, hi) = quantile_pair(&mut u, 0.05, 0.95);
+        assert!((lo - 1.5).abs() < 1e-12 && (hi - 28.5).abs() < 1e-12);
+        assert!(quantile_sorted(&[], 0.5).is_nan());
+        assert_eq!(quantile_sorted(&[2.0], 0.7), 2.0);
+        assert_eq!(quantile_sorted(&[1.0, 2.0], 7.0), 2.0);
     }
 }

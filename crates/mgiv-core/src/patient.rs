@@ -5,7 +5,7 @@
 //!   Nephron 1976;16:31-41: CrCl (mL/min) = (140 − age) × weight / (72 × SCr mg/dL), × 0.85 if female.
 //! - Inker LA et al. New creatinine- and cystatin C-based equations to estimate GFR without race.
 //!   N Engl J Med 2021;385:1737-49 (CKD-EPI 2021): eGFR = 142 × min(SCr/κ, 1)^α × max(SCr/κ, 1)^−1.200
-//!   × 0.9938^age × 1.012 [female]; κ = 0.7 (F) / 0.9 (M); α = −0.241 (F) / −0.302 (M).
+//!   × 0.9938^age × 1.012 \[female\]; κ = 0.7 (F) / 0.9 (M); α = −0.241 (F) / −0.302 (M).
 //!   Neither is validated in pregnancy (hyperfiltration); mgiv says so when it uses them there.
 
 use serde::{Deserialize, Serialize};

@@ -424,16 +424,7 @@ fn is_missing(s: &str) -> bool {
     t.is_empty() || t == "." || t.eq_ignore_ascii_case("na") || t.eq_ignore_ascii_case("nan")
 }
 
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
+use mgiv_core::calendar::days_from_civil;
 
 /// DATE as `yyyy-mm-dd`, `yyyy/mm/dd` or `mm/dd/yyyy` (NONMEM's DATE); days since 1970.
 fn parse_date(text: &str) -> Option<i64> {

@@ -138,16 +138,7 @@ pub struct Vpc {
     pub outside: usize,
 }
 
-fn quantile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let h = (v.len() - 1) as f64 * p;
-    let (i, f) = (h.floor() as usize, h - h.floor());
-    if i + 1 < v.len() {
-        v[i] * (1.0 - f) + v[i + 1] * f
-    } else {
-        v[i]
-    }
-}
+use mgiv_core::numerics::quantile;
 
 pub fn pcvpc(
     m: &EstimationModel,

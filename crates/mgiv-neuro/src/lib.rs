@@ -4,7 +4,7 @@
 //! driven by the extracellular magnesium concentration that a real IV regimen produces.
 //!
 //! * [`mg_block`]: NMDA Mg²⁺ block `B(V, [Mg]o)` (Jahr–Stevens default, other presets).
-//! * [`mg_drive`]: fixed, swept or time-varying [Mg]o.
+//! * [`mg_drive`]: fixed, swept or time-varying \[Mg\]o.
 //! * [`wang2002`]: the Wang (2002) decision network exactly as in Brian2's example.
 //! * [`network`]: general engine — conductance LIF / AdEx neurons, AMPA / NMDA / GABA-A synapses,
 //!   dense or sparse random connectivity with delays, Poisson and spike-train inputs.

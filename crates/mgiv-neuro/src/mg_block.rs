@@ -2,7 +2,7 @@
 //!
 //! General (Woodhull 1973) form, brain.md §1.2:
 //! `B(V) = 1 / (1 + [Mg]o/K0 · exp(−γ·V))`, with `γ = z·δ·F/(R·T)` (z = 2 for Mg²⁺).
-//! [Mg]o is always an *input* (an argument of every call); no preset bakes a concentration in
+//! \[Mg\]o is always an *input* (an argument of every call); no preset bakes a concentration in
 //! (brain.md §1.3 "hard-coded-Mg warning").
 //!
 //! Presets (brain.md §1.1, §1.3, §1.5; brain-2.md §7.1):

@@ -1,7 +1,7 @@
 //! The magnesium concentration that drives a simulation: a fixed value, a sweep, or a time course
 //! (for example the ionised CSF Mg predicted for an infusion regimen, brain.md §7, §9 step 0).
 //!
-//! Acute effects only: [Mg]o enters the NMDA block (and through it NMDA-mediated Ca²⁺ in the
+//! Acute effects only: \[Mg\]o enters the NMDA block (and through it NMDA-mediated Ca²⁺ in the
 //! plasticity rules). Chronic (Slutsky-type) structural effects of raised brain Mg are *not* modelled.
 use crate::error::{NeuroError, Result};
 use crate::mg_block::MgBlock;
@@ -10,7 +10,7 @@ use serde::Serialize;
 /// Largest number of points a sweep may have.
 pub const MAX_SWEEP_POINTS: usize = 10_000;
 
-/// Extracellular [Mg] as a function of time.
+/// Extracellular \[Mg\] as a function of time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum MgDrive {
     /// Constant concentration (mM).
@@ -48,7 +48,7 @@ impl MgDrive {
         Ok(MgDrive::TimeCourse(points))
     }
 
-    /// [Mg] (mM) at time `t_h` (hours since the start of the time course).
+    /// \[Mg\] (mM) at time `t_h` (hours since the start of the time course).
     pub fn mg_mm_at_h(&self, t_h: f64) -> f64 {
         match self {
             MgDrive::Fixed(m) => *m,

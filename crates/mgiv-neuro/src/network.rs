@@ -6,7 +6,7 @@
 //! Brian2 (`method='euler'`): NMDA summed conductance → state update → threshold → synaptic
 //! arrivals and Poisson input → reset; refractory neurons keep V clamped at the reset value.
 //!
-//! NMDA (Mg block `B(V, [Mg])` evaluated in every neuron at its own V, [Mg] an input):
+//! NMDA (Mg block `B(V, [Mg])` evaluated in every neuron at its own V, \[Mg\] an input):
 //! * [`NmdaModel::Saturating`] — Wang (2002) gating per presynaptic neuron,
 //!   `ds/dt = −s/τ_decay + α x (1 − s)`, `dx/dt = −x/τ_rise`, x += 1 per spike after the
 //!   projection delay; postsynaptic conductance `Σ_i w_ij s_i` summed every step over every NMDA
@@ -839,7 +839,7 @@ impl Network {
         self.n_synapses
     }
 
-    /// Advance by `seconds` at the given [Mg] drive (a time course is read at `t_offset_h + t`).
+    /// Advance by `seconds` at the given \[Mg\] drive (a time course is read at `t_offset_h + t`).
     pub fn run(
         &mut self,
         seconds: f64,

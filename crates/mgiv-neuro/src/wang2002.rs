@@ -1,6 +1,6 @@
 //! Reference scenario: the Wang (2002) decision network exactly as in Brian2's
 //! `examples/frompapers/Wang_2002.py` (Klaus Wimmer & Marcel Stimberg; read at
-//! brian-team/brian2 commit de0ee35f), with [Mg]o an input instead of the constant `C = 1 mmole`.
+//! brian-team/brian2 commit de0ee35f), with \[Mg\]o an input instead of the constant `C = 1 mmole`.
 //!
 //! 1600 E + 400 I conductance-based LIF neurons; all-to-all AMPA (E→E, E→I) and GABA-A (I→E, I→I)
 //! with 0.5 ms delay; NMDA with saturating gating `ds/dt = −s/τ_decay + α·x·(1 − s)`,
@@ -120,7 +120,7 @@ impl Default for WangParams {
 pub struct DecisionConfig {
     pub params: WangParams,
     pub block: MgBlock,
-    /// Extracellular [Mg]; a time course is read at `t_offset_h + t`.
+    /// Extracellular \[Mg\]; a time course is read at `t_offset_h + t`.
     pub mg: MgDrive,
     /// Time (h) on the Mg time course at which the simulation starts.
     pub t_offset_h: f64,
@@ -141,7 +141,7 @@ pub struct DecisionConfig {
 }
 
 impl DecisionConfig {
-    /// The Brian2 reference scenario at a fixed [Mg] (mM).
+    /// The Brian2 reference scenario at a fixed \[Mg\] (mM).
     pub fn reference(mg_mm: f64, seconds: f64, seed: u64) -> Self {
         DecisionConfig {
             params: WangParams::default(),

@@ -1,7 +1,7 @@
 //! Criterion benches of mgiv-pop: a 100,000-patient × 49-time trial of three regimens, one
 //! Bayesian adjustment, and the per-subject kernel.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use mgiv_core::model::builtin_model;
 use mgiv_core::patient::{Creatinine, PatientInput};
 use mgiv_core::regimen::Regimen;
@@ -11,6 +11,7 @@ use mgiv_pop::kernel::{Kernel, Plan};
 use mgiv_pop::population::builtin_population;
 use mgiv_pop::tdm::{adjust, parse_levels, BaselinePrior, DecisionSettings, PosteriorSettings};
 use mgiv_pop::trial::{Trial, TrialConfig, TrialRegimen, DEFAULT_THRESHOLDS_MMOL_L};
+use std::hint::black_box;
 
 fn trial(n: u64) -> Trial {
     let regimens: Vec<TrialRegimen> = [

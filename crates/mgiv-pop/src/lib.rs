@@ -3,7 +3,7 @@
 //! Virtual populations, target attainment and Bayesian dose individualisation for IV magnesium.
 //!
 //! - [`population`]: covariate distributions of the populations mgiv serves (`pre-eclampsia`,
-//!   `pregnant`, `adult`, `icu`), each sourced, from `data/populations/`.
+//!   `pregnant`, `adult` (in hospital), `icu`, `community`), each sourced, from `data/populations/`.
 //! - [`popmodel`]: a model file's typical values, covariates, log-normal IIV (with correlations)
 //!   and residual error, compiled for speed.
 //! - [`rng`]: per-(seed, subject) random streams: results do not depend on threads or sharding.

@@ -21,6 +21,10 @@ pub const BUILTIN_POPULATION_FILES: &[(&str, &str)] = &[
         include_str!("../../../data/populations/adult.toml"),
     ),
     ("icu", include_str!("../../../data/populations/icu.toml")),
+    (
+        "community",
+        include_str!("../../../data/populations/community.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,7 +242,7 @@ mod tests {
     #[test]
     fn all_load_with_sources_and_ids_match() {
         let pops = builtin_populations().unwrap();
-        assert_eq!(pops.len(), 4);
+        assert_eq!(pops.len(), 5);
         for (p, (id, _)) in pops.iter().zip(BUILTIN_POPULATION_FILES) {
             assert_eq!(&p.id, id);
             for d in [&p.weight_kg, &p.scr_mg_dl, &p.baseline_mmol_l] {

@@ -67,33 +67,12 @@ fn amount_between(
     horizon_h: f64,
     keep: impl Fn(&DoseEvent) -> bool,
 ) -> f64 {
+    // open infusions end at the horizon: the window never reaches past it
     let b = b.min(horizon_h.max(a));
     events
         .iter()
         .filter(|e| keep(e))
-        .map(|e| match *e {
-            DoseEvent::Bolus {
-                time_h,
-                amount_mmol,
-                ..
-            } => {
-                if time_h >= a - 1e-12 && time_h < b - 1e-12 {
-                    amount_mmol
-                } else {
-                    0.0
-                }
-            }
-            DoseEvent::Infusion {
-                start_h,
-                end_h,
-                rate_mmol_per_h,
-                ..
-            } => {
-                let end = end_h.unwrap_or(f64::INFINITY).min(horizon_h);
-                let overlap = end.min(b) - start_h.max(a);
-                rate_mmol_per_h * overlap.max(0.0)
-            }
-        })
+        .map(|e| e.amount_in_window_mmol(a, b))
         .sum()
 }
 

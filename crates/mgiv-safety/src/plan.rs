@@ -350,17 +350,7 @@ fn curve_summary(sim: &Simulation, target: Option<&Target>, regimen: &Regimen) -
 pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
     let book = rulebook()?;
     let library = protocols()?;
-    let text = match (&input.regimen_text, input.protocol) {
-        (Some(t), _) => t.clone(),
-        (None, Some(p)) => p.regimen.clone(),
-        (None, None) => {
-            return Err(invalid(
-                "regimen",
-                "none given",
-                "a protocol id (mgiv protocols) or a regimen text",
-            ))
-        }
-    };
+    let text = order_text(input)?;
     let mut pin = input.patient.clone();
     let obstetric_condition = input
         .conditions
@@ -404,29 +394,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
     } else {
         None
     };
-    let reference: Option<&Protocol> = input
-        .protocol
-        .or_else(|| {
-            // free text: the indication's reference protocol, else the guardrail's closest one
-            input
-                .indication
-                .and_then(|i| i.reference_protocols.first())
-                .and_then(|id| library.iter().find(|p| &p.id == id))
-        })
-        .or_else(|| {
-            guard
-                .as_ref()
-                .and_then(|g| g.reference_id.as_deref())
-                .and_then(|id| library.iter().find(|p| p.id == id))
-        });
-    let (bag, bag_source) = match (input.bag, input.protocol.and_then(|p| p.bag.as_deref())) {
-        (Some(b), _) => (Some(b), Some("given with --bag".to_string())),
-        (None, Some(b)) => (
-            Some(parse_bag(b)?),
-            input.protocol.and_then(|p| p.bag_source.clone()),
-        ),
-        (None, None) => (None, None),
-    };
+    let reference = reference_protocol(input, library, guard.as_ref());
+    let (bag, bag_source) = bag_of(input)?;
     let phases = phase_rows(&spec, &regimen, bag, horizon);
     let duration_h = (!regimen.has_open_infusion()).then(|| regimen.last_finite_time_h());
     let facts = order_facts(&regimen.events, bag, horizon);
@@ -448,7 +417,6 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
         });
     let summary = curve_summary(&sim, target, &regimen);
 
-    let mut alerts = Vec::new();
     let ctx = Ctx {
         book,
         input,
@@ -461,42 +429,89 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
         bag,
         horizon,
     };
-    ctx.rate_rules(&mut alerts)?;
-    ctx.limit_rules(&mut alerts)?;
-    let order_ctx = OrderContext {
-        book,
-        indication: input.indication,
-        patient: &patient,
-        conditions: &input.conditions,
-        reference,
-        bag_known: bag.is_some(),
-    };
-    alerts.extend(order_ctx.alerts(&facts)?);
-    ctx.level_rules(&mut alerts, target, reference)?;
-    ctx.name_rules(&mut alerts)?;
-    ctx.monitoring_rules(&mut alerts)?;
-    if let Some(gr) = guard {
-        alerts.extend(gr.alerts);
-    }
-    if let Some(p) = input.protocol {
-        if !p.regimen_verified && input.regimen_text.is_none() {
-            alerts.push(book.alert(
-                "PROTOCOL-UNVERIFIED",
-                &format!("{}: {}", p.id, p.regimen_source),
-            )?);
-        }
-    }
-    for w in &sim.warnings {
-        if !w.starts_with("predicted level exceeds") {
-            // the level rules report every threshold crossing with its source
-            let mut a = book.alert("MODEL-NOTE", w)?;
-            a.source = format!("{} ({})", a.source, sim.model.citation);
-            alerts.push(a);
-        }
-    }
-    adjust_alerts(book, &mut alerts, input.indication, &input.conditions)?;
-    sort_alerts(&mut alerts);
+    let alerts = ctx.all_alerts(&facts, target, reference, guard)?;
 
+    let (monitoring, levels_schedule) = monitoring_of(book, input, reference, &summary)?;
+    Ok(Plan {
+        protocol: input.protocol.cloned(),
+        reference_protocol: reference.map(|p| p.id.clone()),
+        regimen: regimen.canonical(),
+        resolved: regimen,
+        phases,
+        bag,
+        bag_source,
+        totals,
+        order: facts,
+        indication: input.indication.map(|i| i.id.clone()),
+        patient,
+        conditions: input.conditions.clone(),
+        medications: input.medications.clone(),
+        simulation: sim,
+        summary,
+        alerts,
+        monitoring,
+        levels_schedule,
+        toxicity_steps: book.toxicity_steps.clone(),
+    })
+}
+
+/// The regimen text of the order: the one written, else the protocol's.
+fn order_text(input: &PlanInput) -> Result<String, SafetyError> {
+    match (&input.regimen_text, input.protocol) {
+        (Some(t), _) => Ok(t.clone()),
+        (None, Some(p)) => Ok(p.regimen.clone()),
+        (None, None) => Err(invalid(
+            "regimen",
+            "none given",
+            "a protocol id (mgiv protocols) or a regimen text",
+        )),
+    }
+}
+
+/// The protocol the order is compared with: the one named; for free text the indication's
+/// reference protocol, else the guardrail's closest one.
+fn reference_protocol<'a>(
+    input: &PlanInput<'a>,
+    library: &'a [Protocol],
+    guard: Option<&guardrail::GuardResult>,
+) -> Option<&'a Protocol> {
+    input
+        .protocol
+        .or_else(|| {
+            input
+                .indication
+                .and_then(|i| i.reference_protocols.first())
+                .and_then(|id| library.iter().find(|p| &p.id == id))
+        })
+        .or_else(|| {
+            guard
+                .and_then(|g| g.reference_id.as_deref())
+                .and_then(|id| library.iter().find(|p| p.id == id))
+        })
+}
+
+/// The bag hung and where it comes from: given with --bag, else the protocol's.
+fn bag_of(input: &PlanInput) -> Result<(Option<Bag>, Option<String>), SafetyError> {
+    Ok(
+        match (input.bag, input.protocol.and_then(|p| p.bag.as_deref())) {
+            (Some(b), _) => (Some(b), Some("given with --bag".to_string())),
+            (None, Some(b)) => (
+                Some(parse_bag(b)?),
+                input.protocol.and_then(|p| p.bag_source.clone()),
+            ),
+            (None, None) => (None, None),
+        },
+    )
+}
+
+/// The monitoring list (the reference protocol's, else the general preconditions) and the level
+/// schedule with the predicted peak and time to target.
+fn monitoring_of(
+    book: &RuleBook,
+    input: &PlanInput,
+    reference: Option<&Protocol>,
+    summary: &CurveSummary,
+) -> Result<(Vec<String>, String), SafetyError> {
     let mut monitoring = Vec::new();
     if let Some(p) = reference {
         for m in &p.monitoring {
@@ -521,27 +536,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
         levels_schedule.push_str(&format!("; target first reached at {} h", fmt_num(t)));
     }
     levels_schedule.push('.');
-    Ok(Plan {
-        protocol: input.protocol.cloned(),
-        reference_protocol: reference.map(|p| p.id.clone()),
-        regimen: regimen.canonical(),
-        resolved: regimen,
-        phases,
-        bag,
-        bag_source,
-        totals,
-        order: facts,
-        indication: input.indication.map(|i| i.id.clone()),
-        patient,
-        conditions: input.conditions.clone(),
-        medications: input.medications.clone(),
-        simulation: sim,
-        summary,
-        alerts,
-        monitoring,
-        levels_schedule,
-        toxicity_steps: book.toxicity_steps.clone(),
-    })
+    Ok((monitoring, levels_schedule))
 }
 
 struct Ctx<'a> {
@@ -555,6 +550,59 @@ struct Ctx<'a> {
     totals: &'a Totals,
     bag: Option<Bag>,
     horizon: f64,
+}
+
+impl Ctx<'_> {
+    /// Every alert of the order, most severe first: rate and limit rules, the whole-order rules,
+    /// level, name and monitoring rules, the dose-error guardrail, protocol verification, model
+    /// notes, then the indication's adjustments.
+    fn all_alerts(
+        &self,
+        facts: &OrderFacts,
+        target: Option<&Target>,
+        reference: Option<&Protocol>,
+        guard: Option<guardrail::GuardResult>,
+    ) -> Result<Vec<Alert>, SafetyError> {
+        let (book, input, sim) = (self.book, self.input, self.sim);
+        let ctx = self;
+        let mut alerts = Vec::new();
+        ctx.rate_rules(&mut alerts)?;
+        ctx.limit_rules(&mut alerts)?;
+        let order_ctx = OrderContext {
+            book,
+            indication: input.indication,
+            patient: self.patient,
+            conditions: &input.conditions,
+            reference,
+            bag_known: self.bag.is_some(),
+        };
+        alerts.extend(order_ctx.alerts(facts)?);
+        ctx.level_rules(&mut alerts, target, reference)?;
+        ctx.name_rules(&mut alerts)?;
+        ctx.monitoring_rules(&mut alerts)?;
+        if let Some(gr) = guard {
+            alerts.extend(gr.alerts);
+        }
+        if let Some(p) = input.protocol {
+            if !p.regimen_verified && input.regimen_text.is_none() {
+                alerts.push(book.alert(
+                    "PROTOCOL-UNVERIFIED",
+                    &format!("{}: {}", p.id, p.regimen_source),
+                )?);
+            }
+        }
+        for w in &sim.warnings {
+            if !w.starts_with("predicted level exceeds") {
+                // the level rules report every threshold crossing with its source
+                let mut a = book.alert("MODEL-NOTE", w)?;
+                a.source = format!("{} ({})", a.source, sim.model.citation);
+                alerts.push(a);
+            }
+        }
+        adjust_alerts(book, &mut alerts, input.indication, &input.conditions)?;
+        sort_alerts(&mut alerts);
+        Ok(alerts)
+    }
 }
 
 impl Ctx<'_> {

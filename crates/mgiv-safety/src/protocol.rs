@@ -127,7 +127,7 @@ pub struct Protocol {
     pub aliases: Vec<String>,
     pub name: String,
     pub indication: String,
-    /// the indication this protocol belongs to (data/indications/<id>.toml)
+    /// the indication this protocol belongs to (`data/indications/<id>.toml`)
     pub indication_id: String,
     /// other indications the protocol is also standard for (e.g. Zuspan for eclampsia)
     #[serde(default)]

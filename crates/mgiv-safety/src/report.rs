@@ -63,6 +63,20 @@ fn sulfate_words(written: &str) -> &'static str {
 
 fn write_text(o: &mut String, plan: &Plan) -> std::fmt::Result {
     banner(o, plan)?;
+    write_header(o, plan)?;
+    write_regimen(o, plan)?;
+    write_prediction(o, plan)?;
+    write_alerts_and_monitoring(o, plan)?;
+    writeln!(
+        o,
+        "Predictions are for a typical patient of the model's population, not a measurement: measure serum Mg. mgiv is decision support; the prescriber decides."
+    )?;
+    banner(o, plan)?;
+    Ok(())
+}
+
+/// Title, protocol, patient, conditions and medications.
+fn write_header(o: &mut String, plan: &Plan) -> std::fmt::Result {
     writeln!(o, "MAGNESIUM SULFATE PLAN (mgiv)")?;
     if plan.phases.iter().any(|r| !ordered_as_sulfate(&r.written)) {
         writeln!(
@@ -100,6 +114,11 @@ fn write_text(o: &mut String, plan: &Plan) -> std::fmt::Result {
         )?;
     }
     writeln!(o)?;
+    Ok(())
+}
+
+/// The regimen as written, the bag and each phase in g, mmol, mEq and pump mL/h; the totals.
+fn write_regimen(o: &mut String, plan: &Plan) -> std::fmt::Result {
     writeln!(
         o,
         "REGIMEN  (g = grams of MgSO4·7H2O; 1 g = 4.057 mmol = 8.1 mEq Mg)"
@@ -180,6 +199,11 @@ fn write_text(o: &mut String, plan: &Plan) -> std::fmt::Result {
     )?;
     writeln!(o)?;
 
+    Ok(())
+}
+
+/// The predicted serum course of a typical patient: model, levels, peak, target attainment.
+fn write_prediction(o: &mut String, plan: &Plan) -> std::fmt::Result {
     let s = &plan.summary;
     let m = &plan.simulation.model;
     writeln!(o, "PREDICTED TOTAL SERUM Mg (typical patient; mmol/L)")?;
@@ -233,6 +257,11 @@ fn write_text(o: &mut String, plan: &Plan) -> std::fmt::Result {
     }
     writeln!(o)?;
 
+    Ok(())
+}
+
+/// Alerts (most severe first), monitoring, toxicity steps and the protocol's notes.
+fn write_alerts_and_monitoring(o: &mut String, plan: &Plan) -> std::fmt::Result {
     writeln!(o, "ALERTS ({}, most severe first)", plan.alerts.len())?;
     for a in &plan.alerts {
         writeln!(o, "  [{}] {} — {}", a.severity.label(), a.code, a.title)?;
@@ -265,11 +294,6 @@ fn write_text(o: &mut String, plan: &Plan) -> std::fmt::Result {
         )?;
     }
     writeln!(o)?;
-    writeln!(
-        o,
-        "Predictions are for a typical patient of the model's population, not a measurement: measure serum Mg. mgiv is decision support; the prescriber decides."
-    )?;
-    banner(o, plan)?;
     Ok(())
 }
 

@@ -239,15 +239,16 @@ impl DoseEvent {
             DoseEvent::Infusion { end_h, .. } => end_h.unwrap_or(f64::INFINITY),
         }
     }
-    /// Amount given up to time `t_h` (mmol).
-    pub fn amount_given_by_mmol(&self, t_h: f64) -> f64 {
+    /// Amount (mmol) given in the window [a, b): a bolus counts when it falls in the window (to
+    /// 1e-12 h, so a bolus at exactly `b` belongs to the next window), an infusion by its overlap.
+    pub fn amount_in_window_mmol(&self, a: f64, b: f64) -> f64 {
         match *self {
             DoseEvent::Bolus {
                 time_h,
                 amount_mmol,
                 ..
             } => {
-                if t_h >= time_h {
+                if time_h >= a - 1e-12 && time_h < b - 1e-12 {
                     amount_mmol
                 } else {
                     0.0
@@ -259,9 +260,21 @@ impl DoseEvent {
                 rate_mmol_per_h,
                 ..
             } => {
-                let end = end_h.unwrap_or(f64::INFINITY).min(t_h);
-                rate_mmol_per_h * (end - start_h).max(0.0)
+                let overlap = end_h.unwrap_or(f64::INFINITY).min(b) - start_h.max(a);
+                rate_mmol_per_h * overlap.max(0.0)
             }
+        }
+    }
+    /// Amount given up to time `t_h` (mmol): a bolus at exactly `t_h` counts.
+    pub fn amount_given_by_mmol(&self, t_h: f64) -> f64 {
+        match *self {
+            DoseEvent::Bolus {
+                time_h,
+                amount_mmol,
+                ..
+            } if t_h >= time_h => amount_mmol,
+            DoseEvent::Bolus { .. } => 0.0,
+            DoseEvent::Infusion { .. } => self.amount_in_window_mmol(f64::NEG_INFINITY, t_h),
         }
     }
 }
@@ -421,39 +434,16 @@ impl RegimenSpec {
         self.validate()?;
         let mut events = Vec::new();
         // start and end of the current group (phases joined by "+")
-        let mut group_start = 0.0_f64;
-        let mut group_end = 0.0_f64;
-        let mut prev_start = 0.0_f64;
+        let mut group = Group {
+            start_h: 0.0,
+            end_h: 0.0,
+            prev_start_h: 0.0,
+        };
         for (i, p) in self.phases.iter().enumerate() {
-            let n = i + 1;
             let first = i == 0;
-            let is_repeat = matches!(p.kind, PhaseKind::Dose { every: Some(_), .. });
-            let (start, repeat_offset) = if let Some(at) = p.at {
-                (at.hours().h(), false)
-            } else if first {
-                (0.0, false)
-            } else {
-                match p.link {
-                    Link::With => (prev_start, false),
-                    Link::Then => {
-                        if group_end.is_infinite() {
-                            return Err(invalid(
-                                format!("phase {n}"),
-                                "follows an infusion with no end",
-                                "give the earlier infusion a duration with 'for' (e.g. '1 g/h for 24 h')",
-                            ));
-                        }
-                        if is_repeat {
-                            (group_start, true)
-                        } else {
-                            (group_end, false)
-                        }
-                    }
-                }
-            };
+            let (start, repeat_offset) = group.phase_start(p, i)?;
             let first_event = events.len();
-            let end;
-            match &p.kind {
+            let end = match &p.kind {
                 PhaseKind::Dose {
                     dose,
                     route,
@@ -462,83 +452,27 @@ impl RegimenSpec {
                     count,
                     for_,
                 } => {
+                    let n = i + 1;
                     let amount = dose.resolve(weight_kg)?;
                     check_amount(n, amount)?;
-                    let times: Vec<f64> = match every {
+                    let times = match every {
                         None => vec![start],
                         Some(every) => {
-                            let t = every.hours().h();
+                            // one interval after the previous group started, not before it ended
                             let first_dose = if repeat_offset {
-                                // one interval after the previous group started, not before it ended
-                                (start + t).max(group_end)
+                                (start + every.hours().h()).max(group.end_h)
                             } else {
                                 start
                             };
-                            let mut v = Vec::new();
-                            let mut k = 0u32;
-                            loop {
-                                let tk = first_dose + t * k as f64;
-                                let within = match (count, for_) {
-                                    (Some(c), _) => k < *c,
-                                    (None, Some(d)) => tk < start + d.hours().h() - 1e-9,
-                                    (None, None) => false,
-                                };
-                                if !within {
-                                    break;
-                                }
-                                v.push(tk);
-                                k += 1;
-                                if v.len() > MAX_EVENTS {
-                                    return Err(invalid(
-                                        format!("phase {n}"),
-                                        "more than 10000 doses",
-                                        "a regimen of at most 10000 events",
-                                    ));
-                                }
-                            }
-                            if v.is_empty() {
-                                return Err(invalid(
-                                    format!("phase {n} duration ('for')"),
-                                    for_.map(|d| d.to_string()).unwrap_or_default(),
-                                    format!("long enough for at least one dose every {every}"),
-                                ));
-                            }
-                            v
+                            repeat_times(n, start, first_dose, *every, *count, *for_)?
                         }
                     };
-                    let mut last_end = start;
-                    for tk in times {
-                        match over {
-                            Some(o) => {
-                                let d = o.hours().h();
-                                let rate = amount.mmol() / d;
-                                check_rate(n, rate)?;
-                                events.push(DoseEvent::Infusion {
-                                    start_h: tk,
-                                    end_h: Some(tk + d),
-                                    rate_mmol_per_h: rate,
-                                    phase: i,
-                                });
-                                last_end = tk + d;
-                            }
-                            None => {
-                                events.push(DoseEvent::Bolus {
-                                    time_h: tk,
-                                    amount_mmol: amount.mmol(),
-                                    route: *route,
-                                    phase: i,
-                                });
-                                last_end = tk;
-                            }
-                        }
-                    }
-                    end = last_end;
+                    push_doses(&mut events, i, &times, amount, *route, *over)?.unwrap_or(start)
                 }
                 PhaseKind::Rate { dose, per, for_ } => {
                     let amount = dose.resolve(weight_kg)?;
-                    let per_h = per.hours(1.0).h();
-                    let rate = amount.mmol() / per_h;
-                    check_rate(n, rate)?;
+                    let rate = amount.mmol() / per.hours(1.0).h();
+                    check_rate(i + 1, rate)?;
                     let end_h = for_.map(|d| start + d.hours().h());
                     events.push(DoseEvent::Infusion {
                         start_h: start,
@@ -546,20 +480,20 @@ impl RegimenSpec {
                         rate_mmol_per_h: rate,
                         phase: i,
                     });
-                    end = end_h.unwrap_or(f64::INFINITY);
+                    end_h.unwrap_or(f64::INFINITY)
                 }
-            }
+            };
             let phase_start = events
                 .get(first_event)
                 .map(|e| e.start_h())
                 .unwrap_or(start);
             if first || p.link == Link::Then {
-                group_start = phase_start;
-                group_end = end;
+                group.start_h = phase_start;
+                group.end_h = end;
             } else {
-                group_end = group_end.max(end);
+                group.end_h = group.end_h.max(end);
             }
-            prev_start = phase_start;
+            group.prev_start_h = phase_start;
             if events.len() > MAX_EVENTS {
                 return Err(invalid(
                     "regimen",
@@ -579,6 +513,126 @@ impl RegimenSpec {
     pub fn canonical(&self) -> String {
         self.to_string()
     }
+}
+
+/// The current group of phases (joined by "with") while a regimen is resolved.
+struct Group {
+    start_h: f64,
+    end_h: f64,
+    /// start of the previous phase
+    prev_start_h: f64,
+}
+
+impl Group {
+    /// Start (h) of phase `i` and whether a repeated dose counts its interval from the group's
+    /// start ("then 1 g every 4 h": the first repeat one interval after the previous group began).
+    fn phase_start(&self, p: &PhaseSpec, i: usize) -> Result<(f64, bool), MgivError> {
+        if let Some(at) = p.at {
+            return Ok((at.hours().h(), false));
+        }
+        if i == 0 {
+            return Ok((0.0, false));
+        }
+        match p.link {
+            Link::With => Ok((self.prev_start_h, false)),
+            Link::Then => {
+                if self.end_h.is_infinite() {
+                    return Err(invalid(
+                        format!("phase {}", i + 1),
+                        "follows an infusion with no end",
+                        "give the earlier infusion a duration with 'for' (e.g. '1 g/h for 24 h')",
+                    ));
+                }
+                if matches!(p.kind, PhaseKind::Dose { every: Some(_), .. }) {
+                    Ok((self.start_h, true))
+                } else {
+                    Ok((self.end_h, false))
+                }
+            }
+        }
+    }
+}
+
+/// Times of a repeated dose of phase `n`: from `first_dose_h` every `every`, `count` times or
+/// while inside `for_` from the phase start (at least one, at most 10000).
+fn repeat_times(
+    n: usize,
+    start_h: f64,
+    first_dose_h: f64,
+    every: Dur,
+    count: Option<u32>,
+    for_: Option<Dur>,
+) -> Result<Vec<f64>, MgivError> {
+    let t = every.hours().h();
+    let mut v = Vec::new();
+    let mut k = 0u32;
+    loop {
+        let tk = first_dose_h + t * k as f64;
+        let within = match (count, for_) {
+            (Some(c), _) => k < c,
+            (None, Some(d)) => tk < start_h + d.hours().h() - 1e-9,
+            (None, None) => false,
+        };
+        if !within {
+            break;
+        }
+        v.push(tk);
+        k += 1;
+        if v.len() > MAX_EVENTS {
+            return Err(invalid(
+                format!("phase {n}"),
+                "more than 10000 doses",
+                "a regimen of at most 10000 events",
+            ));
+        }
+    }
+    if v.is_empty() {
+        return Err(invalid(
+            format!("phase {n} duration ('for')"),
+            for_.map(|d| d.to_string()).unwrap_or_default(),
+            format!("long enough for at least one dose every {every}"),
+        ));
+    }
+    Ok(v)
+}
+
+/// One dose of phase `i` at each time: an infusion when it runs `over` a duration, else a bolus.
+/// Returns when the last one ends (None for no times).
+fn push_doses(
+    events: &mut Vec<DoseEvent>,
+    i: usize,
+    times_h: &[f64],
+    amount: MgAmount,
+    route: Route,
+    over: Option<Dur>,
+) -> Result<Option<f64>, MgivError> {
+    let mut last_end = None;
+    for &tk in times_h {
+        match over {
+            Some(o) => {
+                let d = o.hours().h();
+                let rate = amount.mmol() / d;
+                check_rate(i + 1, rate)?;
+                events.push(DoseEvent::Infusion {
+                    start_h: tk,
+                    end_h: Some(tk + d),
+                    rate_mmol_per_h: rate,
+                    phase: i,
+                });
+                last_end = Some(tk + d);
+            }
+            None => {
+                events.push(DoseEvent::Bolus {
+                    time_h: tk,
+                    amount_mmol: amount.mmol(),
+                    route,
+                    phase: i,
+                });
+                last_end = Some(tk);
+            }
+        }
+    }
+    Ok(last_end)
 }
 
 fn check_amount(n: usize, amount: MgAmount) -> Result<(), MgivError> {

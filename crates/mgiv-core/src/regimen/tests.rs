@@ -267,3 +267,38 @@ fn documented_json_and_toml_examples_parse() {
     let e = RegimenSpec::from_json(&bad).unwrap_err().to_string();
     assert!(e.contains("gr") && e.contains("mmol"), "{e}");
 }
+
+/// Windows [a, b) partition what was given: a bolus at a window edge belongs to the later window,
+/// an infusion splits by overlap, and the windows of a partition add up to the total given.
+#[test]
+fn amount_in_window_partitions_the_amount_given() {
+    let r = Regimen::from_text(
+        "4 g over 20 min, then 1 g/h for 5 h, with 2 g at 2 h",
+        Some(70.0),
+    )
+    .unwrap();
+    let edges: Vec<f64> = (0..=12).map(|i| i as f64 * 0.5).collect();
+    let mut sum = 0.0;
+    for w in edges.windows(2) {
+        sum += r
+            .events
+            .iter()
+            .map(|e| e.amount_in_window_mmol(w[0], w[1]))
+            .sum::<f64>();
+    }
+    let total = r.amount_given_by_mmol(6.0);
+    assert!((sum - total).abs() < 1e-9, "{sum} vs {total}");
+    // 4 g MgSO4·7H2O = 16.23 mmol; + 1 g/h × 5 h; + 2 g
+    let g = crate::units::MgAmount::from_salt_g(crate::units::Salt::MgSo4Heptahydrate, 1.0).mmol();
+    assert!((total - 11.0 * g).abs() < 1e-9, "{total}");
+    // the 2 g bolus at 2 h falls in [2, 2.5), not in [1.5, 2)
+    let bolus_in = |a: f64, b: f64| {
+        r.events
+            .iter()
+            .filter(|e| matches!(e, DoseEvent::Bolus { .. }))
+            .map(|e| e.amount_in_window_mmol(a, b))
+            .sum::<f64>()
+    };
+    assert_eq!(bolus_in(1.5, 2.0), 0.0);
+    assert!((bolus_in(2.0, 2.5) - 2.0 * g).abs() < 1e-12);
+}

@@ -16,7 +16,7 @@ use crate::error::MgivError;
 use crate::model::IndividualParams;
 
 /// Disposition of a linear 1- or 2-compartment model as a sum of exponentials: a unit amount
-/// (1 mmol) put into the central compartment at t = 0 gives ΔC(t) = Σ coef_per_l[i]·e^(−lambda_h[i]·t).
+/// (1 mmol) put into the central compartment at t = 0 gives ΔC(t) = Σ coef_per_l\[i\]·e^(−lambda_h\[i\]·t).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Modes {
     pub n: usize,

@@ -13,18 +13,20 @@
 use super::Modes;
 use crate::regimen::{DoseEvent, Route};
 
+/// What changes at a breakpoint (amounts in mmol, rates in mmol/h).
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
+pub enum Kind {
     IvBolus(f64),
     ImDose(f64),
     RateOn(f64),
     RateOff(f64),
 }
 
+/// One change of the dosing input at a time (h).
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Breakpoint {
-    t_h: f64,
-    kind: Kind,
+pub struct Breakpoint {
+    pub t_h: f64,
+    pub kind: Kind,
 }
 
 /// Dosing events as time-sorted breakpoints; build once per regimen, reuse for many patients.
@@ -72,6 +74,12 @@ impl Schedule {
         // stable sort: at equal times, keep insertion order
         points.sort_by(|a, b| a.t_h.total_cmp(&b.t_h));
         Schedule { points }
+    }
+
+    /// The breakpoints in time order (at equal times, in the order of the events); shared by the
+    /// exact modal solver and the ODE path.
+    pub fn points(&self) -> &[Breakpoint] {
+        &self.points
     }
 }
 

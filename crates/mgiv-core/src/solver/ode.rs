@@ -14,9 +14,10 @@
 use ode_solvers::dop_shared::OutputType;
 use ode_solvers::{Dop853, System, Vector4};
 
+use super::modal::Kind;
 use crate::error::MgivError;
 use crate::model::{Elimination, IndividualParams};
-use crate::regimen::{DoseEvent, Route};
+use crate::regimen::DoseEvent;
 
 type State = Vector4<f64>;
 
@@ -97,33 +98,18 @@ pub fn solve(
         baseline: p.baseline_mmol_l,
         threshold,
     };
-    // breakpoints: (time, iv amount, im amount, rate change)
-    let mut bps: Vec<(f64, f64, f64, f64)> = Vec::new();
-    for e in events {
-        match *e {
-            DoseEvent::Bolus {
-                time_h,
-                amount_mmol,
-                route,
-                ..
-            } => match route {
-                Route::Iv => bps.push((time_h, amount_mmol, 0.0, 0.0)),
-                Route::Im => bps.push((time_h, 0.0, amount_mmol * p.f_im.unwrap_or(1.0), 0.0)),
-            },
-            DoseEvent::Infusion {
-                start_h,
-                end_h,
-                rate_mmol_per_h,
-                ..
-            } => {
-                bps.push((start_h, 0.0, 0.0, rate_mmol_per_h));
-                if let Some(e) = end_h {
-                    bps.push((e, 0.0, 0.0, -rate_mmol_per_h));
-                }
-            }
-        }
-    }
-    bps.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // breakpoints: (time, iv amount, im amount, rate change), from the one event schedule
+    let f_im = p.f_im.unwrap_or(1.0);
+    let bps: Vec<(f64, f64, f64, f64)> = super::modal::Schedule::new(events)
+        .points()
+        .iter()
+        .map(|b| match b.kind {
+            Kind::IvBolus(a) => (b.t_h, a, 0.0, 0.0),
+            Kind::ImDose(a) => (b.t_h, 0.0, a * f_im, 0.0),
+            Kind::RateOn(r) => (b.t_h, 0.0, 0.0, r),
+            Kind::RateOff(r) => (b.t_h, 0.0, 0.0, -r),
+        })
+        .collect();
     let mut y = State::zeros();
     let mut t = 0.0;
     let mut bi = 0;

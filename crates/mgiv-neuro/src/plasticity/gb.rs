@@ -12,7 +12,7 @@
 //! mediated, so mgiv scales it by the Mg block at the resting potential relative to the
 //! concentration at which the parameters were fitted:
 //! `C_pre,eff = C_pre · B(V_ref, [Mg]) / B(V_ref, [Mg]_ref)` with V_ref = −65 mV and
-//! [Mg]_ref = 1.0 mM (brain.md §4.2 "Mg entry point"). At [Mg]_ref the published model is
+//! \[Mg\]_ref = 1.0 mM (brain.md §4.2 "Mg entry point"). At \[Mg\]_ref the published model is
 //! reproduced exactly. C_post (mostly voltage-gated Ca²⁺ entry) is not scaled. This coupling is a
 //! modelling assumption (evidence: mechanism strong, magnitude model-derived).
 use super::protocol::Protocol;
@@ -336,7 +336,7 @@ pub struct GbReadout {
     pub synaptic_change: f64,
 }
 
-/// Time above both thresholds for a protocol at a given [Mg].
+/// Time above both thresholds for a protocol at a given \[Mg\].
 pub fn time_above(p: &GbParams, proto: &Protocol, mg: &GbMg) -> (f64, f64) {
     let ev = calcium_events(p, proto, p.c_pre * mg.c_pre_scale());
     let (pcs, _) = pieces(p, &ev);

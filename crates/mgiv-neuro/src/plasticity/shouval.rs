@@ -10,7 +10,7 @@
 //! I_NMDA,Ca = P0·G_NMDA·(I_f e^{−t/τ_f} + I_s e^{−t/τ_s})·B(V, [Mg])·(V − V_r)   (most recent pre spike)
 //! V = V_rest + EPSP + BPAP(2-ms delay; 'BPAP + ADP': 100 mV·(0.75 e^{−t/3} + 0.25 e^{−t/25}))
 //! ```
-//! Magnesium enters only through B(V, [Mg]) — the mechanistic [Mg]o → Ca²⁺ → Δw link.
+//! Magnesium enters only through B(V, \[Mg\]) — the mechanistic \[Mg\]o → Ca²⁺ → Δw link.
 use super::protocol::Protocol;
 use crate::error::{check_range, Result};
 use crate::mg_block::MgBlock;
@@ -116,7 +116,7 @@ pub struct ShouvalResult {
     pub ca_peak_um: f64,
 }
 
-/// Run a protocol at a given [Mg] and return the weight change (simulated until 1 s after the
+/// Run a protocol at a given \[Mg\] and return the weight change (simulated until 1 s after the
 /// last event).
 pub fn simulate(
     p: &ShouvalParams,
