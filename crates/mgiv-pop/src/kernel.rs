@@ -177,9 +177,8 @@ impl Lane {
     }
 
     /// The first s in [a, b] with C(s) ≥ lo, given C(a) < lo ≤ C(b) and C monotone on [a, b]:
-    /// Halley's method (third order; C″ costs nothing more than C′ here) from `guess` or else
-    /// the secant point, safeguarded by bisection whenever a step leaves the bracket, to the
-    /// last bits of s.
+    /// Halley's method (third order; C″ costs nothing more than C′ here) from the secant point,
+    /// safeguarded by bisection whenever a step leaves the bracket, to the last bits of s.
     #[allow(clippy::too_many_arguments)]
     pub fn crossing(
         &self,
@@ -190,14 +189,10 @@ impl Lane {
         fa: f64,
         mut b: f64,
         fb: f64,
-        guess: Option<f64>,
     ) -> f64 {
         let (fa, fb) = (fa - lo, fb - lo);
-        // start from the guess or the secant point of the bracket
-        let mut x = guess.unwrap_or_else(|| a - fa * (b - a) / (fb - fa));
-        if !(x.is_finite() && x > a && x < b) {
-            x = a - fa * (b - a) / (fb - fa);
-        }
+        // start from the secant point of the bracket
+        let mut x = a - fa * (b - a) / (fb - fa);
         if !(x.is_finite() && x > a && x < b) {
             x = 0.5 * (a + b);
         }
@@ -226,48 +221,6 @@ impl Lane {
             x = nx;
         }
         b
-    }
-
-    /// A first guess of the s in (0, h) where C(s) = lo, from the cubic Hermite interpolant of
-    /// C on [0, h] (values c0, c1 and the slopes C′(0), C′(h), which need no `exp` since
-    /// e^(−λh) is known): a few Newton steps on the polynomial, from the secant point. Only a
-    /// starting point: [`Self::crossing`] still converges to the last bits of s.
-    #[allow(clippy::too_many_arguments)]
-    fn hermite_guess(
-        &self,
-        mode: [f64; 2],
-        rate: f64,
-        e: [f64; 2],
-        h: f64,
-        c0: f64,
-        c1: f64,
-        lo: f64,
-    ) -> f64 {
-        let (mut d0, mut d1) = (0.0, 0.0);
-        for i in 0..self.n {
-            let di = rate * self.coef_per_l[i] - self.lambda_h[i] * mode[i];
-            d0 += di;
-            d1 += di * e[i];
-        }
-        let (m0, m1) = (d0 * h, d1 * h);
-        let mut u = (lo - c0) / (c1 - c0);
-        for _ in 0..3 {
-            let (u2, u3) = (u * u, u * u * u);
-            let p = (2.0 * u3 - 3.0 * u2 + 1.0) * c0
-                + (u3 - 2.0 * u2 + u) * m0
-                + (-2.0 * u3 + 3.0 * u2) * c1
-                + (u3 - u2) * m1;
-            let dp = (6.0 * u2 - 6.0 * u) * c0
-                + (3.0 * u2 - 4.0 * u + 1.0) * m0
-                + (-6.0 * u2 + 6.0 * u) * c1
-                + (3.0 * u2 - 2.0 * u) * m1;
-            let nu = u - (p - lo) / dp;
-            if !(nu.is_finite() && nu > 0.0 && nu < 1.0) {
-                break;
-            }
-            u = nu;
-        }
-        u * h
     }
 
     /// Within a step of length h from time t (modes `mode`, rate `rate`, level c0 at the start
@@ -308,22 +261,18 @@ impl Lane {
             if want_max {
                 if let Some((s, f)) = stat {
                     if track.ttt.is_none() && c0 < lo && f >= lo {
-                        track.ttt = Some(t + self.crossing(mode, rate, lo, 0.0, c0, s, f, None));
+                        track.ttt = Some(t + self.crossing(mode, rate, lo, 0.0, c0, s, f));
                     }
                     track.see(t + s, f);
                 }
             }
         }
         if track.ttt.is_none() && c0 < lo && c1 >= lo {
-            let (a, fa, guess) = match stat {
-                Some((s, f)) if f < lo => (s, f, None),
-                _ => (
-                    0.0,
-                    c0,
-                    Some(self.hermite_guess(mode, rate, e, h, c0, c1, lo)),
-                ),
+            let (a, fa) = match stat {
+                Some((s, f)) if f < lo => (s, f),
+                _ => (0.0, c0),
             };
-            track.ttt = Some(t + self.crossing(mode, rate, lo, a, fa, h, c1, guess));
+            track.ttt = Some(t + self.crossing(mode, rate, lo, a, fa, h, c1));
         }
     }
 }
