@@ -14,9 +14,9 @@
 //! outputs equal to the superposition reference within 1e-12 (tested).
 
 use mgiv_core::solver::Modes;
-use wide::{f64x4, CmpGe, CmpGt, CmpLt};
 
-use crate::kernel::{mode_factors, Kind, Lane, Plan, SubjectSummary, Track};
+use crate::kernel::{Kind, Lane, Plan, SubjectSummary, Track};
+use crate::simd::V4;
 
 /// Subjects per batch (structure-of-arrays width).
 pub const BATCH: usize = 256;
@@ -42,6 +42,10 @@ struct Point {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FixedGrid {
     steps: Vec<f64>,
+    /// how each step's factors are computed, in this order: e^(−λh) − 1 by `expm1`, or, for a
+    /// step whose length is the sum of two earlier ones (to 4 ulp), by the exact identity
+    /// e^(x+y) − 1 = (e^x − 1) + (e^y − 1) + (e^x − 1)(e^y − 1), which loses no accuracy
+    recipe: Vec<(usize, Option<(usize, usize)>)>,
     boluses: Vec<f64>,
     points: Vec<Point>,
     n_out: usize,
@@ -60,6 +64,7 @@ impl FixedGrid {
         }
         let mut g = FixedGrid {
             steps: Vec::new(),
+            recipe: Vec::new(),
             boluses: Vec::new(),
             points: vec![Point {
                 t: 0.0,
@@ -122,6 +127,7 @@ impl FixedGrid {
                 p.outputs.end = k + 1;
             }
         }
+        g.recipe = recipes(&g.steps);
         Some(g)
     }
 
@@ -147,9 +153,15 @@ impl FixedGrid {
         });
     }
 
-    /// Distinct step lengths (h): the per-subject cost in `exp` is 2 × modes × this.
+    /// Distinct step lengths (h).
     pub fn n_step_lengths(&self) -> usize {
         self.steps.len()
+    }
+
+    /// Step lengths whose factors need `expm1` (the others are sums of two earlier ones): the
+    /// per-subject cost in `expm1` is modes × this.
+    pub fn n_expm1(&self) -> usize {
+        self.recipe.iter().filter(|r| r.1.is_none()).count()
     }
 
     pub fn n_outputs(&self) -> usize {
@@ -168,12 +180,6 @@ pub struct Batch {
     /// step factors [step][lane]
     e: [Vec<f64>; 2],
     g: [Vec<f64>; 2],
-    m: [Vec<f64>; 2],
-    nm: [Vec<f64>; 2],
-    /// lo until the lane reaches the target, then +∞
-    lo_eff: Vec<f64>,
-    /// lanes of each group of W that need the scalar step (bit k: lane k)
-    flags: Vec<u8>,
     /// outputs [time][lane] (mmol/L)
     pub out: Vec<f64>,
     pub peak_mmol_l: Vec<f64>,
@@ -201,10 +207,6 @@ impl Batch {
             base: v(),
             e: [Vec::new(), Vec::new()],
             g: [Vec::new(), Vec::new()],
-            m: [v(), v()],
-            nm: [v(), v()],
-            lo_eff: v(),
-            flags: vec![0; BATCH / W],
             out: Vec::new(),
             peak_mmol_l: v(),
             peak_time_h: v(),
@@ -265,28 +267,42 @@ impl Batch {
     }
 
     /// Run every subject of the batch through `grid`, following the peak and the first time
-    /// the level reaches `lo` (mmol/L; infinity for none).
+    /// the level reaches `lo` (mmol/L; infinity for none). Outputs go to [`Self::output`].
     pub fn run(&mut self, grid: &FixedGrid, lo: f64) {
+        if self.n == 0 {
+            return;
+        }
         if self.out.len() < grid.n_out * BATCH {
             self.out.resize(grid.n_out * BATCH, 0.0);
         }
-        let mut out = std::mem::take(&mut self.out);
-        self.run_with(grid, lo, |k, v| {
-            out[k * BATCH..][..v.len()].copy_from_slice(v)
-        });
-        self.out = out;
+        self.prepare(grid);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above)
+                unsafe { self.groups_avx2(grid, lo) };
+                return;
+            }
+        }
+        self.groups::<wide::f64x4>(grid, lo);
     }
 
-    /// [`Self::run`] handing each output time's levels (`sink(k, levels of the batch)`) to the
-    /// caller as soon as they are known, instead of storing them: a trial accumulates them
-    /// while they are in cache.
+    /// [`Self::run`], then each output time's levels handed to `sink(k, levels of the batch)`.
     pub fn run_with(&mut self, grid: &FixedGrid, lo: f64, mut sink: impl FnMut(usize, &[f64])) {
         if self.n == 0 {
             return;
         }
+        self.run(grid, lo);
+        for k in 0..grid.n_out {
+            sink(k, &self.out[k * BATCH..][..self.n]);
+        }
+    }
+
+    /// Padding, step factors (once per subject, mode and distinct step length) and the
+    /// initial state.
+    fn prepare(&mut self, grid: &FixedGrid) {
         // pad to a multiple of W lanes with copies of the first subject (results unused)
         let n = self.n.next_multiple_of(W);
-        let mut row = [0.0; BATCH];
         for s in self.n..n {
             for i in 0..2 {
                 self.lam[i][s] = self.lam[i][0];
@@ -300,150 +316,180 @@ impl Batch {
             self.e[i].resize(ns * BATCH, 1.0);
             self.g[i].resize(ns * BATCH, 0.0);
         }
-        // step factors: once per subject, mode and distinct step length
-        for (j, &h) in grid.steps.iter().enumerate() {
-            for s in 0..n {
-                let l = &self.lanes[if s < self.n { s } else { 0 }];
-                let mut e = [1.0; 2];
-                let mut g = [0.0; 2];
-                for i in 0..l.n {
-                    (e[i], g[i]) = mode_factors(l.lambda_h[i], l.coef_per_l[i], h);
+        let mut em1 = vec![0.0; ns];
+        for s in 0..n {
+            let l = self.lanes[if s < self.n { s } else { 0 }];
+            for i in 0..l.n {
+                let (lam, ci) = (l.lambda_h[i], l.coef_per_l[i]);
+                for &(j, how) in &grid.recipe {
+                    let x = match how {
+                        None => (-lam * grid.steps[j]).exp_m1(),
+                        Some((a, b)) => em1[a] + em1[b] + em1[a] * em1[b],
+                    };
+                    em1[j] = x;
+                    // as `mode_factors`
+                    self.e[i][j * BATCH + s] = 1.0 + x;
+                    self.g[i][j * BATCH + s] = ci * (-x) / lam;
                 }
-                for i in 0..2 {
-                    self.e[i][j * BATCH + s] = e[i];
-                    self.g[i][j * BATCH + s] = g[i];
+            }
+            for i in l.n..2 {
+                for j in 0..ns {
+                    self.e[i][j * BATCH + s] = 1.0;
+                    self.g[i][j * BATCH + s] = 0.0;
                 }
             }
         }
-        // initial state
-        for s in 0..n {
-            self.m[0][s] = 0.0;
-            self.m[1][s] = 0.0;
-            let c = self.base[s];
-            self.peak_mmol_l[s] = c;
-            self.peak_time_h[s] = 0.0;
-            let r = c >= lo;
-            self.reached[s] = r as u8;
-            self.ttt_h[s] = 0.0;
-            self.lo_eff[s] = if r { f64::INFINITY } else { lo };
+    }
+
+    /// [`Self::groups`] in AVX registers (no FMA, so the results are bit-identical to the
+    /// baseline build's).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn groups_avx2(&mut self, grid: &FixedGrid, lo: f64) {
+        self.groups::<crate::simd::Avx>(grid, lo)
+    }
+
+    /// The whole grid for W lanes at a time: the modes, peak and target state stay in
+    /// registers across all steps (lane-major), written out once per output time.
+    #[inline(always)]
+    fn groups<V: V4>(&mut self, grid: &FixedGrid, lo: f64) {
+        let np = self.n.next_multiple_of(W);
+        for q in (0..np).step_by(W) {
+            self.group::<V>(grid, lo, q);
         }
+    }
+
+    #[inline(always)]
+    fn group<V: V4>(&mut self, grid: &FixedGrid, lo: f64, q: usize) {
+        let ld = |v: &[f64], o: usize| V::load(&v[o..o + W]);
+        let (l0, l1) = (ld(&self.lam[0], q), ld(&self.lam[1], q));
+        let (s0, s1) = (ld(&self.ss[0], q), ld(&self.ss[1], q));
+        let (c0, c1) = (ld(&self.coef[0], q), ld(&self.coef[1], q));
+        let base = ld(&self.base, q);
+        let zero = V::splat(0.0);
+        let inf = V::splat(f64::INFINITY);
+        let (mut m0, mut m1) = (zero, zero);
+        let mut pk = base;
+        let mut pt = zero;
+        let mut tt = zero;
+        // lo_eff is lo until the target is reached, then +∞; rch: reached (lane mask)
+        let lo_v = V::splat(lo);
+        let mut rch = base.ge(lo_v);
+        let mut lo_eff = rch.select(inf, lo_v);
         let mut t_prev = 0.0;
         for p in &grid.points {
             if let Some(j) = p.step {
-                self.step(j, p.rate_in, t_prev, p.t, grid.steps[j], lo);
+                let o = j * BATCH + q;
+                let (e0, e1) = (ld(&self.e[0], o), ld(&self.e[1], o));
+                let (g0, g1) = (ld(&self.g[0], o), ld(&self.g[1], o));
+                let rate = V::splat(p.rate_in);
+                let a = m0.mul(e0).add(rate.mul(g0));
+                let b = m1.mul(e1).add(rate.mul(g1));
+                let c = base.add(a).add(b);
+                // C′ at both ends: an interior maximum when it goes from + to −
+                let d0 = m0.sub(rate.mul(s0));
+                let d1 = m1.sub(rate.mul(s1));
+                let der0 = zero.sub(l0.mul(d0).add(l1.mul(d1)));
+                let der1 = zero.sub(l0.mul(d0).mul(e0).add(l1.mul(d1).mul(e1)));
+                let flag = der0.gt(zero).and(der1.lt(zero)).or(c.ge(lo_eff));
+                let up = c.gt(pk);
+                pk = up.select(c, pk);
+                pt = up.select(V::splat(p.t), pt);
+                let bits = flag.bits();
+                if bits != 0 {
+                    // the rare lanes with an interior maximum or the crossing: the scalar
+                    // modal algebra shared with the event-driven kernel
+                    let (m0a, m1a, ca) = (m0.to_array(), m1.to_array(), c.to_array());
+                    let (e0a, e1a) = (e0.to_array(), e1.to_array());
+                    let (mut pka, mut pta) = (pk.to_array(), pt.to_array());
+                    let (mut tta, mut loa) = (tt.to_array(), lo_eff.to_array());
+                    let mut rcha = [0.0; W];
+                    rch.store(&mut rcha);
+                    let h = grid.steps[j];
+                    for k in 0..W {
+                        let s = q + k;
+                        if bits & (1 << k) == 0 || s >= self.n {
+                            continue;
+                        }
+                        let lane = self.lanes[s];
+                        let mode = [m0a[k], m1a[k]];
+                        let cs = lane.baseline_mmol_l + mode[0] + mode[1];
+                        let reached = rcha[k].to_bits() != 0;
+                        let mut tr = Track {
+                            peak: pka[k],
+                            peak_t: pta[k],
+                            ttt: reached.then_some(tta[k]),
+                        };
+                        let e = [e0a[k], e1a[k]];
+                        lane.step_events(mode, p.rate_in, e, t_prev, h, cs, ca[k], lo, &mut tr);
+                        pka[k] = tr.peak;
+                        pta[k] = tr.peak_t;
+                        if let Some(t) = tr.ttt {
+                            tta[k] = t;
+                            rcha[k] = f64::from_bits(u64::MAX);
+                            loa[k] = f64::INFINITY;
+                        }
+                    }
+                    (pk, pt) = (V::load(&pka), V::load(&pta));
+                    (tt, lo_eff, rch) = (V::load(&tta), V::load(&loa), V::load(&rcha));
+                }
+                m0 = a;
+                m1 = b;
             }
             if p.events {
                 for &a in &grid.boluses[p.boluses.clone()] {
-                    for i in 0..2 {
-                        let (m, c) = (&mut self.m[i][..n], &self.coef[i][..n]);
-                        for s in 0..n {
-                            m[s] += a * c[s];
-                        }
-                    }
+                    let a = V::splat(a);
+                    m0 = m0.add(a.mul(c0));
+                    m1 = m1.add(a.mul(c1));
                 }
-                let t = p.t;
-                let (m0, m1, base) = (&self.m[0][..n], &self.m[1][..n], &self.base[..n]);
-                let (pk, pt) = (&mut self.peak_mmol_l[..n], &mut self.peak_time_h[..n]);
-                let (rc, tt) = (&mut self.reached[..n], &mut self.ttt_h[..n]);
-                let lo_eff = &mut self.lo_eff[..n];
-                for s in 0..n {
-                    let c = base[s] + m0[s] + m1[s];
-                    let hit = c >= lo_eff[s];
-                    tt[s] = if hit { t } else { tt[s] };
-                    lo_eff[s] = if hit { f64::INFINITY } else { lo_eff[s] };
-                    rc[s] |= hit as u8;
-                    let up = c > pk[s];
-                    pk[s] = if up { c } else { pk[s] };
-                    pt[s] = if up { t } else { pt[s] };
-                }
+                let t = V::splat(p.t);
+                let c = base.add(m0).add(m1);
+                let hit = c.ge(lo_eff);
+                tt = hit.select(t, tt);
+                lo_eff = hit.select(inf, lo_eff);
+                rch = rch.or(hit);
+                let up = c.gt(pk);
+                pk = up.select(c, pk);
+                pt = up.select(t, pt);
             }
             if !p.outputs.is_empty() {
-                let (m0, m1, base) = (&self.m[0][..n], &self.m[1][..n], &self.base[..n]);
-                let o = &mut row[..n];
-                for s in 0..n {
-                    o[s] = base[s] + m0[s] + m1[s];
-                }
-                for k in p.outputs.clone() {
-                    sink(k, &row[..self.n]);
+                let c = base.add(m0).add(m1);
+                for kk in p.outputs.clone() {
+                    c.store(&mut self.out[kk * BATCH + q..][..W]);
                 }
             }
             t_prev = p.t;
         }
-    }
-
-    /// One step of length h (step factors `j`) from t0 to t1 at rate `rate` for every lane.
-    #[inline]
-    fn step(&mut self, j: usize, rate: f64, t0: f64, t1: f64, h: f64, lo: f64) {
-        let np = self.n.next_multiple_of(W);
-        let e0 = &self.e[0][j * BATCH..][..np];
-        let e1 = &self.e[1][j * BATCH..][..np];
-        let g0 = &self.g[0][j * BATCH..][..np];
-        let g1 = &self.g[1][j * BATCH..][..np];
-        let (m0, m1) = (&self.m[0][..np], &self.m[1][..np]);
-        let (l0, l1) = (&self.lam[0][..np], &self.lam[1][..np]);
-        let (s0, s1) = (&self.ss[0][..np], &self.ss[1][..np]);
-        let base = &self.base[..np];
-        let [nm0, nm1] = &mut self.nm;
-        let (nm0, nm1) = (&mut nm0[..np], &mut nm1[..np]);
-        let (pk, pt) = (&mut self.peak_mmol_l[..np], &mut self.peak_time_h[..np]);
-        let lo_eff = &self.lo_eff[..np];
-        let flags = &mut self.flags[..np / W];
-        let mut any = f64x4::splat(0.0);
-        let (rate_v, t1_v) = (f64x4::splat(rate), f64x4::splat(t1));
-        let zero = f64x4::splat(0.0);
-        // W = 4 lanes at a time in explicit SIMD (wide: two SSE2 or one AVX register)
-        for q in (0..np).step_by(W) {
-            let ld = |x: &[f64]| f64x4::new(x[q..q + W].try_into().expect("W lanes"));
-            let (m0v, m1v, e0v, e1v) = (ld(m0), ld(m1), ld(e0), ld(e1));
-            let a = m0v * e0v + rate_v * ld(g0);
-            let b = m1v * e1v + rate_v * ld(g1);
-            let c1 = ld(base) + a + b;
-            nm0[q..q + W].copy_from_slice(&a.to_array());
-            nm1[q..q + W].copy_from_slice(&b.to_array());
-            // C′ at both ends: an interior maximum when it goes from + to −
-            let d0 = m0v - rate_v * ld(s0);
-            let d1 = m1v - rate_v * ld(s1);
-            let (l0v, l1v) = (ld(l0), ld(l1));
-            let der0 = zero - (l0v * d0 + l1v * d1);
-            let der1 = zero - (l0v * d0 * e0v + l1v * d1 * e1v);
-            // lo_eff is lo until the target is reached, then +∞
-            let f = (der0.cmp_gt(zero) & der1.cmp_lt(zero)) | c1.cmp_ge(ld(lo_eff));
-            flags[q / W] = f.move_mask() as u8;
-            any |= f;
-            let pkv = ld(pk);
-            let up = c1.cmp_gt(pkv);
-            let ptv = ld(pt);
-            pk[q..q + W].copy_from_slice(&up.blend(c1, pkv).to_array());
-            pt[q..q + W].copy_from_slice(&up.blend(t1_v, ptv).to_array());
+        pk.store(&mut self.peak_mmol_l[q..q + W]);
+        pt.store(&mut self.peak_time_h[q..q + W]);
+        tt.store(&mut self.ttt_h[q..q + W]);
+        let bits = rch.bits();
+        for k in 0..W {
+            self.reached[q + k] = (bits >> k & 1) as u8;
         }
-        let any = any.any();
-        if any {
-            for s in 0..self.n {
-                if self.flags[s / W] & (1 << (s % W)) == 0 {
-                    continue;
-                }
-                let e = [self.e[0][j * BATCH + s], self.e[1][j * BATCH + s]];
-                let c1 = self.base[s] + self.nm[0][s] + self.nm[1][s];
-                let mode = [self.m[0][s], self.m[1][s]];
-                let lane = self.lanes[s];
-                let c0 = lane.baseline_mmol_l + mode[0] + mode[1];
-                let mut tr = Track {
-                    peak: self.peak_mmol_l[s],
-                    peak_t: self.peak_time_h[s],
-                    ttt: (self.reached[s] != 0).then_some(self.ttt_h[s]),
-                };
-                lane.step_events(mode, rate, e, t0, h, c0, c1, lo, &mut tr);
-                self.peak_mmol_l[s] = tr.peak;
-                self.peak_time_h[s] = tr.peak_t;
-                if let Some(t) = tr.ttt {
-                    self.reached[s] = 1;
-                    self.ttt_h[s] = t;
-                    self.lo_eff[s] = f64::INFINITY;
+    }
+}
+
+/// The order and the way to compute each step's factors (see `FixedGrid::recipe`): shortest
+/// first; a step is the sum of two earlier ones when the lengths agree to 4 ulp.
+fn recipes(steps: &[f64]) -> Vec<(usize, Option<(usize, usize)>)> {
+    let mut order: Vec<usize> = (0..steps.len()).collect();
+    order.sort_by(|&a, &b| steps[a].total_cmp(&steps[b]));
+    let mut out: Vec<(usize, Option<(usize, usize)>)> = Vec::with_capacity(steps.len());
+    for &j in &order {
+        let h = steps[j];
+        let mut how = None;
+        'find: for (x, &(a, _)) in out.iter().enumerate() {
+            for &(b, _) in &out[x..] {
+                if (steps[a] + steps[b] - h).abs() <= 4.0 * f64::EPSILON * h {
+                    how = Some((a, b));
+                    break 'find;
                 }
             }
         }
-        std::mem::swap(&mut self.m, &mut self.nm);
+        out.push((j, how));
     }
+    out
 }
 
 #[cfg(test)]
@@ -608,6 +654,39 @@ mod tests {
         // the first two but for their last bits, so three step lengths (12 exponentials per
         // two-mode subject)
         assert_eq!(g.n_step_lengths(), 3);
+        // 2/3 h = 1/3 + 1/3 and 1 h = 1/3 + 2/3: one expm1 per mode
+        assert_eq!(g.n_expm1(), 1);
         assert_eq!(g.n_outputs(), 49);
+    }
+
+    #[test]
+    fn baseline_and_avx_lanes_are_bit_identical() {
+        // the dispatching `run` (AVX where the CPU has AVX2) against the baseline SSE2 lanes
+        let times: Vec<f64> = (0..=48).map(|k| k as f64).collect();
+        for text in REGIMENS {
+            let r = Regimen::from_text(text, Some(85.0)).unwrap();
+            let grid = FixedGrid::new(&Plan::new(&r.events), &times).unwrap();
+            for two in [true, false] {
+                let (mut a, mut b) = (Batch::new(), Batch::new());
+                for i in 0..203 {
+                    a.push(&modes(i, two));
+                    b.push(&modes(i, two));
+                }
+                for lo in [1.2, 2.0, f64::INFINITY] {
+                    a.run(&grid, lo);
+                    b.out.resize(grid.n_out * BATCH, 0.0);
+                    b.prepare(&grid);
+                    b.groups::<wide::f64x4>(&grid, lo);
+                    let bits = |v: &[f64]| v[..203].iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    for k in 0..grid.n_out {
+                        assert_eq!(bits(a.output(k)), bits(b.output(k)), "{text}");
+                    }
+                    assert_eq!(bits(&a.peak_mmol_l), bits(&b.peak_mmol_l));
+                    assert_eq!(bits(&a.peak_time_h), bits(&b.peak_time_h));
+                    assert_eq!(a.reached[..203], b.reached[..203]);
+                    assert_eq!(bits(&a.ttt_h), bits(&b.ttt_h));
+                }
+            }
+        }
     }
 }

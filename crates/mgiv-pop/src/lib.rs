@@ -22,6 +22,7 @@ pub mod linalg;
 pub mod popmodel;
 pub mod population;
 pub mod rng;
+mod simd;
 pub mod tdm;
 pub mod trial;
 

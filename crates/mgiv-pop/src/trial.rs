@@ -24,7 +24,6 @@ use mgiv_core::regimen::{PhaseKind, Regimen, RegimenSpec};
 use mgiv_core::solver::Modes;
 use rayon::prelude::*;
 use serde::Serialize;
-use wide::{f64x4, CmpGe, CmpGt, CmpLe};
 
 use crate::grid::{Batch, FixedGrid};
 use crate::kernel::{Kernel, Plan, SubjectSummary};
@@ -32,6 +31,7 @@ use crate::popmodel::PopModel;
 use crate::population::Covariates;
 use crate::population::{PopulationSampler, PopulationSpec};
 use crate::rng::{Stream, SubjectRng};
+use crate::simd::V4;
 
 /// Histogram bin width for concentrations (mmol/L).
 pub const CONC_BIN_MMOL_L: f64 = 0.001;
@@ -297,7 +297,8 @@ impl Trial {
             for (r, reg) in self.regimens.iter().enumerate() {
                 if let Some(g) = &reg.grid {
                     let th = &cfg.thresholds_mmol_l;
-                    batch.run_with(g, lo, |j, vals| acc.add_row(r, j, vals, lo, hi, th));
+                    batch.run(g, lo);
+                    acc.add_rows(r, &batch, lo, hi, th);
                     acc.add_summaries(r, &batch, th);
                     if let Some(f) = sink.as_mut() {
                         for (k, (id, cov)) in who.iter().enumerate() {
@@ -587,61 +588,100 @@ impl Accumulator {
     /// truncate (NaN → 0); the same bin for every input.
     #[inline]
     fn bin_clamped(c: f64) -> u32 {
-        (c * (1.0 / CONC_BIN_MMOL_L)).clamp(0.0, (CONC_BINS - 1) as f64) as u32
+        // `max` sends NaN to 0, so the value is in [0, last bin] and the conversion is exact
+        let x = (c * (1.0 / CONC_BIN_MMOL_L))
+            .max(0.0)
+            .min((CONC_BINS - 1) as f64);
+        // SAFETY: x is finite and in [0, CONC_BINS − 1], which fits an i32
+        (unsafe { x.to_int_unchecked::<i32>() }) as u32
     }
 
-    /// Add a batch of subjects' outputs, peaks and times to target for regimen `r`.
-    /// Add the levels of a batch of subjects at output time `j` of regimen `r`.
-    #[inline]
-    fn add_row(&mut self, r: usize, j: usize, vals: &[f64], lo: f64, hi: f64, th: &[f64]) {
+    /// Add the levels of a batch of subjects at every output time of regimen `r`.
+    fn add_rows(&mut self, r: usize, b: &Batch, lo: f64, hi: f64, th: &[f64]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above)
+                unsafe { self.add_rows_avx2(r, b, lo, hi, th) };
+                return;
+            }
+        }
+        self.add_rows_with::<wide::f64x4>(r, b, lo, hi, th);
+    }
+
+    /// [`Self::add_rows`] in AVX registers (integer counts and exact maxima: the same result
+    /// as the baseline build).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn add_rows_avx2(&mut self, r: usize, b: &Batch, lo: f64, hi: f64, th: &[f64]) {
+        self.add_rows_with::<crate::simd::Avx>(r, b, lo, hi, th)
+    }
+
+    #[inline(always)]
+    fn add_rows_with<V: V4>(&mut self, r: usize, b: &Batch, lo: f64, hi: f64, th: &[f64]) {
+        for j in 0..self.shape.n_t {
+            self.add_row::<V>(r, j, b.output(j), lo, hi, th);
+        }
+    }
+
+    /// Add the levels `vals` (at most [`crate::grid::BATCH`]) of a batch of subjects at output
+    /// time `j` of regimen `r`.
+    #[inline(always)]
+    fn add_row<V: V4>(&mut self, r: usize, j: usize, vals: &[f64], lo: f64, hi: f64, th: &[f64]) {
         let s = self.shape;
         let n_th = s.n_th;
-        // the level of a batch is finite (positive parameters), so clamping then truncating
-        // is `bin` (tested in both_bin_forms_agree)
-        let scale = f64x4::splat(1.0 / CONC_BIN_MMOL_L);
-        let top = f64x4::splat((CONC_BINS - 1) as f64);
-        let zero = f64x4::splat(0.0);
-        {
-            let row = r * s.n_t + j;
-            let hist = &mut self.conc_hist[row * CONC_BINS..][..CONC_BINS];
-            let cnt = &mut self.counts[row * (1 + n_th)..][..1 + n_th];
-            let mut mx = self.max[row];
-            // 4 subjects at a time: bins, the target and threshold counts and the maximum in
-            // packed SIMD; then the (scattered) histogram increments
-            let (lo_v, hi_v) = (f64x4::splat(lo), f64x4::splat(hi));
-            let mut mx_v = f64x4::splat(mx);
-            let mut in_target = 0u64;
-            let chunks = vals.chunks_exact(4);
-            let rest = chunks.remainder();
-            for ch in chunks {
-                let c = f64x4::new(ch.try_into().expect("4 values"));
-                let bins = (c * scale).max(zero).min(top).to_array();
-                for x in bins {
-                    hist[x as usize] += 1;
-                }
-                in_target += (c.cmp_ge(lo_v) & c.cmp_le(hi_v)).move_mask().count_ones() as u64;
-                for (k, &t) in th.iter().enumerate() {
-                    cnt[1 + k] += c.cmp_gt(f64x4::splat(t)).move_mask().count_ones() as u64;
-                }
-                mx_v = mx_v.max(c);
+        let row = r * s.n_t + j;
+        let hist = &mut self.conc_hist[row * CONC_BINS..][..CONC_BINS];
+        let cnt = &mut self.counts[row * (1 + n_th)..][..1 + n_th];
+        let mut bins = [0i32; crate::grid::BATCH];
+        let (scale, top) = (
+            V::splat(1.0 / CONC_BIN_MMOL_L),
+            V::splat((CONC_BINS - 1) as f64),
+        );
+        let zero = V::splat(0.0);
+        let (lo_v, hi_v) = (V::splat(lo), V::splat(hi));
+        let mut mx = V::splat(self.max[row]);
+        let mut inside = 0u32;
+        let mut above = [0u32; 8];
+        let chunks = vals.chunks_exact(4);
+        let rest = chunks.remainder();
+        // 4 subjects at a time: bins (clamped to [0, last bin], NaN to 0: `bin_clamped`), the
+        // target and threshold counts and the maximum in packed SIMD
+        for (q, ch) in chunks.enumerate() {
+            let c = V::load(ch);
+            let x = c.mul(scale);
+            let x = x.gt(zero).select(x, zero);
+            let x = x.lt(top).select(x, top);
+            bins[4 * q..4 * q + 4].copy_from_slice(&x.trunc_i32());
+            inside += c.ge(lo_v).and(c.le(hi_v)).bits().count_ones();
+            for (k, &t) in th.iter().enumerate().take(8) {
+                above[k] += c.gt(V::splat(t)).bits().count_ones();
             }
-            for x in mx_v.to_array() {
-                if x > mx {
-                    mx = x;
-                }
+            mx = c.gt(mx).select(c, mx);
+        }
+        let nv = vals.len() - rest.len();
+        for (x, &c) in bins[nv..vals.len()].iter_mut().zip(rest) {
+            *x = Self::bin_clamped(c) as i32;
+        }
+        // then the (scattered) histogram increments
+        for &x in &bins[..vals.len()] {
+            hist[x as usize] += 1;
+        }
+        let mut m = self.max[row];
+        for x in mx.to_array().into_iter().chain(rest.iter().copied()) {
+            if x > m {
+                m = x;
             }
-            for &c in rest {
-                hist[Self::bin_clamped(c) as usize] += 1;
-                in_target += (c >= lo && c <= hi) as u64;
-                for (k, &t) in th.iter().enumerate() {
-                    cnt[1 + k] += (c > t) as u64;
-                }
-                if c > mx {
-                    mx = c;
-                }
-            }
-            self.max[row] = mx;
-            cnt[0] += in_target;
+        }
+        self.max[row] = m;
+        cnt[0] += inside as u64 + rest.iter().filter(|&&c| (c >= lo) & (c <= hi)).count() as u64;
+        for (k, &t) in th.iter().enumerate() {
+            let a = if k < 8 {
+                above[k] as u64
+            } else {
+                vals[..nv].iter().filter(|&&c| c > t).count() as u64
+            };
+            cnt[1 + k] += a + rest.iter().filter(|&&c| c > t).count() as u64;
         }
     }
 
@@ -916,6 +956,51 @@ pub struct TrialResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grid::BATCH;
+    use mgiv_core::regimen::Regimen;
+
+    #[test]
+    fn baseline_and_avx_accumulation_are_identical() {
+        // the dispatching `add_rows` (AVX where the CPU has AVX2) against the baseline lanes,
+        // on a batch of 203 levels (a partial SIMD chunk) with values outside [0, 12) mmol/L
+        let shape = Shape {
+            n_reg: 1,
+            n_t: 3,
+            n_th: 3,
+            t_end: 2.0,
+        };
+        let r = Regimen::from_text("4 g over 20 min, then 1 g/h for 24 h", None).unwrap();
+        let grid = FixedGrid::new(&Plan::new(&r.events), &[0.0, 1.0, 2.0]).unwrap();
+        let mut b = Batch::new();
+        for i in 0..203 {
+            let f = 1.0 + 0.9 * ((i as f64) * 0.77).sin();
+            let m = Modes::from_params(&mgiv_core::model::IndividualParams {
+                cl_l_h: 3.7 * f,
+                v1_l: 15.0 * f * f,
+                q_l_h: 3.0,
+                v2_l: 17.0,
+                ka_h: None,
+                f_im: None,
+                baseline_mmol_l: 0.7,
+            })
+            .unwrap();
+            b.push(&m);
+        }
+        b.run(&grid, 2.0);
+        b.out[3] = -1.0;
+        b.out[BATCH + 5] = 12.5;
+        b.out[2 * BATCH + 202] = 13.0;
+        let mut x = Accumulator::new(shape);
+        let mut y = Accumulator::new(shape);
+        let th = [2.0, 3.5, 5.0];
+        for _ in 0..2 {
+            x.add_rows(0, &b, 1.25, 2.5, &th);
+            y.add_rows_with::<wide::f64x4>(0, &b, 1.25, 2.5, &th);
+        }
+        assert_eq!(x, y);
+        assert_eq!(x.conc_hist.iter().sum::<u32>(), 2 * 3 * 203);
+        assert_eq!(x.max[2], 13.0);
+    }
 
     #[test]
     fn fixed_grid_and_event_driven_paths_give_the_same_counts() {

@@ -1,0 +1,226 @@
+//! Four f64 lanes for the batch loops, in two implementations with the same IEEE results:
+//! `wide::f64x4` (the baseline build: two SSE2 registers) and one AVX register, selected at
+//! run time where the CPU has AVX2 (no FMA is used, so every lane is rounded exactly as in the
+//! baseline build and the results do not depend on the CPU).
+
+use wide::{f64x4, CmpGe, CmpGt, CmpLe, CmpLt};
+
+/// The operations the batch loops need on 4 lanes.
+pub(crate) trait V4: Copy {
+    fn splat(x: f64) -> Self;
+    /// lanes x[0..4]
+    fn load(x: &[f64]) -> Self;
+    fn store(self, x: &mut [f64]);
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    /// lane masks (all ones where true)
+    fn gt(self, o: Self) -> Self;
+    fn lt(self, o: Self) -> Self;
+    fn ge(self, o: Self) -> Self;
+    fn le(self, o: Self) -> Self;
+    fn and(self, o: Self) -> Self;
+    fn or(self, o: Self) -> Self;
+    /// where mask `self`: t, else f
+    fn select(self, t: Self, f: Self) -> Self;
+    /// bit k set when lane k of the mask is true
+    fn bits(self) -> u32;
+    /// truncation to i32 of lanes known to be in i32 range (not NaN)
+    fn trunc_i32(self) -> [i32; 4];
+    fn to_array(self) -> [f64; 4] {
+        let mut a = [0.0; 4];
+        self.store(&mut a);
+        a
+    }
+}
+
+impl V4 for f64x4 {
+    #[inline(always)]
+    fn splat(x: f64) -> Self {
+        f64x4::splat(x)
+    }
+    #[inline(always)]
+    fn load(x: &[f64]) -> Self {
+        f64x4::new(x[..4].try_into().expect("4 lanes"))
+    }
+    #[inline(always)]
+    fn store(self, x: &mut [f64]) {
+        x[..4].copy_from_slice(&f64x4::to_array(self));
+    }
+    #[inline(always)]
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        self - o
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        self * o
+    }
+    #[inline(always)]
+    fn gt(self, o: Self) -> Self {
+        self.cmp_gt(o)
+    }
+    #[inline(always)]
+    fn lt(self, o: Self) -> Self {
+        self.cmp_lt(o)
+    }
+    #[inline(always)]
+    fn ge(self, o: Self) -> Self {
+        self.cmp_ge(o)
+    }
+    #[inline(always)]
+    fn le(self, o: Self) -> Self {
+        self.cmp_le(o)
+    }
+    #[inline(always)]
+    fn and(self, o: Self) -> Self {
+        self & o
+    }
+    #[inline(always)]
+    fn or(self, o: Self) -> Self {
+        self | o
+    }
+    #[inline(always)]
+    fn select(self, t: Self, f: Self) -> Self {
+        self.blend(t, f)
+    }
+    #[inline(always)]
+    fn bits(self) -> u32 {
+        self.move_mask() as u32
+    }
+    #[inline(always)]
+    fn trunc_i32(self) -> [i32; 4] {
+        f64x4::to_array(self).map(|x| x as i32)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use avx::Avx;
+
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use super::V4;
+    use std::arch::x86_64::*;
+
+    /// One AVX register. Only to be used inside functions compiled with
+    /// `#[target_feature(enable = "avx2")]` and called after checking the CPU.
+    #[derive(Clone, Copy)]
+    pub(crate) struct Avx(__m256d);
+
+    // SAFETY (all methods): `Avx` values exist only in code that runs after the AVX2 check
+    // (the batch loops' dispatch), and `load`/`store` check the slice length.
+    impl V4 for Avx {
+        #[inline(always)]
+        fn splat(x: f64) -> Self {
+            Avx(unsafe { _mm256_set1_pd(x) })
+        }
+        #[inline(always)]
+        fn load(x: &[f64]) -> Self {
+            assert!(x.len() >= 4);
+            Avx(unsafe { _mm256_loadu_pd(x.as_ptr()) })
+        }
+        #[inline(always)]
+        fn store(self, x: &mut [f64]) {
+            assert!(x.len() >= 4);
+            unsafe { _mm256_storeu_pd(x.as_mut_ptr(), self.0) }
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            Avx(unsafe { _mm256_add_pd(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            Avx(unsafe { _mm256_sub_pd(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            Avx(unsafe { _mm256_mul_pd(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn gt(self, o: Self) -> Self {
+            Avx(unsafe { _mm256_cmp_pd::<_CMP_GT_OQ>(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn lt(self, o: Self) -> Self {
+            Avx(unsafe { _mm256_cmp_pd::<_CMP_LT_OQ>(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn ge(self, o: Self) -> Self {
+            Avx(unsafe { _mm256_cmp_pd::<_CMP_GE_OQ>(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn le(self, o: Self) -> Self {
+            Avx(unsafe { _mm256_cmp_pd::<_CMP_LE_OQ>(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn and(self, o: Self) -> Self {
+            Avx(unsafe { _mm256_and_pd(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn or(self, o: Self) -> Self {
+            Avx(unsafe { _mm256_or_pd(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn select(self, t: Self, f: Self) -> Self {
+            Avx(unsafe { _mm256_blendv_pd(f.0, t.0, self.0) })
+        }
+        #[inline(always)]
+        fn bits(self) -> u32 {
+            (unsafe { _mm256_movemask_pd(self.0) }) as u32
+        }
+        #[inline(always)]
+        fn trunc_i32(self) -> [i32; 4] {
+            let mut out = [0i32; 4];
+            unsafe {
+                _mm_storeu_si128(
+                    out.as_mut_ptr() as *mut __m128i,
+                    _mm256_cvttpd_epi32(self.0),
+                )
+            };
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops<V: V4>(a: [f64; 4], b: [f64; 4]) -> Vec<[f64; 4]> {
+        let (x, y) = (V::load(&a), V::load(&b));
+        let m = x.gt(y).or(x.lt(y).and(x.ge(y))).or(x.le(y));
+        vec![
+            x.add(y).to_array(),
+            x.sub(y).to_array(),
+            x.mul(y).to_array(),
+            x.gt(y).select(x, y).to_array(),
+            [
+                m.bits() as f64,
+                x.ge(y).bits() as f64,
+                0.0,
+                V::splat(0.5).to_array()[3],
+            ],
+        ]
+    }
+
+    #[test]
+    fn both_implementations_agree() {
+        let a = [1.0, -0.1, f64::NAN, 3.0];
+        let b = [0.3, -0.1, 1.0, f64::INFINITY];
+        let w = ops::<f64x4>(a, b);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            let v = ops::<Avx>(a, b);
+            for (p, q) in w.iter().zip(&v) {
+                for (x, y) in p.iter().zip(q) {
+                    assert!(x.to_bits() == y.to_bits() || x.is_nan() && y.is_nan());
+                }
+            }
+        }
+        assert_eq!(w[4][0], 0b1011 as f64);
+        assert_eq!(w[4][1], 0b0011 as f64);
+    }
+}
