@@ -10,7 +10,7 @@
 //! over subjects that the compiler turns into packed SIMD. The rare steps that need more (an
 //! interior maximum, the step in which the level first reaches the target) are handed lane by
 //! lane to the same scalar modal algebra as the event-driven [`crate::kernel::Kernel`]
-//! ([`Lane::step_events`]), so both paths give the same peak, the same time to target and
+//! (`Lane::step_events`), so both paths give the same peak, the same time to target and
 //! outputs equal to the superposition reference within 1e-12 (tested).
 
 use mgiv_core::solver::Modes;
@@ -180,7 +180,7 @@ pub struct Batch {
     /// step factors [step][lane]
     e: [Vec<f64>; 2],
     g: [Vec<f64>; 2],
-    /// outputs [time][lane] (mmol/L)
+    /// outputs `[time][lane]` (mmol/L)
     pub out: Vec<f64>,
     pub peak_mmol_l: Vec<f64>,
     pub peak_time_h: Vec<f64>,

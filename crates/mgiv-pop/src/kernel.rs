@@ -12,7 +12,7 @@
 //!   stationary point (C is monotone on each piece) and located by safeguarded Halley iteration
 //!   to the last few bits of the time (Illinois to 1e-7 h while an IM depot absorbs).
 //!
-//! The modal algebra ([`StepCoef`], [`Lane`]) is shared with the fixed-grid batch path
+//! The modal algebra (`StepCoef`, `Lane`) is shared with the fixed-grid batch path
 //! ([`crate::grid`]), which the trial uses for every regimen whose schedule is the same for all
 //! subjects.
 
