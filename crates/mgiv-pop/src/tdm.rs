@@ -944,6 +944,51 @@ pub fn decide(
     given: &Regimen,
     s: &DecisionSettings,
 ) -> Result<Decision, MgivError> {
+    check_decision_settings(post, s)?;
+    let now = s.now_h;
+    let params = post.resample(s.n_draws.max(50));
+    let dc = DecisionCurves::new(&params, given, s)?;
+    // the rate running at `now` under the given regimen (what "continue as given" means)
+    let current_mmol_h = running_rate_mmol_per_h(&given.events, now);
+    let mut continue_as_given = dc.score(s, 0.0, 0.0, Some(&dc.cont));
+    continue_as_given.rate_mmol_per_h = current_mmol_h;
+    continue_as_given.rate_g_per_h =
+        MgAmount::from_mmol(current_mmol_h).salt_g(Salt::MgSo4Heptahydrate);
+    let (recommended, best_without_bolus, feasible) = dc.choose(s, continue_as_given)?;
+    let rr = g_to_mmol(recommended.rate_g_per_h);
+    let rb = g_to_mmol(recommended.bolus_g);
+    let (m, n) = (dc.grid.len(), params.len());
+    let cont_curves: Vec<Vec<f64>> = (0..n)
+        .map(|d| dc.cont_past[d].iter().chain(&dc.cont[d]).copied().collect())
+        .collect();
+    let rec_curves: Vec<Vec<f64>> = (0..n)
+        .map(|d| {
+            dc.cont_past[d]
+                .iter()
+                .copied()
+                .chain((0..m).map(|i| {
+                    if i == 0 {
+                        // at `now` itself the new order has not yet acted
+                        dc.cont[d][0]
+                    } else {
+                        dc.base[d][i] + rr * dc.ur[d][i] + rb * dc.ub[d][i]
+                    }
+                }))
+                .collect()
+        })
+        .collect();
+    Ok(Decision {
+        recommended,
+        continue_as_given,
+        best_without_bolus,
+        feasible,
+        forecast_continue: band(&cont_curves, &dc.forecast_times),
+        forecast_recommended: band(&rec_curves, &dc.forecast_times),
+    })
+}
+
+/// The decision time, horizon, target and risk limit, each checked with a message naming it.
+fn check_decision_settings(post: &Posterior, s: &DecisionSettings) -> Result<(), MgivError> {
     let last_level = post.levels.iter().map(|l| l.time_h).fold(0.0, f64::max);
     if !(s.now_h.is_finite() && s.now_h >= last_level && s.now_h <= 24.0 * 90.0) {
         return Err(invalid(
@@ -974,60 +1019,229 @@ pub fn decide(
             "a probability strictly between 0 and 1",
         ));
     }
-    let now = s.now_h;
-    // decision grid every 10 min from now to now + horizon (10 min hits the end of a 20-min bolus)
-    let steps = (s.horizon_h * 6.0).round() as usize;
-    let grid: Vec<f64> = (0..=steps).map(|i| now + i as f64 / 6.0).collect();
-    let i6 = grid
-        .iter()
-        .position(|&t| t >= now + 6.0 - 1e-9)
-        .unwrap_or(steps);
-    let i2 = grid
-        .iter()
-        .position(|&t| t >= now + 2.0 - 1e-9)
-        .unwrap_or(0);
-    let stopped = Plan::new(&stop_at(&given.events, now));
-    let continued = Plan::new(&given.events);
-    let unit_rate = Plan::new(&[DoseEvent::Infusion {
-        start_h: now,
-        end_h: Some(now + s.horizon_h + 1.0),
-        rate_mmol_per_h: 1.0,
-        phase: 0,
-    }]);
-    let unit_bolus = Plan::new(&[DoseEvent::Infusion {
-        start_h: now,
-        end_h: Some(now + 1.0 / 3.0),
-        rate_mmol_per_h: 3.0,
-        phase: 0,
-    }]);
-    let params = post.resample(s.n_draws.max(50));
-    let m = grid.len();
-    let mut base = Vec::with_capacity(params.len());
-    let mut cont = Vec::with_capacity(params.len());
-    let mut ur = Vec::with_capacity(params.len());
-    let mut ub = Vec::with_capacity(params.len());
-    // the forecast bands every 10 minutes from 0 to the end of the horizon, so a 20-minute
-    // load's peak is drawn at its height (the text report prints whole hours): the past on
-    // its own grid, the future on the decision grid (no extra curves)
-    let past: Vec<f64> = (0..)
-        .map(|i| i as f64 / 6.0)
-        .take_while(|t| *t < now - 1e-9)
-        .collect();
-    let forecast_times: Vec<f64> = past.iter().chain(&grid).copied().collect();
-    // per-draw responses, computed in parallel (each draw is independent; order is preserved)
+    Ok(())
+}
+
+/// Per posterior draw, on the decision grid (every 10 min from `now` to `now + horizon`): the
+/// level with the given regimen stopped at `now` (`base`) and continued (`cont`), and the unit
+/// responses to 1 mmol/h from `now` (`ur`) and to a 1-mmol load over 20 min (`ub`); any
+/// candidate's curve is `base + rate·ur + bolus·ub`. `cont_past` is the continued curve every
+/// 10 min before `now`, for the forecast bands.
+struct DecisionCurves {
+    grid: Vec<f64>,
+    /// index of now + 2 h (time in target counts from there) and of now + 6 h
+    i2: usize,
+    i6: usize,
+    forecast_times: Vec<f64>,
+    base: Vec<Vec<f64>>,
+    cont: Vec<Vec<f64>>,
+    ur: Vec<Vec<f64>>,
+    ub: Vec<Vec<f64>>,
+    cont_past: Vec<Vec<f64>>,
+}
+
+impl DecisionCurves {
+    fn new(
+        params: &[IndividualParams],
+        given: &Regimen,
+        s: &DecisionSettings,
+    ) -> Result<Self, MgivError> {
+        let now = s.now_h;
+        // decision grid every 10 min from now to now + horizon (10 min hits the end of a 20-min bolus)
+        let steps = (s.horizon_h * 6.0).round() as usize;
+        let grid: Vec<f64> = (0..=steps).map(|i| now + i as f64 / 6.0).collect();
+        let i6 = grid
+            .iter()
+            .position(|&t| t >= now + 6.0 - 1e-9)
+            .unwrap_or(steps);
+        let i2 = grid
+            .iter()
+            .position(|&t| t >= now + 2.0 - 1e-9)
+            .unwrap_or(0);
+        let stopped = Plan::new(&stop_at(&given.events, now));
+        let continued = Plan::new(&given.events);
+        let unit_rate = Plan::new(&[DoseEvent::Infusion {
+            start_h: now,
+            end_h: Some(now + s.horizon_h + 1.0),
+            rate_mmol_per_h: 1.0,
+            phase: 0,
+        }]);
+        let unit_bolus = Plan::new(&[DoseEvent::Infusion {
+            start_h: now,
+            end_h: Some(now + 1.0 / 3.0),
+            rate_mmol_per_h: 3.0,
+            phase: 0,
+        }]);
+        // the forecast bands every 10 minutes from 0 to the end of the horizon, so a 20-minute
+        // load's peak is drawn at its height (the text report prints whole hours): the past on
+        // its own grid, the future on the decision grid (no extra curves)
+        let past: Vec<f64> = (0..)
+            .map(|i| i as f64 / 6.0)
+            .take_while(|t| *t < now - 1e-9)
+            .collect();
+        let forecast_times: Vec<f64> = past.iter().chain(&grid).copied().collect();
+        let runs = [
+            (0, &stopped, &grid),
+            (0, &continued, &grid),
+            (1, &unit_rate, &grid),
+            (1, &unit_bolus, &grid),
+            (0, &continued, &past),
+        ];
+        let n = params.len();
+        let mut dc = DecisionCurves {
+            grid: grid.clone(),
+            i2,
+            i6,
+            forecast_times,
+            base: Vec::with_capacity(n),
+            cont: Vec::with_capacity(n),
+            ur: Vec::with_capacity(n),
+            ub: Vec::with_capacity(n),
+            cont_past: Vec::with_capacity(n),
+        };
+        for r in per_draw_curves(params, &runs) {
+            let [g0, g1, g2, g3, h0] = r?;
+            dc.base.push(g0);
+            dc.cont.push(g1);
+            dc.ur.push(g2);
+            dc.ub.push(g3);
+            dc.cont_past.push(h0);
+        }
+        Ok(dc)
+    }
+
+    /// A candidate (`rate_g` g/h from now, `bolus_g` g over 20 min at now) over the draws: its
+    /// curves are `curves` when given, else built from the unit responses.
+    fn score(
+        &self,
+        s: &DecisionSettings,
+        rate_g: f64,
+        bolus_g: f64,
+        curves: Option<&[Vec<f64>]>,
+    ) -> Candidate {
+        let (lo, hi) = s.target_mmol_l;
+        let (m, i2, i6) = (self.grid.len(), self.i2, self.i6);
+        let (base, ur, ub) = (&self.base, &self.ur, &self.ub);
+        let n = base.len();
+        let nd = n as f64;
+        let r = g_to_mmol(rate_g);
+        let b = g_to_mmol(bolus_g);
+        let (mut tit, mut p6, mut pend, mut pbelow, mut ptox) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let mut ends = Vec::with_capacity(n);
+        for d in 0..n {
+            let (mut peak, mut inside) = (f64::MIN, 0usize);
+            let (c6, cend) = match curves {
+                Some(cv) => {
+                    let v = &cv[d];
+                    for (i, &c) in v.iter().enumerate() {
+                        peak = peak.max(c);
+                        inside += (i >= i2 && c >= lo && c <= hi) as usize;
+                    }
+                    (v[i6], v[m - 1])
+                }
+                None => {
+                    let (bd, ud, bb) = (&base[d][..m], &ur[d][..m], &ub[d][..m]);
+                    let (p1, _) = peak_and_inside(&bd[..i2], &ud[..i2], &bb[..i2], r, b, lo, hi);
+                    let (p2, n2) = peak_and_inside(&bd[i2..], &ud[i2..], &bb[i2..], r, b, lo, hi);
+                    peak = peak.max(p1).max(p2);
+                    inside += n2;
+                    let at = |i: usize| bd[i] + r * ud[i] + b * bb[i];
+                    (at(i6), at(m - 1))
+                }
+            };
+            tit += inside as f64 / (m - i2).max(1) as f64;
+            p6 += (c6 >= lo && c6 <= hi) as u8 as f64;
+            pend += (cend >= lo && cend <= hi) as u8 as f64;
+            pbelow += (cend < lo) as u8 as f64;
+            ptox += (peak > s.toxic_mmol_l) as u8 as f64;
+            ends.push(cend);
+        }
+        let mid = ends.len() / 2;
+        let p50_end = *ends.select_nth_unstable_by(mid, f64::total_cmp).1;
+        Candidate {
+            rate_g_per_h: rate_g,
+            rate_mmol_per_h: r,
+            bolus_g,
+            time_in_target: tit / nd,
+            p_in_target_6h: p6 / nd,
+            p_in_target_end: pend / nd,
+            p_below_target_end: pbelow / nd,
+            p_above_toxic: ptox / nd,
+            p50_end_mmol_l: p50_end,
+        }
+    }
+
+    /// The best candidate without a load and with one (most time in target within the risk
+    /// limit; ties to the smaller dose), then the recommendation: a load only when it adds at
+    /// least 5 points of time in target. Returns (recommended, best without a load, feasible).
+    fn choose(
+        &self,
+        s: &DecisionSettings,
+        continue_as_given: Candidate,
+    ) -> Result<(Candidate, Candidate, bool), MgivError> {
+        let mut best_nb: Option<Candidate> = None;
+        let mut best_b: Option<Candidate> = None;
+        let mut least_toxic: Option<Candidate> = None;
+        let mut rates = s.rates_g_per_h.clone();
+        rates.sort_by(f64::total_cmp);
+        for &bg in &s.boluses_g {
+            for &rg in &rates {
+                if !(rg.is_finite() && rg >= 0.0 && bg.is_finite() && bg >= 0.0) {
+                    return Err(invalid(
+                        "candidate dose",
+                        format!("{bg} g + {rg} g/h"),
+                        "non-negative doses",
+                    ));
+                }
+                let c = self.score(s, rg, bg, None);
+                if least_toxic.is_none_or(|l| c.p_above_toxic < l.p_above_toxic) {
+                    least_toxic = Some(c);
+                }
+                if c.p_above_toxic > s.max_p_toxic {
+                    // every level rises with the rate (unit responses are ≥ 0), so a higher rate
+                    // with the same bolus cannot be less toxic: stop this row
+                    break;
+                }
+                let slot = if bg == 0.0 { &mut best_nb } else { &mut best_b };
+                let better = match slot {
+                    None => true,
+                    Some(b) => {
+                        c.time_in_target > b.time_in_target + 0.005
+                            || ((c.time_in_target - b.time_in_target).abs() <= 0.005
+                                && (c.bolus_g, c.rate_g_per_h) < (b.bolus_g, b.rate_g_per_h)
+                                && c.p_above_toxic <= b.p_above_toxic)
+                    }
+                };
+                if better {
+                    *slot = Some(c);
+                }
+            }
+        }
+        let feasible = best_nb.is_some() || best_b.is_some();
+        let best_without_bolus = best_nb.or(least_toxic).unwrap_or(continue_as_given);
+        let recommended = match (best_nb, best_b) {
+            (Some(nb), Some(b)) if b.time_in_target >= nb.time_in_target + 0.05 => b,
+            (Some(nb), _) => nb,
+            (None, Some(b)) => b,
+            (None, None) => least_toxic.unwrap_or(continue_as_given),
+        };
+        Ok((recommended, best_without_bolus, feasible))
+    }
+}
+
+/// Per-draw curves of each run, in draw order (each draw is independent): the fixed-grid batch
+/// path for IV orders, 64 draws per task (levels equal to 1e-13), else the event-driven kernel.
+#[allow(clippy::type_complexity)]
+fn per_draw_curves(
+    params: &[IndividualParams],
+    runs: &[(u8, &Plan, &Vec<f64>); 5],
+) -> Vec<Result<[Vec<f64>; 5], MgivError>> {
     type Curves = [Vec<f64>; 5];
-    let runs = [
-        (0, &stopped, &grid),
-        (0, &continued, &grid),
-        (1, &unit_rate, &grid),
-        (1, &unit_bolus, &grid),
-        (0, &continued, &past),
-    ];
     let fixed: Vec<_> = runs
         .iter()
         .filter_map(|(k, plan, times)| FixedGrid::new(plan, times).map(|g| (*k, g, times.len())))
         .collect();
-    let per_draw: Vec<Result<Curves, MgivError>> = if fixed.len() == runs.len() {
+    if fixed.len() == runs.len() {
         // IV orders: the fixed-grid batch path, 64 draws per task (levels equal to 1e-13)
         params
             .par_chunks(64)
@@ -1073,7 +1287,7 @@ pub fn decide(
                 let mut k = Kernel::new(&modes);
                 let mut kz = Kernel::new(&zero);
                 let mut out: Curves = Default::default();
-                for (v, &(kernel, plan, times)) in out.iter_mut().zip(&runs) {
+                for (v, &(kernel, plan, times)) in out.iter_mut().zip(runs.iter()) {
                     *v = vec![0.0; times.len()];
                     if kernel == 0 {
                         k.run(plan, times, v, None);
@@ -1084,145 +1298,7 @@ pub fn decide(
                 Ok(out)
             })
             .collect()
-    };
-    let mut cont_past = Vec::with_capacity(params.len());
-    for r in per_draw {
-        let [g0, g1, g2, g3, h0] = r?;
-        base.push(g0);
-        cont.push(g1);
-        ur.push(g2);
-        ub.push(g3);
-        cont_past.push(h0);
     }
-    let nd = params.len() as f64;
-    let score = |rate_g: f64, bolus_g: f64, curves: Option<&[Vec<f64>]>| -> Candidate {
-        let r = g_to_mmol(rate_g);
-        let b = g_to_mmol(bolus_g);
-        let (mut tit, mut p6, mut pend, mut pbelow, mut ptox) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        let mut ends = Vec::with_capacity(params.len());
-        for d in 0..params.len() {
-            let (mut peak, mut inside) = (f64::MIN, 0usize);
-            let (c6, cend) = match curves {
-                Some(cv) => {
-                    let v = &cv[d];
-                    for (i, &c) in v.iter().enumerate() {
-                        peak = peak.max(c);
-                        inside += (i >= i2 && c >= lo && c <= hi) as usize;
-                    }
-                    (v[i6], v[m - 1])
-                }
-                None => {
-                    let (bd, ud, bb) = (&base[d][..m], &ur[d][..m], &ub[d][..m]);
-                    let (p1, _) = peak_and_inside(&bd[..i2], &ud[..i2], &bb[..i2], r, b, lo, hi);
-                    let (p2, n2) = peak_and_inside(&bd[i2..], &ud[i2..], &bb[i2..], r, b, lo, hi);
-                    peak = peak.max(p1).max(p2);
-                    inside += n2;
-                    let at = |i: usize| bd[i] + r * ud[i] + b * bb[i];
-                    (at(i6), at(m - 1))
-                }
-            };
-            tit += inside as f64 / (m - i2).max(1) as f64;
-            p6 += (c6 >= lo && c6 <= hi) as u8 as f64;
-            pend += (cend >= lo && cend <= hi) as u8 as f64;
-            pbelow += (cend < lo) as u8 as f64;
-            ptox += (peak > s.toxic_mmol_l) as u8 as f64;
-            ends.push(cend);
-        }
-        let mid = ends.len() / 2;
-        let p50_end = *ends.select_nth_unstable_by(mid, f64::total_cmp).1;
-        Candidate {
-            rate_g_per_h: rate_g,
-            rate_mmol_per_h: r,
-            bolus_g,
-            time_in_target: tit / nd,
-            p_in_target_6h: p6 / nd,
-            p_in_target_end: pend / nd,
-            p_below_target_end: pbelow / nd,
-            p_above_toxic: ptox / nd,
-            p50_end_mmol_l: p50_end,
-        }
-    };
-    // the rate running at `now` under the given regimen (what "continue as given" means)
-    let current_mmol_h = running_rate_mmol_per_h(&given.events, now);
-    let mut continue_as_given = score(0.0, 0.0, Some(&cont));
-    continue_as_given.rate_mmol_per_h = current_mmol_h;
-    continue_as_given.rate_g_per_h =
-        MgAmount::from_mmol(current_mmol_h).salt_g(Salt::MgSo4Heptahydrate);
-    let mut best_nb: Option<Candidate> = None;
-    let mut best_b: Option<Candidate> = None;
-    let mut least_toxic: Option<Candidate> = None;
-    let mut rates = s.rates_g_per_h.clone();
-    rates.sort_by(f64::total_cmp);
-    for &bg in &s.boluses_g {
-        for &rg in &rates {
-            if !(rg.is_finite() && rg >= 0.0 && bg.is_finite() && bg >= 0.0) {
-                return Err(invalid(
-                    "candidate dose",
-                    format!("{bg} g + {rg} g/h"),
-                    "non-negative doses",
-                ));
-            }
-            let c = score(rg, bg, None);
-            if least_toxic.is_none_or(|l| c.p_above_toxic < l.p_above_toxic) {
-                least_toxic = Some(c);
-            }
-            if c.p_above_toxic > s.max_p_toxic {
-                // every level rises with the rate (unit responses are ≥ 0), so a higher rate
-                // with the same bolus cannot be less toxic: stop this row
-                break;
-            }
-            let slot = if bg == 0.0 { &mut best_nb } else { &mut best_b };
-            let better = match slot {
-                None => true,
-                Some(b) => {
-                    c.time_in_target > b.time_in_target + 0.005
-                        || ((c.time_in_target - b.time_in_target).abs() <= 0.005
-                            && (c.bolus_g, c.rate_g_per_h) < (b.bolus_g, b.rate_g_per_h)
-                            && c.p_above_toxic <= b.p_above_toxic)
-                }
-            };
-            if better {
-                *slot = Some(c);
-            }
-        }
-    }
-    let feasible = best_nb.is_some() || best_b.is_some();
-    let best_without_bolus = best_nb.or(least_toxic).unwrap_or(continue_as_given);
-    let recommended = match (best_nb, best_b) {
-        (Some(nb), Some(b)) if b.time_in_target >= nb.time_in_target + 0.05 => b,
-        (Some(nb), _) => nb,
-        (None, Some(b)) => b,
-        (None, None) => least_toxic.unwrap_or(continue_as_given),
-    };
-    let rr = g_to_mmol(recommended.rate_g_per_h);
-    let rb = g_to_mmol(recommended.bolus_g);
-    let cont_curves: Vec<Vec<f64>> = (0..params.len())
-        .map(|d| cont_past[d].iter().chain(&cont[d]).copied().collect())
-        .collect();
-    let rec_curves: Vec<Vec<f64>> = (0..params.len())
-        .map(|d| {
-            cont_past[d]
-                .iter()
-                .copied()
-                .chain((0..m).map(|i| {
-                    if i == 0 {
-                        // at `now` itself the new order has not yet acted
-                        cont[d][0]
-                    } else {
-                        base[d][i] + rr * ur[d][i] + rb * ub[d][i]
-                    }
-                }))
-                .collect()
-        })
-        .collect();
-    Ok(Decision {
-        recommended,
-        continue_as_given,
-        best_without_bolus,
-        feasible,
-        forecast_continue: band(&cont_curves, &forecast_times),
-        forecast_recommended: band(&rec_curves, &forecast_times),
-    })
 }
 
 /// Everything `mgiv adjust` reports.
