@@ -9,7 +9,7 @@
 use mgiv_core::error::{invalid, MgivError};
 use mgiv_core::model::{
     CovariateForm, CovariateName, Elimination, IndividualParams, ModelSpec, ParamName,
-    ResidualScale,
+    ResidualScale, Variability,
 };
 
 use crate::linalg;
@@ -99,132 +99,11 @@ impl PopModel {
             p.q_l_h.unwrap_or(0.0),
             p.v2_l.unwrap_or(0.0),
         ];
-        let mut covs = Vec::new();
-        for c in &spec.covariates {
-            if c.covariate == CovariateName::CrclMlMin {
-                return Err(invalid(
-                    "model covariate",
-                    format!("{} uses creatinine clearance", spec.id),
-                    "weight, serum creatinine or pre-eclampsia covariates (virtual populations carry no age or sex)",
-                ));
-            }
-            let effect = match c.form {
-                CovariateForm::Power => CovEffect::Power {
-                    reference: c.reference.unwrap_or(1.0),
-                    exponent: c.exponent.unwrap_or(0.0),
-                },
-                CovariateForm::Linear => CovEffect::Linear {
-                    reference: c.reference.unwrap_or(1.0),
-                    coefficient: c.coefficient.unwrap_or(0.0),
-                },
-                CovariateForm::Categorical => CovEffect::Categorical {
-                    if_true: c.if_true.unwrap_or(1.0),
-                    if_false: c.if_false.unwrap_or(1.0),
-                },
-            };
-            covs.push(CompiledCov {
-                param: param_index(c.parameter),
-                covariate: c.covariate,
-                effect,
-            });
-        }
+        let covs = compile_covariates(spec)?;
         let var = spec.variability.clone().unwrap_or_default();
-        let mut eta_params = Vec::new();
-        let mut sd = Vec::new();
-        for (key, &cv) in &var.iiv_cv_percent {
-            let Some(k) = PARAM_KEYS.iter().position(|p| p == key) else {
-                return Err(invalid(
-                    "variability iiv_cv_percent",
-                    format!("{key} in model {}", spec.id),
-                    "cl_l_h, v1_l, q_l_h or v2_l",
-                ));
-            };
-            if k >= 2 && !two_cmt {
-                return Err(invalid(
-                    "variability iiv_cv_percent",
-                    format!("{key} in one-compartment model {}", spec.id),
-                    "cl_l_h or v1_l for a one-compartment model",
-                ));
-            }
-            if !(cv.is_finite() && cv > 0.0 && cv <= 300.0) {
-                return Err(invalid(
-                    "variability iiv_cv_percent",
-                    format!("{key} = {cv} % in model {}", spec.id),
-                    "a CV above 0 and at most 300 %",
-                ));
-            }
-            eta_params.push(k);
-            sd.push((1.0 + (cv / 100.0).powi(2)).ln().sqrt());
-        }
+        let (mut eta_params, mut omega) = iiv_omega(spec, &var, two_cmt)?;
+        let iov_params = add_iov(spec, &var, two_cmt, &mut eta_params, &mut omega)?;
         let n = eta_params.len();
-        let mut omega = vec![0.0; n * n];
-        for i in 0..n {
-            omega[i * n + i] = sd[i] * sd[i];
-        }
-        for (a, b, rho) in &var.correlations {
-            let find = |key: &str| {
-                PARAM_KEYS
-                    .iter()
-                    .position(|p| *p == key)
-                    .and_then(|k| eta_params.iter().position(|&e| e == k))
-            };
-            let (Some(i), Some(j)) = (find(a), find(b)) else {
-                return Err(invalid(
-                    "variability correlations",
-                    format!("({a}, {b}) in model {}", spec.id),
-                    "pairs of parameters that have an iiv_cv_percent",
-                ));
-            };
-            if rho.is_nan() || rho.abs() >= 1.0 || i == j {
-                return Err(invalid(
-                    "variability correlations",
-                    format!("({a}, {b}, {rho}) in model {}", spec.id),
-                    "two different parameters and a correlation strictly between -1 and 1",
-                ));
-            }
-            omega[i * n + j] = rho * sd[i] * sd[j];
-            omega[j * n + i] = rho * sd[i] * sd[j];
-        }
-        // between-occasion variability: one course is one occasion, so its variance adds to the
-        // IIV of that parameter (or creates a random effect where there is no IIV)
-        let mut iov_params = Vec::new();
-        let mut iov_var = Vec::new();
-        for (key, &cv) in &var.iov_cv_percent {
-            let Some(k) = PARAM_KEYS.iter().position(|p| p == key) else {
-                return Err(invalid(
-                    "variability iov_cv_percent",
-                    format!("{key} in model {}", spec.id),
-                    "cl_l_h, v1_l, q_l_h or v2_l",
-                ));
-            };
-            if !(cv.is_finite() && cv > 0.0 && cv <= 300.0) || (k >= 2 && !two_cmt) {
-                return Err(invalid(
-                    "variability iov_cv_percent",
-                    format!("{key} = {cv} % in model {}", spec.id),
-                    "a CV above 0 and at most 300 % on a parameter of the model",
-                ));
-            }
-            iov_params.push(k);
-            iov_var.push((k, (1.0 + (cv / 100.0).powi(2)).ln()));
-        }
-        let mut n = n;
-        for &(k, v) in &iov_var {
-            if let Some(i) = eta_params.iter().position(|&e| e == k) {
-                omega[i * n + i] += v;
-            } else {
-                // grow Ω by one row and column
-                let mut grown = vec![0.0; (n + 1) * (n + 1)];
-                for a in 0..n {
-                    for b in 0..n {
-                        grown[a * (n + 1) + b] = omega[a * n + b];
-                    }
-                }
-                grown[n * (n + 1) + n] = v;
-                omega = grown;
-                eta_params.push(k);
-                n += 1;
-            }
-        }
         let omega_chol = if n == 0 {
             Vec::new()
         } else {
@@ -236,23 +115,7 @@ impl PopModel {
                 )
             })?
         };
-        let residual = ResidualError {
-            proportional: var.residual_proportional,
-            additive_mmol_l: var.residual_additive_mmol_l,
-            on: var.residual_on,
-        };
-        if !(residual.proportional >= 0.0 && residual.additive_mmol_l >= 0.0)
-            || residual.proportional + residual.additive_mmol_l <= 0.0
-        {
-            return Err(invalid(
-                "variability residual",
-                format!(
-                    "proportional {} additive {} mmol/L in model {}",
-                    residual.proportional, residual.additive_mmol_l, spec.id
-                ),
-                "non-negative values, not both zero",
-            ));
-        }
+        let residual = residual_error(spec, &var)?;
         Ok(PopModel {
             spec: spec.clone(),
             typical,
@@ -366,6 +229,180 @@ impl PopModel {
             baseline_mmol_l,
         }
     }
+}
+
+/// The model's covariate relations, compiled (creatinine clearance is refused: virtual
+/// populations carry no age or sex).
+fn compile_covariates(spec: &ModelSpec) -> Result<Vec<CompiledCov>, MgivError> {
+    let mut covs = Vec::new();
+    for c in &spec.covariates {
+        if c.covariate == CovariateName::CrclMlMin {
+            return Err(invalid(
+                "model covariate",
+                format!("{} uses creatinine clearance", spec.id),
+                "weight, serum creatinine or pre-eclampsia covariates (virtual populations carry no age or sex)",
+            ));
+        }
+        let effect = match c.form {
+            CovariateForm::Power => CovEffect::Power {
+                reference: c.reference.unwrap_or(1.0),
+                exponent: c.exponent.unwrap_or(0.0),
+            },
+            CovariateForm::Linear => CovEffect::Linear {
+                reference: c.reference.unwrap_or(1.0),
+                coefficient: c.coefficient.unwrap_or(0.0),
+            },
+            CovariateForm::Categorical => CovEffect::Categorical {
+                if_true: c.if_true.unwrap_or(1.0),
+                if_false: c.if_false.unwrap_or(1.0),
+            },
+        };
+        covs.push(CompiledCov {
+            param: param_index(c.parameter),
+            covariate: c.covariate,
+            effect,
+        });
+    }
+    Ok(covs)
+}
+
+/// The parameters with IIV and Ω (row-major) from the CVs (ω² = ln(1 + CV²)) and correlations.
+fn iiv_omega(
+    spec: &ModelSpec,
+    var: &Variability,
+    two_cmt: bool,
+) -> Result<(Vec<usize>, Vec<f64>), MgivError> {
+    let mut eta_params = Vec::new();
+    let mut sd = Vec::new();
+    for (key, &cv) in &var.iiv_cv_percent {
+        let Some(k) = PARAM_KEYS.iter().position(|p| p == key) else {
+            return Err(invalid(
+                "variability iiv_cv_percent",
+                format!("{key} in model {}", spec.id),
+                "cl_l_h, v1_l, q_l_h or v2_l",
+            ));
+        };
+        if k >= 2 && !two_cmt {
+            return Err(invalid(
+                "variability iiv_cv_percent",
+                format!("{key} in one-compartment model {}", spec.id),
+                "cl_l_h or v1_l for a one-compartment model",
+            ));
+        }
+        if !(cv.is_finite() && cv > 0.0 && cv <= 300.0) {
+            return Err(invalid(
+                "variability iiv_cv_percent",
+                format!("{key} = {cv} % in model {}", spec.id),
+                "a CV above 0 and at most 300 %",
+            ));
+        }
+        eta_params.push(k);
+        sd.push((1.0 + (cv / 100.0).powi(2)).ln().sqrt());
+    }
+    let n = eta_params.len();
+    let mut omega = vec![0.0; n * n];
+    for i in 0..n {
+        omega[i * n + i] = sd[i] * sd[i];
+    }
+    for (a, b, rho) in &var.correlations {
+        let find = |key: &str| {
+            PARAM_KEYS
+                .iter()
+                .position(|p| *p == key)
+                .and_then(|k| eta_params.iter().position(|&e| e == k))
+        };
+        let (Some(i), Some(j)) = (find(a), find(b)) else {
+            return Err(invalid(
+                "variability correlations",
+                format!("({a}, {b}) in model {}", spec.id),
+                "pairs of parameters that have an iiv_cv_percent",
+            ));
+        };
+        if rho.is_nan() || rho.abs() >= 1.0 || i == j {
+            return Err(invalid(
+                "variability correlations",
+                format!("({a}, {b}, {rho}) in model {}", spec.id),
+                "two different parameters and a correlation strictly between -1 and 1",
+            ));
+        }
+        omega[i * n + j] = rho * sd[i] * sd[j];
+        omega[j * n + i] = rho * sd[i] * sd[j];
+    }
+    Ok((eta_params, omega))
+}
+
+/// Between-occasion variability: one course is one occasion, so its variance adds to the IIV of
+/// that parameter (or creates a random effect where there is no IIV). Returns the parameters
+/// with IOV.
+fn add_iov(
+    spec: &ModelSpec,
+    var: &Variability,
+    two_cmt: bool,
+    eta_params: &mut Vec<usize>,
+    omega: &mut Vec<f64>,
+) -> Result<Vec<usize>, MgivError> {
+    let n = eta_params.len();
+    let mut iov_params = Vec::new();
+    let mut iov_var = Vec::new();
+    for (key, &cv) in &var.iov_cv_percent {
+        let Some(k) = PARAM_KEYS.iter().position(|p| p == key) else {
+            return Err(invalid(
+                "variability iov_cv_percent",
+                format!("{key} in model {}", spec.id),
+                "cl_l_h, v1_l, q_l_h or v2_l",
+            ));
+        };
+        if !(cv.is_finite() && cv > 0.0 && cv <= 300.0) || (k >= 2 && !two_cmt) {
+            return Err(invalid(
+                "variability iov_cv_percent",
+                format!("{key} = {cv} % in model {}", spec.id),
+                "a CV above 0 and at most 300 % on a parameter of the model",
+            ));
+        }
+        iov_params.push(k);
+        iov_var.push((k, (1.0 + (cv / 100.0).powi(2)).ln()));
+    }
+    let mut n = n;
+    for &(k, v) in &iov_var {
+        if let Some(i) = eta_params.iter().position(|&e| e == k) {
+            omega[i * n + i] += v;
+        } else {
+            // grow Ω by one row and column
+            let mut grown = vec![0.0; (n + 1) * (n + 1)];
+            for a in 0..n {
+                for b in 0..n {
+                    grown[a * (n + 1) + b] = omega[a * n + b];
+                }
+            }
+            grown[n * (n + 1) + n] = v;
+            *omega = grown;
+            eta_params.push(k);
+            n += 1;
+        }
+    }
+    Ok(iov_params)
+}
+
+/// The residual error model (non-negative, not both zero).
+fn residual_error(spec: &ModelSpec, var: &Variability) -> Result<ResidualError, MgivError> {
+    let residual = ResidualError {
+        proportional: var.residual_proportional,
+        additive_mmol_l: var.residual_additive_mmol_l,
+        on: var.residual_on,
+    };
+    if !(residual.proportional >= 0.0 && residual.additive_mmol_l >= 0.0)
+        || residual.proportional + residual.additive_mmol_l <= 0.0
+    {
+        return Err(invalid(
+            "variability residual",
+            format!(
+                "proportional {} additive {} mmol/L in model {}",
+                residual.proportional, residual.additive_mmol_l, spec.id
+            ),
+            "non-negative values, not both zero",
+        ));
+    }
+    Ok(residual)
 }
 
 #[cfg(test)]
