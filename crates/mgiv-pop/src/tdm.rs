@@ -1471,6 +1471,19 @@ fn explain(
     prior: BaselinePrior,
     given: &Regimen,
 ) -> Vec<String> {
+    let mut out = explain_fit(post, pred_map, pred_typ);
+    out.extend(params.iter().map(|p| explain_param(p, prior)));
+    out.push(explain_continue(dec, s, given));
+    out.extend(explain_recommendation(dec, s));
+    out.push(format!(
+        "Check: measure again about 4–6 h after the change (at {} h); the posterior and this advice update with every level.",
+        fmt_h(s.now_h + 6.0)
+    ));
+    out
+}
+
+/// The measured levels, the MAP fit at those times, the residual error and the IOV in the prior.
+fn explain_fit(post: &Posterior, pred_map: &[f64], pred_typ: &[f64]) -> Vec<String> {
     let mut out = Vec::new();
     let lv: Vec<String> = post
         .levels
@@ -1505,45 +1518,47 @@ fn explain(
                 .join(", ")
         ));
     }
-    for p in params {
-        let (label, unit) = match p.name.as_str() {
-            "cl_l_h" => ("clearance", "L/h"),
-            "v1_l" => ("central volume", "L"),
-            "q_l_h" => ("intercompartmental clearance", "L/h"),
-            "v2_l" => ("peripheral volume", "L"),
-            _ => ("endogenous baseline", "mmol/L"),
-        };
-        if p.name == "baseline_mmol_l" {
-            if p.estimated {
-                out.push(format!(
-                    "Endogenous baseline (not measured): estimated {:.2} mmol/L (90 % credible interval {:.2}–{:.2}) from the population prior {:.2} ± {:.2} mmol/L and the levels; a pre-treatment level would fix it.",
-                    p.is_p50, p.is_p05, p.is_p95, prior.mean_mmol_l, prior.sd_mmol_l
-                ));
-            } else {
-                out.push(format!(
-                    "Endogenous baseline: measured {:.2} mmol/L (fixed).",
-                    p.map
-                ));
-            }
-        } else {
-            let ratio = p.is_p50 / p.typical;
-            let word = if ratio > 1.1 {
-                "higher than"
-            } else if ratio < 0.9 {
-                "lower than"
-            } else {
-                "close to"
-            };
-            out.push(format!(
-                "Individual {label}: {:.2} {unit} (90 % credible interval {:.2}–{:.2}), {word} the typical {:.2} {unit} for this patient's covariates.",
-                p.is_p50, p.is_p05, p.is_p95, p.typical
-            ));
+    out
+}
+
+/// One parameter's posterior against the typical value (or the baseline, measured or estimated).
+fn explain_param(p: &ParamSummary, prior: BaselinePrior) -> String {
+    let (label, unit) = match p.name.as_str() {
+        "cl_l_h" => ("clearance", "L/h"),
+        "v1_l" => ("central volume", "L"),
+        "q_l_h" => ("intercompartmental clearance", "L/h"),
+        "v2_l" => ("peripheral volume", "L"),
+        _ => ("endogenous baseline", "mmol/L"),
+    };
+    if p.name == "baseline_mmol_l" {
+        if p.estimated {
+            return format!(
+                "Endogenous baseline (not measured): estimated {:.2} mmol/L (90 % credible interval {:.2}–{:.2}) from the population prior {:.2} ± {:.2} mmol/L and the levels; a pre-treatment level would fix it.",
+                p.is_p50, p.is_p05, p.is_p95, prior.mean_mmol_l, prior.sd_mmol_l
+            );
         }
+        return format!("Endogenous baseline: measured {:.2} mmol/L (fixed).", p.map);
     }
+    let ratio = p.is_p50 / p.typical;
+    let word = if ratio > 1.1 {
+        "higher than"
+    } else if ratio < 0.9 {
+        "lower than"
+    } else {
+        "close to"
+    };
+    format!(
+        "Individual {label}: {:.2} {unit} (90 % credible interval {:.2}–{:.2}), {word} the typical {:.2} {unit} for this patient's covariates.",
+        p.is_p50, p.is_p05, p.is_p95, p.typical
+    )
+}
+
+/// What continuing the given regimen is predicted to do.
+fn explain_continue(dec: &Decision, s: &DecisionSettings, given: &Regimen) -> String {
     let (lo, hi) = s.target_mmol_l;
     let end = s.now_h + s.horizon_h;
     let c = &dec.continue_as_given;
-    out.push(format!(
+    format!(
         "If '{}' simply continues: at {} h the level is predicted {:.2} mmol/L (median); P(in target {lo}–{hi} mmol/L) = {}, P(below) = {}; P(above {} mmol/L at any time in the next {} h) = {}.",
         given.canonical(),
         fmt_h(end),
@@ -1553,7 +1568,14 @@ fn explain(
         s.toxic_mmol_l,
         fmt_h(s.horizon_h),
         pct(c.p_above_toxic)
-    ));
+    )
+}
+
+/// The recommendation (or why none is safe), with why a bolus is proposed.
+fn explain_recommendation(dec: &Decision, s: &DecisionSettings) -> Vec<String> {
+    let mut out = Vec::new();
+    let (lo, hi) = s.target_mmol_l;
+    let end = s.now_h + s.horizon_h;
     let r = &dec.recommended;
     let salt = "g MgSO4·7H2O";
     let bolus = if r.bolus_g > 0.0 {
@@ -1600,10 +1622,6 @@ fn explain(
             pct(r.p_above_toxic)
         ));
     }
-    out.push(format!(
-        "Check: measure again about 4–6 h after the change (at {} h); the posterior and this advice update with every level.",
-        fmt_h(s.now_h + 6.0)
-    ));
     out
 }
 
