@@ -16,18 +16,14 @@
 //! ([`crate::grid`]), which the trial uses for every regimen whose schedule is the same for all
 //! subjects.
 
-use mgiv_core::regimen::{DoseEvent, Route};
+use mgiv_core::regimen::DoseEvent;
 use mgiv_core::solver::Modes;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Kind {
-    IvBolus(f64),
-    ImDose(f64),
-    RateOn(f64),
-    RateOff(f64),
-}
+/// What changes at a breakpoint: mgiv-core's, so both solvers read one schedule.
+pub(crate) use mgiv_core::solver::modal::Kind;
 
-/// Dosing breakpoints of one regimen (build once; reuse for every subject of that weight).
+/// Dosing breakpoints of one regimen (build once; reuse for every subject of that weight): the
+/// time-sorted breakpoints of `mgiv_core::solver::modal::Schedule`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
     pub(crate) points: Vec<(f64, Kind)>,
@@ -35,35 +31,11 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(events: &[DoseEvent]) -> Self {
-        let mut points = Vec::with_capacity(events.len() * 2);
-        for e in events {
-            match *e {
-                DoseEvent::Bolus {
-                    time_h,
-                    amount_mmol,
-                    route,
-                    ..
-                } => points.push((
-                    time_h,
-                    match route {
-                        Route::Iv => Kind::IvBolus(amount_mmol),
-                        Route::Im => Kind::ImDose(amount_mmol),
-                    },
-                )),
-                DoseEvent::Infusion {
-                    start_h,
-                    end_h,
-                    rate_mmol_per_h,
-                    ..
-                } => {
-                    points.push((start_h, Kind::RateOn(rate_mmol_per_h)));
-                    if let Some(e) = end_h {
-                        points.push((e, Kind::RateOff(rate_mmol_per_h)));
-                    }
-                }
-            }
-        }
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let points = mgiv_core::solver::modal::Schedule::new(events)
+            .points()
+            .iter()
+            .map(|b| (b.t_h, b.kind))
+            .collect();
         Plan { points }
     }
 }
@@ -436,25 +408,14 @@ impl<'a> Kernel<'a> {
 
     #[inline]
     fn apply(&mut self, k: Kind) {
-        match k {
-            Kind::IvBolus(a) => {
-                for i in 0..self.m.n {
-                    self.mode[i] += a * self.m.coef_per_l[i];
-                }
-            }
-            Kind::ImDose(a) => self.depot += a * self.m.f_im,
-            Kind::RateOn(r) => {
-                self.rate += r;
-                self.active += 1;
-            }
-            Kind::RateOff(r) => {
-                self.rate -= r;
-                self.active -= 1;
-                if self.active == 0 {
-                    self.rate = 0.0;
-                }
-            }
-        }
+        mgiv_core::solver::modal::apply_change(
+            k,
+            self.m,
+            &mut self.mode,
+            &mut self.depot,
+            &mut self.rate,
+            &mut self.active,
+        );
     }
 
     /// Fill `out[k]` with total serum Mg (mmol/L) at `times_h[k]` (non-decreasing, ≥ 0) and

@@ -83,6 +83,40 @@ impl Schedule {
     }
 }
 
+/// Apply one breakpoint to the state of the modal recurrence: a bolus adds to every mode, an IM
+/// dose to the depot (times the bioavailable fraction), an infusion starts or stops (the rate is
+/// reset to exactly 0 when none runs, so rounding never leaves a phantom rate). Shared by this
+/// solver and mgiv-pop's population kernel.
+#[inline]
+pub fn apply_change(
+    k: Kind,
+    m: &Modes,
+    mode: &mut [f64; 2],
+    depot: &mut f64,
+    rate: &mut f64,
+    active: &mut i32,
+) {
+    match k {
+        Kind::IvBolus(a) => {
+            for (v, c) in mode.iter_mut().zip(&m.coef_per_l).take(m.n) {
+                *v += a * c;
+            }
+        }
+        Kind::ImDose(a) => *depot += a * m.f_im,
+        Kind::RateOn(r) => {
+            *rate += r;
+            *active += 1;
+        }
+        Kind::RateOff(r) => {
+            *rate -= r;
+            *active -= 1;
+            if *active == 0 {
+                *rate = 0.0;
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 struct StepCoef {
     h: f64,
@@ -162,25 +196,14 @@ impl<'a> ModalSolver<'a> {
 
     #[inline]
     fn apply(&mut self, k: Kind) {
-        match k {
-            Kind::IvBolus(a) => {
-                for i in 0..self.m.n {
-                    self.mode[i] += a * self.m.coef_per_l[i];
-                }
-            }
-            Kind::ImDose(a) => self.depot += a * self.m.f_im,
-            Kind::RateOn(r) => {
-                self.rate += r;
-                self.active += 1;
-            }
-            Kind::RateOff(r) => {
-                self.rate -= r;
-                self.active -= 1;
-                if self.active == 0 {
-                    self.rate = 0.0;
-                }
-            }
-        }
+        apply_change(
+            k,
+            self.m,
+            &mut self.mode,
+            &mut self.depot,
+            &mut self.rate,
+            &mut self.active,
+        );
     }
 
     /// Fill `out[k]` with total serum Mg (mmol/L) at `times_h[k]` (non-decreasing, ≥ 0).
