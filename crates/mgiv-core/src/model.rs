@@ -395,6 +395,67 @@ impl ModelSpec {
         self.parameters.ka_h.is_some() && self.parameters.f_im.is_some()
     }
 
+    /// The factor one covariate relation applies to its parameter for this patient; a missing
+    /// value is taken at the reference and recorded in `missing` (covariate, reference,
+    /// parameters) for one warning per covariate.
+    fn covariate_factor(
+        &self,
+        c: &Covariate,
+        patient: &Patient,
+        missing: &mut Vec<(CovariateName, f64, Vec<&'static str>)>,
+    ) -> Result<f64, MgivError> {
+        let value: Option<f64> = match c.covariate {
+            CovariateName::WeightKg => patient.weight_kg,
+            CovariateName::ScrMgDl => patient.scr_mg_dl,
+            CovariateName::CrclMlMin => patient.crcl_ml_min(),
+            CovariateName::PreEclampsia => Some(if patient.pre_eclampsia { 1.0 } else { 0.0 }),
+        };
+        let factor = match c.form {
+            CovariateForm::Categorical => {
+                let yes = value.unwrap_or(0.0) > 0.5;
+                if yes {
+                    c.if_true.unwrap_or(1.0)
+                } else {
+                    c.if_false.unwrap_or(1.0)
+                }
+            }
+            CovariateForm::Power | CovariateForm::Linear => {
+                let reference = c.reference.unwrap_or(1.0);
+                let x = match value {
+                    Some(x) => x,
+                    None => {
+                        match missing.iter_mut().find(|m| m.0 == c.covariate) {
+                            Some(m) => m.2.push(param_label(c.parameter)),
+                            None => missing.push((
+                                c.covariate,
+                                reference,
+                                vec![param_label(c.parameter)],
+                            )),
+                        }
+                        reference
+                    }
+                };
+                if c.form == CovariateForm::Power {
+                    (x / reference).powf(c.exponent.unwrap_or(0.0))
+                } else {
+                    1.0 + c.coefficient.unwrap_or(0.0) * (x / reference - 1.0)
+                }
+            }
+        };
+        if !(factor.is_finite() && factor > 0.0) {
+            return Err(invalid(
+                covariate_label(c.covariate),
+                format!("{value:?}"),
+                format!(
+                    "a value for which model {} gives a positive {}",
+                    self.id,
+                    param_label(c.parameter)
+                ),
+            ));
+        }
+        Ok(factor)
+    }
+
     /// Compute one patient's parameters.
     pub fn individualise(&self, patient: &Patient) -> Result<Individualised, MgivError> {
         let p = &self.parameters;
@@ -406,55 +467,7 @@ impl ModelSpec {
         // covariate → (reference, parameters it was used for), reported once per covariate
         let mut missing: Vec<(CovariateName, f64, Vec<&'static str>)> = Vec::new();
         for c in &self.covariates {
-            let value: Option<f64> = match c.covariate {
-                CovariateName::WeightKg => patient.weight_kg,
-                CovariateName::ScrMgDl => patient.scr_mg_dl,
-                CovariateName::CrclMlMin => patient.crcl_ml_min(),
-                CovariateName::PreEclampsia => Some(if patient.pre_eclampsia { 1.0 } else { 0.0 }),
-            };
-            let factor = match c.form {
-                CovariateForm::Categorical => {
-                    let yes = value.unwrap_or(0.0) > 0.5;
-                    if yes {
-                        c.if_true.unwrap_or(1.0)
-                    } else {
-                        c.if_false.unwrap_or(1.0)
-                    }
-                }
-                CovariateForm::Power | CovariateForm::Linear => {
-                    let reference = c.reference.unwrap_or(1.0);
-                    let x = match value {
-                        Some(x) => x,
-                        None => {
-                            match missing.iter_mut().find(|m| m.0 == c.covariate) {
-                                Some(m) => m.2.push(param_label(c.parameter)),
-                                None => missing.push((
-                                    c.covariate,
-                                    reference,
-                                    vec![param_label(c.parameter)],
-                                )),
-                            }
-                            reference
-                        }
-                    };
-                    if c.form == CovariateForm::Power {
-                        (x / reference).powf(c.exponent.unwrap_or(0.0))
-                    } else {
-                        1.0 + c.coefficient.unwrap_or(0.0) * (x / reference - 1.0)
-                    }
-                }
-            };
-            if !(factor.is_finite() && factor > 0.0) {
-                return Err(invalid(
-                    covariate_label(c.covariate),
-                    format!("{value:?}"),
-                    format!(
-                        "a value for which model {} gives a positive {}",
-                        self.id,
-                        param_label(c.parameter)
-                    ),
-                ));
-            }
+            let factor = self.covariate_factor(c, patient, &mut missing)?;
             match c.parameter {
                 ParamName::ClLH => cl *= factor,
                 ParamName::V1L => v1 *= factor,
