@@ -296,7 +296,11 @@ const MAX_EVENTS: usize = 10_000;
 impl RegimenSpec {
     /// Parse clinician text, e.g. `4 g over 20 min, then 1 g/h for 24 h`.
     pub fn parse(text: &str) -> Result<Self, MgivError> {
-        Ok(parse_regimen(text)?)
+        // checked like the JSON and TOML forms, so every spec that parses has a canonical text
+        // that parses back (an interval of 3.3e15 h used to parse, print as "3.33e15 h" and fail)
+        let spec = parse_regimen(text)?;
+        spec.validate()?;
+        Ok(spec)
     }
 
     /// Parse the JSON form (`{"phases": [...]}`).

@@ -95,6 +95,17 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
             while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
                 i += 1;
             }
+            // an exponent ("3.33e15", as canonical text writes a huge or tiny number), only when
+            // a digit follows, so a word after a number ("4each") is not taken for one
+            if i < chars.len() && matches!(chars[i], 'e' | 'E') {
+                let sign = usize::from(matches!(chars.get(i + 1), Some('+' | '-')));
+                if chars.get(i + 1 + sign).is_some_and(|d| d.is_ascii_digit()) {
+                    i += 1 + sign;
+                    while i < chars.len() && chars[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                }
+            }
             let text: String = chars[start..i].iter().collect();
             let v: f64 = text.parse().map_err(|_| ParseError {
                 input: input.to_string(),

@@ -302,3 +302,37 @@ fn amount_in_window_partitions_the_amount_given() {
     assert_eq!(bolus_in(1.5, 2.0), 0.0);
     assert!((bolus_in(2.0, 2.5) - 2.0 * g).abs() < 1e-12);
 }
+
+/// Found by fuzzing (regimen_text): an absurd interval parsed, and its canonical text
+/// ("every 3.33e15 h") did not parse back. Text is now checked like JSON and TOML.
+#[test]
+fn an_out_of_range_interval_is_an_error_at_parse() {
+    let e = RegimenSpec::parse("11 g q3333333333333336h x 2")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("interval") && e.contains("days"), "{e}");
+    // in range, the canonical text is a fixed point
+    let s = RegimenSpec::parse("11 g q6h x 2").unwrap();
+    let c = s.canonical();
+    assert_eq!(RegimenSpec::parse(&c).unwrap().canonical(), c);
+}
+
+/// Found by fuzzing (regimen_text): canonical text writes a huge or tiny number in scientific
+/// notation ("3.33e29 g"), which did not parse back. Exponents now parse when a digit follows.
+#[test]
+fn canonical_scientific_notation_parses_back() {
+    for text in [
+        "333333333333333333333333333331 g q6h x 10",
+        "0.00000000001 g over 10 min",
+    ] {
+        let s = RegimenSpec::parse(text).unwrap();
+        let c = s.canonical();
+        assert!(c.contains('e'), "{c}");
+        assert_eq!(RegimenSpec::parse(&c).unwrap().canonical(), c);
+    }
+    let s = RegimenSpec::parse("2.5e0 g over 1.5E+1 min").unwrap();
+    assert_eq!(
+        s.canonical(),
+        RegimenSpec::parse("2.5 g over 15 min").unwrap().canonical()
+    );
+}
