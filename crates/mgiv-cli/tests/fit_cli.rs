@@ -7,9 +7,9 @@ fn repo(p: &str) -> String {
     format!("{}/../../{p}", env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn fit_json_has_the_issue_keys_and_does_not_depend_on_threads() {
-    // the first 10 subjects of the README example
+/// The subjects with ID ≤ `max_id` of the README's example dataset, written to `small.csv` in a
+/// fresh temporary folder named after `tag`; returns (folder, file).
+fn example_subset(max_id: u32, tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let full = std::fs::read_to_string(repo("data/examples/fit/mg-sim-50.csv")).unwrap();
     let small: String = full
         .lines()
@@ -19,14 +19,21 @@ fn fit_json_has_the_issue_keys_and_does_not_depend_on_threads() {
                 || l.split(',')
                     .next()
                     .and_then(|v| v.parse::<u32>().ok())
-                    .is_some_and(|id| id <= 10)
+                    .is_some_and(|id| id <= max_id)
         })
         .map(|l| format!("{l}\n"))
         .collect();
-    let dir = std::env::temp_dir().join(format!("mgiv-fit-cli-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("small.csv");
     std::fs::write(&f, small).unwrap();
+    (dir, f)
+}
+
+#[test]
+fn fit_json_has_the_issue_keys_and_does_not_depend_on_threads() {
+    // the first 10 subjects of the README example
+    let (dir, f) = example_subset(10, "mgiv-fit-cli");
     let run = |threads: &str| {
         let out = mgiv()
             .args([
@@ -349,23 +356,7 @@ fn export_nonmem_control_stream_and_sbml() {
 /// (the truth that simulated the data) CWRES are centred with unit spread.
 #[test]
 fn simulate_data_writes_the_sdtab() {
-    let full = std::fs::read_to_string(repo("data/examples/fit/mg-sim-50.csv")).unwrap();
-    let small: String = full
-        .lines()
-        .filter(|l| {
-            l.starts_with('#')
-                || l.starts_with("ID")
-                || l.split(',')
-                    .next()
-                    .and_then(|v| v.parse::<u32>().ok())
-                    .is_some_and(|id| id <= 12)
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let dir = std::env::temp_dir().join(format!("mgiv-simdata-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let f = dir.join("small.csv");
-    std::fs::write(&f, small).unwrap();
+    let (dir, f) = example_subset(12, "mgiv-simdata-cli");
     let model = repo("data/examples/fit/mg-2cmt-baseline.toml");
     let fit_sdtab = dir.join("fit-sdtab.csv");
     let out = mgiv()

@@ -85,15 +85,10 @@ impl ClinicalContext {
     pub fn build(input: &ContextInput) -> Result<ClinicalContext, SafetyError> {
         let book = rulebook()?;
         let mut alerts = Vec::new();
-        let mut pin = input.patient.clone();
-        if input
-            .conditions
-            .iter()
-            .any(|c| c.name == "eclampsia" || c.name == "pre-eclampsia")
-        {
-            pin.pre_eclampsia = true;
-        }
         let args = Given::read(input)?;
+        let mut pin = input.patient.clone();
+        // an entered eclampsia or pre-eclampsia condition marks the patient
+        pin.pre_eclampsia = args.patient_pe;
         // 1. indication
         let (indication, indication_why) = choose_indication(input, &args, &pin, &mut alerts)?;
         if input.population_level {
