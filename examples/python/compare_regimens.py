@@ -33,9 +33,9 @@ t0 = time.time()
 long, peaks = mgiv.distributed.trial(REGIMENS, n=N, seed=2026, shards=SHARDS, indication="pre-eclampsia")
 print(f"{N} virtual women x {len(REGIMENS)} regimens on {SHARDS} Ray shards in {time.time() - t0:.1f} s")
 print(peaks[["regimen", "cmax_p50", "cmax_p95", "p_cmax_above_3_5", "p_reach_target"]].to_string(index=False))
-for w in long.attrs["warnings"]:
-    if w.startswith(("Indication", "Population", "Model", "Target")):
-        print(w)
+for w in long.attrs["warnings"]:  # typed: {"code", "message", "source"}
+    if w["code"] == "CTX-CHOICE":
+        print(w["message"])
 
 # %%
 lo, hi = long.attrs["target_mmol_l"]

@@ -162,7 +162,8 @@ impl Default for BlockSpec {
 
 impl BlockSpec {
     /// Parse a name: `jahr-stevens`, `vcr2003`, `glun2cd`, `evans`, or `woodhull` (with the
-    /// given δ, temperature and K0, defaults 0.8, 37 °C, 3.57 mM).
+    /// given δ, temperature and K0; defaults: δ and temperature from data/brain/effects.toml, K0
+    /// the Jahr & Stevens 1990 preset's, mgiv-neuro's `MgBlockPreset::JahrStevens1990`).
     pub fn parse(
         name: &str,
         delta: Option<f64>,
@@ -172,7 +173,8 @@ impl BlockSpec {
         let c = constants()?;
         if name.trim().eq_ignore_ascii_case("woodhull") {
             let spec = BlockSpec::Woodhull {
-                k0_mm: k0_mm.unwrap_or(3.57),
+                k0_mm: k0_mm
+                    .unwrap_or_else(|| MgBlock::preset(MgBlockPreset::JahrStevens1990).k0_mm),
                 delta: delta.unwrap_or(c.nmda.woodhull_default_delta),
                 temp_c: temp_c.unwrap_or(c.nmda.woodhull_default_temp_c),
             };

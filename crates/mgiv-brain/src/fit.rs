@@ -309,7 +309,9 @@ fn predictions(o: &Objective, d: &CsfData, p: &CsfParams) -> FitPredictions {
     let fb = o.fb_pred(p);
     let c0 = d.fuchs_buder_1997.csf_mmol_l[0];
     let mk = &d.mckee_2005;
-    let folds = [2.1, 2.3, 2.5].map(|s| s / mk.baseline_serum_total_mmol_l);
+    // serum held at the low end, the middle and the high end of McKee's clamp
+    let (lo, hi) = (mk.clamp_serum_lo_mmol_l, mk.clamp_serum_hi_mmol_l);
+    let folds = [lo, 0.5 * (lo + hi), hi].map(|s| s / mk.baseline_serum_total_mmol_l);
     let op = &d.oppelt_1963_check;
     FitPredictions {
         fuchs_buder_csf_mmol_l: fb.map(|y| y * c0),

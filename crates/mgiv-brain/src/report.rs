@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use mgiv_core::error::{invalid, MgivError};
+use mgiv_core::Warning;
 
 use crate::csf::{
     csf_from_serum, quantile_pair, CsfCourse, CsfOptions, CsfVariant, INTERVAL_MEANING,
@@ -163,7 +164,7 @@ pub struct BrainReport {
     pub claims: Vec<GradedClaim>,
     pub not_modelled: Vec<String>,
     pub plain_language: String,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -219,7 +220,7 @@ pub fn brain_report(
         .map(|&j| chain.point(j))
         .collect::<Result<Vec<_>, _>>()?;
     let summary = chain.summary()?;
-    let warnings = chain.warnings(summary.csf_ionised_peak.value);
+    let warnings = chain.warnings(summary.csf_ionised_peak.value)?;
     let claims_out = graded_claims(&summary, opts)?;
     let plain = plain_language(&summary, opts);
     let file = crate::csf::CsfModelFile::builtin()?;
@@ -762,20 +763,44 @@ impl<'a> Chain<'a> {
         })
     }
 
-    /// Validity warnings of the run, given the ionised CSF peak.
-    fn warnings(&self, i_peak: f64) -> Vec<String> {
+    /// Validity warnings of the run, given the ionised CSF peak: CSF-RELEASE-VALIDITY when the
+    /// peak is above the release law's validity cap, CSF-LEAKY-UPPER-BOUND for the leaky CSF
+    /// model (its McKee 2005 over-prediction computed from the fitted model and the data files).
+    fn warnings(&self, i_peak: f64) -> Result<Vec<Warning>, MgivError> {
         let c = &self.c;
         let mut warnings = Vec::new();
         if i_peak > c.release.validity_max_mg_mmol_l {
-            warnings.push(format!(
-                "peak ionised CSF Mg {:.2} mmol/L is above the {} mmol/L validity cap of the release law ({})",
-                i_peak, c.release.validity_max_mg_mmol_l, c.release.validity_source
+            warnings.push(Warning::new(
+                "CSF-RELEASE-VALIDITY",
+                format!(
+                    "peak ionised CSF Mg {:.2} mmol/L is above the {} mmol/L validity cap of the release law ({})",
+                    i_peak, c.release.validity_max_mg_mmol_l, c.release.validity_source
+                ),
+                c.release.validity_source.clone(),
             ));
         }
         if self.opts.csf.variant == CsfVariant::Leaky {
-            warnings.push("csf model 'leaky' (fitted to Fuchs-Buder 1997 alone, neurosurgical patients) over-predicts McKee 2005's 24-h clamp (+150 % vs +10-19 %): use it as an upper bound for a bolus, not for infusions".into());
+            let fit = crate::csf::CsfModelFile::builtin()?;
+            let data = crate::fit::csf_data()?;
+            let m = &data.mckee_2005;
+            let pred = fit.leaky.predictions.mckee_rise_24h_fraction;
+            let pct = |x: f64| format!("{:.0}", 100.0 * x);
+            warnings.push(Warning::new(
+                "CSF-LEAKY-UPPER-BOUND",
+                format!(
+                    "csf model 'leaky' (fitted to Fuchs-Buder 1997 alone, neurosurgical patients) over-predicts McKee 2005's {}-h clamp (+{}-{} % at serum {}-{} mmol/L vs +{}-{} % observed): use it as an upper bound for a bolus, not for infusions",
+                    m.clamp_hours,
+                    pct(pred[0]),
+                    pct(pred[2]),
+                    m.clamp_serum_lo_mmol_l,
+                    m.clamp_serum_hi_mmol_l,
+                    pct(m.csf_rise_lo_fraction),
+                    pct(m.csf_rise_hi_fraction)
+                ),
+                "data/brain/csf-model.toml [leaky.predictions]; data/brain/csf-data.toml [mckee_2005]",
+            ));
         }
-        warnings
+        Ok(warnings)
     }
 }
 

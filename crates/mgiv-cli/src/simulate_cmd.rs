@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use mgiv_core::regimen::Regimen;
 use mgiv_core::simulate::{simulate, uniform_times, Simulation};
 use mgiv_core::units::{fmt_num, ConcUnit, MgConc, Salt};
+use mgiv_core::Warning;
 use serde_json::json;
 
 use crate::common::{parse_times, PatientArgs, UnitsArg};
@@ -204,21 +205,21 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
     let plot_target = (ctx.target.lo_mmol_l, ctx.target.hi_mmol_l);
     let plot_target_why = format!("{}: {}", ctx.indication.id, ctx.target_why);
     let (model, why) = (ctx.model.clone(), Some(ctx.model_why.clone()));
-    let context_notes: Vec<String> = ctx
+    let context_notes: Vec<Warning> = ctx
         .alerts
         .iter()
         .filter(|x| x.code != "CTX-INDICATION")
-        .map(|x| format!("[{}] {}", x.code, x.message))
-        .chain(std::iter::once(format!(
-            "indication {} ({})",
-            ctx.indication.id, ctx.indication_why
+        .map(|x| Warning::new(&x.code, format!("[{}] {}", x.code, x.message), &x.source))
+        .chain(std::iter::once(Warning::new(
+            "CTX-INDICATION",
+            format!("indication {} ({})", ctx.indication.id, ctx.indication_why),
+            format!("data/indications/{}.toml", ctx.indication.id),
         )))
         .collect();
     let times = match (&a.at, a.hours) {
         (Some(at), _) => parse_times(at)?,
         (None, hours) => {
-            let default_h = (regimen.last_finite_time_h() + 12.0).clamp(24.0, 24.0 * 14.0);
-            let h = hours.unwrap_or(default_h.ceil());
+            let h = hours.unwrap_or_else(|| mgiv_core::simulate::default_horizon_h(&regimen));
             let step_h = a.step_min.map(|m| m / 60.0).unwrap_or(1.0);
             uniform_times(h, step_h)?
         }
@@ -324,7 +325,7 @@ pub fn to_json(
         "peak": peak,
         "points": points,
         "warnings": sim.warnings,
-        "warnings_in_units": sim.warnings.iter().map(|w| crate::output::in_unit(w, unit)).collect::<Vec<_>>(),
+        "warnings_in_units": sim.warnings.iter().map(|w| Warning { message: crate::output::in_unit(&w.message, unit), ..w.clone() }).collect::<Vec<_>>(),
     })
 }
 
@@ -393,7 +394,7 @@ fn print_table(
     if !sim.warnings.is_empty() {
         writeln!(out, "\nWarnings:")?;
         for w in &sim.warnings {
-            writeln!(out, "  - {}", crate::output::in_unit(w, unit))?;
+            writeln!(out, "  - {}", crate::output::in_unit(&w.message, unit))?;
         }
     }
     Ok(())
@@ -411,7 +412,11 @@ fn print_csv(out: &mut impl Write, sim: &Simulation, unit: ConcUnit) -> Result<(
     writeln!(out, "# evidence: {}", sim.model.evidence)?;
     writeln!(out, "# unit: {}", unit.symbol())?;
     for w in &sim.warnings {
-        writeln!(out, "# warning: {}", crate::output::in_unit(w, unit))?;
+        writeln!(
+            out,
+            "# warning: {}",
+            crate::output::in_unit(&w.message, unit)
+        )?;
     }
     writeln!(out, "time_h,{col},model_id")?;
     for (t, c) in sim.times_h.iter().zip(&sim.serum_mmol_l) {

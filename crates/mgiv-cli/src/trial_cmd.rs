@@ -440,7 +440,7 @@ pub fn csv(r: &TrialResult) -> String {
         r.target_mmol_l.1
     );
     for w in &r.warnings {
-        s += &format!("# warning: {}\n", w.replace('\n', " "));
+        s += &format!("# warning: {}\n", w.message.replace('\n', " "));
     }
     s += &long_columns(r).join(",");
     s += "\n";

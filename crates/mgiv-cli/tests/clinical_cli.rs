@@ -353,7 +353,9 @@ fn brain_and_simulate_print_the_context() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|w| w.as_str().unwrap().contains("indication sah")));
+        .any(|w| w["code"] == "CTX-INDICATION"
+            && w["message"].as_str().unwrap().contains("indication sah")
+            && w["source"] == "data/indications/sah.toml"));
     let (code, out, _) = run(&["indications"]);
     assert_eq!(code, 0);
     for id in ["pre-eclampsia", "sah", "wellness", "hypomag-icu"] {

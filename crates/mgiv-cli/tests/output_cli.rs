@@ -141,7 +141,7 @@ fn warnings_follow_the_asked_unit() {
         "json",
     ]);
     assert!(v["peak"]["serum_mg_mg_dl"].as_f64().unwrap() > 4.0);
-    assert!(v["warnings_in_units"][1]
+    assert!(v["warnings_in_units"][1]["message"]
         .as_str()
         .unwrap()
         .contains("mg/dL (0.85 mmol/L)"));

@@ -17,13 +17,14 @@ pub struct BrainRun {
     pub report: BrainReport,
 }
 
-/// Default report times: hourly to the regimen's end + 12 h (at least 24 h, at most 14 days).
+/// Default report times: hourly to `hours`, else to the regimen's default horizon
+/// (`mgiv_core::simulate::default_horizon_h`).
 pub fn default_report_times(
     regimen: &Regimen,
     hours: Option<f64>,
 ) -> Result<Vec<f64>, SafetyError> {
-    let default_h = (regimen.last_finite_time_h() + 12.0).clamp(24.0, 24.0 * 14.0);
-    Ok(uniform_times(hours.unwrap_or(default_h.ceil()), 1.0)?)
+    let h = hours.unwrap_or_else(|| mgiv_core::simulate::default_horizon_h(regimen));
+    Ok(uniform_times(h, 1.0)?)
 }
 
 /// Run the pipeline for a regimen on the context.

@@ -125,9 +125,9 @@ impl ClinicalContext {
         }
         // 2. model
         let (model, model_why) = choose_model(input, &args, indication, &patient)?;
-        for w in mgiv_core::simulate::population_warnings(&model, &patient) {
-            if w.starts_with("model ") {
-                alerts.push(book.alert("CTX-MODEL-PATIENT", &w)?);
+        for w in mgiv_core::simulate::population_warnings(&model, &patient)? {
+            if w.code.starts_with("MODEL-POPULATION-") {
+                alerts.push(book.alert("CTX-MODEL-PATIENT", &w.message)?);
             }
         }
         // 3. population (virtual population for trials; baseline prior for TDM)

@@ -10,13 +10,17 @@ use serde::{Deserialize, Serialize};
 use mgiv_core::model::ModelSpec;
 use mgiv_core::regimen::Regimen;
 use mgiv_core::simulate::uniform_times;
-use mgiv_core::MgivError;
+use mgiv_core::{MgivError, Warning};
 use mgiv_pop::population::PopulationSpec;
 use mgiv_pop::trial::{Trial, TrialConfig, TrialRegimen, TrialResult};
 use mgiv_safety::protocol::find_protocol;
 use mgiv_safety::SafetyError;
 
 use crate::context::{ClinicalContext, ContextInput};
+
+/// Where a trial's context notes come from.
+const CONTEXT_SOURCE: &str =
+    "mgiv clinical context (data/indications, data/populations, data/models)";
 
 /// Most virtual patients per run (memory stays flat; time grows linearly, about 1 s per million
 /// patients and regimen on 2 cores). Bigger trials: shard them (`mgiv.distributed.trial`).
@@ -61,7 +65,7 @@ pub struct TrialSpec {
     pub cfg: TrialConfig,
     /// the context (indication, population, model, target, horizon and their reasons, and the
     /// context alerts), carried into the result's warnings
-    pub notes: Vec<String>,
+    pub notes: Vec<Warning>,
 }
 
 /// A protocol id or alias is replaced by its regimen; anything else is regimen text.
@@ -139,17 +143,26 @@ pub fn trial_setup(req: &TrialRequest) -> Result<TrialSetup, SafetyError> {
         }
         None => uniform_times(horizon_h, 1.0)?,
     };
-    let notes: Vec<String> = ctx
+    let notes: Vec<Warning> = ctx
         .describe()
         .into_iter()
-        .chain(std::iter::once(format!(
-            "Horizon: {horizon_h} h ({horizon_why})"
+        .map(|line| Warning::new("CTX-CHOICE", line, CONTEXT_SOURCE))
+        .chain(std::iter::once(Warning::new(
+            "CTX-HORIZON",
+            format!("Horizon: {horizon_h} h ({horizon_why})"),
+            CONTEXT_SOURCE,
         )))
         .chain(
             ctx.alerts
                 .iter()
                 .filter(|x| x.code != "CTX-INDICATION")
-                .map(|x| format!("[{}] {}: {}", x.severity.label(), x.code, x.message)),
+                .map(|x| {
+                    Warning::new(
+                        &x.code,
+                        format!("[{}] {}: {}", x.severity.label(), x.code, x.message),
+                        &x.source,
+                    )
+                }),
         )
         .collect();
     let spec = TrialSpec {

@@ -26,7 +26,9 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("one_patient_2cmt_72h_1min");
     g.bench_function("modal_closed_form", |b| {
         b.iter(|| {
-            modal::ModalSolver::new(black_box(&modes)).run(&sched, black_box(&times), &mut out);
+            modal::ModalSolver::new(black_box(&modes))
+                .run(&sched, black_box(&times), &mut out)
+                .unwrap();
             black_box(out[100])
         })
     });

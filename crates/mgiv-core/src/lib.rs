@@ -29,5 +29,7 @@ pub mod simulate;
 pub mod solver;
 pub mod units;
 pub mod validation;
+pub mod warning;
 
 pub use error::MgivError;
+pub use warning::Warning;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{invalid, MgivError};
 use crate::patient::Patient;
+use crate::warning::Warning;
 
 /// Built-in model files, compiled in from `data/models/`.
 pub const BUILTIN_MODEL_FILES: &[(&str, &str)] = &[
@@ -279,6 +280,9 @@ impl IndividualParams {
     }
 }
 
+/// Code of the warning that the model's typical baseline stood in for a measured one.
+pub const BASELINE_NOT_MEASURED: &str = "BASELINE-NOT-MEASURED";
+
 /// Individual parameters plus the notes a user must see about how they were obtained.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Individualised {
@@ -286,7 +290,7 @@ pub struct Individualised {
     pub elimination: Elimination,
     /// GFR used by a renal-threshold model (mL/min)
     pub gfr_ml_min: Option<f64>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl ModelSpec {
@@ -476,13 +480,17 @@ impl ModelSpec {
             }
         }
         for (cov, reference, params) in &missing {
-            warnings.push(format!(
-                "{} not given: model {} used its reference {} {} (for {})",
-                covariate_label(*cov),
-                self.id,
-                reference,
-                covariate_unit(*cov),
-                params.join(", ")
+            warnings.push(Warning::new(
+                "COVARIATE-NOT-GIVEN",
+                format!(
+                    "{} not given: model {} used its reference {} {} (for {})",
+                    covariate_label(*cov),
+                    self.id,
+                    reference,
+                    covariate_unit(*cov),
+                    params.join(", ")
+                ),
+                format!("model {} ({})", self.id, self.citation),
             ));
         }
         let mut gfr_ml_min = None;
@@ -495,9 +503,13 @@ impl ModelSpec {
             let gfr = match patient.gfr_ml_min() {
                 Some(g) => g,
                 None => {
-                    warnings.push(format!(
-                        "renal function not given (creatinine with age and sex, CrCl or eGFR): model {} assumed GFR {} mL/min",
-                        self.id, default_gfr_ml_min
+                    warnings.push(Warning::new(
+                        "RENAL-FUNCTION-NOT-GIVEN",
+                        format!(
+                            "renal function not given (creatinine with age and sex, CrCl or eGFR): model {} assumed GFR {} mL/min",
+                            self.id, default_gfr_ml_min
+                        ),
+                        format!("model {} ({})", self.id, self.citation),
                     ));
                     default_gfr_ml_min
                 }
@@ -510,9 +522,13 @@ impl ModelSpec {
         let baseline_mmol_l = match patient.baseline {
             Some(b) => b.mmol_l(),
             None => {
-                warnings.push(format!(
-                    "baseline serum Mg not measured: used model {}'s {} mmol/L ({}); give --baseline for a better prediction",
-                    self.id, self.baseline.mmol_l, self.baseline.source
+                warnings.push(Warning::new(
+                    BASELINE_NOT_MEASURED,
+                    format!(
+                        "baseline serum Mg not measured: used model {}'s {} mmol/L ({}); give --baseline for a better prediction",
+                        self.id, self.baseline.mmol_l, self.baseline.source
+                    ),
+                    self.baseline.source.clone(),
                 ));
                 self.baseline.mmol_l
             }
@@ -687,9 +703,12 @@ mod tests {
     fn missing_covariates_are_reported() {
         let m = builtin_model("du-2019").unwrap();
         let ind = m.individualise(&Patient::default()).unwrap();
-        assert!(ind.warnings.iter().any(|w| w.contains("weight")));
-        assert!(ind.warnings.iter().any(|w| w.contains("creatinine")));
-        assert!(ind.warnings.iter().any(|w| w.contains("baseline")));
+        assert!(ind.warnings.iter().any(|w| w.message.contains("weight")));
+        assert!(ind
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("creatinine")));
+        assert!(ind.warnings.iter().any(|w| w.is(BASELINE_NOT_MEASURED)));
     }
 
     #[test]

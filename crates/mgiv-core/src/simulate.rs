@@ -6,9 +6,13 @@ use serde::Serialize;
 use crate::error::{invalid, MgivError};
 use crate::model::{default_model_for, Elimination, IndividualParams, ModelSpec};
 use crate::patient::Patient;
-use crate::ranges::serum_levels;
+use crate::ranges::{renal_category, serum_levels};
 use crate::regimen::Regimen;
 use crate::solver::{self, modal, Modes};
+use crate::warning::Warning;
+
+/// Code of the warning that a predicted level crosses a threshold of `data/ranges/serum-mg.toml`.
+pub const LEVEL_PREDICTED_ABOVE: &str = "LEVEL-PREDICTED-ABOVE";
 
 /// Which solver produced the numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -41,7 +45,7 @@ pub struct Simulation {
     /// so that the end-of-infusion peak is not missed when outputs are hourly: (time h, mmol/L).
     pub peak_time_h: f64,
     pub peak_mmol_l: f64,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 impl Simulation {
@@ -90,6 +94,16 @@ fn fine_grid(times_h: &[f64], regimen: &Regimen) -> (Vec<f64>, Vec<usize>) {
     }
     grid.extend_from_slice(&extra[j..]);
     (grid, index)
+}
+
+/// The default output horizon (h) for a regimen when none is asked for: its last dose or infusion
+/// end + 12 h, whole hours, at least 24 h and at most 21 days. The one rule used by `simulate`,
+/// the brain chain and the safety plan (a clinical context with an indication uses the indication's
+/// own horizon instead: `ClinicalContext::horizon_for`).
+pub fn default_horizon_h(regimen: &Regimen) -> f64 {
+    (regimen.last_finite_time_h() + 12.0)
+        .clamp(24.0, 24.0 * 21.0)
+        .ceil()
 }
 
 /// Evenly spaced output times 0, step, 2·step, ..., hours.
@@ -150,7 +164,7 @@ pub fn simulate(
     }
     let ind = model.individualise(patient)?;
     let mut warnings = ind.warnings.clone();
-    warnings.extend(population_warnings(model, patient));
+    warnings.extend(population_warnings(model, patient)?);
     let (fine, output_index) = fine_grid(times_h, regimen);
     let solve = |t: &[f64]| -> Result<Vec<f64>, MgivError> {
         match ind.elimination {
@@ -188,13 +202,21 @@ pub fn simulate(
     let last_t = *times_h.last().unwrap_or(&0.0);
     let last_dose = regimen.last_finite_time_h();
     if last_t < last_dose {
-        warnings.push(format!(
-            "the simulation stops at {last_t} h, before the regimen's last dose or infusion end at {last_dose:.2} h"
+        warnings.push(Warning::new(
+            "SIM-ENDS-BEFORE-LAST-DOSE",
+            format!(
+                "the simulation stops at {last_t} h, before the regimen's last dose or infusion end at {last_dose:.2} h"
+            ),
+            "mgiv (the requested output times)",
         ));
     }
     if regimen.has_open_infusion() {
-        warnings.push(format!(
-            "an infusion has no stated end: it is simulated as running to {last_t} h; write 'for <time>' to stop it"
+        warnings.push(Warning::new(
+            "SIM-OPEN-INFUSION",
+            format!(
+                "an infusion has no stated end: it is simulated as running to {last_t} h; write 'for <time>' to stop it"
+            ),
+            "mgiv (the regimen as written)",
         ));
     }
     let sim = Simulation {
@@ -220,79 +242,103 @@ pub fn simulate(
 }
 
 /// How well the model's fitted population matches the patient, from the model's machine-readable
-/// `[fitted_in]` metadata (never from its id or description).
-pub fn population_warnings(model: &ModelSpec, p: &Patient) -> Vec<String> {
+/// `[fitted_in]` metadata (never from its id or description). Codes: MODEL-POPULATION-* for a
+/// patient outside the model's population, MODEL-COVARIATE-RANGE for a covariate outside the
+/// fitted range, RENAL-SEVERE and CG-PREGNANCY for renal function.
+pub fn population_warnings(model: &ModelSpec, p: &Patient) -> Result<Vec<Warning>, MgivError> {
     use crate::model::Presence;
     let f = &model.fitted_in;
+    let fitted = format!("model {} [fitted_in]: {}", model.id, f.source);
     let mut w = Vec::new();
+    let mut push = |code: &str, message: String| w.push(Warning::new(code, message, &fitted));
     if f.pregnant && !p.pregnant && !p.pre_eclampsia {
-        w.push(format!(
-            "model {} was fitted in pregnant women; this patient is not marked pregnant",
-            model.id
-        ));
+        push(
+            "MODEL-POPULATION-PREGNANT",
+            format!(
+                "model {} was fitted in pregnant women; this patient is not marked pregnant",
+                model.id
+            ),
+        );
     }
     if !f.pregnant && (p.pregnant || p.pre_eclampsia) {
-        w.push(format!(
-            "model {} was fitted in non-pregnant adults; this patient is pregnant",
-            model.id
-        ));
+        push(
+            "MODEL-POPULATION-NOT-PREGNANT",
+            format!(
+                "model {} was fitted in non-pregnant adults; this patient is pregnant",
+                model.id
+            ),
+        );
     }
     if p.pre_eclampsia && f.pre_eclampsia == Presence::None {
-        w.push(format!(
-            "model {} was fitted in patients without pre-eclampsia; this patient has pre-eclampsia (lower clearance)",
-            model.id
-        ));
+        push(
+            "MODEL-POPULATION-NO-PE",
+            format!(
+                "model {} was fitted in patients without pre-eclampsia; this patient has pre-eclampsia (lower clearance)",
+                model.id
+            ),
+        );
     }
     if !p.pre_eclampsia && f.pre_eclampsia == Presence::All {
-        w.push(format!(
-            "model {} was fitted only in women with pre-eclampsia; this patient is not marked pre-eclamptic",
-            model.id
-        ));
+        push(
+            "MODEL-POPULATION-PE-ONLY",
+            format!(
+                "model {} was fitted only in women with pre-eclampsia; this patient is not marked pre-eclamptic",
+                model.id
+            ),
+        );
     }
-    if let Some(a) = p.age_y {
-        if a < 18.0 {
-            w.push("no paediatric magnesium model is built in: adult parameters are extrapolated to a child".into());
-        }
+    if p.age_y.is_some_and(|a| a < 18.0) {
+        push(
+            "PAEDIATRIC-EXTRAPOLATION",
+            "no paediatric magnesium model is built in: adult parameters are extrapolated to a child"
+                .into(),
+        );
     }
-    let outside = |what: &str,
-                   unit: &str,
-                   v: Option<f64>,
-                   r: Option<[f64; 2]>,
-                   w: &mut Vec<String>| {
+    for (what, unit, v, r) in [
+        ("weight", "kg", p.weight_kg, f.weight_kg),
+        ("serum creatinine", "mg/dL", p.scr_mg_dl, f.scr_mg_dl),
+        ("age", "years", p.age_y, f.age_y),
+    ] {
         if let (Some(v), Some([lo, hi])) = (v, r) {
             if v < lo || v > hi {
-                w.push(format!(
-                    "{what} {v} {unit} is outside the {lo}-{hi} {unit} range model {} was fitted in ({}): the prediction is an extrapolation; measure levels",
-                    model.id, f.source
-                ));
+                push(
+                    "MODEL-COVARIATE-RANGE",
+                    format!(
+                        "{what} {v} {unit} is outside the {lo}-{hi} {unit} range model {} was fitted in ({}): the prediction is an extrapolation; measure levels",
+                        model.id, f.source
+                    ),
+                );
             }
         }
-    };
-    outside("weight", "kg", p.weight_kg, f.weight_kg, &mut w);
-    outside(
-        "serum creatinine",
-        "mg/dL",
-        p.scr_mg_dl,
-        f.scr_mg_dl,
-        &mut w,
-    );
-    outside("age", "years", p.age_y, f.age_y, &mut w);
+    }
     if let Some(c) = p.crcl_ml_min() {
-        if c < 30.0 {
-            w.push(format!("creatinine clearance {c:.0} mL/min: severe renal impairment (USPI: at most 20 g per 48 h); measure levels"));
+        let severe = renal_category("severe-impairment")?;
+        if c < severe.crcl_below_ml_min {
+            w.push(Warning::new(
+                "RENAL-SEVERE",
+                format!(
+                    "creatinine clearance {c:.0} mL/min: {} ({})",
+                    severe.label, severe.note
+                ),
+                severe.source,
+            ));
         }
         if p.pregnant && p.crcl_ml_min.is_none() {
-            w.push("Cockcroft–Gault is not validated in pregnancy (hyperfiltration)".into());
+            w.push(Warning::new(
+                "CG-PREGNANCY",
+                "Cockcroft–Gault is not validated in pregnancy (hyperfiltration)",
+                "Cockcroft & Gault, Nephron 1976;16:31-41 (derived in non-pregnant adults)",
+            ));
         }
     }
-    w
+    Ok(w)
 }
 
 fn level_warnings(
     sim: &Simulation,
     fine_t: &[f64],
     fine_c: &[f64],
-) -> Result<Vec<String>, MgivError> {
+) -> Result<Vec<Warning>, MgivError> {
     let levels = serum_levels()?;
     let mut w = Vec::new();
     let Some((tp, peak)) = sim.peak() else {
@@ -306,9 +352,13 @@ fn level_warnings(
                 .find(|(_, &c)| c > th.mmol_l)
                 .map(|(&t, _)| t)
                 .unwrap_or(tp);
-            w.push(format!(
-                "predicted level exceeds {} mmol/L ({}) from {:.2} h; peak {:.2} mmol/L at {:.2} h [{}; {}]",
-                th.mmol_l, th.label, first, peak, tp, th.source, th.strength
+            w.push(Warning::new(
+                LEVEL_PREDICTED_ABOVE,
+                format!(
+                    "predicted level exceeds {} mmol/L ({}) from {:.2} h; peak {:.2} mmol/L at {:.2} h [{}; {}]",
+                    th.mmol_l, th.label, first, peak, tp, th.source, th.strength
+                ),
+                format!("data/ranges/serum-mg.toml: {}", th.source),
             ));
             break;
         }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::MgivError;
+use crate::error::{invalid, MgivError};
 use crate::model::builtin_model;
 use crate::patient::{Creatinine, PatientInput};
 use crate::regimen::Regimen;
@@ -155,7 +155,7 @@ pub fn run_all() -> Result<Vec<ValidationRow>, MgivError> {
                 Some(h) => {
                     let times = uniform_times(h, h / 2000.0)?;
                     let s = simulate(&model, None, &patient, &regimen, &times)?;
-                    time_average(&times, &s.serum_mmol_l)
+                    time_average(&times, &s.serum_mmol_l)?
                 }
                 None => {
                     let s = simulate(&model, None, &patient, &regimen, &[o.time_h])?;
@@ -188,15 +188,30 @@ pub fn run_all() -> Result<Vec<ValidationRow>, MgivError> {
     Ok(rows)
 }
 
-/// Trapezoidal time-average.
-pub fn time_average(t: &[f64], c: &[f64]) -> f64 {
+/// Trapezoidal time-average of `c` over the times `t` (as many values as times, at least two
+/// times, a positive span).
+pub fn time_average(t: &[f64], c: &[f64]) -> Result<f64, MgivError> {
+    if t.len() != c.len() || t.len() < 2 {
+        return Err(invalid(
+            "time average",
+            format!("{} times, {} values", t.len(), c.len()),
+            "as many values as times, at least two",
+        ));
+    }
     let span = t[t.len() - 1] - t[0];
+    if span.is_nan() || span <= 0.0 {
+        return Err(invalid(
+            "time average span",
+            format!("{span} h"),
+            "a last time after the first",
+        ));
+    }
     let auc: f64 = t
         .windows(2)
         .zip(c.windows(2))
         .map(|(tw, cw)| 0.5 * (cw[0] + cw[1]) * (tw[1] - tw[0]))
         .sum();
-    auc / span
+    Ok(auc / span)
 }
 
 /// Urinary recovery during an infusion (Biesenbach 2018: 60.9 % of the dose in 12 h): the
@@ -288,7 +303,7 @@ pub fn du_table4() -> Result<Vec<ValidationRow>, MgivError> {
         };
         let r = Regimen::from_text(&text, Some(w))?;
         let s = simulate(&model, None, &p, &r, &times)?;
-        Ok(time_average(&times, &s.serum_mmol_l))
+        time_average(&times, &s.serum_mmol_l)
     };
     let target = avg(
         t.reference.weight_kg,
@@ -473,6 +488,18 @@ MAPE = mean |predicted − observed| / observed; bias = mean (predicted − obse
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_average_is_the_mean_of_a_line_and_refuses_too_few_points() {
+        // c = 1 + t on [0, 4]: mean 3 (trapezoids are exact on a line)
+        let t = [0.0, 1.0, 2.5, 4.0];
+        let c: Vec<f64> = t.iter().map(|x| 1.0 + x).collect();
+        assert!((time_average(&t, &c).unwrap() - 3.0).abs() < 1e-12);
+        assert!(time_average(&[], &[]).is_err());
+        assert!(time_average(&[1.0], &[2.0]).is_err());
+        assert!(time_average(&[0.0, 1.0], &[2.0]).is_err());
+        assert!(time_average(&[1.0, 1.0], &[2.0, 2.0]).is_err());
+    }
 
     #[test]
     fn every_validation_case_is_within_tolerance() {

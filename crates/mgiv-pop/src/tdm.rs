@@ -32,6 +32,7 @@ use mgiv_core::patient::Patient;
 use mgiv_core::regimen::{DoseEvent, Regimen};
 use mgiv_core::solver::Modes;
 use mgiv_core::units::{ConcUnit, MgAmount, MgConc, Salt};
+use mgiv_core::Warning;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -1331,7 +1332,7 @@ pub struct Adjustment {
     pub toxic_mmol_l: f64,
     pub max_p_toxic: f64,
     pub explanation: Vec<String>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Full TDM: posterior from the levels, forecast, recommendation and its explanation.
@@ -1354,10 +1355,11 @@ pub fn adjust(
         ));
     }
     let ind = model.individualise(patient)?;
-    let mut warnings: Vec<String> = ind
+    // the baseline is estimated from the levels here, not taken from the model
+    let mut warnings: Vec<Warning> = ind
         .warnings
         .iter()
-        .filter(|w| !w.starts_with("baseline serum Mg not measured"))
+        .filter(|w| !w.is(mgiv_core::model::BASELINE_NOT_MEASURED))
         .cloned()
         .collect();
     let p = ind.params;
@@ -1398,17 +1400,25 @@ pub fn adjust(
         max_shift = max_shift.max(shift);
     }
     if post.ess < 0.1 * post.weights.len() as f64 {
-        warnings.push(format!(
-            "importance sampling is inefficient (effective sample size {:.0} of {}): the posterior is far from Gaussian; treat the intervals as rough",
-            post.ess,
-            post.weights.len()
+        warnings.push(Warning::new(
+            "TDM-IS-INEFFICIENT",
+            format!(
+                "importance sampling is inefficient (effective sample size {:.0} of {}): the posterior is far from Gaussian; treat the intervals as rough",
+                post.ess,
+                post.weights.len()
+            ),
+            "mgiv TDM (Laplace posterior checked by importance sampling; docs/POPULATION.md)",
         ));
     }
     let last = post.levels.last().map(|l| l.time_h).unwrap_or(0.0);
     if decision.now_h - last > 12.0 {
-        warnings.push(format!(
-            "the decision time is {:.0} h after the last level: the forecast rests on the model more than on the patient",
-            decision.now_h - last
+        warnings.push(Warning::new(
+            "TDM-LEVELS-OLD",
+            format!(
+                "the decision time is {:.0} h after the last level: the forecast rests on the model more than on the patient",
+                decision.now_h - last
+            ),
+            "mgiv TDM (docs/POPULATION.md)",
         ));
     }
     let explanation = explain(

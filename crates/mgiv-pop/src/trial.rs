@@ -22,6 +22,7 @@ use mgiv_core::error::{invalid, MgivError};
 use mgiv_core::model::ModelSpec;
 use mgiv_core::regimen::{PhaseKind, Regimen, RegimenSpec};
 use mgiv_core::solver::Modes;
+use mgiv_core::Warning;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -80,7 +81,7 @@ pub struct Trial {
     sampler: PopulationSampler,
     regimens: Vec<Prepared>,
     cfg: TrialConfig,
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
 }
 
 fn is_per_kg(spec: &RegimenSpec) -> bool {
@@ -141,9 +142,13 @@ impl Trial {
         }
         let mut warnings = Vec::new();
         if pm.n_eta() == 0 {
-            warnings.push(format!(
-                "model {} has no inter-individual variability; the spread shows covariates and baseline only",
-                model.id
+            warnings.push(Warning::new(
+                "TRIAL-NO-IIV",
+                format!(
+                    "model {} has no inter-individual variability; the spread shows covariates and baseline only",
+                    model.id
+                ),
+                format!("model {} ({})", model.id, model.citation),
             ));
         }
         let t_end = *cfg.times_h.last().unwrap_or(&0.0);
@@ -161,9 +166,13 @@ impl Trial {
                 ));
             }
             if hi_w.has_open_infusion() {
-                warnings.push(format!(
-                    "regimen '{}' has an infusion with no stated end: simulated as running to {t_end} h",
-                    r.label
+                warnings.push(Warning::new(
+                    "SIM-OPEN-INFUSION",
+                    format!(
+                        "regimen '{}' has an infusion with no stated end: simulated as running to {t_end} h",
+                        r.label
+                    ),
+                    "mgiv (the regimen as written)",
                 ));
             }
             let fixed = if is_per_kg(&spec) {
@@ -950,7 +959,7 @@ pub struct TrialResult {
     pub thresholds_mmol_l: Vec<f64>,
     pub times_h: Vec<f64>,
     pub regimens: Vec<RegimenResult>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 #[cfg(test)]

@@ -25,6 +25,10 @@ def test_simulate_equals_the_cli(cli):
     assert df.attrs["evidence"] == v["model"]["evidence"]
     assert df.attrs["context"]["indication"]["id"] == "pre-eclampsia"
     assert df.attrs["warnings"], "warnings travel with the data"
+    # typed warnings: the same codes as the CLI's, each with a message and a source
+    assert [w["code"] for w in df.attrs["warnings"]] == [w["code"] for w in v["warnings"]]
+    for w in df.attrs["warnings"]:
+        assert set(w) == {"code", "message", "source"} and w["code"] and w["message"] and w["source"]
     # explicit times
     df2 = mgiv.simulate(ZUSPAN, **PE, times_h=[0, 0.5, 6])
     v2 = cli("simulate", "--regimen", ZUSPAN, *PE_CLI, "--at", "0,0.5,6", "--format", "json")

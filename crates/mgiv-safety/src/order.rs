@@ -446,6 +446,8 @@ impl OrderContext<'_> {
         let b = self.book;
         let l48 = b.limit("RENAL-48H-20G", "g/48 h")?;
         let scr_only = b.limit("CHECK-RENAL-PARTIAL", "mg/dL")?;
+        let severe_below_ml_min =
+            mgiv_core::ranges::renal_category("severe-impairment")?.crcl_below_ml_min;
         let basis = renal_basis(self.patient);
         let failure = self.has_condition("renal-failure");
         let over = f.max_48h_g > l48 + 1e-9;
@@ -456,7 +458,7 @@ impl OrderContext<'_> {
         );
         match basis {
             RenalBasis::Crcl(c) => {
-                if over && (failure || c < 30.0) {
+                if over && (failure || c < severe_below_ml_min) {
                     let why = if failure {
                         "renal failure entered".to_string()
                     } else {

@@ -370,12 +370,9 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
         Some((m, why)) => (m.clone(), why.clone()),
         None => choose_model(model_id.as_deref(), &patient)?,
     };
-    let horizon = match input.hours {
-        Some(h) => h,
-        None => (regimen.last_finite_time_h() + 12.0)
-            .clamp(24.0, 24.0 * 21.0)
-            .ceil(),
-    };
+    let horizon = input
+        .hours
+        .unwrap_or_else(|| mgiv_core::simulate::default_horizon_h(&regimen));
     let step = if horizon <= 72.0 { 5.0 / 60.0 } else { 0.25 };
     let times = uniform_times(horizon, step)?;
     let sim = simulate(&model, why, &patient, &regimen, &times)?;
@@ -592,9 +589,9 @@ impl Ctx<'_> {
             }
         }
         for w in &sim.warnings {
-            if !w.starts_with("predicted level exceeds") {
+            if !w.is(mgiv_core::simulate::LEVEL_PREDICTED_ABOVE) {
                 // the level rules report every threshold crossing with its source
-                let mut a = book.alert("MODEL-NOTE", w)?;
+                let mut a = book.alert("MODEL-NOTE", &w.message)?;
                 a.source = format!("{} ({})", a.source, sim.model.citation);
                 alerts.push(a);
             }

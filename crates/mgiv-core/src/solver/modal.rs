@@ -11,6 +11,7 @@
 //! coefficients are computed once, so each output point costs a handful of multiply-adds.
 
 use super::Modes;
+use crate::error::{invalid, MgivError};
 use crate::regimen::{DoseEvent, Route};
 
 /// What changes at a breakpoint (amounts in mmol, rates in mmol/h).
@@ -206,8 +207,27 @@ impl<'a> ModalSolver<'a> {
         );
     }
 
-    /// Fill `out[k]` with total serum Mg (mmol/L) at `times_h[k]` (non-decreasing, ≥ 0).
-    pub fn run(&mut self, sched: &Schedule, times_h: &[f64], out: &mut [f64]) {
+    /// Fill `out[k]` with total serum Mg (mmol/L) at `times_h[k]` (non-decreasing, ≥ 0; see
+    /// `solver::check_times`). `out` must be as long as `times_h`: anything else is an error.
+    pub fn run(
+        &mut self,
+        sched: &Schedule,
+        times_h: &[f64],
+        out: &mut [f64],
+    ) -> Result<(), MgivError> {
+        if out.len() != times_h.len() {
+            return Err(invalid(
+                "output buffer",
+                format!("{} values for {} times", out.len(), times_h.len()),
+                "one value per output time",
+            ));
+        }
+        self.fill(sched, times_h, out);
+        Ok(())
+    }
+
+    /// `run` without the length check (out and times_h are zipped).
+    fn fill(&mut self, sched: &Schedule, times_h: &[f64], out: &mut [f64]) {
         self.mode = [0.0; 2];
         self.depot = 0.0;
         self.rate = 0.0;
@@ -215,7 +235,7 @@ impl<'a> ModalSolver<'a> {
         let mut t = 0.0_f64;
         let mut bi = 0;
         let pts = &sched.points;
-        for (k, &tk) in times_h.iter().enumerate() {
+        for (o, &tk) in out.iter_mut().zip(times_h) {
             while bi < pts.len() && pts[bi].t_h <= tk {
                 let bp = pts[bi];
                 if bp.t_h > t {
@@ -229,7 +249,7 @@ impl<'a> ModalSolver<'a> {
                 self.advance(tk - t);
                 t = tk;
             }
-            out[k] = self.m.baseline_mmol_l + self.mode[0] + self.mode[1];
+            *o = self.m.baseline_mmol_l + self.mode[0] + self.mode[1];
         }
     }
 }
@@ -238,6 +258,46 @@ impl<'a> ModalSolver<'a> {
 pub fn concentrations(m: &Modes, events: &[DoseEvent], times_h: &[f64]) -> Vec<f64> {
     let sched = Schedule::new(events);
     let mut out = vec![0.0; times_h.len()];
-    ModalSolver::new(m).run(&sched, times_h, &mut out);
+    ModalSolver::new(m).fill(&sched, times_h, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::IndividualParams;
+
+    #[test]
+    fn run_refuses_a_buffer_of_another_length_and_fills_one_of_the_same() {
+        let m = Modes::from_params(&IndividualParams {
+            cl_l_h: 5.0,
+            v1_l: 15.0,
+            q_l_h: 0.0,
+            v2_l: 0.0,
+            ka_h: None,
+            f_im: None,
+            baseline_mmol_l: 0.8,
+        })
+        .unwrap();
+        let events = [DoseEvent::Infusion {
+            start_h: 0.0,
+            end_h: Some(1.0),
+            rate_mmol_per_h: 15.0,
+            phase: 0,
+        }];
+        let sched = Schedule::new(&events);
+        let times = [0.0, 1.0, 2.0];
+        let mut short = [0.0; 2];
+        assert!(ModalSolver::new(&m)
+            .run(&sched, &times, &mut short)
+            .is_err());
+        let mut out = [0.0; 3];
+        ModalSolver::new(&m).run(&sched, &times, &mut out).unwrap();
+        // one compartment, k = 1/3 per h: C(1) = baseline + R/CL (1 - e^{-k}), then decays
+        let k: f64 = 5.0 / 15.0;
+        let c1 = 15.0 / 5.0 * (1.0 - (-k).exp());
+        assert!((out[0] - 0.8).abs() < 1e-12);
+        assert!((out[1] - (0.8 + c1)).abs() < 1e-12);
+        assert!((out[2] - (0.8 + c1 * (-k).exp())).abs() < 1e-12);
+    }
 }

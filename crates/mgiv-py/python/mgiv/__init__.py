@@ -65,7 +65,7 @@ def simulate(
 
     Returns a DataFrame with columns ``time_h`` and ``serum_mg_mmol_l``; ``df.attrs`` holds the
     model (id, citation, evidence, why it was chosen), the clinical context, the peak and every
-    warning.
+    warning (each a dict with ``code``, ``message`` and ``source``).
     """
     t, c, meta = _native.simulate(
         regimen,
