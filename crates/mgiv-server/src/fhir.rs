@@ -103,7 +103,7 @@ pub struct ParsedObservation {
     pub effective_ms: i64,
 }
 
-fn bad(field: &str, msg: impl Into<String>) -> (StatusCode, &'static str, String, String) {
+fn bad(field: &str, msg: impl Into<String>) -> FhirError {
     (
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid",
@@ -112,10 +112,17 @@ fn bad(field: &str, msg: impl Into<String>) -> (StatusCode, &'static str, String
     )
 }
 
+type FhirError = (StatusCode, &'static str, String, String);
+type LoincCode = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+);
+
 /// Check an Observation: its type, status, code, subject, time and quantity.
-pub fn parse_observation(
-    v: &Value,
-) -> Result<ParsedObservation, (StatusCode, &'static str, String, String)> {
+pub fn parse_observation(v: &Value) -> Result<ParsedObservation, FhirError> {
     if v.get("resourceType").and_then(Value::as_str) != Some("Observation") {
         return Err(bad(
             "resourceType",
@@ -132,44 +139,7 @@ pub fn parse_observation(
             format!("status '{status}': only final, amended or corrected results are stored"),
         ));
     }
-    let codings = v
-        .pointer("/code/coding")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let found = codings.iter().find_map(|c| {
-        let sys = c.get("system").and_then(Value::as_str)?;
-        let code = c.get("code").and_then(Value::as_str)?;
-        (sys == LOINC)
-            .then(|| CODES.iter().find(|x| x.0 == code))
-            .flatten()
-    });
-    let Some((code, analyte, property, units, _)) = found else {
-        let seen: Vec<String> = codings
-            .iter()
-            .map(|c| {
-                format!(
-                    "{}|{}",
-                    c.get("system").and_then(Value::as_str).unwrap_or("?"),
-                    c.get("code").and_then(Value::as_str).unwrap_or("?")
-                )
-            })
-            .collect();
-        return Err((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "not-supported",
-            "Observation.code".into(),
-            format!(
-                "not a serum magnesium observation (codes {}): accepted LOINC codes are {}",
-                seen.join(", "),
-                CODES
-                    .iter()
-                    .map(|c| format!("{} {}", c.0, c.4))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ),
-        ));
-    };
+    let (code, analyte, property, units, _) = loinc_code(v)?;
     let reference = v
         .pointer("/subject/reference")
         .and_then(Value::as_str)
@@ -194,6 +164,67 @@ pub fn parse_observation(
             format!("{when:?}: the sampling time is needed, as a date-time with a zone"),
         ));
     };
+    let (value, unit) = quantity(v, code, property, units)?;
+    Ok(ParsedObservation {
+        patient_id: pid.to_string(),
+        loinc: code.to_string(),
+        analyte: analyte.to_string(),
+        value,
+        unit: unit.to_string(),
+        effective_ms,
+    })
+}
+
+/// The Observation's serum magnesium LOINC code (one of `CODES`), else "not-supported".
+fn loinc_code(v: &Value) -> Result<LoincCode, FhirError> {
+    let codings = v
+        .pointer("/code/coding")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let found = codings.iter().find_map(|c| {
+        let sys = c.get("system").and_then(Value::as_str)?;
+        let code = c.get("code").and_then(Value::as_str)?;
+        (sys == LOINC)
+            .then(|| CODES.iter().find(|x| x.0 == code))
+            .flatten()
+    });
+    if let Some(c) = found {
+        return Ok(*c);
+    }
+    let seen: Vec<String> = codings
+        .iter()
+        .map(|c| {
+            format!(
+                "{}|{}",
+                c.get("system").and_then(Value::as_str).unwrap_or("?"),
+                c.get("code").and_then(Value::as_str).unwrap_or("?")
+            )
+        })
+        .collect();
+    Err((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not-supported",
+        "Observation.code".into(),
+        format!(
+            "not a serum magnesium observation (codes {}): accepted LOINC codes are {}",
+            seen.join(", "),
+            CODES
+                .iter()
+                .map(|c| format!("{} {}", c.0, c.4))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    ))
+}
+
+/// valueQuantity: its value and a UCUM unit that the LOINC code's property allows.
+fn quantity(
+    v: &Value,
+    code: &str,
+    property: &str,
+    units: &'static [&'static str],
+) -> Result<(f64, &'static str), FhirError> {
     let q = v.get("valueQuantity").ok_or_else(|| {
         bad(
             "valueQuantity",
@@ -226,14 +257,7 @@ pub fn parse_observation(
             ),
         ));
     };
-    Ok(ParsedObservation {
-        patient_id: pid.to_string(),
-        loinc: code.to_string(),
-        analyte: analyte.to_string(),
-        value,
-        unit: unit.to_string(),
-        effective_ms,
-    })
+    Ok((value, unit))
 }
 
 pub async fn import(
