@@ -14,6 +14,7 @@
 use serde::Deserialize;
 
 use mgiv_core::error::MgivError;
+use mgiv_core::numerics::nelder_mead;
 
 use crate::csf::{
     CsfModelFile, CsfParams, FitPredictions, IonisedFit, LeakyFit, RatioFit, RatioInput,
@@ -217,84 +218,6 @@ fn params(k_out_per_h: f64, km_rel: Option<f64>) -> CsfParams {
     }
 }
 
-/// Nelder–Mead (standard coefficients), deterministic.
-pub fn nelder_mead(f: &dyn Fn(&[f64]) -> f64, x0: &[f64], step: f64, iters: usize) -> Vec<f64> {
-    let n = x0.len();
-    let mut simplex: Vec<Vec<f64>> = vec![x0.to_vec()];
-    for i in 0..n {
-        let mut v = x0.to_vec();
-        v[i] += step;
-        simplex.push(v);
-    }
-    let mut fv: Vec<f64> = simplex.iter().map(|v| f(v)).collect();
-    for _ in 0..iters {
-        let mut idx: Vec<usize> = (0..=n).collect();
-        idx.sort_by(|&a, &b| fv[a].total_cmp(&fv[b]));
-        simplex = idx.iter().map(|&i| simplex[i].clone()).collect();
-        fv = idx.iter().map(|&i| fv[i]).collect();
-        let spread = (fv[n] - fv[0]).abs();
-        let size = simplex[1..]
-            .iter()
-            .map(|v| {
-                v.iter()
-                    .zip(&simplex[0])
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0, f64::max)
-            })
-            .fold(0.0, f64::max);
-        if spread < 1e-14 && size < 1e-10 {
-            break;
-        }
-        let centroid: Vec<f64> = (0..n)
-            .map(|j| simplex[..n].iter().map(|v| v[j]).sum::<f64>() / n as f64)
-            .collect();
-        let along = |t: f64| -> Vec<f64> {
-            centroid
-                .iter()
-                .zip(&simplex[n])
-                .map(|(c, w)| c + t * (w - c))
-                .collect()
-        };
-        let xr = along(-1.0);
-        let fr = f(&xr);
-        if fr < fv[0] {
-            let xe = along(-2.0);
-            let fe = f(&xe);
-            if fe < fr {
-                simplex[n] = xe;
-                fv[n] = fe;
-            } else {
-                simplex[n] = xr;
-                fv[n] = fr;
-            }
-        } else if fr < fv[n - 1] {
-            simplex[n] = xr;
-            fv[n] = fr;
-        } else {
-            let xc = if fr < fv[n] { along(-0.5) } else { along(0.5) };
-            let fc = f(&xc);
-            if fc < fv[n].min(fr) {
-                simplex[n] = xc;
-                fv[n] = fc;
-            } else {
-                for i in 1..=n {
-                    let v: Vec<f64> = simplex[i]
-                        .iter()
-                        .zip(&simplex[0])
-                        .map(|(a, b)| b + 0.5 * (a - b))
-                        .collect();
-                    fv[i] = f(&v);
-                    simplex[i] = v;
-                }
-            }
-        }
-    }
-    let best = (0..=n)
-        .min_by(|&a, &b| fv[a].total_cmp(&fv[b]))
-        .unwrap_or(0);
-    simplex[best].clone()
-}
-
 /// Central finite-difference Hessian of `f`.
 /// The Hessian of `f` at `x` (step `h` in every coordinate) as rows, from the shared
 /// finite-difference Hessian of mgiv-core.
@@ -322,19 +245,22 @@ fn predictions(o: &Objective, d: &CsfData, p: &CsfParams) -> FitPredictions {
     }
 }
 
-fn best_of(f: &dyn Fn(&[f64]) -> f64, starts: &[Vec<f64>]) -> Vec<f64> {
+/// The best of Nelder–Mead runs (argmin, via mgiv-core) from each start, each restarted once
+/// from its optimum with a smaller simplex (a collapsed simplex stops early).
+fn best_of(f: &dyn Fn(&[f64]) -> f64, starts: &[Vec<f64>]) -> Result<Vec<f64>, MgivError> {
     let mut best: Option<(f64, Vec<f64>)> = None;
     for s in starts {
-        let mut x = nelder_mead(f, s, 0.5, 4000);
-        // restart once from the optimum to avoid a collapsed simplex
-        x = nelder_mead(f, &x, 0.05, 4000);
-        let v = f(&x);
-        if best.as_ref().map(|b| v < b.0).unwrap_or(true) {
+        let (x, _) = nelder_mead(f, s, 0.5, 4000, NM_SD_TOLERANCE)?;
+        let (x, v) = nelder_mead(f, &x, 0.05, 4000, NM_SD_TOLERANCE)?;
+        if best.as_ref().is_none_or(|b| v < b.0) {
             best = Some((v, x));
         }
     }
-    best.map(|b| b.1).unwrap_or_else(|| starts[0].clone())
+    Ok(best.map(|b| b.1).unwrap_or_else(|| starts[0].clone()))
 }
+
+/// Nelder–Mead stops when the costs of its simplex differ by less than this (SD).
+const NM_SD_TOLERANCE: f64 = 1e-15;
 
 /// Run the whole calibration and return the file content mgiv ships.
 pub fn fit_csf() -> Result<CsfModelFile, MgivError> {
@@ -367,7 +293,7 @@ fn fit_saturable(o: &Objective, d: &CsfData) -> Result<SaturableFit, MgivError> 
             starts.push(vec![lk.ln(), lkap]);
         }
     }
-    let xs = best_of(&fs, &starts);
+    let xs = best_of(&fs, &starts)?;
     let chi2 = fs(&xs);
     let dof = 3u32; // 4 data + 1 prior pseudo-observation − 2 parameters
     let birge = (chi2 / dof as f64).max(1.0);
@@ -399,7 +325,7 @@ fn fit_saturable(o: &Objective, d: &CsfData) -> Result<SaturableFit, MgivError> 
 /// The leaky (linear) transfer model, fitted the same way.
 fn fit_leaky(o: &Objective, d: &CsfData) -> Result<LeakyFit, MgivError> {
     let fl = |phi: &[f64]| o.leaky_chi2(phi);
-    let xl = best_of(&fl, &[vec![0.1f64.ln()], vec![1.0f64.ln()]]);
+    let xl = best_of(&fl, &[vec![0.1f64.ln()], vec![1.0f64.ln()]])?;
     let chi2_l = fl(&xl);
     let dof_l = 2u32;
     let birge_l = (chi2_l / dof_l as f64).max(1.0);
@@ -524,9 +450,9 @@ mod tests {
     }
 
     #[test]
-    fn nelder_mead_finds_a_quadratic_minimum() {
+    fn best_of_finds_a_quadratic_minimum() {
         let f = |x: &[f64]| (x[0] - 1.0).powi(2) + 3.0 * (x[1] + 2.0).powi(2);
-        let x = nelder_mead(&f, &[0.0, 0.0], 0.5, 2000);
+        let x = best_of(&f, &[vec![0.0, 0.0], vec![5.0, 5.0]]).unwrap();
         assert!((x[0] - 1.0).abs() < 1e-6 && (x[1] + 2.0).abs() < 1e-6);
     }
 }

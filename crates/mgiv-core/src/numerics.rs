@@ -2,6 +2,11 @@
 //! factor, solves, inverse; row-major), the one finite-difference Hessian and the one sample
 //! quantile (linear interpolation between order statistics, Hyndman–Fan type 7, as R's default
 //! and numpy's `linear`). mgiv-pop re-exports the linear algebra as `mgiv_pop::linalg`.
+//! Derivative-free minimisation is argmin's Nelder–Mead everywhere: [`nelder_mead`] wraps it for
+//! a plain closure (mgiv-brain's CSF fit); core's calibration and mgiv-fit's FOCE-I outer step
+//! call argmin directly with their own cost types.
+
+use crate::error::MgivError;
 
 /// Lower Cholesky factor L of a symmetric positive-definite matrix A (n×n, row-major), A = L·Lᵀ.
 /// `None` when A is not positive definite.
@@ -154,8 +159,65 @@ pub fn quantile_pair(v: &mut [f64], q_lo: f64, q_hi: f64) -> (f64, f64) {
     (quantile_sorted(v, q_lo), quantile_sorted(v, q_hi))
 }
 
+/// A closure as an argmin cost function.
+struct ClosureCost<'a> {
+    f: &'a dyn Fn(&[f64]) -> f64,
+}
+
+impl argmin::core::CostFunction for ClosureCost<'_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+    fn cost(&self, x: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        Ok((self.f)(x))
+    }
+}
+
+/// Minimise `f` with argmin's Nelder–Mead (standard coefficients) from the simplex `x0`,
+/// `x0 + step·e_i`; it stops when the standard deviation of the simplex's costs is below
+/// `sd_tolerance` or after `max_iters` iterations. Returns the best point and its cost.
+pub fn nelder_mead(
+    f: &dyn Fn(&[f64]) -> f64,
+    x0: &[f64],
+    step: f64,
+    max_iters: u64,
+    sd_tolerance: f64,
+) -> Result<(Vec<f64>, f64), MgivError> {
+    use argmin::core::{Executor, State};
+    let mut simplex = vec![x0.to_vec()];
+    for i in 0..x0.len() {
+        let mut v = x0.to_vec();
+        v[i] += step;
+        simplex.push(v);
+    }
+    let solver = argmin::solver::neldermead::NelderMead::new(simplex)
+        .with_sd_tolerance(sd_tolerance)
+        .map_err(|e| MgivError::Numerical(e.to_string()))?;
+    let res = Executor::new(ClosureCost { f }, solver)
+        .configure(|s| s.max_iters(max_iters))
+        .run()
+        .map_err(|e| MgivError::Numerical(format!("Nelder-Mead failed: {e}")))?;
+    let best = res.state().get_best_cost();
+    let x = res
+        .state()
+        .get_best_param()
+        .cloned()
+        .ok_or_else(|| MgivError::Numerical("Nelder-Mead found no point".into()))?;
+    Ok((x, best))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn nelder_mead_finds_the_minimum_of_rosenbrock() {
+        let f = |x: &[f64]| (1.0 - x[0]).powi(2) + 100.0 * (x[1] - x[0] * x[0]).powi(2);
+        let (x, fx) = super::nelder_mead(&f, &[-1.2, 1.0], 0.5, 5000, 1e-16).unwrap();
+        assert!(
+            (x[0] - 1.0).abs() < 1e-5 && (x[1] - 1.0).abs() < 1e-5,
+            "{x:?}"
+        );
+        assert!(fx < 1e-10);
+    }
+
     use super::*;
 
     #[test]
