@@ -226,7 +226,8 @@ impl<'a> ModalSolver<'a> {
         Ok(())
     }
 
-    /// `run` without the length check (out and times_h are zipped).
+    /// `run` without the length check (`out` is as long as `times_h`).
+    #[inline(always)]
     fn fill(&mut self, sched: &Schedule, times_h: &[f64], out: &mut [f64]) {
         self.mode = [0.0; 2];
         self.depot = 0.0;
@@ -235,7 +236,7 @@ impl<'a> ModalSolver<'a> {
         let mut t = 0.0_f64;
         let mut bi = 0;
         let pts = &sched.points;
-        for (o, &tk) in out.iter_mut().zip(times_h) {
+        for (k, &tk) in times_h.iter().enumerate() {
             while bi < pts.len() && pts[bi].t_h <= tk {
                 let bp = pts[bi];
                 if bp.t_h > t {
@@ -249,7 +250,7 @@ impl<'a> ModalSolver<'a> {
                 self.advance(tk - t);
                 t = tk;
             }
-            *o = self.m.baseline_mmol_l + self.mode[0] + self.mode[1];
+            out[k] = self.m.baseline_mmol_l + self.mode[0] + self.mode[1];
         }
     }
 }
