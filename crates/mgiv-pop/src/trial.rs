@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::grid::{Batch, FixedGrid};
 use crate::kernel::{Kernel, Plan, SubjectSummary};
 use crate::popmodel::PopModel;
-use crate::population::Covariates;
+use crate::population::{Covariates, RawCovariates};
 use crate::population::{PopulationSampler, PopulationSpec};
 use crate::rng::{Stream, SubjectRng};
 use crate::simd::V4;
@@ -236,23 +236,38 @@ impl Trial {
         self.regimens.iter().all(|r| r.grid.is_some())
     }
 
-    /// Subject i's covariates and modes (Err: parameters the solver cannot use).
+    /// Subject i's covariates (weight and creatinine on their drawing scales) and modes (Err:
+    /// parameters the solver cannot use). Parameters come from the log-linear form
+    /// ([`PopModel::individual_from_logs`]: one `exp` per parameter, the log-normal
+    /// covariates' logarithms as drawn) where the model has one.
     #[inline]
     fn subject(
         &self,
         i: u64,
         z: &mut [f64],
         eta: &mut [f64],
-    ) -> (Covariates, Result<Modes, MgivError>) {
+    ) -> (RawCovariates, Result<Modes, MgivError>) {
         let seed = self.cfg.seed;
-        let cov = self
+        let raw = self
             .sampler
-            .draw(&mut SubjectRng::new(seed, i, Stream::Covariates));
+            .draw_raw(&mut SubjectRng::new(seed, i, Stream::Covariates));
         self.model
             .draw_eta(&mut SubjectRng::new(seed, i, Stream::Etas), z, eta);
-        let tv = self.model.typical(&cov);
-        let p = self.model.individual(&tv, eta, cov.baseline_mmol_l);
-        (cov, Modes::from_params(&p))
+        let p = match self.model.individual_from_logs(
+            raw.weight_kg.ln(),
+            raw.scr_mg_dl.ln(),
+            raw.pre_eclampsia,
+            eta,
+            raw.baseline_mmol_l,
+        ) {
+            Some(p) => p,
+            None => {
+                let cov = raw.covariates();
+                let tv = self.model.typical(&cov);
+                self.model.individual(&tv, eta, cov.baseline_mmol_l)
+            }
+        };
+        (raw, Modes::from_params(&p))
     }
 
     /// The fixed-grid path: subjects in structure-of-arrays batches (same draws, same
@@ -282,12 +297,12 @@ impl Trial {
             batch.clear();
             who.clear();
             while i < end && !batch.is_full() {
-                let (cov, modes) = self.subject(i, &mut z, &mut eta);
+                let (raw, modes) = self.subject(i, &mut z, &mut eta);
                 match modes {
                     Ok(m) => {
                         batch.push(&m);
                         if sink.is_some() {
-                            who.push((i, cov));
+                            who.push((i, raw.covariates()));
                         }
                     }
                     Err(_) => acc.failed += 1,
@@ -328,11 +343,12 @@ impl Trial {
         let mut eta = vec![0.0; k];
         let (lo, hi) = cfg.target_mmol_l;
         for i in start..end {
-            let (cov, modes) = self.subject(i, &mut z, &mut eta);
+            let (raw, modes) = self.subject(i, &mut z, &mut eta);
             let Ok(modes) = modes else {
                 acc.failed += 1;
                 continue;
             };
+            let cov = raw.covariates();
             let mut kernel = Kernel::new(&modes);
             for (r, reg) in self.regimens.iter().enumerate() {
                 let own;
