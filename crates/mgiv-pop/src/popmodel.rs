@@ -206,6 +206,24 @@ impl PopModel {
         eta: &[f64],
         baseline_mmol_l: f64,
     ) -> Option<IndividualParams> {
+        let lp = self.log_params(ln_weight_kg, ln_scr_mg_dl, pre_eclampsia, eta)?;
+        Some(self.params_from(lp.map(f64::exp), baseline_mmol_l))
+    }
+
+    /// Whether [`Self::log_params`] gives the parameters (every covariate effect log-linear).
+    pub fn is_log_linear(&self) -> bool {
+        self.log_linear.is_some()
+    }
+
+    /// ln [CL, V1, Q, V2] of [`Self::individual_from_logs`] (None: no log-linear form).
+    #[inline]
+    pub fn log_params(
+        &self,
+        ln_weight_kg: f64,
+        ln_scr_mg_dl: f64,
+        pre_eclampsia: bool,
+        eta: &[f64],
+    ) -> Option<[f64; 4]> {
         let ll = self.log_linear.as_ref()?;
         let mut lp = [0.0; 4];
         for (k, l) in lp.iter_mut().enumerate() {
@@ -216,16 +234,23 @@ impl PopModel {
         for (e, &k) in eta.iter().zip(&self.eta_params) {
             lp[k] += e;
         }
+        Some(lp)
+    }
+
+    /// Individual parameters from [CL, V1, Q, V2] (Q and V2 ignored for a one-compartment
+    /// model) and a baseline.
+    #[inline]
+    pub fn params_from(&self, p: [f64; 4], baseline_mmol_l: f64) -> IndividualParams {
         let par = &self.spec.parameters;
-        Some(IndividualParams {
-            cl_l_h: lp[0].exp(),
-            v1_l: lp[1].exp(),
-            q_l_h: if self.two_cmt { lp[2].exp() } else { 0.0 },
-            v2_l: if self.two_cmt { lp[3].exp() } else { 0.0 },
+        IndividualParams {
+            cl_l_h: p[0],
+            v1_l: p[1],
+            q_l_h: if self.two_cmt { p[2] } else { 0.0 },
+            v2_l: if self.two_cmt { p[3] } else { 0.0 },
             ka_h: par.ka_h,
             f_im: par.f_im,
             baseline_mmol_l,
-        })
+        }
     }
 
     /// Number of random effects.
