@@ -180,6 +180,8 @@ pub struct Batch {
     /// step factors [step][lane]
     e: [Vec<f64>; 2],
     g: [Vec<f64>; 2],
+    /// e^(−λh) − 1 of one mode for 4 lanes, per step length (scratch of `prepare`)
+    em1: Vec<[f64; W]>,
     /// outputs `[time][lane]` (mmol/L)
     pub out: Vec<f64>,
     pub peak_mmol_l: Vec<f64>,
@@ -207,6 +209,7 @@ impl Batch {
             base: v(),
             e: [Vec::new(), Vec::new()],
             g: [Vec::new(), Vec::new()],
+            em1: Vec::new(),
             out: Vec::new(),
             peak_mmol_l: v(),
             peak_time_h: v(),
@@ -275,7 +278,6 @@ impl Batch {
         if self.out.len() < grid.n_out * BATCH {
             self.out.resize(grid.n_out * BATCH, 0.0);
         }
-        self.prepare(grid);
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx2") {
@@ -298,9 +300,11 @@ impl Batch {
         }
     }
 
-    /// Padding, step factors (once per subject, mode and distinct step length) and the
-    /// initial state.
-    fn prepare(&mut self, grid: &FixedGrid) {
+    /// Padding and the step factors (once per subject, mode and distinct step length), 4 lanes
+    /// at a time with the 4-lane `expm1` of [`crate::simd`] (2 ulp of libm's, which the
+    /// event-driven kernel uses: outputs agree to 1e-13, tested).
+    #[inline(always)]
+    fn prepare<V: V4>(&mut self, grid: &FixedGrid) {
         // pad to a multiple of W lanes with copies of the first subject (results unused)
         let n = self.n.next_multiple_of(W);
         for s in self.n..n {
@@ -316,26 +320,33 @@ impl Batch {
             self.e[i].resize(ns * BATCH, 1.0);
             self.g[i].resize(ns * BATCH, 0.0);
         }
-        let mut em1 = vec![0.0; ns];
-        for s in 0..n {
-            let l = self.lanes[if s < self.n { s } else { 0 }];
-            for i in 0..l.n {
-                let (lam, ci) = (l.lambda_h[i], l.coef_per_l[i]);
+        self.em1.resize(ns, [0.0; W]);
+        let zero = V::splat(0.0);
+        for q in (0..n).step_by(W) {
+            for i in 0..2 {
+                let lam = V::load(&self.lam[i][q..q + W]);
+                let ci = V::load(&self.coef[i][q..q + W]);
+                // lanes with mode i (the second mode of a one-compartment subject has none)
+                let mut has = [0.0; W];
+                for (k, h) in has.iter_mut().enumerate() {
+                    let s = if q + k < self.n { q + k } else { 0 };
+                    *h = f64::from_bits(if i < self.lanes[s].n { u64::MAX } else { 0 });
+                }
+                let has = V::load(&has);
                 for &(j, how) in &grid.recipe {
                     let x = match how {
-                        None => (-lam * grid.steps[j]).exp_m1(),
-                        Some((a, b)) => em1[a] + em1[b] + em1[a] * em1[b],
+                        None => crate::simd::expm1(zero.sub(lam).mul(V::splat(grid.steps[j]))),
+                        Some((a, b)) => {
+                            let (xa, xb) = (V::load(&self.em1[a]), V::load(&self.em1[b]));
+                            xa.add(xb).add(xa.mul(xb))
+                        }
                     };
-                    em1[j] = x;
+                    x.store(&mut self.em1[j]);
                     // as `mode_factors`
-                    self.e[i][j * BATCH + s] = 1.0 + x;
-                    self.g[i][j * BATCH + s] = ci * (-x) / lam;
-                }
-            }
-            for i in l.n..2 {
-                for j in 0..ns {
-                    self.e[i][j * BATCH + s] = 1.0;
-                    self.g[i][j * BATCH + s] = 0.0;
+                    let e = has.select(V::splat(1.0).add(x), V::splat(1.0));
+                    let g = has.select(ci.mul(zero.sub(x)).div(lam), zero);
+                    e.store(&mut self.e[i][j * BATCH + q..][..W]);
+                    g.store(&mut self.g[i][j * BATCH + q..][..W]);
                 }
             }
         }
@@ -352,7 +363,8 @@ impl Batch {
     /// The whole grid for W lanes at a time: the modes, peak and target state stay in
     /// registers across all steps (lane-major), written out once per output time.
     #[inline(always)]
-    fn groups<V: V4>(&mut self, grid: &FixedGrid, lo: f64) {
+    fn groups<V: Cross>(&mut self, grid: &FixedGrid, lo: f64) {
+        self.prepare::<V>(grid);
         let np = self.n.next_multiple_of(W);
         for q in (0..np).step_by(W) {
             self.group::<V>(grid, lo, q);
@@ -360,7 +372,7 @@ impl Batch {
     }
 
     #[inline(always)]
-    fn group<V: V4>(&mut self, grid: &FixedGrid, lo: f64, q: usize) {
+    fn group<V: Cross>(&mut self, grid: &FixedGrid, lo: f64, q: usize) {
         let ld = |v: &[f64], o: usize| V::load(&v[o..o + W]);
         let (l0, l1) = (ld(&self.lam[0], q), ld(&self.lam[1], q));
         let (s0, s1) = (ld(&self.ss[0], q), ld(&self.ss[1], q));
@@ -395,9 +407,45 @@ impl Batch {
                 let up = c.gt(pk);
                 pk = up.select(c, pk);
                 pt = up.select(V::splat(p.t), pt);
-                let bits = flag.bits();
+                let mut bits = flag.bits();
                 if bits != 0 {
-                    // the rare lanes with an interior maximum or the crossing: the scalar
+                    // lanes that reach the target in a step where C rises throughout (C′ ≥ 0
+                    // at both ends, so at most one sign change of C′ means none) and started
+                    // below it: the crossing by Halley's method on 4 lanes at once
+                    let start = base.add(m0).add(m1);
+                    let rising = c
+                        .ge(lo_eff)
+                        .and(der0.ge(zero))
+                        .and(der1.ge(zero))
+                        .and(start.lt(lo_v));
+                    let valid = if q + W <= self.n {
+                        (1 << W) - 1
+                    } else {
+                        (1 << (self.n - q)) - 1
+                    };
+                    let vbits = rising.bits() & valid;
+                    if vbits != 0 {
+                        let modal = Modal4 {
+                            l: [l0, l1],
+                            coef: [c0, c1],
+                            ss: [s0, s1],
+                            base,
+                        };
+                        let h = V::splat(grid.steps[j]);
+                        let mut mk = [0.0; W];
+                        for (k, x) in mk.iter_mut().enumerate() {
+                            *x = f64::from_bits(if vbits >> k & 1 == 1 { u64::MAX } else { 0 });
+                        }
+                        let mk = V::load(&mk);
+                        let root = V::cross(&modal, mk, [m0, m1], rate, lo_v, start, h, c);
+                        tt = mk.select(V::splat(t_prev).add(root), tt);
+                        lo_eff = mk.select(inf, lo_eff);
+                        rch = rch.or(mk);
+                        bits &= !vbits;
+                    }
+                }
+                if bits != 0 {
+                    // the rare lanes with an interior maximum or another crossing: the scalar
                     // modal algebra shared with the event-driven kernel
                     let (m0a, m1a, ca) = (m0.to_array(), m1.to_array(), c.to_array());
                     let (e0a, e1a) = (e0.to_array(), e1.to_array());
@@ -490,6 +538,147 @@ fn recipes(steps: &[f64]) -> Vec<(usize, Option<(usize, usize)>)> {
         out.push((j, how));
     }
     out
+}
+
+/// [`Modal4::crossing`] out of line (it runs about once per 4 subjects; inlined, it would
+/// take registers from the step loop), in the same registers as the caller.
+pub(crate) trait Cross: V4 {
+    #[allow(clippy::too_many_arguments)]
+    fn cross(
+        modal: &Modal4<Self>,
+        lanes: Self,
+        m: [Self; 2],
+        rate: Self,
+        lo: Self,
+        fa: Self,
+        h: Self,
+        fb: Self,
+    ) -> Self;
+}
+
+impl Cross for wide::f64x4 {
+    #[inline(never)]
+    fn cross(
+        modal: &Modal4<Self>,
+        lanes: Self,
+        m: [Self; 2],
+        rate: Self,
+        lo: Self,
+        fa: Self,
+        h: Self,
+        fb: Self,
+    ) -> Self {
+        modal.crossing(lanes, m, rate, lo, fa, h, fb)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Cross for crate::simd::Avx {
+    #[inline(never)]
+    fn cross(
+        modal: &Modal4<Self>,
+        lanes: Self,
+        m: [Self; 2],
+        rate: Self,
+        lo: Self,
+        fa: Self,
+        h: Self,
+        fb: Self,
+    ) -> Self {
+        #[target_feature(enable = "avx2")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn avx(
+            modal: &Modal4<crate::simd::Avx>,
+            lanes: crate::simd::Avx,
+            m: [crate::simd::Avx; 2],
+            r: crate::simd::Avx,
+            lo: crate::simd::Avx,
+            fa: crate::simd::Avx,
+            h: crate::simd::Avx,
+            fb: crate::simd::Avx,
+        ) -> crate::simd::Avx {
+            modal.crossing(lanes, m, r, lo, fa, h, fb)
+        }
+        // SAFETY: `Avx` values exist only after the AVX2 check (see `crate::simd`)
+        unsafe { avx(modal, lanes, m, rate, lo, fa, h, fb) }
+    }
+}
+
+/// The two-mode level of 4 lanes within a step at constant rate (the vector form of
+/// [`Lane::eval`] and [`Lane::crossing`], with the 4-lane `expm1` of [`crate::simd`]).
+pub(crate) struct Modal4<V: V4> {
+    l: [V; 2],
+    coef: [V; 2],
+    ss: [V; 2],
+    base: V,
+}
+
+impl<V: V4> Modal4<V> {
+    /// C(s), C′(s) and C″(s) for modes `m` at the start of the step and rate `rate`.
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)]
+    fn eval(&self, m: [V; 2], rate: V, s: V) -> (V, V, V) {
+        let zero = V::splat(0.0);
+        let (mut c, mut d, mut d2) = (self.base, zero, zero);
+        for i in 0..2 {
+            let em1 = crate::simd::expm1(zero.sub(self.l[i].mul(s)));
+            let e = V::splat(1.0).add(em1);
+            c = c.add(m[i].mul(e)).sub(rate.mul(self.ss[i]).mul(em1));
+            let di = rate.mul(self.coef[i]).sub(self.l[i].mul(m[i])).mul(e);
+            d = d.add(di);
+            d2 = d2.sub(self.l[i].mul(di));
+        }
+        (c, d, d2)
+    }
+
+    /// Per lane, the first s in [0, h] with C(s) ≥ lo, given C(0) = `fa` < lo ≤ C(h) = `fb`
+    /// and C rising on [0, h]: [`Lane::crossing`]'s safeguarded Halley iteration from the
+    /// secant point, on the lanes of mask `lanes` until each has converged (other lanes give
+    /// values to be ignored).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn crossing(&self, lanes: V, m: [V; 2], rate: V, lo: V, fa: V, h: V, fb: V) -> V {
+        let (zero, half, two) = (V::splat(0.0), V::splat(0.5), V::splat(2.0));
+        let all = zero.le(zero);
+        let finite = |x: V| {
+            x.gt(V::splat(f64::NEG_INFINITY))
+                .and(x.lt(V::splat(f64::INFINITY)))
+        };
+        let (fa, fb) = (fa.sub(lo), fb.sub(lo));
+        let (mut a, mut b) = (zero, h);
+        let x0 = zero.sub(fa.mul(h).div(fb.sub(fa)));
+        let ok = finite(x0).and(x0.gt(a)).and(x0.lt(b));
+        let mut x = ok.select(x0, half.mul(a.add(b)));
+        let mut root = b;
+        let mut active = lanes;
+        let tol = V::splat(4.0 * f64::EPSILON);
+        let (step_tol, small) = (V::splat(1e-6), V::splat(1e-3));
+        for _ in 0..100 {
+            let (c, d, d2) = self.eval(m, rate, x);
+            let f = c.sub(lo);
+            let up = f.ge(zero);
+            b = up.select(x, b);
+            a = up.select(a, x);
+            // converged: f = 0 or a bracket of a few ulp
+            let bmax = b.gt(small).select(b, small);
+            let done = f.ge(zero).and(f.le(zero)).or(b.sub(a).le(tol.mul(bmax)));
+            let newly = done.and(active);
+            root = newly.select(b, root);
+            active = active.and(newly.select(zero, all));
+            let nx = x.sub(two.mul(f).mul(d).div(two.mul(d).mul(d).sub(f.mul(d2))));
+            let ok = finite(nx).and(nx.gt(a)).and(nx.lt(b));
+            let nx = ok.select(nx, half.mul(a.add(b)));
+            let dx = nx.sub(x);
+            let close = dx.le(step_tol).and(dx.ge(zero.sub(step_tol))).and(active);
+            root = close.select(nx, root);
+            active = active.and(close.select(zero, all));
+            if active.bits() == 0 {
+                break;
+            }
+            x = nx;
+        }
+        root
+    }
 }
 
 #[cfg(test)]
@@ -675,7 +864,6 @@ mod tests {
                 for lo in [1.2, 2.0, f64::INFINITY] {
                     a.run(&grid, lo);
                     b.out.resize(grid.n_out * BATCH, 0.0);
-                    b.prepare(&grid);
                     b.groups::<wide::f64x4>(&grid, lo);
                     let bits = |v: &[f64]| v[..203].iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     for k in 0..grid.n_out {

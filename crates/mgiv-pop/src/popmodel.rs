@@ -80,6 +80,67 @@ pub struct PopModel {
     pub residual: ResidualError,
     /// parameters (PARAM_KEYS index) whose random effect includes between-occasion variability
     pub iov_params: Vec<usize>,
+    /// the parameters' logarithms as linear functions of ln(weight), ln(SCr) and the etas, when
+    /// every covariate effect is a power or a (positive) categorical factor
+    log_linear: Option<LogLinear>,
+}
+
+/// ln P_k = base_k[pre-eclampsia] + w_k·ln(weight) + s_k·ln(SCr) + Σ η (the power effects'
+/// references and the categorical factors folded into `base`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct LogLinear {
+    base: [[f64; 2]; 4],
+    w: [f64; 4],
+    s: [f64; 4],
+}
+
+impl LogLinear {
+    fn new(typical: &[f64; 4], covs: &[CompiledCov], n_params: usize) -> Option<Self> {
+        let mut ll = LogLinear {
+            base: [[0.0; 2]; 4],
+            w: [0.0; 4],
+            s: [0.0; 4],
+        };
+        for (b, &tv) in ll.base.iter_mut().zip(typical).take(n_params) {
+            if !(tv > 0.0 && tv.is_finite()) {
+                return None;
+            }
+            *b = [tv.ln(); 2];
+        }
+        for c in covs {
+            let k = c.param;
+            if k >= n_params {
+                continue;
+            }
+            match (c.effect, c.covariate) {
+                (
+                    CovEffect::Power {
+                        reference,
+                        exponent,
+                    },
+                    CovariateName::WeightKg | CovariateName::ScrMgDl,
+                ) if reference > 0.0 && reference.is_finite() && exponent.is_finite() => {
+                    let slot = if c.covariate == CovariateName::WeightKg {
+                        &mut ll.w[k]
+                    } else {
+                        &mut ll.s[k]
+                    };
+                    *slot += exponent;
+                    for b in &mut ll.base[k] {
+                        *b -= exponent * reference.ln();
+                    }
+                }
+                (CovEffect::Categorical { if_true, if_false }, CovariateName::PreEclampsia)
+                    if if_true > 0.0 && if_false > 0.0 =>
+                {
+                    ll.base[k][0] += if_false.ln();
+                    ll.base[k][1] += if_true.ln();
+                }
+                _ => return None,
+            }
+        }
+        Some(ll)
+    }
 }
 
 impl PopModel {
@@ -116,6 +177,7 @@ impl PopModel {
             })?
         };
         let residual = residual_error(spec, &var)?;
+        let log_linear = LogLinear::new(&typical, &covs, if two_cmt { 4 } else { 2 });
         Ok(PopModel {
             spec: spec.clone(),
             typical,
@@ -126,7 +188,69 @@ impl PopModel {
             omega_chol,
             residual,
             iov_params,
+            log_linear,
         })
+    }
+
+    /// Individual parameters from covariates given by their logarithms (ln weight, ln SCr) and
+    /// random effects, as P_k = exp(ln TV_k + Σ exponent·ln(x/ref) + Σ η): one `exp` per
+    /// parameter instead of a `powf` per power effect and an `exp` per eta. Equal to
+    /// [`Self::typical`] then [`Self::individual`] within a few ulp (tested); None when a
+    /// covariate effect is not log-linear (a linear effect), then use those two.
+    #[inline]
+    pub fn individual_from_logs(
+        &self,
+        ln_weight_kg: f64,
+        ln_scr_mg_dl: f64,
+        pre_eclampsia: bool,
+        eta: &[f64],
+        baseline_mmol_l: f64,
+    ) -> Option<IndividualParams> {
+        let lp = self.log_params(ln_weight_kg, ln_scr_mg_dl, pre_eclampsia, eta)?;
+        Some(self.params_from(lp.map(f64::exp), baseline_mmol_l))
+    }
+
+    /// Whether [`Self::log_params`] gives the parameters (every covariate effect log-linear).
+    pub fn is_log_linear(&self) -> bool {
+        self.log_linear.is_some()
+    }
+
+    /// ln [CL, V1, Q, V2] of [`Self::individual_from_logs`] (None: no log-linear form).
+    #[inline]
+    pub fn log_params(
+        &self,
+        ln_weight_kg: f64,
+        ln_scr_mg_dl: f64,
+        pre_eclampsia: bool,
+        eta: &[f64],
+    ) -> Option<[f64; 4]> {
+        let ll = self.log_linear.as_ref()?;
+        let mut lp = [0.0; 4];
+        for (k, l) in lp.iter_mut().enumerate() {
+            *l = ll.base[k][pre_eclampsia as usize]
+                + ll.w[k] * ln_weight_kg
+                + ll.s[k] * ln_scr_mg_dl;
+        }
+        for (e, &k) in eta.iter().zip(&self.eta_params) {
+            lp[k] += e;
+        }
+        Some(lp)
+    }
+
+    /// Individual parameters from [CL, V1, Q, V2] (Q and V2 ignored for a one-compartment
+    /// model) and a baseline.
+    #[inline]
+    pub fn params_from(&self, p: [f64; 4], baseline_mmol_l: f64) -> IndividualParams {
+        let par = &self.spec.parameters;
+        IndividualParams {
+            cl_l_h: p[0],
+            v1_l: p[1],
+            q_l_h: if self.two_cmt { p[2] } else { 0.0 },
+            v2_l: if self.two_cmt { p[3] } else { 0.0 },
+            ka_h: par.ka_h,
+            f_im: par.f_im,
+            baseline_mmol_l,
+        }
     }
 
     /// Number of random effects.
@@ -452,6 +576,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn log_linear_parameters_match_typical_times_exp_eta() {
+        let pop = builtin_population("pre-eclampsia").unwrap();
+        let mut n_log_linear = 0;
+        for spec in builtin_models().unwrap() {
+            let Ok(m) = PopModel::new(&spec) else {
+                continue;
+            };
+            let k = m.n_eta();
+            let (mut z, mut eta) = (vec![0.0; k], vec![0.0; k]);
+            let mut checked = false;
+            for i in 0..500 {
+                let mut c = pop.draw(&mut SubjectRng::new(3, i, Stream::Covariates));
+                c.pre_eclampsia = i % 2 == 0;
+                m.draw_eta(&mut SubjectRng::new(3, i, Stream::Etas), &mut z, &mut eta);
+                let Some(fast) = m.individual_from_logs(
+                    c.weight_kg.ln(),
+                    c.scr_mg_dl.ln(),
+                    c.pre_eclampsia,
+                    &eta,
+                    c.baseline_mmol_l,
+                ) else {
+                    break;
+                };
+                checked = true;
+                let slow = m.individual(&m.typical(&c), &eta, c.baseline_mmol_l);
+                for (a, b) in [
+                    (slow.cl_l_h, fast.cl_l_h),
+                    (slow.v1_l, fast.v1_l),
+                    (slow.q_l_h, fast.q_l_h),
+                    (slow.v2_l, fast.v2_l),
+                ] {
+                    assert!((a - b).abs() <= 4e-15 * a.abs(), "{}: {a} vs {b}", spec.id);
+                }
+                assert_eq!(slow.baseline_mmol_l, fast.baseline_mmol_l);
+            }
+            n_log_linear += checked as usize;
+            if spec.id == "du-2019" {
+                assert!(
+                    checked,
+                    "du-2019 (power covariates only) has a log-linear form"
+                );
+            }
+        }
+        assert!(n_log_linear >= 2, "{n_log_linear}");
     }
 
     #[test]

@@ -88,37 +88,80 @@ impl Distribution {
             mu,
             sigma,
             log,
-            mean: self.mean,
-            min: self.min,
-            max: self.max,
+            mean: if log { self.mean.ln() } else { self.mean },
+            min: if log { self.min.ln() } else { self.min },
+            max: if log { self.max.ln() } else { self.max },
         }
     }
 }
 
-/// A [`Distribution`] ready to draw from (its constants computed once; same draws).
+/// A [`Distribution`] ready to draw from (its constants computed once; same draws). A
+/// log-normal is drawn and truncated on the log scale (ln x = μ + σz within [ln min, ln max]),
+/// so a caller that needs ln x (power covariate effects) gets it without `exp` and `ln`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sampler {
     mu: f64,
     sigma: f64,
     log: bool,
+    /// mean, min and max on the drawing scale (logarithms for a log-normal)
     mean: f64,
     min: f64,
     max: f64,
+}
+
+/// One drawn value, kept on the scale it was drawn on (its logarithm for a log-normal).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drawn {
+    v: f64,
+    log: bool,
+}
+
+impl Drawn {
+    /// The value.
+    #[inline]
+    pub fn value(self) -> f64 {
+        if self.log {
+            self.v.exp()
+        } else {
+            self.v
+        }
+    }
+
+    /// Its natural logarithm.
+    #[inline]
+    pub fn ln(self) -> f64 {
+        if self.log {
+            self.v
+        } else {
+            self.v.ln()
+        }
+    }
 }
 
 impl Sampler {
     /// One draw, truncated to [min, max] by rejection (at most 64 tries, then clamped).
     #[inline]
     pub fn draw(&self, rng: &mut SubjectRng) -> f64 {
+        self.draw_raw(rng).value()
+    }
+
+    /// [`Self::draw`] on the drawing scale (the same draw).
+    #[inline]
+    pub fn draw_raw(&self, rng: &mut SubjectRng) -> Drawn {
         let mut x = self.mean;
         for _ in 0..64 {
-            let z = self.mu + self.sigma * rng.normal();
-            x = if self.log { z.exp() } else { z };
+            x = self.mu + self.sigma * rng.normal();
             if x >= self.min && x <= self.max {
-                return x;
+                return Drawn {
+                    v: x,
+                    log: self.log,
+                };
             }
         }
-        x.clamp(self.min, self.max)
+        Drawn {
+            v: x.clamp(self.min, self.max),
+            log: self.log,
+        }
     }
 }
 
@@ -136,10 +179,40 @@ impl PopulationSampler {
     /// The same draws as [`PopulationSpec::draw`].
     #[inline]
     pub fn draw(&self, rng: &mut SubjectRng) -> Covariates {
-        Covariates {
-            weight_kg: self.weight_kg.draw(rng),
-            scr_mg_dl: self.scr_mg_dl.draw(rng),
+        self.draw_raw(rng).covariates()
+    }
+
+    /// [`Self::draw`] with weight and creatinine on their drawing scales (the same draws).
+    #[inline]
+    pub fn draw_raw(&self, rng: &mut SubjectRng) -> RawCovariates {
+        RawCovariates {
+            weight_kg: self.weight_kg.draw_raw(rng),
+            scr_mg_dl: self.scr_mg_dl.draw_raw(rng),
             baseline_mmol_l: self.baseline_mmol_l.draw(rng),
+            pregnant: self.pregnant,
+            pre_eclampsia: self.pre_eclampsia,
+        }
+    }
+}
+
+/// One virtual subject's covariates as drawn: weight and creatinine on their drawing scales
+/// (see [`Drawn`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawCovariates {
+    pub weight_kg: Drawn,
+    pub scr_mg_dl: Drawn,
+    pub baseline_mmol_l: f64,
+    pub pregnant: bool,
+    pub pre_eclampsia: bool,
+}
+
+impl RawCovariates {
+    #[inline]
+    pub fn covariates(&self) -> Covariates {
+        Covariates {
+            weight_kg: self.weight_kg.value(),
+            scr_mg_dl: self.scr_mg_dl.value(),
+            baseline_mmol_l: self.baseline_mmol_l,
             pregnant: self.pregnant,
             pre_eclampsia: self.pre_eclampsia,
         }

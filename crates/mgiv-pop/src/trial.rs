@@ -29,9 +29,9 @@ use serde::Serialize;
 use crate::grid::{Batch, FixedGrid};
 use crate::kernel::{Kernel, Plan, SubjectSummary};
 use crate::popmodel::PopModel;
-use crate::population::Covariates;
+use crate::population::{Covariates, RawCovariates};
 use crate::population::{PopulationSampler, PopulationSpec};
-use crate::rng::{Stream, SubjectRng};
+use crate::rng::{RunKey, Stream, SubjectRng};
 use crate::simd::V4;
 
 /// Histogram bin width for concentrations (mmol/L).
@@ -65,6 +65,9 @@ pub struct TrialConfig {
     pub thresholds_mmol_l: Vec<f64>,
 }
 
+/// One subject as drawn: covariates and modes (None: parameters the solver cannot use).
+type Drawn = (RawCovariates, Option<Modes>);
+
 struct Prepared {
     label: String,
     spec: RegimenSpec,
@@ -81,6 +84,8 @@ pub struct Trial {
     sampler: PopulationSampler,
     regimens: Vec<Prepared>,
     cfg: TrialConfig,
+    /// the seed's part of every subject's generator state
+    key: RunKey,
     warnings: Vec<Warning>,
 }
 
@@ -194,6 +199,7 @@ impl Trial {
             population: population.clone(),
             sampler: population.sampler(),
             regimens: prepared,
+            key: RunKey::new(cfg.seed),
             cfg,
             warnings,
         })
@@ -229,7 +235,10 @@ impl Trial {
                     acc
                 },
             )
-            .reduce(|| Accumulator::new(shape), Accumulator::merge)
+            // reduce_with: no empty identity accumulator (2.4 MB of fresh pages per leaf for
+            // the 1 M × 48 trial) to merge each partial result into
+            .reduce_with(Accumulator::merge)
+            .unwrap_or_else(|| Accumulator::new(shape))
     }
 
     fn simulate_block(&self, start: u64, end: u64, acc: &mut Accumulator) {
@@ -245,23 +254,54 @@ impl Trial {
         self.regimens.iter().all(|r| r.grid.is_some())
     }
 
-    /// Subject i's covariates and modes (Err: parameters the solver cannot use).
-    #[inline]
-    fn subject(
-        &self,
-        i: u64,
-        z: &mut [f64],
-        eta: &mut [f64],
-    ) -> (Covariates, Result<Modes, MgivError>) {
-        let seed = self.cfg.seed;
-        let cov = self
-            .sampler
-            .draw(&mut SubjectRng::new(seed, i, Stream::Covariates));
-        self.model
-            .draw_eta(&mut SubjectRng::new(seed, i, Stream::Etas), z, eta);
-        let tv = self.model.typical(&cov);
-        let p = self.model.individual(&tv, eta, cov.baseline_mmol_l);
-        (cov, Modes::from_params(&p))
+    /// Subjects [i, i + n) (n ≤ 4) into `out`: covariates (weight and creatinine on their
+    /// drawing scales) and modes (None: parameters the solver cannot use). Where the model has a
+    /// log-linear form ([`PopModel::log_params`]: the log-normal covariates' logarithms as
+    /// drawn, no `powf`) the parameters come from one 4-lane `exp` per parameter
+    /// ([`crate::simd::exp`], each lane on its own, so a subject's parameters do not depend on
+    /// its neighbours); else from typical values × e^η. Both paths of the trial draw here.
+    fn subjects4(&self, i: u64, n: usize, z: &mut [f64], eta: &mut [f64], out: &mut Vec<Drawn>) {
+        out.clear();
+        let mut lp = [[0.0; 4]; 4]; // [parameter][lane]
+        for k in 0..n.min(4) {
+            let key = self.key.subject(i + k as u64);
+            let raw = self
+                .sampler
+                .draw_raw(&mut SubjectRng::from_key(key, Stream::Covariates));
+            self.model
+                .draw_eta(&mut SubjectRng::from_key(key, Stream::Etas), z, eta);
+            let ln = self.model.log_params(
+                raw.weight_kg.ln(),
+                raw.scr_mg_dl.ln(),
+                raw.pre_eclampsia,
+                eta,
+            );
+            let modes = match ln {
+                Some(l) => {
+                    for (row, x) in lp.iter_mut().zip(l) {
+                        row[k] = x;
+                    }
+                    None // replaced below by the 4-lane parameters
+                }
+                None => {
+                    let cov = raw.covariates();
+                    let tv = self.model.typical(&cov);
+                    Modes::from_params(&self.model.individual(&tv, eta, cov.baseline_mmol_l)).ok()
+                }
+            };
+            out.push((raw, modes));
+        }
+        if self.model.is_log_linear() {
+            let mut p = [[0.0; 4]; 4];
+            for (q, row) in p.iter_mut().zip(&lp) {
+                *q = crate::simd::exp(wide::f64x4::new(*row)).to_array();
+            }
+            for (k, (raw, modes)) in out.iter_mut().enumerate() {
+                let params = [p[0][k], p[1][k], p[2][k], p[3][k]];
+                *modes =
+                    Modes::from_params(&self.model.params_from(params, raw.baseline_mmol_l)).ok();
+            }
+        }
     }
 
     /// The fixed-grid path: subjects in structure-of-arrays batches (same draws, same
@@ -286,22 +326,28 @@ impl Trial {
         let (mut z, mut eta) = (vec![0.0; k], vec![0.0; k]);
         let (lo, hi) = cfg.target_mmol_l;
         let mut batch = Batch::new();
+        let mut drawn = Vec::with_capacity(4);
         let mut i = start;
         while i < end {
             batch.clear();
             who.clear();
-            while i < end && !batch.is_full() {
-                let (cov, modes) = self.subject(i, &mut z, &mut eta);
-                match modes {
-                    Ok(m) => {
-                        batch.push(&m);
-                        if sink.is_some() {
-                            who.push((i, cov));
+            let mut room = crate::grid::BATCH;
+            while i < end && room > 0 {
+                let n = (end - i).min(4).min(room as u64) as usize;
+                self.subjects4(i, n, &mut z, &mut eta, &mut drawn);
+                for (k, (raw, modes)) in drawn.iter().enumerate() {
+                    match modes {
+                        Some(m) => {
+                            batch.push(m);
+                            if sink.is_some() {
+                                who.push((i + k as u64, raw.covariates()));
+                            }
                         }
+                        None => acc.failed += 1,
                     }
-                    Err(_) => acc.failed += 1,
                 }
-                i += 1;
+                i += n as u64;
+                room -= n;
             }
             for (r, reg) in self.regimens.iter().enumerate() {
                 if let Some(g) = &reg.grid {
@@ -336,13 +382,18 @@ impl Trial {
         let mut z = vec![0.0; k];
         let mut eta = vec![0.0; k];
         let (lo, hi) = cfg.target_mmol_l;
+        let mut drawn = Vec::with_capacity(4);
         for i in start..end {
-            let (cov, modes) = self.subject(i, &mut z, &mut eta);
-            let Ok(modes) = modes else {
+            if (i - start).is_multiple_of(4) {
+                self.subjects4(i, (end - i).min(4) as usize, &mut z, &mut eta, &mut drawn);
+            }
+            let (raw, modes) = &drawn[((i - start) % 4) as usize];
+            let Some(modes) = modes else {
                 acc.failed += 1;
                 continue;
             };
-            let mut kernel = Kernel::new(&modes);
+            let cov = raw.covariates();
+            let mut kernel = Kernel::new(modes);
             for (r, reg) in self.regimens.iter().enumerate() {
                 let own;
                 let plan = match &reg.fixed {
