@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use mgiv_core::error::{invalid, MgivError};
 
-use crate::rng::SplitMix64;
+use crate::rng::SeededRng;
 
 /// The fitted parameter file shipped with mgiv (written by `mgiv brain fit-csf --write`).
 pub const CSF_MODEL_TOML: &str = include_str!("../../../data/brain/csf-model.toml");
@@ -219,7 +219,7 @@ impl CsfModelFile {
     /// `n` parameter sets drawn from the approximate posterior (Laplace, Birge-inflated, for the
     /// transfer constants; independent normals for R0 and f_i), reproducibly from `seed`.
     pub fn sample(&self, variant: CsfVariant, n: usize, seed: u64) -> Vec<CsfParams> {
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = SeededRng::new(seed);
         let mut out = Vec::with_capacity(n);
         let c = &self.saturable.covariance_ln;
         // Cholesky of the 2×2 covariance

@@ -340,7 +340,7 @@ pub fn blood_pressure_course(
 ) -> BpCourse {
     let (sbp, dbp) = blood_pressure_change(c, times_h, serum_mmol_l, baseline_mmol_l);
     let omega = (1.0 + c.assumed_parameter_rse.powi(2)).ln().sqrt();
-    let mut rng = crate::rng::SplitMix64::new(seed);
+    let mut rng = crate::rng::SeededRng::new(seed);
     let n = n_draws.max(1);
     let mut s_draws = Vec::with_capacity(n);
     let mut d_draws = Vec::with_capacity(n);
