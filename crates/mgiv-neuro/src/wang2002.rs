@@ -241,6 +241,12 @@ struct Block {
     s_nmda: Vec<f64>,
     last_spike: Vec<i64>,
     spiked: Vec<bool>,
+    /// scratch: Mg-block factor of this step, per neuron
+    mg_b: Vec<f64>,
+    /// set by the vector pass: some neuron spiked or drew 4+ background events this step
+    any_event: bool,
+    /// some stimulus rate of this block is positive (stimulus spikes must be drawn)
+    stim_on: bool,
     bg_s: [Vec<u64>; 4],
     bg_bits: Vec<u64>,
     rng_stim: Vec<Rng>,
@@ -345,6 +351,9 @@ pub fn run_decision_with_progress(
                 s_nmda: vec![0.0; len],
                 last_spike: vec![i64::MIN / 2; len],
                 spiked: vec![false; len],
+                mg_b: vec![0.0; len],
+                any_event: false,
+                stim_on: false,
                 bg_s: {
                     let st: Vec<[u64; 4]> = (first..last)
                         .map(|i| Rng::stream(cfg.seed, StreamKind::Background, i as u64).state())
@@ -754,11 +763,16 @@ fn step_block_arith<const PER_SYN: bool>(
     let [s0, s1, s2, s3] = &mut b.bg_s;
     crate::rng::xoshiro_step_soa(s0, s1, s2, s3, &mut b.bg_bits[..n]);
     let bits = &b.bg_bits[..n];
+    // Mg block in its own pass: the exp is a long dependency chain, and a short loop lets the
+    // processor overlap many iterations of it (same arithmetic, same bits)
+    let mg_b = &mut b.mg_b[..n];
+    let mut any = 0u64;
+    mg_block_pass(&v[..n], mg_b, k.gamma, k.mg_factor);
     for i in 0..n {
         // --- state update (forward Euler, all derivatives from the old state)
         let vi = v[i];
         let not_refractory = k.m - ls[i] >= g.ref_steps;
-        let block = 1.0 / (1.0 + crate::fastmath::exp(-k.gamma * vi) * k.mg_factor);
+        let block = mg_b[i];
         let i_syn = g.g_l * (vi - k.e_l)
             + (sa[i] + se[i]) * (vi - k.v_e)
             + g.g_nmda * (vi - k.v_e) * block
@@ -767,7 +781,8 @@ fn step_block_arith<const PER_SYN: bool>(
         let v_new = if not_refractory { v_new } else { vi };
         v[i] = v_new;
         // --- threshold
-        sp[i] = not_refractory & (v_new > k.v_t);
+        let spk = not_refractory & (v_new > k.v_t);
+        sp[i] = spk;
         // --- synaptic variables: Euler decay, then this step's arrivals (slot 'synapses')
         let (da, dg) = if PER_SYN {
             (aa[i], ag[i])
@@ -779,6 +794,7 @@ fn step_block_arith<const PER_SYN: bool>(
         // background Poisson input: binomial count by inversion, branch-free for counts < 4
         let u = crate::rng::bits_to_uniform(bits[i]);
         let cnt = (u >= h[0]) as u32 + (u >= h[1]) as u32 + (u >= h[2]) as u32 + (u >= h[3]) as u32;
+        any |= ((u >= h[3]) | spk) as u64;
         se[i] = (se[i] - k.a_ampa * se[i]) + cnt as f64 * g.g_ext;
         let x = xs[i];
         let s = sn[i];
@@ -786,6 +802,7 @@ fn step_block_arith<const PER_SYN: bool>(
         let inc = if ls[i] == arrive { g.x_inc } else { 0.0 };
         xs[i] = (x - k.a_rise * x) + inc;
     }
+    b.any_event = any != 0;
     // NMDA sum for the summed variable, four fixed partial sums (deterministic order)
     let mut acc = [0.0f64; 4];
     let chunks = sn.chunks_exact(4);
@@ -803,6 +820,25 @@ fn step_block_arith<const PER_SYN: bool>(
     b.s_nmda_sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + tail;
 }
 
+/// `out[i] = 1 / (1 + exp(−γ·v[i])·[Mg]/K0)`, eight neurons per iteration (two independent vectors
+/// in flight hide the latency of the exp polynomial; each value is computed exactly as alone).
+#[inline(always)]
+fn mg_block_pass(v: &[f64], out: &mut [f64], gamma: f64, mg_factor: f64) {
+    let f = |vi: f64| 1.0 / (1.0 + crate::fastmath::exp(-gamma * vi) * mg_factor);
+    let n = out.len().min(v.len());
+    let h = n / 2;
+    let (o1, o2) = out[..n].split_at_mut(h);
+    let (v1, v2) = v[..n].split_at(h);
+    let (o2, v2) = (&mut o2[..h], &v2[..h]);
+    for i in 0..h {
+        o1[i] = f(v1[i]);
+        o2[i] = f(v2[i]);
+    }
+    if n % 2 == 1 {
+        out[n - 1] = f(v[n - 1]);
+    }
+}
+
 /// Random inputs, stimulus and reset (scalar: one uniform per neuron per step).
 #[inline(always)]
 fn step_block_events(b: &mut Block, g: &GroupStep, k: &StepConsts, bg: &CountSampler) {
@@ -815,6 +851,10 @@ fn step_block_events(b: &mut Block, g: &GroupStep, k: &StepConsts, bg: &CountSam
             let z = r.normal();
             *rate = if k.stim_active { mu + k.sigma * z } else { 0.0 };
         }
+        b.stim_on = b.stim_rate_hz.iter().any(|&r| r > 0.0);
+    }
+    if !(b.any_event || (has_stim && b.stim_on)) {
+        return;
     }
     let n = b.v.len();
     // background counts of 4 or more (probability ~1e-4 per step here): finish the inversion
