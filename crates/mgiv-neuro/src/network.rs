@@ -613,6 +613,29 @@ impl Network {
         record_spikes: bool,
     ) -> Result<RunResult> {
         check_range("seconds", seconds, 0.0, 1e5, "0..100000 s")?;
+        // with several threads the whole time loop runs inside the pool: each step's parallel
+        // loop then starts on a worker that takes part in it, instead of being sent to the pool
+        // from outside and waited for (one wake-up and one hand-back less per step)
+        match self.pool.take() {
+            Some(pool) => {
+                let r =
+                    pool.install(|| self.run_steps(seconds, mg, t_offset_h, record_spikes, true));
+                self.pool = Some(pool);
+                r
+            }
+            None => self.run_steps(seconds, mg, t_offset_h, record_spikes, false),
+        }
+    }
+
+    /// The time loop of [`Network::run`]; `parallel`: called inside the thread pool.
+    fn run_steps(
+        &mut self,
+        seconds: f64,
+        mg: &MgDrive,
+        t_offset_h: f64,
+        record_spikes: bool,
+        parallel: bool,
+    ) -> Result<RunResult> {
         let dt = self.spec.dt_ms;
         let n_steps = (seconds * 1000.0 / dt).round() as i64;
         let consts = Consts::new(dt, &self.spec.synapses);
@@ -641,7 +664,7 @@ impl Network {
                 new_block,
                 lane,
             };
-            self.step_shards(m, mg_factor, nmda, &global_spikes, &consts);
+            self.step_shards(m, mg_factor, nmda, &global_spikes, &consts, parallel);
             self.collect_spikes(&mut global_spikes);
             for &g in &global_spikes {
                 let p = self.pops.partition_point(|ps| ps.end <= g as usize);
@@ -718,8 +741,8 @@ impl Network {
         ev_ptr
     }
 
-    /// The data every shard reads during a step, beside the shards themselves and the pool.
-    fn parts(&mut self) -> (StepInputs<'_>, &mut [Shard], Option<&rayon::ThreadPool>) {
+    /// The data every shard reads during a step, beside the shards themselves.
+    fn parts(&mut self) -> (StepInputs<'_>, &mut [Shard]) {
         let inputs = StepInputs {
             pops: &self.pops,
             proj_w: &self.proj_w,
@@ -728,10 +751,10 @@ impl Network {
             s_global: &self.s_global,
             s_blk: &self.s_blk,
         };
-        (inputs, &mut self.shards, self.pool.as_ref())
+        (inputs, &mut self.shards)
     }
 
-    /// Advance every shard by step `m`, in parallel when a pool exists.
+    /// Advance every shard by step `m`; `parallel`: on the current rayon pool.
     fn step_shards(
         &mut self,
         m: i64,
@@ -739,16 +762,16 @@ impl Network {
         nmda: NmdaStep,
         prev_spikes: &[u32],
         c: &Consts,
+        parallel: bool,
     ) {
         let ring = self.ring;
-        let (inputs, shards, pool) = self.parts();
+        let (inputs, shards) = self.parts();
         let ctx = step_ctx(inputs, ring, m, mg_factor, nmda, prev_spikes, c);
-        match pool {
-            Some(pl) => pl.install(|| shards.par_iter_mut().for_each(|sh| shard_step(sh, &ctx))),
-            None => {
-                for sh in shards.iter_mut() {
-                    shard_step(sh, &ctx);
-                }
+        if parallel {
+            shards.par_iter_mut().for_each(|sh| shard_step(sh, &ctx));
+        } else {
+            for sh in shards.iter_mut() {
+                shard_step(sh, &ctx);
             }
         }
     }
@@ -757,7 +780,7 @@ impl Network {
     /// continues exactly.
     fn flush_spikes(&mut self, prev_spikes: &[u32], c: &Consts) {
         let (ring, m) = (self.ring, self.step);
-        let (inputs, shards, _) = self.parts();
+        let (inputs, shards) = self.parts();
         let ctx = step_ctx(inputs, ring, m, 0.0, NmdaStep::default(), prev_spikes, c);
         for sh in shards.iter_mut() {
             propagate(sh, &ctx);
