@@ -243,6 +243,8 @@ struct Block {
     spiked: Vec<bool>,
     /// scratch: Mg-block factor of this step, per neuron
     mg_b: Vec<f64>,
+    /// scratch of the two-pass Mg block (3 values per neuron)
+    exp_scratch: Vec<f64>,
     /// set by the vector pass: some neuron spiked or drew 4+ background events this step
     any_event: bool,
     /// some stimulus rate of this block is positive (stimulus spikes must be drawn)
@@ -666,6 +668,7 @@ impl Block {
             last_spike: vec![i64::MIN / 2; len],
             spiked: vec![false; len],
             mg_b: vec![0.0; len],
+            exp_scratch: vec![0.0; 3 * len],
             any_event: false,
             stim_on: false,
             bg_s: {
@@ -935,7 +938,7 @@ fn step_block_arith<const PER_SYN: bool>(
     // processor overlap many iterations of it (same arithmetic, same bits)
     let mg_b = &mut b.mg_b[..n];
     let mut any = 0u64;
-    mg_block_pass(&v[..n], mg_b, k.gamma, k.mg_factor);
+    mg_block_pass(&v[..n], mg_b, &mut b.exp_scratch, k.gamma, k.mg_factor);
     for i in 0..n {
         // --- state update (forward Euler, all derivatives from the old state)
         let vi = v[i];
@@ -988,22 +991,28 @@ fn step_block_arith<const PER_SYN: bool>(
     b.s_nmda_sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + tail;
 }
 
-/// `out[i] = 1 / (1 + exp(−γ·v[i])·[Mg]/K0)`, eight neurons per iteration (two independent vectors
-/// in flight hide the latency of the exp polynomial; each value is computed exactly as alone).
+/// `out[i] = 1 / (1 + exp(−γ·v[i])·[Mg]/K0)` in two passes over the neurons ([`exp_head`], then
+/// [`exp_tail`] and the division; `scratch` holds 3 × n intermediate values). Each pass is a
+/// short dependency chain per neuron, so the processor overlaps many neurons' chains; every value
+/// is computed exactly as by [`crate::fastmath::exp`].
+///
+/// [`exp_head`]: crate::fastmath::exp_head
+/// [`exp_tail`]: crate::fastmath::exp_tail
 #[inline(always)]
-fn mg_block_pass(v: &[f64], out: &mut [f64], gamma: f64, mg_factor: f64) {
-    let f = |vi: f64| 1.0 / (1.0 + crate::fastmath::exp(-gamma * vi) * mg_factor);
-    let n = out.len().min(v.len());
-    let h = n / 2;
-    let (o1, o2) = out[..n].split_at_mut(h);
-    let (v1, v2) = v[..n].split_at(h);
-    let (o2, v2) = (&mut o2[..h], &v2[..h]);
-    for i in 0..h {
-        o1[i] = f(v1[i]);
-        o2[i] = f(v2[i]);
+fn mg_block_pass(v: &[f64], out: &mut [f64], scratch: &mut [f64], gamma: f64, mg_factor: f64) {
+    let n = out.len().min(v.len()).min(scratch.len() / 3);
+    let (v, out) = (&v[..n], &mut out[..n]);
+    let (sr, rest) = scratch.split_at_mut(n);
+    let (sp, st) = rest.split_at_mut(n);
+    let (sp, st) = (&mut sp[..n], &mut st[..n]);
+    for i in 0..n {
+        let (r, p, t) = crate::fastmath::exp_head(-gamma * v[i]);
+        sr[i] = r;
+        sp[i] = p;
+        st[i] = t;
     }
-    if n % 2 == 1 {
-        out[n - 1] = f(v[n - 1]);
+    for i in 0..n {
+        out[i] = 1.0 / (1.0 + crate::fastmath::exp_tail(sr[i], sp[i], st[i]) * mg_factor);
     }
 }
 
