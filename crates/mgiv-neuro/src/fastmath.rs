@@ -55,6 +55,28 @@ pub fn exp_tail(r: f64, p: f64, t: f64) -> f64 {
     p * scale
 }
 
+/// Mg-block factors `out[i] = 1 / (1 + exp(−γ·v[i])·mg_factor)` (mg_factor = \[Mg\]/K0) for a
+/// block of neurons, in two passes ([`exp_head`], then [`exp_tail`] and the division; `scratch`
+/// holds 3 × n intermediate values). Each pass is a short dependency chain per neuron, so the
+/// processor overlaps many neurons' chains; every value is computed exactly as with [`exp`].
+#[inline(always)]
+pub fn block_factors(v: &[f64], out: &mut [f64], scratch: &mut [f64], gamma: f64, mg_factor: f64) {
+    let n = out.len().min(v.len()).min(scratch.len() / 3);
+    let (v, out) = (&v[..n], &mut out[..n]);
+    let (sr, rest) = scratch.split_at_mut(n);
+    let (sp, st) = rest.split_at_mut(n);
+    let (sp, st) = (&mut sp[..n], &mut st[..n]);
+    for i in 0..n {
+        let (r, p, t) = exp_head(-gamma * v[i]);
+        sr[i] = r;
+        sp[i] = p;
+        st[i] = t;
+    }
+    for i in 0..n {
+        out[i] = 1.0 / (1.0 + exp_tail(sr[i], sp[i], st[i]) * mg_factor);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

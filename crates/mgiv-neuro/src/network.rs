@@ -273,6 +273,10 @@ struct Shard {
     spike_ring: Vec<Vec<u32>>,
     spikes: Vec<u32>,
     spiked: Vec<bool>,
+    /// scratch: Mg-block factors of this step, and the 3 intermediate values per neuron of
+    /// their two-pass computation (`fastmath::block_factors`)
+    mg_b: Vec<f64>,
+    exp_scratch: Vec<f64>,
 }
 
 /// A built network, ready to run.
@@ -1191,6 +1195,8 @@ impl Shard {
             spike_ring: vec![Vec::new(); ring],
             spikes: Vec::new(),
             spiked: vec![false; nl],
+            mg_b: vec![0.0; nl],
+            exp_scratch: vec![0.0; 3 * nl],
         }
     }
 }
@@ -1673,6 +1679,14 @@ fn update_lif(
 ) {
     let inv_c = 1.0 / p.c_m_pf;
     let n = l1 - l0;
+    crate::fastmath::block_factors(
+        &sh.v[l0..l1],
+        &mut sh.mg_b[l0..l1],
+        &mut sh.exp_scratch[3 * l0..3 * l1],
+        c.gamma,
+        mg_factor,
+    );
+    let mg_b = &sh.mg_b[l0..l1];
     let v = &mut sh.v[l0..l1];
     let ls = &sh.last_spike[l0..l0 + n];
     let gn = if c.sat {
@@ -1686,7 +1700,7 @@ fn update_lif(
     for l in 0..n {
         let vl = v[l];
         let nr = m - ls[l] >= ref_steps;
-        let block = 1.0 / (1.0 + crate::fastmath::exp(-c.gamma * vl) * mg_factor);
+        let block = mg_b[l];
         let i_syn = p.g_l_ns * (vl - p.e_l_mv)
             + ga[l] * (vl - c.e_exc)
             + gn[l] * block * (vl - c.e_exc)

@@ -938,7 +938,7 @@ fn step_block_arith<const PER_SYN: bool>(
     // processor overlap many iterations of it (same arithmetic, same bits)
     let mg_b = &mut b.mg_b[..n];
     let mut any = 0u64;
-    mg_block_pass(&v[..n], mg_b, &mut b.exp_scratch, k.gamma, k.mg_factor);
+    crate::fastmath::block_factors(&v[..n], mg_b, &mut b.exp_scratch, k.gamma, k.mg_factor);
     for i in 0..n {
         // --- state update (forward Euler, all derivatives from the old state)
         let vi = v[i];
@@ -989,31 +989,6 @@ fn step_block_arith<const PER_SYN: bool>(
         tail += r;
     }
     b.s_nmda_sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + tail;
-}
-
-/// `out[i] = 1 / (1 + exp(−γ·v[i])·[Mg]/K0)` in two passes over the neurons ([`exp_head`], then
-/// [`exp_tail`] and the division; `scratch` holds 3 × n intermediate values). Each pass is a
-/// short dependency chain per neuron, so the processor overlaps many neurons' chains; every value
-/// is computed exactly as by [`crate::fastmath::exp`].
-///
-/// [`exp_head`]: crate::fastmath::exp_head
-/// [`exp_tail`]: crate::fastmath::exp_tail
-#[inline(always)]
-fn mg_block_pass(v: &[f64], out: &mut [f64], scratch: &mut [f64], gamma: f64, mg_factor: f64) {
-    let n = out.len().min(v.len()).min(scratch.len() / 3);
-    let (v, out) = (&v[..n], &mut out[..n]);
-    let (sr, rest) = scratch.split_at_mut(n);
-    let (sp, st) = rest.split_at_mut(n);
-    let (sp, st) = (&mut sp[..n], &mut st[..n]);
-    for i in 0..n {
-        let (r, p, t) = crate::fastmath::exp_head(-gamma * v[i]);
-        sr[i] = r;
-        sp[i] = p;
-        st[i] = t;
-    }
-    for i in 0..n {
-        out[i] = 1.0 / (1.0 + crate::fastmath::exp_tail(sr[i], sp[i], st[i]) * mg_factor);
-    }
 }
 
 /// Random inputs, stimulus and reset (scalar: one uniform per neuron per step).
