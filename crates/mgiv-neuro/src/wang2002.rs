@@ -1031,3 +1031,84 @@ fn step_block_events(b: &mut Block, g: &GroupStep, k: &StepConsts, bg: &CountSam
         }
     }
 }
+
+/// What a decision-network result rests on: the model as run, its sources and the strength of the
+/// evidence (issue 14 item 3: one text for the CLI, the web service and Python).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Citation {
+    pub model: &'static str,
+    pub source: &'static str,
+    pub evidence: &'static str,
+}
+
+/// Citation of [`run_decision`] and [`decision_sweep`].
+pub const DECISION_CITATION: Citation = Citation {
+    model: "Wang (2002) decision network, 1600 E + 400 I conductance LIF, AMPA/GABA-A all-to-all, \
+aggregated saturating NMDA with Mg block; forward Euler dt 0.1 ms (as Brian2 examples/frompapers/Wang_2002.py)",
+    source: "Wang XJ 2002 Neuron 36:955-968; Brian2 example Wang_2002.py (Wimmer & Stimberg); \
+NMDA block Jahr & Stevens 1990 J Neurosci 10:3178 (brain.md §1.1, §8.2)",
+    evidence: "NMDA Mg-block law: strong (constants verified, brain-2.md §7.1). Network: a theoretical \
+model; mgiv reproduces Brian2's statistics at 1.0 mM (rates, winner). Network effects of Mg are model predictions, not \
+observations; no clinical or cognitive outcome is implied.",
+};
+
+/// Seed-averaged outcome of the decision network at one \[Mg\].
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepPoint {
+    pub mg_mm: f64,
+    /// runs averaged (seeds 1..=runs)
+    pub runs: u64,
+    /// mean E and I rates over the runs (sum in seed order, divided by `runs`)
+    pub rate_e_hz: f64,
+    pub rate_i_hz: f64,
+    /// runs with a winner (see [`winner_rule`])
+    pub winners: u64,
+}
+
+/// Callbacks of [`decision_sweep`]: progress of each run and each finished run.
+pub trait SweepObserver {
+    /// Fraction done of the run at `mg_mm` with `seed` (as [`run_decision_with_progress`]).
+    fn progress(&mut self, _mg_mm: f64, _seed: u64, _fraction: f64) {}
+    /// The run at `mg_mm` with `seed` finished.
+    fn finished(&mut self, _mg_mm: f64, _seed: u64, _result: &DecisionResult) {}
+}
+
+/// Runs the decision network configured as `template` at each \[Mg\] of `mg_mm` (fixed) with seeds
+/// 1..=`seeds`, and averages rates and counts winners per \[Mg\].
+pub fn decision_sweep(
+    template: &DecisionConfig,
+    mg_mm: &[f64],
+    seeds: u64,
+    observer: &mut dyn SweepObserver,
+) -> Result<Vec<SweepPoint>> {
+    if seeds == 0 || seeds > 1000 {
+        return Err(NeuroError::InvalidParameter {
+            field: "seeds",
+            value: seeds.to_string(),
+            allowed: "1..=1000",
+        });
+    }
+    let mut out = Vec::with_capacity(mg_mm.len());
+    for &mg in mg_mm {
+        let (mut se, mut si, mut sw) = (0.0, 0.0, 0u64);
+        for seed in 1..=seeds {
+            let mut cfg = template.clone();
+            cfg.mg = MgDrive::Fixed(mg);
+            cfg.seed = seed;
+            let r = run_decision_with_progress(&cfg, &mut |f| observer.progress(mg, seed, f))?;
+            se += r.rate_e_hz;
+            si += r.rate_i_hz;
+            sw += r.winner.is_some() as u64;
+            observer.finished(mg, seed, &r);
+        }
+        let n = seeds as f64;
+        out.push(SweepPoint {
+            mg_mm: mg,
+            runs: seeds,
+            rate_e_hz: se / n,
+            rate_i_hz: si / n,
+            winners: sw,
+        });
+    }
+    Ok(out)
+}
