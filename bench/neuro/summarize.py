@@ -39,12 +39,14 @@ if b and m:
     print("sparse-sat with the direct (per-step) NMDA gather in mgiv: Brian2 / mgiv = %.1fx (means), %.1fx (mins)" % (
         statistics.mean(bt) / statistics.mean(mt), min(bt) / min(mt)))
 
-# mgiv per-synapse Wang runs against Brian2's Wang runs
-b = groups.get((("wang2002", 2000, 1), "brian2"), [])
-m = groups.get((("wang2002-per-synapse", 2000, 1), "mgiv"), [])
-if b and m:
-    bt = [float(r["run_s"]) for r in b]
-    mt = [float(r["run_s"]) for r in m]
-    print()
-    print("wang2002 with per-synapse AMPA/GABA delivery in mgiv: Brian2 / mgiv = %.1fx (means), %.1fx (mins)" % (
-        statistics.mean(bt) / statistics.mean(mt), min(bt) / min(mt)))
+# further mgiv Wang variants against Brian2's Wang runs (per-synapse delivery; an earlier build)
+for scen, what in (("wang2002-per-synapse", "with per-synapse AMPA/GABA delivery in mgiv"),
+                   ("wang2002-base", "with the earlier mgiv build (MGIV_BIN_BASE)")):
+    b = groups.get((("wang2002", 2000, 1), "brian2"), [])
+    m = groups.get(((scen, 2000, 1), "mgiv"), [])
+    if b and m:
+        bt = [float(r["run_s"]) for r in b]
+        mt = [float(r["run_s"]) for r in m]
+        print()
+        print("wang2002 %s: Brian2 / mgiv = %.1fx (means), %.1fx (mins)" % (
+            what, statistics.mean(bt) / statistics.mean(mt), min(bt) / min(mt)))

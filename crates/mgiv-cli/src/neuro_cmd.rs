@@ -16,8 +16,8 @@ use mgiv_neuro::plasticity::gb::{self, GbMg, GbParams};
 use mgiv_neuro::plasticity::shouval::{self, ShouvalParams};
 use mgiv_neuro::plasticity::Protocol;
 use mgiv_neuro::wang2002::{
-    run_decision_with_progress, winner_rule, DecisionConfig, DecisionResult, MAX_DECISION_SECONDS,
-    MAX_DECISION_THREADS,
+    decision_sweep, run_decision_with_progress, winner_rule, DecisionConfig, DecisionResult,
+    SweepObserver, DECISION_CITATION, MAX_DECISION_SECONDS, MAX_DECISION_THREADS,
 };
 use mgiv_neuro::{MgBlock, MgBlockPreset, MgDrive, MgSpec, SCOPE_NOTE};
 use plotters::coord::Shift;
@@ -278,14 +278,9 @@ fn provenance(model: &str, source: &str, evidence: &str) -> Value {
     json!({ "model": model, "source": source, "evidence": evidence, "scope_note": SCOPE_NOTE, "mgiv_version": env!("CARGO_PKG_VERSION"), })
 }
 
-const DECISION_MODEL: &str = "Wang (2002) decision network, 1600 E + 400 I conductance LIF, AMPA/GABA-A all-to-all, \
-aggregated saturating NMDA with Mg block; forward Euler dt 0.1 ms (as Brian2 examples/frompapers/Wang_2002.py)";
-const DECISION_SOURCE: &str =
-    "Wang XJ 2002 Neuron 36:955-968; Brian2 example Wang_2002.py (Wimmer & Stimberg); \
-NMDA block Jahr & Stevens 1990 J Neurosci 10:3178 (brain.md §1.1, §8.2)";
-const DECISION_EVIDENCE: &str = "NMDA Mg-block law: strong (constants verified, brain-2.md §7.1). Network: a theoretical \
-model; mgiv reproduces Brian2's statistics at 1.0 mM (rates, winner). Network effects of Mg are model predictions, not \
-observations; no clinical or cognitive outcome is implied.";
+const DECISION_MODEL: &str = DECISION_CITATION.model;
+const DECISION_SOURCE: &str = DECISION_CITATION.source;
+const DECISION_EVIDENCE: &str = DECISION_CITATION.evidence;
 
 // ---------------------------------------------------------------------------------------------
 // decision
@@ -310,14 +305,9 @@ fn progress_printer(label: String) -> impl FnMut(f64) {
     }
 }
 
-fn run_one_decision(
-    mg: MgPoint,
-    block: MgBlock,
-    seconds: f64,
-    seed: u64,
-    threads: usize,
-    record: bool,
-) -> Result<DecisionResult> {
+/// The reference decision configuration with the front end's limits on seconds and threads
+/// checked (\[Mg\] 1.0 mM and seed 1 until set).
+fn decision_config(block: MgBlock, seconds: f64, threads: usize) -> Result<DecisionConfig> {
     if !(seconds.is_finite() && seconds > 0.0 && seconds <= MAX_DECISION_SECONDS) {
         anyhow::bail!(
             "invalid --seconds {seconds} (allowed: above 0 and at most {MAX_DECISION_SECONDS} biological seconds per run; the reference runs are 3-4 s)"
@@ -326,9 +316,55 @@ fn run_one_decision(
     if !(1..=MAX_DECISION_THREADS).contains(&threads) {
         anyhow::bail!("invalid --threads {threads} (allowed: 1 to {MAX_DECISION_THREADS})");
     }
-    let mut cfg = DecisionConfig::reference(mg.mg_mm, seconds, seed);
+    let mut cfg = DecisionConfig::reference(1.0, seconds, 1);
     cfg.block = block;
     cfg.threads = threads;
+    Ok(cfg)
+}
+
+/// A progress bar of one run, keyed by (\[Mg\] bits, seed).
+type RunProgress = ((u64, u64), Box<dyn FnMut(f64)>);
+
+/// Progress bar per run and, when stderr is not a terminal, one line per finished run.
+struct SweepPrinter {
+    log_runs: bool,
+    current: Option<RunProgress>,
+}
+
+impl SweepObserver for SweepPrinter {
+    fn progress(&mut self, mg_mm: f64, seed: u64, fraction: f64) {
+        let key = (mg_mm.to_bits(), seed);
+        if self.current.as_ref().map(|c| c.0) != Some(key) {
+            let label = format!("decision Mg {mg_mm:.3} mM seed {seed}");
+            self.current = Some((key, Box::new(progress_printer(label))));
+        }
+        if let Some((_, p)) = &mut self.current {
+            p(fraction);
+        }
+    }
+
+    fn finished(&mut self, mg_mm: f64, seed: u64, r: &DecisionResult) {
+        self.current = None;
+        if self.log_runs {
+            eprintln!(
+                "decision Mg {mg_mm:.3} mM seed {seed}: E {:.3} Hz, I {:.3} Hz",
+                r.rate_e_hz, r.rate_i_hz
+            );
+        }
+    }
+}
+
+fn run_one_decision(
+    mg: MgPoint,
+    block: MgBlock,
+    seconds: f64,
+    seed: u64,
+    threads: usize,
+    record: bool,
+) -> Result<DecisionResult> {
+    let mut cfg = decision_config(block, seconds, threads)?;
+    cfg.mg = MgDrive::Fixed(mg.mg_mm);
+    cfg.seed = seed;
     cfg.record_selective_spikes = record;
     let label = format!("decision Mg {:.3} mM seed {seed}", mg.mg_mm);
     let mut prog = progress_printer(label);
@@ -719,23 +755,22 @@ fn sweep(a: SweepArgs) -> Result<()> {
                 x: vec![],
                 y: vec![],
             };
-            for mg in &points {
-                let (mut se, mut si, mut sw) = (0.0, 0.0, 0.0);
-                for seed in 1..=a.seeds {
-                    let r = run_one_decision(*mg, block, a.seconds, seed, a.threads, false)?;
-                    se += r.rate_e_hz;
-                    si += r.rate_i_hz;
-                    sw += r.winner.is_some() as u8 as f64;
-                    if !std::io::stderr().is_terminal() && points.len() * a.seeds as usize > 1 {
-                        eprintln!(
-                            "decision Mg {:.3} mM seed {seed}: E {:.3} Hz, I {:.3} Hz",
-                            mg.mg_mm, r.rate_e_hz, r.rate_i_hz
-                        );
-                    }
-                }
-                let n = a.seeds as f64;
+            let template = decision_config(block, a.seconds, a.threads)?;
+            let mg_mm: Vec<f64> = points.iter().map(|p| p.mg_mm).collect();
+            let mut obs = SweepPrinter {
+                log_runs: !std::io::stderr().is_terminal() && points.len() * a.seeds as usize > 1,
+                current: None,
+            };
+            let sweep = decision_sweep(&template, &mg_mm, a.seeds, &mut obs)?;
+            for (mg, sp) in points.iter().zip(&sweep) {
+                let n = sp.runs as f64;
                 let x = mg.t_h.unwrap_or(mg.mg_mm);
-                for (c, v) in [(&mut e, se / n), (&mut i, si / n), (&mut w, 10.0 * sw / n)] {
+                let sw = sp.winners as f64;
+                for (c, v) in [
+                    (&mut e, sp.rate_e_hz),
+                    (&mut i, sp.rate_i_hz),
+                    (&mut w, 10.0 * sw / n),
+                ] {
                     c.x.push(x);
                     c.y.push(v);
                 }

@@ -13,6 +13,16 @@ const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 /// `exp(x)` for finite `x`, clamped to [−700, 700].
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
+    let (r, p, t) = exp_head(x);
+    exp_tail(r, p, t)
+}
+
+/// First half of [`exp`]: range reduction and the first six Horner steps; returns (r, partial
+/// polynomial, rounding word t). `exp_tail(exp_head(x)) == exp(x)` bit for bit (it is how `exp`
+/// is computed); splitting lets a loop run the two halves as two passes, so twice as many
+/// independent evaluations fit in the processor's reorder window.
+#[inline(always)]
+pub fn exp_head(x: f64) -> (f64, f64, f64) {
     let x = x.clamp(-700.0, 700.0);
     let t = x * LOG2E + ROUND_MAGIC;
     let kf = t - ROUND_MAGIC;
@@ -25,6 +35,13 @@ pub fn exp(x: f64) -> f64 {
     p = p * r + 1.0 / 362_880.0;
     p = p * r + 1.0 / 40_320.0;
     p = p * r + 1.0 / 5_040.0;
+    (r, p, t)
+}
+
+/// Second half of [`exp`] (see [`exp_head`]).
+#[inline(always)]
+pub fn exp_tail(r: f64, p: f64, t: f64) -> f64 {
+    let mut p = p;
     p = p * r + 1.0 / 720.0;
     p = p * r + 1.0 / 120.0;
     p = p * r + 1.0 / 24.0;
@@ -36,6 +53,28 @@ pub fn exp(x: f64) -> f64 {
     let k_bits = t.to_bits().wrapping_sub(ROUND_MAGIC.to_bits());
     let scale = f64::from_bits(k_bits.wrapping_add(1023) << 52);
     p * scale
+}
+
+/// Mg-block factors `out[i] = 1 / (1 + exp(−γ·v[i])·mg_factor)` (mg_factor = \[Mg\]/K0) for a
+/// block of neurons, in two passes ([`exp_head`], then [`exp_tail`] and the division; `scratch`
+/// holds 3 × n intermediate values). Each pass is a short dependency chain per neuron, so the
+/// processor overlaps many neurons' chains; every value is computed exactly as with [`exp`].
+#[inline(always)]
+pub fn block_factors(v: &[f64], out: &mut [f64], scratch: &mut [f64], gamma: f64, mg_factor: f64) {
+    let n = out.len().min(v.len()).min(scratch.len() / 3);
+    let (v, out) = (&v[..n], &mut out[..n]);
+    let (sr, rest) = scratch.split_at_mut(n);
+    let (sp, st) = rest.split_at_mut(n);
+    let (sp, st) = (&mut sp[..n], &mut st[..n]);
+    for i in 0..n {
+        let (r, p, t) = exp_head(-gamma * v[i]);
+        sr[i] = r;
+        sp[i] = p;
+        st[i] = t;
+    }
+    for i in 0..n {
+        out[i] = 1.0 / (1.0 + exp_tail(sr[i], sp[i], st[i]) * mg_factor);
+    }
 }
 
 #[cfg(test)]

@@ -273,6 +273,10 @@ struct Shard {
     spike_ring: Vec<Vec<u32>>,
     spikes: Vec<u32>,
     spiked: Vec<bool>,
+    /// scratch: Mg-block factors of this step, and the 3 intermediate values per neuron of
+    /// their two-pass computation (`fastmath::block_factors`)
+    mg_b: Vec<f64>,
+    exp_scratch: Vec<f64>,
 }
 
 /// A built network, ready to run.
@@ -343,77 +347,98 @@ impl NetworkSpec {
             return Err(bad("n_neurons", total, "1..=50000000"));
         }
         for p in &self.populations {
-            let (lo, hi) = p.v_init_mv;
-            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-                return Err(bad("v_init_mv", format!("({lo}, {hi})"), "finite lo <= hi"));
-            }
-            match p.model {
-                NeuronModel::Lif(l) => {
-                    check_range("c_m_pf", l.c_m_pf, 1e-3, 1e9, "> 0")?;
-                    check_range("g_l_ns", l.g_l_ns, 0.0, 1e9, ">= 0")?;
-                    check_range("t_ref_ms", l.t_ref_ms, 0.0, 1e4, "0..10000 ms")?;
-                }
-                NeuronModel::AdEx(a) => {
-                    check_range("c_m_pf", a.c_m_pf, 1e-3, 1e9, "> 0")?;
-                    check_range("delta_t_mv", a.delta_t_mv, 1e-3, 100.0, "> 0")?;
-                    check_range("tau_w_ms", a.tau_w_ms, 1e-3, 1e9, "> 0")?;
-                    check_range("t_ref_ms", a.t_ref_ms, 0.0, 1e4, "0..10000 ms")?;
-                }
-            }
+            p.validate()?;
         }
-        let np = self.populations.len();
-        let mut nmda_delay: Vec<Option<f64>> = vec![None; np];
+        let mut nmda_delay: Vec<Option<f64>> = vec![None; self.populations.len()];
         for pr in &self.projections {
-            if pr.pre >= np || pr.post >= np {
-                return Err(NeuroError::InvalidNetwork(format!(
-                    "projection {}->{} refers to a missing population",
-                    pr.pre, pr.post
-                )));
+            self.validate_projection(pr, &mut nmda_delay)?;
+        }
+        self.validate_inputs()?;
+        let k = &self.synapses;
+        for (f, v) in [
+            ("tau_ampa_ms", k.tau_ampa_ms),
+            ("tau_gaba_ms", k.tau_gaba_ms),
+            ("tau_nmda_rise_ms", k.tau_nmda_rise_ms),
+            ("tau_nmda_decay_ms", k.tau_nmda_decay_ms),
+        ] {
+            check_range(f, v, self.dt_ms, 1e6, ">= dt_ms")?;
+        }
+        Ok(())
+    }
+
+    /// One projection; `nmda_delay` collects the saturating-NMDA delay of each presynaptic
+    /// population (one per population: the gate is presynaptic).
+    fn validate_projection(
+        &self,
+        pr: &ProjectionSpec,
+        nmda_delay: &mut [Option<f64>],
+    ) -> Result<()> {
+        let np = self.populations.len();
+        if pr.pre >= np || pr.post >= np {
+            return Err(NeuroError::InvalidNetwork(format!(
+                "projection {}->{} refers to a missing population",
+                pr.pre, pr.post
+            )));
+        }
+        check_range("weight_ns", pr.weight_ns, 0.0, 1e6, ">= 0 nS")?;
+        let (lo, hi) = pr.delay_ms;
+        check_range(
+            "delay_ms",
+            lo,
+            self.dt_ms * 0.5,
+            1000.0,
+            "at least one time step, at most 1000 ms",
+        )?;
+        check_range("delay_ms", hi, lo, 1000.0, "lo <= hi <= 1000 ms")?;
+        self.validate_connectivity(pr)?;
+        if pr.receptor == Receptor::Nmda && self.synapses.nmda == NmdaModel::Saturating {
+            if lo != hi {
+                return Err(bad(
+                    "delay_ms",
+                    format!("({lo}, {hi})"),
+                    "a single delay for saturating NMDA (the gate is presynaptic)",
+                ));
             }
-            check_range("weight_ns", pr.weight_ns, 0.0, 1e6, ">= 0 nS")?;
-            let (lo, hi) = pr.delay_ms;
-            check_range(
-                "delay_ms",
-                lo,
-                self.dt_ms * 0.5,
-                1000.0,
-                "at least one time step, at most 1000 ms",
-            )?;
-            check_range("delay_ms", hi, lo, 1000.0, "lo <= hi <= 1000 ms")?;
-            match pr.connectivity {
-                Connectivity::Random { p, .. } => {
-                    check_range("connection_probability", p, 0.0, 1.0, "0..1")?;
-                }
-                Connectivity::FixedInDegree { k, .. } => {
-                    if k > self.populations[pr.pre].n {
-                        return Err(bad("in_degree", k, "<= size of the presynaptic population"));
-                    }
-                }
-                Connectivity::OneToOne => {
-                    if self.populations[pr.pre].n != self.populations[pr.post].n {
-                        return Err(NeuroError::InvalidNetwork(
-                            "one-to-one projection between populations of different sizes".into(),
-                        ));
-                    }
-                }
-                Connectivity::AllToAll { .. } => {}
-            }
-            if pr.receptor == Receptor::Nmda && self.synapses.nmda == NmdaModel::Saturating {
-                if lo != hi {
+            match nmda_delay[pr.pre] {
+                Some(d) if d != lo => {
                     return Err(bad(
                         "delay_ms",
-                        format!("({lo}, {hi})"),
-                        "a single delay for saturating NMDA (the gate is presynaptic)",
+                        lo,
+                        "the same NMDA delay for every projection of one presynaptic population",
                     ));
                 }
-                match nmda_delay[pr.pre] {
-                    Some(d) if d != lo => {
-                        return Err(bad("delay_ms", lo, "the same NMDA delay for every projection of one presynaptic population"));
-                    }
-                    _ => nmda_delay[pr.pre] = Some(lo),
-                }
+                _ => nmda_delay[pr.pre] = Some(lo),
             }
         }
+        Ok(())
+    }
+
+    fn validate_connectivity(&self, pr: &ProjectionSpec) -> Result<()> {
+        match pr.connectivity {
+            Connectivity::Random { p, .. } => {
+                check_range("connection_probability", p, 0.0, 1.0, "0..1")?;
+            }
+            Connectivity::FixedInDegree { k, .. } => {
+                if k > self.populations[pr.pre].n {
+                    return Err(bad("in_degree", k, "<= size of the presynaptic population"));
+                }
+            }
+            Connectivity::OneToOne => {
+                if self.populations[pr.pre].n != self.populations[pr.post].n {
+                    return Err(NeuroError::InvalidNetwork(
+                        "one-to-one projection between populations of different sizes".into(),
+                    ));
+                }
+            }
+            Connectivity::AllToAll { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Poisson inputs and spike trains.
+    fn validate_inputs(&self) -> Result<()> {
+        let np = self.populations.len();
+        let sat = self.synapses.nmda == NmdaModel::Saturating;
         for pi in &self.poisson {
             if pi.target >= np {
                 return Err(NeuroError::InvalidNetwork(
@@ -425,7 +450,7 @@ impl NetworkSpec {
             if pi.rate_hz * self.dt_ms * 1e-3 > 1.0 {
                 return Err(bad("rate_hz", pi.rate_hz, "rate * dt <= 1"));
             }
-            if pi.receptor == Receptor::Nmda && self.synapses.nmda == NmdaModel::Saturating {
+            if pi.receptor == Receptor::Nmda && sat {
                 return Err(bad(
                     "receptor",
                     "Nmda",
@@ -439,7 +464,7 @@ impl NetworkSpec {
                     "spike train to a missing neuron".into(),
                 ));
             }
-            if st.receptor == Receptor::Nmda && self.synapses.nmda == NmdaModel::Saturating {
+            if st.receptor == Receptor::Nmda && sat {
                 return Err(bad(
                     "receptor",
                     "Nmda",
@@ -450,14 +475,28 @@ impl NetworkSpec {
                 check_range("times_ms", t, 0.0, 1e9, "finite, >= 0 ms")?;
             }
         }
-        let k = &self.synapses;
-        for (f, v) in [
-            ("tau_ampa_ms", k.tau_ampa_ms),
-            ("tau_gaba_ms", k.tau_gaba_ms),
-            ("tau_nmda_rise_ms", k.tau_nmda_rise_ms),
-            ("tau_nmda_decay_ms", k.tau_nmda_decay_ms),
-        ] {
-            check_range(f, v, self.dt_ms, 1e6, ">= dt_ms")?;
+        Ok(())
+    }
+}
+
+impl PopulationSpec {
+    fn validate(&self) -> Result<()> {
+        let (lo, hi) = self.v_init_mv;
+        if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+            return Err(bad("v_init_mv", format!("({lo}, {hi})"), "finite lo <= hi"));
+        }
+        match self.model {
+            NeuronModel::Lif(l) => {
+                check_range("c_m_pf", l.c_m_pf, 1e-3, 1e9, "> 0")?;
+                check_range("g_l_ns", l.g_l_ns, 0.0, 1e9, ">= 0")?;
+                check_range("t_ref_ms", l.t_ref_ms, 0.0, 1e4, "0..10000 ms")?;
+            }
+            NeuronModel::AdEx(a) => {
+                check_range("c_m_pf", a.c_m_pf, 1e-3, 1e9, "> 0")?;
+                check_range("delta_t_mv", a.delta_t_mv, 1e-3, 100.0, "> 0")?;
+                check_range("tau_w_ms", a.tau_w_ms, 1e-3, 1e9, "> 0")?;
+                check_range("t_ref_ms", a.t_ref_ms, 0.0, 1e4, "0..10000 ms")?;
+            }
         }
         Ok(())
     }
@@ -470,56 +509,9 @@ impl Network {
         if threads == 0 || threads > 1024 {
             return Err(bad("threads", threads, "1..1024"));
         }
-        let dt = spec.dt_ms;
-        let np = spec.populations.len();
-        let mut offsets = vec![0usize; np + 1];
-        for (i, p) in spec.populations.iter().enumerate() {
-            offsets[i + 1] = offsets[i] + p.n;
-        }
-        let n = offsets[np];
-        if spec.projections.len() > u16::MAX as usize {
-            return Err(bad("projections", spec.projections.len(), "at most 65535"));
-        }
+        let lay = Layout::new(&spec)?;
+        let n = lay.n;
         let sat = spec.synapses.nmda == NmdaModel::Saturating;
-        // own-gate delay per population (saturating NMDA)
-        let mut x_delay = vec![None::<i64>; np];
-        let mut max_delay = 1i64;
-        for pr in &spec.projections {
-            let d_hi = (pr.delay_ms.1 / dt).round().max(1.0) as i64;
-            max_delay = max_delay.max(d_hi);
-            if sat && pr.receptor == Receptor::Nmda {
-                x_delay[pr.pre] = Some((pr.delay_ms.0 / dt).round().max(1.0) as i64);
-            }
-        }
-        if max_delay > u16::MAX as i64 {
-            return Err(bad(
-                "delay_ms",
-                max_delay as f64 * dt,
-                "at most 65535 steps",
-            ));
-        }
-        let ring = (max_delay + 1) as usize;
-        let pops: Vec<PopStep> = spec
-            .populations
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let t_ref = match p.model {
-                    NeuronModel::Lif(l) => l.t_ref_ms,
-                    NeuronModel::AdEx(a) => a.t_ref_ms,
-                };
-                PopStep {
-                    first: offsets[i],
-                    end: offsets[i + 1],
-                    model: p.model,
-                    ref_steps: (t_ref / dt).round() as i64,
-                    x_delay: x_delay[i].unwrap_or(1),
-                    has_x: x_delay[i].is_some(),
-                }
-            })
-            .collect();
-        let pop_of = |g: usize| -> usize { offsets.partition_point(|&o| o <= g) - 1 };
-
         // shards: about 4 per thread, split at arbitrary indices
         let n_shards = if threads == 1 {
             1
@@ -527,202 +519,8 @@ impl Network {
             (threads * 4).min(n)
         };
         let bounds: Vec<usize> = (0..=n_shards).map(|s| s * n / n_shards).collect();
-
-        // incoming synapses per post neuron, drawn from that neuron's stream
-        struct Incoming {
-            pre: u32,
-            proj: u16,
-            delay: u16,
-        }
-        let draw = |j: usize| -> Vec<Incoming> {
-            let pj = pop_of(j);
-            let jl = j - offsets[pj];
-            let mut rng = Rng::stream(seed, StreamKind::Connectivity, j as u64);
-            let mut v = Vec::new();
-            for (pi, pr) in spec.projections.iter().enumerate() {
-                if pr.post != pj {
-                    continue;
-                }
-                let (pre_lo, pre_n) = (offsets[pr.pre], spec.populations[pr.pre].n);
-                let same = pr.pre == pr.post;
-                let (dlo, dhi) = (
-                    (pr.delay_ms.0 / dt).round().max(1.0) as u64,
-                    (pr.delay_ms.1 / dt).round().max(1.0) as u64,
-                );
-                let mut push = |il: usize, rng: &mut Rng| {
-                    let d = if dhi > dlo {
-                        dlo + rng.below(dhi - dlo + 1)
-                    } else {
-                        dlo
-                    };
-                    v.push(Incoming {
-                        pre: (pre_lo + il) as u32,
-                        proj: pi as u16,
-                        delay: d as u16,
-                    });
-                };
-                match pr.connectivity {
-                    Connectivity::AllToAll { autapses } => {
-                        for il in 0..pre_n {
-                            if autapses || !same || il != jl {
-                                push(il, &mut rng);
-                            }
-                        }
-                    }
-                    Connectivity::OneToOne => push(jl, &mut rng),
-                    Connectivity::Random { p, autapses } => {
-                        if p >= 1.0 {
-                            for il in 0..pre_n {
-                                if autapses || !same || il != jl {
-                                    push(il, &mut rng);
-                                }
-                            }
-                        } else if p > 0.0 {
-                            // geometric skipping: exact Bernoulli(p) per pair, cost ∝ synapses
-                            let ln_q = (1.0 - p).ln();
-                            let mut il: usize = 0;
-                            loop {
-                                let u = 1.0 - rng.uniform();
-                                let skip = (u.ln() / ln_q).floor();
-                                if !skip.is_finite() || il as f64 + skip >= pre_n as f64 {
-                                    break;
-                                }
-                                il += skip as usize;
-                                if autapses || !same || il != jl {
-                                    push(il, &mut rng);
-                                }
-                                il += 1;
-                                if il >= pre_n {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    Connectivity::FixedInDegree { k, autapses } => {
-                        // Floyd's sampling of k distinct presynaptic indices, then sorted
-                        let avail = if same && !autapses { pre_n - 1 } else { pre_n };
-                        let k = k.min(avail);
-                        let mut chosen: Vec<usize> = Vec::with_capacity(k);
-                        let mut set = std::collections::HashSet::with_capacity(k * 2);
-                        for t in (avail - k)..avail {
-                            let r = rng.below(t as u64 + 1) as usize;
-                            let pick = if set.contains(&r) { t } else { r };
-                            set.insert(pick);
-                            chosen.push(pick);
-                        }
-                        chosen.sort_unstable();
-                        for c in chosen {
-                            // skip over the autapse position
-                            let il = if same && !autapses && c >= jl {
-                                c + 1
-                            } else {
-                                c
-                            };
-                            push(il, &mut rng);
-                        }
-                    }
-                }
-            }
-            v
-        };
-
-        let build_shard = |s: usize| -> Shard {
-            let (lo, hi) = (bounds[s], bounds[s + 1]);
-            let nl = hi - lo;
-            let mut per_pre: Vec<(u32, Syn)> = Vec::new();
-            let mut nmda_seg_ptr = vec![0u32; nl + 1];
-            let mut nmda_seg: Vec<NmdaSeg> = Vec::new();
-            let mut nmda_pre: Vec<u32> = Vec::new();
-            for j in lo..hi {
-                // draw() yields synapses grouped by projection, presynaptic index ascending
-                for inc in draw(j) {
-                    let pr = &spec.projections[inc.proj as usize];
-                    if sat && pr.receptor == Receptor::Nmda {
-                        let first_of_target = nmda_seg.len() == nmda_seg_ptr[j - lo] as usize;
-                        if first_of_target || nmda_seg.last().map(|g| g.proj) != Some(inc.proj) {
-                            nmda_seg.push(NmdaSeg {
-                                end: nmda_pre.len() as u32,
-                                proj: inc.proj,
-                            });
-                        }
-                        nmda_pre.push(inc.pre);
-                        if let Some(g) = nmda_seg.last_mut() {
-                            g.end = nmda_pre.len() as u32;
-                        }
-                    } else {
-                        per_pre.push((
-                            inc.pre,
-                            Syn {
-                                target: (j - lo) as u32,
-                                proj: inc.proj,
-                                delay: inc.delay,
-                            },
-                        ));
-                    }
-                }
-                nmda_seg_ptr[j - lo + 1] = nmda_seg.len() as u32;
-            }
-            // stable sort by presynaptic index keeps target order within a row
-            per_pre.sort_by_key(|e| e.0);
-            let mut out_ptr = vec![0u32; n + 1];
-            for e in &per_pre {
-                out_ptr[e.0 as usize + 1] += 1;
-            }
-            for i in 0..n {
-                out_ptr[i + 1] += out_ptr[i];
-            }
-            let out_syn: Vec<Syn> = per_pre.into_iter().map(|e| e.1).collect();
-            let v: Vec<f64> = (lo..hi)
-                .map(|g| {
-                    let (a, b) = spec.populations[pop_of(g)].v_init_mv;
-                    let mut r = Rng::stream(seed, StreamKind::Init, g as u64);
-                    a + (b - a) * r.uniform()
-                })
-                .collect();
-            Shard {
-                first: lo,
-                n: nl,
-                v,
-                w_ad: vec![0.0; nl],
-                g_ampa: vec![0.0; nl],
-                g_gaba: vec![0.0; nl],
-                x_lin: vec![0.0; nl],
-                s_lin: vec![0.0; nl],
-                g_nmda_sat: vec![0.0; nl],
-                x_pre: vec![0.0; nl],
-                s_pre: vec![0.0; nl],
-                last_spike: vec![i64::MIN / 2; nl],
-                bg_s: {
-                    let st: Vec<[u64; 4]> = (lo..hi)
-                        .map(|g| Rng::stream(seed, StreamKind::Background, g as u64).state())
-                        .collect();
-                    std::array::from_fn(|w| st.iter().map(|x| x[w]).collect())
-                },
-                bg_bits: vec![0; nl],
-                buf_ampa: vec![0.0; ring * nl],
-                buf_gaba: vec![0.0; ring * nl],
-                buf_nmda: vec![0.0; ring * nl],
-                out_ptr,
-                out_syn,
-                nmda_seg_ptr,
-                nmda_seg,
-                nmda_pre,
-                g_blk: vec![[0.0; NMDA_BLOCK]; if sat { nl } else { 0 }],
-                spike_ring: vec![Vec::new(); ring],
-                spikes: Vec::new(),
-                spiked: vec![false; nl],
-            }
-        };
-        let pool = if threads > 1 {
-            Some(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .map_err(|e| NeuroError::Runtime(e.to_string()))?,
-            )
-        } else {
-            None
-        };
+        let pool = thread_pool(threads)?;
+        let build_shard = |s: usize| Shard::build(&spec, &lay, seed, bounds[s], bounds[s + 1]);
         let shards: Vec<Shard> = match &pool {
             Some(pl) => pl.install(|| (0..n_shards).into_par_iter().map(build_shard).collect()),
             None => (0..n_shards).map(build_shard).collect(),
@@ -740,43 +538,14 @@ impl Network {
             .map(|s| (s.out_syn.len() + s.nmda_pre.len()) as u64)
             .sum();
         let proj_w = spec.projections.iter().map(|p| p.weight_ns).collect();
-        let poisson = spec
-            .poisson
-            .iter()
-            .map(|p| {
-                (
-                    p.target,
-                    p.receptor,
-                    CountSampler::binomial(p.n_sources, p.rate_hz * dt * 1e-3),
-                    p.weight_ns,
-                )
-            })
-            .collect();
-        let mut train_events: Vec<(i64, u32, Receptor, f64)> = spec
-            .spike_trains
-            .iter()
-            .flat_map(|st| {
-                let g = (offsets[st.target] + st.neuron) as u32;
-                st.times_ms
-                    .iter()
-                    .map(move |&t| ((t / dt).round() as i64, g, st.receptor, st.weight_ns))
-            })
-            .collect();
-        train_events.sort_by_key(|e| (e.0, e.1));
-        // a gate after step m + k depends on spikes up to step m + k − x_delay, all known at the
-        // start of step m while k ≤ x_delay − 1: lanes s(m − 1), …, s(m + x_delay − 1)
-        let blk_lanes = pops
-            .iter()
-            .filter(|p| p.has_x)
-            .map(|p| (p.x_delay + 1) as usize)
-            .min()
-            .unwrap_or(1)
-            .min(NMDA_BLOCK);
+        let poisson = poisson_samplers(&spec);
+        let train_events = train_events(&spec, &lay.offsets);
+        let blk_lanes = block_lanes(&lay.pops);
         Ok(Network {
             spec,
             shards,
-            pops,
-            ring,
+            pops: lay.pops,
+            ring: lay.ring,
             n,
             n_synapses,
             proj_w,
@@ -848,108 +617,59 @@ impl Network {
         record_spikes: bool,
     ) -> Result<RunResult> {
         check_range("seconds", seconds, 0.0, 1e5, "0..100000 s")?;
+        // with several threads the whole time loop runs inside the pool: each step's parallel
+        // loop then starts on a worker that takes part in it, instead of being sent to the pool
+        // from outside and waited for (one wake-up and one hand-back less per step)
+        match self.pool.take() {
+            Some(pool) => {
+                let r =
+                    pool.install(|| self.run_steps(seconds, mg, t_offset_h, record_spikes, true));
+                self.pool = Some(pool);
+                r
+            }
+            None => self.run_steps(seconds, mg, t_offset_h, record_spikes, false),
+        }
+    }
+
+    /// The time loop of [`Network::run`]; `parallel`: called inside the thread pool.
+    fn run_steps(
+        &mut self,
+        seconds: f64,
+        mg: &MgDrive,
+        t_offset_h: f64,
+        record_spikes: bool,
+        parallel: bool,
+    ) -> Result<RunResult> {
         let dt = self.spec.dt_ms;
         let n_steps = (seconds * 1000.0 / dt).round() as i64;
-        let k = self.spec.synapses;
-        let sat = k.nmda == NmdaModel::Saturating;
-        let np = self.pops.len();
-        let mut pop_counts = vec![0u64; np];
+        let consts = Consts::new(dt, &self.spec.synapses);
+        let inv_k0 = 1.0 / self.spec.synapses.block.k0_mm;
+        let mut pop_counts = vec![0u64; self.pops.len()];
         let mut spikes_out = Vec::new();
-        let ring = self.ring;
-        let consts = Consts {
-            dt,
-            a_ampa: dt / k.tau_ampa_ms,
-            a_gaba: dt / k.tau_gaba_ms,
-            a_rise: dt / k.tau_nmda_rise_ms,
-            a_decay: dt / k.tau_nmda_decay_ms,
-            dt_alpha: dt * k.alpha_nmda_per_ms,
-            e_exc: k.e_exc_mv,
-            e_inh: k.e_inh_mv,
-            gamma: k.block.gamma_per_mv,
-            sat,
-        };
-        let inv_k0 = 1.0 / k.block.k0_mm;
         let mut ev_ptr = self.train_events.partition_point(|e| e.0 < self.step);
         let t0 = Instant::now();
         let mut global_spikes: Vec<u32> = Vec::new();
         let lanes = self.blk_lanes;
-        let blocked = sat && self.nmda_sum == NmdaSum::Blocked && lanes > 1;
+        let blocked = consts.sat && self.nmda_sum == NmdaSum::Blocked && lanes > 1;
         // position in the current NMDA block; a run always starts a new block
         let mut lane = lanes;
         for _ in 0..n_steps {
             let m = self.step;
             let new_block = blocked && lane == lanes;
             if new_block {
-                forecast_gates(
-                    m,
-                    lanes,
-                    ring,
-                    &self.pops,
-                    &self.shards,
-                    &self.s_global,
-                    &mut self.s_blk,
-                    &mut self.x_fc,
-                    &mut self.s_fc,
-                    &consts,
-                );
+                self.forecast(m, &consts);
                 lane = 0;
             }
             let t_h = t_offset_h + m as f64 * dt / 3.6e6;
             let mg_factor = MgBlock::check_mg(mg.mg_mm_at_h(t_h))? * inv_k0;
-            // spike-train events arriving at this step go straight into this step's slot
-            while ev_ptr < self.train_events.len() && self.train_events[ev_ptr].0 <= m {
-                let (st, g, rec, w) = self.train_events[ev_ptr];
-                if st == m {
-                    let si = self.shards.partition_point(|s| s.first + s.n <= g as usize);
-                    let sh = &mut self.shards[si];
-                    let idx = (m as usize % ring) * sh.n + (g as usize - sh.first);
-                    match rec {
-                        Receptor::Ampa => sh.buf_ampa[idx] += w,
-                        Receptor::GabaA => sh.buf_gaba[idx] += w,
-                        Receptor::Nmda => sh.buf_nmda[idx] += w,
-                    }
-                }
-                ev_ptr += 1;
-            }
-            let ctx = StepCtx {
-                m,
-                ring,
-                mg_factor,
-                pops: &self.pops,
-                proj_w: &self.proj_w,
-                projections: &self.spec.projections,
-                poisson: &self.poisson,
-                s_global: &self.s_global,
-                s_blk: &self.s_blk,
-                nmda_blocked: blocked,
+            ev_ptr = self.deliver_train_events(m, ev_ptr);
+            let nmda = NmdaStep {
+                blocked,
                 new_block,
                 lane,
-                prev_spikes: &global_spikes,
-                c: &consts,
             };
-            match &self.pool {
-                Some(pl) => pl.install(|| {
-                    self.shards
-                        .par_iter_mut()
-                        .for_each(|sh| shard_step(sh, &ctx))
-                }),
-                None => {
-                    for sh in self.shards.iter_mut() {
-                        shard_step(sh, &ctx);
-                    }
-                }
-            }
-            global_spikes.clear();
-            for sh in &self.shards {
-                global_spikes.extend_from_slice(&sh.spikes);
-            }
-            if sat {
-                let mut off = 0;
-                for sh in &self.shards {
-                    self.s_global[off..off + sh.n].copy_from_slice(&sh.s_pre);
-                    off += sh.n;
-                }
-            }
+            self.step_shards(m, mg_factor, nmda, &global_spikes, &consts, parallel);
+            self.collect_spikes(&mut global_spikes);
             for &g in &global_spikes {
                 let p = self.pops.partition_point(|ps| ps.end <= g as usize);
                 pop_counts[p] += 1;
@@ -962,25 +682,7 @@ impl Network {
         }
         // deliver the last step's spikes into the buffers so a later run continues exactly
         if !global_spikes.is_empty() {
-            let ctx = StepCtx {
-                m: self.step,
-                ring,
-                mg_factor: 0.0,
-                pops: &self.pops,
-                proj_w: &self.proj_w,
-                projections: &self.spec.projections,
-                poisson: &self.poisson,
-                s_global: &self.s_global,
-                s_blk: &self.s_blk,
-                nmda_blocked: false,
-                new_block: false,
-                lane: 0,
-                prev_spikes: &global_spikes,
-                c: &consts,
-            };
-            for sh in self.shards.iter_mut() {
-                propagate(sh, &ctx);
-            }
+            self.flush_spikes(&global_spikes, &consts);
         }
         let wall_s = t0.elapsed().as_secs_f64();
         let secs = n_steps as f64 * dt * 1e-3;
@@ -1005,6 +707,543 @@ impl Network {
             wall_s,
         })
     }
+
+    /// Forecast the gates of the NMDA block starting at step `m` (see [`forecast_gates`]).
+    fn forecast(&mut self, m: i64, consts: &Consts) {
+        forecast_gates(
+            m,
+            self.blk_lanes,
+            self.ring,
+            &self.pops,
+            &self.shards,
+            &self.s_global,
+            &mut self.s_blk,
+            &mut self.x_fc,
+            &mut self.s_fc,
+            consts,
+        );
+    }
+
+    /// Put the spike-train events of step `m` straight into this step's slot; returns the index
+    /// of the first later event.
+    fn deliver_train_events(&mut self, m: i64, mut ev_ptr: usize) -> usize {
+        let ring = self.ring;
+        while ev_ptr < self.train_events.len() && self.train_events[ev_ptr].0 <= m {
+            let (st, g, rec, w) = self.train_events[ev_ptr];
+            if st == m {
+                let si = self.shards.partition_point(|s| s.first + s.n <= g as usize);
+                let sh = &mut self.shards[si];
+                let idx = (m as usize % ring) * sh.n + (g as usize - sh.first);
+                match rec {
+                    Receptor::Ampa => sh.buf_ampa[idx] += w,
+                    Receptor::GabaA => sh.buf_gaba[idx] += w,
+                    Receptor::Nmda => sh.buf_nmda[idx] += w,
+                }
+            }
+            ev_ptr += 1;
+        }
+        ev_ptr
+    }
+
+    /// The data every shard reads during a step, beside the shards themselves.
+    fn parts(&mut self) -> (StepInputs<'_>, &mut [Shard]) {
+        let inputs = StepInputs {
+            pops: &self.pops,
+            proj_w: &self.proj_w,
+            projections: &self.spec.projections,
+            poisson: &self.poisson,
+            s_global: &self.s_global,
+            s_blk: &self.s_blk,
+        };
+        (inputs, &mut self.shards)
+    }
+
+    /// Advance every shard by step `m`; `parallel`: on the current rayon pool.
+    fn step_shards(
+        &mut self,
+        m: i64,
+        mg_factor: f64,
+        nmda: NmdaStep,
+        prev_spikes: &[u32],
+        c: &Consts,
+        parallel: bool,
+    ) {
+        let ring = self.ring;
+        let (inputs, shards) = self.parts();
+        let ctx = step_ctx(inputs, ring, m, mg_factor, nmda, prev_spikes, c);
+        if parallel {
+            shards.par_iter_mut().for_each(|sh| shard_step(sh, &ctx));
+        } else {
+            for sh in shards.iter_mut() {
+                shard_step(sh, &ctx);
+            }
+        }
+    }
+
+    /// Deliver the spikes of the last step run into the delay buffers, so that a later run
+    /// continues exactly.
+    fn flush_spikes(&mut self, prev_spikes: &[u32], c: &Consts) {
+        let (ring, m) = (self.ring, self.step);
+        let (inputs, shards) = self.parts();
+        let ctx = step_ctx(inputs, ring, m, 0.0, NmdaStep::default(), prev_spikes, c);
+        for sh in shards.iter_mut() {
+            propagate(sh, &ctx);
+        }
+    }
+
+    /// This step's spikes of all shards in ascending global order, and (saturating NMDA) the
+    /// presynaptic gates gathered into one array.
+    fn collect_spikes(&mut self, global_spikes: &mut Vec<u32>) {
+        global_spikes.clear();
+        for sh in &self.shards {
+            global_spikes.extend_from_slice(&sh.spikes);
+        }
+        if !self.s_global.is_empty() {
+            let mut off = 0;
+            for sh in &self.shards {
+                self.s_global[off..off + sh.n].copy_from_slice(&sh.s_pre);
+                off += sh.n;
+            }
+        }
+    }
+}
+
+/// How this step evaluates the saturating-NMDA sum.
+#[derive(Clone, Copy, Default)]
+struct NmdaStep {
+    /// blocked sum in use
+    blocked: bool,
+    /// this step starts a block: compute the block's sums
+    new_block: bool,
+    /// position of this step in its block
+    lane: usize,
+}
+
+/// The network data every shard reads during a step.
+struct StepInputs<'a> {
+    pops: &'a [PopStep],
+    proj_w: &'a [f64],
+    projections: &'a [ProjectionSpec],
+    poisson: &'a [(usize, Receptor, CountSampler, f64)],
+    s_global: &'a [f64],
+    s_blk: &'a [[f64; NMDA_BLOCK]],
+}
+
+fn step_ctx<'a>(
+    inp: StepInputs<'a>,
+    ring: usize,
+    m: i64,
+    mg_factor: f64,
+    nmda: NmdaStep,
+    prev_spikes: &'a [u32],
+    c: &'a Consts,
+) -> StepCtx<'a> {
+    StepCtx {
+        m,
+        ring,
+        mg_factor,
+        pops: inp.pops,
+        proj_w: inp.proj_w,
+        projections: inp.projections,
+        poisson: inp.poisson,
+        s_global: inp.s_global,
+        s_blk: inp.s_blk,
+        nmda_blocked: nmda.blocked,
+        new_block: nmda.new_block,
+        lane: nmda.lane,
+        prev_spikes,
+        c,
+    }
+}
+
+/// A rayon pool of `threads` workers, or none for one thread.
+fn thread_pool(threads: usize) -> Result<Option<rayon::ThreadPool>> {
+    if threads <= 1 {
+        return Ok(None);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map(Some)
+        .map_err(|e| NeuroError::Runtime(e.to_string()))
+}
+
+/// Where the populations lie in the global index and what each needs per step.
+struct Layout {
+    /// first global index of each population, then the total
+    offsets: Vec<usize>,
+    n: usize,
+    /// slots of the delay rings (longest delay in steps + 1)
+    ring: usize,
+    pops: Vec<PopStep>,
+}
+
+impl Layout {
+    fn new(spec: &NetworkSpec) -> Result<Layout> {
+        let dt = spec.dt_ms;
+        let np = spec.populations.len();
+        let mut offsets = vec![0usize; np + 1];
+        for (i, p) in spec.populations.iter().enumerate() {
+            offsets[i + 1] = offsets[i] + p.n;
+        }
+        if spec.projections.len() > u16::MAX as usize {
+            return Err(bad("projections", spec.projections.len(), "at most 65535"));
+        }
+        let sat = spec.synapses.nmda == NmdaModel::Saturating;
+        // own-gate delay per population (saturating NMDA)
+        let mut x_delay = vec![None::<i64>; np];
+        let mut max_delay = 1i64;
+        for pr in &spec.projections {
+            let d_hi = (pr.delay_ms.1 / dt).round().max(1.0) as i64;
+            max_delay = max_delay.max(d_hi);
+            if sat && pr.receptor == Receptor::Nmda {
+                x_delay[pr.pre] = Some((pr.delay_ms.0 / dt).round().max(1.0) as i64);
+            }
+        }
+        if max_delay > u16::MAX as i64 {
+            return Err(bad(
+                "delay_ms",
+                max_delay as f64 * dt,
+                "at most 65535 steps",
+            ));
+        }
+        let pops = spec
+            .populations
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let t_ref = match p.model {
+                    NeuronModel::Lif(l) => l.t_ref_ms,
+                    NeuronModel::AdEx(a) => a.t_ref_ms,
+                };
+                PopStep {
+                    first: offsets[i],
+                    end: offsets[i + 1],
+                    model: p.model,
+                    ref_steps: (t_ref / dt).round() as i64,
+                    x_delay: x_delay[i].unwrap_or(1),
+                    has_x: x_delay[i].is_some(),
+                }
+            })
+            .collect();
+        Ok(Layout {
+            n: offsets[np],
+            offsets,
+            ring: (max_delay + 1) as usize,
+            pops,
+        })
+    }
+
+    /// Population of global neuron `g`.
+    fn pop_of(&self, g: usize) -> usize {
+        self.offsets.partition_point(|&o| o <= g) - 1
+    }
+}
+
+/// One incoming synapse as drawn: presynaptic global index, projection, delay in steps.
+struct Incoming {
+    pre: u32,
+    proj: u16,
+    delay: u16,
+}
+
+/// The presynaptic side of one projection as seen from one postsynaptic neuron.
+struct Source {
+    /// first global index and size of the presynaptic population
+    pre_lo: usize,
+    pre_n: usize,
+    /// the projection connects a population to itself
+    same: bool,
+    /// index of the postsynaptic neuron within its population
+    jl: usize,
+    proj: u16,
+    /// delay range in steps
+    dlo: u64,
+    dhi: u64,
+}
+
+impl Source {
+    /// Whether presynaptic neuron `il` may connect (no autapse unless allowed).
+    fn allowed(&self, il: usize, autapses: bool) -> bool {
+        autapses || !self.same || il != self.jl
+    }
+
+    /// Add the synapse from presynaptic neuron `il`, drawing its delay if the range is wide.
+    fn push(&self, il: usize, rng: &mut Rng, v: &mut Vec<Incoming>) {
+        let d = if self.dhi > self.dlo {
+            self.dlo + rng.below(self.dhi - self.dlo + 1)
+        } else {
+            self.dlo
+        };
+        v.push(Incoming {
+            pre: (self.pre_lo + il) as u32,
+            proj: self.proj,
+            delay: d as u16,
+        });
+    }
+}
+
+/// Incoming synapses of postsynaptic neuron `j`, drawn from that neuron's connectivity stream,
+/// grouped by projection, presynaptic index ascending within each.
+fn draw_incoming(spec: &NetworkSpec, lay: &Layout, seed: u64, j: usize) -> Vec<Incoming> {
+    let dt = spec.dt_ms;
+    let pj = lay.pop_of(j);
+    let mut rng = Rng::stream(seed, StreamKind::Connectivity, j as u64);
+    let mut v = Vec::new();
+    for (pi, pr) in spec.projections.iter().enumerate() {
+        if pr.post != pj {
+            continue;
+        }
+        let src = Source {
+            pre_lo: lay.offsets[pr.pre],
+            pre_n: spec.populations[pr.pre].n,
+            same: pr.pre == pr.post,
+            jl: j - lay.offsets[pj],
+            proj: pi as u16,
+            dlo: (pr.delay_ms.0 / dt).round().max(1.0) as u64,
+            dhi: (pr.delay_ms.1 / dt).round().max(1.0) as u64,
+        };
+        match pr.connectivity {
+            Connectivity::AllToAll { autapses } => draw_all(&src, autapses, &mut rng, &mut v),
+            Connectivity::OneToOne => src.push(src.jl, &mut rng, &mut v),
+            Connectivity::Random { p, autapses } => {
+                if p >= 1.0 {
+                    draw_all(&src, autapses, &mut rng, &mut v);
+                } else if p > 0.0 {
+                    draw_bernoulli(&src, p, autapses, &mut rng, &mut v);
+                }
+            }
+            Connectivity::FixedInDegree { k, autapses } => {
+                draw_fixed_in_degree(&src, k, autapses, &mut rng, &mut v)
+            }
+        }
+    }
+    v
+}
+
+/// Every allowed presynaptic neuron.
+fn draw_all(src: &Source, autapses: bool, rng: &mut Rng, v: &mut Vec<Incoming>) {
+    for il in 0..src.pre_n {
+        if src.allowed(il, autapses) {
+            src.push(il, rng, v);
+        }
+    }
+}
+
+/// Each pair independently with probability `p` (0 < p < 1), by geometric skipping: exact
+/// Bernoulli(p) per pair at a cost proportional to the synapses drawn.
+fn draw_bernoulli(src: &Source, p: f64, autapses: bool, rng: &mut Rng, v: &mut Vec<Incoming>) {
+    let ln_q = (1.0 - p).ln();
+    let mut il: usize = 0;
+    loop {
+        let u = 1.0 - rng.uniform();
+        let skip = (u.ln() / ln_q).floor();
+        if !skip.is_finite() || il as f64 + skip >= src.pre_n as f64 {
+            break;
+        }
+        il += skip as usize;
+        if src.allowed(il, autapses) {
+            src.push(il, rng, v);
+        }
+        il += 1;
+        if il >= src.pre_n {
+            break;
+        }
+    }
+}
+
+/// Exactly `k` distinct presynaptic neurons (at most the allowed ones): Floyd's sampling, then
+/// sorted.
+fn draw_fixed_in_degree(
+    src: &Source,
+    k: usize,
+    autapses: bool,
+    rng: &mut Rng,
+    v: &mut Vec<Incoming>,
+) {
+    let no_self = src.same && !autapses;
+    let avail = if no_self {
+        src.pre_n.saturating_sub(1)
+    } else {
+        src.pre_n
+    };
+    let k = k.min(avail);
+    let mut chosen: Vec<usize> = Vec::with_capacity(k);
+    let mut set = std::collections::HashSet::with_capacity(k * 2);
+    for t in (avail - k)..avail {
+        let r = rng.below(t as u64 + 1) as usize;
+        let pick = if set.contains(&r) { t } else { r };
+        set.insert(pick);
+        chosen.push(pick);
+    }
+    chosen.sort_unstable();
+    for c in chosen {
+        // skip over the autapse position
+        let il = if no_self && c >= src.jl { c + 1 } else { c };
+        src.push(il, rng, v);
+    }
+}
+
+/// Incoming connectivity of one shard: outgoing CSR by presynaptic index (AMPA, GABA-A, linear
+/// NMDA) and per-target segments of saturating-NMDA presynaptic indices.
+struct ShardSynapses {
+    out_ptr: Vec<u32>,
+    out_syn: Vec<Syn>,
+    nmda_seg_ptr: Vec<u32>,
+    nmda_seg: Vec<NmdaSeg>,
+    nmda_pre: Vec<u32>,
+}
+
+impl ShardSynapses {
+    /// Draw the incoming synapses of targets `lo..hi`.
+    fn draw(spec: &NetworkSpec, lay: &Layout, seed: u64, lo: usize, hi: usize) -> ShardSynapses {
+        let sat = spec.synapses.nmda == NmdaModel::Saturating;
+        let n = lay.n;
+        let nl = hi - lo;
+        let mut per_pre: Vec<(u32, Syn)> = Vec::new();
+        let mut nmda_seg_ptr = vec![0u32; nl + 1];
+        let mut nmda_seg: Vec<NmdaSeg> = Vec::new();
+        let mut nmda_pre: Vec<u32> = Vec::new();
+        for j in lo..hi {
+            // draw_incoming yields synapses grouped by projection, presynaptic index ascending
+            for inc in draw_incoming(spec, lay, seed, j) {
+                let pr = &spec.projections[inc.proj as usize];
+                if sat && pr.receptor == Receptor::Nmda {
+                    let first_of_target = nmda_seg.len() == nmda_seg_ptr[j - lo] as usize;
+                    if first_of_target || nmda_seg.last().map(|g| g.proj) != Some(inc.proj) {
+                        nmda_seg.push(NmdaSeg {
+                            end: nmda_pre.len() as u32,
+                            proj: inc.proj,
+                        });
+                    }
+                    nmda_pre.push(inc.pre);
+                    if let Some(g) = nmda_seg.last_mut() {
+                        g.end = nmda_pre.len() as u32;
+                    }
+                } else {
+                    let syn = Syn {
+                        target: (j - lo) as u32,
+                        proj: inc.proj,
+                        delay: inc.delay,
+                    };
+                    per_pre.push((inc.pre, syn));
+                }
+            }
+            nmda_seg_ptr[j - lo + 1] = nmda_seg.len() as u32;
+        }
+        // stable sort by presynaptic index keeps target order within a row
+        per_pre.sort_by_key(|e| e.0);
+        let mut out_ptr = vec![0u32; n + 1];
+        for e in &per_pre {
+            out_ptr[e.0 as usize + 1] += 1;
+        }
+        for i in 0..n {
+            out_ptr[i + 1] += out_ptr[i];
+        }
+        ShardSynapses {
+            out_ptr,
+            out_syn: per_pre.into_iter().map(|e| e.1).collect(),
+            nmda_seg_ptr,
+            nmda_seg,
+            nmda_pre,
+        }
+    }
+}
+
+impl Shard {
+    /// Neurons `lo..hi`: their incoming synapses, initial state and random streams.
+    fn build(spec: &NetworkSpec, lay: &Layout, seed: u64, lo: usize, hi: usize) -> Shard {
+        let sat = spec.synapses.nmda == NmdaModel::Saturating;
+        let syn = ShardSynapses::draw(spec, lay, seed, lo, hi);
+        let (nl, ring) = (hi - lo, lay.ring);
+        let v: Vec<f64> = (lo..hi)
+            .map(|g| {
+                let (a, b) = spec.populations[lay.pop_of(g)].v_init_mv;
+                let mut r = Rng::stream(seed, StreamKind::Init, g as u64);
+                a + (b - a) * r.uniform()
+            })
+            .collect();
+        Shard {
+            first: lo,
+            n: nl,
+            v,
+            w_ad: vec![0.0; nl],
+            g_ampa: vec![0.0; nl],
+            g_gaba: vec![0.0; nl],
+            x_lin: vec![0.0; nl],
+            s_lin: vec![0.0; nl],
+            g_nmda_sat: vec![0.0; nl],
+            x_pre: vec![0.0; nl],
+            s_pre: vec![0.0; nl],
+            last_spike: vec![i64::MIN / 2; nl],
+            bg_s: {
+                let st: Vec<[u64; 4]> = (lo..hi)
+                    .map(|g| Rng::stream(seed, StreamKind::Background, g as u64).state())
+                    .collect();
+                std::array::from_fn(|w| st.iter().map(|x| x[w]).collect())
+            },
+            bg_bits: vec![0; nl],
+            buf_ampa: vec![0.0; ring * nl],
+            buf_gaba: vec![0.0; ring * nl],
+            buf_nmda: vec![0.0; ring * nl],
+            out_ptr: syn.out_ptr,
+            out_syn: syn.out_syn,
+            nmda_seg_ptr: syn.nmda_seg_ptr,
+            nmda_seg: syn.nmda_seg,
+            nmda_pre: syn.nmda_pre,
+            g_blk: vec![[0.0; NMDA_BLOCK]; if sat { nl } else { 0 }],
+            spike_ring: vec![Vec::new(); ring],
+            spikes: Vec::new(),
+            spiked: vec![false; nl],
+            mg_b: vec![0.0; nl],
+            exp_scratch: vec![0.0; 3 * nl],
+        }
+    }
+}
+
+/// Binomial count samplers of the Poisson inputs: (target population, receptor, sampler, weight).
+fn poisson_samplers(spec: &NetworkSpec) -> Vec<(usize, Receptor, CountSampler, f64)> {
+    let dt = spec.dt_ms;
+    spec.poisson
+        .iter()
+        .map(|p| {
+            (
+                p.target,
+                p.receptor,
+                CountSampler::binomial(p.n_sources, p.rate_hz * dt * 1e-3),
+                p.weight_ns,
+            )
+        })
+        .collect()
+}
+
+/// Spike-train events as (step, global neuron, receptor, weight), sorted by step and neuron.
+fn train_events(spec: &NetworkSpec, offsets: &[usize]) -> Vec<(i64, u32, Receptor, f64)> {
+    let dt = spec.dt_ms;
+    let mut ev: Vec<(i64, u32, Receptor, f64)> = spec
+        .spike_trains
+        .iter()
+        .flat_map(|st| {
+            let g = (offsets[st.target] + st.neuron) as u32;
+            st.times_ms
+                .iter()
+                .map(move |&t| ((t / dt).round() as i64, g, st.receptor, st.weight_ns))
+        })
+        .collect();
+    ev.sort_by_key(|e| (e.0, e.1));
+    ev
+}
+
+/// Steps per blocked NMDA gather. A gate after step m + k depends on spikes up to step
+/// m + k − x_delay, all known at the start of step m while k ≤ x_delay − 1: lanes s(m − 1), …,
+/// s(m + x_delay − 1).
+fn block_lanes(pops: &[PopStep]) -> usize {
+    pops.iter()
+        .filter(|p| p.has_x)
+        .map(|p| (p.x_delay + 1) as usize)
+        .min()
+        .unwrap_or(1)
+        .min(NMDA_BLOCK)
 }
 
 struct Consts {
@@ -1018,6 +1257,23 @@ struct Consts {
     e_inh: f64,
     gamma: f64,
     sat: bool,
+}
+
+impl Consts {
+    fn new(dt: f64, k: &SynapseKinetics) -> Consts {
+        Consts {
+            dt,
+            a_ampa: dt / k.tau_ampa_ms,
+            a_gaba: dt / k.tau_gaba_ms,
+            a_rise: dt / k.tau_nmda_rise_ms,
+            a_decay: dt / k.tau_nmda_decay_ms,
+            dt_alpha: dt * k.alpha_nmda_per_ms,
+            e_exc: k.e_exc_mv,
+            e_inh: k.e_inh_mv,
+            gamma: k.block.gamma_per_mv,
+            sat: k.nmda == NmdaModel::Saturating,
+        }
+    }
 }
 
 struct StepCtx<'a> {
@@ -1204,102 +1460,124 @@ unsafe fn shard_step_avx2(sh: &mut Shard, ctx: &StepCtx) {
 #[inline(always)]
 fn shard_step_impl(sh: &mut Shard, ctx: &StepCtx) {
     propagate(sh, ctx);
-    let c = ctx.c;
-    let m = ctx.m;
-    let n = sh.n;
     // saturating NMDA: postsynaptic sum over every incoming synapse (presynaptic-index order)
-    if c.sat && ctx.nmda_blocked {
+    if ctx.c.sat && ctx.nmda_blocked {
         if ctx.new_block {
-            let sb = ctx.s_blk;
-            for j in 0..n {
-                let (a, b) = (sh.nmda_seg_ptr[j] as usize, sh.nmda_seg_ptr[j + 1] as usize);
-                let mut start = if a > 0 {
-                    sh.nmda_seg[a - 1].end as usize
-                } else {
-                    0
-                };
-                let mut g = [0.0f64; NMDA_BLOCK];
-                for seg in &sh.nmda_seg[a..b] {
-                    let pre = &sh.nmda_pre[start..seg.end as usize];
-                    let sum = gather_sum_blk(sb, pre);
-                    let w = ctx.proj_w[seg.proj as usize];
-                    for t in 0..NMDA_BLOCK {
-                        g[t] += w * sum[t];
-                    }
-                    start = seg.end as usize;
-                }
-                sh.g_blk[j] = g;
-            }
+            nmda_block_sums(sh, ctx);
         }
         let t = ctx.lane;
         for (g, b) in sh.g_nmda_sat.iter_mut().zip(&sh.g_blk) {
             *g = b[t];
         }
-    } else if c.sat {
-        let sg = ctx.s_global;
-        for j in 0..n {
-            let (a, b) = (sh.nmda_seg_ptr[j] as usize, sh.nmda_seg_ptr[j + 1] as usize);
-            let mut start = if a > 0 {
-                sh.nmda_seg[a - 1].end as usize
-            } else {
-                0
-            };
-            let mut g = 0.0;
-            for seg in &sh.nmda_seg[a..b] {
-                let pre = &sh.nmda_pre[start..seg.end as usize];
-                let sum = gather_sum(sg, pre);
-                g += ctx.proj_w[seg.proj as usize] * sum;
-                start = seg.end as usize;
-            }
-            sh.g_nmda_sat[j] = g;
-        }
+    } else if ctx.c.sat {
+        nmda_direct_sums(sh, ctx);
     }
-    let slot = (m as usize % ctx.ring) * n;
     sh.spikes.clear();
     // per population segment of this shard
     for (pi, ps) in ctx.pops.iter().enumerate() {
         let lo = ps.first.max(sh.first);
-        let hi = ps.end.min(sh.first + n);
-        if lo >= hi {
-            continue;
+        let hi = ps.end.min(sh.first + sh.n);
+        if lo < hi {
+            step_segment(sh, ctx, pi, ps, lo - sh.first, hi - sh.first);
         }
-        let (l0, l1) = (lo - sh.first, hi - sh.first);
-        match ps.model {
-            NeuronModel::Lif(p) => update_lif(sh, l0, l1, &p, ps.ref_steps, m, ctx.mg_factor, c),
-            NeuronModel::AdEx(p) => update_adex(sh, l0, l1, &p, ps.ref_steps, m, ctx.mg_factor, c),
-        }
-        // synaptic variables, arrivals (slot 'synapses')
-        decay_and_arrive(
-            &mut sh.g_ampa[l0..l1],
-            &mut sh.buf_ampa[slot + l0..slot + l1],
-            c.a_ampa,
-        );
-        decay_and_arrive(
-            &mut sh.g_gaba[l0..l1],
-            &mut sh.buf_gaba[slot + l0..slot + l1],
-            c.a_gaba,
-        );
-        if !c.sat {
-            let xs = &mut sh.x_lin[l0..l1];
-            let ss = &mut sh.s_lin[l0..l1];
-            let bn = &mut sh.buf_nmda[slot + l0..slot + l1];
-            for l in 0..xs.len() {
-                let (x, s) = (xs[l], ss[l]);
-                ss[l] = s + (-c.a_decay * s + c.dt_alpha * x);
-                xs[l] = (x - c.a_rise * x) + bn[l];
-                bn[l] = 0.0;
+    }
+    // remember local spikes of this step for the own-gate delay
+    let r = ctx.m as usize % ctx.ring;
+    let first = sh.first as u32;
+    let mut ring_v = std::mem::take(&mut sh.spike_ring[r]);
+    ring_v.clear();
+    ring_v.extend(sh.spikes.iter().map(|g| g - first));
+    sh.spike_ring[r] = ring_v;
+}
+
+/// Blocked saturating-NMDA sums: the conductances of every step of the new block, per target.
+#[inline(always)]
+fn nmda_block_sums(sh: &mut Shard, ctx: &StepCtx) {
+    let sb = ctx.s_blk;
+    for j in 0..sh.n {
+        let (a, b) = (sh.nmda_seg_ptr[j] as usize, sh.nmda_seg_ptr[j + 1] as usize);
+        let mut start = if a > 0 {
+            sh.nmda_seg[a - 1].end as usize
+        } else {
+            0
+        };
+        let mut g = [0.0f64; NMDA_BLOCK];
+        for seg in &sh.nmda_seg[a..b] {
+            let pre = &sh.nmda_pre[start..seg.end as usize];
+            let sum = gather_sum_blk(sb, pre);
+            let w = ctx.proj_w[seg.proj as usize];
+            for t in 0..NMDA_BLOCK {
+                g[t] += w * sum[t];
             }
-        } else if ps.has_x {
-            let xs = &mut sh.x_pre[l0..l1];
-            let ss = &mut sh.s_pre[l0..l1];
-            for l in 0..xs.len() {
-                let (x, s) = gate_step(xs[l], ss[l], c);
-                xs[l] = x;
-                ss[l] = s;
-            }
+            start = seg.end as usize;
         }
-        // delayed own-gate increments (saturating NMDA)
-        if c.sat && ps.has_x && m >= ps.x_delay {
+        sh.g_blk[j] = g;
+    }
+}
+
+/// Per-step saturating-NMDA sums ([`NmdaSum::Direct`]).
+#[inline(always)]
+fn nmda_direct_sums(sh: &mut Shard, ctx: &StepCtx) {
+    let sg = ctx.s_global;
+    for j in 0..sh.n {
+        let (a, b) = (sh.nmda_seg_ptr[j] as usize, sh.nmda_seg_ptr[j + 1] as usize);
+        let mut start = if a > 0 {
+            sh.nmda_seg[a - 1].end as usize
+        } else {
+            0
+        };
+        let mut g = 0.0;
+        for seg in &sh.nmda_seg[a..b] {
+            let pre = &sh.nmda_pre[start..seg.end as usize];
+            let sum = gather_sum(sg, pre);
+            g += ctx.proj_w[seg.proj as usize] * sum;
+            start = seg.end as usize;
+        }
+        sh.g_nmda_sat[j] = g;
+    }
+}
+
+/// One step of the local neurons `l0..l1` of population `pi`: neuron update and threshold,
+/// synaptic variables and arrivals, Poisson input, reset.
+#[inline(always)]
+fn step_segment(sh: &mut Shard, ctx: &StepCtx, pi: usize, ps: &PopStep, l0: usize, l1: usize) {
+    let (c, m) = (ctx.c, ctx.m);
+    let slot = (m as usize % ctx.ring) * sh.n;
+    match ps.model {
+        NeuronModel::Lif(p) => update_lif(sh, l0, l1, &p, ps.ref_steps, m, ctx.mg_factor, c),
+        NeuronModel::AdEx(p) => update_adex(sh, l0, l1, &p, ps.ref_steps, m, ctx.mg_factor, c),
+    }
+    // synaptic variables, arrivals (slot 'synapses')
+    decay_and_arrive(
+        &mut sh.g_ampa[l0..l1],
+        &mut sh.buf_ampa[slot + l0..slot + l1],
+        c.a_ampa,
+    );
+    decay_and_arrive(
+        &mut sh.g_gaba[l0..l1],
+        &mut sh.buf_gaba[slot + l0..slot + l1],
+        c.a_gaba,
+    );
+    if !c.sat {
+        let xs = &mut sh.x_lin[l0..l1];
+        let ss = &mut sh.s_lin[l0..l1];
+        let bn = &mut sh.buf_nmda[slot + l0..slot + l1];
+        for l in 0..xs.len() {
+            let (x, s) = (xs[l], ss[l]);
+            ss[l] = s + (-c.a_decay * s + c.dt_alpha * x);
+            xs[l] = (x - c.a_rise * x) + bn[l];
+            bn[l] = 0.0;
+        }
+    } else if ps.has_x {
+        let xs = &mut sh.x_pre[l0..l1];
+        let ss = &mut sh.s_pre[l0..l1];
+        for l in 0..xs.len() {
+            let (x, s) = gate_step(xs[l], ss[l], c);
+            xs[l] = x;
+            ss[l] = s;
+        }
+        // delayed own-gate increments
+        if m >= ps.x_delay {
             let r = ((m - ps.x_delay) as usize) % ctx.ring;
             for k in 0..sh.spike_ring[r].len() {
                 let l = sh.spike_ring[r][k] as usize;
@@ -1308,69 +1586,71 @@ fn shard_step_impl(sh: &mut Shard, ctx: &StepCtx) {
                 }
             }
         }
-        // Poisson inputs: one uniform per neuron and input; the count by inversion, branch-free
-        // below 4 events per step (the rare tail is finished separately)
-        for (tgt, rec, sampler, w) in ctx.poisson {
-            if *tgt != pi {
-                continue;
-            }
-            let [s0, s1, s2, s3] = &mut sh.bg_s;
-            let bits = &mut sh.bg_bits[l0..l1];
-            crate::rng::xoshiro_step_soa(
-                &mut s0[l0..l1],
-                &mut s1[l0..l1],
-                &mut s2[l0..l1],
-                &mut s3[l0..l1],
-                bits,
-            );
-            let h = sampler.head();
-            let target = match rec {
-                Receptor::Ampa => &mut sh.g_ampa[l0..l1],
-                Receptor::GabaA => &mut sh.g_gaba[l0..l1],
-                Receptor::Nmda => &mut sh.x_lin[l0..l1],
-            };
-            let bits = &sh.bg_bits[l0..l1];
-            let n_seg = target.len().min(bits.len());
-            for l in 0..n_seg {
-                let u = crate::rng::bits_to_uniform(bits[l]);
-                let cnt = (u >= h[0]) as u32
-                    + (u >= h[1]) as u32
-                    + (u >= h[2]) as u32
-                    + (u >= h[3]) as u32;
-                target[l] += cnt as f64 * w;
-            }
-            for l in 0..n_seg {
-                let u = crate::rng::bits_to_uniform(bits[l]);
-                if u >= h[3] {
-                    target[l] += (sampler.sample_from_uniform(u) - 4) as f64 * w;
-                }
-            }
-        }
-        // reset
-        let v_reset = match ps.model {
-            NeuronModel::Lif(p) => p.v_reset_mv,
-            NeuronModel::AdEx(p) => p.v_reset_mv,
-        };
-        let b_pa = match ps.model {
-            NeuronModel::Lif(_) => 0.0,
-            NeuronModel::AdEx(p) => p.b_pa,
-        };
-        for l in l0..l1 {
-            if sh.spiked[l] {
-                sh.v[l] = v_reset;
-                sh.w_ad[l] += b_pa;
-                sh.last_spike[l] = m;
-                sh.spikes.push((sh.first + l) as u32);
-            }
+    }
+    for (tgt, rec, sampler, w) in ctx.poisson {
+        if *tgt == pi {
+            poisson_input(sh, l0, l1, *rec, sampler, *w);
         }
     }
-    // remember local spikes of this step for the own-gate delay
-    let r = m as usize % ctx.ring;
-    let first = sh.first as u32;
-    let mut ring_v = std::mem::take(&mut sh.spike_ring[r]);
-    ring_v.clear();
-    ring_v.extend(sh.spikes.iter().map(|g| g - first));
-    sh.spike_ring[r] = ring_v;
+    reset_segment(sh, ps, l0, l1, m);
+}
+
+/// Poisson input into `l0..l1`: one uniform per neuron; the count by inversion, branch-free
+/// below 4 events per step (the rare tail is finished separately).
+#[inline(always)]
+fn poisson_input(
+    sh: &mut Shard,
+    l0: usize,
+    l1: usize,
+    rec: Receptor,
+    sampler: &CountSampler,
+    w: f64,
+) {
+    let [s0, s1, s2, s3] = &mut sh.bg_s;
+    let bits = &mut sh.bg_bits[l0..l1];
+    crate::rng::xoshiro_step_soa(
+        &mut s0[l0..l1],
+        &mut s1[l0..l1],
+        &mut s2[l0..l1],
+        &mut s3[l0..l1],
+        bits,
+    );
+    let h = sampler.head();
+    let target = match rec {
+        Receptor::Ampa => &mut sh.g_ampa[l0..l1],
+        Receptor::GabaA => &mut sh.g_gaba[l0..l1],
+        Receptor::Nmda => &mut sh.x_lin[l0..l1],
+    };
+    let bits = &sh.bg_bits[l0..l1];
+    let n_seg = target.len().min(bits.len());
+    for l in 0..n_seg {
+        let u = crate::rng::bits_to_uniform(bits[l]);
+        let cnt = (u >= h[0]) as u32 + (u >= h[1]) as u32 + (u >= h[2]) as u32 + (u >= h[3]) as u32;
+        target[l] += cnt as f64 * w;
+    }
+    for l in 0..n_seg {
+        let u = crate::rng::bits_to_uniform(bits[l]);
+        if u >= h[3] {
+            target[l] += (sampler.sample_from_uniform(u) - 4) as f64 * w;
+        }
+    }
+}
+
+/// Reset of the neurons of `l0..l1` that crossed threshold; their indices go to `sh.spikes`.
+#[inline(always)]
+fn reset_segment(sh: &mut Shard, ps: &PopStep, l0: usize, l1: usize, m: i64) {
+    let (v_reset, b_pa) = match ps.model {
+        NeuronModel::Lif(p) => (p.v_reset_mv, 0.0),
+        NeuronModel::AdEx(p) => (p.v_reset_mv, p.b_pa),
+    };
+    for l in l0..l1 {
+        if sh.spiked[l] {
+            sh.v[l] = v_reset;
+            sh.w_ad[l] += b_pa;
+            sh.last_spike[l] = m;
+            sh.spikes.push((sh.first + l) as u32);
+        }
+    }
 }
 
 /// Euler decay of a conductance, then this step's arrivals from the delay ring (slot cleared).
@@ -1399,6 +1679,14 @@ fn update_lif(
 ) {
     let inv_c = 1.0 / p.c_m_pf;
     let n = l1 - l0;
+    crate::fastmath::block_factors(
+        &sh.v[l0..l1],
+        &mut sh.mg_b[l0..l1],
+        &mut sh.exp_scratch[3 * l0..3 * l1],
+        c.gamma,
+        mg_factor,
+    );
+    let mg_b = &sh.mg_b[l0..l1];
     let v = &mut sh.v[l0..l1];
     let ls = &sh.last_spike[l0..l0 + n];
     let gn = if c.sat {
@@ -1412,7 +1700,7 @@ fn update_lif(
     for l in 0..n {
         let vl = v[l];
         let nr = m - ls[l] >= ref_steps;
-        let block = 1.0 / (1.0 + crate::fastmath::exp(-c.gamma * vl) * mg_factor);
+        let block = mg_b[l];
         let i_syn = p.g_l_ns * (vl - p.e_l_mv)
             + ga[l] * (vl - c.e_exc)
             + gn[l] * block * (vl - c.e_exc)

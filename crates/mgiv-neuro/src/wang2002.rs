@@ -241,6 +241,14 @@ struct Block {
     s_nmda: Vec<f64>,
     last_spike: Vec<i64>,
     spiked: Vec<bool>,
+    /// scratch: Mg-block factor of this step, per neuron
+    mg_b: Vec<f64>,
+    /// scratch of the two-pass Mg block (3 values per neuron)
+    exp_scratch: Vec<f64>,
+    /// set by the vector pass: some neuron spiked or drew 4+ background events this step
+    any_event: bool,
+    /// some stimulus rate of this block is positive (stimulus spikes must be drawn)
+    stim_on: bool,
     bg_s: [Vec<u64>; 4],
     bg_bits: Vec<u64>,
     rng_stim: Vec<Rng>,
@@ -267,13 +275,13 @@ struct GroupStep {
 /// Largest block (neurons); blocks never straddle two groups.
 const BLOCK: usize = 256;
 
-/// Simulate the decision network.
 /// Most biological seconds one decision run may simulate through the front ends (a 2000-neuron
 /// network runs at roughly real time per thread; longer runs belong in a batch job).
 pub const MAX_DECISION_SECONDS: f64 = 600.0;
 /// Most worker threads the front ends accept.
 pub const MAX_DECISION_THREADS: usize = 256;
 
+/// Simulate the decision network.
 pub fn run_decision(cfg: &DecisionConfig) -> Result<DecisionResult> {
     run_decision_with_progress(cfg, &mut |_| {})
 }
@@ -284,117 +292,468 @@ pub fn run_decision_with_progress(
     progress: &mut dyn FnMut(f64),
 ) -> Result<DecisionResult> {
     cfg.validate()?;
-    let p = &cfg.params;
-    let dt = cfg.dt_ms;
-    let n_e = p.n_e;
-    let n_i = p.n_i;
-    let n = n_e + n_i;
-    let sub_n = (p.f_e * n_e as f64) as usize;
-    if 2 * sub_n >= n_e || sub_n == 0 {
-        return Err(NeuroError::InvalidParameter {
-            field: "f_e",
-            value: format!("{}", p.f_e),
-            allowed: "0 < 2 fE NE < NE",
-        });
-    }
-    let jm = 1.0 - p.f_e * (p.jp - 1.0) / (1.0 - p.f_e);
-    // W[k][l]: weight factor from E population k to E population l (Brian2 table)
-    let w = |k: usize, l: usize| -> f64 {
-        if l == 2 {
-            1.0
-        } else if k == l {
-            p.jp
-        } else {
-            jm
-        }
-    };
-    let n_steps = (cfg.seconds * 1000.0 / dt).round() as i64;
-    let delay_steps = (p.delay_ms / dt).round() as i64;
-    let ring = (delay_steps + 1) as usize;
-    let ref_e_steps = (p.ref_e_ms / dt).round() as i64;
-    let ref_i_steps = (p.ref_i_ms / dt).round() as i64;
-    let stim_every = (p.stim_interval_ms / dt).round().max(1.0) as i64;
-    let bin_steps = (cfg.rate_bin_ms / dt).round().max(1.0) as i64;
-    let n_bins = ((n_steps + bin_steps - 1) / bin_steps) as usize;
-    let bg = CountSampler::binomial(p.n_ext, p.rate_ext_hz * dt * 1e-3);
-    let dt_over_tau_ampa = dt / p.tau_ampa_ms;
-    let dt_over_tau_gaba = dt / p.tau_gaba_ms;
-    let dt_over_rise = dt / p.tau_nmda_rise_ms;
-    let dt_over_decay = dt / p.tau_nmda_decay_ms;
-    let dt_alpha = dt * p.alpha_per_ms;
-    let gamma = cfg.block.gamma_per_mv;
-    let inv_k0 = 1.0 / cfg.block.k0_mm;
-
-    let group_ranges = [(0, sub_n), (sub_n, 2 * sub_n), (2 * sub_n, n_e), (n_e, n)];
-    let mut blocks: Vec<Block> = Vec::new();
-    for (group, &(lo, hi)) in group_ranges.iter().enumerate() {
-        let nb = (hi - lo).div_ceil(BLOCK);
-        for bi in 0..nb {
-            let first = lo + bi * (hi - lo) / nb;
-            let last = lo + (bi + 1) * (hi - lo) / nb;
-            let len = last - first;
-            let has_stim = group < 2;
-            blocks.push(Block {
-                group,
-                first,
-                v: vec![p.v_t_mv - 2.0; len],
-                s_ampa: vec![0.0; len],
-                s_gaba: vec![0.0; len],
-                s_ext: vec![0.0; len],
-                x: vec![0.0; len],
-                s_nmda: vec![0.0; len],
-                last_spike: vec![i64::MIN / 2; len],
-                spiked: vec![false; len],
-                bg_s: {
-                    let st: Vec<[u64; 4]> = (first..last)
-                        .map(|i| Rng::stream(cfg.seed, StreamKind::Background, i as u64).state())
-                        .collect();
-                    std::array::from_fn(|w| st.iter().map(|s| s[w]).collect())
-                },
-                bg_bits: vec![0; len],
-                rng_stim: if has_stim {
-                    (first..last)
-                        .map(|i| Rng::stream(cfg.seed, StreamKind::Stimulus, i as u64))
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-                stim_rate_hz: if has_stim { vec![0.0; len] } else { Vec::new() },
-                spikes: Vec::with_capacity(len),
-                count: 0,
-                s_nmda_sum: 0.0,
-            });
-        }
-    }
-    let threads = cfg.threads.min(blocks.len());
-    let pool = if threads > 1 {
-        Some(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .map_err(|e| NeuroError::Runtime(e.to_string()))?,
-        )
+    let plan = Plan::new(cfg)?;
+    let mut blocks = plan.build_blocks(cfg);
+    let pool = thread_pool(cfg.threads.min(blocks.len()))?;
+    let use_avx2 = avx2_available();
+    let mut dense = if cfg.per_synapse {
+        Some(DenseSynapses::new(&plan, &cfg.params))
     } else {
         None
     };
-    let use_avx2 = avx2_available();
-    // per-synapse mode: dense weight rows [pre][post] and arrival rings [slot][post]
-    let per_syn = cfg.per_synapse;
-    let label = |j: usize| -> usize {
-        if j < sub_n {
+    let mut rec = Recorder::new(plan.n_bins);
+    // ring of per-group spike counts (E1, E2, E3, I) emitted at each step
+    let mut count_ring = vec![[0u32; 4]; plan.ring];
+    // NMDA summed variables (Brian2 order: totals from the previous sum, then the new sum)
+    let mut s_sum = [0.0f64; 3];
+    let mg_start = cfg.mg.mg_mm_at_h(cfg.t_offset_h);
+    let fixed_mg = matches!(cfg.mg, MgDrive::Fixed(_));
+    let mut mg_factor = mg_start * plan.inv_k0;
+    let progress_every = (plan.n_steps / 100).max(1);
+    let empty: [f64; 0] = [];
+
+    let t0 = Instant::now();
+    for m in 0..plan.n_steps {
+        if !fixed_mg {
+            let t_h = cfg.t_offset_h + m as f64 * plan.dt / 3.6e6;
+            mg_factor = MgBlock::check_mg(cfg.mg.mg_mm_at_h(t_h))? * plan.inv_k0;
+        }
+        // summed variables (slot 'groups', before the state update): the totals use the sums
+        // of the previous step
+        let gs = plan.group_steps(&s_sum, plan.arrivals(&count_ring, m));
+        s_sum = nmda_sums(&blocks);
+        let consts = plan.step_consts(m, mg_factor);
+        let (arr_a, arr_g): (&[f64], &[f64]) = match &dense {
+            Some(d) => d.arrivals(m),
+            None => (&empty, &empty),
+        };
+        let step = |blk: &mut Block| {
+            step_block(
+                blk,
+                &gs[blk.group],
+                &consts,
+                &plan.bg,
+                use_avx2,
+                arr_a,
+                arr_g,
+            )
+        };
+        match &pool {
+            Some(pool) => pool.install(|| blocks.par_iter_mut().for_each(step)),
+            None => blocks.iter_mut().for_each(step),
+        }
+        if let Some(d) = &mut dense {
+            d.deliver(m, &blocks);
+        }
+        let t_ms = m as f64 * plan.dt;
+        let counts = rec.record(
+            m / plan.bin_steps,
+            &blocks,
+            cfg.record_selective_spikes,
+            t_ms,
+        );
+        count_ring[(m as usize) % plan.ring] = counts;
+        if m % progress_every == 0 {
+            progress(m as f64 / plan.n_steps as f64);
+        }
+    }
+    let wall_s = t0.elapsed().as_secs_f64();
+    progress(1.0);
+    Ok(plan.result(cfg, rec, mg_start, wall_s))
+}
+
+/// A rayon pool of `threads` workers, or none for one thread.
+fn thread_pool(threads: usize) -> Result<Option<rayon::ThreadPool>> {
+    if threads <= 1 {
+        return Ok(None);
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map(Some)
+        .map_err(|e| NeuroError::Runtime(e.to_string()))
+}
+
+/// Sum of the NMDA gates of each excitatory group (E1, E2, E3), block by block in a fixed order.
+fn nmda_sums(blocks: &[Block]) -> [f64; 3] {
+    let mut new_sum = [0.0f64; 3];
+    for blk in blocks {
+        if blk.group < 3 {
+            new_sum[blk.group] += blk.s_nmda_sum;
+        }
+    }
+    new_sum
+}
+
+/// Step counts and constants derived once from a validated configuration.
+struct Plan {
+    p: WangParams,
+    dt: f64,
+    n_e: usize,
+    n_i: usize,
+    n: usize,
+    /// size of each selective population
+    sub_n: usize,
+    /// weight factor onto a selective population from any other E population (Brian2's `w_minus`)
+    jm: f64,
+    n_steps: i64,
+    delay_steps: i64,
+    ring: usize,
+    ref_e_steps: i64,
+    ref_i_steps: i64,
+    stim_every: i64,
+    bin_steps: i64,
+    n_bins: usize,
+    stim_on_steps: i64,
+    stim_off_steps: i64,
+    stim_mu: [f64; 2],
+    bg: CountSampler,
+    gamma: f64,
+    inv_k0: f64,
+    seed: u64,
+}
+
+impl Plan {
+    fn new(cfg: &DecisionConfig) -> Result<Plan> {
+        let p = &cfg.params;
+        let dt = cfg.dt_ms;
+        let sub_n = (p.f_e * p.n_e as f64) as usize;
+        if 2 * sub_n >= p.n_e || sub_n == 0 {
+            return Err(NeuroError::InvalidParameter {
+                field: "f_e",
+                value: format!("{}", p.f_e),
+                allowed: "0 < 2 fE NE < NE",
+            });
+        }
+        let n_steps = (cfg.seconds * 1000.0 / dt).round() as i64;
+        let delay_steps = (p.delay_ms / dt).round() as i64;
+        let bin_steps = (cfg.rate_bin_ms / dt).round().max(1.0) as i64;
+        Ok(Plan {
+            p: p.clone(),
+            dt,
+            n_e: p.n_e,
+            n_i: p.n_i,
+            n: p.n_e + p.n_i,
+            sub_n,
+            jm: 1.0 - p.f_e * (p.jp - 1.0) / (1.0 - p.f_e),
+            n_steps,
+            delay_steps,
+            ring: (delay_steps + 1) as usize,
+            ref_e_steps: (p.ref_e_ms / dt).round() as i64,
+            ref_i_steps: (p.ref_i_ms / dt).round() as i64,
+            stim_every: (p.stim_interval_ms / dt).round().max(1.0) as i64,
+            bin_steps,
+            n_bins: ((n_steps + bin_steps - 1) / bin_steps) as usize,
+            stim_on_steps: (p.stim_on_ms / dt).round() as i64,
+            stim_off_steps: (p.stim_off_ms / dt).round() as i64,
+            stim_mu: [
+                p.mu0_hz + p.coherence_pct / 100.0 * p.mu1_hz,
+                p.mu0_hz - p.coherence_pct / 100.0 * p.mu1_hz,
+            ],
+            bg: CountSampler::binomial(p.n_ext, p.rate_ext_hz * dt * 1e-3),
+            gamma: cfg.block.gamma_per_mv,
+            inv_k0: 1.0 / cfg.block.k0_mm,
+            seed: cfg.seed,
+        })
+    }
+
+    /// W\[k\]\[l\]: weight factor from E population k to E population l (Brian2 table).
+    fn w(&self, k: usize, l: usize) -> f64 {
+        if l == 2 {
+            1.0
+        } else if k == l {
+            self.p.jp
+        } else {
+            self.jm
+        }
+    }
+
+    /// Group (E1, E2, E3 = 0, 1, 2) of excitatory neuron `j`.
+    fn label(&self, j: usize) -> usize {
+        if j < self.sub_n {
             0
-        } else if j < 2 * sub_n {
+        } else if j < 2 * self.sub_n {
             1
         } else {
             2
         }
-    };
-    let (w_rows_e, w_rows_i) = if per_syn {
+    }
+
+    /// Neuron ranges of the groups E1, E2, E3, I.
+    fn group_ranges(&self) -> [(usize, usize); 4] {
+        let (s, n_e) = (self.sub_n, self.n_e);
+        [(0, s), (s, 2 * s), (2 * s, n_e), (n_e, self.n)]
+    }
+
+    /// Sizes of the groups E1, E2, E3, I.
+    fn group_sizes(&self) -> [f64; 4] {
+        let s = self.sub_n as f64;
+        [s, s, (self.n_e - 2 * self.sub_n) as f64, self.n_i as f64]
+    }
+
+    /// The neurons in blocks of at most [`BLOCK`], none straddling two groups.
+    fn build_blocks(&self, cfg: &DecisionConfig) -> Vec<Block> {
+        let mut blocks = Vec::new();
+        for (group, &(lo, hi)) in self.group_ranges().iter().enumerate() {
+            let nb = (hi - lo).div_ceil(BLOCK);
+            for bi in 0..nb {
+                let first = lo + bi * (hi - lo) / nb;
+                let last = lo + (bi + 1) * (hi - lo) / nb;
+                blocks.push(Block::new(group, first, last, &cfg.params, self.seed));
+            }
+        }
+        blocks
+    }
+
+    /// Per-group spike counts arriving at step `m` (emitted `delay_steps` earlier).
+    fn arrivals(&self, count_ring: &[[u32; 4]], m: i64) -> [u32; 4] {
+        if m >= self.delay_steps {
+            count_ring[((m - self.delay_steps) as usize) % self.ring]
+        } else {
+            [0; 4]
+        }
+    }
+
+    /// Per-group values of one step from the previous NMDA sums and this step's arrivals.
+    fn group_steps(&self, s_sum: &[f64; 3], arr: [u32; 4]) -> [GroupStep; 4] {
+        let p = &self.p;
+        let w = |k, l| self.w(k, l);
+        let tot_e = [
+            w(0, 0) * s_sum[0] + w(1, 0) * s_sum[1] + w(2, 0) * s_sum[2],
+            w(0, 1) * s_sum[0] + w(1, 1) * s_sum[1] + w(2, 1) * s_sum[2],
+            w(0, 2) * s_sum[0] + w(1, 2) * s_sum[1] + w(2, 2) * s_sum[2],
+        ];
+        let tot_i = s_sum[0] + s_sum[1] + s_sum[2];
+        let ne_k = [arr[0] as f64, arr[1] as f64, arr[2] as f64];
+        let ni_arr = arr[3] as f64;
+        let gext = [p.g_ext_e_ns, p.g_ext_e_ns, p.g_ext_e_ns, p.g_ext_i_ns];
+        let mut gs = [GroupStep::default(); 4];
+        for (l, g) in gs.iter_mut().enumerate() {
+            if l < 3 {
+                g.inv_c = 1.0 / p.cm_e_pf;
+                g.g_l = p.g_leak_e_ns;
+                g.g_nmda = p.g_een_ns * tot_e[l];
+                g.d_ampa = p.g_eea_ns * (w(0, l) * ne_k[0] + w(1, l) * ne_k[1] + w(2, l) * ne_k[2]);
+                g.d_gaba = p.g_ie_ns * ni_arr;
+                g.ref_steps = self.ref_e_steps;
+            } else {
+                g.inv_c = 1.0 / p.cm_i_pf;
+                g.g_l = p.g_leak_i_ns;
+                g.g_nmda = p.g_ein_ns * tot_i;
+                g.d_ampa = p.g_eia_ns * (ne_k[0] + ne_k[1] + ne_k[2]);
+                g.d_gaba = p.g_ii_ns * ni_arr;
+                g.ref_steps = self.ref_i_steps;
+            }
+            g.g_ext = gext[l];
+            g.x_inc = if l < 3 { 1.0 } else { 0.0 };
+        }
+        gs
+    }
+
+    /// Constants of step `m` shared by every block.
+    fn step_consts(&self, m: i64, mg_factor: f64) -> StepConsts {
+        let p = &self.p;
+        let dt = self.dt;
+        StepConsts {
+            m,
+            dt,
+            delay_steps: self.delay_steps,
+            e_l: p.e_l_mv,
+            v_t: p.v_t_mv,
+            v_r: p.v_r_mv,
+            v_e: p.v_e_mv,
+            v_i: p.v_i_mv,
+            gamma: self.gamma,
+            mg_factor,
+            a_ampa: dt / p.tau_ampa_ms,
+            a_gaba: dt / p.tau_gaba_ms,
+            a_rise: dt / p.tau_nmda_rise_ms,
+            a_decay: dt / p.tau_nmda_decay_ms,
+            dt_alpha: dt * p.alpha_per_ms,
+            // run_regularly (slot 'start'): stimulus rates, one draw per stimulus neuron
+            redraw: m % self.stim_every == 0,
+            stim_active: m > self.stim_on_steps && m < self.stim_off_steps,
+            stim_mu: self.stim_mu,
+            sigma: p.sigma_hz,
+            p_stim_scale: dt * 1e-3,
+            g_ext_stim: p.g_ext_e_ns,
+            bg_head: self.bg.head(),
+        }
+    }
+
+    /// Rates, late-stimulus window and winner from the recorded counts.
+    fn result(
+        &self,
+        cfg: &DecisionConfig,
+        rec: Recorder,
+        mg_start: f64,
+        wall_s: f64,
+    ) -> DecisionResult {
+        let (dt, bin_steps, n_steps) = (self.dt, self.bin_steps, self.n_steps);
+        let sizes = self.group_sizes();
+        let rates_hz: [Vec<f64>; 4] = std::array::from_fn(|g| {
+            rec.rate_counts[g]
+                .iter()
+                .enumerate()
+                .map(|(b, &c)| {
+                    let steps = bin_steps.min(n_steps - b as i64 * bin_steps) as f64;
+                    c as f64 / sizes[g] / (steps * dt * 1e-3)
+                })
+                .collect()
+        });
+        let (late, winner) = self.late_window(&rec.rate_counts);
+        let totals = rec.totals;
+        let t_s = n_steps as f64 * dt * 1e-3;
+        DecisionResult {
+            mg_mm_start: mg_start,
+            mg_mm_end: cfg.mg.mg_mm_at_h(cfg.t_offset_h + cfg.seconds / 3600.0),
+            seconds: t_s,
+            seed: cfg.seed,
+            threads: cfg.threads,
+            rate_e_hz: (totals[0] + totals[1] + totals[2]) as f64 / self.n_e as f64 / t_s,
+            rate_i_hz: totals[3] as f64 / self.n_i as f64 / t_s,
+            pop_spikes: [totals[0], totals[1]],
+            nonselective_spikes: totals[2],
+            inh_spikes: totals[3],
+            late_stim_rate_hz: late,
+            winner,
+            rate_bin_ms: bin_steps as f64 * dt,
+            rates_hz,
+            selective_spikes: rec.selective_spikes,
+            wall_s,
+        }
+    }
+
+    /// Mean rates of pops 1 and 2 over the last 500 ms of the stimulus and the winner
+    /// ([`winner_rule`]); zeros and no winner when the run does not cover that window.
+    fn late_window(&self, rate_counts: &[Vec<u32>; 4]) -> ([f64; 2], Option<usize>) {
+        let (dt, bin_steps) = (self.dt, self.bin_steps);
+        let sizes = self.group_sizes();
+        let win_end = self.stim_off_steps.min(self.n_steps);
+        let win_start = (self.stim_off_steps - (500.0 / dt).round() as i64).max(0);
+        let mut late = [0.0; 2];
+        let mut winner = None;
+        if self.n_steps >= self.stim_off_steps && win_end > win_start {
+            let (b0, b1) = (
+                (win_start / bin_steps) as usize,
+                (win_end / bin_steps) as usize,
+            );
+            for (g, l) in late.iter_mut().enumerate() {
+                let c: u32 = rate_counts[g][b0..b1.min(self.n_bins)].iter().sum();
+                *l = c as f64 / sizes[g] / ((b1 - b0) as f64 * bin_steps as f64 * dt * 1e-3);
+            }
+            let (hi, lo) = if late[0] >= late[1] { (0, 1) } else { (1, 0) };
+            if late[hi] >= 10.0 && late[hi] >= 2.0 * late[lo] {
+                winner = Some(hi);
+            }
+        }
+        (late, winner)
+    }
+}
+
+impl Block {
+    /// Neurons `first..last` of `group` in their initial state, with their random streams.
+    fn new(group: usize, first: usize, last: usize, p: &WangParams, seed: u64) -> Block {
+        let len = last - first;
+        let has_stim = group < 2;
+        Block {
+            group,
+            first,
+            v: vec![p.v_t_mv - 2.0; len],
+            s_ampa: vec![0.0; len],
+            s_gaba: vec![0.0; len],
+            s_ext: vec![0.0; len],
+            x: vec![0.0; len],
+            s_nmda: vec![0.0; len],
+            last_spike: vec![i64::MIN / 2; len],
+            spiked: vec![false; len],
+            mg_b: vec![0.0; len],
+            exp_scratch: vec![0.0; 3 * len],
+            any_event: false,
+            stim_on: false,
+            bg_s: {
+                let st: Vec<[u64; 4]> = (first..last)
+                    .map(|i| Rng::stream(seed, StreamKind::Background, i as u64).state())
+                    .collect();
+                std::array::from_fn(|w| st.iter().map(|s| s[w]).collect())
+            },
+            bg_bits: vec![0; len],
+            rng_stim: if has_stim {
+                (first..last)
+                    .map(|i| Rng::stream(seed, StreamKind::Stimulus, i as u64))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            stim_rate_hz: if has_stim { vec![0.0; len] } else { Vec::new() },
+            spikes: Vec::with_capacity(len),
+            count: 0,
+            s_nmda_sum: 0.0,
+        }
+    }
+}
+
+/// Spike counts per group and rate bin, totals, and the optional raster of pops 1 and 2.
+struct Recorder {
+    rate_counts: [Vec<u32>; 4],
+    totals: [u64; 4],
+    selective_spikes: Vec<(f64, u32)>,
+}
+
+impl Recorder {
+    fn new(n_bins: usize) -> Recorder {
+        Recorder {
+            rate_counts: std::array::from_fn(|_| vec![0u32; n_bins]),
+            totals: [0; 4],
+            selective_spikes: Vec::new(),
+        }
+    }
+
+    /// Add this step's spikes (in rate bin `bin`, at `t_ms`); returns the per-group counts.
+    fn record(&mut self, bin: i64, blocks: &[Block], raster: bool, t_ms: f64) -> [u32; 4] {
+        let mut counts = [0u32; 4];
+        let bin = bin as usize;
+        for blk in blocks {
+            counts[blk.group] += blk.count;
+            if raster && blk.group < 2 {
+                for &i in &blk.spikes {
+                    self.selective_spikes.push((t_ms, i));
+                }
+            }
+        }
+        for ((rc, tot), &c) in self
+            .rate_counts
+            .iter_mut()
+            .zip(&mut self.totals)
+            .zip(&counts)
+        {
+            rc[bin] += c;
+            *tot += c as u64;
+        }
+        counts
+    }
+}
+
+/// Per-synapse mode: dense weight rows \[pre\]\[post\] and arrival rings \[slot\]\[post\].
+struct DenseSynapses {
+    n_e: usize,
+    n: usize,
+    ring: usize,
+    delay_steps: i64,
+    w_rows_e: Vec<f64>,
+    w_rows_i: Vec<f64>,
+    arr_ampa: Vec<f64>,
+    arr_gaba: Vec<f64>,
+}
+
+impl DenseSynapses {
+    fn new(plan: &Plan, p: &WangParams) -> DenseSynapses {
+        let (n_e, n_i, n) = (plan.n_e, plan.n_i, plan.n);
         let mut we = vec![0.0f64; n_e * n];
         for i in 0..n_e {
             for j in 0..n {
                 we[i * n + j] = if j < n_e {
-                    p.g_eea_ns * w(label(i), label(j))
+                    p.g_eea_ns * plan.w(plan.label(i), plan.label(j))
                 } else {
                     p.g_eia_ns
                 };
@@ -406,233 +765,54 @@ pub fn run_decision_with_progress(
                 wi[i * n + j] = if j < n_e { p.g_ie_ns } else { p.g_ii_ns };
             }
         }
-        (we, wi)
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let mut arr_ampa = vec![0.0f64; if per_syn { ring * n } else { 0 }];
-    let mut arr_gaba = vec![0.0f64; if per_syn { ring * n } else { 0 }];
-    let empty: [f64; 0] = [];
+        DenseSynapses {
+            n_e,
+            n,
+            ring: plan.ring,
+            delay_steps: plan.delay_steps,
+            w_rows_e: we,
+            w_rows_i: wi,
+            arr_ampa: vec![0.0; plan.ring * n],
+            arr_gaba: vec![0.0; plan.ring * n],
+        }
+    }
 
-    // ring of per-group spike counts (E1, E2, E3, I) emitted at each step
-    let mut count_ring = vec![[0u32; 4]; ring];
-    // NMDA summed variables (Brian2 order: totals from the previous sum, then the new sum)
-    let mut s_sum = [0.0f64; 3];
-    let mut rate_counts = [
-        vec![0u32; n_bins],
-        vec![0u32; n_bins],
-        vec![0u32; n_bins],
-        vec![0u32; n_bins],
-    ];
-    let mut totals = [0u64; 4];
-    let mut selective_spikes = Vec::new();
-    let gext = [p.g_ext_e_ns, p.g_ext_e_ns, p.g_ext_e_ns, p.g_ext_i_ns];
-    let stim_on_steps = (p.stim_on_ms / dt).round() as i64;
-    let stim_off_steps = (p.stim_off_ms / dt).round() as i64;
-    let stim_mu = [
-        p.mu0_hz + p.coherence_pct / 100.0 * p.mu1_hz,
-        p.mu0_hz - p.coherence_pct / 100.0 * p.mu1_hz,
-    ];
-    let mg_start = cfg.mg.mg_mm_at_h(cfg.t_offset_h);
-    let mg_end = cfg.mg.mg_mm_at_h(cfg.t_offset_h + cfg.seconds / 3600.0);
-    let fixed_mg = matches!(cfg.mg, MgDrive::Fixed(_));
-    let mut mg_factor = mg_start * inv_k0;
-    let progress_every = (n_steps / 100).max(1);
+    /// AMPA and GABA-A arrivals of step `m`, per neuron.
+    fn arrivals(&self, m: i64) -> (&[f64], &[f64]) {
+        let slot = (m as usize % self.ring) * self.n;
+        (
+            &self.arr_ampa[slot..slot + self.n],
+            &self.arr_gaba[slot..slot + self.n],
+        )
+    }
 
-    let t0 = Instant::now();
-    for m in 0..n_steps {
-        if !fixed_mg {
-            let t_h = cfg.t_offset_h + m as f64 * dt / 3.6e6;
-            mg_factor = MgBlock::check_mg(cfg.mg.mg_mm_at_h(t_h))? * inv_k0;
-        }
-        // run_regularly (slot 'start'): stimulus rates, one draw per stimulus neuron
-        let redraw = m % stim_every == 0;
-        let stim_active = m > stim_on_steps && m < stim_off_steps;
-        // summed variables (slot 'groups', before the state update)
-        let tot_e = [
-            w(0, 0) * s_sum[0] + w(1, 0) * s_sum[1] + w(2, 0) * s_sum[2],
-            w(0, 1) * s_sum[0] + w(1, 1) * s_sum[1] + w(2, 1) * s_sum[2],
-            w(0, 2) * s_sum[0] + w(1, 2) * s_sum[1] + w(2, 2) * s_sum[2],
-        ];
-        let tot_i = s_sum[0] + s_sum[1] + s_sum[2];
-        let mut new_sum = [0.0f64; 3];
-        for blk in &blocks {
-            if blk.group < 3 {
-                new_sum[blk.group] += blk.s_nmda_sum;
-            }
-        }
-        s_sum = new_sum;
-        // spikes arriving now (emitted delay_steps ago)
-        let arr = if m >= delay_steps {
-            count_ring[((m - delay_steps) as usize) % ring]
-        } else {
-            [0; 4]
-        };
-        let ne_k = [arr[0] as f64, arr[1] as f64, arr[2] as f64];
-        let ni_arr = arr[3] as f64;
-        let mut gs = [GroupStep::default(); 4];
-        for (l, g) in gs.iter_mut().enumerate() {
-            if l < 3 {
-                g.inv_c = 1.0 / p.cm_e_pf;
-                g.g_l = p.g_leak_e_ns;
-                g.g_nmda = p.g_een_ns * tot_e[l];
-                g.d_ampa = p.g_eea_ns * (w(0, l) * ne_k[0] + w(1, l) * ne_k[1] + w(2, l) * ne_k[2]);
-                g.d_gaba = p.g_ie_ns * ni_arr;
-                g.ref_steps = ref_e_steps;
-            } else {
-                g.inv_c = 1.0 / p.cm_i_pf;
-                g.g_l = p.g_leak_i_ns;
-                g.g_nmda = p.g_ein_ns * tot_i;
-                g.d_ampa = p.g_eia_ns * (ne_k[0] + ne_k[1] + ne_k[2]);
-                g.d_gaba = p.g_ii_ns * ni_arr;
-                g.ref_steps = ref_i_steps;
-            }
-            g.g_ext = gext[l];
-            g.x_inc = if l < 3 { 1.0 } else { 0.0 };
-        }
-        let consts = StepConsts {
-            m,
-            dt,
-            delay_steps,
-            e_l: p.e_l_mv,
-            v_t: p.v_t_mv,
-            v_r: p.v_r_mv,
-            v_e: p.v_e_mv,
-            v_i: p.v_i_mv,
-            gamma,
-            mg_factor,
-            a_ampa: dt_over_tau_ampa,
-            a_gaba: dt_over_tau_gaba,
-            a_rise: dt_over_rise,
-            a_decay: dt_over_decay,
-            dt_alpha,
-            redraw,
-            stim_active,
-            stim_mu,
-            sigma: p.sigma_hz,
-            p_stim_scale: dt * 1e-3,
-            g_ext_stim: p.g_ext_e_ns,
-            bg_head: bg.head(),
-        };
-        let slot = (m as usize % ring) * n;
-        let (arr_a, arr_g): (&[f64], &[f64]) = if per_syn {
-            (&arr_ampa[slot..slot + n], &arr_gaba[slot..slot + n])
-        } else {
-            (&empty, &empty)
-        };
-        if let Some(pool) = &pool {
-            pool.install(|| {
-                blocks.par_iter_mut().for_each(|blk| {
-                    step_block(blk, &gs[blk.group], &consts, &bg, use_avx2, arr_a, arr_g)
-                });
-            });
-        } else {
-            for blk in blocks.iter_mut() {
-                step_block(blk, &gs[blk.group], &consts, &bg, use_avx2, arr_a, arr_g);
-            }
-        }
-        if per_syn {
-            // clear this step's slot, then deliver this step's spikes synapse by synapse
-            arr_ampa[slot..slot + n].fill(0.0);
-            arr_gaba[slot..slot + n].fill(0.0);
-            let target = (((m + delay_steps) as usize) % ring) * n;
-            for blk in &blocks {
-                for &i in &blk.spikes {
-                    let i = i as usize;
-                    let (row, buf) = if i < n_e {
-                        (
-                            &w_rows_e[i * n..(i + 1) * n],
-                            &mut arr_ampa[target..target + n],
-                        )
-                    } else {
-                        (
-                            &w_rows_i[(i - n_e) * n..(i - n_e + 1) * n],
-                            &mut arr_gaba[target..target + n],
-                        )
-                    };
-                    for (b, w) in buf.iter_mut().zip(row) {
-                        *b += w;
-                    }
+    /// Clear step `m`'s slot, then deliver this step's spikes synapse by synapse.
+    fn deliver(&mut self, m: i64, blocks: &[Block]) {
+        let (n, n_e) = (self.n, self.n_e);
+        let slot = (m as usize % self.ring) * n;
+        self.arr_ampa[slot..slot + n].fill(0.0);
+        self.arr_gaba[slot..slot + n].fill(0.0);
+        let target = (((m + self.delay_steps) as usize) % self.ring) * n;
+        for blk in blocks {
+            for &i in &blk.spikes {
+                let i = i as usize;
+                let (row, buf) = if i < n_e {
+                    (
+                        &self.w_rows_e[i * n..(i + 1) * n],
+                        &mut self.arr_ampa[target..target + n],
+                    )
+                } else {
+                    (
+                        &self.w_rows_i[(i - n_e) * n..(i - n_e + 1) * n],
+                        &mut self.arr_gaba[target..target + n],
+                    )
+                };
+                for (b, w) in buf.iter_mut().zip(row) {
+                    *b += w;
                 }
             }
         }
-        let mut counts = [0u32; 4];
-        let bin = (m / bin_steps) as usize;
-        for blk in &blocks {
-            counts[blk.group] += blk.count;
-            if cfg.record_selective_spikes && blk.group < 2 {
-                let t_ms = m as f64 * dt;
-                for &i in &blk.spikes {
-                    selective_spikes.push((t_ms, i));
-                }
-            }
-        }
-        for g in 0..4 {
-            rate_counts[g][bin] += counts[g];
-            totals[g] += counts[g] as u64;
-        }
-        count_ring[(m as usize) % ring] = counts;
-        if m % progress_every == 0 {
-            progress(m as f64 / n_steps as f64);
-        }
     }
-    let wall_s = t0.elapsed().as_secs_f64();
-    progress(1.0);
-
-    let sizes = [
-        sub_n as f64,
-        sub_n as f64,
-        (n_e - 2 * sub_n) as f64,
-        n_i as f64,
-    ];
-    let rates_hz: [Vec<f64>; 4] = std::array::from_fn(|g| {
-        rate_counts[g]
-            .iter()
-            .enumerate()
-            .map(|(b, &c)| {
-                let steps = bin_steps.min(n_steps - b as i64 * bin_steps) as f64;
-                c as f64 / sizes[g] / (steps * dt * 1e-3)
-            })
-            .collect()
-    });
-    // late-stimulus window
-    let win_end = stim_off_steps.min(n_steps);
-    let win_start = (stim_off_steps - (500.0 / dt).round() as i64).max(0);
-    let mut late = [0.0; 2];
-    let mut winner = None;
-    if n_steps >= stim_off_steps && win_end > win_start {
-        let (b0, b1) = (
-            (win_start / bin_steps) as usize,
-            (win_end / bin_steps) as usize,
-        );
-        for (g, l) in late.iter_mut().enumerate() {
-            let c: u32 = rate_counts[g][b0..b1.min(n_bins)].iter().sum();
-            *l = c as f64 / sizes[g] / ((b1 - b0) as f64 * bin_steps as f64 * dt * 1e-3);
-        }
-        let (hi, lo) = if late[0] >= late[1] { (0, 1) } else { (1, 0) };
-        if late[hi] >= 10.0 && late[hi] >= 2.0 * late[lo] {
-            winner = Some(hi);
-        }
-    }
-    let t_s = n_steps as f64 * dt * 1e-3;
-    Ok(DecisionResult {
-        mg_mm_start: mg_start,
-        mg_mm_end: mg_end,
-        seconds: t_s,
-        seed: cfg.seed,
-        threads: cfg.threads,
-        rate_e_hz: (totals[0] + totals[1] + totals[2]) as f64 / n_e as f64 / t_s,
-        rate_i_hz: totals[3] as f64 / n_i as f64 / t_s,
-        pop_spikes: [totals[0], totals[1]],
-        nonselective_spikes: totals[2],
-        inh_spikes: totals[3],
-        late_stim_rate_hz: late,
-        winner,
-        rate_bin_ms: bin_steps as f64 * dt,
-        rates_hz,
-        selective_spikes,
-        wall_s,
-    })
 }
 
 struct StepConsts {
@@ -754,11 +934,16 @@ fn step_block_arith<const PER_SYN: bool>(
     let [s0, s1, s2, s3] = &mut b.bg_s;
     crate::rng::xoshiro_step_soa(s0, s1, s2, s3, &mut b.bg_bits[..n]);
     let bits = &b.bg_bits[..n];
+    // Mg block in its own pass: the exp is a long dependency chain, and a short loop lets the
+    // processor overlap many iterations of it (same arithmetic, same bits)
+    let mg_b = &mut b.mg_b[..n];
+    let mut any = 0u64;
+    crate::fastmath::block_factors(&v[..n], mg_b, &mut b.exp_scratch, k.gamma, k.mg_factor);
     for i in 0..n {
         // --- state update (forward Euler, all derivatives from the old state)
         let vi = v[i];
         let not_refractory = k.m - ls[i] >= g.ref_steps;
-        let block = 1.0 / (1.0 + crate::fastmath::exp(-k.gamma * vi) * k.mg_factor);
+        let block = mg_b[i];
         let i_syn = g.g_l * (vi - k.e_l)
             + (sa[i] + se[i]) * (vi - k.v_e)
             + g.g_nmda * (vi - k.v_e) * block
@@ -767,7 +952,8 @@ fn step_block_arith<const PER_SYN: bool>(
         let v_new = if not_refractory { v_new } else { vi };
         v[i] = v_new;
         // --- threshold
-        sp[i] = not_refractory & (v_new > k.v_t);
+        let spk = not_refractory & (v_new > k.v_t);
+        sp[i] = spk;
         // --- synaptic variables: Euler decay, then this step's arrivals (slot 'synapses')
         let (da, dg) = if PER_SYN {
             (aa[i], ag[i])
@@ -779,6 +965,7 @@ fn step_block_arith<const PER_SYN: bool>(
         // background Poisson input: binomial count by inversion, branch-free for counts < 4
         let u = crate::rng::bits_to_uniform(bits[i]);
         let cnt = (u >= h[0]) as u32 + (u >= h[1]) as u32 + (u >= h[2]) as u32 + (u >= h[3]) as u32;
+        any |= ((u >= h[3]) | spk) as u64;
         se[i] = (se[i] - k.a_ampa * se[i]) + cnt as f64 * g.g_ext;
         let x = xs[i];
         let s = sn[i];
@@ -786,6 +973,7 @@ fn step_block_arith<const PER_SYN: bool>(
         let inc = if ls[i] == arrive { g.x_inc } else { 0.0 };
         xs[i] = (x - k.a_rise * x) + inc;
     }
+    b.any_event = any != 0;
     // NMDA sum for the summed variable, four fixed partial sums (deterministic order)
     let mut acc = [0.0f64; 4];
     let chunks = sn.chunks_exact(4);
@@ -815,6 +1003,10 @@ fn step_block_events(b: &mut Block, g: &GroupStep, k: &StepConsts, bg: &CountSam
             let z = r.normal();
             *rate = if k.stim_active { mu + k.sigma * z } else { 0.0 };
         }
+        b.stim_on = b.stim_rate_hz.iter().any(|&r| r > 0.0);
+    }
+    if !(b.any_event || (has_stim && b.stim_on)) {
+        return;
     }
     let n = b.v.len();
     // background counts of 4 or more (probability ~1e-4 per step here): finish the inversion
@@ -838,4 +1030,85 @@ fn step_block_events(b: &mut Block, g: &GroupStep, k: &StepConsts, bg: &CountSam
             b.count += 1;
         }
     }
+}
+
+/// What a decision-network result rests on: the model as run, its sources and the strength of the
+/// evidence (issue 14 item 3: one text for the CLI, the web service and Python).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Citation {
+    pub model: &'static str,
+    pub source: &'static str,
+    pub evidence: &'static str,
+}
+
+/// Citation of [`run_decision`] and [`decision_sweep`].
+pub const DECISION_CITATION: Citation = Citation {
+    model: "Wang (2002) decision network, 1600 E + 400 I conductance LIF, AMPA/GABA-A all-to-all, \
+aggregated saturating NMDA with Mg block; forward Euler dt 0.1 ms (as Brian2 examples/frompapers/Wang_2002.py)",
+    source: "Wang XJ 2002 Neuron 36:955-968; Brian2 example Wang_2002.py (Wimmer & Stimberg); \
+NMDA block Jahr & Stevens 1990 J Neurosci 10:3178 (brain.md §1.1, §8.2)",
+    evidence: "NMDA Mg-block law: strong (constants verified, brain-2.md §7.1). Network: a theoretical \
+model; mgiv reproduces Brian2's statistics at 1.0 mM (rates, winner). Network effects of Mg are model predictions, not \
+observations; no clinical or cognitive outcome is implied.",
+};
+
+/// Seed-averaged outcome of the decision network at one \[Mg\].
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepPoint {
+    pub mg_mm: f64,
+    /// runs averaged (seeds 1..=runs)
+    pub runs: u64,
+    /// mean E and I rates over the runs (sum in seed order, divided by `runs`)
+    pub rate_e_hz: f64,
+    pub rate_i_hz: f64,
+    /// runs with a winner (see [`winner_rule`])
+    pub winners: u64,
+}
+
+/// Callbacks of [`decision_sweep`]: progress of each run and each finished run.
+pub trait SweepObserver {
+    /// Fraction done of the run at `mg_mm` with `seed` (as [`run_decision_with_progress`]).
+    fn progress(&mut self, _mg_mm: f64, _seed: u64, _fraction: f64) {}
+    /// The run at `mg_mm` with `seed` finished.
+    fn finished(&mut self, _mg_mm: f64, _seed: u64, _result: &DecisionResult) {}
+}
+
+/// Runs the decision network configured as `template` at each \[Mg\] of `mg_mm` (fixed) with seeds
+/// 1..=`seeds`, and averages rates and counts winners per \[Mg\].
+pub fn decision_sweep(
+    template: &DecisionConfig,
+    mg_mm: &[f64],
+    seeds: u64,
+    observer: &mut dyn SweepObserver,
+) -> Result<Vec<SweepPoint>> {
+    if seeds == 0 || seeds > 1000 {
+        return Err(NeuroError::InvalidParameter {
+            field: "seeds",
+            value: seeds.to_string(),
+            allowed: "1..=1000",
+        });
+    }
+    let mut out = Vec::with_capacity(mg_mm.len());
+    for &mg in mg_mm {
+        let (mut se, mut si, mut sw) = (0.0, 0.0, 0u64);
+        for seed in 1..=seeds {
+            let mut cfg = template.clone();
+            cfg.mg = MgDrive::Fixed(mg);
+            cfg.seed = seed;
+            let r = run_decision_with_progress(&cfg, &mut |f| observer.progress(mg, seed, f))?;
+            se += r.rate_e_hz;
+            si += r.rate_i_hz;
+            sw += r.winner.is_some() as u64;
+            observer.finished(mg, seed, &r);
+        }
+        let n = seeds as f64;
+        out.push(SweepPoint {
+            mg_mm: mg,
+            runs: seeds,
+            rate_e_hz: se / n,
+            rate_i_hz: si / n,
+            winners: sw,
+        });
+    }
+    Ok(out)
 }

@@ -96,3 +96,36 @@ fn per_synapse_delivery_matches_aggregated_counts() {
     assert_eq!(a.inh_spikes, b.inh_spikes);
     assert!((a.rate_e_hz - b.rate_e_hz).abs() < 1e-12);
 }
+
+#[test]
+fn decision_sweep_averages_the_seeds_of_each_mg() {
+    use mgiv_neuro::wang2002::{decision_sweep, DecisionResult, SweepObserver};
+    struct Count(u32, Vec<(f64, u64)>);
+    impl SweepObserver for Count {
+        fn progress(&mut self, _: f64, _: u64, _: f64) {
+            self.0 += 1;
+        }
+        fn finished(&mut self, mg: f64, seed: u64, _: &DecisionResult) {
+            self.1.push((mg, seed));
+        }
+    }
+    let template = DecisionConfig::reference(1.0, 0.2, 1);
+    let mut obs = Count(0, Vec::new());
+    let sw = decision_sweep(&template, &[0.8, 2.0], 2, &mut obs).unwrap();
+    assert_eq!(obs.1, vec![(0.8, 1), (0.8, 2), (2.0, 1), (2.0, 2)]);
+    assert!(obs.0 >= 4);
+    for p in &sw {
+        let runs: Vec<DecisionResult> = (1..=2)
+            .map(|s| run_decision(&DecisionConfig::reference(p.mg_mm, 0.2, s)).unwrap())
+            .collect();
+        assert_eq!(p.runs, 2);
+        assert_eq!(p.rate_e_hz, (runs[0].rate_e_hz + runs[1].rate_e_hz) / 2.0);
+        assert_eq!(p.rate_i_hz, (runs[0].rate_i_hz + runs[1].rate_i_hz) / 2.0);
+        assert_eq!(
+            p.winners,
+            runs.iter().filter(|r| r.winner.is_some()).count() as u64
+        );
+    }
+    assert!(sw[1].rate_e_hz < sw[0].rate_e_hz, "more Mg, less activity");
+    assert!(decision_sweep(&template, &[1.0], 0, &mut obs).is_err());
+}
