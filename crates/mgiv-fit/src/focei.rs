@@ -5,8 +5,10 @@
 //!
 //! - inner step: η̂ minimises L(η) = Σ_j [ln R_j + (y_j − f_j)²/R_j] + ηᵀΩ⁻¹η (BFGS with the exact
 //!   gradient from dual numbers; R depends on η: the "interaction");
-//! - objective: OFV_i = L(η̂) + ln|Ω| + ln|GᵀR⁻¹G + Ω⁻¹|, G = ∂f/∂η at η̂ (exact, duals): the
-//!   Laplace approximation of −2 ln ∫ p(y|η) p(η) dη with the first-order (Gauss–Newton) Hessian.
+//! - objective: OFV_i = L(η̂) + ln|Ω| + ln|GᵀR⁻¹G + ½C̃ᵀC̃ + Ω⁻¹|, G = ∂f/∂η and
+//!   C̃_jk = (∂R_j/∂η_k)/R_j at η̂ (exact, duals): the Laplace approximation of
+//!   −2 ln ∫ p(y|η) p(η) dη with the first-order (expected-information) Hessian, NONMEM's
+//!   METHOD=1 INTER form (Almquist et al. 2015, eq. 15; ½C̃ᵀC̃ vanishes for additive error).
 //!   Like NONMEM's OFV it leaves out the constant N·ln(2π) (N observations);
 //! - outer step: Nelder–Mead (argmin) on transformed parameters (bounded θ by logit, Ω by the log
 //!   Cholesky factor, σ by log), restarted from its best point until it stops improving. A
@@ -19,7 +21,7 @@
 //! Subjects are evaluated in parallel (rayon) and summed in subject order, so the result does not
 //! depend on the number of threads.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use argmin::core::{
@@ -576,16 +578,36 @@ pub fn bfgs(
     (x, fx, ok)
 }
 
-/// One subject's OFV contribution and its η̂ at `p`.
-fn subject_ofv(m: &EstimationModel, p: &PopParams, om: &Omega, s: &SubjectData) -> (f64, Vec<f64>) {
+/// One subject's OFV contribution and its η̂ at `p`; the inner step starts from `warm` (an earlier
+/// η̂ of this subject) when L is lower there than at η = 0.
+fn subject_ofv(
+    m: &EstimationModel,
+    p: &PopParams,
+    om: &Omega,
+    s: &SubjectData,
+    warm: Option<&[f64]>,
+) -> (f64, Vec<f64>) {
     let k = om.k;
     let mut buf = Vec::new();
+    let zero = vec![0.0; k];
+    let start = match warm {
+        Some(w) if w.len() == k && w.iter().all(|v| v.is_finite()) => {
+            let at_warm = inner_objective(m, p, om, s, w, &mut buf).0;
+            let at_zero = inner_objective(m, p, om, s, &zero, &mut buf).0;
+            if at_warm < at_zero {
+                w.to_vec()
+            } else {
+                zero
+            }
+        }
+        _ => zero,
+    };
     let (eta, _, _) = bfgs(
         |e| {
             let (v, g) = inner_objective(m, p, om, s, e, &mut buf);
             (v, g[..k].to_vec())
         },
-        &vec![0.0; k],
+        &start,
         200,
         1e-9,
     );
@@ -596,17 +618,19 @@ fn subject_ofv(m: &EstimationModel, p: &PopParams, om: &Omega, s: &SubjectData) 
     if k == 0 {
         return (l, eta);
     }
-    // H = GᵀR⁻¹G + Ω⁻¹ at η̂
+    // H̃ = GᵀR⁻¹G + ½ C̃ᵀC̃ + Ω⁻¹ at η̂, C̃_jk = (∂R_j/∂η_k)/R_j (the interaction term of
+    // NONMEM's METHOD=1 INTER; Almquist et al. 2015, eq. 15)
     let dp = dparams(m, p, s, &eta);
     let (prop, add) = p.sd(m);
     let mut h = om.inv.clone();
     for seg in &s.segments {
         predict_dual(&dp, seg, &mut buf);
         for f in buf.iter() {
-            let r = resid_var(m, prop, add, *f, dp.base).v;
+            let r = resid_var(m, prop, add, *f, dp.base);
             for a in 0..k {
+                let ca = r.g[a] / r.v;
                 for b in 0..k {
-                    h[a * k + b] += f.g[a] * f.g[b] / r;
+                    h[a * k + b] += f.g[a] * f.g[b] / r.v + 0.5 * ca * r.g[b] / r.v;
                 }
             }
         }
@@ -634,11 +658,23 @@ fn subject_ofv(m: &EstimationModel, p: &PopParams, om: &Omega, s: &SubjectData) 
     }
 }
 
-/// Per-subject OFVs and η̂ (parallel over subjects, in subject order).
+/// Per-subject OFVs and η̂ (parallel over subjects, in subject order), each inner step from η = 0.
 pub fn evaluate(
     m: &EstimationModel,
     p: &PopParams,
     subjects: &[SubjectData],
+) -> Option<Vec<(f64, Vec<f64>)>> {
+    evaluate_from(m, p, subjects, None)
+}
+
+/// As [`evaluate`], each subject's inner step started from its η̂ in `warm` (same order) where
+/// that is better than η = 0. Each subject's result depends only on its own data and start, so
+/// the result does not depend on the thread count.
+pub(crate) fn evaluate_from(
+    m: &EstimationModel,
+    p: &PopParams,
+    subjects: &[SubjectData],
+    warm: Option<&[(f64, Vec<f64>)]>,
 ) -> Option<Vec<(f64, Vec<f64>)>> {
     let om = Omega::new(&p.omega, m.n_eta())?;
     if p.sigma.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
@@ -647,10 +683,17 @@ pub fn evaluate(
     Some(
         subjects
             .par_iter()
-            .map(|s| subject_ofv(m, p, &om, s))
+            .enumerate()
+            .map(|(i, s)| {
+                let w = warm.and_then(|w| w.get(i)).map(|x| x.1.as_slice());
+                subject_ofv(m, p, &om, s, w)
+            })
             .collect(),
     )
 }
+
+/// Per subject: OFV contribution and η̂.
+pub type PerSubject = Vec<(f64, Vec<f64>)>;
 
 fn total(v: &[(f64, Vec<f64>)]) -> f64 {
     v.iter().map(|x| x.0).sum()
@@ -897,6 +940,8 @@ struct OuterCost<'a> {
     subjects: &'a [SubjectData],
     evals: Cell<u64>,
     best: Cell<f64>,
+    /// η̂ at the best point so far: the inner steps' warm start
+    warm: &'a RefCell<Option<PerSubject>>,
     progress: &'a (dyn Fn(Progress) + Sync),
 }
 
@@ -905,14 +950,17 @@ impl CostFunction for OuterCost<'_> {
     type Output = f64;
     fn cost(&self, u: &Vec<f64>) -> Result<f64, ArgminError> {
         let p = self.codec.decode(u);
-        let ofv = evaluate(self.m, &p, self.subjects)
-            .map(|v| total(&v))
+        let per = evaluate_from(self.m, &p, self.subjects, self.warm.borrow().as_deref());
+        let ofv = per
+            .as_ref()
+            .map(|v| total(v))
             .filter(|v| v.is_finite())
             .unwrap_or(1e20);
         let n = self.evals.get() + 1;
         self.evals.set(n);
         if ofv < self.best.get() {
             self.best.set(ofv);
+            *self.warm.borrow_mut() = per;
         }
         if n.is_multiple_of(100) {
             (self.progress)(Progress::Outer {
@@ -953,6 +1001,7 @@ pub fn fit(
     let mut last = start;
     let mut evals = 0;
     let mut converged = false;
+    let warm = RefCell::new(None);
     for round in 1..=settings.max_rounds {
         let mut simplex = vec![u.clone()];
         for i in 0..u.len() {
@@ -966,6 +1015,7 @@ pub fn fit(
             subjects: &subjects,
             evals: Cell::new(0),
             best: Cell::new(f64::INFINITY),
+            warm: &warm,
             progress,
         };
         let solver = NelderMead::new(simplex)

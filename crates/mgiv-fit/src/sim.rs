@@ -21,6 +21,10 @@ pub struct Design {
     pub maintenance_h: f64,
     /// samples fall in (0.25 h, horizon_h)
     pub horizon_h: f64,
+    /// when set, the last sample of every subject falls in the washout after the maintenance
+    /// infusion (uniform between its end and `horizon_h`), the others log-stratified over the
+    /// infusion (0.25 h to its end); otherwise all are log-stratified over (0.25 h, horizon_h)
+    pub washout_sample: bool,
 }
 
 impl Default for Design {
@@ -31,6 +35,7 @@ impl Default for Design {
             max_samples: 8,
             maintenance_h: 24.0,
             horizon_h: 36.0,
+            washout_sample: false,
         }
     }
 }
@@ -126,13 +131,22 @@ pub fn simulate_nonmem(
         ];
         let span = design.max_samples - design.min_samples + 1;
         let n = design.min_samples + (ro.next_u64() % span as u64) as usize;
-        // log-stratified times: one sample in each of n−1 equal slices of ln t over (0.25 h, horizon)
-        let (a, b) = (0.25f64.ln(), design.horizon_h.ln());
-        let m = (n - 1) as f64;
-        let mut times: Vec<f64> = (0..n - 1)
+        let end_h = load_h + design.maintenance_h;
+        let washout = design.washout_sample && n >= 3 && design.horizon_h > end_h;
+        // log-stratified times: one sample in each of n−1 (n−2 with a washout sample) equal
+        // slices of ln t over (0.25 h, horizon or the end of the maintenance infusion)
+        let n_strat = if washout { n - 2 } else { n - 1 };
+        let top_h = if washout { end_h } else { design.horizon_h };
+        let (a, b) = (0.25f64.ln(), top_h.ln());
+        let m = n_strat as f64;
+        let mut times: Vec<f64> = (0..n_strat)
             .map(|k| (a + (b - a) * (k as f64 + ro.uniform()) / m).exp())
             .map(|t| (t * 100.0).round() / 100.0)
             .collect();
+        if washout {
+            let t = end_h + (design.horizon_h - end_h) * ro.uniform();
+            times.push((t * 100.0).round() / 100.0);
+        }
         times.sort_by(f64::total_cmp);
         times.dedup();
         let mut all = vec![0.0];

@@ -23,6 +23,14 @@ fn simulation_reestimation_study() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
     let saem = std::env::var("MGIV_STUDY_METHOD").is_ok_and(|m| m == "saem");
+    let design = Design {
+        horizon_h: std::env::var("MGIV_STUDY_HORIZON_H")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(Design::default().horizon_h),
+        washout_sample: std::env::var("MGIV_STUDY_WASHOUT").is_ok_and(|v| v == "1"),
+        ..Design::default()
+    };
     let truths: Vec<(String, f64)> = vec![
         ("theta.cl_l_h".into(), 4.0),
         ("theta.v1_l".into(), 15.0),
@@ -37,11 +45,15 @@ fn simulation_reestimation_study() {
     ];
     let mut est: Vec<Vec<f64>> = vec![Vec::new(); truths.len()];
     let mut covered = vec![0usize; truths.len()];
+    // the same RSE on the log scale: estimate ×/÷ exp(1.645·RSE) (for positive parameters)
+    let mut covered_log = vec![0usize; truths.len()];
+    // the interval from R⁻¹ (the inverse Hessian) instead of the sandwich
+    let mut covered_rinv = vec![0usize; truths.len()];
     let mut with_cov = vec![0usize; truths.len()];
     let mut converged = 0;
     let t0 = std::time::Instant::now();
     for seed in 1..=n {
-        let text = simulate_nonmem(&truth, &Design::default(), seed).unwrap();
+        let text = simulate_nonmem(&truth, &design, seed).unwrap();
         let (ds, _) = read(&text, &ReadOptions::default());
         let r = if saem {
             let settings = SaemSettings {
@@ -65,26 +77,43 @@ fn simulation_reestimation_study() {
                 let se = rse / 100.0 * v.abs();
                 with_cov[k] += 1;
                 covered[k] += ((v - t).abs() <= 1.645 * se) as usize;
+                covered_log[k] += ((v.ln() - t.ln()).abs() <= 1.645 * rse / 100.0) as usize;
+                if let Some(c) = &r.covariance {
+                    if let Some(i) = c.names.iter().position(|x| x == name) {
+                        let se_r = c.r_inverse[i][i].max(0.0).sqrt();
+                        covered_rinv[k] += ((v - t).abs() <= 1.645 * se_r) as usize;
+                    }
+                }
             }
         }
         eprintln!(
-            "dataset {seed}: OFV {:.3}, converged {}, {:.0} s so far",
+            "dataset {seed}: OFV {:.3}, converged {}, V2 {:.2} L (RSE {:.0} %), ω² V1 {:.4} (RSE {:.0} %), {:.0} s so far",
             r.ofv,
             r.converged,
+            r.theta["v2_l"],
+            r.rse_percent.get("theta.v2_l").copied().unwrap_or(f64::NAN),
+            r.omega["v1_l"],
+            r.rse_percent.get("omega.v1_l").copied().unwrap_or(f64::NAN),
             t0.elapsed().as_secs_f64()
         );
     }
     eprintln!(
-        "\n| parameter | truth | mean estimate | bias % | 90 % CI coverage % | n with covariance |"
+        "\n| parameter | truth | mean estimate | bias % | median bias % | 90 % CI coverage % | log-scale CI coverage % | R⁻¹ CI coverage % | n with covariance |"
     );
-    eprintln!("| --- | --- | --- | --- | --- | --- |");
+    eprintln!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut failures = Vec::new();
     for (k, (name, t)) in truths.iter().enumerate() {
         let mean = est[k].iter().sum::<f64>() / est[k].len() as f64;
         let bias = 100.0 * (mean - t) / t;
         let cov = 100.0 * covered[k] as f64 / with_cov[k].max(1) as f64;
+        let cov_log = 100.0 * covered_log[k] as f64 / with_cov[k].max(1) as f64;
+        let cov_rinv = 100.0 * covered_rinv[k] as f64 / with_cov[k].max(1) as f64;
+        let mut sorted = est[k].clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = 0.5 * (sorted[(sorted.len() - 1) / 2] + sorted[sorted.len() / 2]);
+        let median_bias = 100.0 * (median - t) / t;
         eprintln!(
-            "| {name} | {t} | {mean:.4} | {bias:+.1} | {cov:.0} | {} |",
+            "| {name} | {t} | {mean:.4} | {bias:+.1} | {median_bias:+.1} | {cov:.0} | {cov_log:.0} | {cov_rinv:.0} | {} |",
             with_cov[k]
         );
         let limit = if name.starts_with("theta") { 5.0 } else { 15.0 };
