@@ -655,7 +655,8 @@ fn subject_ofv(
         }
         _ => zero,
     };
-    let (eta, _, _) = bfgs(
+    // L(η̂) as BFGS last evaluated it (the same function at the same point)
+    let (eta, l, _) = bfgs(
         |e| {
             let (v, g) = inner_objective(m, p, om, s, e, &mut buf);
             (v, g[..k].to_vec())
@@ -664,7 +665,6 @@ fn subject_ofv(
         200,
         1e-9,
     );
-    let (l, _) = inner_objective(m, p, om, s, &eta, &mut buf);
     if !l.is_finite() {
         return (f64::INFINITY, eta);
     }
