@@ -341,3 +341,103 @@ pub fn sdtab_csv(rows: &[SdtabRow]) -> String {
     }
     s
 }
+
+/// One panel of the goodness-of-fit plot: the points as drawn (x, y) and a smoother through
+/// them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GofPanel {
+    /// sdtab column on x, e.g. `PRED_MMOL_L`
+    pub x_column: &'static str,
+    /// sdtab column on y, e.g. `DV_MMOL_L`
+    pub y_column: &'static str,
+    /// one point per observation with finite x and y, in sdtab order
+    pub points: Vec<(f64, f64)>,
+    /// the smoother: (mean x, mean y) of consecutive groups of equal numbers of points sorted
+    /// by x ([`binned_smooth`])
+    pub smooth: Vec<(f64, f64)>,
+}
+
+/// The four standard goodness-of-fit panels of an sdtab: DV vs PRED, DV vs IPRED (with the
+/// identity line), CWRES vs TIME and CWRES vs PRED (with 0 and ±2 lines).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gof {
+    pub dv_vs_pred: GofPanel,
+    pub dv_vs_ipred: GofPanel,
+    pub cwres_vs_time: GofPanel,
+    pub cwres_vs_pred: GofPanel,
+    /// observations left out of a panel because a value was not finite
+    pub n_not_finite: usize,
+}
+
+impl Gof {
+    pub fn panels(&self) -> [&GofPanel; 4] {
+        [
+            &self.dv_vs_pred,
+            &self.dv_vs_ipred,
+            &self.cwres_vs_time,
+            &self.cwres_vs_pred,
+        ]
+    }
+}
+
+/// A smoother of a scatter: the points sorted by x, cut into `n_groups` consecutive groups of
+/// (as nearly as possible) equal size, and the mean x and mean y of each group. Non-finite
+/// points are ignored; fewer points than groups give one group per point; no points, no line.
+pub fn binned_smooth(points: &[(f64, f64)], n_groups: usize) -> Vec<(f64, f64)> {
+    let mut p: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    if p.is_empty() || n_groups == 0 {
+        return Vec::new();
+    }
+    p.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let g = n_groups.min(p.len());
+    (0..g)
+        .map(|i| {
+            let (lo, hi) = (i * p.len() / g, (i + 1) * p.len() / g);
+            let n = (hi - lo) as f64;
+            let sx: f64 = p[lo..hi].iter().map(|q| q.0).sum();
+            let sy: f64 = p[lo..hi].iter().map(|q| q.1).sum();
+            (sx / n, sy / n)
+        })
+        .collect()
+}
+
+/// The goodness-of-fit panels of an sdtab (the values of [`sdtab`] / [`sdtab_at`] as they
+/// are, no recomputation); the smoother has one group per 10 observations, 3 to 12 groups.
+pub fn gof_series(rows: &[SdtabRow]) -> Gof {
+    let mut n_not_finite = 0;
+    let mut panel = |x_column, y_column, f: &dyn Fn(&SdtabRow) -> (f64, f64)| {
+        let all: Vec<(f64, f64)> = rows.iter().map(f).collect();
+        let points: Vec<(f64, f64)> = all
+            .iter()
+            .copied()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        n_not_finite = n_not_finite.max(all.len() - points.len());
+        let smooth = binned_smooth(&points, (points.len() / 10).clamp(3, 12));
+        GofPanel {
+            x_column,
+            y_column,
+            points,
+            smooth,
+        }
+    };
+    let dv_vs_pred = panel("PRED_MMOL_L", "DV_MMOL_L", &|r| {
+        (r.pred_mmol_l, r.dv_mmol_l)
+    });
+    let dv_vs_ipred = panel("IPRED_MMOL_L", "DV_MMOL_L", &|r| {
+        (r.ipred_mmol_l, r.dv_mmol_l)
+    });
+    let cwres_vs_time = panel("TIME_H", "CWRES", &|r| (r.time_h, r.cwres));
+    let cwres_vs_pred = panel("PRED_MMOL_L", "CWRES", &|r| (r.pred_mmol_l, r.cwres));
+    Gof {
+        dv_vs_pred,
+        dv_vs_ipred,
+        cwres_vs_time,
+        cwres_vs_pred,
+        n_not_finite,
+    }
+}
