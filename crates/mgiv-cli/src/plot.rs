@@ -23,6 +23,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+pub mod gof;
+
 static FONT: Once = Once::new();
 
 /// `--start HH:MM`: the clock time of hour 0, in minutes after midnight (`u32::MAX`: none, the
@@ -121,13 +123,18 @@ pub fn time_ticks(tmax_h: f64, start_min: Option<u32>) -> (Vec<(f64, String)>, S
 /// Refuse a plot path before any computation: it must end in .svg or .png and its folder must
 /// exist.
 pub fn check_plot_path(path: &std::path::Path) -> anyhow::Result<()> {
+    check_plot_path_for(path, "--plot")
+}
+
+/// [`check_plot_path`] for the option named `flag` (e.g. `--gof`), named in the error.
+pub fn check_plot_path_for(path: &std::path::Path, flag: &str) -> anyhow::Result<()> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase());
     if !matches!(ext.as_deref(), Some("svg") | Some("png")) {
         anyhow::bail!(
-            "invalid --plot '{}' (allowed: a file name ending in .svg or .png)",
+            "invalid {flag} '{}' (allowed: a file name ending in .svg or .png)",
             path.display()
         );
     }
@@ -137,7 +144,7 @@ pub fn check_plot_path(path: &std::path::Path) -> anyhow::Result<()> {
     };
     if !dir.is_dir() {
         anyhow::bail!(
-            "invalid --plot '{}': the folder '{}' does not exist",
+            "invalid {flag} '{}': the folder '{}' does not exist",
             path.display(),
             dir.display()
         );

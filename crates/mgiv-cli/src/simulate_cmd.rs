@@ -70,6 +70,10 @@ pub struct SimulateArgs {
     /// With --data: write the sdtab CSV here instead of stdout
     #[arg(long, value_name = "FILE", requires = "data")]
     pub sdtab: Option<std::path::PathBuf>,
+    /// With --data: also draw the goodness-of-fit plot (DV vs PRED, DV vs IPRED, CWRES vs TIME,
+    /// CWRES vs PRED) of the sdtab here (.png or .svg)
+    #[arg(long, value_name = "FILE", requires = "data")]
+    pub gof: Option<std::path::PathBuf>,
     /// With --data: replicates per subject for NPDE
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub npde_replicates: usize,
@@ -91,6 +95,9 @@ fn run_data(a: &SimulateArgs, data: &std::path::Path) -> Result<()> {
     if let Some(p) = &a.sdtab {
         crate::output::check_out_path(p, "--sdtab")?;
     }
+    if let Some(p) = &a.gof {
+        crate::plot::check_plot_path_for(p, "--gof")?;
+    }
     if a.npde_replicates < 20 {
         bail!(
             "invalid --npde-replicates {} (allowed: 20 or more)",
@@ -98,10 +105,15 @@ fn run_data(a: &SimulateArgs, data: &std::path::Path) -> Result<()> {
         );
     }
     let model = crate::fit_cmd::load_model(&model_arg)?;
+    // the estimation method named in the fit's JSON (`"method"`), for the GOF plot's caption
+    let mut fit_method = None;
     let est = match &a.estimates {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| anyhow::anyhow!("cannot read --estimates '{}': {e}", p.display()))?;
+            fit_method = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("method")?.as_str().map(str::to_string));
             serde_json::from_str::<mgiv_fit::vpc::Estimates>(&text).map_err(|e| {
                 anyhow::anyhow!(
                     "invalid --estimates '{}' (allowed: the JSON of `mgiv fit --json`): {e}",
@@ -133,6 +145,27 @@ fn run_data(a: &SimulateArgs, data: &std::path::Path) -> Result<()> {
         data.display(),
         rows.len()
     );
+    if let Some(path) = &a.gof {
+        let g = mgiv_fit::diagnostics::gof_series(&rows);
+        let estimates = match (&a.estimates, &fit_method) {
+            (Some(p), Some(m)) => format!("{} estimates from {}", method_name(m), p.display()),
+            (Some(p), None) => format!("estimates from {}", p.display()),
+            (None, _) => "the model's own values".to_string(),
+        };
+        let sub = format!(
+            "model {model_arg} · data {} · {estimates} · EBEs and CWRES by FOCE-I at these values · {} observations",
+            data.display(),
+            rows.len()
+        );
+        crate::plot::gof::write_gof(path, &g, &sub)?;
+        if g.n_not_finite > 0 {
+            crate::note!(
+                "{} observations with a non-finite value left out of the GOF plot",
+                g.n_not_finite
+            );
+        }
+        crate::note!("GOF plot written to {}", path.display());
+    }
     match &a.sdtab {
         Some(path) => {
             std::fs::write(path, csv)
@@ -142,6 +175,15 @@ fn run_data(a: &SimulateArgs, data: &std::path::Path) -> Result<()> {
         None => print!("{csv}"),
     }
     Ok(())
+}
+
+/// The method of a fit's JSON as written in a caption.
+fn method_name(m: &str) -> String {
+    match m {
+        "focei" => "FOCE-I".to_string(),
+        "saem" => "SAEM".to_string(),
+        other => other.to_string(),
+    }
 }
 
 impl SimulateArgs {

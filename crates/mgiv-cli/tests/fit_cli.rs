@@ -407,7 +407,17 @@ fn simulate_data_writes_the_sdtab() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    let at_fit = sim(&["--estimates", fit_json.to_str().unwrap()]);
+    let gof_fit = dir.join("gof-fit.svg");
+    let at_fit = sim(&[
+        "--estimates",
+        fit_json.to_str().unwrap(),
+        "--gof",
+        gof_fit.to_str().unwrap(),
+    ]);
+    // the GOF caption names the model file, the dataset and the method of the fit
+    let svg = std::fs::read_to_string(&gof_fit).unwrap();
+    assert!(svg.contains("FOCE-I estimates from") && svg.contains("fit.json"));
+    assert!(svg.contains("mg-2cmt-baseline.toml") && svg.contains("small.csv"));
     let want = std::fs::read_to_string(&fit_sdtab).unwrap();
     let parse = |t: &str| -> Vec<Vec<f64>> {
         t.lines()
@@ -443,4 +453,97 @@ fn simulate_data_writes_the_sdtab() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--data needs --model"));
+}
+
+/// `mgiv simulate --data ... --gof FILE`: the four-panel goodness-of-fit plot of the sdtab, PNG
+/// or SVG; one marker per observation and panel (plus the legend's); a bad path is refused
+/// before the dataset is read.
+#[test]
+fn simulate_data_draws_the_gof_plot() {
+    let (dir, f) = example_subset(8, "mgiv-gof-cli");
+    let model = repo("data/examples/fit/mg-2cmt-baseline.toml");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "simulate",
+            "--data",
+            f.to_str().unwrap(),
+            "--model-file",
+            &model,
+            "--npde-replicates",
+            "50",
+        ];
+        args.extend_from_slice(extra);
+        mgiv().args(&args).output().unwrap()
+    };
+    let (svg, png, sd) = (dir.join("gof.svg"), dir.join("gof.png"), dir.join("sd.csv"));
+    for plot in [&svg, &png] {
+        let out = run(&[
+            "--gof",
+            plot.to_str().unwrap(),
+            "--sdtab",
+            sd.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("GOF plot written to"));
+        assert!(std::fs::metadata(plot).unwrap().len() > 5000);
+    }
+    assert_eq!(
+        &std::fs::read(&png).unwrap()[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "a PNG file"
+    );
+    let n_obs = std::fs::read_to_string(&sd).unwrap().lines().count() - 1;
+    assert!(n_obs > 20, "{n_obs} observations");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // 4 panels × one marker per observation, and the legend's marker
+    assert_eq!(text.matches("<circle").count(), 4 * n_obs + 1);
+    for want in [
+        "Goodness of fit",
+        "mg-2cmt-baseline.toml",
+        "small.csv",
+        "the model&apos;s own values",
+        "DV vs PRED",
+        "DV vs IPRED",
+        "CWRES vs TIME",
+        "CWRES vs PRED",
+        "PRED (mmol/L)",
+        "IPRED (mmol/L)",
+        "DV (mmol/L)",
+        "TIME (h)",
+    ] {
+        assert!(text.contains(want), "SVG lacks {want:?}");
+    }
+    // a bad path is refused before anything is read: the dataset here does not exist
+    for (bad, msg) in [
+        ("gof.pdf", "allowed: a file name ending in .svg or .png"),
+        ("no-such-folder/gof.png", "does not exist"),
+    ] {
+        let bad = dir.join(bad);
+        let out = mgiv()
+            .args([
+                "simulate",
+                "--data",
+                dir.join("missing.csv").to_str().unwrap(),
+                "--model-file",
+                &model,
+                "--gof",
+                bad.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("invalid --gof") && err.contains(msg), "{err}");
+        assert!(!bad.exists());
+    }
+    // --gof needs --data
+    let out = mgiv()
+        .args(["simulate", "--gof", svg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -150,7 +150,6 @@ fn table(
     n_sim: usize,
     seed: u64,
 ) -> Result<Vec<SdtabRow>, MgivError> {
-    let p = p.clone();
     let k = m.n_eta();
     let lo = if k > 0 {
         linalg::cholesky(&p.omega, k).ok_or_else(|| MgivError::Numerical("Ω".into()))?
@@ -161,91 +160,22 @@ fn table(
         .par_iter()
         .enumerate()
         .map(|(si, s)| {
-            let eta = etas[si].clone();
-            let predict = |e: &[f64]| -> (Vec<Dual>, Dual) {
-                let dp = crate::focei::dparams_pub(m, &p, s, e);
-                let mut all = Vec::new();
-                let mut buf = Vec::new();
-                for seg in &s.segments {
-                    predict_dual(&dp, seg, &mut buf);
-                    all.extend(buf.iter().copied());
-                }
-                (all, dp.base)
-            };
-            let (pred, _) = predict(&vec![0.0; k]);
-            let (ipred, base) = predict(&eta);
-            let n = s.y.len();
-            // CWRES
-            let mut cov = vec![0.0; n * n];
-            for a in 0..n {
-                for b in 0..n {
-                    let mut v = 0.0;
-                    for i in 0..k {
-                        for j in 0..k {
-                            v += ipred[a].g[i] * p.omega[i * k + j] * ipred[b].g[j];
-                        }
-                    }
-                    cov[a * n + b] = v;
-                }
-                cov[a * n + a] += resid_var_at(m, &p, ipred[a].v, base.v);
-            }
-            let lc = linalg::cholesky(&cov, n)
-                .ok_or_else(|| MgivError::Numerical(format!("CWRES covariance of ID {}", s.id)))?;
-            let dev: Vec<f64> = (0..n)
+            let eta = &etas[si];
+            let (pred, _) = predict_subject(m, p, s, &vec![0.0; k]);
+            let (ipred, base) = predict_subject(m, p, s, eta);
+            let cwres = cwres(m, p, s, &ipred, base.v, eta)?;
+            let npde = npde(
+                m,
+                p,
+                s,
+                &lo,
+                SubjectRng::new(seed, si as u64, Stream::Etas),
+                SubjectRng::new(seed, si as u64, Stream::Residual),
+                n_sim,
+            )?;
+            Ok((0..s.y.len())
                 .map(|a| {
-                    let ge: f64 = (0..k).map(|i| ipred[a].g[i] * eta[i]).sum();
-                    s.y[a] - (ipred[a].v - ge)
-                })
-                .collect();
-            let cwres = forward_solve(&lc, n, &dev);
-            // NPDE
-            let mut re = SubjectRng::new(seed, si as u64, Stream::Etas);
-            let mut rr = SubjectRng::new(seed, si as u64, Stream::Residual);
-            let mut sims = Vec::with_capacity(n_sim);
-            let mut z = vec![0.0; k];
-            let mut e = vec![0.0; k];
-            for _ in 0..n_sim {
-                for zi in z.iter_mut() {
-                    *zi = re.normal();
-                }
-                linalg::lower_mul(&lo, k, &z, &mut e);
-                let (f, b) = predict(&e);
-                let y: Vec<f64> = f
-                    .iter()
-                    .map(|fi| fi.v + resid_var_at(m, &p, fi.v, b.v).sqrt() * rr.normal())
-                    .collect();
-                sims.push(y);
-            }
-            let mean: Vec<f64> = (0..n)
-                .map(|a| sims.iter().map(|y| y[a]).sum::<f64>() / n_sim as f64)
-                .collect();
-            let mut vs = vec![0.0; n * n];
-            for y in &sims {
-                for a in 0..n {
-                    for b in 0..n {
-                        vs[a * n + b] += (y[a] - mean[a]) * (y[b] - mean[b]) / (n_sim - 1) as f64;
-                    }
-                }
-            }
-            let lv = linalg::cholesky(&vs, n)
-                .ok_or_else(|| MgivError::Numerical(format!("NPDE covariance of ID {}", s.id)))?;
-            let dec = |y: &[f64]| {
-                let d: Vec<f64> = y.iter().zip(&mean).map(|(a, b)| a - b).collect();
-                forward_solve(&lv, n, &d)
-            };
-            let obs_d = dec(&s.y);
-            let sim_d: Vec<Vec<f64>> = sims.iter().map(|y| dec(y)).collect();
-            let kk = n_sim as f64;
-            let npde: Vec<f64> = (0..n)
-                .map(|a| {
-                    let below = sim_d.iter().filter(|d| d[a] < obs_d[a]).count() as f64;
-                    let pde = (below / kk).clamp(0.5 / kk, 1.0 - 0.5 / kk);
-                    inv_norm(pde)
-                })
-                .collect();
-            Ok((0..n)
-                .map(|a| {
-                    let rv = resid_var_at(m, &p, ipred[a].v, base.v);
+                    let rv = resid_var_at(m, p, ipred[a].v, base.v);
                     SdtabRow {
                         id: s.id.clone(),
                         row: s.rows[a],
@@ -267,6 +197,117 @@ fn table(
         out.extend(r?);
     }
     Ok(out)
+}
+
+/// Predictions (mmol/L, duals in η) of a subject's quantified observations at `eta`, and its
+/// baseline.
+fn predict_subject(
+    m: &EstimationModel,
+    p: &PopParams,
+    s: &crate::focei::SubjectData,
+    eta: &[f64],
+) -> (Vec<Dual>, Dual) {
+    let dp = crate::focei::dparams_pub(m, p, s, eta);
+    let mut all = Vec::new();
+    let mut buf = Vec::new();
+    for seg in &s.segments {
+        predict_dual(&dp, seg, &mut buf);
+        all.extend(buf.iter().copied());
+    }
+    (all, dp.base)
+}
+
+/// CWRES: the observations' deviation from the first-order prediction at η̂, decorrelated by
+/// the Cholesky factor of G Ω Gᵀ + R.
+fn cwres(
+    m: &EstimationModel,
+    p: &PopParams,
+    s: &crate::focei::SubjectData,
+    ipred: &[Dual],
+    base_mmol_l: f64,
+    eta: &[f64],
+) -> Result<Vec<f64>, MgivError> {
+    let k = m.n_eta();
+    let n = s.y.len();
+    let mut cov = vec![0.0; n * n];
+    for a in 0..n {
+        for b in 0..n {
+            let mut v = 0.0;
+            for i in 0..k {
+                for j in 0..k {
+                    v += ipred[a].g[i] * p.omega[i * k + j] * ipred[b].g[j];
+                }
+            }
+            cov[a * n + b] = v;
+        }
+        cov[a * n + a] += resid_var_at(m, p, ipred[a].v, base_mmol_l);
+    }
+    let lc = linalg::cholesky(&cov, n)
+        .ok_or_else(|| MgivError::Numerical(format!("CWRES covariance of ID {}", s.id)))?;
+    let dev: Vec<f64> = (0..n)
+        .map(|a| {
+            let ge: f64 = (0..k).map(|i| ipred[a].g[i] * eta[i]).sum();
+            s.y[a] - (ipred[a].v - ge)
+        })
+        .collect();
+    Ok(forward_solve(&lc, n, &dev))
+}
+
+/// NPDE from `n_sim` replicates of the subject (η from `re` through the Cholesky factor `lo` of
+/// Ω, residuals from `rr`), decorrelated by the replicates' covariance.
+fn npde(
+    m: &EstimationModel,
+    p: &PopParams,
+    s: &crate::focei::SubjectData,
+    lo: &[f64],
+    mut re: SubjectRng,
+    mut rr: SubjectRng,
+    n_sim: usize,
+) -> Result<Vec<f64>, MgivError> {
+    let k = m.n_eta();
+    let n = s.y.len();
+    let mut sims = Vec::with_capacity(n_sim);
+    let mut z = vec![0.0; k];
+    let mut e = vec![0.0; k];
+    for _ in 0..n_sim {
+        for zi in z.iter_mut() {
+            *zi = re.normal();
+        }
+        linalg::lower_mul(lo, k, &z, &mut e);
+        let (f, b) = predict_subject(m, p, s, &e);
+        let y: Vec<f64> = f
+            .iter()
+            .map(|fi| fi.v + resid_var_at(m, p, fi.v, b.v).sqrt() * rr.normal())
+            .collect();
+        sims.push(y);
+    }
+    let mean: Vec<f64> = (0..n)
+        .map(|a| sims.iter().map(|y| y[a]).sum::<f64>() / n_sim as f64)
+        .collect();
+    let mut vs = vec![0.0; n * n];
+    for y in &sims {
+        for a in 0..n {
+            for b in 0..n {
+                vs[a * n + b] += (y[a] - mean[a]) * (y[b] - mean[b]) / (n_sim - 1) as f64;
+            }
+        }
+    }
+    let lv = linalg::cholesky(&vs, n)
+        .ok_or_else(|| MgivError::Numerical(format!("NPDE covariance of ID {}", s.id)))?;
+    let dec = |y: &[f64]| {
+        let d: Vec<f64> = y.iter().zip(&mean).map(|(a, b)| a - b).collect();
+        forward_solve(&lv, n, &d)
+    };
+    let obs_d = dec(&s.y);
+    let sim_d: Vec<Vec<f64>> = sims.iter().map(|y| dec(y)).collect();
+    let kk = n_sim as f64;
+    Ok((0..n)
+        .map(|a| {
+            let below = sim_d.iter().filter(|d| d[a] < obs_d[a]).count() as f64;
+            let pde = (below / kk).clamp(0.5 / kk, 1.0 - 0.5 / kk);
+            inv_norm(pde)
+        })
+        .collect())
 }
 
 fn forward_solve(l: &[f64], n: usize, b: &[f64]) -> Vec<f64> {
@@ -299,4 +340,104 @@ pub fn sdtab_csv(rows: &[SdtabRow]) -> String {
         ));
     }
     s
+}
+
+/// One panel of the goodness-of-fit plot: the points as drawn (x, y) and a smoother through
+/// them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GofPanel {
+    /// sdtab column on x, e.g. `PRED_MMOL_L`
+    pub x_column: &'static str,
+    /// sdtab column on y, e.g. `DV_MMOL_L`
+    pub y_column: &'static str,
+    /// one point per observation with finite x and y, in sdtab order
+    pub points: Vec<(f64, f64)>,
+    /// the smoother: (mean x, mean y) of consecutive groups of equal numbers of points sorted
+    /// by x ([`binned_smooth`])
+    pub smooth: Vec<(f64, f64)>,
+}
+
+/// The four standard goodness-of-fit panels of an sdtab: DV vs PRED, DV vs IPRED (with the
+/// identity line), CWRES vs TIME and CWRES vs PRED (with 0 and ±2 lines).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gof {
+    pub dv_vs_pred: GofPanel,
+    pub dv_vs_ipred: GofPanel,
+    pub cwres_vs_time: GofPanel,
+    pub cwres_vs_pred: GofPanel,
+    /// observations left out of a panel because a value was not finite
+    pub n_not_finite: usize,
+}
+
+impl Gof {
+    pub fn panels(&self) -> [&GofPanel; 4] {
+        [
+            &self.dv_vs_pred,
+            &self.dv_vs_ipred,
+            &self.cwres_vs_time,
+            &self.cwres_vs_pred,
+        ]
+    }
+}
+
+/// A smoother of a scatter: the points sorted by x, cut into `n_groups` consecutive groups of
+/// (as nearly as possible) equal size, and the mean x and mean y of each group. Non-finite
+/// points are ignored; fewer points than groups give one group per point; no points, no line.
+pub fn binned_smooth(points: &[(f64, f64)], n_groups: usize) -> Vec<(f64, f64)> {
+    let mut p: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    if p.is_empty() || n_groups == 0 {
+        return Vec::new();
+    }
+    p.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let g = n_groups.min(p.len());
+    (0..g)
+        .map(|i| {
+            let (lo, hi) = (i * p.len() / g, (i + 1) * p.len() / g);
+            let n = (hi - lo) as f64;
+            let sx: f64 = p[lo..hi].iter().map(|q| q.0).sum();
+            let sy: f64 = p[lo..hi].iter().map(|q| q.1).sum();
+            (sx / n, sy / n)
+        })
+        .collect()
+}
+
+/// The goodness-of-fit panels of an sdtab (the values of [`sdtab`] / [`sdtab_at`] as they
+/// are, no recomputation); the smoother has one group per 10 observations, 3 to 12 groups.
+pub fn gof_series(rows: &[SdtabRow]) -> Gof {
+    let mut n_not_finite = 0;
+    let mut panel = |x_column, y_column, f: &dyn Fn(&SdtabRow) -> (f64, f64)| {
+        let all: Vec<(f64, f64)> = rows.iter().map(f).collect();
+        let points: Vec<(f64, f64)> = all
+            .iter()
+            .copied()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        n_not_finite = n_not_finite.max(all.len() - points.len());
+        let smooth = binned_smooth(&points, (points.len() / 10).clamp(3, 12));
+        GofPanel {
+            x_column,
+            y_column,
+            points,
+            smooth,
+        }
+    };
+    let dv_vs_pred = panel("PRED_MMOL_L", "DV_MMOL_L", &|r| {
+        (r.pred_mmol_l, r.dv_mmol_l)
+    });
+    let dv_vs_ipred = panel("IPRED_MMOL_L", "DV_MMOL_L", &|r| {
+        (r.ipred_mmol_l, r.dv_mmol_l)
+    });
+    let cwres_vs_time = panel("TIME_H", "CWRES", &|r| (r.time_h, r.cwres));
+    let cwres_vs_pred = panel("PRED_MMOL_L", "CWRES", &|r| (r.pred_mmol_l, r.cwres));
+    Gof {
+        dv_vs_pred,
+        dv_vs_ipred,
+        cwres_vs_time,
+        cwres_vs_pred,
+        n_not_finite,
+    }
 }

@@ -49,84 +49,8 @@ pub fn fitted_model_toml(
             .map(|v| format!("RSE {v:.1} %"))
             .unwrap_or_else(|| "no RSE".into())
     };
-    let mut covariates = Vec::new();
-    for rel in &model.relations {
-        let covariate = match rel.column.as_str() {
-            "WT" => CovariateName::WeightKg,
-            "SCR" => CovariateName::ScrMgDl,
-            "CRCL" => CovariateName::CrclMlMin,
-            other => {
-                return Err(invalid(
-                    "covariate column for a model file",
-                    other,
-                    "WT (weight_kg), SCR (scr_mg_dl) or CRCL (crcl_ml_min)",
-                ))
-            }
-        };
-        let parameter = match rel.param {
-            0 => ParamName::ClLH,
-            1 => ParamName::V1L,
-            2 => ParamName::QLH,
-            3 => ParamName::V2L,
-            _ => {
-                return Err(invalid(
-                    "covariate relation for a model file",
-                    PARAMS[rel.param],
-                    "relations on cl_l_h, v1_l, q_l_h or v2_l",
-                ))
-            }
-        };
-        let (value, source) = match rel.effect {
-            Effect::Theta(i) => (
-                r.theta[&model.thetas[i].name],
-                format!(
-                    "{what}: estimated ({})",
-                    rse(&format!("theta.{}", model.thetas[i].name))
-                ),
-            ),
-            Effect::Fixed(v) => (v, format!("{what}: fixed in the estimation model")),
-        };
-        let (form, exponent, coefficient) = match rel.form {
-            RelationForm::Power => (CovariateForm::Power, Some(value), None),
-            RelationForm::Linear => (CovariateForm::Linear, None, Some(value)),
-        };
-        covariates.push(Covariate {
-            parameter,
-            covariate,
-            form,
-            reference: Some(rel.reference),
-            exponent,
-            coefficient,
-            if_true: None,
-            if_false: None,
-            source,
-        });
-    }
-    let mut iiv = std::collections::BTreeMap::new();
-    let mut correlations = Vec::new();
-    let k = model.n_eta();
-    let mut skipped = Vec::new();
-    for i in 0..k {
-        let p = model.eta_params[i];
-        let w = r.omega[PARAMS[p]];
-        if p == BASE {
-            skipped.push(format!(
-                "baseline IIV ω² {w:.4} (CV {:.1} %) is not part of the model-file schema",
-                100.0 * (w.exp() - 1.0).sqrt()
-            ));
-            continue;
-        }
-        iiv.insert(PARAMS[p].to_string(), 100.0 * (w.exp() - 1.0).sqrt());
-        for j in 0..i {
-            let q = model.eta_params[j];
-            if let Some(c) = r.omega.get(&format!("{},{}", PARAMS[q], PARAMS[p])) {
-                if q != BASE {
-                    let rho = c / (r.omega[PARAMS[q]] * w).sqrt();
-                    correlations.push((PARAMS[q].to_string(), PARAMS[p].to_string(), rho));
-                }
-            }
-        }
-    }
+    let covariates = model_file_covariates(model, r, &what, &rse)?;
+    let (iiv, correlations, skipped) = model_file_iiv(model, r);
     let spec = ModelSpec {
         id: new_id.to_string(),
         name: format!("{} fitted to {data_name}", model.name),
@@ -136,24 +60,7 @@ pub fn fitted_model_toml(
             "{} subjects of {data_name} (declared population: {})",
             r.n_subjects, pop.name
         ),
-        fitted_in: FittedIn {
-            pregnant: pop.pregnant,
-            pre_eclampsia: if pop.pre_eclampsia {
-                Presence::All
-            } else {
-                Presence::None
-            },
-            critically_ill: if pop.id == "icu" {
-                Presence::All
-            } else {
-                Presence::None
-            },
-            populations: vec![pop.id.clone()],
-            weight_kg: column_range(ds, "WT"),
-            scr_mg_dl: column_range(ds, "SCR"),
-            age_y: column_range(ds, "AGE"),
-            source: format!("{what}; population declared by the user as '{}'", pop.id),
-        },
+        fitted_in: fitted_in(&pop, ds, &what),
         evidence: format!(
             "Local fit: {what}. As strong as that dataset; not a published model{}.",
             if r.converged {
@@ -215,4 +122,128 @@ pub fn fitted_model_toml(
     let text = format!("# Written by `mgiv fit --write-model`: {what}.\n{text}");
     ModelSpec::from_toml(&text)?;
     Ok(text)
+}
+
+/// The covariate relations of the model file: estimated or fixed effects with their source.
+fn model_file_covariates(
+    model: &EstimationModel,
+    r: &FitResult,
+    what: &str,
+    rse: &dyn Fn(&str) -> String,
+) -> Result<Vec<Covariate>, MgivError> {
+    let mut covariates = Vec::new();
+    for rel in &model.relations {
+        let covariate = match rel.column.as_str() {
+            "WT" => CovariateName::WeightKg,
+            "SCR" => CovariateName::ScrMgDl,
+            "CRCL" => CovariateName::CrclMlMin,
+            other => {
+                return Err(invalid(
+                    "covariate column for a model file",
+                    other,
+                    "WT (weight_kg), SCR (scr_mg_dl) or CRCL (crcl_ml_min)",
+                ))
+            }
+        };
+        let parameter = match rel.param {
+            0 => ParamName::ClLH,
+            1 => ParamName::V1L,
+            2 => ParamName::QLH,
+            3 => ParamName::V2L,
+            _ => {
+                return Err(invalid(
+                    "covariate relation for a model file",
+                    PARAMS[rel.param],
+                    "relations on cl_l_h, v1_l, q_l_h or v2_l",
+                ))
+            }
+        };
+        let (value, source) = match rel.effect {
+            Effect::Theta(i) => (
+                r.theta[&model.thetas[i].name],
+                format!(
+                    "{what}: estimated ({})",
+                    rse(&format!("theta.{}", model.thetas[i].name))
+                ),
+            ),
+            Effect::Fixed(v) => (v, format!("{what}: fixed in the estimation model")),
+        };
+        let (form, exponent, coefficient) = match rel.form {
+            RelationForm::Power => (CovariateForm::Power, Some(value), None),
+            RelationForm::Linear => (CovariateForm::Linear, None, Some(value)),
+        };
+        covariates.push(Covariate {
+            parameter,
+            covariate,
+            form,
+            reference: Some(rel.reference),
+            exponent,
+            coefficient,
+            if_true: None,
+            if_false: None,
+            source,
+        });
+    }
+    Ok(covariates)
+}
+
+/// IIV (CV %) by parameter, correlations, and notes on what the schema cannot hold (baseline
+/// IIV).
+#[allow(clippy::type_complexity)]
+fn model_file_iiv(
+    model: &EstimationModel,
+    r: &FitResult,
+) -> (
+    std::collections::BTreeMap<String, f64>,
+    Vec<(String, String, f64)>,
+    Vec<String>,
+) {
+    let mut iiv = std::collections::BTreeMap::new();
+    let mut correlations = Vec::new();
+    let k = model.n_eta();
+    let mut skipped = Vec::new();
+    for i in 0..k {
+        let p = model.eta_params[i];
+        let w = r.omega[PARAMS[p]];
+        if p == BASE {
+            skipped.push(format!(
+                "baseline IIV ω² {w:.4} (CV {:.1} %) is not part of the model-file schema",
+                100.0 * (w.exp() - 1.0).sqrt()
+            ));
+            continue;
+        }
+        iiv.insert(PARAMS[p].to_string(), 100.0 * (w.exp() - 1.0).sqrt());
+        for j in 0..i {
+            let q = model.eta_params[j];
+            if let Some(c) = r.omega.get(&format!("{},{}", PARAMS[q], PARAMS[p])) {
+                if q != BASE {
+                    let rho = c / (r.omega[PARAMS[q]] * w).sqrt();
+                    correlations.push((PARAMS[q].to_string(), PARAMS[p].to_string(), rho));
+                }
+            }
+        }
+    }
+    (iiv, correlations, skipped)
+}
+
+/// `[fitted_in]`: the declared population and the dataset's covariate ranges.
+fn fitted_in(pop: &mgiv_pop::population::PopulationSpec, ds: &Dataset, what: &str) -> FittedIn {
+    FittedIn {
+        pregnant: pop.pregnant,
+        pre_eclampsia: if pop.pre_eclampsia {
+            Presence::All
+        } else {
+            Presence::None
+        },
+        critically_ill: if pop.id == "icu" {
+            Presence::All
+        } else {
+            Presence::None
+        },
+        populations: vec![pop.id.clone()],
+        weight_kg: column_range(ds, "WT"),
+        scr_mg_dl: column_range(ds, "SCR"),
+        age_y: column_range(ds, "AGE"),
+        source: format!("{what}; population declared by the user as '{}'", pop.id),
+    }
 }

@@ -5,8 +5,10 @@
 //!
 //! - inner step: η̂ minimises L(η) = Σ_j [ln R_j + (y_j − f_j)²/R_j] + ηᵀΩ⁻¹η (BFGS with the exact
 //!   gradient from dual numbers; R depends on η: the "interaction");
-//! - objective: OFV_i = L(η̂) + ln|Ω| + ln|GᵀR⁻¹G + Ω⁻¹|, G = ∂f/∂η at η̂ (exact, duals): the
-//!   Laplace approximation of −2 ln ∫ p(y|η) p(η) dη with the first-order (Gauss–Newton) Hessian.
+//! - objective: OFV_i = L(η̂) + ln|Ω| + ln|GᵀR⁻¹G + ½C̃ᵀC̃ + Ω⁻¹|, G = ∂f/∂η and
+//!   C̃_jk = (∂R_j/∂η_k)/R_j at η̂ (exact, duals): the Laplace approximation of
+//!   −2 ln ∫ p(y|η) p(η) dη with the first-order (expected-information) Hessian, NONMEM's
+//!   METHOD=1 INTER form (Almquist et al. 2015, eq. 15; ½C̃ᵀC̃ vanishes for additive error).
 //!   Like NONMEM's OFV it leaves out the constant N·ln(2π) (N observations);
 //! - outer step: Nelder–Mead (argmin) on transformed parameters (bounded θ by logit, Ω by the log
 //!   Cholesky factor, σ by log), restarted from its best point until it stops improving. A
@@ -19,7 +21,7 @@
 //! Subjects are evaluated in parallel (rayon) and summed in subject order, so the result does not
 //! depend on the number of threads.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use argmin::core::{
@@ -66,105 +68,18 @@ pub fn prepare(
     ds: &Dataset,
 ) -> Result<(Vec<SubjectData>, Vec<String>), MgivError> {
     let mut notes = Vec::new();
-    let init = PopParams::initial(model);
-    // steady-state history: 100 terminal half-lives at the initial typical values, at least 2000 h
-    let t_half = {
-        let p = typical_params(model, &init, None);
-        let modes = mgiv_core::solver::Modes::from_params(&p)?;
-        modes.terminal_half_life_h()
-    };
-    let opts = EventOptions {
-        ss_history_h: (100.0 * t_half).max(2000.0),
-        modelled: Default::default(),
-    };
-    let mut cols = Vec::new();
-    for r in &model.relations {
-        let idx = ds.covariate_index(&r.column).ok_or_else(|| {
-            invalid(
-                "covariate column",
-                &r.column,
-                format!(
-                    "a numeric column of the dataset (it has: {})",
-                    if ds.covariates.is_empty() {
-                        "none".into()
-                    } else {
-                        ds.covariates.join(", ")
-                    }
-                ),
-            )
-        })?;
-        cols.push(idx);
-    }
+    let opts = event_options(model)?;
+    let cols = covariate_columns(model, ds)?;
     let mut out = Vec::new();
     let (mut censored, mut empty) = (0, 0);
     for s in &ds.subjects {
-        let segments = s.segments(&opts)?;
-        let mut y = Vec::new();
-        let mut times = Vec::new();
-        let mut rows = Vec::new();
-        let mut segs = Vec::new();
-        let mut cens_segs = Vec::new();
-        let mut limits = Vec::new();
-        for mut seg in segments {
-            let mut c = seg.clone();
-            c.observations.retain(|o| o.censoring != Censoring::None);
-            if !c.observations.is_empty() {
-                for o in &c.observations {
-                    let limit = o.lloq.unwrap_or(o.dv).mmol_l();
-                    let sign = if o.censoring == Censoring::Below {
-                        1.0
-                    } else {
-                        -1.0
-                    };
-                    limits.push((limit, sign));
-                }
-                censored += c.observations.len();
-                cens_segs.push(c);
-            }
-            seg.observations.retain(|o| o.censoring == Censoring::None);
-            for o in &seg.observations {
-                y.push(o.dv.mmol_l());
-                times.push(o.time_h);
-                rows.push(o.row);
-            }
-            segs.push(seg);
-        }
-        if y.is_empty() {
+        let obs = split_censored(s.segments(&opts)?);
+        censored += obs.limits.len();
+        if obs.y.is_empty() {
             empty += 1;
             continue;
         }
-        let t0 = s.records.first().map(|r| r.time_h).unwrap_or(0.0);
-        let mut covariates = Vec::new();
-        for (r, &idx) in model.relations.iter().zip(&cols) {
-            let v = s
-                .covariate_at(idx, t0, CovariateFill::Nocb)
-                .ok_or_else(|| {
-                    invalid(
-                        format!("{} of ID {}", r.column, s.id),
-                        "missing on every record",
-                        "a value on at least one record",
-                    )
-                })?;
-            if !(v.is_finite() && v > 0.0) && r.form == RelationForm::Power {
-                return Err(invalid(
-                    format!("{} of ID {}", r.column, s.id),
-                    v,
-                    "a positive value (power covariate relation)",
-                ));
-            }
-            let varies = s
-                .records
-                .iter()
-                .filter_map(|rec| rec.covariates[idx])
-                .any(|x| x != v);
-            if varies {
-                notes.push(format!(
-                    "{} varies within ID {}: the value at its first record ({v}) is used",
-                    r.column, s.id
-                ));
-            }
-            covariates.push(v);
-        }
+        let covariates = subject_covariates(model, s, &cols, &mut notes)?;
         let pre = s.pre_dose_observations();
         let own_baseline = if pre.is_empty() {
             None
@@ -173,16 +88,164 @@ pub fn prepare(
         };
         out.push(SubjectData {
             id: s.id.clone(),
-            segments: segs,
-            y,
-            times_h: times,
-            rows,
+            segments: obs.segments,
+            y: obs.y,
+            times_h: obs.times_h,
+            rows: obs.rows,
             covariates,
             own_baseline,
-            censored: cens_segs,
-            limits,
+            censored: obs.censored,
+            limits: obs.limits,
         });
     }
+    dataset_notes(model, &out, censored, empty, &mut notes);
+    if out.is_empty() {
+        return Err(invalid(
+            "dataset",
+            "no usable observations",
+            "at least one uncensored observation",
+        ));
+    }
+    Ok((out, notes))
+}
+
+/// Event options: a steady-state history of 100 terminal half-lives at the initial typical
+/// values, at least 2000 h.
+fn event_options(model: &EstimationModel) -> Result<EventOptions, MgivError> {
+    let init = PopParams::initial(model);
+    let t_half = {
+        let p = typical_params(model, &init, None);
+        let modes = mgiv_core::solver::Modes::from_params(&p)?;
+        modes.terminal_half_life_h()
+    };
+    Ok(EventOptions {
+        ss_history_h: (100.0 * t_half).max(2000.0),
+        modelled: Default::default(),
+    })
+}
+
+/// The dataset column of each covariate relation (refused when the dataset lacks it).
+fn covariate_columns(model: &EstimationModel, ds: &Dataset) -> Result<Vec<usize>, MgivError> {
+    model
+        .relations
+        .iter()
+        .map(|r| {
+            ds.covariate_index(&r.column).ok_or_else(|| {
+                invalid(
+                    "covariate column",
+                    &r.column,
+                    format!(
+                        "a numeric column of the dataset (it has: {})",
+                        if ds.covariates.is_empty() {
+                            "none".into()
+                        } else {
+                            ds.covariates.join(", ")
+                        }
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// One subject's observations split into the quantified ones (in `segments`, with y, times and
+/// rows) and the censored ones (segments of their own with the same doses, and their limits).
+struct SplitObservations {
+    segments: Vec<Segment>,
+    y: Vec<f64>,
+    times_h: Vec<f64>,
+    rows: Vec<usize>,
+    censored: Vec<Segment>,
+    limits: Vec<(f64, f64)>,
+}
+
+fn split_censored(segments: Vec<Segment>) -> SplitObservations {
+    let mut out = SplitObservations {
+        segments: Vec::new(),
+        y: Vec::new(),
+        times_h: Vec::new(),
+        rows: Vec::new(),
+        censored: Vec::new(),
+        limits: Vec::new(),
+    };
+    for mut seg in segments {
+        let mut c = seg.clone();
+        c.observations.retain(|o| o.censoring != Censoring::None);
+        if !c.observations.is_empty() {
+            for o in &c.observations {
+                let limit = o.lloq.unwrap_or(o.dv).mmol_l();
+                let sign = if o.censoring == Censoring::Below {
+                    1.0
+                } else {
+                    -1.0
+                };
+                out.limits.push((limit, sign));
+            }
+            out.censored.push(c);
+        }
+        seg.observations.retain(|o| o.censoring == Censoring::None);
+        for o in &seg.observations {
+            out.y.push(o.dv.mmol_l());
+            out.times_h.push(o.time_h);
+            out.rows.push(o.row);
+        }
+        out.segments.push(seg);
+    }
+    out
+}
+
+/// The value of each covariate relation's column for subject `s` (at its first record, NOCB);
+/// a value that varies within the subject is noted.
+fn subject_covariates(
+    model: &EstimationModel,
+    s: &mgiv_data::Subject,
+    cols: &[usize],
+    notes: &mut Vec<String>,
+) -> Result<Vec<f64>, MgivError> {
+    let t0 = s.records.first().map(|r| r.time_h).unwrap_or(0.0);
+    let mut covariates = Vec::new();
+    for (r, &idx) in model.relations.iter().zip(cols) {
+        let v = s
+            .covariate_at(idx, t0, CovariateFill::Nocb)
+            .ok_or_else(|| {
+                invalid(
+                    format!("{} of ID {}", r.column, s.id),
+                    "missing on every record",
+                    "a value on at least one record",
+                )
+            })?;
+        if !(v.is_finite() && v > 0.0) && r.form == RelationForm::Power {
+            return Err(invalid(
+                format!("{} of ID {}", r.column, s.id),
+                v,
+                "a positive value (power covariate relation)",
+            ));
+        }
+        let varies = s
+            .records
+            .iter()
+            .filter_map(|rec| rec.covariates[idx])
+            .any(|x| x != v);
+        if varies {
+            notes.push(format!(
+                "{} varies within ID {}: the value at its first record ({v}) is used",
+                r.column, s.id
+            ));
+        }
+        covariates.push(v);
+    }
+    Ok(covariates)
+}
+
+/// The dataset-level notes of [`prepare`]: censored observations, left-out subjects, subjects
+/// without a pre-dose sample under a per-subject baseline.
+fn dataset_notes(
+    model: &EstimationModel,
+    out: &[SubjectData],
+    censored: usize,
+    empty: usize,
+    notes: &mut Vec<String>,
+) {
     if censored > 0 {
         notes.push(format!(
             "{censored} censored observation(s) (CENS/BLQ) enter the likelihood by M3 (−2 ln P(beyond the limit)); not in the sdtab or VPC"
@@ -199,14 +262,6 @@ pub fn prepare(
             ));
         }
     }
-    if out.is_empty() {
-        return Err(invalid(
-            "dataset",
-            "no usable observations",
-            "at least one uncensored observation",
-        ));
-    }
-    Ok((out, notes))
 }
 
 /// Population parameters on the natural scale.
@@ -576,37 +631,59 @@ pub fn bfgs(
     (x, fx, ok)
 }
 
-/// One subject's OFV contribution and its η̂ at `p`.
-fn subject_ofv(m: &EstimationModel, p: &PopParams, om: &Omega, s: &SubjectData) -> (f64, Vec<f64>) {
+/// One subject's OFV contribution and its η̂ at `p`; the inner step starts from `warm` (an earlier
+/// η̂ of this subject) when L is lower there than at η = 0.
+fn subject_ofv(
+    m: &EstimationModel,
+    p: &PopParams,
+    om: &Omega,
+    s: &SubjectData,
+    warm: Option<&[f64]>,
+) -> (f64, Vec<f64>) {
     let k = om.k;
     let mut buf = Vec::new();
-    let (eta, _, _) = bfgs(
+    let zero = vec![0.0; k];
+    let start = match warm {
+        Some(w) if w.len() == k && w.iter().all(|v| v.is_finite()) => {
+            let at_warm = inner_objective(m, p, om, s, w, &mut buf).0;
+            let at_zero = inner_objective(m, p, om, s, &zero, &mut buf).0;
+            if at_warm < at_zero {
+                w.to_vec()
+            } else {
+                zero
+            }
+        }
+        _ => zero,
+    };
+    // L(η̂) as BFGS last evaluated it (the same function at the same point)
+    let (eta, l, _) = bfgs(
         |e| {
             let (v, g) = inner_objective(m, p, om, s, e, &mut buf);
             (v, g[..k].to_vec())
         },
-        &vec![0.0; k],
+        &start,
         200,
         1e-9,
     );
-    let (l, _) = inner_objective(m, p, om, s, &eta, &mut buf);
     if !l.is_finite() {
         return (f64::INFINITY, eta);
     }
     if k == 0 {
         return (l, eta);
     }
-    // H = GᵀR⁻¹G + Ω⁻¹ at η̂
+    // H̃ = GᵀR⁻¹G + ½ C̃ᵀC̃ + Ω⁻¹ at η̂, C̃_jk = (∂R_j/∂η_k)/R_j (the interaction term of
+    // NONMEM's METHOD=1 INTER; Almquist et al. 2015, eq. 15)
     let dp = dparams(m, p, s, &eta);
     let (prop, add) = p.sd(m);
     let mut h = om.inv.clone();
     for seg in &s.segments {
         predict_dual(&dp, seg, &mut buf);
         for f in buf.iter() {
-            let r = resid_var(m, prop, add, *f, dp.base).v;
+            let r = resid_var(m, prop, add, *f, dp.base);
             for a in 0..k {
+                let ca = r.g[a] / r.v;
                 for b in 0..k {
-                    h[a * k + b] += f.g[a] * f.g[b] / r;
+                    h[a * k + b] += f.g[a] * f.g[b] / r.v + 0.5 * ca * r.g[b] / r.v;
                 }
             }
         }
@@ -634,11 +711,23 @@ fn subject_ofv(m: &EstimationModel, p: &PopParams, om: &Omega, s: &SubjectData) 
     }
 }
 
-/// Per-subject OFVs and η̂ (parallel over subjects, in subject order).
+/// Per-subject OFVs and η̂ (parallel over subjects, in subject order), each inner step from η = 0.
 pub fn evaluate(
     m: &EstimationModel,
     p: &PopParams,
     subjects: &[SubjectData],
+) -> Option<Vec<(f64, Vec<f64>)>> {
+    evaluate_from(m, p, subjects, None)
+}
+
+/// As [`evaluate`], each subject's inner step started from its η̂ in `warm` (same order) where
+/// that is better than η = 0. Each subject's result depends only on its own data and start, so
+/// the result does not depend on the thread count.
+pub(crate) fn evaluate_from(
+    m: &EstimationModel,
+    p: &PopParams,
+    subjects: &[SubjectData],
+    warm: Option<&[(f64, Vec<f64>)]>,
 ) -> Option<Vec<(f64, Vec<f64>)>> {
     let om = Omega::new(&p.omega, m.n_eta())?;
     if p.sigma.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
@@ -647,10 +736,17 @@ pub fn evaluate(
     Some(
         subjects
             .par_iter()
-            .map(|s| subject_ofv(m, p, &om, s))
+            .enumerate()
+            .map(|(i, s)| {
+                let w = warm.and_then(|w| w.get(i)).map(|x| x.1.as_slice());
+                subject_ofv(m, p, &om, s, w)
+            })
             .collect(),
     )
 }
+
+/// Per subject: OFV contribution and η̂.
+pub type PerSubject = Vec<(f64, Vec<f64>)>;
 
 fn total(v: &[(f64, Vec<f64>)]) -> f64 {
     v.iter().map(|x| x.0).sum()
@@ -897,6 +993,8 @@ struct OuterCost<'a> {
     subjects: &'a [SubjectData],
     evals: Cell<u64>,
     best: Cell<f64>,
+    /// η̂ at the best point so far: the inner steps' warm start
+    warm: &'a RefCell<Option<PerSubject>>,
     progress: &'a (dyn Fn(Progress) + Sync),
 }
 
@@ -905,14 +1003,17 @@ impl CostFunction for OuterCost<'_> {
     type Output = f64;
     fn cost(&self, u: &Vec<f64>) -> Result<f64, ArgminError> {
         let p = self.codec.decode(u);
-        let ofv = evaluate(self.m, &p, self.subjects)
-            .map(|v| total(&v))
+        let per = evaluate_from(self.m, &p, self.subjects, self.warm.borrow().as_deref());
+        let ofv = per
+            .as_ref()
+            .map(|v| total(v))
             .filter(|v| v.is_finite())
             .unwrap_or(1e20);
         let n = self.evals.get() + 1;
         self.evals.set(n);
         if ofv < self.best.get() {
             self.best.set(ofv);
+            *self.warm.borrow_mut() = per;
         }
         if n.is_multiple_of(100) {
             (self.progress)(Progress::Outer {
@@ -953,6 +1054,7 @@ pub fn fit(
     let mut last = start;
     let mut evals = 0;
     let mut converged = false;
+    let warm = RefCell::new(None);
     for round in 1..=settings.max_rounds {
         let mut simplex = vec![u.clone()];
         for i in 0..u.len() {
@@ -966,6 +1068,7 @@ pub fn fit(
             subjects: &subjects,
             evals: Cell::new(0),
             best: Cell::new(f64::INFINITY),
+            warm: &warm,
             progress,
         };
         let solver = NelderMead::new(simplex)
@@ -1044,30 +1147,78 @@ pub(crate) fn finish(
         .ok_or_else(|| MgivError::Numerical("Ω or σ not valid at the estimates".into()))?;
     let ofv = total(&per);
 
-    // covariance step
-    let (phi, names) = codec.natural(&est);
+    let (rse, covariance) = if covariance_step_on {
+        rse_and_covariance(model, &codec, subjects, &est, &mut notes, progress)
+    } else {
+        (BTreeMap::new(), None)
+    };
+    let (theta, omega, sigma) = named_estimates(model, &est);
+    let individuals = individuals(model, &est, subjects, &per);
+    let shrinkage = shrinkage(model, &est, &per);
+    Ok(FitResult {
+        ofv,
+        method: how.method,
+        converged: how.converged,
+        theta,
+        omega,
+        sigma,
+        rse_percent: rse,
+        individuals,
+        shrinkage_percent: shrinkage,
+        model: ModelRef {
+            id: model.id.clone(),
+            name: model.name.clone(),
+            source: model.source.clone(),
+            evidence: model.evidence.clone(),
+        },
+        n_subjects: subjects.len(),
+        n_observations: n_obs,
+        objective_evaluations: how.evaluations,
+        ofv_note: how.ofv_note,
+        covariance,
+        notes,
+    })
+}
+
+/// The covariance step at `est`: RSE % by report name and the sandwich covariance (a note and
+/// nothing when R is not positive definite).
+fn rse_and_covariance(
+    model: &EstimationModel,
+    codec: &Codec,
+    subjects: &[SubjectData],
+    est: &PopParams,
+    notes: &mut Vec<String>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> (BTreeMap<String, f64>, Option<Covariance>) {
+    let (phi, names) = codec.natural(est);
     let mut rse = BTreeMap::new();
-    let mut covariance = None;
-    if covariance_step_on {
-        match covariance_step(model, &codec, subjects, &phi, progress) {
-            Some((sand, rinv)) => {
-                for (i, n) in names.iter().enumerate() {
-                    rse.insert(n.clone(), 100.0 * sand[i][i].max(0.0).sqrt() / phi[i].abs());
-                }
-                covariance = Some(Covariance {
-                    kind: "sandwich",
-                    names: names.clone(),
-                    sandwich: sand,
-                    r_inverse: rinv,
-                });
+    match covariance_step(model, codec, subjects, &phi, progress) {
+        Some((sand, rinv)) => {
+            for (i, n) in names.iter().enumerate() {
+                rse.insert(n.clone(), 100.0 * sand[i][i].max(0.0).sqrt() / phi[i].abs());
             }
-            None => notes.push(
+            let covariance = Covariance {
+                kind: "sandwich",
+                names,
+                sandwich: sand,
+                r_inverse: rinv,
+            };
+            (rse, Some(covariance))
+        }
+        None => {
+            notes.push(
                 "covariance step failed: R is not positive definite at the estimates (no RSE)"
                     .into(),
-            ),
+            );
+            (rse, None)
         }
     }
+}
 
+type Named = BTreeMap<String, f64>;
+
+/// θ by name, Ω (variances by parameter, covariances "a,b") and σ by name.
+fn named_estimates(model: &EstimationModel, est: &PopParams) -> (Named, Named, Named) {
     let k = model.n_eta();
     let mut theta = BTreeMap::new();
     for (t, v) in model.thetas.iter().zip(&est.theta) {
@@ -1095,11 +1246,22 @@ pub(crate) fn finish(
     for (n, v) in model.sigma_names().iter().zip(&est.sigma) {
         sigma.insert(n.to_string(), *v);
     }
-    let individuals: Vec<Individual> = subjects
+    (theta, omega, sigma)
+}
+
+/// EBEs, individual parameters and OFV contributions, per subject.
+fn individuals(
+    model: &EstimationModel,
+    est: &PopParams,
+    subjects: &[SubjectData],
+    per: &[(f64, Vec<f64>)],
+) -> Vec<Individual> {
+    let k = model.n_eta();
+    subjects
         .iter()
-        .zip(&per)
+        .zip(per)
         .map(|(s, (o, eta))| {
-            let dp = dparams(model, &est, s, eta);
+            let dp = dparams(model, est, s, eta);
             let mut parameters = BTreeMap::new();
             for (name, d) in PARAMS.iter().zip([dp.cl, dp.v1, dp.q, dp.v2, dp.base]) {
                 if model.param_theta[PARAMS.iter().position(|p| p == name).unwrap_or(0)].is_some() {
@@ -1115,7 +1277,12 @@ pub(crate) fn finish(
                 ofv: *o,
             }
         })
-        .collect();
+        .collect()
+}
+
+/// η-shrinkage %, 1 − SD(η̂)/ω, by parameter.
+fn shrinkage(model: &EstimationModel, est: &PopParams, per: &[(f64, Vec<f64>)]) -> Named {
+    let k = model.n_eta();
     let mut shrinkage = BTreeMap::new();
     let n = per.len() as f64;
     for i in 0..k {
@@ -1126,29 +1293,7 @@ pub(crate) fn finish(
             100.0 * (1.0 - (var / est.omega[i * k + i]).sqrt()),
         );
     }
-    Ok(FitResult {
-        ofv,
-        method: how.method,
-        converged: how.converged,
-        theta,
-        omega,
-        sigma,
-        rse_percent: rse,
-        individuals,
-        shrinkage_percent: shrinkage,
-        model: ModelRef {
-            id: model.id.clone(),
-            name: model.name.clone(),
-            source: model.source.clone(),
-            evidence: model.evidence.clone(),
-        },
-        n_subjects: subjects.len(),
-        n_observations: n_obs,
-        objective_evaluations: how.evaluations,
-        ofv_note: how.ofv_note,
-        covariance,
-        notes,
-    })
+    shrinkage
 }
 
 type Matrix = Vec<Vec<f64>>;

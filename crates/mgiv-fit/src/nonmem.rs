@@ -27,6 +27,29 @@ pub fn control_stream(m: &EstimationModel, data_file: &str) -> String {
         m.name, m.id
     ));
     s.push_str(&format!("; source: {}\n", m.source));
+    s.push_str(&format!("$INPUT {}\n", input_columns(m).join(" ")));
+    s.push_str(&format!(
+        "$DATA {data_file} IGNORE=@ ; skips the header; delete mgiv's '# DV_UNIT=...' lines or start them with @\n"
+    ));
+    s.push_str(if m.two_cmt {
+        "$SUBROUTINES ADVAN3 TRANS4\n"
+    } else {
+        "$SUBROUTINES ADVAN1 TRANS2\n"
+    });
+    s.push_str(&pk_block(m));
+    let (prop, add) = residual_thetas(m);
+    s.push_str(&error_block(m, prop, add));
+    s.push_str(&theta_block(m, prop, add));
+    s.push_str(&omega_block(m));
+    s.push_str("$SIGMA 1 FIX\n");
+    s.push_str("$ESTIMATION METHOD=1 INTERACTION MAXEVAL=9999 PRINT=5 NOABORT\n");
+    s.push_str("$COVARIANCE\n");
+    s.push_str("$TABLE ID TIME DV PRED IPRED CWRES NPDE NOPRINT ONEHEADER FILE=sdtab\n");
+    s
+}
+
+/// $INPUT: mgiv's NONMEM columns, the covariate columns, BSL for a per-subject baseline.
+fn input_columns(m: &EstimationModel) -> Vec<String> {
     let mut cols = vec![
         "ID", "TIME", "EVID", "MDV", "CMT", "AMT", "RATE", "ADDL", "II", "SS", "DV", "CENS",
         "LLOQ", "OCC",
@@ -42,16 +65,12 @@ pub fn control_stream(m: &EstimationModel, data_file: &str) -> String {
     if m.baseline == BaselineMode::PerSubject {
         cols.push("BSL".into());
     }
-    s.push_str(&format!("$INPUT {}\n", cols.join(" ")));
-    s.push_str(&format!(
-        "$DATA {data_file} IGNORE=@ ; skips the header; delete mgiv's '# DV_UNIT=...' lines or start them with @\n"
-    ));
-    s.push_str(if m.two_cmt {
-        "$SUBROUTINES ADVAN3 TRANS4\n"
-    } else {
-        "$SUBROUTINES ADVAN1 TRANS2\n"
-    });
-    s.push_str("$PK\n");
+    cols
+}
+
+/// $PK: typical values with their covariate factors, individual values with their η.
+fn pk_block(m: &EstimationModel) -> String {
+    let mut s = String::from("$PK\n");
     // θ numbering: the model's thetas in order, then the residual SDs
     let theta_no = |i: usize| i + 1;
     for (p, name) in NM.iter().enumerate() {
@@ -82,19 +101,28 @@ pub fn control_stream(m: &EstimationModel, data_file: &str) -> String {
     } else {
         s.push_str("  V = V1\n  S1 = V1\n");
     }
-    s.push_str("$ERROR\n  IPRED = F + BASE  ; mmol/L: amount (mmol) / V1 (L) above the endogenous baseline\n");
+    s
+}
+
+/// The θ numbers of the proportional and additive residual SDs (after the model's θ).
+fn residual_thetas(m: &EstimationModel) -> (Option<usize>, Option<usize>) {
+    let nt = m.thetas.len();
+    match m.error_model {
+        ErrorModel::Additive => (None, Some(nt + 1)),
+        ErrorModel::Proportional => (Some(nt + 1), None),
+        ErrorModel::Combined => (Some(nt + 1), Some(nt + 2)),
+    }
+}
+
+/// $ERROR: IPRED above the baseline, the residual SD W as θ, Y = IPRED + W·EPS(1).
+fn error_block(m: &EstimationModel, prop: Option<usize>, add: Option<usize>) -> String {
+    let mut s = String::from("$ERROR\n  IPRED = F + BASE  ; mmol/L: amount (mmol) / V1 (L) above the endogenous baseline\n");
     s.push_str(match m.residual_on {
         ResidualScale::Total => "  X = IPRED\n",
         ResidualScale::ChangeFromBaseline => {
             "  X = IPRED - BASE  ; residual error on the change from baseline\n"
         }
     });
-    let nt = m.thetas.len();
-    let (prop, add) = match m.error_model {
-        ErrorModel::Additive => (None, Some(nt + 1)),
-        ErrorModel::Proportional => (Some(nt + 1), None),
-        ErrorModel::Combined => (Some(nt + 1), Some(nt + 2)),
-    };
     let w = match (prop, add) {
         (Some(p), Some(a)) => format!("SQRT((THETA({p})*X)**2 + THETA({a})**2)"),
         (Some(p), None) => format!("THETA({p})*ABS(X)"),
@@ -102,7 +130,12 @@ pub fn control_stream(m: &EstimationModel, data_file: &str) -> String {
         (None, None) => "1".into(),
     };
     s.push_str(&format!("  W = {w}\n  IF (W.LT.1E-12) W = 1E-12\n  Y = IPRED + W*EPS(1)\n  IRES = DV - IPRED\n  IWRES = IRES / W\n"));
-    s.push_str("$THETA\n");
+    s
+}
+
+/// $THETA: the model's θ with bounds, then the residual SDs.
+fn theta_block(m: &EstimationModel, prop: Option<usize>, add: Option<usize>) -> String {
+    let mut s = String::from("$THETA\n");
     for t in &m.thetas {
         let fix = if t.fixed { " FIX" } else { "" };
         s.push_str(&format!(
@@ -125,34 +158,37 @@ pub fn control_stream(m: &EstimationModel, data_file: &str) -> String {
             m.sigma_add_init
         ));
     }
+    s
+}
+
+/// $OMEGA: diagonal, or BLOCK(k) with the lower triangle; nothing without η.
+fn omega_block(m: &EstimationModel) -> String {
+    let mut s = String::new();
     let k = m.n_eta();
-    if k > 0 {
-        if m.omega_block {
-            s.push_str(&format!("$OMEGA BLOCK({k})\n"));
-            for i in 0..k {
-                let row: Vec<String> = (0..=i)
-                    .map(|j| format!("{}", m.omega_init[i * k + j]))
-                    .collect();
-                s.push_str(&format!(
-                    "  {}  ; {}\n",
-                    row.join(" "),
-                    PARAMS[m.eta_params[i]]
-                ));
-            }
-        } else {
-            s.push_str("$OMEGA\n");
-            for i in 0..k {
-                s.push_str(&format!(
-                    "  {}  ; {}\n",
-                    m.omega_init[i * k + i],
-                    PARAMS[m.eta_params[i]]
-                ));
-            }
+    if k == 0 {
+        return s;
+    }
+    if m.omega_block {
+        s.push_str(&format!("$OMEGA BLOCK({k})\n"));
+        for i in 0..k {
+            let row: Vec<String> = (0..=i)
+                .map(|j| format!("{}", m.omega_init[i * k + j]))
+                .collect();
+            s.push_str(&format!(
+                "  {}  ; {}\n",
+                row.join(" "),
+                PARAMS[m.eta_params[i]]
+            ));
+        }
+    } else {
+        s.push_str("$OMEGA\n");
+        for i in 0..k {
+            s.push_str(&format!(
+                "  {}  ; {}\n",
+                m.omega_init[i * k + i],
+                PARAMS[m.eta_params[i]]
+            ));
         }
     }
-    s.push_str("$SIGMA 1 FIX\n");
-    s.push_str("$ESTIMATION METHOD=1 INTERACTION MAXEVAL=9999 PRINT=5 NOABORT\n");
-    s.push_str("$COVARIANCE\n");
-    s.push_str("$TABLE ID TIME DV PRED IPRED CWRES NPDE NOPRINT ONEHEADER FILE=sdtab\n");
     s
 }

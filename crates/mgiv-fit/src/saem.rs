@@ -157,7 +157,87 @@ pub fn fit_saem(
             "at least 1 averaging iteration",
         ));
     }
-    // θ classes: typical values of parameters with η; covariate θs acting on them; the rest
+    let classes = theta_classes(model)?;
+    let mut p = PopParams::initial(model);
+    let mut chains: Vec<Chain> = subjects
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Chain {
+            phi: mu(model, &p, s),
+            ll: f64::INFINITY,
+            rng: SubjectRng::new(settings.seed, i as u64, Stream::Other),
+            d_block: 0.4,
+            d_comp: vec![0.4; k],
+        })
+        .collect();
+    let mut stats = Stats {
+        s1: vec![vec![0.0; k]; n],
+        s2: vec![vec![0.0; k * k]; n],
+    };
+    let total_iter = settings.burn_in + settings.iterations;
+    let mut trace: Vec<Vec<f64>> = Vec::new();
+    let mut evals: u64 = 0;
+
+    for iter in 0..total_iter {
+        let gamma = if iter < settings.burn_in {
+            1.0
+        } else {
+            1.0 / (iter - settings.burn_in + 1) as f64
+        };
+        evals += simulation_step(model, &p, &subjects, &mut chains, iter)?;
+        stats.update(&chains, gamma);
+        if k > 0 {
+            let anneal = iter < settings.burn_in / 2;
+            population_step(model, &mut p, &subjects, &stats, &classes, anneal);
+        }
+        other_step(model, &mut p, &subjects, &chains, &classes.other, gamma);
+
+        let mut point: Vec<f64> = p.theta.clone();
+        point.extend((0..k).map(|a| p.omega[a * k + a]));
+        point.extend(p.sigma.iter().copied());
+        trace.push(point);
+        if iter % 25 == 0 || iter + 1 == total_iter {
+            let m2ll: f64 = chains.iter().map(|c| c.ll).sum();
+            progress(Progress::Saem {
+                iteration: iter + 1,
+                total: total_iter,
+                burn_in: iter < settings.burn_in,
+                m2ll,
+            });
+        }
+    }
+
+    let converged = stationary(model, &trace, settings.burn_in, &mut notes);
+    notes.push(format!(
+        "SAEM: {} burn-in + {} averaging iterations, seed {}; the OFV is the FOCE-I objective at the SAEM estimates",
+        settings.burn_in, settings.iterations, settings.seed
+    ));
+    finish(
+        model,
+        p,
+        &subjects,
+        notes,
+        settings.covariance,
+        progress,
+        Finish {
+            method: "saem",
+            converged,
+            evaluations: evals,
+            ofv_note:
+                "FOCE-I -2 log-likelihood at the SAEM estimates, without the constant N·ln(2π)",
+        },
+    )
+}
+
+/// The free θ in three classes: the typical value of each parameter with η (`typ`, by η), the
+/// covariate θ acting on those (`cov_mu`), and the rest (`other`).
+struct ThetaClasses {
+    typ: Vec<Option<usize>>,
+    cov_mu: Vec<usize>,
+    other: Vec<usize>,
+}
+
+fn theta_classes(model: &EstimationModel) -> Result<ThetaClasses, MgivError> {
     let typ: Vec<Option<usize>> = model
         .eta_params
         .iter()
@@ -189,383 +269,386 @@ pub fn fit_saem(
     let other: Vec<usize> = (0..model.thetas.len())
         .filter(|t| !model.thetas[*t].fixed && !typ.contains(&Some(*t)) && !cov_mu.contains(t))
         .collect();
+    Ok(ThetaClasses { typ, cov_mu, other })
+}
 
-    let mut p = PopParams::initial(model);
-    let mut chains: Vec<Chain> = subjects
-        .iter()
-        .enumerate()
-        .map(|(i, s)| Chain {
-            phi: mu(model, &p, s),
-            ll: f64::INFINITY,
-            rng: SubjectRng::new(settings.seed, i as u64, Stream::Other),
-            d_block: 0.4,
-            d_comp: vec![0.4; k],
+/// Per subject, the stochastic approximations of φᵢ (s1) and φᵢφᵢᵀ (s2).
+struct Stats {
+    s1: Vec<Vec<f64>>,
+    s2: Vec<Vec<f64>>,
+}
+
+impl Stats {
+    fn update(&mut self, chains: &[Chain], gamma: f64) {
+        for (i, c) in chains.iter().enumerate() {
+            let k = c.phi.len();
+            for a in 0..k {
+                self.s1[i][a] += gamma * (c.phi[a] - self.s1[i][a]);
+                for b in 0..k {
+                    self.s2[i][a * k + b] += gamma * (c.phi[a] * c.phi[b] - self.s2[i][a * k + b]);
+                }
+            }
+        }
+    }
+}
+
+/// The simulation step: every subject's chain through the three Metropolis–Hastings kernels
+/// (parallel over subjects); returns the number of likelihood evaluations.
+fn simulation_step(
+    model: &EstimationModel,
+    p: &PopParams,
+    subjects: &[SubjectData],
+    chains: &mut [Chain],
+    iter: usize,
+) -> Result<u64, MgivError> {
+    let k = model.n_eta();
+    let (l, inv) = if k > 0 {
+        let l = linalg::cholesky(&p.omega, k).ok_or_else(|| {
+            MgivError::Numerical(format!("SAEM: Ω not positive definite at iteration {iter}"))
+        })?;
+        let inv = linalg::cholesky_inverse(&l, k);
+        (l, inv)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let counts: Vec<u64> = chains
+        .par_iter_mut()
+        .zip(subjects)
+        .map(|(c, s)| {
+            let mut buf = Vec::new();
+            let mut count = 0u64;
+            let mu_i = mu(model, p, s);
+            let mut lik = |phi: &[f64], buf: &mut Vec<_>| {
+                count += 1;
+                let v = data_m2ll(model, p, s, &eta_of(phi, &mu_i), buf);
+                if v.is_finite() {
+                    v
+                } else {
+                    f64::INFINITY
+                }
+            };
+            c.ll = lik(&c.phi, &mut buf);
+            if k > 0 {
+                mh_kernels(c, p, &l, &inv, &mu_i, &mut |phi: &[f64]| lik(phi, &mut buf));
+            }
+            count
         })
         .collect();
-    let mut s1 = vec![vec![0.0; k]; n];
-    let mut s2 = vec![vec![0.0; k * k]; n];
-    let total_iter = settings.burn_in + settings.iterations;
-    let mut trace: Vec<Vec<f64>> = Vec::new();
-    let mut evals: u64 = 0;
+    Ok(counts.iter().sum())
+}
 
-    for iter in 0..total_iter {
-        let gamma = if iter < settings.burn_in {
-            1.0
-        } else {
-            1.0 / (iter - settings.burn_in + 1) as f64
-        };
-        // ---- simulation step
-        let (l, inv) = if k > 0 {
-            let l = linalg::cholesky(&p.omega, k).ok_or_else(|| {
-                MgivError::Numerical(format!("SAEM: Ω not positive definite at iteration {iter}"))
-            })?;
-            let inv = linalg::cholesky_inverse(&l, k);
-            (l, inv)
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let pr = &p;
-        let counts: Vec<u64> = chains
-            .par_iter_mut()
-            .zip(&subjects)
-            .map(|(c, s)| {
-                let mut buf = Vec::new();
-                let mut count = 0u64;
-                let mu_i = mu(model, pr, s);
-                let mut lik = |phi: &[f64], buf: &mut Vec<_>| {
-                    count += 1;
-                    let v = data_m2ll(model, pr, s, &eta_of(phi, &mu_i), buf);
-                    if v.is_finite() {
-                        v
-                    } else {
-                        f64::INFINITY
-                    }
-                };
-                c.ll = lik(&c.phi, &mut buf);
-                if k == 0 {
-                    return count;
-                }
-                let mut q = quad(&inv, k, &c.phi, &mu_i);
-                // kernel 1: independent proposals from the prior
-                for _ in 0..2 {
-                    let z: Vec<f64> = (0..k).map(|_| c.rng.normal()).collect();
-                    let mut prop = vec![0.0; k];
-                    linalg::lower_mul(&l, k, &z, &mut prop);
-                    for (x, m) in prop.iter_mut().zip(&mu_i) {
-                        *x += m;
-                    }
-                    let llp = lik(&prop, &mut buf);
-                    if c.rng.uniform().ln() < -0.5 * (llp - c.ll) {
-                        q = quad(&inv, k, &prop, &mu_i);
-                        c.phi = prop;
-                        c.ll = llp;
-                    }
-                }
-                // kernel 2: block random walk
-                let mut acc = 0.0;
-                for _ in 0..2 {
-                    let z: Vec<f64> = (0..k).map(|_| c.rng.normal()).collect();
-                    let mut step = vec![0.0; k];
-                    linalg::lower_mul(&l, k, &z, &mut step);
-                    let prop: Vec<f64> = c
-                        .phi
-                        .iter()
-                        .zip(&step)
-                        .map(|(a, b)| a + c.d_block * b)
-                        .collect();
-                    let llp = lik(&prop, &mut buf);
-                    let qp = quad(&inv, k, &prop, &mu_i);
-                    if c.rng.uniform().ln() < -0.5 * ((llp + qp) - (c.ll + q)) {
-                        c.phi = prop;
-                        c.ll = llp;
-                        q = qp;
-                        acc += 0.5;
-                    }
-                }
-                c.d_block = (c.d_block * (1.0 + 0.4 * (acc - 0.4))).clamp(0.01, 5.0);
-                // kernel 3: component-wise random walk
-                let mut acc_c = vec![0.0; k];
-                for _ in 0..2 {
-                    for j in 0..k {
-                        let mut prop = c.phi.clone();
-                        prop[j] += c.d_comp[j] * pr.omega[j * k + j].sqrt() * c.rng.normal();
-                        let llp = lik(&prop, &mut buf);
-                        let qp = quad(&inv, k, &prop, &mu_i);
-                        if c.rng.uniform().ln() < -0.5 * ((llp + qp) - (c.ll + q)) {
-                            c.phi = prop;
-                            c.ll = llp;
-                            q = qp;
-                            acc_c[j] += 0.5;
-                        }
-                    }
-                }
-                for (d, a) in c.d_comp.iter_mut().zip(&acc_c) {
-                    *d = (*d * (1.0 + 0.4 * (a - 0.4))).clamp(0.01, 5.0);
-                }
-                count
-            })
-            .collect();
-        evals += counts.iter().sum::<u64>();
-
-        // ---- stochastic approximation of the sufficient statistics
-        for (i, c) in chains.iter().enumerate() {
-            for a in 0..k {
-                s1[i][a] += gamma * (c.phi[a] - s1[i][a]);
-                for b in 0..k {
-                    s2[i][a * k + b] += gamma * (c.phi[a] * c.phi[b] - s2[i][a * k + b]);
-                }
-            }
+/// Monolix's kernels on one chain: 2 independent proposals from the prior, 2 block random-walk
+/// proposals, 2 component-wise sweeps; the random-walk scales adapted towards 40 % acceptance.
+fn mh_kernels(
+    c: &mut Chain,
+    pr: &PopParams,
+    l: &[f64],
+    inv: &[f64],
+    mu_i: &[f64],
+    lik: &mut dyn FnMut(&[f64]) -> f64,
+) {
+    let k = mu_i.len();
+    let mut q = quad(inv, k, &c.phi, mu_i);
+    // kernel 1: independent proposals from the prior
+    for _ in 0..2 {
+        let z: Vec<f64> = (0..k).map(|_| c.rng.normal()).collect();
+        let mut prop = vec![0.0; k];
+        linalg::lower_mul(l, k, &z, &mut prop);
+        for (x, m) in prop.iter_mut().zip(mu_i) {
+            *x += m;
         }
-
-        // ---- maximisation: the population part (typical values, covariate θs on them, Ω)
-        if k > 0 {
-            let old_omega = p.omega.clone();
-            // given the covariate θs: typical values in closed form, then Ω
-            let pop_given = |p: &PopParams| -> Option<(Vec<f64>, Vec<f64>)> {
-                let mut theta = p.theta.clone();
-                let mut sum = vec![0.0; k];
-                for (i, s) in subjects.iter().enumerate() {
-                    let m_i = mu(model, p, s);
-                    for a in 0..k {
-                        // c_ia = μ_ia − ln θ_P
-                        let ti = model.param_theta[model.eta_params[a]]?;
-                        sum[a] += s1[i][a] - (m_i[a] - p.theta[ti].ln());
-                    }
-                }
-                for a in 0..k {
-                    if let Some(t) = typ[a] {
-                        let th = &model.thetas[t];
-                        let v = (sum[a] / n as f64).exp();
-                        let eps = 1e-9 * (th.upper - th.lower).abs().min(v.abs().max(1e-9));
-                        theta[t] = v.clamp(th.lower + eps, th.upper - eps);
-                    }
-                }
-                let pt = PopParams {
-                    theta: theta.clone(),
-                    omega: p.omega.clone(),
-                    sigma: p.sigma.clone(),
-                };
-                let mut om = vec![0.0; k * k];
-                for (i, s) in subjects.iter().enumerate() {
-                    let m_i = mu(model, &pt, s);
-                    if m_i.iter().any(|v| !v.is_finite()) {
-                        return None;
-                    }
-                    for a in 0..k {
-                        for b in 0..k {
-                            om[a * k + b] +=
-                                s2[i][a * k + b] - s1[i][a] * m_i[b] - m_i[a] * s1[i][b]
-                                    + m_i[a] * m_i[b];
-                        }
-                    }
-                }
-                for v in om.iter_mut() {
-                    *v /= n as f64;
-                }
-                if !model.omega_block {
-                    for a in 0..k {
-                        for b in 0..k {
-                            if a != b {
-                                om[a * k + b] = 0.0;
-                            }
-                        }
-                    }
-                }
-                Some((theta, om))
-            };
-            if !cov_mu.is_empty() {
-                let objective = |u: &[f64]| -> f64 {
-                    let mut q = p.clone();
-                    for (t, x) in cov_mu.iter().zip(u) {
-                        let th = &model.thetas[*t];
-                        q.theta[*t] = from_unit(th.lower, th.upper, *x);
-                    }
-                    match pop_given(&q) {
-                        Some((_, om)) => match linalg::cholesky(&om, k) {
-                            Some(l) => linalg::cholesky_logdet(&l, k),
-                            None => f64::INFINITY,
-                        },
-                        None => f64::INFINITY,
-                    }
-                };
-                let u0: Vec<f64> = cov_mu
-                    .iter()
-                    .map(|t| {
-                        let th = &model.thetas[*t];
-                        to_unit(th.lower, th.upper, p.theta[*t])
-                    })
-                    .collect();
-                let u = bfgs_fd(&objective, &u0, 20);
-                for (t, x) in cov_mu.iter().zip(&u) {
-                    let th = &model.thetas[*t];
-                    p.theta[*t] = from_unit(th.lower, th.upper, *x);
-                }
-            }
-            if let Some((theta, mut om)) = pop_given(&p) {
-                // simulated annealing: variances shrink by at most 5 % per iteration early on
-                if iter < settings.burn_in / 2 {
-                    let mut scale = vec![1.0; k];
-                    for a in 0..k {
-                        let floor = 0.95 * old_omega[a * k + a];
-                        if om[a * k + a] < floor {
-                            scale[a] = (floor / om[a * k + a]).sqrt();
-                        }
-                    }
-                    for a in 0..k {
-                        for b in 0..k {
-                            om[a * k + b] *= scale[a] * scale[b];
-                        }
-                    }
-                }
-                if linalg::cholesky(&om, k).is_some() {
-                    p.theta = theta;
-                    p.omega = om;
-                }
-            }
+        let llp = lik(&prop);
+        if c.rng.uniform().ln() < -0.5 * (llp - c.ll) {
+            q = quad(inv, k, &prop, mu_i);
+            c.phi = prop;
+            c.ll = llp;
         }
-
-        // ---- maximisation: the other fixed effects and σ (complete-data maximiser, averaged)
-        let etas: Vec<Vec<f64>> = chains
+    }
+    // kernel 2: block random walk
+    let mut acc = 0.0;
+    for _ in 0..2 {
+        let z: Vec<f64> = (0..k).map(|_| c.rng.normal()).collect();
+        let mut step = vec![0.0; k];
+        linalg::lower_mul(l, k, &z, &mut step);
+        let prop: Vec<f64> = c
+            .phi
             .iter()
-            .zip(&subjects)
-            .map(|(c, s)| eta_of(&c.phi, &mu(model, &p, s)))
+            .zip(&step)
+            .map(|(a, b)| a + c.d_block * b)
             .collect();
-        let n_other = other.len();
-        let u0: Vec<f64> = other
+        let llp = lik(&prop);
+        let qp = quad(inv, k, &prop, mu_i);
+        if c.rng.uniform().ln() < -0.5 * ((llp + qp) - (c.ll + q)) {
+            c.phi = prop;
+            c.ll = llp;
+            q = qp;
+            acc += 0.5;
+        }
+    }
+    c.d_block = (c.d_block * (1.0 + 0.4 * (acc - 0.4))).clamp(0.01, 5.0);
+    // kernel 3: component-wise random walk
+    let mut acc_c = vec![0.0; k];
+    for _ in 0..2 {
+        for j in 0..k {
+            let mut prop = c.phi.clone();
+            prop[j] += c.d_comp[j] * pr.omega[j * k + j].sqrt() * c.rng.normal();
+            let llp = lik(&prop);
+            let qp = quad(inv, k, &prop, mu_i);
+            if c.rng.uniform().ln() < -0.5 * ((llp + qp) - (c.ll + q)) {
+                c.phi = prop;
+                c.ll = llp;
+                q = qp;
+                acc_c[j] += 0.5;
+            }
+        }
+    }
+    for (d, a) in c.d_comp.iter_mut().zip(&acc_c) {
+        *d = (*d * (1.0 + 0.4 * (a - 0.4))).clamp(0.01, 5.0);
+    }
+}
+
+/// The M-step for the population part: typical values of the parameters with η in closed form,
+/// covariate θ on them by minimising ln|Ω|, then Ω (early in the burn-in, variances shrink by at
+/// most 5 % an iteration: simulated annealing).
+fn population_step(
+    model: &EstimationModel,
+    p: &mut PopParams,
+    subjects: &[SubjectData],
+    stats: &Stats,
+    classes: &ThetaClasses,
+    anneal: bool,
+) {
+    let k = model.n_eta();
+    let n = subjects.len();
+    let (s1, s2) = (&stats.s1, &stats.s2);
+    let (typ, cov_mu) = (&classes.typ, &classes.cov_mu);
+    let old_omega = p.omega.clone();
+    // given the covariate θs: typical values in closed form, then Ω
+    let pop_given = |p: &PopParams| -> Option<(Vec<f64>, Vec<f64>)> {
+        let mut theta = p.theta.clone();
+        let mut sum = vec![0.0; k];
+        for (i, s) in subjects.iter().enumerate() {
+            let m_i = mu(model, p, s);
+            for a in 0..k {
+                // c_ia = μ_ia − ln θ_P
+                let ti = model.param_theta[model.eta_params[a]]?;
+                sum[a] += s1[i][a] - (m_i[a] - p.theta[ti].ln());
+            }
+        }
+        for a in 0..k {
+            if let Some(t) = typ[a] {
+                let th = &model.thetas[t];
+                let v = (sum[a] / n as f64).exp();
+                let eps = 1e-9 * (th.upper - th.lower).abs().min(v.abs().max(1e-9));
+                theta[t] = v.clamp(th.lower + eps, th.upper - eps);
+            }
+        }
+        let pt = PopParams {
+            theta: theta.clone(),
+            omega: p.omega.clone(),
+            sigma: p.sigma.clone(),
+        };
+        let mut om = vec![0.0; k * k];
+        for (i, s) in subjects.iter().enumerate() {
+            let m_i = mu(model, &pt, s);
+            if m_i.iter().any(|v| !v.is_finite()) {
+                return None;
+            }
+            for a in 0..k {
+                for b in 0..k {
+                    om[a * k + b] +=
+                        s2[i][a * k + b] - s1[i][a] * m_i[b] - m_i[a] * s1[i][b] + m_i[a] * m_i[b];
+                }
+            }
+        }
+        for v in om.iter_mut() {
+            *v /= n as f64;
+        }
+        if !model.omega_block {
+            for a in 0..k {
+                for b in 0..k {
+                    if a != b {
+                        om[a * k + b] = 0.0;
+                    }
+                }
+            }
+        }
+        Some((theta, om))
+    };
+    if !cov_mu.is_empty() {
+        let objective = |u: &[f64]| -> f64 {
+            let mut q = p.clone();
+            for (t, x) in cov_mu.iter().zip(u) {
+                let th = &model.thetas[*t];
+                q.theta[*t] = from_unit(th.lower, th.upper, *x);
+            }
+            match pop_given(&q) {
+                Some((_, om)) => match linalg::cholesky(&om, k) {
+                    Some(l) => linalg::cholesky_logdet(&l, k),
+                    None => f64::INFINITY,
+                },
+                None => f64::INFINITY,
+            }
+        };
+        let u0: Vec<f64> = cov_mu
             .iter()
             .map(|t| {
                 let th = &model.thetas[*t];
                 to_unit(th.lower, th.upper, p.theta[*t])
             })
-            .chain(p.sigma.iter().map(|s| s.ln()))
             .collect();
-        let decode = |u: &[f64]| -> PopParams {
-            let mut q = p.clone();
-            for (t, x) in other.iter().zip(u) {
-                let th = &model.thetas[*t];
-                q.theta[*t] = from_unit(th.lower, th.upper, *x);
-            }
-            for (s, x) in q.sigma.iter_mut().zip(&u[n_other..]) {
-                *s = x.exp();
-            }
-            q
-        };
-        let complete = |u: &[f64]| -> f64 {
-            let q = decode(u);
-            let parts: Vec<f64> = subjects
-                .par_iter()
-                .zip(&etas)
-                .map(|(s, e)| data_m2ll(model, &q, s, e, &mut Vec::new()))
-                .collect();
-            let v: f64 = parts.iter().sum();
-            if v.is_finite() {
-                v
-            } else {
-                f64::INFINITY
-            }
-        };
-        let u = bfgs_fd(&complete, &u0, 6);
-        let target = decode(&u);
-        for t in &other {
-            p.theta[*t] += gamma * (target.theta[*t] - p.theta[*t]);
-        }
-        for (s, t) in p.sigma.iter_mut().zip(&target.sigma) {
-            *s += gamma * (t - *s);
-        }
-
-        let mut point: Vec<f64> = p.theta.clone();
-        point.extend((0..k).map(|a| p.omega[a * k + a]));
-        point.extend(p.sigma.iter().copied());
-        trace.push(point);
-        if iter % 25 == 0 || iter + 1 == total_iter {
-            let m2ll: f64 = chains.iter().map(|c| c.ll).sum();
-            progress(Progress::Saem {
-                iteration: iter + 1,
-                total: total_iter,
-                burn_in: iter < settings.burn_in,
-                m2ll,
-            });
+        let u = bfgs_fd(&objective, &u0, 20);
+        for (t, x) in cov_mu.iter().zip(&u) {
+            let th = &model.thetas[*t];
+            p.theta[*t] = from_unit(th.lower, th.upper, *x);
         }
     }
-
-    // stationarity of the burn-in: the means of its last two fifths agree, within a tolerance
-    // (5 % for θ, 20 % for ω², σ) or within the iterates' own fluctuation (the mean of the two
-    // windows' SDs: with step 1 each iterate carries the noise of one sample per subject)
-    let converged = {
-        let b = settings.burn_in;
-        let w = b / 5;
-        if w < 5 {
-            notes.push("SAEM burn-in too short to judge stationarity (converged = false)".into());
-            false
-        } else {
-            let stats = |r: std::ops::Range<usize>| -> (Vec<f64>, Vec<f64>) {
-                let len = r.len() as f64;
-                let dim = trace[0].len();
-                let mut m = vec![0.0; dim];
-                for t in &trace[r.clone()] {
-                    for (a, v) in m.iter_mut().zip(t) {
-                        *a += v / len;
-                    }
+    if let Some((theta, mut om)) = pop_given(p) {
+        // simulated annealing: variances shrink by at most 5 % per iteration early on
+        if anneal {
+            let mut scale = vec![1.0; k];
+            for a in 0..k {
+                let floor = 0.95 * old_omega[a * k + a];
+                if om[a * k + a] < floor {
+                    scale[a] = (floor / om[a * k + a]).sqrt();
                 }
-                let mut sd = vec![0.0; dim];
-                for t in &trace[r] {
-                    for ((s, v), mu) in sd.iter_mut().zip(t).zip(&m) {
-                        *s += (v - mu).powi(2) / (len - 1.0);
-                    }
-                }
-                (m, sd.into_iter().map(f64::sqrt).collect())
-            };
-            let ((a, sa), (c, sc)) = (stats(b - 2 * w..b - w), stats(b - w..b));
-            let n_theta = model.thetas.len();
-            let bad: Vec<String> = (0..a.len())
-                .filter(|&i| {
-                    let tol = if i < n_theta { 0.05 } else { 0.2 };
-                    let d = (a[i] - c[i]).abs();
-                    d > tol * a[i].abs().max(1e-12) && d > 0.5 * (sa[i] + sc[i])
-                })
-                .map(|i| {
-                    let name = if i < n_theta {
-                        format!("theta.{}", model.thetas[i].name)
-                    } else if i < n_theta + k {
-                        format!(
-                            "omega.{}",
-                            crate::spec::PARAMS[model.eta_params[i - n_theta]]
-                        )
-                    } else {
-                        format!("sigma.{}", model.sigma_names()[i - n_theta - k])
-                    };
-                    format!(
-                        "{name} ({:+.1} %)",
-                        100.0 * (c[i] - a[i]) / a[i].abs().max(1e-12)
-                    )
-                })
-                .collect();
-            if !bad.is_empty() {
-                notes.push(format!(
-                    "SAEM burn-in not stationary for {}: the means of its last two fifths differ by more than 5 % (θ) or 20 % (ω², σ) and by more than the iterates' fluctuation; increase --saem-burn-in",
-                    bad.join(", ")
-                ));
             }
-            bad.is_empty()
+            for a in 0..k {
+                for b in 0..k {
+                    om[a * k + b] *= scale[a] * scale[b];
+                }
+            }
+        }
+        if linalg::cholesky(&om, k).is_some() {
+            p.theta = theta;
+            p.omega = om;
+        }
+    }
+}
+
+/// The M-step for the other fixed effects and σ: the complete-data maximiser at the chains'
+/// current η, averaged with step γ.
+fn other_step(
+    model: &EstimationModel,
+    p: &mut PopParams,
+    subjects: &[SubjectData],
+    chains: &[Chain],
+    other: &[usize],
+    gamma: f64,
+) {
+    let etas: Vec<Vec<f64>> = chains
+        .iter()
+        .zip(subjects)
+        .map(|(c, s)| eta_of(&c.phi, &mu(model, p, s)))
+        .collect();
+    let n_other = other.len();
+    let u0: Vec<f64> = other
+        .iter()
+        .map(|t| {
+            let th = &model.thetas[*t];
+            to_unit(th.lower, th.upper, p.theta[*t])
+        })
+        .chain(p.sigma.iter().map(|s| s.ln()))
+        .collect();
+    let decode = |u: &[f64]| -> PopParams {
+        let mut q = p.clone();
+        for (t, x) in other.iter().zip(u) {
+            let th = &model.thetas[*t];
+            q.theta[*t] = from_unit(th.lower, th.upper, *x);
+        }
+        for (s, x) in q.sigma.iter_mut().zip(&u[n_other..]) {
+            *s = x.exp();
+        }
+        q
+    };
+    let complete = |u: &[f64]| -> f64 {
+        let q = decode(u);
+        let parts: Vec<f64> = subjects
+            .par_iter()
+            .zip(&etas)
+            .map(|(s, e)| data_m2ll(model, &q, s, e, &mut Vec::new()))
+            .collect();
+        let v: f64 = parts.iter().sum();
+        if v.is_finite() {
+            v
+        } else {
+            f64::INFINITY
         }
     };
-    notes.push(format!(
-        "SAEM: {} burn-in + {} averaging iterations, seed {}; the OFV is the FOCE-I objective at the SAEM estimates",
-        settings.burn_in, settings.iterations, settings.seed
-    ));
-    finish(
-        model,
-        p,
-        &subjects,
-        notes,
-        settings.covariance,
-        progress,
-        Finish {
-            method: "saem",
-            converged,
-            evaluations: evals,
-            ofv_note:
-                "FOCE-I -2 log-likelihood at the SAEM estimates, without the constant N·ln(2π)",
-        },
-    )
+    let u = bfgs_fd(&complete, &u0, 6);
+    let target = decode(&u);
+    for t in other {
+        p.theta[*t] += gamma * (target.theta[*t] - p.theta[*t]);
+    }
+    for (s, t) in p.sigma.iter_mut().zip(&target.sigma) {
+        *s += gamma * (t - *s);
+    }
+}
+
+/// Stationarity of the burn-in: the means of its last two fifths agree, within a tolerance (5 %
+/// for θ, 20 % for ω², σ) or within the iterates' own fluctuation (the mean of the two windows'
+/// SDs: with step 1 each iterate carries the noise of one sample per subject).
+fn stationary(
+    model: &EstimationModel,
+    trace: &[Vec<f64>],
+    burn_in: usize,
+    notes: &mut Vec<String>,
+) -> bool {
+    let k = model.n_eta();
+    let b = burn_in;
+    let w = b / 5;
+    if w < 5 {
+        notes.push("SAEM burn-in too short to judge stationarity (converged = false)".into());
+        false
+    } else {
+        let stats = |r: std::ops::Range<usize>| -> (Vec<f64>, Vec<f64>) {
+            let len = r.len() as f64;
+            let dim = trace[0].len();
+            let mut m = vec![0.0; dim];
+            for t in &trace[r.clone()] {
+                for (a, v) in m.iter_mut().zip(t) {
+                    *a += v / len;
+                }
+            }
+            let mut sd = vec![0.0; dim];
+            for t in &trace[r] {
+                for ((s, v), mu) in sd.iter_mut().zip(t).zip(&m) {
+                    *s += (v - mu).powi(2) / (len - 1.0);
+                }
+            }
+            (m, sd.into_iter().map(f64::sqrt).collect())
+        };
+        let ((a, sa), (c, sc)) = (stats(b - 2 * w..b - w), stats(b - w..b));
+        let n_theta = model.thetas.len();
+        let bad: Vec<String> = (0..a.len())
+            .filter(|&i| {
+                let tol = if i < n_theta { 0.05 } else { 0.2 };
+                let d = (a[i] - c[i]).abs();
+                d > tol * a[i].abs().max(1e-12) && d > 0.5 * (sa[i] + sc[i])
+            })
+            .map(|i| {
+                let name = if i < n_theta {
+                    format!("theta.{}", model.thetas[i].name)
+                } else if i < n_theta + k {
+                    format!(
+                        "omega.{}",
+                        crate::spec::PARAMS[model.eta_params[i - n_theta]]
+                    )
+                } else {
+                    format!("sigma.{}", model.sigma_names()[i - n_theta - k])
+                };
+                format!(
+                    "{name} ({:+.1} %)",
+                    100.0 * (c[i] - a[i]) / a[i].abs().max(1e-12)
+                )
+            })
+            .collect();
+        if !bad.is_empty() {
+            notes.push(format!(
+                "SAEM burn-in not stationary for {}: the means of its last two fifths differ by more than 5 % (θ) or 20 % (ω², σ) and by more than the iterates' fluctuation; increase --saem-burn-in",
+                bad.join(", ")
+            ));
+        }
+        bad.is_empty()
+    }
 }

@@ -68,7 +68,25 @@ pub fn sbml(
             "a model with IM absorption (ka) for a regimen with IM doses",
         ));
     }
-    // net changes at each distinct time: (time, Δ infusion rate, IV bolus mmol, IM mmol)
+    let changes = net_changes(events)?;
+    let (mut rate0, mut c1_0, mut depot0) = (0.0, p.baseline_mmol_l, 0.0);
+    if let Some(c) = changes.first().filter(|c| c.0 == 0.0) {
+        rate0 = c.1;
+        c1_0 += c.2 / p.v1_l;
+        depot0 = f_im * c.3;
+    }
+    let mut s = header(model_id, model_name);
+    compartments_and_species(&mut s, p, two, has_im, c1_0, depot0);
+    parameters(&mut s, p, two, has_im, (ka, f_im), rate0, c1_0);
+    reactions(&mut s, two, has_im);
+    dose_events(&mut s, &changes);
+    s.push_str("  </model>\n</sbml>\n");
+    Ok(s)
+}
+
+/// Net changes at each distinct time, sorted: (time h, Δ infusion rate mmol/h, IV bolus mmol,
+/// IM mmol); a negative or non-finite time is refused.
+fn net_changes(events: &[DoseEvent]) -> Result<Vec<(f64, f64, f64, f64)>, MgivError> {
     let mut changes: Vec<(f64, f64, f64, f64)> = Vec::new();
     let mut add = |t: f64, dr: f64, iv: f64, im: f64| {
         match changes.iter_mut().find(|c| c.0 == t) {
@@ -112,13 +130,11 @@ pub fn sbml(
             "finite and >= 0 h",
         ));
     }
-    let (mut rate0, mut c1_0, mut depot0) = (0.0, p.baseline_mmol_l, 0.0);
-    if let Some(c) = changes.first().filter(|c| c.0 == 0.0) {
-        rate0 = c.1;
-        c1_0 += c.2 / p.v1_l;
-        depot0 = f_im * c.3;
-    }
+    Ok(changes)
+}
 
+/// The XML declaration, the `<model>` element, notes and unit definitions.
+fn header(model_id: &str, model_name: &str) -> String {
     let mut s = String::new();
     s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     s.push_str("<sbml xmlns=\"http://www.sbml.org/sbml/level3/version2/core\" level=\"3\" version=\"2\">\n");
@@ -142,6 +158,18 @@ pub fn sbml(
     </listOfUnitDefinitions>
 "#,
     );
+    s
+}
+
+/// Compartments (central, peripheral, depot) and their species with initial values.
+fn compartments_and_species(
+    s: &mut String,
+    p: &IndividualParams,
+    two: bool,
+    has_im: bool,
+    c1_0: f64,
+    depot0: f64,
+) {
     s.push_str("    <listOfCompartments>\n");
     s.push_str(&format!(
         "      <compartment id=\"central\" spatialDimensions=\"3\" size=\"{}\" units=\"litre\" constant=\"true\"/>\n",
@@ -173,6 +201,18 @@ pub fn sbml(
             num(depot0)
         ));
     }
+}
+
+/// Parameters: CL, Q, baseline, ka and F (IM), the infusion rate and the serum level.
+fn parameters(
+    s: &mut String,
+    p: &IndividualParams,
+    two: bool,
+    has_im: bool,
+    (ka, f_im): (f64, f64),
+    rate0: f64,
+    c1_0: f64,
+) {
     s.push_str("    </listOfSpecies>\n    <listOfParameters>\n");
     let par = |s: &mut String, id: &str, v: f64, units: &str, constant: bool| {
         s.push_str(&format!(
@@ -180,31 +220,29 @@ pub fn sbml(
             num(v)
         ));
     };
-    par(&mut s, "CL_L_h", p.cl_l_h, "litre_per_hour", true);
+    par(s, "CL_L_h", p.cl_l_h, "litre_per_hour", true);
     if two {
-        par(&mut s, "Q_L_h", p.q_l_h, "litre_per_hour", true);
+        par(s, "Q_L_h", p.q_l_h, "litre_per_hour", true);
     }
     par(
-        &mut s,
+        s,
         "baseline_mmol_l",
         p.baseline_mmol_l,
         "mmol_per_litre",
         true,
     );
     if has_im {
-        par(&mut s, "ka_h", ka, "per_hour", true);
-        par(&mut s, "F_im", f_im, "dimensionless", true);
+        par(s, "ka_h", ka, "per_hour", true);
+        par(s, "F_im", f_im, "dimensionless", true);
     }
-    par(
-        &mut s,
-        "infusion_rate_mmol_h",
-        rate0,
-        "mmol_per_hour",
-        false,
-    );
-    par(&mut s, "serum_mmol_l", c1_0, "mmol_per_litre", false);
+    par(s, "infusion_rate_mmol_h", rate0, "mmol_per_hour", false);
+    par(s, "serum_mmol_l", c1_0, "mmol_per_litre", false);
     s.push_str("    </listOfParameters>\n");
     s.push_str("    <listOfRules>\n      <assignmentRule variable=\"serum_mmol_l\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\"><ci> Mg_central </ci></math></assignmentRule>\n    </listOfRules>\n");
+}
+
+/// Reactions: endogenous input, elimination, distribution, infusion, absorption.
+fn reactions(s: &mut String, two: bool, has_im: bool) {
     s.push_str("    <listOfReactions>\n");
     let reaction = |s: &mut String,
                     id: &str,
@@ -232,7 +270,7 @@ pub fn sbml(
         s.push_str(&format!("        <kineticLaw><math xmlns=\"http://www.w3.org/1998/Math/MathML\">{math}</math></kineticLaw>\n      </reaction>\n"));
     };
     reaction(
-        &mut s,
+        s,
         "endogenous_input",
         None,
         Some("Mg_central"),
@@ -241,7 +279,7 @@ pub fn sbml(
         "<apply><times/><ci> CL_L_h </ci><ci> baseline_mmol_l </ci></apply>",
     );
     reaction(
-        &mut s,
+        s,
         "elimination",
         Some("Mg_central"),
         None,
@@ -251,7 +289,7 @@ pub fn sbml(
     );
     if two {
         reaction(
-            &mut s,
+            s,
             "distribution",
             Some("Mg_central"),
             Some("Mg_peripheral"),
@@ -261,7 +299,7 @@ pub fn sbml(
         );
     }
     reaction(
-        &mut s,
+        s,
         "infusion",
         None,
         Some("Mg_central"),
@@ -271,7 +309,7 @@ pub fn sbml(
     );
     if has_im {
         reaction(
-            &mut s,
+            s,
             "absorption",
             Some("Mg_depot"),
             Some("Mg_central"),
@@ -281,6 +319,10 @@ pub fn sbml(
         );
     }
     s.push_str("    </listOfReactions>\n");
+}
+
+/// One SBML event per later dosing time (the changes at time 0 are initial values).
+fn dose_events(s: &mut String, changes: &[(f64, f64, f64, f64)]) {
     let later: Vec<_> = changes.iter().filter(|c| c.0 > 0.0).collect();
     if !later.is_empty() {
         s.push_str("    <listOfEvents>\n");
@@ -304,6 +346,4 @@ pub fn sbml(
         }
         s.push_str("    </listOfEvents>\n");
     }
-    s.push_str("  </model>\n</sbml>\n");
-    Ok(s)
 }

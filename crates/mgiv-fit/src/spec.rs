@@ -404,63 +404,7 @@ impl EstimationModel {
             ));
         }
         let two = matches!(structure, Structure::TwoCompartment);
-        let needed: Vec<&str> = if two {
-            PARAMS.to_vec()
-        } else {
-            vec!["cl_l_h", "v1_l", "baseline_mmol_l"]
-        };
-        let mut thetas = Vec::new();
-        let mut param_theta = [None; 5];
-        for n in &needed {
-            if !est.theta.contains_key(*n) {
-                return Err(bad(format!(
-                    "[estimation.theta] has no '{n}' (a {} model needs {})",
-                    if two {
-                        "two-compartment"
-                    } else {
-                        "one-compartment"
-                    },
-                    needed.join(", ")
-                )));
-            }
-        }
-        for (n, t) in &est.theta {
-            let structural = PARAMS.iter().position(|p| p == n);
-            // structural parameters are positive: their lower bound defaults to 0
-            let lower = t.lower.unwrap_or(if structural.is_some() {
-                0.0
-            } else {
-                f64::NEG_INFINITY
-            });
-            let upper = t.upper.unwrap_or(f64::INFINITY);
-            if !(t.init.is_finite() && lower < upper && t.init > lower && t.init < upper) {
-                return Err(bad(format!(
-                    "theta {n}: init {} must lie strictly between lower {lower} and upper {upper}",
-                    t.init
-                )));
-            }
-            if let Some(i) = structural {
-                if !needed.contains(&PARAMS[i]) {
-                    return Err(bad(format!(
-                        "theta {n} is not a parameter of a one-compartment model"
-                    )));
-                }
-                if lower < 0.0 || t.init <= 0.0 {
-                    return Err(bad(format!(
-                        "theta {n}: a structural parameter needs init > 0 and lower >= 0 (given init {}, lower {lower})",
-                        t.init
-                    )));
-                }
-                param_theta[i] = Some(thetas.len());
-            }
-            thetas.push(Theta {
-                name: n.clone(),
-                init: t.init,
-                lower,
-                upper,
-                fixed: t.fixed,
-            });
-        }
+        let (mut thetas, param_theta) = compile_thetas(&est, two, &bad)?;
         match est.baseline {
             BaselineMode::Fixed => {
                 let i = param_theta[BASE].expect("checked");
@@ -468,124 +412,10 @@ impl EstimationModel {
             }
             BaselineMode::Estimated | BaselineMode::PerSubject => {}
         }
-        let mut relations = Vec::new();
-        for r in &est.covariates {
-            let param = param_index(&r.parameter)?;
-            if param_theta[param].is_none() {
-                return Err(bad(format!(
-                    "covariate on {}: not a parameter of this model",
-                    r.parameter
-                )));
-            }
-            if !(r.reference.is_finite() && r.reference > 0.0) {
-                return Err(bad(format!(
-                    "covariate {} on {}: reference {} must be > 0",
-                    r.column, r.parameter, r.reference
-                )));
-            }
-            let effect = match (&r.theta, r.value) {
-                (Some(t), None) => {
-                    Effect::Theta(thetas.iter().position(|x| &x.name == t).ok_or_else(|| {
-                        bad(format!(
-                            "covariate {} on {}: no theta '{t}'",
-                            r.column, r.parameter
-                        ))
-                    })?)
-                }
-                (None, Some(v)) => Effect::Fixed(v),
-                _ => {
-                    return Err(bad(format!(
-                        "covariate {} on {}: give either theta (estimated) or value (fixed)",
-                        r.column, r.parameter
-                    )))
-                }
-            };
-            relations.push(CompiledRelation {
-                param,
-                column: r.column.to_ascii_uppercase(),
-                form: r.form,
-                reference: r.reference,
-                effect,
-            });
-        }
-        let (eta_params, omega_init, omega_block) = match &est.omega {
-            None => (Vec::new(), Vec::new(), false),
-            Some(o) => {
-                let k = o.parameters.len();
-                if k > crate::dual::NE {
-                    return Err(bad(format!(
-                        "{k} random effects: at most {}",
-                        crate::dual::NE
-                    )));
-                }
-                let mut idx = Vec::new();
-                for p in &o.parameters {
-                    let i = param_index(p)?;
-                    if param_theta[i].is_none() {
-                        return Err(bad(format!("omega on {p}: not a parameter of this model")));
-                    }
-                    if idx.contains(&i) {
-                        return Err(bad(format!("omega names {p} twice")));
-                    }
-                    if i == BASE && est.baseline != BaselineMode::Estimated {
-                        return Err(bad(
-                            "omega on baseline_mmol_l needs baseline = \"estimated\"".into(),
-                        ));
-                    }
-                    idx.push(i);
-                }
-                let mut m = vec![0.0; k * k];
-                let block = match &o.init {
-                    OmegaInit::Diagonal(v) => {
-                        if v.len() != k {
-                            return Err(bad(format!(
-                                "omega init has {} variances for {k} parameters",
-                                v.len()
-                            )));
-                        }
-                        for i in 0..k {
-                            m[i * k + i] = v[i];
-                        }
-                        false
-                    }
-                    OmegaInit::Full(rows) => {
-                        if rows.len() != k || rows.iter().any(|r| r.len() != k) {
-                            return Err(bad(format!("omega init must be a {k}×{k} matrix")));
-                        }
-                        for i in 0..k {
-                            for j in 0..k {
-                                m[i * k + j] = rows[i][j];
-                                if (rows[i][j] - rows[j][i]).abs() > 1e-12 {
-                                    return Err(bad("omega init must be symmetric".into()));
-                                }
-                            }
-                        }
-                        true
-                    }
-                };
-                if mgiv_pop::linalg::cholesky(&m, k).is_none() {
-                    return Err(bad("omega init must be positive definite".into()));
-                }
-                (idx, m, block)
-            }
-        };
+        let relations = compile_relations(&est, &thetas, &param_theta, &bad)?;
+        let (eta_params, omega_init, omega_block) = compile_omega(&est, &param_theta, &bad)?;
         let r = &est.residual;
-        let add = r.additive_mmol_l.unwrap_or(0.0);
-        let prop = r.proportional.unwrap_or(0.0);
-        let need_add = matches!(r.model, ErrorModel::Additive | ErrorModel::Combined);
-        let need_prop = matches!(r.model, ErrorModel::Proportional | ErrorModel::Combined);
-        let positive = |v: f64| v.is_finite() && v > 0.0;
-        if (need_add && !positive(add)) || (need_prop && !positive(prop)) {
-            return Err(bad(format!(
-                "residual model {} needs initial values > 0 for {}",
-                format!("{:?}", r.model).to_ascii_lowercase(),
-                match r.model {
-                    ErrorModel::Additive => "additive_mmol_l",
-                    ErrorModel::Proportional => "proportional",
-                    ErrorModel::Combined => "additive_mmol_l and proportional",
-                }
-            )));
-        }
+        let (add, prop) = residual_inits(r, &bad)?;
         Ok(EstimationModel {
             id: id.into(),
             name: name.into(),
@@ -620,4 +450,214 @@ impl EstimationModel {
             ErrorModel::Combined => vec!["proportional", "additive_mmol_l"],
         }
     }
+}
+
+type Bad<'a> = &'a dyn Fn(String) -> MgivError;
+
+/// θ with their bounds (a structural θ's lower bound defaults to 0), and which θ each
+/// structural parameter is; every parameter of the structure must have one.
+fn compile_thetas(
+    est: &EstimationSection,
+    two: bool,
+    bad: Bad,
+) -> Result<(Vec<Theta>, [Option<usize>; 5]), MgivError> {
+    let needed: Vec<&str> = if two {
+        PARAMS.to_vec()
+    } else {
+        vec!["cl_l_h", "v1_l", "baseline_mmol_l"]
+    };
+    let mut thetas = Vec::new();
+    let mut param_theta = [None; 5];
+    for n in &needed {
+        if !est.theta.contains_key(*n) {
+            return Err(bad(format!(
+                "[estimation.theta] has no '{n}' (a {} model needs {})",
+                if two {
+                    "two-compartment"
+                } else {
+                    "one-compartment"
+                },
+                needed.join(", ")
+            )));
+        }
+    }
+    for (n, t) in &est.theta {
+        let structural = PARAMS.iter().position(|p| p == n);
+        // structural parameters are positive: their lower bound defaults to 0
+        let lower = t.lower.unwrap_or(if structural.is_some() {
+            0.0
+        } else {
+            f64::NEG_INFINITY
+        });
+        let upper = t.upper.unwrap_or(f64::INFINITY);
+        if !(t.init.is_finite() && lower < upper && t.init > lower && t.init < upper) {
+            return Err(bad(format!(
+                "theta {n}: init {} must lie strictly between lower {lower} and upper {upper}",
+                t.init
+            )));
+        }
+        if let Some(i) = structural {
+            if !needed.contains(&PARAMS[i]) {
+                return Err(bad(format!(
+                    "theta {n} is not a parameter of a one-compartment model"
+                )));
+            }
+            if lower < 0.0 || t.init <= 0.0 {
+                return Err(bad(format!(
+                    "theta {n}: a structural parameter needs init > 0 and lower >= 0 (given init {}, lower {lower})",
+                    t.init
+                )));
+            }
+            param_theta[i] = Some(thetas.len());
+        }
+        thetas.push(Theta {
+            name: n.clone(),
+            init: t.init,
+            lower,
+            upper,
+            fixed: t.fixed,
+        });
+    }
+    Ok((thetas, param_theta))
+}
+
+/// Covariate relations: on a parameter of the model, positive reference, an estimated θ or a
+/// fixed value.
+fn compile_relations(
+    est: &EstimationSection,
+    thetas: &[Theta],
+    param_theta: &[Option<usize>; 5],
+    bad: Bad,
+) -> Result<Vec<CompiledRelation>, MgivError> {
+    let mut relations = Vec::new();
+    for r in &est.covariates {
+        let param = param_index(&r.parameter)?;
+        if param_theta[param].is_none() {
+            return Err(bad(format!(
+                "covariate on {}: not a parameter of this model",
+                r.parameter
+            )));
+        }
+        if !(r.reference.is_finite() && r.reference > 0.0) {
+            return Err(bad(format!(
+                "covariate {} on {}: reference {} must be > 0",
+                r.column, r.parameter, r.reference
+            )));
+        }
+        let effect = match (&r.theta, r.value) {
+            (Some(t), None) => {
+                Effect::Theta(thetas.iter().position(|x| &x.name == t).ok_or_else(|| {
+                    bad(format!(
+                        "covariate {} on {}: no theta '{t}'",
+                        r.column, r.parameter
+                    ))
+                })?)
+            }
+            (None, Some(v)) => Effect::Fixed(v),
+            _ => {
+                return Err(bad(format!(
+                    "covariate {} on {}: give either theta (estimated) or value (fixed)",
+                    r.column, r.parameter
+                )))
+            }
+        };
+        relations.push(CompiledRelation {
+            param,
+            column: r.column.to_ascii_uppercase(),
+            form: r.form,
+            reference: r.reference,
+            effect,
+        });
+    }
+    Ok(relations)
+}
+
+/// Ω: the parameters with a random effect, the initial k×k matrix (row-major) and whether it is
+/// a full block; checked symmetric and positive definite.
+fn compile_omega(
+    est: &EstimationSection,
+    param_theta: &[Option<usize>; 5],
+    bad: Bad,
+) -> Result<(Vec<usize>, Vec<f64>, bool), MgivError> {
+    let Some(o) = &est.omega else {
+        return Ok((Vec::new(), Vec::new(), false));
+    };
+    let k = o.parameters.len();
+    if k > crate::dual::NE {
+        return Err(bad(format!(
+            "{k} random effects: at most {}",
+            crate::dual::NE
+        )));
+    }
+    let mut idx = Vec::new();
+    for p in &o.parameters {
+        let i = param_index(p)?;
+        if param_theta[i].is_none() {
+            return Err(bad(format!("omega on {p}: not a parameter of this model")));
+        }
+        if idx.contains(&i) {
+            return Err(bad(format!("omega names {p} twice")));
+        }
+        if i == BASE && est.baseline != BaselineMode::Estimated {
+            return Err(bad(
+                "omega on baseline_mmol_l needs baseline = \"estimated\"".into(),
+            ));
+        }
+        idx.push(i);
+    }
+    let mut m = vec![0.0; k * k];
+    let block = match &o.init {
+        OmegaInit::Diagonal(v) => {
+            if v.len() != k {
+                return Err(bad(format!(
+                    "omega init has {} variances for {k} parameters",
+                    v.len()
+                )));
+            }
+            for i in 0..k {
+                m[i * k + i] = v[i];
+            }
+            false
+        }
+        OmegaInit::Full(rows) => {
+            if rows.len() != k || rows.iter().any(|r| r.len() != k) {
+                return Err(bad(format!("omega init must be a {k}×{k} matrix")));
+            }
+            for i in 0..k {
+                for j in 0..k {
+                    m[i * k + j] = rows[i][j];
+                    if (rows[i][j] - rows[j][i]).abs() > 1e-12 {
+                        return Err(bad("omega init must be symmetric".into()));
+                    }
+                }
+            }
+            true
+        }
+    };
+    if mgiv_pop::linalg::cholesky(&m, k).is_none() {
+        return Err(bad("omega init must be positive definite".into()));
+    }
+    Ok((idx, m, block))
+}
+
+/// Initial residual SDs (additive mmol/L, proportional fraction); those the model uses must be
+/// > 0.
+fn residual_inits(r: &ResidualSpec, bad: Bad) -> Result<(f64, f64), MgivError> {
+    let add = r.additive_mmol_l.unwrap_or(0.0);
+    let prop = r.proportional.unwrap_or(0.0);
+    let need_add = matches!(r.model, ErrorModel::Additive | ErrorModel::Combined);
+    let need_prop = matches!(r.model, ErrorModel::Proportional | ErrorModel::Combined);
+    let positive = |v: f64| v.is_finite() && v > 0.0;
+    if (need_add && !positive(add)) || (need_prop && !positive(prop)) {
+        return Err(bad(format!(
+            "residual model {} needs initial values > 0 for {}",
+            format!("{:?}", r.model).to_ascii_lowercase(),
+            match r.model {
+                ErrorModel::Additive => "additive_mmol_l",
+                ErrorModel::Proportional => "proportional",
+                ErrorModel::Combined => "additive_mmol_l and proportional",
+            }
+        )));
+    }
+    Ok((add, prop))
 }

@@ -72,3 +72,69 @@ fn cwres_and_npde_are_standard_normal_under_the_right_model() {
     let (bm, _) = stats(bad.iter().map(|x| x.npde).collect());
     assert!(bm.abs() > 0.3, "NPDE mean under a wrong CL: {bm}");
 }
+
+/// The goodness-of-fit panels are the sdtab's own values (same order, nothing recomputed), and
+/// the smoother is the group means of the points sorted by x.
+#[test]
+fn gof_series_are_the_sdtab_values() {
+    use mgiv_fit::diagnostics::{binned_smooth, gof_series, sdtab_at};
+    let m = EstimationModel::from_toml(include_str!(
+        "../../../data/examples/fit/mg-2cmt-baseline.toml"
+    ))
+    .unwrap();
+    let text = simulate_nonmem(
+        &m,
+        &Design {
+            n_subjects: 6,
+            ..Default::default()
+        },
+        5,
+    )
+    .unwrap();
+    let (ds, _) = read(&text, &ReadOptions::default());
+    let ds = ds.unwrap();
+    let p = mgiv_fit::vpc::Estimates::initial(&m).params(&m).unwrap();
+    let rows = sdtab_at(&m, &p, &ds, 50, 2).unwrap();
+    assert!(rows.len() > 20);
+    let g = gof_series(&rows);
+    assert_eq!(g.n_not_finite, 0);
+    for panel in g.panels() {
+        assert_eq!(panel.points.len(), rows.len());
+        assert!(panel.smooth.len() >= 3);
+        let xs: Vec<f64> = panel.points.iter().map(|q| q.0).collect();
+        let (lo, hi) = (
+            xs.iter().copied().fold(f64::INFINITY, f64::min),
+            xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        );
+        // the smoother runs left to right inside the data
+        assert!(panel.smooth.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert!(panel.smooth.iter().all(|s| s.0 >= lo && s.0 <= hi));
+    }
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(g.dv_vs_pred.points[i], (r.pred_mmol_l, r.dv_mmol_l));
+        assert_eq!(g.dv_vs_ipred.points[i], (r.ipred_mmol_l, r.dv_mmol_l));
+        assert_eq!(g.cwres_vs_time.points[i], (r.time_h, r.cwres));
+        assert_eq!(g.cwres_vs_pred.points[i], (r.pred_mmol_l, r.cwres));
+    }
+    assert_eq!(g.dv_vs_pred.x_column, "PRED_MMOL_L");
+    assert_eq!(g.cwres_vs_time.y_column, "CWRES");
+    // PRED and IPRED differ, so the two DV panels are not the same data
+    assert_ne!(g.dv_vs_pred.points, g.dv_vs_ipred.points);
+
+    // the smoother by hand: sorted by x, groups {1,2}, {3,4}, {5,6}; a NaN is ignored
+    let pts = [
+        (6.0, 60.0),
+        (1.0, 10.0),
+        (f64::NAN, 1.0),
+        (3.0, 31.0),
+        (2.0, 20.0),
+        (5.0, 50.0),
+        (4.0, 41.0),
+    ];
+    assert_eq!(
+        binned_smooth(&pts, 3),
+        vec![(1.5, 15.0), (3.5, 36.0), (5.5, 55.0)]
+    );
+    assert_eq!(binned_smooth(&pts[..2], 5), vec![(1.0, 10.0), (6.0, 60.0)]);
+    assert!(binned_smooth(&[], 3).is_empty());
+}

@@ -233,6 +233,93 @@ additive_mmol_l = 0.1
     assert!((focei - nonmem).abs() < 1e-6, "{focei} vs {nonmem}");
 }
 
+/// Combined error, one η: the OFV equals NONMEM's METHOD=1 INTER objective (Almquist et al. 2015,
+/// eq. 15) computed here independently: L(η̂) + ln ω + ln H̃ with H̃ = Σ G²/R + ½ Σ (R′/R)² + 1/ω,
+/// η̂ by golden-section search, G = ∂f/∂η and R′ = ∂R/∂η by central differences, f by mgiv-core's
+/// modal solver. Leaving out the ½ Σ (R′/R)² term (the "interaction" in the Hessian) moves the OFV
+/// by more than the tolerance, so the check sees it.
+#[test]
+fn ofv_equals_the_nonmem_focei_inter_form_computed_independently() {
+    let model_text = r#"
+id = "one-eta-combined"
+name = "1-cmt, eta on CL, combined error"
+structure = "one-compartment"
+[estimation]
+baseline = "fixed"
+[estimation.theta]
+cl_l_h = { init = 3.0, lower = 0.1, upper = 50.0 }
+v1_l = { init = 20.0, lower = 1.0, upper = 200.0 }
+baseline_mmol_l = { init = 0.8, lower = 0.1, upper = 3.0 }
+[estimation.omega]
+parameters = ["cl_l_h"]
+init = [0.09]
+[estimation.residual]
+model = "combined"
+additive_mmol_l = 0.02
+proportional = 0.15
+"#;
+    let m = EstimationModel::from_toml(model_text).unwrap();
+    let data = "# DV_UNIT=mmol/L\n# AMT_UNIT=mmol\nID,TIME,EVID,MDV,AMT,RATE,DV\n\
+                1,0,1,1,40,20,.\n1,2,0,0,.,.,2.5\n1,6,0,0,.,.,1.9\n1,12,0,0,.,.,1.2\n1,24,0,0,.,.,0.9\n";
+    let ds = dataset(data);
+    let (subjects, _) = prepare(&m, &ds).unwrap();
+    let focei: f64 = evaluate(&m, &PopParams::initial(&m), &subjects).unwrap()[0].0;
+    let seg = &subjects[0].segments[0];
+    let y = &subjects[0].y;
+    let (omega, prop, add): (f64, f64, f64) = (0.09, 0.15, 0.02);
+    let f = |eta: f64| {
+        let modes = Modes::from_params(&IndividualParams {
+            cl_l_h: 3.0 * eta.exp(),
+            v1_l: 20.0,
+            q_l_h: 0.0,
+            v2_l: 0.0,
+            ka_h: None,
+            f_im: None,
+            baseline_mmol_l: 0.8,
+        })
+        .unwrap();
+        mgiv_data::predict(&modes, seg)
+    };
+    let var = |fj: f64| (prop * fj).powi(2) + add * add;
+    let l = |eta: f64| {
+        f(eta)
+            .iter()
+            .zip(y)
+            .map(|(a, b)| var(*a).ln() + (b - a).powi(2) / var(*a))
+            .sum::<f64>()
+            + eta * eta / omega
+    };
+    let (mut a, mut b) = (-2.0, 2.0);
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    for _ in 0..200 {
+        let (c, d) = (b - g * (b - a), a + g * (b - a));
+        if l(c) < l(d) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    let eta = 0.5 * (a + b);
+    let h = 1e-6;
+    let (fp, fm, f0) = (f(eta + h), f(eta - h), f(eta));
+    let mut gauss_newton = 1.0 / omega;
+    let mut interaction = 0.0;
+    for j in 0..y.len() {
+        let gj = (fp[j] - fm[j]) / (2.0 * h);
+        let dr = (var(fp[j]) - var(fm[j])) / (2.0 * h);
+        gauss_newton += gj * gj / var(f0[j]);
+        interaction += 0.5 * (dr / var(f0[j])).powi(2);
+    }
+    let inter = l(eta) + omega.ln() + (gauss_newton + interaction).ln();
+    let without = l(eta) + omega.ln() + gauss_newton.ln();
+    eprintln!("mgiv {focei:.9} INTER form {inter:.9} (without the interaction term {without:.9})");
+    assert!(
+        (inter - without).abs() > 1e-3,
+        "the check must separate the two forms"
+    );
+    assert!((focei - inter).abs() < 1e-6, "{focei} vs {inter}");
+}
+
 #[test]
 fn objective_is_independent_of_the_thread_count() {
     let truth = EstimationModel::from_toml(TRUTH).unwrap();

