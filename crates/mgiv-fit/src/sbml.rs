@@ -17,6 +17,7 @@
 
 use mgiv_core::model::IndividualParams;
 use mgiv_core::regimen::{DoseEvent, Route};
+use mgiv_core::solver::modal::{Kind, Schedule};
 use mgiv_core::MgivError;
 
 fn num(v: f64) -> String {
@@ -87,39 +88,22 @@ pub fn sbml(
 /// Net changes at each distinct time, sorted: (time h, Δ infusion rate mmol/h, IV bolus mmol,
 /// IM mmol); a negative or non-finite time is refused.
 fn net_changes(events: &[DoseEvent]) -> Result<Vec<(f64, f64, f64, f64)>, MgivError> {
+    // core's schedule: the events' breakpoints in time order (at equal times, in event order)
     let mut changes: Vec<(f64, f64, f64, f64)> = Vec::new();
-    let mut add = |t: f64, dr: f64, iv: f64, im: f64| {
-        match changes.iter_mut().find(|c| c.0 == t) {
+    for bp in Schedule::new(events).points() {
+        let (dr, iv, im) = match bp.kind {
+            Kind::IvBolus(a) => (0.0, a, 0.0),
+            Kind::ImDose(a) => (0.0, 0.0, a),
+            Kind::RateOn(r) => (r, 0.0, 0.0),
+            Kind::RateOff(r) => (-r, 0.0, 0.0),
+        };
+        match changes.iter_mut().find(|c| c.0 == bp.t_h) {
             Some(c) => {
                 c.1 += dr;
                 c.2 += iv;
                 c.3 += im;
             }
-            None => changes.push((t, dr, iv, im)),
-        };
-    };
-    for e in events {
-        match *e {
-            DoseEvent::Bolus {
-                time_h,
-                amount_mmol,
-                route,
-                ..
-            } => match route {
-                Route::Iv => add(time_h, 0.0, amount_mmol, 0.0),
-                Route::Im => add(time_h, 0.0, 0.0, amount_mmol),
-            },
-            DoseEvent::Infusion {
-                start_h,
-                end_h,
-                rate_mmol_per_h,
-                ..
-            } => {
-                add(start_h, rate_mmol_per_h, 0.0, 0.0);
-                if let Some(e) = end_h {
-                    add(e, -rate_mmol_per_h, 0.0, 0.0);
-                }
-            }
+            None => changes.push((bp.t_h, dr, iv, im)),
         }
     }
     changes.sort_by(|a, b| a.0.total_cmp(&b.0));
