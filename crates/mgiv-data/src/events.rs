@@ -22,7 +22,7 @@ use mgiv_core::units::{Hours, MgConc, MgRate};
 use mgiv_core::MgivError;
 use serde::Serialize;
 
-use crate::read::{Censoring, DoseInput, Subject};
+use crate::read::{Censoring, Dose, DoseInput, Record, Subject};
 
 /// Most doses one record may imply (ADDL, or the history of a steady state).
 pub const MAX_IMPLIED: u32 = 100_000;
@@ -173,97 +173,7 @@ impl Subject {
                 out.push(done.finish());
             }
             if let Some(d) = &r.dose {
-                let amount = d.amount.mmol();
-                let phase = seq;
-                // one administration starting at t
-                let one = |t: f64| -> Result<DoseEvent, MgivError> {
-                    let inf = |dur_h: f64| DoseEvent::Infusion {
-                        start_h: t,
-                        end_h: Some(t + dur_h),
-                        rate_mmol_per_h: amount / dur_h,
-                        phase,
-                    };
-                    Ok(match d.input {
-                        DoseInput::Bolus => DoseEvent::Bolus {
-                            time_h: t,
-                            amount_mmol: amount,
-                            route: d.route,
-                            phase,
-                        },
-                        DoseInput::Rate { rate } => DoseEvent::Infusion {
-                            start_h: t,
-                            end_h: Some(t + amount / rate.mmol_per_h()),
-                            rate_mmol_per_h: rate.mmol_per_h(),
-                            phase,
-                        },
-                        DoseInput::Duration { hours } => inf(hours),
-                        DoseInput::ModelledDuration => match opts.modelled.duration {
-                            Some(h) if h.h() > 0.0 => inf(h.h()),
-                            _ => {
-                                return Err(invalid(
-                                    format!("RATE on row {}", r.row),
-                                    "-2 (duration from the model)",
-                                    "a model with an infusion duration D1 > 0 h",
-                                ))
-                            }
-                        },
-                        DoseInput::ModelledRate => match opts.modelled.rate {
-                            Some(rt) if rt.mmol_per_h() > 0.0 => inf(amount / rt.mmol_per_h()),
-                            _ => {
-                                return Err(invalid(
-                                    format!("RATE on row {}", r.row),
-                                    "-1 (rate from the model)",
-                                    "a model with an infusion rate R1 > 0 mmol/h",
-                                ))
-                            }
-                        },
-                    })
-                };
-                if d.route == Route::Im && !matches!(d.input, DoseInput::Bolus) {
-                    return Err(invalid(
-                        format!("CMT on row {}", r.row),
-                        "an infusion into the depot",
-                        "boluses into the depot",
-                    ));
-                }
-                if d.is_steady_infusion() {
-                    let DoseInput::Rate { rate } = d.input else {
-                        unreachable!("is_steady_infusion checks the input")
-                    };
-                    cur.events.push((
-                        DoseEvent::Infusion {
-                            start_h: r.time_h - opts.ss_history_h,
-                            end_h: None,
-                            rate_mmol_per_h: rate.mmol_per_h(),
-                            phase,
-                        },
-                        key,
-                    ));
-                    continue;
-                }
-                if d.ss != crate::read::SteadyState::No {
-                    let n_past = (opts.ss_history_h / d.ii_h).ceil();
-                    if n_past > MAX_IMPLIED as f64 {
-                        return Err(invalid(
-                            format!("II on row {}", r.row),
-                            format!("{} h", d.ii_h),
-                            format!(
-                                "an interval that reaches the steady state ({} h of history) in at most {MAX_IMPLIED} doses",
-                                opts.ss_history_h
-                            ),
-                        ));
-                    }
-                    let n_past = n_past as usize;
-                    for k in (1..=n_past).rev() {
-                        cur.events.push((one(r.time_h - k as f64 * d.ii_h)?, key));
-                    }
-                }
-                cur.events.push((one(r.time_h)?, key));
-                for k in 1..=d.addl {
-                    // implied doses fall after every record at the same time
-                    cur.events
-                        .push((one(r.time_h + k as f64 * d.ii_h)?, f64::INFINITY));
-                }
+                cur.push_dose(d, r, seq, opts)?;
             }
             if r.evid == 0 && !r.mdv {
                 if let Some(o) = &r.observation {
@@ -286,6 +196,119 @@ impl Subject {
         out.push(cur.finish());
         Ok(out)
     }
+}
+
+impl Pending {
+    /// The events of one dose record (record `seq`): a constant steady-state infusion, the
+    /// steady-state history (SS > 0), the dose itself and its ADDL repeats.
+    fn push_dose(
+        &mut self,
+        d: &Dose,
+        r: &Record,
+        seq: usize,
+        opts: &EventOptions,
+    ) -> Result<(), MgivError> {
+        let key = seq as f64;
+        if d.route == Route::Im && !matches!(d.input, DoseInput::Bolus) {
+            return Err(invalid(
+                format!("CMT on row {}", r.row),
+                "an infusion into the depot",
+                "boluses into the depot",
+            ));
+        }
+        if let (true, DoseInput::Rate { rate }) = (d.is_steady_infusion(), d.input) {
+            self.events.push((
+                DoseEvent::Infusion {
+                    start_h: r.time_h - opts.ss_history_h,
+                    end_h: None,
+                    rate_mmol_per_h: rate.mmol_per_h(),
+                    phase: seq,
+                },
+                key,
+            ));
+            return Ok(());
+        }
+        if d.ss != crate::read::SteadyState::No {
+            let n_past = (opts.ss_history_h / d.ii_h).ceil();
+            if n_past > MAX_IMPLIED as f64 {
+                return Err(invalid(
+                    format!("II on row {}", r.row),
+                    format!("{} h", d.ii_h),
+                    format!(
+                        "an interval that reaches the steady state ({} h of history) in at most {MAX_IMPLIED} doses",
+                        opts.ss_history_h
+                    ),
+                ));
+            }
+            for k in (1..=n_past as usize).rev() {
+                let t = r.time_h - k as f64 * d.ii_h;
+                self.events.push((administration(d, r, t, seq, opts)?, key));
+            }
+        }
+        self.events
+            .push((administration(d, r, r.time_h, seq, opts)?, key));
+        for k in 1..=d.addl {
+            // implied doses fall after every record at the same time
+            let t = r.time_h + k as f64 * d.ii_h;
+            self.events
+                .push((administration(d, r, t, seq, opts)?, f64::INFINITY));
+        }
+        Ok(())
+    }
+}
+
+/// One administration of the dose of record `r` (event phase `phase`) starting at `t` (h):
+/// a bolus, or an infusion at the record's rate, over its duration, or by the model's rate or
+/// duration (RATE -1 / -2).
+fn administration(
+    d: &Dose,
+    r: &Record,
+    t: f64,
+    phase: usize,
+    opts: &EventOptions,
+) -> Result<DoseEvent, MgivError> {
+    let amount = d.amount.mmol();
+    let inf = |dur_h: f64| DoseEvent::Infusion {
+        start_h: t,
+        end_h: Some(t + dur_h),
+        rate_mmol_per_h: amount / dur_h,
+        phase,
+    };
+    Ok(match d.input {
+        DoseInput::Bolus => DoseEvent::Bolus {
+            time_h: t,
+            amount_mmol: amount,
+            route: d.route,
+            phase,
+        },
+        DoseInput::Rate { rate } => DoseEvent::Infusion {
+            start_h: t,
+            end_h: Some(t + amount / rate.mmol_per_h()),
+            rate_mmol_per_h: rate.mmol_per_h(),
+            phase,
+        },
+        DoseInput::Duration { hours } => inf(hours),
+        DoseInput::ModelledDuration => match opts.modelled.duration {
+            Some(h) if h.h() > 0.0 => inf(h.h()),
+            _ => {
+                return Err(invalid(
+                    format!("RATE on row {}", r.row),
+                    "-2 (duration from the model)",
+                    "a model with an infusion duration D1 > 0 h",
+                ))
+            }
+        },
+        DoseInput::ModelledRate => match opts.modelled.rate {
+            Some(rt) if rt.mmol_per_h() > 0.0 => inf(amount / rt.mmol_per_h()),
+            _ => {
+                return Err(invalid(
+                    format!("RATE on row {}", r.row),
+                    "-1 (rate from the model)",
+                    "a model with an infusion rate R1 > 0 mmol/h",
+                ))
+            }
+        },
+    })
 }
 
 /// Predicted total serum Mg (mmol/L) at each observation of a segment, with mgiv-core's modal
