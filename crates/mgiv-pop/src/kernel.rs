@@ -17,6 +17,7 @@
 //! subjects.
 
 use mgiv_core::regimen::DoseEvent;
+use mgiv_core::solver::modal::depot_transfer;
 use mgiv_core::solver::Modes;
 
 /// What changes at a breakpoint: mgiv-core's, so both solvers read one schedule.
@@ -87,15 +88,7 @@ impl StepCoef {
             let l = m.lambda_h[i];
             let ci = m.coef_per_l[i];
             (c.e[i], c.g[i]) = mode_factors(l, ci, h);
-            c.hk[i] = if ka > 0.0 {
-                if ((ka - l) / ka).abs() < 1e-9 {
-                    ci * ka * h * c.ek
-                } else {
-                    ci * ka * (c.e[i] - c.ek) / (ka - l)
-                }
-            } else {
-                0.0
-            };
+            c.hk[i] = depot_transfer(ci, l, ka, h, c.e[i], c.ek);
         }
         c
     }

@@ -285,12 +285,7 @@ impl Indication {
 pub fn load_indications() -> Result<Vec<Indication>, SafetyError> {
     let mut out: Vec<Indication> = Vec::new();
     for (file, text) in INDICATION_FILES {
-        let i: Indication = toml::from_str(text).map_err(|e| SafetyError::Data {
-            file: format!("data/indications/{file}.toml"),
-            message: e.to_string(),
-        })?;
-        i.check(file)?;
-        out.push(i);
+        out.push(parse_indication(file, text)?);
     }
     let all_protocols = protocols()?;
     for p in all_protocols {
@@ -341,21 +336,38 @@ pub fn indications() -> Result<&'static [Indication], SafetyError> {
 }
 
 /// An indication by id (case-insensitive; spaces and underscores count as hyphens); unknown ids
-/// list the known ones.
+/// list the known ones. Only that indication's file is parsed and checked (once), not the whole
+/// set: the links between indications and protocols are checked by [`indications`], which the
+/// tests and the listings load.
 pub fn find_indication(id: &str) -> Result<&'static Indication, SafetyError> {
+    static ONE: [OnceLock<Result<Indication, SafetyError>>; INDICATION_FILES.len()] =
+        [const { OnceLock::new() }; INDICATION_FILES.len()];
     let key = id.trim().to_lowercase().replace([' ', '_'], "-");
-    let all = indications()?;
-    all.iter()
-        .find(|i| i.id == key)
-        .ok_or_else(|| SafetyError::Unknown {
+    let Some(k) = INDICATION_FILES.iter().position(|(file, _)| *file == key) else {
+        return Err(SafetyError::Unknown {
             field: "indication".into(),
             value: id.into(),
-            known: all
+            known: INDICATION_FILES
                 .iter()
-                .map(|i| i.id.as_str())
+                .map(|(file, _)| *file)
                 .collect::<Vec<_>>()
                 .join(", "),
-        })
+        });
+    };
+    ONE[k]
+        .get_or_init(|| parse_indication(INDICATION_FILES[k].0, INDICATION_FILES[k].1))
+        .as_ref()
+        .map_err(|e| e.clone())
+}
+
+/// One indication file, parsed and checked on its own.
+fn parse_indication(file: &str, text: &str) -> Result<Indication, SafetyError> {
+    let i: Indication = toml::from_str(text).map_err(|e| SafetyError::Data {
+        file: format!("data/indications/{file}.toml"),
+        message: e.to_string(),
+    })?;
+    i.check(file)?;
+    Ok(i)
 }
 
 #[cfg(test)]
@@ -383,6 +395,27 @@ mod tests {
                 .unwrap()
                 .adjustment("CI-HEART-BLOCK")
                 .is_none());
+        }
+    }
+
+    #[test]
+    fn one_indication_parsed_alone_equals_the_checked_set() {
+        for i in indications().unwrap() {
+            assert_eq!(
+                format!("{:?}", find_indication(&i.id).unwrap()),
+                format!("{i:?}")
+            );
+        }
+    }
+
+    #[test]
+    fn one_protocol_parsed_alone_equals_the_checked_set() {
+        for p in protocols().unwrap() {
+            let one = crate::protocol::find_protocol(&p.id).unwrap();
+            assert_eq!(format!("{one:?}"), format!("{p:?}"));
+            for a in &p.aliases {
+                assert_eq!(crate::protocol::find_protocol(a).unwrap().id, p.id);
+            }
         }
     }
 

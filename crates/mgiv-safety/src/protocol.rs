@@ -215,11 +215,7 @@ impl Protocol {
 pub fn load_protocols() -> Result<Vec<Protocol>, SafetyError> {
     let mut out: Vec<Protocol> = Vec::new();
     for (file, text) in PROTOCOL_FILES {
-        let p: Protocol = toml::from_str(text).map_err(|e| SafetyError::Data {
-            file: format!("data/protocols/{file}.toml"),
-            message: e.to_string(),
-        })?;
-        p.check(file)?;
+        let p = parse_protocol(file, text)?;
         for key in std::iter::once(&p.id).chain(&p.aliases) {
             if out
                 .iter()
@@ -245,9 +241,29 @@ pub fn protocols() -> Result<&'static [Protocol], SafetyError> {
         .map_err(|e| e.clone())
 }
 
-/// A protocol by id or alias (case-insensitive); unknown ids list the known ones.
+/// One protocol file, parsed and checked on its own.
+fn parse_protocol(file: &str, text: &str) -> Result<Protocol, SafetyError> {
+    let p: Protocol = toml::from_str(text).map_err(|e| SafetyError::Data {
+        file: format!("data/protocols/{file}.toml"),
+        message: e.to_string(),
+    })?;
+    p.check(file)?;
+    Ok(p)
+}
+
+/// A protocol by id or alias (case-insensitive); unknown ids list the known ones. An id (the
+/// file name) parses and checks only that file (once); an alias or an unknown name loads the
+/// whole set, which also checks that no id or alias is used twice (as the tests do).
 pub fn find_protocol(id: &str) -> Result<&'static Protocol, SafetyError> {
+    static ONE: [OnceLock<Result<Protocol, SafetyError>>; PROTOCOL_FILES.len()] =
+        [const { OnceLock::new() }; PROTOCOL_FILES.len()];
     let key = id.trim().to_lowercase().replace([' ', '_'], "-");
+    if let Some(k) = PROTOCOL_FILES.iter().position(|(file, _)| *file == key) {
+        return ONE[k]
+            .get_or_init(|| parse_protocol(PROTOCOL_FILES[k].0, PROTOCOL_FILES[k].1))
+            .as_ref()
+            .map_err(|e| e.clone());
+    }
     let all = protocols()?;
     all.iter()
         .find(|p| p.id == key || p.aliases.contains(&key))

@@ -118,6 +118,23 @@ pub fn apply_change(
     }
 }
 
+/// The level a unit depot amount adds to mode i (coefficient `ci` 1/L, rate `l` 1/h) over a step
+/// `h` with first-order absorption `ka` 1/h, given e^(−λh) (`e_l`) and e^(−ka·h) (`ek`):
+/// ci·ka·(e^(−λh) − e^(−ka·h))/(ka − λ), its limit ci·ka·h·e^(−ka·h) when ka ≈ λ, 0 without a
+/// depot. One implementation for this solver and the population kernel (mgiv-pop).
+#[inline(always)]
+pub fn depot_transfer(ci: f64, l: f64, ka: f64, h: f64, e_l: f64, ek: f64) -> f64 {
+    if ka > 0.0 {
+        if ((ka - l) / ka).abs() < 1e-9 {
+            ci * ka * h * ek
+        } else {
+            ci * ka * (e_l - ek) / (ka - l)
+        }
+    } else {
+        0.0
+    }
+}
+
 #[derive(Clone, Copy)]
 struct StepCoef {
     h: f64,
@@ -143,15 +160,7 @@ impl StepCoef {
             let ci = m.coef_per_l[i];
             c.e[i] = (-l * h).exp();
             c.g[i] = ci * (-(-l * h).exp_m1()) / l;
-            c.hk[i] = if ka > 0.0 {
-                if ((ka - l) / ka).abs() < 1e-9 {
-                    ci * ka * h * c.ek
-                } else {
-                    ci * ka * (c.e[i] - c.ek) / (ka - l)
-                }
-            } else {
-                0.0
-            };
+            c.hk[i] = depot_transfer(ci, l, ka, h, c.e[i], c.ek);
         }
         c
     }
