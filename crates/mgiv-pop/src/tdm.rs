@@ -1413,40 +1413,8 @@ pub fn adjust(
     let mut pred_typ = vec![0.0; times.len()];
     Kernel::new(&Modes::from_params(&typ_params)?).run(&plan, &times, &mut pred_typ, None);
     let params = post.summaries();
-    let d = post.dim();
-    let mut max_shift = 0.0f64;
-    let k = pm.n_eta();
-    for (a, ps) in params.iter().enumerate().filter(|(_, p)| p.estimated) {
-        let sd = post.cov[a * d + a].sqrt();
-        let shift = if a < k {
-            ((ps.is_p50 / ps.typical).ln() - post.map[a]).abs() / sd
-        } else {
-            (ps.is_p50 - post.map[a]).abs() / sd
-        };
-        max_shift = max_shift.max(shift);
-    }
-    if post.ess < 0.1 * post.weights.len() as f64 {
-        warnings.push(Warning::new(
-            "TDM-IS-INEFFICIENT",
-            format!(
-                "importance sampling is inefficient (effective sample size {:.0} of {}): the posterior is far from Gaussian; treat the intervals as rough",
-                post.ess,
-                post.weights.len()
-            ),
-            "mgiv TDM (Laplace posterior checked by importance sampling; docs/POPULATION.md)",
-        ));
-    }
-    let last = post.levels.last().map(|l| l.time_h).unwrap_or(0.0);
-    if decision.now_h - last > 12.0 {
-        warnings.push(Warning::new(
-            "TDM-LEVELS-OLD",
-            format!(
-                "the decision time is {:.0} h after the last level: the forecast rests on the model more than on the patient",
-                decision.now_h - last
-            ),
-            "mgiv TDM (docs/POPULATION.md)",
-        ));
-    }
+    let max_shift = laplace_is_max_shift_sd(&post, &params, pm.n_eta());
+    warnings.extend(posterior_warnings(&post, decision));
     let explanation = explain(
         &post,
         &params,
@@ -1490,6 +1458,52 @@ pub fn adjust(
         explanation,
         warnings,
     })
+}
+
+/// Largest |importance-sampling median − MAP| over the estimated parameters, in Laplace SDs
+/// (on the log scale for the first `n_eta` parameters).
+fn laplace_is_max_shift_sd(post: &Posterior, params: &[ParamSummary], n_eta: usize) -> f64 {
+    let d = post.dim();
+    let mut max_shift = 0.0f64;
+    for (a, ps) in params.iter().enumerate().filter(|(_, p)| p.estimated) {
+        let sd = post.cov[a * d + a].sqrt();
+        let shift = if a < n_eta {
+            ((ps.is_p50 / ps.typical).ln() - post.map[a]).abs() / sd
+        } else {
+            (ps.is_p50 - post.map[a]).abs() / sd
+        };
+        max_shift = max_shift.max(shift);
+    }
+    max_shift
+}
+
+/// TDM-IS-INEFFICIENT (effective sample size under 10 % of the draws) and TDM-LEVELS-OLD (the
+/// decision more than 12 h after the last level).
+fn posterior_warnings(post: &Posterior, decision: &DecisionSettings) -> Vec<Warning> {
+    let mut warnings = Vec::new();
+    if post.ess < 0.1 * post.weights.len() as f64 {
+        warnings.push(Warning::new(
+            "TDM-IS-INEFFICIENT",
+            format!(
+                "importance sampling is inefficient (effective sample size {:.0} of {}): the posterior is far from Gaussian; treat the intervals as rough",
+                post.ess,
+                post.weights.len()
+            ),
+            "mgiv TDM (Laplace posterior checked by importance sampling; docs/POPULATION.md)",
+        ));
+    }
+    let last = post.levels.last().map(|l| l.time_h).unwrap_or(0.0);
+    if decision.now_h - last > 12.0 {
+        warnings.push(Warning::new(
+            "TDM-LEVELS-OLD",
+            format!(
+                "the decision time is {:.0} h after the last level: the forecast rests on the model more than on the patient",
+                decision.now_h - last
+            ),
+            "mgiv TDM (docs/POPULATION.md)",
+        ));
+    }
+    warnings
 }
 
 fn pct(p: f64) -> String {
