@@ -114,7 +114,7 @@ pub struct BrainRunArgs {
     pub indication: Option<String>,
     #[command(flatten)]
     pub patient: PatientArgs,
-    /// Hours to show (default: end of the regimen + 12 h, at least 24 h)
+    /// Hours to show (default: the regimen's end + 12 h, at least 24 h, at most 21 days)
     #[arg(long, value_name = "H")]
     pub hours: Option<f64>,
     /// Output times in hours, comma-separated (default: hourly)

@@ -68,7 +68,7 @@ pub struct PlanArgs {
     /// PK model id (default: the protocol's, else chosen from the patient)
     #[arg(long, value_name = "ID")]
     pub model: Option<String>,
-    /// Hours to predict (default: the regimen's end + 12 h, at least 24 h)
+    /// Hours to predict (default: the regimen's end + 12 h, at least 24 h, at most 21 days)
     #[arg(long, value_name = "H")]
     pub hours: Option<f64>,
     /// Output format

@@ -40,7 +40,7 @@ pub struct SimulateArgs {
     pub indication: Option<String>,
     #[command(flatten)]
     pub patient: PatientArgs,
-    /// Hours to simulate (hourly output unless --at or --step-min is given)
+    /// Hours to simulate (default: the regimen's end + 12 h, at least 24 h, at most 21 days; hourly output unless --at or --step-min is given)
     #[arg(long, value_name = "H", allow_negative_numbers = true)]
     pub hours: Option<f64>,
     /// Output step in minutes (with --hours)

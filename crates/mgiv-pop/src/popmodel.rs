@@ -342,16 +342,7 @@ impl PopModel {
         for (e, &k) in eta.iter().zip(&self.eta_params) {
             p[k] *= e.exp();
         }
-        let par = &self.spec.parameters;
-        IndividualParams {
-            cl_l_h: p[0],
-            v1_l: p[1],
-            q_l_h: if self.two_cmt { p[2] } else { 0.0 },
-            v2_l: if self.two_cmt { p[3] } else { 0.0 },
-            ka_h: par.ka_h,
-            f_im: par.f_im,
-            baseline_mmol_l,
-        }
+        self.params_from(p, baseline_mmol_l)
     }
 }
 
