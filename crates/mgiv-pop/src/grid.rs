@@ -342,7 +342,7 @@ impl Batch {
                         }
                     };
                     x.store(&mut self.em1[j]);
-                    // as `mode_factors`
+                    // as `mgiv_core::solver::modal::mode_factors`
                     let e = has.select(V::splat(1.0).add(x), V::splat(1.0));
                     let g = has.select(ci.mul(zero.sub(x)).div(lam), zero);
                     e.store(&mut self.e[i][j * BATCH + q..][..W]);

@@ -17,7 +17,7 @@
 //! subjects.
 
 use mgiv_core::regimen::DoseEvent;
-use mgiv_core::solver::modal::depot_transfer;
+use mgiv_core::solver::modal::{depot_transfer, ModalState, StepCoef};
 use mgiv_core::solver::Modes;
 
 /// What changes at a breakpoint: mgiv-core's, so both solvers read one schedule.
@@ -49,49 +49,6 @@ pub struct SubjectSummary {
     pub peak_time_h: f64,
     /// first time total serum Mg ≥ the target's lower bound (None: not reached by the last output)
     pub time_to_target_h: Option<f64>,
-}
-
-/// Step factors of one step length h: e_i = e^(−λ_i h), g_i = c_i(1 − e^(−λ_i h))/λ_i (response
-/// to a unit rate), hk_i (response of mode i to a unit IM depot), ek = e^(−ka h). The one
-/// implementation of the modal algebra used by the event-driven [`Kernel`] and the fixed-grid
-/// batch path ([`crate::grid`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct StepCoef {
-    pub h: f64,
-    pub e: [f64; 2],
-    pub g: [f64; 2],
-    pub hk: [f64; 2],
-    pub ek: f64,
-}
-
-/// e^(−λh) and c(1 − e^(−λh))/λ of one mode (rate λ 1/h, coefficient c 1/L) over a step h.
-#[inline]
-pub(crate) fn mode_factors(l: f64, ci: f64, h: f64) -> (f64, f64) {
-    // one libm call: e^x = 1 + (e^x − 1), within an ulp of `exp`, and the rate response from
-    // expm1 keeps its accuracy for small λh
-    let em1 = (-l * h).exp_m1();
-    (1.0 + em1, ci * (-em1) / l)
-}
-
-impl StepCoef {
-    #[inline]
-    pub fn new(m: &Modes, h: f64) -> Self {
-        let ka = m.ka_h.unwrap_or(0.0);
-        let mut c = StepCoef {
-            h,
-            e: [1.0; 2],
-            g: [0.0; 2],
-            hk: [0.0; 2],
-            ek: (-ka * h).exp(),
-        };
-        for i in 0..m.n {
-            let l = m.lambda_h[i];
-            let ci = m.coef_per_l[i];
-            (c.e[i], c.g[i]) = mode_factors(l, ci, h);
-            c.hk[i] = depot_transfer(ci, l, ka, h, c.e[i], c.ek);
-        }
-        c
-    }
 }
 
 /// The modal algebra of one subject between dosing breakpoints with no IM depot: the level
@@ -251,10 +208,7 @@ pub struct Kernel<'a> {
     m: &'a Modes,
     lane: Lane,
     ka: f64,
-    mode: [f64; 2],
-    depot: f64,
-    rate: f64,
-    active: i32,
+    state: ModalState,
     cache: [Option<StepCoef>; 2],
     next_slot: usize,
 }
@@ -265,10 +219,7 @@ impl<'a> Kernel<'a> {
             m,
             lane: Lane::new(m),
             ka: m.ka_h.unwrap_or(0.0),
-            mode: [0.0; 2],
-            depot: 0.0,
-            rate: 0.0,
-            active: 0,
+            state: ModalState::ZERO,
             cache: [None, None],
             next_slot: 0,
         }
@@ -288,7 +239,7 @@ impl<'a> Kernel<'a> {
 
     #[inline]
     fn conc(&self) -> f64 {
-        self.m.baseline_mmol_l + self.mode[0] + self.mode[1]
+        self.state.level(self.m.baseline_mmol_l)
     }
 
     /// Level at offset s into the current step (state unchanged).
@@ -301,14 +252,10 @@ impl<'a> Kernel<'a> {
             let l = m.lambda_h[i];
             let ci = m.coef_per_l[i];
             let e = (-l * s).exp();
-            let mut v = self.mode[i] * e + self.rate * ci * (-(-l * s).exp_m1()) / l;
-            if self.depot != 0.0 && ka > 0.0 {
-                v += self.depot
-                    * if ((ka - l) / ka).abs() < 1e-9 {
-                        ci * ka * s * ek
-                    } else {
-                        ci * ka * (e - ek) / (ka - l)
-                    };
+            let st = &self.state;
+            let mut v = st.mode[i] * e + st.rate * ci * (-(-l * s).exp_m1()) / l;
+            if st.depot != 0.0 {
+                v += st.depot * depot_transfer(ci, l, ka, s, e, ek);
             }
             c += v;
         }
@@ -359,8 +306,7 @@ impl<'a> Kernel<'a> {
         }
         let c = self.coef(h);
         let c0 = self.conc();
-        let n = self.m.n;
-        if self.depot > DEPOT_ACTIVE_MMOL && self.ka > 0.0 {
+        if self.state.depot > DEPOT_ACTIVE_MMOL && self.ka > 0.0 {
             // three exponentials: sample the step for the peak and the crossing
             let k = (h / DEPOT_PEAK_STEP_H).ceil().max(1.0) as usize;
             let (mut sp, mut fp) = (0.0, c0);
@@ -374,41 +320,24 @@ impl<'a> Kernel<'a> {
                 sp = s;
                 fp = f;
             }
-            let mut new = [0.0; 2];
-            for (i, v) in new.iter_mut().enumerate().take(n) {
-                *v = self.mode[i] * c.e[i] + self.rate * c.g[i] + self.depot * c.hk[i];
-            }
-            let f1 = self.m.baseline_mmol_l + new[0] + new[1];
+            let mut after = self.state;
+            after.step(&c);
+            let f1 = after.level(self.m.baseline_mmol_l);
             if track.ttt.is_none() && fp < lo && f1 >= lo {
                 track.ttt = Some(t + self.crossing_depot(lo, sp, fp, h, f1));
             }
-            self.mode = new;
-            self.depot *= c.ek;
+            self.state = after;
             track.see(t + h, f1);
             return;
         }
-        let mut new = [0.0; 2];
-        for (i, v) in new.iter_mut().enumerate().take(n) {
-            *v = self.mode[i] * c.e[i] + self.rate * c.g[i] + self.depot * c.hk[i];
-        }
-        let c1 = self.m.baseline_mmol_l + new[0] + new[1];
+        let mut after = self.state;
+        after.step(&c);
+        let c1 = after.level(self.m.baseline_mmol_l);
+        let st = &self.state;
         self.lane
-            .step_events(self.mode, self.rate, c.e, t, h, c0, c1, lo, track);
-        self.mode = new;
-        self.depot *= c.ek;
+            .step_events(st.mode, st.rate, c.e, t, h, c0, c1, lo, track);
+        self.state = after;
         track.see(t + h, c1);
-    }
-
-    #[inline]
-    fn apply(&mut self, k: Kind) {
-        mgiv_core::solver::modal::apply_change(
-            k,
-            self.m,
-            &mut self.mode,
-            &mut self.depot,
-            &mut self.rate,
-            &mut self.active,
-        );
     }
 
     /// Fill `out[k]` with total serum Mg (mmol/L) at `times_h[k]` (non-decreasing, ≥ 0) and
@@ -420,10 +349,7 @@ impl<'a> Kernel<'a> {
         out: &mut [f64],
         target_lo_mmol_l: Option<f64>,
     ) -> SubjectSummary {
-        self.mode = [0.0; 2];
-        self.depot = 0.0;
-        self.rate = 0.0;
-        self.active = 0;
+        self.state = ModalState::ZERO;
         let lo = target_lo_mmol_l.unwrap_or(f64::INFINITY);
         let c_init = self.conc();
         let mut track = Track {
@@ -441,7 +367,7 @@ impl<'a> Kernel<'a> {
                     self.advance(t, tb - t, lo, &mut track);
                     t = tb;
                 }
-                self.apply(kind);
+                self.state.apply(kind, self.m);
                 let c = self.conc();
                 if track.ttt.is_none() && c >= lo {
                     track.ttt = Some(t);

@@ -84,37 +84,74 @@ impl Schedule {
     }
 }
 
-/// Apply one breakpoint to the state of the modal recurrence: a bolus adds to every mode, an IM
-/// dose to the depot (times the bioavailable fraction), an infusion starts or stops (the rate is
-/// reset to exactly 0 when none runs, so rounding never leaves a phantom rate). Shared by this
-/// solver and mgiv-pop's population kernel.
-#[inline]
-pub fn apply_change(
-    k: Kind,
-    m: &Modes,
-    mode: &mut [f64; 2],
-    depot: &mut f64,
-    rate: &mut f64,
-    active: &mut i32,
-) {
-    match k {
-        Kind::IvBolus(a) => {
-            for (v, c) in mode.iter_mut().zip(&m.coef_per_l).take(m.n) {
-                *v += a * c;
+/// The state of the modal recurrence: the contribution of each mode to ΔC (mmol/L), the IM
+/// depot (mmol), the running infusion rate (mmol/h) and how many infusions run. One type for this
+/// solver and mgiv-pop's population kernel, so both apply a breakpoint and take a step the same
+/// way.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ModalState {
+    pub mode: [f64; 2],
+    pub depot: f64,
+    pub rate: f64,
+    pub active: i32,
+}
+
+impl ModalState {
+    /// Nothing given yet.
+    pub const ZERO: ModalState = ModalState {
+        mode: [0.0; 2],
+        depot: 0.0,
+        rate: 0.0,
+        active: 0,
+    };
+
+    /// Apply one breakpoint: a bolus adds to every mode, an IM dose to the depot (times the
+    /// bioavailable fraction), an infusion starts or stops (the rate is reset to exactly 0 when
+    /// none runs, so rounding never leaves a phantom rate).
+    #[inline]
+    pub fn apply(&mut self, k: Kind, m: &Modes) {
+        match k {
+            Kind::IvBolus(a) => {
+                for (v, c) in self.mode.iter_mut().zip(&m.coef_per_l).take(m.n) {
+                    *v += a * c;
+                }
+            }
+            Kind::ImDose(a) => self.depot += a * m.f_im,
+            Kind::RateOn(r) => {
+                self.rate += r;
+                self.active += 1;
+            }
+            Kind::RateOff(r) => {
+                self.rate -= r;
+                self.active -= 1;
+                if self.active == 0 {
+                    self.rate = 0.0;
+                }
             }
         }
-        Kind::ImDose(a) => *depot += a * m.f_im,
-        Kind::RateOn(r) => {
-            *rate += r;
-            *active += 1;
-        }
-        Kind::RateOff(r) => {
-            *rate -= r;
-            *active -= 1;
-            if *active == 0 {
-                *rate = 0.0;
-            }
-        }
+    }
+
+    /// The mode contributions after a step with coefficients `c` (state unchanged). Both slots
+    /// are always computed: an unused second mode has e = 1, g = hk = 0 and stays 0.
+    #[inline(always)]
+    pub fn stepped_modes(&self, c: &StepCoef) -> [f64; 2] {
+        [
+            self.mode[0] * c.e[0] + self.rate * c.g[0] + self.depot * c.hk[0],
+            self.mode[1] * c.e[1] + self.rate * c.g[1] + self.depot * c.hk[1],
+        ]
+    }
+
+    /// Take the step: modes as [`Self::stepped_modes`], the depot absorbed by e^(−ka h).
+    #[inline(always)]
+    pub fn step(&mut self, c: &StepCoef) {
+        self.mode = self.stepped_modes(c);
+        self.depot *= c.ek;
+    }
+
+    /// Total serum Mg (mmol/L) on top of `baseline_mmol_l`.
+    #[inline(always)]
+    pub fn level(&self, baseline_mmol_l: f64) -> f64 {
+        baseline_mmol_l + self.mode[0] + self.mode[1]
     }
 }
 
@@ -135,31 +172,42 @@ pub fn depot_transfer(ci: f64, l: f64, ka: f64, h: f64, e_l: f64, ek: f64) -> f6
     }
 }
 
-#[derive(Clone, Copy)]
-struct StepCoef {
-    h: f64,
-    e: [f64; 2],
-    g: [f64; 2],
-    hk: [f64; 2],
-    ek: f64,
+/// e^(−λh) and c(1 − e^(−λh))/λ of one mode (rate λ 1/h, coefficient c 1/L) over a step h. One
+/// libm call: e^x = 1 + (e^x − 1), within an ulp of `exp`, and the rate response from `expm1`
+/// keeps its accuracy for small λh.
+#[inline]
+pub fn mode_factors(l: f64, ci: f64, h: f64) -> (f64, f64) {
+    let em1 = (-l * h).exp_m1();
+    (1.0 + em1, ci * (-em1) / l)
+}
+
+/// The step coefficients of one step length h: e_i = e^(−λ_i h), g_i (response of mode i to a
+/// unit rate), hk_i (response of mode i to a unit IM depot), ek = e^(−ka h). Computed once per
+/// step length and reused by this solver and by mgiv-pop's kernels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepCoef {
+    pub h: f64,
+    pub e: [f64; 2],
+    pub g: [f64; 2],
+    pub hk: [f64; 2],
+    pub ek: f64,
 }
 
 impl StepCoef {
-    fn new(m: &Modes, h: f64) -> Self {
+    #[inline]
+    pub fn new(m: &Modes, h: f64) -> Self {
+        let ka = m.ka_h.unwrap_or(0.0);
         let mut c = StepCoef {
             h,
             e: [1.0; 2],
             g: [0.0; 2],
             hk: [0.0; 2],
-            ek: 1.0,
+            ek: (-ka * h).exp(),
         };
-        let ka = m.ka_h.unwrap_or(0.0);
-        c.ek = (-ka * h).exp();
         for i in 0..m.n {
             let l = m.lambda_h[i];
             let ci = m.coef_per_l[i];
-            c.e[i] = (-l * h).exp();
-            c.g[i] = ci * (-(-l * h).exp_m1()) / l;
+            (c.e[i], c.g[i]) = mode_factors(l, ci, h);
             c.hk[i] = depot_transfer(ci, l, ka, h, c.e[i], c.ek);
         }
         c
@@ -169,10 +217,7 @@ impl StepCoef {
 /// Reusable solver state for one patient's modes.
 pub struct ModalSolver<'a> {
     m: &'a Modes,
-    mode: [f64; 2],
-    depot: f64,
-    rate: f64,
-    active: i32,
+    state: ModalState,
     coef: StepCoef,
 }
 
@@ -180,10 +225,7 @@ impl<'a> ModalSolver<'a> {
     pub fn new(m: &'a Modes) -> Self {
         ModalSolver {
             m,
-            mode: [0.0; 2],
-            depot: 0.0,
-            rate: 0.0,
-            active: 0,
+            state: ModalState::ZERO,
             coef: StepCoef::new(m, 0.0),
         }
     }
@@ -197,23 +239,7 @@ impl<'a> ModalSolver<'a> {
         if (self.coef.h - h).abs() > 1e-12 * h {
             self.coef = StepCoef::new(self.m, h);
         }
-        let c = &self.coef;
-        // both mode slots are always updated: an unused second mode has e = 1, g = hk = 0
-        self.mode[0] = self.mode[0] * c.e[0] + self.rate * c.g[0] + self.depot * c.hk[0];
-        self.mode[1] = self.mode[1] * c.e[1] + self.rate * c.g[1] + self.depot * c.hk[1];
-        self.depot *= c.ek;
-    }
-
-    #[inline]
-    fn apply(&mut self, k: Kind) {
-        apply_change(
-            k,
-            self.m,
-            &mut self.mode,
-            &mut self.depot,
-            &mut self.rate,
-            &mut self.active,
-        );
+        self.state.step(&self.coef);
     }
 
     /// Fill `out[k]` with total serum Mg (mmol/L) at `times_h[k]` (non-decreasing, ≥ 0; see
@@ -238,10 +264,7 @@ impl<'a> ModalSolver<'a> {
     /// `run` without the length check (`out` is as long as `times_h`).
     #[inline(always)]
     fn fill(&mut self, sched: &Schedule, times_h: &[f64], out: &mut [f64]) {
-        self.mode = [0.0; 2];
-        self.depot = 0.0;
-        self.rate = 0.0;
-        self.active = 0;
+        self.state = ModalState::ZERO;
         let mut t = 0.0_f64;
         let mut bi = 0;
         let pts = &sched.points;
@@ -252,14 +275,14 @@ impl<'a> ModalSolver<'a> {
                     self.advance(bp.t_h - t);
                     t = bp.t_h;
                 }
-                self.apply(bp.kind);
+                self.state.apply(bp.kind, self.m);
                 bi += 1;
             }
             if tk > t {
                 self.advance(tk - t);
                 t = tk;
             }
-            out[k] = self.m.baseline_mmol_l + self.mode[0] + self.mode[1];
+            out[k] = self.state.level(self.m.baseline_mmol_l);
         }
     }
 }
