@@ -371,150 +371,234 @@ impl Batch {
         }
     }
 
+    /// Subjects q..q+W over the whole grid.
     #[inline(always)]
     fn group<V: Cross>(&mut self, grid: &FixedGrid, lo: f64, q: usize) {
         let ld = |v: &[f64], o: usize| V::load(&v[o..o + W]);
-        let (l0, l1) = (ld(&self.lam[0], q), ld(&self.lam[1], q));
-        let (s0, s1) = (ld(&self.ss[0], q), ld(&self.ss[1], q));
-        let (c0, c1) = (ld(&self.coef[0], q), ld(&self.coef[1], q));
-        let base = ld(&self.base, q);
-        let zero = V::splat(0.0);
-        let inf = V::splat(f64::INFINITY);
-        let (mut m0, mut m1) = (zero, zero);
-        let mut pk = base;
-        let mut pt = zero;
-        let mut tt = zero;
-        // lo_eff is lo until the target is reached, then +∞; rch: reached (lane mask)
-        let lo_v = V::splat(lo);
-        let mut rch = base.ge(lo_v);
-        let mut lo_eff = rch.select(inf, lo_v);
+        let modal = Modal4 {
+            l: [ld(&self.lam[0], q), ld(&self.lam[1], q)],
+            coef: [ld(&self.coef[0], q), ld(&self.coef[1], q)],
+            ss: [ld(&self.ss[0], q), ld(&self.ss[1], q)],
+            base: ld(&self.base, q),
+        };
+        let mut st = GroupState::new(&modal, lo);
+        // lanes q..q+W that hold a subject (the last group may be partial)
+        let valid: u32 = if q + W <= self.n {
+            (1 << W) - 1
+        } else {
+            (1 << (self.n - q)) - 1
+        };
+        let lanes = &self.lanes[q..self.n.min(q + W)];
         let mut t_prev = 0.0;
         for p in &grid.points {
             if let Some(j) = p.step {
                 let o = j * BATCH + q;
-                let (e0, e1) = (ld(&self.e[0], o), ld(&self.e[1], o));
-                let (g0, g1) = (ld(&self.g[0], o), ld(&self.g[1], o));
-                let rate = V::splat(p.rate_in);
-                let a = m0.mul(e0).add(rate.mul(g0));
-                let b = m1.mul(e1).add(rate.mul(g1));
-                let c = base.add(a).add(b);
-                // C′ at both ends: an interior maximum when it goes from + to −
-                let d0 = m0.sub(rate.mul(s0));
-                let d1 = m1.sub(rate.mul(s1));
-                let der0 = zero.sub(l0.mul(d0).add(l1.mul(d1)));
-                let der1 = zero.sub(l0.mul(d0).mul(e0).add(l1.mul(d1).mul(e1)));
-                let flag = der0.gt(zero).and(der1.lt(zero)).or(c.ge(lo_eff));
-                let up = c.gt(pk);
-                pk = up.select(c, pk);
-                pt = up.select(V::splat(p.t), pt);
-                let mut bits = flag.bits();
-                if bits != 0 {
-                    // lanes that reach the target in a step where C rises throughout (C′ ≥ 0
-                    // at both ends, so at most one sign change of C′ means none) and started
-                    // below it: the crossing by Halley's method on 4 lanes at once
-                    let start = base.add(m0).add(m1);
-                    let rising = c
-                        .ge(lo_eff)
-                        .and(der0.ge(zero))
-                        .and(der1.ge(zero))
-                        .and(start.lt(lo_v));
-                    let valid = if q + W <= self.n {
-                        (1 << W) - 1
-                    } else {
-                        (1 << (self.n - q)) - 1
-                    };
-                    let vbits = rising.bits() & valid;
-                    if vbits != 0 {
-                        let modal = Modal4 {
-                            l: [l0, l1],
-                            coef: [c0, c1],
-                            ss: [s0, s1],
-                            base,
-                        };
-                        let h = V::splat(grid.steps[j]);
-                        let mut mk = [0.0; W];
-                        for (k, x) in mk.iter_mut().enumerate() {
-                            *x = f64::from_bits(if vbits >> k & 1 == 1 { u64::MAX } else { 0 });
-                        }
-                        let mk = V::load(&mk);
-                        let root = V::cross(&modal, mk, [m0, m1], rate, lo_v, start, h, c);
-                        tt = mk.select(V::splat(t_prev).add(root), tt);
-                        lo_eff = mk.select(inf, lo_eff);
-                        rch = rch.or(mk);
-                        bits &= !vbits;
-                    }
-                }
-                if bits != 0 {
-                    // the rare lanes with an interior maximum or another crossing: the scalar
-                    // modal algebra shared with the event-driven kernel
-                    let (m0a, m1a, ca) = (m0.to_array(), m1.to_array(), c.to_array());
-                    let (e0a, e1a) = (e0.to_array(), e1.to_array());
-                    let (mut pka, mut pta) = (pk.to_array(), pt.to_array());
-                    let (mut tta, mut loa) = (tt.to_array(), lo_eff.to_array());
-                    let mut rcha = [0.0; W];
-                    rch.store(&mut rcha);
-                    let h = grid.steps[j];
-                    for k in 0..W {
-                        let s = q + k;
-                        if bits & (1 << k) == 0 || s >= self.n {
-                            continue;
-                        }
-                        let lane = self.lanes[s];
-                        let mode = [m0a[k], m1a[k]];
-                        let cs = lane.baseline_mmol_l + mode[0] + mode[1];
-                        let reached = rcha[k].to_bits() != 0;
-                        let mut tr = Track {
-                            peak: pka[k],
-                            peak_t: pta[k],
-                            ttt: reached.then_some(tta[k]),
-                        };
-                        let e = [e0a[k], e1a[k]];
-                        lane.step_events(mode, p.rate_in, e, t_prev, h, cs, ca[k], lo, &mut tr);
-                        pka[k] = tr.peak;
-                        pta[k] = tr.peak_t;
-                        if let Some(t) = tr.ttt {
-                            tta[k] = t;
-                            rcha[k] = f64::from_bits(u64::MAX);
-                            loa[k] = f64::INFINITY;
-                        }
-                    }
-                    (pk, pt) = (V::load(&pka), V::load(&pta));
-                    (tt, lo_eff, rch) = (V::load(&tta), V::load(&loa), V::load(&rcha));
-                }
-                m0 = a;
-                m1 = b;
+                let e = [ld(&self.e[0], o), ld(&self.e[1], o)];
+                let g = [ld(&self.g[0], o), ld(&self.g[1], o)];
+                let step = Step {
+                    e,
+                    g,
+                    rate_in: p.rate_in,
+                    h: grid.steps[j],
+                    t_start: t_prev,
+                    t_end: p.t,
+                };
+                st.step(&modal, &step, lo, valid, lanes);
             }
             if p.events {
-                for &a in &grid.boluses[p.boluses.clone()] {
-                    let a = V::splat(a);
-                    m0 = m0.add(a.mul(c0));
-                    m1 = m1.add(a.mul(c1));
-                }
-                let t = V::splat(p.t);
-                let c = base.add(m0).add(m1);
-                let hit = c.ge(lo_eff);
-                tt = hit.select(t, tt);
-                lo_eff = hit.select(inf, lo_eff);
-                rch = rch.or(hit);
-                let up = c.gt(pk);
-                pk = up.select(c, pk);
-                pt = up.select(t, pt);
+                st.events(&modal, &grid.boluses[p.boluses.clone()], p.t);
             }
             if !p.outputs.is_empty() {
-                let c = base.add(m0).add(m1);
+                let c = st.level(&modal);
                 for kk in p.outputs.clone() {
                     c.store(&mut self.out[kk * BATCH + q..][..W]);
                 }
             }
             t_prev = p.t;
         }
-        pk.store(&mut self.peak_mmol_l[q..q + W]);
-        pt.store(&mut self.peak_time_h[q..q + W]);
-        tt.store(&mut self.ttt_h[q..q + W]);
-        let bits = rch.bits();
+        st.pk.store(&mut self.peak_mmol_l[q..q + W]);
+        st.pt.store(&mut self.peak_time_h[q..q + W]);
+        st.tt.store(&mut self.ttt_h[q..q + W]);
+        let bits = st.rch.bits();
         for k in 0..W {
             self.reached[q + k] = (bits >> k & 1) as u8;
         }
+    }
+}
+
+/// One step of the grid for a group of lanes: the step factors e^(−λh) and the unit-rate
+/// responses of both modes, the constant rate, the length and the times at both ends (h).
+struct Step<V> {
+    e: [V; 2],
+    g: [V; 2],
+    rate_in: f64,
+    h: f64,
+    t_start: f64,
+    t_end: f64,
+}
+
+/// What [`Batch::group`] carries across the grid for W lanes, in registers: the mode
+/// contributions, the running peak and its time, the time to target, which lanes reached the
+/// target (mask) and the effective lower bound (lo until reached, then +∞).
+#[derive(Clone, Copy)]
+struct GroupState<V> {
+    m: [V; 2],
+    pk: V,
+    pt: V,
+    tt: V,
+    rch: V,
+    lo_eff: V,
+}
+
+impl<V: Cross> GroupState<V> {
+    #[inline(always)]
+    fn new(modal: &Modal4<V>, lo: f64) -> Self {
+        let zero = V::splat(0.0);
+        let rch = modal.base.ge(V::splat(lo));
+        GroupState {
+            m: [zero, zero],
+            pk: modal.base,
+            pt: zero,
+            tt: zero,
+            rch,
+            lo_eff: rch.select(V::splat(f64::INFINITY), V::splat(lo)),
+        }
+    }
+
+    #[inline(always)]
+    fn level(&self, modal: &Modal4<V>) -> V {
+        modal.base.add(self.m[0]).add(self.m[1])
+    }
+
+    /// Advance over one step: new modes, the peak at the step's end, and, in the lanes where
+    /// C′ changes sign from + to − inside the step or the level reaches the target, the interior
+    /// peak and the crossing.
+    #[inline(always)]
+    fn step(&mut self, modal: &Modal4<V>, s: &Step<V>, lo: f64, valid: u32, lanes: &[Lane]) {
+        let zero = V::splat(0.0);
+        let [m0, m1] = self.m;
+        let [e0, e1] = s.e;
+        let [l0, l1] = modal.l;
+        let rate = V::splat(s.rate_in);
+        let a = m0.mul(e0).add(rate.mul(s.g[0]));
+        let b = m1.mul(e1).add(rate.mul(s.g[1]));
+        let c = modal.base.add(a).add(b);
+        // C′ at both ends: an interior maximum when it goes from + to −
+        let d0 = m0.sub(rate.mul(modal.ss[0]));
+        let d1 = m1.sub(rate.mul(modal.ss[1]));
+        let der0 = zero.sub(l0.mul(d0).add(l1.mul(d1)));
+        let der1 = zero.sub(l0.mul(d0).mul(e0).add(l1.mul(d1).mul(e1)));
+        let flag = der0.gt(zero).and(der1.lt(zero)).or(c.ge(self.lo_eff));
+        let up = c.gt(self.pk);
+        self.pk = up.select(c, self.pk);
+        self.pt = up.select(V::splat(s.t_end), self.pt);
+        let mut bits = flag.bits();
+        if bits != 0 {
+            bits = self.rising_crossings(modal, s, c, der0, der1, lo, valid, bits);
+        }
+        if bits != 0 {
+            self.scalar_lanes(s, c, lo, bits, lanes);
+        }
+        self.m = [a, b];
+    }
+
+    /// Lanes that reach the target in a step where C rises throughout (C′ ≥ 0 at both ends, so
+    /// at most one sign change of C′ means none) and started below it: the crossing by
+    /// Halley's method on 4 lanes at once. Returns the flagged lanes still to handle.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn rising_crossings(
+        &mut self,
+        modal: &Modal4<V>,
+        s: &Step<V>,
+        c: V,
+        der0: V,
+        der1: V,
+        lo: f64,
+        valid: u32,
+        bits: u32,
+    ) -> u32 {
+        let zero = V::splat(0.0);
+        let lo_v = V::splat(lo);
+        let start = self.level(modal);
+        let rising = c
+            .ge(self.lo_eff)
+            .and(der0.ge(zero))
+            .and(der1.ge(zero))
+            .and(start.lt(lo_v));
+        let vbits = rising.bits() & valid;
+        if vbits == 0 {
+            return bits;
+        }
+        let h = V::splat(s.h);
+        let mut mk = [0.0; W];
+        for (k, x) in mk.iter_mut().enumerate() {
+            *x = f64::from_bits(if vbits >> k & 1 == 1 { u64::MAX } else { 0 });
+        }
+        let mk = V::load(&mk);
+        let rate = V::splat(s.rate_in);
+        let root = V::cross(modal, mk, self.m, rate, lo_v, start, h, c);
+        self.tt = mk.select(V::splat(s.t_start).add(root), self.tt);
+        self.lo_eff = mk.select(V::splat(f64::INFINITY), self.lo_eff);
+        self.rch = self.rch.or(mk);
+        bits & !vbits
+    }
+
+    /// The rare lanes with an interior maximum or another crossing: the scalar modal algebra
+    /// shared with the event-driven kernel. `lanes` holds the group's subjects (fewer than W
+    /// in a partial last group).
+    #[inline(always)]
+    fn scalar_lanes(&mut self, s: &Step<V>, c: V, lo: f64, bits: u32, lanes: &[Lane]) {
+        let (m0a, m1a, ca) = (self.m[0].to_array(), self.m[1].to_array(), c.to_array());
+        let (e0a, e1a) = (s.e[0].to_array(), s.e[1].to_array());
+        let (mut pka, mut pta) = (self.pk.to_array(), self.pt.to_array());
+        let (mut tta, mut loa) = (self.tt.to_array(), self.lo_eff.to_array());
+        let mut rcha = [0.0; W];
+        self.rch.store(&mut rcha);
+        for (k, lane) in lanes.iter().enumerate() {
+            if bits & (1 << k) == 0 {
+                continue;
+            }
+            let mode = [m0a[k], m1a[k]];
+            let cs = lane.baseline_mmol_l + mode[0] + mode[1];
+            let reached = rcha[k].to_bits() != 0;
+            let mut tr = Track {
+                peak: pka[k],
+                peak_t: pta[k],
+                ttt: reached.then_some(tta[k]),
+            };
+            let e = [e0a[k], e1a[k]];
+            lane.step_events(mode, s.rate_in, e, s.t_start, s.h, cs, ca[k], lo, &mut tr);
+            pka[k] = tr.peak;
+            pta[k] = tr.peak_t;
+            if let Some(t) = tr.ttt {
+                tta[k] = t;
+                rcha[k] = f64::from_bits(u64::MAX);
+                loa[k] = f64::INFINITY;
+            }
+        }
+        (self.pk, self.pt) = (V::load(&pka), V::load(&pta));
+        (self.tt, self.lo_eff, self.rch) = (V::load(&tta), V::load(&loa), V::load(&rcha));
+    }
+
+    /// Dosing breakpoint at time `t`: the boluses (mmol) add to the modes, then the level there
+    /// counts for the peak and the target.
+    #[inline(always)]
+    fn events(&mut self, modal: &Modal4<V>, boluses: &[f64], t: f64) {
+        for &a in boluses {
+            let a = V::splat(a);
+            self.m[0] = self.m[0].add(a.mul(modal.coef[0]));
+            self.m[1] = self.m[1].add(a.mul(modal.coef[1]));
+        }
+        let t = V::splat(t);
+        let c = self.level(modal);
+        let hit = c.ge(self.lo_eff);
+        self.tt = hit.select(t, self.tt);
+        self.lo_eff = hit.select(V::splat(f64::INFINITY), self.lo_eff);
+        self.rch = self.rch.or(hit);
+        let up = c.gt(self.pk);
+        self.pk = up.select(c, self.pk);
+        self.pt = up.select(t, self.pt);
     }
 }
 
