@@ -111,60 +111,24 @@ fn benches(c: &mut Criterion) {
     );
 }
 
-/// Issue 14: the per-subject draws of a trial subject (two seeded streams, three covariate and
-/// three eta normals) with mgiv-pop's ziggurat against `rand_distr`'s `StandardNormal` on the
-/// same `rand_xoshiro` generator, seeded the same way (per 1000 subjects).
+/// The seeded generator of the trial: per subject two stream seedings (covariates, etas) and
+/// six standard normals (`rand_distr`'s `StandardNormal` on `rand_xoshiro`), per 1000 subjects.
 fn rng_benches(c: &mut Criterion) {
     use mgiv_pop::rng::{Stream, SubjectRng};
-    use rand_distr::{Distribution, StandardNormal};
-    use rand_xoshiro::rand_core::SeedableRng;
-    use rand_xoshiro::Xoshiro256PlusPlus;
     let mut g = c.benchmark_group("rng");
-    g.bench_function(
-        "mgiv-pop ziggurat: 1000 subjects x (2 seedings + 6 normals)",
-        |b| {
-            b.iter(|| {
-                let mut s = 0.0;
-                for i in 0..1000u64 {
-                    let mut rc = SubjectRng::new(1, i, Stream::Covariates);
-                    let mut re = SubjectRng::new(1, i, Stream::Etas);
-                    for _ in 0..3 {
-                        s += rc.normal() + re.normal();
-                    }
+    g.bench_function("1000 subjects x (2 seedings + 6 normals)", |b| {
+        b.iter(|| {
+            let mut s = 0.0;
+            for i in 0..1000u64 {
+                let mut rc = SubjectRng::new(1, i, Stream::Covariates);
+                let mut re = SubjectRng::new(1, i, Stream::Etas);
+                for _ in 0..3 {
+                    s += rc.normal() + re.normal();
                 }
-                black_box(s)
-            })
-        },
-    );
-    g.bench_function(
-        "rand_distr StandardNormal: 1000 subjects x (2 seedings + 6 normals)",
-        |b| {
-            b.iter(|| {
-                let mut s = 0.0;
-                for i in 0..1000u64 {
-                    // two SplitMix64 mixes of (seed, index, stream), then the crate's seeding (four
-                    // more), as SubjectRng::new
-                    let key = |stream: u64| {
-                        let mut sm = 1u64 ^ 0x6A09_E667_F3BC_C908;
-                        let a = mgiv_pop::rng::splitmix64(&mut sm);
-                        let mut sm2 = a ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03);
-                        mgiv_pop::rng::splitmix64(&mut sm2)
-                            ^ stream.wrapping_mul(0xA076_1D64_78BD_642F)
-                    };
-                    let mut rc = Xoshiro256PlusPlus::seed_from_u64(key(1));
-                    let mut re = Xoshiro256PlusPlus::seed_from_u64(key(2));
-                    for _ in 0..3 {
-                        let (x, y): (f64, f64) = (
-                            StandardNormal.sample(&mut rc),
-                            StandardNormal.sample(&mut re),
-                        );
-                        s += x + y;
-                    }
-                }
-                black_box(s)
-            })
-        },
-    );
+            }
+            black_box(s)
+        })
+    });
     g.finish();
 }
 
