@@ -80,6 +80,10 @@ pub struct CbfConsts {
     pub human_finding: String,
     pub ec50_source: String,
     pub poiseuille_exponent: f64,
+    /// serum peak / baseline up to which the human measurements ("serum doubled") cover a
+    /// regimen: below it, "no change expected"; above it, no prediction either way
+    pub measured_serum_fold: f64,
+    pub measured_serum_fold_source: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -47,3 +47,21 @@ pub fn claim(id: &str) -> Result<Claim, MgivError> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// The cerebral-blood-flow claim lists, in words, the serum fold the report applies: the
+    /// number in the assumption sentence is the one in `data/brain/effects.toml`.
+    #[test]
+    fn the_cbf_assumption_names_the_fold_the_report_uses() {
+        let fold = crate::effects::constants()
+            .unwrap()
+            .cerebral_blood_flow
+            .measured_serum_fold;
+        let want = format!("serum peak <= {fold} x baseline");
+        assert!(
+            super::EVIDENCE_TOML.contains(&want),
+            "evidence.toml lacks '{want}'"
+        );
+    }
+}

@@ -140,6 +140,10 @@ pub struct Summary {
     /// true when `status` comes from a measured baseline
     pub status_from_measured_baseline: bool,
     pub crp: Option<CrpAssessment>,
+    /// serum peak / baseline up to which the human cerebral-blood-flow measurements cover the
+    /// regimen (`data/brain/effects.toml`, `[cerebral_blood_flow] measured_serum_fold`)
+    #[serde(skip)]
+    pub cbf_measured_serum_fold: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -720,6 +724,7 @@ impl<'a> Chain<'a> {
             status: self.status()?,
             status_from_measured_baseline: self.opts.baseline_measured,
             crp: self.crp.clone(),
+            cbf_measured_serum_fold: c.cerebral_blood_flow.measured_serum_fold,
         })
     }
 
@@ -897,10 +902,6 @@ fn direction_of_plasticity(gb: f64, shouval: Option<f64>) -> &'static str {
     }
 }
 
-/// Serum peak above which the human cerebral-blood-flow measurements (serum about doubled) no
-/// longer cover the regimen (mgiv's reading of "doubled"; listed in the claim's assumptions).
-pub const CBF_MEASURED_FOLD: f64 = 2.1;
-
 fn graded_claims(s: &Summary, opts: &BrainOptions) -> Result<Vec<GradedClaim>, MgivError> {
     let v0 = opts.voltages_mv[0];
     let n0 = &s.nmda_at_peak[0];
@@ -947,7 +948,7 @@ fn graded_claims(s: &Summary, opts: &BrainOptions) -> Result<Vec<GradedClaim>, M
             }
             "blood-pressure" => (s.bp_statement.clone(), None),
             "cerebral-blood-flow" => match &opts.vascular {
-                None if fold <= CBF_MEASURED_FOLD => (format!(
+                None if fold <= s.cbf_measured_serum_fold => (format!(
                     "mgiv computes no number. This regimen's serum peak is {fold:.1} × baseline, within the range where human studies (serum about doubled) measured no change in middle cerebral artery velocity: no change in brain blood flow is expected. The claim 'more cerebral blood flow' is not supported. Grade: {}. mgiv's assumptions: {}.",
                     c.grade_of, c.mgiv_assumptions.join("; ")
                 ), Some("no change expected")),
@@ -1016,7 +1017,7 @@ pub fn plain_language(s: &Summary, opts: &BrainOptions) -> String {
         _ => "Short-term models of learning at synapses disagree with each other",
     };
     let cbf = match &opts.vascular {
-        None if serum_fold <= CBF_MEASURED_FOLD => "The model does not predict a change in blood flow to the brain: studies in people whose blood magnesium was doubled found no change in brain blood-flow speed.".to_string(),
+        None if serum_fold <= s.cbf_measured_serum_fold => "The model does not predict a change in blood flow to the brain: studies in people whose blood magnesium was doubled found no change in brain blood-flow speed.".to_string(),
         None => "Nothing is predicted about blood flow to the brain: your blood level would rise beyond the doubling that has been studied in people.".to_string(),
         Some(_) => "A brain blood-flow number is shown only because you switched on a hypothetical module with your own assumptions; it is not evidence, and studies in people whose blood magnesium was doubled found no change in brain blood-flow speed.".to_string(),
     };
