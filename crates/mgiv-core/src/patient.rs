@@ -1,11 +1,12 @@
 //! Patients: the covariates the published magnesium models use, validated at the edge.
 //!
-//! Renal function formulas:
+//! Renal function formulas, with their published coefficients in
+//! `data/equations/renal-function.toml`:
 //! - Cockcroft DW, Gault MH. Prediction of creatinine clearance from serum creatinine.
-//!   Nephron 1976;16:31-41: CrCl (mL/min) = (140 − age) × weight / (72 × SCr mg/dL), × 0.85 if female.
+//!   Nephron 1976;16:31-41: CrCl (mL/min) = (a − age) × weight / (d × SCr mg/dL), × f if female.
 //! - Inker LA et al. New creatinine- and cystatin C-based equations to estimate GFR without race.
-//!   N Engl J Med 2021;385:1737-49 (CKD-EPI 2021): eGFR = 142 × min(SCr/κ, 1)^α × max(SCr/κ, 1)^−1.200
-//!   × 0.9938^age × 1.012 \[female\]; κ = 0.7 (F) / 0.9 (M); α = −0.241 (F) / −0.302 (M).
+//!   N Engl J Med 2021;385:1737-49 (CKD-EPI 2021): eGFR = s × min(SCr/κ, 1)^α × max(SCr/κ, 1)^β
+//!   × c^age × f \[female\], κ and α by sex.
 //!   Neither is validated in pregnancy (hyperfiltration); mgiv says so when it uses them there.
 
 use serde::{Deserialize, Serialize};
@@ -208,21 +209,68 @@ impl Patient {
     }
 }
 
+/// The renal function equations' coefficients, as published
+/// (`data/equations/renal-function.toml`).
+pub const RENAL_EQUATIONS_FILE: &str = include_str!("../../../data/equations/renal-function.toml");
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct CockcroftGault {
+    pub age_offset_y: f64,
+    pub divisor: f64,
+    pub female_factor: f64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct CkdEpi2021 {
+    pub scale: f64,
+    pub kappa_female_mg_dl: f64,
+    pub kappa_male_mg_dl: f64,
+    pub alpha_female: f64,
+    pub alpha_male: f64,
+    pub exponent_above_kappa: f64,
+    pub age_factor_per_year: f64,
+    pub female_factor: f64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct RenalEquations {
+    pub cockcroft_gault: CockcroftGault,
+    pub ckd_epi_2021: CkdEpi2021,
+}
+
+/// The built-in renal equations (parsed once; the file is part of the build and its parse is
+/// tested, so a failure here is a build defect, not bad input).
+pub fn renal_equations() -> &'static RenalEquations {
+    static EQ: std::sync::LazyLock<RenalEquations> = std::sync::LazyLock::new(|| {
+        toml::from_str(RENAL_EQUATIONS_FILE)
+            .expect("data/equations/renal-function.toml is valid (tested)")
+    });
+    &EQ
+}
+
 pub fn cockcroft_gault_ml_min(age_y: f64, weight_kg: f64, scr_mg_dl: f64, sex: Sex) -> f64 {
-    let base = (140.0 - age_y) * weight_kg / (72.0 * scr_mg_dl);
+    let c = &renal_equations().cockcroft_gault;
+    let base = (c.age_offset_y - age_y) * weight_kg / (c.divisor * scr_mg_dl);
     match sex {
-        Sex::Female => 0.85 * base,
+        Sex::Female => c.female_factor * base,
         Sex::Male => base,
     }
 }
 
 pub fn ckd_epi_2021(scr_mg_dl: f64, age_y: f64, sex: Sex) -> f64 {
+    let c = &renal_equations().ckd_epi_2021;
     let (kappa, alpha, f) = match sex {
-        Sex::Female => (0.7, -0.241, 1.012),
-        Sex::Male => (0.9, -0.302, 1.0),
+        Sex::Female => (c.kappa_female_mg_dl, c.alpha_female, c.female_factor),
+        Sex::Male => (c.kappa_male_mg_dl, c.alpha_male, 1.0),
     };
     let r = scr_mg_dl / kappa;
-    142.0 * r.min(1.0).powf(alpha) * r.max(1.0).powf(-1.200) * 0.9938_f64.powf(age_y) * f
+    c.scale
+        * r.min(1.0).powf(alpha)
+        * r.max(1.0).powf(c.exponent_above_kappa)
+        * c.age_factor_per_year.powf(age_y)
+        * f
 }
 
 #[cfg(test)]
