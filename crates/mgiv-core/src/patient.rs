@@ -12,7 +12,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_range, invalid, MgivError};
-use crate::units::{MgConc, CREATININE_UMOL_L_PER_MG_DL};
+use crate::units::{creatinine_umol_l_per_mg_dl, MgConc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -96,7 +96,7 @@ impl PatientInput {
                         format!("{v} mg/dL"),
                         format!(
                             "0.1 to 20 mg/dL; {v} looks like µmol/L ({:.2} mg/dL): use --creatinine-umol",
-                            v / CREATININE_UMOL_L_PER_MG_DL
+                            v / creatinine_umol_l_per_mg_dl()
                         ),
                     ));
                 }
@@ -109,12 +109,12 @@ impl PatientInput {
                         format!("{v} µmol/L"),
                         format!(
                             "9 to 1770 µmol/L; {v} looks like mg/dL ({:.0} µmol/L): use --creatinine",
-                            v * CREATININE_UMOL_L_PER_MG_DL
+                            v * creatinine_umol_l_per_mg_dl()
                         ),
                     ));
                 }
                 let v = check_range("creatinine", v, 9.0, 1770.0, "µmol/L")?;
-                Some(v / CREATININE_UMOL_L_PER_MG_DL)
+                Some(v / creatinine_umol_l_per_mg_dl())
             }
         };
         let crcl_ml_min = self

@@ -5,33 +5,86 @@
 //! or a `mg/dL` level compared with a `mmol/L` one. Internally amounts are mmol of elemental Mg,
 //! concentrations mmol/L, durations hours; conversion happens only at the edges.
 //!
-//! Conversion factors: magnesium-pk.md §6 (USP label MW 246.47 for MgSO4·7H2O; PubChem 24083 MW
-//! 120.37 for anhydrous MgSO4; MW 203.30 for MgCl2·6H2O; Mg 24.305 g/mol; Mg²⁺ is divalent so
-//! 1 mmol = 2 mEq; 1 mmol/L = 2.4305 mg/dL).
+//! Conversion factors (molar masses of Mg and of each salt, the valence of Mg²⁺, creatinine's
+//! µmol/L per mg/dL) are cited data in `data/units/conversions.toml` (magnesium-pk.md §6), read
+//! once by [`conversions`].
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use crate::error::{invalid, MgivError};
 
+/// The unit conversion factors (`data/units/conversions.toml`).
+pub const CONVERSIONS_FILE: &str = include_str!("../../../data/units/conversions.toml");
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct MagnesiumFactors {
+    pub molar_mass_g_per_mol: f64,
+    pub valence: f64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct CreatinineFactors {
+    pub umol_l_per_mg_dl: f64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct SaltMass {
+    pub molar_mass_g_per_mol: f64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct SaltMasses {
+    pub mgso4_heptahydrate: SaltMass,
+    pub mgso4_anhydrous: SaltMass,
+    pub mgcl2_hexahydrate: SaltMass,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Conversions {
+    pub magnesium: MagnesiumFactors,
+    pub creatinine: CreatinineFactors,
+    pub salts: SaltMasses,
+}
+
+/// The built-in conversion factors (parsed once; the file is part of the build and its parse is
+/// tested, so a failure here is a build defect, not bad input).
+pub fn conversions() -> &'static Conversions {
+    static C: std::sync::LazyLock<Conversions> = std::sync::LazyLock::new(|| {
+        toml::from_str(CONVERSIONS_FILE).expect("data/units/conversions.toml is valid (tested)")
+    });
+    &C
+}
+
 /// Molar mass of elemental magnesium, g/mol.
-pub const MG_MOLAR_MASS_G_PER_MOL: f64 = 24.305;
-/// mg/dL per mmol/L of magnesium: 24.305 mg/mmol ÷ 10 dL/L.
-pub const MG_DL_PER_MMOL_L: f64 = 2.4305;
-/// mEq per mmol of Mg²⁺ (valence 2).
-pub const MEQ_PER_MMOL: f64 = 2.0;
-/// µmol/L of creatinine per mg/dL (creatinine MW 113.12 g/mol: 10 000 / 113.12).
-pub const CREATININE_UMOL_L_PER_MG_DL: f64 = 88.42;
+pub fn mg_molar_mass_g_per_mol() -> f64 {
+    conversions().magnesium.molar_mass_g_per_mol
+}
+/// mg/dL per mmol/L of magnesium: mg/mmol ÷ 10 dL/L.
+pub fn mg_dl_per_mmol_l() -> f64 {
+    mg_molar_mass_g_per_mol() / 10.0
+}
+/// mEq per mmol of Mg²⁺ (its valence).
+pub fn meq_per_mmol() -> f64 {
+    conversions().magnesium.valence
+}
+/// µmol/L of creatinine per mg/dL.
+pub fn creatinine_umol_l_per_mg_dl() -> f64 {
+    conversions().creatinine.umol_l_per_mg_dl
+}
 
 /// A magnesium salt as dispensed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Salt {
-    /// Magnesium sulfate heptahydrate, MgSO4·7H2O (MW 246.47). "g" with no salt means this one.
+    /// Magnesium sulfate heptahydrate, MgSO4·7H2O. "g" with no salt means this one.
     MgSo4Heptahydrate,
-    /// Anhydrous magnesium sulfate, MgSO4 (MW 120.37).
+    /// Anhydrous magnesium sulfate, MgSO4.
     MgSo4Anhydrous,
-    /// Magnesium chloride hexahydrate, MgCl2·6H2O (MW 203.30).
+    /// Magnesium chloride hexahydrate, MgCl2·6H2O.
     MgCl2Hexahydrate,
 }
 
@@ -42,12 +95,13 @@ impl Salt {
         Salt::MgCl2Hexahydrate,
     ];
 
-    /// Molar mass, g/mol (one Mg per formula unit).
+    /// Molar mass, g/mol (one Mg per formula unit; `data/units/conversions.toml`).
     pub fn molar_mass_g_per_mol(self) -> f64 {
+        let s = &conversions().salts;
         match self {
-            Salt::MgSo4Heptahydrate => 246.47,
-            Salt::MgSo4Anhydrous => 120.37,
-            Salt::MgCl2Hexahydrate => 203.30,
+            Salt::MgSo4Heptahydrate => s.mgso4_heptahydrate.molar_mass_g_per_mol,
+            Salt::MgSo4Anhydrous => s.mgso4_anhydrous.molar_mass_g_per_mol,
+            Salt::MgCl2Hexahydrate => s.mgcl2_hexahydrate.molar_mass_g_per_mol,
         }
     }
 
@@ -94,12 +148,12 @@ impl MgAmount {
     }
     pub fn from_meq(meq: f64) -> Self {
         MgAmount {
-            mmol: meq / MEQ_PER_MMOL,
+            mmol: meq / meq_per_mmol(),
         }
     }
     pub fn from_mg_elemental(mg: f64) -> Self {
         MgAmount {
-            mmol: mg / MG_MOLAR_MASS_G_PER_MOL,
+            mmol: mg / mg_molar_mass_g_per_mol(),
         }
     }
     pub fn from_salt_g(salt: Salt, grams: f64) -> Self {
@@ -111,10 +165,10 @@ impl MgAmount {
         self.mmol
     }
     pub fn meq(self) -> f64 {
-        self.mmol * MEQ_PER_MMOL
+        self.mmol * meq_per_mmol()
     }
     pub fn mg_elemental(self) -> f64 {
-        self.mmol * MG_MOLAR_MASS_G_PER_MOL
+        self.mmol * mg_molar_mass_g_per_mol()
     }
     /// Grams of the given salt that contain this amount of Mg.
     pub fn salt_g(self, salt: Salt) -> f64 {
@@ -267,22 +321,22 @@ impl MgConc {
     }
     pub fn from_mg_dl(v: f64) -> Self {
         MgConc {
-            mmol_l: v / MG_DL_PER_MMOL_L,
+            mmol_l: v / mg_dl_per_mmol_l(),
         }
     }
     pub fn from_meq_l(v: f64) -> Self {
         MgConc {
-            mmol_l: v / MEQ_PER_MMOL,
+            mmol_l: v / meq_per_mmol(),
         }
     }
     pub fn mmol_l(self) -> f64 {
         self.mmol_l
     }
     pub fn mg_dl(self) -> f64 {
-        self.mmol_l * MG_DL_PER_MMOL_L
+        self.mmol_l * mg_dl_per_mmol_l()
     }
     pub fn meq_l(self) -> f64 {
-        self.mmol_l * MEQ_PER_MMOL
+        self.mmol_l * meq_per_mmol()
     }
     pub fn in_unit(self, unit: ConcUnit) -> f64 {
         match unit {
@@ -484,7 +538,7 @@ impl SolutionStrength {
         self.g_per_100_ml / 100.0 * self.salt.mmol_mg_per_g()
     }
     pub fn meq_per_ml(self) -> f64 {
-        self.mmol_per_ml() * MEQ_PER_MMOL
+        self.mmol_per_ml() * meq_per_mmol()
     }
     pub fn percent_w_v(self) -> f64 {
         self.g_per_100_ml
@@ -604,6 +658,25 @@ pub fn fmt_sig3(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The data file gives the published factors (magnesium-pk.md §6), and the derived ones are
+    /// exact: 24.305 / 10 is 2.4305 in f64.
+    #[test]
+    fn conversion_factors_from_data_are_the_published_ones() {
+        assert_eq!(mg_molar_mass_g_per_mol(), 24.305);
+        assert_eq!(mg_dl_per_mmol_l(), 2.4305);
+        assert_eq!(meq_per_mmol(), 2.0);
+        assert_eq!(creatinine_umol_l_per_mg_dl(), 88.42);
+        assert_eq!(Salt::MgSo4Heptahydrate.molar_mass_g_per_mol(), 246.47);
+        assert_eq!(Salt::MgSo4Anhydrous.molar_mass_g_per_mol(), 120.37);
+        assert_eq!(Salt::MgCl2Hexahydrate.molar_mass_g_per_mol(), 203.30);
+        // 1 g MgSO4·7H2O = 4.06 mmol = 8.12 mEq (the USP label)
+        let g = MgAmount::from_salt_g(Salt::MgSo4Heptahydrate, 1.0);
+        assert!((g.mmol() - 4.057).abs() < 1e-3 && (g.meq() - 8.115).abs() < 1e-3);
+        let c = conversions();
+        assert!(!c.magnesium.source.is_empty() && !c.salts.mgcl2_hexahydrate.source.is_empty());
+    }
+
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol

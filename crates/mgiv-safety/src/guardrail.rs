@@ -14,8 +14,10 @@ use crate::error::SafetyError;
 use crate::protocol::Protocol;
 use crate::rules::RuleBook;
 
-/// mmol of Mg per g of MgSO4·7H2O.
-pub const MMOL_PER_G: f64 = 1000.0 / 246.47;
+/// mmol of Mg per g of MgSO4·7H2O (the salt every protocol and rule is written in).
+pub fn mmol_per_g() -> f64 {
+    mgiv_core::units::Salt::MgSo4Heptahydrate.mmol_mg_per_g()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -152,7 +154,7 @@ fn candidates(item: Item, u: &PhaseFeatures, bag: Option<Bag>) -> Vec<(f64, &'st
         match u.unit {
             AmountUnit::GramsSalt(Salt::MgSo4Heptahydrate) => {
                 c.push((
-                    MMOL_PER_G,
+                    mmol_per_g(),
                     "GUARD-G-FOR-MMOL",
                     "grams written where mmol were meant (x4.057)".into(),
                 ));
@@ -173,7 +175,7 @@ fn candidates(item: Item, u: &PhaseFeatures, bag: Option<Bag>) -> Vec<(f64, &'st
             }
             AmountUnit::Mmol => {
                 c.push((
-                    1.0 / MMOL_PER_G,
+                    1.0 / mmol_per_g(),
                     "GUARD-MMOL-FOR-G",
                     "mmol written where grams were meant (1/4.057)".into(),
                 ));

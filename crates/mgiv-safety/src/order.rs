@@ -290,7 +290,7 @@ impl OrderContext<'_> {
         let d24 = format!(
             "most in any 24 h: {} g ({} mmol), concurrent phases summed",
             fmt_num(f.max_24h_g),
-            fmt_num(f.max_24h_g * crate::guardrail::MMOL_PER_G)
+            fmt_num(f.max_24h_g * crate::guardrail::mmol_per_g())
         );
         for code in ["DOSE-24H-60G", "DOSE-24H-40G", "DOSE-24H-30G"] {
             if f.max_24h_g > b.limit(code, "g/24 h")? + 1e-9 {
@@ -454,7 +454,7 @@ impl OrderContext<'_> {
         let most = format!(
             "most in any 48 h: {} g ({} mmol)",
             fmt_num(f.max_48h_g),
-            fmt_num(f.max_48h_g * crate::guardrail::MMOL_PER_G)
+            fmt_num(f.max_48h_g * crate::guardrail::mmol_per_g())
         );
         match basis {
             RenalBasis::Crcl(c) => {
@@ -577,12 +577,13 @@ mod tests {
         let e = events("4 g over 20 min, then 1 g/h for 24 h");
         let f = order_facts(&e, Some(bag), 48.0).fluid.unwrap();
         let mmol_per_ml = 20.0 / 1000.0;
-        let expect_1h = (4.0 + 2.0 / 3.0) * crate::guardrail::MMOL_PER_G / mmol_per_ml;
+        let expect_1h = (4.0 + 2.0 / 3.0) * crate::guardrail::mmol_per_g() / mmol_per_ml;
         assert!((f.max_ml_in_1h - expect_1h).abs() < 1e-6 * expect_1h);
         assert!(f.max_ml_in_1h > 900.0);
         // 1 g/h = 4.057 mmol/h at 0.02 mmol/mL = 203 mL/h (the observation)
         assert!(
-            (f.max_maintenance_ml_per_h - crate::guardrail::MMOL_PER_G / mmol_per_ml).abs() < 1e-6
+            (f.max_maintenance_ml_per_h - crate::guardrail::mmol_per_g() / mmol_per_ml).abs()
+                < 1e-6
         );
     }
 

@@ -11,7 +11,7 @@ use mgiv_core::units::{fmt_num, Bag, MgAmount, MgRate, Salt, SolutionStrength};
 use crate::alert::{sort_alerts, Alert, Severity};
 use crate::bag::parse_bag;
 use crate::error::{invalid, SafetyError};
-use crate::guardrail::{self, MMOL_PER_G};
+use crate::guardrail::{self, mmol_per_g};
 use crate::indication::Indication;
 use crate::names::Named;
 use crate::order::{order_facts, OrderContext, OrderFacts};
@@ -692,7 +692,7 @@ impl Ctx<'_> {
             let detail = format!(
                 "phase {n} runs at {} mg/min ({} g/h, {} mmol/h)",
                 fmt_num(mg_min.round()),
-                fmt_num(rate_mmol_h / MMOL_PER_G),
+                fmt_num(rate_mmol_h / mmol_per_g()),
                 fmt_num(rate_mmol_h)
             );
             if exempt && mg_min <= exempt_max + 1e-9 {

@@ -222,7 +222,7 @@ fn write_prediction(o: &mut String, plan: &Plan) -> std::fmt::Result {
         o,
         "  Peak {:.2} mmol/L ({:.2} mg/dL) at {} h",
         s.peak_mmol_l,
-        s.peak_mmol_l * 2.4305,
+        mgiv_core::units::MgConc::from_mmol_l(s.peak_mmol_l).mg_dl(),
         n(s.peak_time_h)
     )?;
     match &s.target {
