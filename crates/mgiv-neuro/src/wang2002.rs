@@ -17,6 +17,10 @@
 use crate::error::{check_range, NeuroError, Result};
 use crate::mg_block::MgBlock;
 use crate::mg_drive::MgDrive;
+use crate::network::{
+    Connectivity, LifParams, Network, NetworkSpec, NeuronModel, NmdaModel, PoissonGroupSpec,
+    PoissonInputSpec, PopulationSpec, ProjectionSpec, RateSchedule, Receptor, SynapseKinetics,
+};
 use crate::rng::{CountSampler, Rng, StreamKind};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -281,16 +285,180 @@ pub const MAX_DECISION_SECONDS: f64 = 600.0;
 /// Most worker threads the front ends accept.
 pub const MAX_DECISION_THREADS: usize = 256;
 
-/// Simulate the decision network.
+/// Simulate the decision network (the [`decision_spec`] run by the general engine).
 pub fn run_decision(cfg: &DecisionConfig) -> Result<DecisionResult> {
     run_decision_with_progress(cfg, &mut |_| {})
 }
 
-/// As [`run_decision`], calling `progress(fraction_done)` about every 1 % of the run.
+/// The decision network as a [`NetworkSpec`] for the general engine: populations E1, E2 (the
+/// selective ones, fE·NE each), E3 (the rest of E) and I, in that order (global indices as in
+/// [`DecisionResult::selective_spikes`]); AMPA, saturating NMDA and GABA-A projections between
+/// every pair as [`Connectivity::Aggregate`] (all-to-all with autapses, one weight each: Jp
+/// inside a selective population, Jm from the other E populations onto a selective one, 1
+/// onto E3 and I), all with `delay_ms`; background Poisson input onto every population; the two
+/// stimuli as Poisson groups onto E1 and E2 with rates μ0 ± coherence·μ1 and sd σ redrawn every
+/// `stim_interval_ms` for `stim_on_ms < t < stim_off_ms`; V starts at V_t − 2 mV. With
+/// `cfg.per_synapse` the AMPA and GABA-A projections are stored synapse by synapse
+/// (`AllToAll { autapses: true }`) instead.
+pub fn decision_spec(cfg: &DecisionConfig) -> Result<NetworkSpec> {
+    cfg.validate()?;
+    let p = &cfg.params;
+    let [s, _, n_e3, _] = population_sizes(p)?;
+    let jm = 1.0 - p.f_e * (p.jp - 1.0) / (1.0 - p.f_e);
+    // W[k][l]: weight factor from E population k onto E population l (Brian2's table)
+    let w = |k: usize, l: usize| {
+        if l == 2 {
+            1.0
+        } else if k == l {
+            p.jp
+        } else {
+            jm
+        }
+    };
+    let lif = |c_m_pf, g_l_ns, t_ref_ms| {
+        NeuronModel::Lif(LifParams {
+            c_m_pf,
+            g_l_ns,
+            e_l_mv: p.e_l_mv,
+            v_th_mv: p.v_t_mv,
+            v_reset_mv: p.v_r_mv,
+            t_ref_ms,
+        })
+    };
+    let v0 = (p.v_t_mv - 2.0, p.v_t_mv - 2.0);
+    let pop = |name: &str, n, model| PopulationSpec {
+        name: name.into(),
+        n,
+        model,
+        v_init_mv: v0,
+    };
+    let e = lif(p.cm_e_pf, p.g_leak_e_ns, p.ref_e_ms);
+    let populations = vec![
+        pop("E1", s, e),
+        pop("E2", s, e),
+        pop("E3", n_e3, e),
+        pop("I", p.n_i, lif(p.cm_i_pf, p.g_leak_i_ns, p.ref_i_ms)),
+    ];
+    let fast = if cfg.per_synapse {
+        Connectivity::AllToAll { autapses: true }
+    } else {
+        Connectivity::Aggregate
+    };
+    let proj = |pre, post, receptor, weight_ns, connectivity| ProjectionSpec {
+        pre,
+        post,
+        receptor,
+        connectivity,
+        weight_ns,
+        delay_ms: (p.delay_ms, p.delay_ms),
+    };
+    let mut projections = Vec::with_capacity(28);
+    for l in 0..4 {
+        for k in 0..3 {
+            let (ampa, nmda) = if l < 3 {
+                (p.g_eea_ns * w(k, l), p.g_een_ns * w(k, l))
+            } else {
+                (p.g_eia_ns, p.g_ein_ns)
+            };
+            projections.push(proj(k, l, Receptor::Ampa, ampa, fast));
+            projections.push(proj(k, l, Receptor::Nmda, nmda, Connectivity::Aggregate));
+        }
+        let gaba = if l < 3 { p.g_ie_ns } else { p.g_ii_ns };
+        projections.push(proj(3, l, Receptor::GabaA, gaba, fast));
+    }
+    let poisson = (0..4)
+        .map(|l| PoissonInputSpec {
+            target: l,
+            receptor: Receptor::Ampa,
+            n_sources: p.n_ext,
+            rate_hz: p.rate_ext_hz,
+            weight_ns: if l < 3 { p.g_ext_e_ns } else { p.g_ext_i_ns },
+        })
+        .collect();
+    let c = p.coherence_pct / 100.0;
+    let poisson_groups = [p.mu0_hz + c * p.mu1_hz, p.mu0_hz - c * p.mu1_hz]
+        .iter()
+        .enumerate()
+        .map(|(l, &mean_hz)| PoissonGroupSpec {
+            target: l,
+            receptor: Receptor::Ampa,
+            weight_ns: p.g_ext_e_ns,
+            rate: RateSchedule {
+                mean_hz,
+                sd_hz: p.sigma_hz,
+                redraw_every_ms: p.stim_interval_ms,
+                on_ms: p.stim_on_ms,
+                off_ms: p.stim_off_ms,
+            },
+        })
+        .collect();
+    Ok(NetworkSpec {
+        dt_ms: cfg.dt_ms,
+        populations,
+        projections,
+        poisson,
+        poisson_groups,
+        spike_trains: Vec::new(),
+        synapses: SynapseKinetics {
+            e_exc_mv: p.v_e_mv,
+            e_inh_mv: p.v_i_mv,
+            tau_ampa_ms: p.tau_ampa_ms,
+            tau_gaba_ms: p.tau_gaba_ms,
+            tau_nmda_rise_ms: p.tau_nmda_rise_ms,
+            tau_nmda_decay_ms: p.tau_nmda_decay_ms,
+            alpha_nmda_per_ms: p.alpha_per_ms,
+            nmda: NmdaModel::Saturating,
+            block: cfg.block,
+        },
+    })
+}
+
+/// Sizes of E1, E2, E3 and I.
+fn population_sizes(p: &WangParams) -> Result<[usize; 4]> {
+    let sub_n = (p.f_e * p.n_e as f64) as usize;
+    if 2 * sub_n >= p.n_e || sub_n == 0 {
+        return Err(NeuroError::InvalidParameter {
+            field: "f_e",
+            value: format!("{}", p.f_e),
+            allowed: "0 < 2 fE NE < NE",
+        });
+    }
+    Ok([sub_n, sub_n, p.n_e - 2 * sub_n, p.n_i])
+}
+
+/// As [`run_decision`], calling `progress(fraction_done)` about every 1 % of the run. The
+/// network runs in about 100 pieces; the readouts (rate bins, late window, winner) are computed
+/// from the spikes of each piece.
 pub fn run_decision_with_progress(
     cfg: &DecisionConfig,
     progress: &mut dyn FnMut(f64),
 ) -> Result<DecisionResult> {
+    let spec = decision_spec(cfg)?;
+    let plan = Plan::new(cfg)?;
+    let mut net = Network::build(spec, cfg.seed, cfg.threads)?;
+    let mut rec = Recorder::new(plan.n_bins);
+    let mg_start = cfg.mg.mg_mm_at_h(cfg.t_offset_h);
+    let n_steps = plan.n_steps.max(0) as u64;
+    let pieces = n_steps.clamp(1, 100);
+    let mut wall_s = 0.0;
+    let mut done = 0u64;
+    progress(0.0);
+    for k in 0..pieces {
+        let steps = (k + 1) * n_steps / pieces - done;
+        let r = net.run_for_steps(steps, &cfg.mg, cfg.t_offset_h, true)?;
+        wall_s += r.wall_s;
+        rec.record_spikes(&plan, &r.spikes, cfg.record_selective_spikes);
+        done += steps;
+        progress(done as f64 / n_steps.max(1) as f64);
+    }
+    Ok(plan.result(cfg, rec, mg_start, wall_s))
+}
+
+/// The dedicated engine that ran the decision network before it became a [`NetworkSpec`]; kept
+/// only to compare statistics and speed with [`run_decision`] (same model and readouts;
+/// different float-addition order, see docs/NEURO.md).
+#[doc(hidden)]
+pub fn run_decision_dedicated(cfg: &DecisionConfig) -> Result<DecisionResult> {
     cfg.validate()?;
     let plan = Plan::new(cfg)?;
     let mut blocks = plan.build_blocks(cfg);
@@ -309,7 +477,6 @@ pub fn run_decision_with_progress(
     let mg_start = cfg.mg.mg_mm_at_h(cfg.t_offset_h);
     let fixed_mg = matches!(cfg.mg, MgDrive::Fixed(_));
     let mut mg_factor = mg_start * plan.inv_k0;
-    let progress_every = (plan.n_steps / 100).max(1);
     let empty: [f64; 0] = [];
 
     let t0 = Instant::now();
@@ -353,12 +520,8 @@ pub fn run_decision_with_progress(
             t_ms,
         );
         count_ring[(m as usize) % plan.ring] = counts;
-        if m % progress_every == 0 {
-            progress(m as f64 / plan.n_steps as f64);
-        }
     }
     let wall_s = t0.elapsed().as_secs_f64();
-    progress(1.0);
     Ok(plan.result(cfg, rec, mg_start, wall_s))
 }
 
@@ -706,6 +869,30 @@ impl Recorder {
             rate_counts: std::array::from_fn(|_| vec![0u32; n_bins]),
             totals: [0; 4],
             selective_spikes: Vec::new(),
+        }
+    }
+
+    /// Add the spikes `(t_ms, global neuron)` of a run of the general engine.
+    fn record_spikes(&mut self, plan: &Plan, spikes: &[(f64, u32)], raster: bool) {
+        let (s, n_e) = (plan.sub_n, plan.n_e);
+        for &(t_ms, g) in spikes {
+            let m = (t_ms / plan.dt).round() as i64;
+            let bin = ((m / plan.bin_steps) as usize).min(plan.n_bins.saturating_sub(1));
+            let gi = g as usize;
+            let group = if gi < s {
+                0
+            } else if gi < 2 * s {
+                1
+            } else if gi < n_e {
+                2
+            } else {
+                3
+            };
+            self.rate_counts[group][bin] += 1;
+            self.totals[group] += 1;
+            if raster && group < 2 {
+                self.selective_spikes.push((t_ms, g));
+            }
         }
     }
 
