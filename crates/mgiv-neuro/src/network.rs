@@ -1,6 +1,9 @@
 //! General spiking-network engine: conductance-based LIF and adaptive-exponential (AdEx)
 //! neurons; AMPA, NMDA and GABA-A synapses; all-to-all, random (probability p), fixed in-degree
-//! or one-to-one connectivity with per-synapse delays; Poisson and spike-train inputs.
+//! or one-to-one connectivity with per-synapse delays, and aggregated all-to-all projections
+//! ([`Connectivity::Aggregate`]: one weight, evaluated per presynaptic population); Poisson
+//! inputs, Poisson groups with scheduled rates ([`PoissonGroupSpec`]) and spike-train inputs.
+//! The Wang (2002) decision network is one such specification (`wang2002::decision_spec`).
 //!
 //! Integration: forward Euler at `dt_ms` for every state variable, with the per-step order of
 //! Brian2 (`method='euler'`): NMDA summed conductance → state update → threshold → synaptic
@@ -23,9 +26,11 @@
 //!   Cost ∝ number of spikes.
 //!
 //! Reproducibility: connectivity is drawn per postsynaptic neuron from stream (seed, neuron),
-//! Poisson counts per neuron from stream (seed, neuron); every postsynaptic sum is accumulated in
-//! presynaptic-index order whatever the thread count, so results are bit-identical on any number
-//! of threads.
+//! Poisson counts per neuron from stream (seed, neuron), Poisson-group events per target neuron
+//! from stream (seed, neuron); every postsynaptic sum is accumulated in presynaptic-index order
+//! whatever the thread count, and the population sums of aggregated projections (spike counts,
+//! gate sums with four fixed partial sums) are taken once per step outside the shards, so
+//! results are bit-identical on any number of threads.
 use crate::error::{check_range, NeuroError, Result};
 use crate::mg_block::MgBlock;
 use crate::mg_drive::MgDrive;

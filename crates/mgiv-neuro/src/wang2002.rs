@@ -14,6 +14,13 @@
 //! with Brian2's per-step order — summed variables, state update, threshold, synaptic
 //! propagation (+ Poisson input), reset — and Brian2's refractoriness (`V` clamped while
 //! `timestep(t − lastspike) < timestep(refractory)`).
+//!
+//! The network is a [`NetworkSpec`] ([`decision_spec`]) run by the general engine
+//! ([`Network`]); this module adds the readouts (rate bins, late-stimulus window, winner) over
+//! its spikes. One difference from Brian2's schedule: the summed NMDA conductance of step m uses
+//! the gates after step m − 1; Brian2's two summed stages (`NMDA_set_total_*` runs before
+//! `NMDA_sum` in the `groups` slot) use those after step m − 2 (0.1 ms more lag on a 100 ms
+//! decay; statistics unchanged, docs/NEURO.md §6).
 use crate::error::{check_range, NeuroError, Result};
 use crate::mg_block::MgBlock;
 use crate::mg_drive::MgDrive;
