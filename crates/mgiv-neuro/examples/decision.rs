@@ -2,8 +2,7 @@
 //! `cargo run --release -p mgiv-neuro --example decision -- [MG] [SECONDS] [SEEDS] [THREADS] [FIRST_SEED]`
 //! runs seeds FIRST_SEED..FIRST_SEED+SEEDS-1 (default 1..=3) and prints one line per seed plus the mean.
 //! Set MGIV_PER_SYNAPSE=1 to deliver AMPA/GABA synapse by synapse (stored all-to-all synapses).
-//! Set MGIV_WANG_ENGINE=dedicated to run the former dedicated engine instead of the general one.
-use mgiv_neuro::wang2002::{run_decision, run_decision_dedicated, DecisionConfig};
+use mgiv_neuro::wang2002::{run_decision, DecisionConfig};
 
 fn main() {
     let a: Vec<String> = std::env::args().collect();
@@ -20,11 +19,7 @@ fn main() {
         let mut cfg = DecisionConfig::reference(mg, secs, seed);
         cfg.threads = threads;
         cfg.per_synapse = std::env::var("MGIV_PER_SYNAPSE").is_ok_and(|v| v == "1");
-        let r = if std::env::var("MGIV_WANG_ENGINE").is_ok_and(|v| v == "dedicated") {
-            run_decision_dedicated(&cfg).expect("run")
-        } else {
-            run_decision(&cfg).expect("run")
-        };
+        let r = run_decision(&cfg).expect("run");
         se += r.rate_e_hz;
         si += r.rate_i_hz;
         sw += r.wall_s;
