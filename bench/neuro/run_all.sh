@@ -61,7 +61,7 @@ for s in $SEEDS; do
     mgiv_decision 1 "$s" "$MGIV_BIN_BASE" | sed 's/"wang2002"/"wang2002-base"/' >> "$RES"
   fi
 done
-# mgiv with AMPA/GABA delivered synapse by synapse (dense weights, as Brian2 does)
+# mgiv with AMPA/GABA delivered synapse by synapse (4.0 M stored all-to-all synapses, as Brian2 does)
 for s in $SEEDS; do
   MGIV_PER_SYNAPSE=1 mgiv_decision 1 "$s" | sed 's/"wang2002"/"wang2002-per-synapse"/' >> "$RES"
 done

@@ -1,7 +1,7 @@
 //! Release-mode validation of the reference scenario:
 //! `cargo run --release -p mgiv-neuro --example decision -- [MG] [SECONDS] [SEEDS] [THREADS] [FIRST_SEED]`
 //! runs seeds FIRST_SEED..FIRST_SEED+SEEDS-1 (default 1..=3) and prints one line per seed plus the mean.
-//! Set MGIV_PER_SYNAPSE=1 to deliver AMPA/GABA synapse by synapse from a dense weight matrix.
+//! Set MGIV_PER_SYNAPSE=1 to deliver AMPA/GABA synapse by synapse (stored all-to-all synapses).
 use mgiv_neuro::wang2002::{run_decision, DecisionConfig};
 
 fn main() {

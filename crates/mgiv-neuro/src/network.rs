@@ -1,6 +1,9 @@
 //! General spiking-network engine: conductance-based LIF and adaptive-exponential (AdEx)
 //! neurons; AMPA, NMDA and GABA-A synapses; all-to-all, random (probability p), fixed in-degree
-//! or one-to-one connectivity with per-synapse delays; Poisson and spike-train inputs.
+//! or one-to-one connectivity with per-synapse delays, and aggregated all-to-all projections
+//! ([`Connectivity::Aggregate`]: one weight, evaluated per presynaptic population); Poisson
+//! inputs, Poisson groups with scheduled rates ([`PoissonGroupSpec`]) and spike-train inputs.
+//! The Wang (2002) decision network is one such specification (`wang2002::decision_spec`).
 //!
 //! Integration: forward Euler at `dt_ms` for every state variable, with the per-step order of
 //! Brian2 (`method='euler'`): NMDA summed conductance → state update → threshold → synaptic
@@ -23,9 +26,11 @@
 //!   Cost ∝ number of spikes.
 //!
 //! Reproducibility: connectivity is drawn per postsynaptic neuron from stream (seed, neuron),
-//! Poisson counts per neuron from stream (seed, neuron); every postsynaptic sum is accumulated in
-//! presynaptic-index order whatever the thread count, so results are bit-identical on any number
-//! of threads.
+//! Poisson counts per neuron from stream (seed, neuron), Poisson-group events per target neuron
+//! from stream (seed, neuron); every postsynaptic sum is accumulated in presynaptic-index order
+//! whatever the thread count, and the population sums of aggregated projections (spike counts,
+//! gate sums with four fixed partial sums) are taken once per step outside the shards, so
+//! results are bit-identical on any number of threads.
 use crate::error::{check_range, NeuroError, Result};
 use crate::mg_block::MgBlock;
 use crate::mg_drive::MgDrive;
@@ -162,10 +167,26 @@ pub struct PopulationSpec {
 /// How a projection's synapses are drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub enum Connectivity {
-    AllToAll { autapses: bool },
-    Random { p: f64, autapses: bool },
-    FixedInDegree { k: usize, autapses: bool },
+    AllToAll {
+        autapses: bool,
+    },
+    Random {
+        p: f64,
+        autapses: bool,
+    },
+    FixedInDegree {
+        k: usize,
+        autapses: bool,
+    },
     OneToOne,
+    /// All-to-all with autapses and one weight, evaluated per presynaptic population: each step
+    /// the engine takes the spike count of the presynaptic population (emitted one delay ago) and,
+    /// for saturating NMDA, the sum of its gates, once, and adds `w × count` (`w × Σ s`) to every
+    /// target. The same model as `AllToAll { autapses: true }` (tested against it) at a cost per
+    /// step of one population sum instead of one term per synapse; no synapses are stored. Needs
+    /// a single delay (`delay_ms.0 == delay_ms.1`). Population sums are taken in a fixed order,
+    /// so results do not depend on the thread count.
+    Aggregate,
 }
 
 /// Synapses from one population onto another.
@@ -191,6 +212,34 @@ pub struct PoissonInputSpec {
     pub weight_ns: f64,
 }
 
+/// When the rates of a [`PoissonGroupSpec`] change: at every step `t_k = k × redraw_every_ms`
+/// each generator draws its rate anew, `mean_hz + sd_hz × z` (z standard normal, one draw per
+/// generator whether or not the window is open) if `on_ms < t_k < off_ms`, else 0 (Brian2's
+/// `run_regularly` with `(t > on) * (t < off) * (mean + sd * randn())`). A rate ≤ 0 gives no
+/// events. Before the first redraw (t = 0) every rate is 0.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RateSchedule {
+    pub mean_hz: f64,
+    pub sd_hz: f64,
+    pub redraw_every_ms: f64,
+    pub on_ms: f64,
+    pub off_ms: f64,
+}
+
+/// A Poisson group connected one-to-one onto a population (Brian2 `PoissonGroup` + one-to-one
+/// `Synapses`): one generator per target neuron with its own scheduled rate ([`RateSchedule`]);
+/// each step one Bernoulli draw per generator whose rate r is positive, an event with
+/// probability `r × dt` (capped at 1), each event a conductance jump of `weight_ns` in the same
+/// step. Generator streams are keyed by (seed, target neuron), so a run does not depend on the
+/// thread count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoissonGroupSpec {
+    pub target: usize,
+    pub receptor: Receptor,
+    pub weight_ns: f64,
+    pub rate: RateSchedule,
+}
+
 /// Given spike times delivered to one neuron (Brian2 `SpikeGeneratorGroup` + synapse).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SpikeTrainSpec {
@@ -208,6 +257,8 @@ pub struct NetworkSpec {
     pub populations: Vec<PopulationSpec>,
     pub projections: Vec<ProjectionSpec>,
     pub poisson: Vec<PoissonInputSpec>,
+    /// Poisson groups with scheduled rates, one-to-one onto their target
+    pub poisson_groups: Vec<PoissonGroupSpec>,
     pub spike_trains: Vec<SpikeTrainSpec>,
     pub synapses: SynapseKinetics,
 }
@@ -236,6 +287,21 @@ struct PopStep {
     /// x increment applied to this population's own saturating gate (1 if it has NMDA output)
     x_delay: i64,
     has_x: bool,
+    /// some stored synapse or spike train delivers AMPA / GABA-A / (linear) NMDA into this
+    /// population's delay buffers; otherwise they stay zero and are not read
+    buf_in: [bool; 3],
+}
+
+/// Largest run of neurons one pass of the per-step update covers, so that the state it touches
+/// stays in the first-level cache (results do not depend on it: every pass is per neuron).
+const CHUNK: usize = 256;
+
+fn receptor_index(r: Receptor) -> usize {
+    match r {
+        Receptor::Ampa => 0,
+        Receptor::GabaA => 1,
+        Receptor::Nmda => 2,
+    }
 }
 
 /// A contiguous range of neurons with their state, incoming connectivity and input buffers.
@@ -277,6 +343,59 @@ struct Shard {
     /// their two-pass computation (`fastmath::block_factors`)
     mg_b: Vec<f64>,
     exp_scratch: Vec<f64>,
+    /// generators of the Poisson groups onto this shard's neurons
+    groups: Vec<GroupGen>,
+}
+
+/// The generators of one Poisson group that target this shard's local neurons `l0..l1`.
+struct GroupGen {
+    /// index into `NetworkSpec::poisson_groups`
+    spec: usize,
+    pop: usize,
+    l0: usize,
+    l1: usize,
+    rng: Vec<Rng>,
+    rate_hz: Vec<f64>,
+    /// some rate is positive (events must be drawn)
+    any_on: bool,
+    /// events delivered during the current run
+    events: u64,
+}
+
+/// What a step needs of one Poisson group (from its spec, in steps).
+#[derive(Debug, Clone, Copy)]
+struct GroupConsts {
+    receptor: Receptor,
+    weight_ns: f64,
+    mean_hz: f64,
+    sd_hz: f64,
+    redraw_steps: i64,
+    on_steps: i64,
+    off_steps: i64,
+    /// event probability per Hz and step (dt in s)
+    p_per_hz: f64,
+}
+
+/// An aggregated projection ([`Connectivity::Aggregate`]) as a step needs it.
+#[derive(Debug, Clone, Copy)]
+struct AggProj {
+    pre: usize,
+    post: usize,
+    receptor: Receptor,
+    weight_ns: f64,
+    delay_steps: i64,
+}
+
+/// This step's aggregated input to every neuron of one population.
+#[derive(Debug, Clone, Copy, Default)]
+struct PopAgg {
+    ampa: f64,
+    gaba: f64,
+    /// saturating NMDA: conductance before the Mg block; linear NMDA: jump of x
+    nmda: f64,
+    has_ampa: bool,
+    has_gaba: bool,
+    has_nmda: bool,
 }
 
 /// A built network, ready to run.
@@ -302,6 +421,18 @@ pub struct Network {
     x_fc: Vec<f64>,
     s_fc: Vec<f64>,
     step: i64,
+    /// aggregated projections, in spec order
+    agg: Vec<AggProj>,
+    /// aggregated input per population for the current step
+    pop_agg: Vec<PopAgg>,
+    /// spike count per population of the last `ring` steps, `[slot * n_pops + pop]`
+    count_ring: Vec<u32>,
+    /// gate sum per population (saturating NMDA of aggregated projections), and which are needed
+    gate_sum: Vec<f64>,
+    gate_sum_needed: Vec<bool>,
+    /// some saturating-NMDA synapse is stored (not aggregated): the per-synapse sums run
+    nmda_csr: bool,
+    groups: Vec<GroupConsts>,
 }
 
 /// Instantaneous state of one neuron.
@@ -325,6 +456,8 @@ pub struct RunResult {
     pub rates_hz: Vec<f64>,
     /// (time ms, global neuron index), if recorded
     pub spikes: Vec<(f64, u32)>,
+    /// events delivered by each Poisson group (`NetworkSpec::poisson_groups`) during this run
+    pub poisson_group_events: Vec<u64>,
     pub wall_s: f64,
 }
 
@@ -390,6 +523,13 @@ impl NetworkSpec {
             "at least one time step, at most 1000 ms",
         )?;
         check_range("delay_ms", hi, lo, 1000.0, "lo <= hi <= 1000 ms")?;
+        if pr.connectivity == Connectivity::Aggregate && lo != hi {
+            return Err(bad(
+                "delay_ms",
+                format!("({lo}, {hi})"),
+                "a single delay for an aggregated projection",
+            ));
+        }
         self.validate_connectivity(pr)?;
         if pr.receptor == Receptor::Nmda && self.synapses.nmda == NmdaModel::Saturating {
             if lo != hi {
@@ -430,7 +570,7 @@ impl NetworkSpec {
                     ));
                 }
             }
-            Connectivity::AllToAll { .. } => {}
+            Connectivity::AllToAll { .. } | Connectivity::Aggregate => {}
         }
         Ok(())
     }
@@ -458,6 +598,9 @@ impl NetworkSpec {
                 ));
             }
         }
+        for pg in &self.poisson_groups {
+            self.validate_group(pg)?;
+        }
         for st in &self.spike_trains {
             if st.target >= np || st.neuron >= self.populations[st.target].n {
                 return Err(NeuroError::InvalidNetwork(
@@ -474,6 +617,41 @@ impl NetworkSpec {
             for &t in &st.times_ms {
                 check_range("times_ms", t, 0.0, 1e9, "finite, >= 0 ms")?;
             }
+        }
+        Ok(())
+    }
+}
+
+impl NetworkSpec {
+    /// One Poisson group with scheduled rates.
+    fn validate_group(&self, pg: &PoissonGroupSpec) -> Result<()> {
+        if pg.target >= self.populations.len() {
+            return Err(NeuroError::InvalidNetwork(
+                "Poisson group onto a missing population".into(),
+            ));
+        }
+        check_range("weight_ns", pg.weight_ns, 0.0, 1e6, ">= 0 nS")?;
+        let r = &pg.rate;
+        check_range("mean_hz", r.mean_hz, -1e5, 1e5, "-100000..100000 Hz")?;
+        check_range("sd_hz", r.sd_hz, 0.0, 1e5, "0..100000 Hz")?;
+        check_range(
+            "redraw_every_ms",
+            r.redraw_every_ms,
+            self.dt_ms,
+            1e9,
+            ">= dt_ms",
+        )?;
+        check_range("on_ms", r.on_ms, -1e9, 1e9, "finite ms")?;
+        check_range("off_ms", r.off_ms, r.on_ms, 1e9, ">= on_ms, finite")?;
+        if r.mean_hz * self.dt_ms * 1e-3 > 1.0 {
+            return Err(bad("mean_hz", r.mean_hz, "mean_hz * dt <= 1"));
+        }
+        if pg.receptor == Receptor::Nmda && self.synapses.nmda == NmdaModel::Saturating {
+            return Err(bad(
+                "receptor",
+                "Nmda",
+                "AMPA or GABA-A for a Poisson group (saturating NMDA gates are presynaptic)",
+            ));
         }
         Ok(())
     }
@@ -533,15 +711,43 @@ impl Network {
                 "internal: NMDA presynaptic index out of range".into(),
             ));
         }
+        let agg = aggregated_projections(&spec);
         let n_synapses = shards
             .iter()
             .map(|s| (s.out_syn.len() + s.nmda_pre.len()) as u64)
-            .sum();
+            .sum::<u64>()
+            + agg
+                .iter()
+                .map(|a| (spec.populations[a.pre].n * spec.populations[a.post].n) as u64)
+                .sum::<u64>();
+        let np = spec.populations.len();
+        let mut pop_agg = vec![PopAgg::default(); np];
+        let mut gate_sum_needed = vec![false; np];
+        for a in &agg {
+            let t = &mut pop_agg[a.post];
+            match a.receptor {
+                Receptor::Ampa => t.has_ampa = true,
+                Receptor::GabaA => t.has_gaba = true,
+                Receptor::Nmda => {
+                    t.has_nmda = true;
+                    gate_sum_needed[a.pre] |= sat;
+                }
+            }
+        }
+        let nmda_csr = shards.iter().any(|sh| !sh.nmda_pre.is_empty());
+        let groups = group_consts(&spec);
         let proj_w = spec.projections.iter().map(|p| p.weight_ns).collect();
         let poisson = poisson_samplers(&spec);
         let train_events = train_events(&spec, &lay.offsets);
         let blk_lanes = block_lanes(&lay.pops);
         Ok(Network {
+            agg,
+            pop_agg,
+            count_ring: vec![0; lay.ring * np],
+            gate_sum: vec![0.0; np],
+            gate_sum_needed,
+            nmda_csr,
+            groups,
             spec,
             shards,
             pops: lay.pops,
@@ -617,31 +823,46 @@ impl Network {
         record_spikes: bool,
     ) -> Result<RunResult> {
         check_range("seconds", seconds, 0.0, 1e5, "0..100000 s")?;
+        let n_steps = (seconds * 1000.0 / self.spec.dt_ms).round() as u64;
+        self.run_for_steps(n_steps, mg, t_offset_h, record_spikes)
+    }
+
+    /// As [`Network::run`], for exactly `n_steps` time steps (at most 10⁹).
+    pub fn run_for_steps(
+        &mut self,
+        n_steps: u64,
+        mg: &MgDrive,
+        t_offset_h: f64,
+        record_spikes: bool,
+    ) -> Result<RunResult> {
+        if n_steps > 1_000_000_000 {
+            return Err(bad("n_steps", n_steps, "at most 1000000000"));
+        }
+        let n_steps = n_steps as i64;
         // with several threads the whole time loop runs inside the pool: each step's parallel
         // loop then starts on a worker that takes part in it, instead of being sent to the pool
         // from outside and waited for (one wake-up and one hand-back less per step)
         match self.pool.take() {
             Some(pool) => {
                 let r =
-                    pool.install(|| self.run_steps(seconds, mg, t_offset_h, record_spikes, true));
+                    pool.install(|| self.run_steps(n_steps, mg, t_offset_h, record_spikes, true));
                 self.pool = Some(pool);
                 r
             }
-            None => self.run_steps(seconds, mg, t_offset_h, record_spikes, false),
+            None => self.run_steps(n_steps, mg, t_offset_h, record_spikes, false),
         }
     }
 
     /// The time loop of [`Network::run`]; `parallel`: called inside the thread pool.
     fn run_steps(
         &mut self,
-        seconds: f64,
+        n_steps: i64,
         mg: &MgDrive,
         t_offset_h: f64,
         record_spikes: bool,
         parallel: bool,
     ) -> Result<RunResult> {
         let dt = self.spec.dt_ms;
-        let n_steps = (seconds * 1000.0 / dt).round() as i64;
         let consts = Consts::new(dt, &self.spec.synapses);
         let inv_k0 = 1.0 / self.spec.synapses.block.k0_mm;
         let mut pop_counts = vec![0u64; self.pops.len()];
@@ -650,7 +871,13 @@ impl Network {
         let t0 = Instant::now();
         let mut global_spikes: Vec<u32> = Vec::new();
         let lanes = self.blk_lanes;
-        let blocked = consts.sat && self.nmda_sum == NmdaSum::Blocked && lanes > 1;
+        let blocked = consts.sat && self.nmda_csr && self.nmda_sum == NmdaSum::Blocked && lanes > 1;
+        for sh in &mut self.shards {
+            for gg in &mut sh.groups {
+                gg.events = 0;
+            }
+        }
+        let np = self.pops.len();
         // position in the current NMDA block; a run always starts a new block
         let mut lane = lanes;
         for _ in 0..n_steps {
@@ -663,6 +890,7 @@ impl Network {
             let t_h = t_offset_h + m as f64 * dt / 3.6e6;
             let mg_factor = MgBlock::check_mg(mg.mg_mm_at_h(t_h))? * inv_k0;
             ev_ptr = self.deliver_train_events(m, ev_ptr);
+            self.aggregate_inputs(m);
             let nmda = NmdaStep {
                 blocked,
                 new_block,
@@ -670,9 +898,13 @@ impl Network {
             };
             self.step_shards(m, mg_factor, nmda, &global_spikes, &consts, parallel);
             self.collect_spikes(&mut global_spikes);
+            let slot = (m as usize % self.ring) * np;
+            let step_counts = &mut self.count_ring[slot..slot + np];
+            step_counts.fill(0);
             for &g in &global_spikes {
                 let p = self.pops.partition_point(|ps| ps.end <= g as usize);
                 pop_counts[p] += 1;
+                step_counts[p] += 1;
                 if record_spikes {
                     spikes_out.push((m as f64 * dt, g));
                 }
@@ -697,6 +929,12 @@ impl Network {
                 }
             })
             .collect();
+        let mut poisson_group_events = vec![0u64; self.groups.len()];
+        for sh in &self.shards {
+            for gg in &sh.groups {
+                poisson_group_events[gg.spec] += gg.events;
+            }
+        }
         Ok(RunResult {
             seconds: secs,
             n_neurons: self.n,
@@ -704,8 +942,47 @@ impl Network {
             spikes_per_population: pop_counts,
             rates_hz: rates,
             spikes: spikes_out,
+            poisson_group_events,
             wall_s,
         })
+    }
+
+    /// This step's input of the aggregated projections to each population: spike counts of the
+    /// presynaptic populations emitted one delay ago, and the gate sums after the previous step,
+    /// each taken once in a fixed order and weighted in the order of the projections.
+    fn aggregate_inputs(&mut self, m: i64) {
+        if self.agg.is_empty() {
+            return;
+        }
+        let np = self.pops.len();
+        for (p, ps) in self.pops.iter().enumerate() {
+            if self.gate_sum_needed[p] {
+                self.gate_sum[p] = fixed_order_sum(&self.s_global[ps.first..ps.end]);
+            }
+        }
+        for a in &mut self.pop_agg {
+            a.ampa = 0.0;
+            a.gaba = 0.0;
+            a.nmda = 0.0;
+        }
+        let sat = self.spec.synapses.nmda == NmdaModel::Saturating;
+        for a in &self.agg {
+            let count = || {
+                if m >= a.delay_steps {
+                    let slot = ((m - a.delay_steps) as usize) % self.ring;
+                    self.count_ring[slot * np + a.pre] as f64
+                } else {
+                    0.0
+                }
+            };
+            let t = &mut self.pop_agg[a.post];
+            match a.receptor {
+                Receptor::Ampa => t.ampa += a.weight_ns * count(),
+                Receptor::GabaA => t.gaba += a.weight_ns * count(),
+                Receptor::Nmda if sat => t.nmda += a.weight_ns * self.gate_sum[a.pre],
+                Receptor::Nmda => t.nmda += a.weight_ns * count(),
+            }
+        }
     }
 
     /// Forecast the gates of the NMDA block starting at step `m` (see [`forecast_gates`]).
@@ -754,6 +1031,9 @@ impl Network {
             poisson: &self.poisson,
             s_global: &self.s_global,
             s_blk: &self.s_blk,
+            agg: &self.pop_agg,
+            nmda_csr: self.nmda_csr,
+            groups: &self.groups,
         };
         (inputs, &mut self.shards)
     }
@@ -827,6 +1107,9 @@ struct StepInputs<'a> {
     poisson: &'a [(usize, Receptor, CountSampler, f64)],
     s_global: &'a [f64],
     s_blk: &'a [[f64; NMDA_BLOCK]],
+    agg: &'a [PopAgg],
+    nmda_csr: bool,
+    groups: &'a [GroupConsts],
 }
 
 fn step_ctx<'a>(
@@ -848,6 +1131,9 @@ fn step_ctx<'a>(
         poisson: inp.poisson,
         s_global: inp.s_global,
         s_blk: inp.s_blk,
+        agg: inp.agg,
+        nmda_csr: inp.nmda_csr,
+        groups: inp.groups,
         nmda_blocked: nmda.blocked,
         new_block: nmda.new_block,
         lane: nmda.lane,
@@ -907,6 +1193,15 @@ impl Layout {
                 "at most 65535 steps",
             ));
         }
+        let mut buf_in = vec![[false; 3]; np];
+        for pr in &spec.projections {
+            if pr.connectivity != Connectivity::Aggregate {
+                buf_in[pr.post][receptor_index(pr.receptor)] = true;
+            }
+        }
+        for st in &spec.spike_trains {
+            buf_in[st.target][receptor_index(st.receptor)] = true;
+        }
         let pops = spec
             .populations
             .iter()
@@ -923,6 +1218,7 @@ impl Layout {
                     ref_steps: (t_ref / dt).round() as i64,
                     x_delay: x_delay[i].unwrap_or(1),
                     has_x: x_delay[i].is_some(),
+                    buf_in: buf_in[i],
                 }
             })
             .collect();
@@ -1005,6 +1301,7 @@ fn draw_incoming(spec: &NetworkSpec, lay: &Layout, seed: u64, j: usize) -> Vec<I
         };
         match pr.connectivity {
             Connectivity::AllToAll { autapses } => draw_all(&src, autapses, &mut rng, &mut v),
+            Connectivity::Aggregate => {}
             Connectivity::OneToOne => src.push(src.jl, &mut rng, &mut v),
             Connectivity::Random { p, autapses } => {
                 if p >= 1.0 {
@@ -1155,6 +1452,7 @@ impl Shard {
     fn build(spec: &NetworkSpec, lay: &Layout, seed: u64, lo: usize, hi: usize) -> Shard {
         let sat = spec.synapses.nmda == NmdaModel::Saturating;
         let syn = ShardSynapses::draw(spec, lay, seed, lo, hi);
+        let groups = group_generators(spec, lay, seed, lo, hi);
         let (nl, ring) = (hi - lo, lay.ring);
         let v: Vec<f64> = (lo..hi)
             .map(|g| {
@@ -1197,8 +1495,99 @@ impl Shard {
             spiked: vec![false; nl],
             mg_b: vec![0.0; nl],
             exp_scratch: vec![0.0; 3 * nl],
+            groups,
         }
     }
+}
+
+/// Generators of every Poisson group for the local neurons `lo..hi`. Streams are keyed by
+/// (seed, global target neuron + 2³² × number of earlier groups onto the same population).
+fn group_generators(
+    spec: &NetworkSpec,
+    lay: &Layout,
+    seed: u64,
+    lo: usize,
+    hi: usize,
+) -> Vec<GroupGen> {
+    let mut out = Vec::new();
+    for (k, pg) in spec.poisson_groups.iter().enumerate() {
+        let earlier = spec.poisson_groups[..k]
+            .iter()
+            .filter(|q| q.target == pg.target)
+            .count() as u64;
+        let (a, b) = (
+            lay.offsets[pg.target].max(lo),
+            lay.offsets[pg.target + 1].min(hi),
+        );
+        if a >= b {
+            continue;
+        }
+        out.push(GroupGen {
+            spec: k,
+            pop: pg.target,
+            l0: a - lo,
+            l1: b - lo,
+            rng: (a..b)
+                .map(|g| Rng::stream(seed, StreamKind::Stimulus, g as u64 + (earlier << 32)))
+                .collect(),
+            rate_hz: vec![0.0; b - a],
+            any_on: false,
+            events: 0,
+        });
+    }
+    out
+}
+
+/// The step constants of every Poisson group.
+fn group_consts(spec: &NetworkSpec) -> Vec<GroupConsts> {
+    let dt = spec.dt_ms;
+    spec.poisson_groups
+        .iter()
+        .map(|pg| GroupConsts {
+            receptor: pg.receptor,
+            weight_ns: pg.weight_ns,
+            mean_hz: pg.rate.mean_hz,
+            sd_hz: pg.rate.sd_hz,
+            redraw_steps: (pg.rate.redraw_every_ms / dt).round().max(1.0) as i64,
+            on_steps: (pg.rate.on_ms / dt).round() as i64,
+            off_steps: (pg.rate.off_ms / dt).round() as i64,
+            p_per_hz: dt * 1e-3,
+        })
+        .collect()
+}
+
+/// The aggregated projections of `spec`, in spec order.
+fn aggregated_projections(spec: &NetworkSpec) -> Vec<AggProj> {
+    spec.projections
+        .iter()
+        .filter(|p| p.connectivity == Connectivity::Aggregate)
+        .map(|p| AggProj {
+            pre: p.pre,
+            post: p.post,
+            receptor: p.receptor,
+            weight_ns: p.weight_ns,
+            delay_steps: (p.delay_ms.0 / spec.dt_ms).round().max(1.0) as i64,
+        })
+        .collect()
+}
+
+/// Σ x in a fixed order: four partial sums (element 4c + k into sum k), combined as
+/// (s0 + s1) + (s2 + s3), then the remainder left to right.
+fn fixed_order_sum(x: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let chunks = x.chunks_exact(4);
+    let rem = chunks.remainder();
+    for c in chunks {
+        acc[0] += c[0];
+        acc[1] += c[1];
+        acc[2] += c[2];
+        acc[3] += c[3];
+    }
+    let mut t = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for &r in rem {
+        t += r;
+    }
+    t
 }
 
 /// Binomial count samplers of the Poisson inputs: (target population, receptor, sampler, weight).
@@ -1287,6 +1676,11 @@ struct StepCtx<'a> {
     s_global: &'a [f64],
     /// forecast gates of the current block (blocked NMDA sum)
     s_blk: &'a [[f64; NMDA_BLOCK]],
+    /// aggregated input per population for this step
+    agg: &'a [PopAgg],
+    /// stored (not aggregated) saturating-NMDA synapses exist
+    nmda_csr: bool,
+    groups: &'a [GroupConsts],
     nmda_blocked: bool,
     /// this step starts a block: compute the block's sums
     new_block: bool,
@@ -1461,7 +1855,7 @@ unsafe fn shard_step_avx2(sh: &mut Shard, ctx: &StepCtx) {
 fn shard_step_impl(sh: &mut Shard, ctx: &StepCtx) {
     propagate(sh, ctx);
     // saturating NMDA: postsynaptic sum over every incoming synapse (presynaptic-index order)
-    if ctx.c.sat && ctx.nmda_blocked {
+    if ctx.c.sat && ctx.nmda_csr && ctx.nmda_blocked {
         if ctx.new_block {
             nmda_block_sums(sh, ctx);
         }
@@ -1469,16 +1863,20 @@ fn shard_step_impl(sh: &mut Shard, ctx: &StepCtx) {
         for (g, b) in sh.g_nmda_sat.iter_mut().zip(&sh.g_blk) {
             *g = b[t];
         }
-    } else if ctx.c.sat {
+    } else if ctx.c.sat && ctx.nmda_csr {
         nmda_direct_sums(sh, ctx);
     }
     sh.spikes.clear();
-    // per population segment of this shard
+    redraw_group_rates(sh, ctx);
+    // per population segment of this shard, in runs of at most CHUNK neurons
     for (pi, ps) in ctx.pops.iter().enumerate() {
-        let lo = ps.first.max(sh.first);
-        let hi = ps.end.min(sh.first + sh.n);
-        if lo < hi {
-            step_segment(sh, ctx, pi, ps, lo - sh.first, hi - sh.first);
+        let lo = ps.first.max(sh.first) - sh.first;
+        let hi = ps.end.min(sh.first + sh.n).saturating_sub(sh.first);
+        let mut a = lo;
+        while a < hi {
+            let b = (a + CHUNK).min(hi);
+            step_segment(sh, ctx, pi, ps, a, b);
+            a = b;
         }
     }
     // remember local spikes of this step for the own-gate delay
@@ -1543,20 +1941,34 @@ fn nmda_direct_sums(sh: &mut Shard, ctx: &StepCtx) {
 fn step_segment(sh: &mut Shard, ctx: &StepCtx, pi: usize, ps: &PopStep, l0: usize, l1: usize) {
     let (c, m) = (ctx.c, ctx.m);
     let slot = (m as usize % ctx.ring) * sh.n;
-    match ps.model {
+    let agg = &ctx.agg[pi];
+    if c.sat {
+        // aggregated saturating NMDA: the same conductance for every neuron of the population
+        let g = &mut sh.g_nmda_sat[l0..l1];
+        if !ctx.nmda_csr {
+            g.fill(agg.nmda);
+        } else if agg.has_nmda {
+            for x in g.iter_mut() {
+                *x += agg.nmda;
+            }
+        }
+    }
+    let any_spike = match ps.model {
         NeuronModel::Lif(p) => update_lif(sh, l0, l1, &p, ps.ref_steps, m, ctx.mg_factor, c),
         NeuronModel::AdEx(p) => update_adex(sh, l0, l1, &p, ps.ref_steps, m, ctx.mg_factor, c),
-    }
+    };
     // synaptic variables, arrivals (slot 'synapses')
     decay_and_arrive(
         &mut sh.g_ampa[l0..l1],
-        &mut sh.buf_ampa[slot + l0..slot + l1],
+        ps.buf_in[0].then_some(&mut sh.buf_ampa[slot + l0..slot + l1]),
         c.a_ampa,
+        agg.has_ampa.then_some(agg.ampa),
     );
     decay_and_arrive(
         &mut sh.g_gaba[l0..l1],
-        &mut sh.buf_gaba[slot + l0..slot + l1],
+        ps.buf_in[1].then_some(&mut sh.buf_gaba[slot + l0..slot + l1]),
         c.a_gaba,
+        agg.has_gaba.then_some(agg.gaba),
     );
     if !c.sat {
         let xs = &mut sh.x_lin[l0..l1];
@@ -1567,6 +1979,11 @@ fn step_segment(sh: &mut Shard, ctx: &StepCtx, pi: usize, ps: &PopStep, l0: usiz
             ss[l] = s + (-c.a_decay * s + c.dt_alpha * x);
             xs[l] = (x - c.a_rise * x) + bn[l];
             bn[l] = 0.0;
+        }
+        if agg.has_nmda {
+            for x in xs.iter_mut() {
+                *x += agg.nmda;
+            }
         }
     } else if ps.has_x {
         let xs = &mut sh.x_pre[l0..l1];
@@ -1592,7 +2009,26 @@ fn step_segment(sh: &mut Shard, ctx: &StepCtx, pi: usize, ps: &PopStep, l0: usiz
             poisson_input(sh, l0, l1, *rec, sampler, *w);
         }
     }
-    reset_segment(sh, ps, l0, l1, m);
+    if !sh.groups.is_empty() {
+        let mut groups = std::mem::take(&mut sh.groups);
+        for gg in groups.iter_mut().filter(|gg| gg.pop == pi && gg.any_on) {
+            let (a, b) = (gg.l0.max(l0), gg.l1.min(l1));
+            if a >= b {
+                continue;
+            }
+            let gc = &ctx.groups[gg.spec];
+            let target = match gc.receptor {
+                Receptor::Ampa => &mut sh.g_ampa[a..b],
+                Receptor::GabaA => &mut sh.g_gaba[a..b],
+                Receptor::Nmda => &mut sh.x_lin[a..b],
+            };
+            poisson_group_events(gg, gc, target, a - gg.l0);
+        }
+        sh.groups = groups;
+    }
+    if any_spike {
+        reset_segment(sh, ps, l0, l1, m);
+    }
 }
 
 /// Poisson input into `l0..l1`: one uniform per neuron; the count by inversion, branch-free
@@ -1623,15 +2059,55 @@ fn poisson_input(
     };
     let bits = &sh.bg_bits[l0..l1];
     let n_seg = target.len().min(bits.len());
+    let mut tail = 0u64;
     for l in 0..n_seg {
         let u = crate::rng::bits_to_uniform(bits[l]);
         let cnt = (u >= h[0]) as u32 + (u >= h[1]) as u32 + (u >= h[2]) as u32 + (u >= h[3]) as u32;
+        tail |= (u >= h[3]) as u64;
         target[l] += cnt as f64 * w;
+    }
+    if tail == 0 {
+        return;
     }
     for l in 0..n_seg {
         let u = crate::rng::bits_to_uniform(bits[l]);
         if u >= h[3] {
             target[l] += (sampler.sample_from_uniform(u) - 4) as f64 * w;
+        }
+    }
+}
+
+/// New rates of the Poisson groups of this shard at a redraw step ([`RateSchedule`]).
+fn redraw_group_rates(sh: &mut Shard, ctx: &StepCtx) {
+    let m = ctx.m;
+    for gg in &mut sh.groups {
+        let gc = &ctx.groups[gg.spec];
+        if m % gc.redraw_steps == 0 {
+            let active = m > gc.on_steps && m < gc.off_steps;
+            for (r, rate) in gg.rng.iter_mut().zip(gg.rate_hz.iter_mut()) {
+                let z = r.normal();
+                *rate = if active {
+                    gc.mean_hz + gc.sd_hz * z
+                } else {
+                    0.0
+                };
+            }
+            gg.any_on = gg.rate_hz.iter().any(|&r| r > 0.0);
+        }
+    }
+}
+
+/// One Bernoulli draw per generator with a positive rate, for the generators from `off` on
+/// (`target` holds their neurons' conductances).
+#[inline(always)]
+fn poisson_group_events(gg: &mut GroupGen, gc: &GroupConsts, target: &mut [f64], off: usize) {
+    let n = target.len();
+    let rng = &mut gg.rng[off..off + n];
+    let rates = &gg.rate_hz[off..off + n];
+    for ((r, &rate), t) in rng.iter_mut().zip(rates).zip(target.iter_mut()) {
+        if rate > 0.0 && r.uniform() < rate * gc.p_per_hz {
+            *t += gc.weight_ns;
+            gg.events += 1;
         }
     }
 }
@@ -1653,15 +2129,35 @@ fn reset_segment(sh: &mut Shard, ps: &PopStep, l0: usize, l1: usize, m: i64) {
     }
 }
 
-/// Euler decay of a conductance, then this step's arrivals from the delay ring (slot cleared).
+/// Euler decay of a conductance, then this step's arrivals from the delay ring (slot cleared;
+/// `None` when nothing is ever delivered there) and, if any, the aggregated arrival `agg`
+/// common to all.
 #[inline(always)]
-fn decay_and_arrive(g: &mut [f64], buf: &mut [f64], a: f64) {
+fn decay_and_arrive(g: &mut [f64], buf: Option<&mut [f64]>, a: f64, agg: Option<f64>) {
+    let Some(buf) = buf else {
+        let d = agg.unwrap_or(0.0);
+        for x in g.iter_mut() {
+            *x = (*x - a * *x) + d;
+        }
+        return;
+    };
     let n = g.len().min(buf.len());
     let (g, buf) = (&mut g[..n], &mut buf[..n]);
-    for l in 0..n {
-        let x = g[l];
-        g[l] = (x - a * x) + buf[l];
-        buf[l] = 0.0;
+    match agg {
+        None => {
+            for l in 0..n {
+                let x = g[l];
+                g[l] = (x - a * x) + buf[l];
+                buf[l] = 0.0;
+            }
+        }
+        Some(d) => {
+            for l in 0..n {
+                let x = g[l];
+                g[l] = ((x - a * x) + buf[l]) + d;
+                buf[l] = 0.0;
+            }
+        }
     }
 }
 
@@ -1676,7 +2172,7 @@ fn update_lif(
     m: i64,
     mg_factor: f64,
     c: &Consts,
-) {
+) -> bool {
     let inv_c = 1.0 / p.c_m_pf;
     let n = l1 - l0;
     crate::fastmath::block_factors(
@@ -1697,6 +2193,7 @@ fn update_lif(
     let ga = &sh.g_ampa[l0..l0 + n];
     let gg = &sh.g_gaba[l0..l0 + n];
     let sp = &mut sh.spiked[l0..l0 + n];
+    let mut any = 0u64;
     for l in 0..n {
         let vl = v[l];
         let nr = m - ls[l] >= ref_steps;
@@ -1708,8 +2205,11 @@ fn update_lif(
         let vn = vl - c.dt * i_syn * inv_c;
         let vn = if nr { vn } else { vl };
         v[l] = vn;
-        sp[l] = nr & (vn > p.v_th_mv);
+        let spk = nr & (vn > p.v_th_mv);
+        any |= spk as u64;
+        sp[l] = spk;
     }
+    any != 0
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1723,7 +2223,7 @@ fn update_adex(
     m: i64,
     mg_factor: f64,
     c: &Consts,
-) {
+) -> bool {
     let inv_c = 1.0 / p.c_m_pf;
     let n = l1 - l0;
     let v = &mut sh.v[l0..l1];
@@ -1753,6 +2253,7 @@ fn update_adex(
         v[l] = vn;
         sp[l] = nr & (vn > p.v_peak_mv);
     }
+    sp.iter().any(|&x| x)
 }
 
 /// The sparse benchmark network of issue 5: `n_e` E + `n_i` I conductance LIF neurons (Wang 2002
@@ -1825,6 +2326,7 @@ pub fn sparse_benchmark_spec(
             proj(1, 0, Receptor::GabaA, 1.3 * 400.0 / k_i),
             proj(1, 1, Receptor::GabaA, 1.0 * 400.0 / k_i),
         ],
+        poisson_groups: Vec::new(),
         poisson: vec![
             PoissonInputSpec {
                 target: 0,

@@ -25,6 +25,7 @@ fn single(model: NeuronModel, trains: Vec<SpikeTrainSpec>) -> NetworkSpec {
         }],
         projections: vec![],
         poisson: vec![],
+        poisson_groups: vec![],
         spike_trains: trains,
         synapses: SynapseKinetics::default(),
     }
@@ -236,4 +237,171 @@ fn bad_network_input() {
         .unwrap_err()
         .to_string()
         .contains("mg_mm"));
+}
+
+/// E (12) + I (4) all-to-all with autapses, every receptor, strong Poisson drive; the
+/// connectivity of every projection set to `conn`.
+fn small_all_to_all(conn: Connectivity, nmda: NmdaModel) -> NetworkSpec {
+    let mut s = sparse_benchmark_spec(12, 4, 1.0, 100, nmda);
+    for p in &mut s.projections {
+        p.connectivity = conn;
+    }
+    for pi in &mut s.poisson {
+        pi.rate_hz *= 3.0;
+    }
+    s
+}
+
+#[test]
+fn aggregated_projection_equals_stored_all_to_all_synapses() {
+    // Connectivity::Aggregate is the same model as AllToAll { autapses: true }: the same
+    // conductances at every step (to rounding: the sums are taken in another order) and the
+    // same spikes, for saturating and linear NMDA; and bit-identical on 1 and 3 threads
+    for nmda in [NmdaModel::Saturating, NmdaModel::Linear] {
+        let stored = small_all_to_all(Connectivity::AllToAll { autapses: true }, nmda);
+        let agg = small_all_to_all(Connectivity::Aggregate, nmda);
+        let mut a = Network::build(stored, 3, 1).unwrap();
+        let mut b = Network::build(agg.clone(), 3, 1).unwrap();
+        let mut c = Network::build(agg, 3, 3).unwrap();
+        assert_eq!(a.n_synapses(), b.n_synapses());
+        assert_eq!(b.n_synapses(), 2 * 16 * 12 + 16 * 4);
+        let mg = MgDrive::Fixed(1.0);
+        let (mut spikes, mut max_diff, mut max_g) = (0usize, 0.0f64, 0.0f64);
+        for _ in 0..3000 {
+            let ra = a.run_for_steps(1, &mg, 0.0, true).unwrap();
+            let rb = b.run_for_steps(1, &mg, 0.0, true).unwrap();
+            let rc = c.run_for_steps(1, &mg, 0.0, true).unwrap();
+            assert_eq!(ra.spikes, rb.spikes);
+            assert_eq!(rb.spikes, rc.spikes);
+            spikes += rb.spikes.len();
+            for g in 0..16 {
+                let (x, y, z) = (
+                    a.neuron_state(g).unwrap(),
+                    b.neuron_state(g).unwrap(),
+                    c.neuron_state(g).unwrap(),
+                );
+                assert_eq!(y, z, "threads change the state of neuron {g}");
+                for (u, v) in [
+                    (x.g_ampa_ns, y.g_ampa_ns),
+                    (x.g_gaba_ns, y.g_gaba_ns),
+                    (x.g_nmda_ns, y.g_nmda_ns),
+                    (x.v_mv, y.v_mv),
+                ] {
+                    max_diff = max_diff.max((u - v).abs());
+                }
+                max_g = max_g.max(y.g_nmda_ns).max(y.g_gaba_ns);
+            }
+        }
+        assert!(spikes > 50, "{nmda:?}: the network must fire ({spikes})");
+        assert!(
+            max_g > 1.0,
+            "{nmda:?}: recurrent input must matter ({max_g} nS)"
+        );
+        assert!(max_diff < 1e-12, "{nmda:?}: {max_diff}");
+    }
+}
+
+fn group_spec(n: usize, rate: RateSchedule) -> NetworkSpec {
+    let mut s = single(NeuronModel::Lif(lif()), vec![]);
+    s.populations[0].n = n;
+    s.poisson_groups = vec![PoissonGroupSpec {
+        target: 0,
+        receptor: Receptor::Ampa,
+        weight_ns: 0.01,
+        rate,
+    }];
+    s
+}
+
+#[test]
+fn scheduled_poisson_group_follows_its_schedule() {
+    // rates redrawn every 50 ms, on for 100 < t < 600 ms: the redraw at t = 100 ms is not inside
+    // the window, so events come from t = 150 ms to 600 ms (450 ms), mean 1000 × 40 Hz × 0.45 s =
+    // 18000; sd = sqrt(18000 + 9000 neuron-windows × (4 Hz × 0.05 s)²) = 135.5
+    let rate = RateSchedule {
+        mean_hz: 40.0,
+        sd_hz: 4.0,
+        redraw_every_ms: 50.0,
+        on_ms: 100.0,
+        off_ms: 600.0,
+    };
+    let mut net = Network::build(group_spec(1000, rate), 4, 2).unwrap();
+    let mg = MgDrive::Fixed(1.0);
+    let before = net.run(0.15, &mg, 0.0, false).unwrap();
+    assert_eq!(before.poisson_group_events, vec![0]);
+    let on = net.run(0.45, &mg, 0.0, false).unwrap();
+    let ev = on.poisson_group_events[0] as f64;
+    assert!((ev - 18000.0).abs() < 4.0 * 135.5, "{ev} events");
+    let after = net.run(0.4, &mg, 0.0, false).unwrap();
+    assert_eq!(after.poisson_group_events, vec![0]);
+    // a constant rate (sd 0, window always open after the first redraw at t = 0, which is not
+    // inside it): 50 ms .. 1 s at 100 Hz on 200 generators = 19000 events, sd 137.8
+    let rate = RateSchedule {
+        mean_hz: 100.0,
+        sd_hz: 0.0,
+        redraw_every_ms: 50.0,
+        on_ms: 0.0,
+        off_ms: 1e6,
+    };
+    let mut net = Network::build(group_spec(200, rate), 9, 1).unwrap();
+    let r = net.run(1.0, &mg, 0.0, false).unwrap();
+    let ev = r.poisson_group_events[0] as f64;
+    assert!((ev - 19000.0).abs() < 4.0 * 137.8, "{ev} events");
+    // each event is a jump of weight_ns in the target's conductance: one neuron, one 10 kHz
+    // generator (p = 1 per step) gives g = w Σ (1 − dt/τ)^k → w τ/dt at steady state
+    let rate = RateSchedule {
+        mean_hz: 10_000.0,
+        sd_hz: 0.0,
+        redraw_every_ms: 1e6,
+        on_ms: -1.0,
+        off_ms: 1e6,
+    };
+    let mut net = Network::build(group_spec(1, rate), 1, 1).unwrap();
+    net.run(0.2, &mg, 0.0, false).unwrap();
+    let g = net.neuron_state(0).unwrap().g_ampa_ns;
+    assert!((g - 0.01 * 2.0 / 0.1).abs() < 1e-9, "{g}");
+}
+
+#[test]
+fn bad_aggregate_and_group_input() {
+    let mut s = small_all_to_all(Connectivity::Aggregate, NmdaModel::Linear);
+    s.projections[0].delay_ms = (0.5, 1.0);
+    let e = Network::build(s, 1, 1).err().unwrap().to_string();
+    assert!(e.contains("delay_ms") && e.contains("aggregated"), "{e}");
+    let rate = RateSchedule {
+        mean_hz: 40.0,
+        sd_hz: -1.0,
+        redraw_every_ms: 50.0,
+        on_ms: 0.0,
+        off_ms: 10.0,
+    };
+    let e = Network::build(group_spec(2, rate), 1, 1).err().unwrap();
+    assert!(e.to_string().contains("sd_hz"), "{e}");
+    let mut s = group_spec(2, RateSchedule { sd_hz: 1.0, ..rate });
+    s.poisson_groups[0].target = 3;
+    assert!(Network::build(s, 1, 1)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("missing"));
+    let s = group_spec(
+        2,
+        RateSchedule {
+            sd_hz: 1.0,
+            off_ms: -5.0,
+            ..rate
+        },
+    );
+    assert!(Network::build(s, 1, 1)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("off_ms"));
+    let mut s = group_spec(2, RateSchedule { sd_hz: 1.0, ..rate });
+    s.poisson_groups[0].receptor = Receptor::Nmda;
+    assert!(Network::build(s, 1, 1)
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("receptor"));
 }

@@ -129,3 +129,58 @@ fn decision_sweep_averages_the_seeds_of_each_mg() {
     assert!(sw[1].rate_e_hz < sw[0].rate_e_hz, "more Mg, less activity");
     assert!(decision_sweep(&template, &[1.0], 0, &mut obs).is_err());
 }
+
+#[test]
+fn general_engine_identical_on_1_and_2_threads() {
+    // the decision network runs as a NetworkSpec in the general engine; the aggregated sums are
+    // taken in a fixed order, so 1 and 2 threads give the same spikes, bit for bit
+    let mut c1 = DecisionConfig::reference(1.0, 1.3, 4);
+    c1.record_selective_spikes = true;
+    let mut c2 = c1.clone();
+    c2.threads = 2;
+    let a = run_decision(&c1).unwrap();
+    let b = run_decision(&c2).unwrap();
+    assert!(
+        a.selective_spikes.len() > 1000,
+        "{}",
+        a.selective_spikes.len()
+    );
+    assert_eq!(a.selective_spikes, b.selective_spikes);
+    assert_eq!(
+        (a.nonselective_spikes, a.inh_spikes),
+        (b.nonselective_spikes, b.inh_spikes)
+    );
+    assert_eq!(a.rates_hz, b.rates_hz);
+}
+
+#[test]
+fn decision_spec_is_the_brian2_network() {
+    use mgiv_neuro::network::{Connectivity, Receptor};
+    use mgiv_neuro::wang2002::decision_spec;
+    let cfg = DecisionConfig::reference(1.0, 1.0, 1);
+    let s = decision_spec(&cfg).unwrap();
+    let sizes: Vec<usize> = s.populations.iter().map(|p| p.n).collect();
+    assert_eq!(sizes, vec![240, 240, 1120, 400]);
+    // total recurrent weight onto a neuron of E1: Σ_k n_k w(k, 1) = 1600 for AMPA (Brian2's
+    // normalisation: Jm keeps the mean input of a selective neuron unchanged)
+    let total = |post, rec| -> f64 {
+        s.projections
+            .iter()
+            .filter(|p| p.post == post && p.receptor == rec)
+            .map(|p| sizes[p.pre] as f64 * p.weight_ns)
+            .sum()
+    };
+    assert!((total(0, Receptor::Ampa) - 0.05 * 1600.0).abs() < 1e-9);
+    assert!((total(2, Receptor::Nmda) - 0.165 * 1600.0).abs() < 1e-9);
+    assert!((total(3, Receptor::GabaA) - 1.0 * 400.0).abs() < 1e-9);
+    assert_eq!(s.projections.len(), 28);
+    assert!(s
+        .projections
+        .iter()
+        .all(|p| p.connectivity == Connectivity::Aggregate && p.delay_ms == (0.5, 0.5)));
+    let means: Vec<f64> = s.poisson_groups.iter().map(|g| g.rate.mean_hz).collect();
+    assert!((means[0] - 45.12).abs() < 1e-9 && (means[1] - 34.88).abs() < 1e-9);
+    let mut bad = cfg.clone();
+    bad.params.f_e = 0.5;
+    assert!(decision_spec(&bad).unwrap_err().to_string().contains("f_e"));
+}
