@@ -677,7 +677,6 @@ mod tests {
         assert!(!c.magnesium.source.is_empty() && !c.salts.mgcl2_hexahydrate.source.is_empty());
     }
 
-
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol
     }

@@ -6,18 +6,8 @@
 //! ([`xoshiro_step_soa`], the same sequence as the crate's generator, tested): in the network's hot
 //! path that is 1.3× faster than an array of crate generators (`benches/rng.rs`, docs/NEURO.md §5).
 
-/// SplitMix64 step (Steele, Lea & Flood 2014), used to derive stream seeds.
-#[inline]
-pub fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 use rand_xoshiro::rand_core::{Rng as RngCore, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
+use rand_xoshiro::{SplitMix64, Xoshiro256PlusPlus};
 
 /// Stream kinds, so that two uses of the same neuron index never share a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,15 +34,15 @@ pub struct Rng {
 impl Rng {
     /// A stream determined by `(seed, kind, index)` only.
     pub fn stream(seed: u64, kind: StreamKind, index: u64) -> Self {
-        let mut sm = seed
-            ^ (kind as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
-            ^ index.wrapping_mul(0x8CB9_2BA7_2F3D_8DD7);
-        // decorrelate nearby seeds
-        splitmix64(&mut sm);
+        // SplitMix64 (Steele, Lea & Flood 2014; the crate's) of the stream's key: one output
+        // dropped to decorrelate nearby seeds, the next four as the state words
+        let mut sm = SplitMix64::seed_from_u64(
+            seed ^ (kind as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
+                ^ index.wrapping_mul(0x8CB9_2BA7_2F3D_8DD7),
+        );
+        sm.next_u64();
         let mut bytes = [0u8; 32];
-        for w in bytes.chunks_exact_mut(8) {
-            w.copy_from_slice(&splitmix64(&mut sm).to_le_bytes());
-        }
+        sm.fill_bytes(&mut bytes);
         Rng {
             inner: Xoshiro256PlusPlus::from_seed(bytes),
         }
@@ -228,6 +218,36 @@ impl CountSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stream seeding as written before it used the crate's SplitMix64 (Steele et al.'s
+    /// reference step, here independent of the crate): the streams must be the same bits.
+    #[test]
+    fn stream_seeding_equals_the_reference_splitmix64() {
+        fn splitmix64(state: &mut u64) -> u64 {
+            *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = *state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        for (seed, kind, index) in [
+            (1, StreamKind::Background, 0),
+            (42, StreamKind::Stimulus, 17),
+            (u64::MAX, StreamKind::Plasticity, u64::MAX),
+        ] {
+            let mut sm = seed
+                ^ (kind as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
+                ^ index.wrapping_mul(0x8CB9_2BA7_2F3D_8DD7);
+            splitmix64(&mut sm);
+            let mut bytes = [0u8; 32];
+            for w in bytes.chunks_exact_mut(8) {
+                w.copy_from_slice(&splitmix64(&mut sm).to_le_bytes());
+            }
+            let mut want = Xoshiro256PlusPlus::from_seed(bytes);
+            let mut got = Rng::stream(seed, kind, index);
+            assert!((0..100).all(|_| got.next_u64() == want.next_u64()));
+        }
+    }
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
