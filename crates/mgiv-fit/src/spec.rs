@@ -19,6 +19,7 @@ use mgiv_core::model::{
     CovariateForm, CovariateName, ModelSpec, ParamName, ResidualScale, Structure,
 };
 use mgiv_core::MgivError;
+use mgiv_data::CovariateFill;
 use serde::{Deserialize, Serialize};
 
 /// Structural parameter names, in index order.
@@ -63,7 +64,8 @@ pub enum RelationForm {
 pub struct CovariateRelation {
     /// structural parameter (cl_l_h, v1_l, q_l_h, v2_l, baseline_mmol_l)
     pub parameter: String,
-    /// dataset column (read at the subject's first record)
+    /// dataset column; a value that changes within a subject changes the parameter from then on
+    /// (see [`EstimationSection::covariate_fill`])
     pub column: String,
     pub form: RelationForm,
     pub reference: f64,
@@ -111,11 +113,35 @@ pub struct ResidualSpec {
     pub proportional: Option<f64>,
 }
 
+/// How a covariate is read between the records that give it (`covariate_fill` in
+/// `[estimation]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FillSpec {
+    /// next observation carried backward (NONMEM's default)
+    #[default]
+    Nocb,
+    /// last observation carried forward
+    Locf,
+}
+
+impl From<FillSpec> for CovariateFill {
+    fn from(f: FillSpec) -> Self {
+        match f {
+            FillSpec::Nocb => CovariateFill::Nocb,
+            FillSpec::Locf => CovariateFill::Locf,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EstimationSection {
     #[serde(default)]
     pub baseline: BaselineMode,
+    /// time-varying covariates between records: "nocb" (default) or "locf"
+    #[serde(default)]
+    pub covariate_fill: FillSpec,
     pub theta: BTreeMap<String, ThetaSpec>,
     #[serde(default)]
     pub covariates: Vec<CovariateRelation>,
@@ -197,6 +223,8 @@ pub struct EstimationModel {
     pub residual_on: ResidualScale,
     pub sigma_add_init: f64,
     pub sigma_prop_init: f64,
+    /// how time-varying covariates are read between records (NOCB unless the model says LOCF)
+    pub covariate_fill: CovariateFill,
 }
 
 fn param_index(name: &str) -> Result<usize, MgivError> {
@@ -370,6 +398,7 @@ impl EstimationModel {
                 proportional: Some(pr),
             },
             iov: None,
+            covariate_fill: FillSpec::Nocb,
         };
         Self::compile(
             &spec.id,
@@ -435,6 +464,7 @@ impl EstimationModel {
             residual_on: r.on,
             sigma_add_init: add,
             sigma_prop_init: prop,
+            covariate_fill: est.covariate_fill.into(),
         })
     }
 
