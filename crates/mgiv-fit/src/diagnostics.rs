@@ -97,6 +97,11 @@ fn pop_from_result(m: &EstimationModel, r: &FitResult) -> PopParams {
         theta: m.thetas.iter().map(|t| r.theta[&t.name]).collect(),
         omega,
         sigma: m.sigma_names().iter().map(|n| r.sigma[*n]).collect(),
+        omega_iov: m
+            .iov_params
+            .iter()
+            .map(|&i| r.omega_iov.get(PARAMS[i]).copied().unwrap_or(0.0))
+            .collect(),
     }
 }
 

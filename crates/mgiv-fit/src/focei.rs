@@ -52,8 +52,12 @@ pub struct SubjectData {
     /// value of each covariate relation's column at the subject's first record (the only value
     /// when `time_varying` is None)
     pub covariates: Vec<f64>,
-    /// the covariate values in force between changes, when one changes within the subject
+    /// the covariate values in force between changes, when one changes within the subject;
+    /// with IOV the occasion (OCC) is read as one more column, after the relations'
     pub time_varying: Option<TimeVarying>,
+    /// with IOV: the subject's distinct OCC values, increasing (κ of occasion `occasions[o]`
+    /// are random effects k + o·n_iov ..); empty without IOV
+    pub occasions: Vec<u32>,
     /// mean of the pre-dose samples, mmol/L
     pub own_baseline: Option<f64>,
     /// the censored observations (CENS/BLQ), in segments of their own (same doses), for the M3
@@ -83,6 +87,7 @@ pub fn prepare(
             continue;
         }
         let (covariates, time_varying) = subject_covariates(model, s, &cols)?;
+        let occasions = subject_occasions(model, s)?;
         if time_varying.is_some() {
             varying += 1;
         }
@@ -100,6 +105,7 @@ pub fn prepare(
             rows: obs.rows,
             covariates,
             time_varying,
+            occasions,
             own_baseline,
             censored: obs.censored,
             limits: obs.limits,
@@ -276,6 +282,19 @@ fn subject_covariates(
             slot.push(at(t)?);
         }
     }
+    if !model.iov_params.is_empty() {
+        // the occasion, read like a covariate (its values are checked by `subject_occasions`)
+        let occ: Vec<(f64, f64)> = s
+            .records
+            .iter()
+            .filter_map(|r| r.occasion.map(|o| (r.time_h, f64::from(o))))
+            .collect();
+        let at = |t: f64| fill_at(&occ, t, fill).unwrap_or(0.0);
+        first.push(at(t0));
+        for (slot, &t) in values.iter_mut().zip(&probe) {
+            slot.push(at(t));
+        }
+    }
     // merge neighbours with the same values
     let mut changes_h = Vec::new();
     let mut merged: Vec<Vec<f64>> = vec![values[0].clone()];
@@ -296,6 +315,64 @@ fn subject_covariates(
             }),
         ))
     }
+}
+
+/// The value at `time_h` of a quantity given at (time, value) records, as
+/// `Subject::covariate_at` reads a covariate.
+fn fill_at(vals: &[(f64, f64)], time_h: f64, fill: CovariateFill) -> Option<f64> {
+    let (first, last) = (vals.first()?, vals.last()?);
+    Some(match fill {
+        CovariateFill::Nocb => vals
+            .iter()
+            .find(|(t, _)| *t >= time_h)
+            .map(|p| p.1)
+            .unwrap_or(last.1),
+        CovariateFill::Locf => vals
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= time_h)
+            .map(|p| p.1)
+            .unwrap_or(first.1),
+    })
+}
+
+/// With IOV: the subject's distinct occasions (OCC on every record; at most
+/// `dual::NE` random effects per subject, η and κ together).
+fn subject_occasions(
+    model: &EstimationModel,
+    s: &mgiv_data::Subject,
+) -> Result<Vec<u32>, MgivError> {
+    if model.iov_params.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut occ = Vec::new();
+    for r in &s.records {
+        let Some(o) = r.occasion else {
+            return Err(invalid(
+                format!("OCC of ID {} (line {})", s.id, r.row),
+                "missing",
+                "an occasion number on every record when the model has [estimation.iov] (NONMEM's OCC column)",
+            ));
+        };
+        if !occ.contains(&o) {
+            occ.push(o);
+        }
+    }
+    occ.sort_unstable();
+    let n = model.n_eta() + occ.len() * model.n_iov();
+    if n > NE {
+        return Err(invalid(
+            format!("random effects of ID {}", s.id),
+            format!(
+                "{} η + {} occasions × {} κ = {n}",
+                model.n_eta(),
+                occ.len(),
+                model.n_iov()
+            ),
+            format!("at most {NE} per subject (fewer occasions or IOV parameters)"),
+        ));
+    }
+    Ok(occ)
 }
 
 /// The dataset-level notes of [`prepare`]: censored observations, left-out subjects, subjects
@@ -333,6 +410,8 @@ pub struct PopParams {
     pub omega: Vec<f64>,
     /// in `model.sigma_names()` order (SDs: proportional fraction, additive mmol/L)
     pub sigma: Vec<f64>,
+    /// between-occasion variances ω²_IOV, in `model.iov_params` order (empty without IOV)
+    pub omega_iov: Vec<f64>,
 }
 
 impl PopParams {
@@ -352,6 +431,7 @@ impl PopParams {
             theta: m.thetas.iter().map(|t| t.init).collect(),
             omega: m.omega_init.clone(),
             sigma,
+            omega_iov: m.iov_init.clone(),
         }
     }
     fn sd(&self, m: &EstimationModel) -> (f64, f64) {
@@ -435,6 +515,15 @@ fn dparams_at(
         if let Some(k) = m.eta_params.iter().position(|&e| e == i) {
             x = x * Dual::var(eta[k], k).exp();
         }
+        if let Some(j) = m.iov_params.iter().position(|&e| e == i) {
+            // κ of the occasion in force (0 where `eta` has none: population predictions)
+            let occ = covs[m.relations.len()] as u32;
+            let o = s.occasions.iter().position(|&x| x == occ).unwrap_or(0);
+            let r = m.n_eta() + o * m.n_iov() + j;
+            if let Some(&kappa) = eta.get(r) {
+                x = x * Dual::var(kappa, r).exp();
+            }
+        }
         *slot = x;
     }
     DParams {
@@ -453,15 +542,25 @@ struct Omega {
     k: usize,
     inv: Vec<f64>,
     logdet: f64,
+    /// 1/ω²_IOV of each IOV parameter, and Σ ln ω²_IOV (one occasion's ln|Ω_IOV|)
+    iov_inv: Vec<f64>,
+    iov_logdet: f64,
 }
 
 impl Omega {
-    fn new(omega: &[f64], k: usize) -> Option<Self> {
+    fn new(omega: &[f64], k: usize, omega_iov: &[f64]) -> Option<Self> {
+        if omega_iov.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            return None;
+        }
+        let iov_inv = omega_iov.iter().map(|v| 1.0 / v).collect();
+        let iov_logdet = omega_iov.iter().map(|v| v.ln()).sum();
         if k == 0 {
             return Some(Omega {
                 k,
                 inv: Vec::new(),
                 logdet: 0.0,
+                iov_inv,
+                iov_logdet,
             });
         }
         let l = linalg::cholesky(omega, k)?;
@@ -469,7 +568,13 @@ impl Omega {
             k,
             inv: linalg::cholesky_inverse(&l, k),
             logdet: linalg::cholesky_logdet(&l, k),
+            iov_inv,
+            iov_logdet,
         })
+    }
+    /// Number of random effects of subject `s`: η and every occasion's κ.
+    fn dim(&self, s: &SubjectData) -> usize {
+        self.k + s.occasions.len() * self.iov_inv.len()
     }
 }
 
@@ -668,6 +773,12 @@ fn inner_objective(
         val += eta[a] * row;
         g[a] += 2.0 * row;
     }
+    let n_iov = om.iov_inv.len();
+    for r in k..om.dim(s) {
+        let w = om.iov_inv[(r - k) % n_iov];
+        val += eta[r] * eta[r] * w;
+        g[r] += 2.0 * eta[r] * w;
+    }
     (val, g)
 }
 
@@ -772,7 +883,8 @@ fn subject_ofv(
     s: &SubjectData,
     warm: Option<&[f64]>,
 ) -> (f64, Vec<f64>) {
-    let k = om.k;
+    // η and, with IOV, every occasion's κ
+    let k = om.dim(s);
     let mut buf = Buffers::default();
     let zero = vec![0.0; k];
     let start = match warm {
@@ -808,6 +920,21 @@ fn subject_ofv(
     let sp = subject_params(m, p, s, &eta);
     let (prop, add) = p.sd(m);
     let mut h = om.inv.clone();
+    let mut prior_logdet = om.logdet;
+    if k > om.k {
+        // block-diagonal prior precision: Ω⁻¹, then 1/ω²_IOV for each occasion's κ
+        h = vec![0.0; k * k];
+        for a in 0..om.k {
+            for b in 0..om.k {
+                h[a * k + b] = om.inv[a * om.k + b];
+            }
+        }
+        let n_iov = om.iov_inv.len();
+        for r in om.k..k {
+            h[r * k + r] = om.iov_inv[(r - om.k) % n_iov];
+        }
+        prior_logdet += s.occasions.len() as f64 * om.iov_logdet;
+    }
     for seg in &s.segments {
         sp.predict(seg, &mut buf.f, &mut buf.base);
         for (f, b) in buf.f.iter().zip(&buf.base) {
@@ -838,7 +965,7 @@ fn subject_ofv(
         }
     }
     match linalg::cholesky(&h, k) {
-        Some(lh) => (l + om.logdet + linalg::cholesky_logdet(&lh, k), eta),
+        Some(lh) => (l + prior_logdet + linalg::cholesky_logdet(&lh, k), eta),
         None => (f64::INFINITY, eta),
     }
 }
@@ -861,7 +988,7 @@ pub(crate) fn evaluate_from(
     subjects: &[SubjectData],
     warm: Option<&[(f64, Vec<f64>)]>,
 ) -> Option<Vec<(f64, Vec<f64>)>> {
-    let om = Omega::new(&p.omega, m.n_eta())?;
+    let om = Omega::new(&p.omega, m.n_eta(), &p.omega_iov)?;
     if p.sigma.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
         return None;
     }
@@ -927,6 +1054,9 @@ impl Codec<'_> {
                 }
             }
         }
+        for v in &p.omega_iov {
+            u.push(v.ln());
+        }
         for s in &p.sigma {
             u.push(s.ln());
         }
@@ -962,6 +1092,9 @@ impl Codec<'_> {
                 }
             }
         }
+        for v in p.omega_iov.iter_mut() {
+            *v = it.next().expect("length").exp();
+        }
         for s in p.sigma.iter_mut() {
             *s = it.next().expect("length").exp();
         }
@@ -992,6 +1125,10 @@ impl Codec<'_> {
                 }
             }
         }
+        for (x, &i) in p.omega_iov.iter().zip(&self.m.iov_params) {
+            v.push(*x);
+            n.push(format!("omega_iov.{}", PARAMS[i]));
+        }
         for (s, name) in p.sigma.iter().zip(self.m.sigma_names()) {
             v.push(*s);
             n.push(format!("sigma.{name}"));
@@ -1016,6 +1153,9 @@ impl Codec<'_> {
                     p.omega[j * k + i] = x;
                 }
             }
+        }
+        for v in p.omega_iov.iter_mut() {
+            *v = *it.next().expect("length");
         }
         for s in p.sigma.iter_mut() {
             *s = *it.next().expect("length");
@@ -1103,6 +1243,9 @@ pub struct FitResult {
     pub theta: BTreeMap<String, f64>,
     /// variances (diagonal, by parameter) and covariances ("a,b")
     pub omega: BTreeMap<String, f64>,
+    /// between-occasion variances ω²_IOV by parameter (absent without IOV)
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub omega_iov: BTreeMap<String, f64>,
     /// residual SDs: proportional (fraction), additive_mmol_l
     pub sigma: BTreeMap<String, f64>,
     /// keyed "theta.X", "omega.X", "sigma.X"; from the sandwich covariance; empty when the
@@ -1285,6 +1428,12 @@ pub(crate) fn finish(
         (BTreeMap::new(), None)
     };
     let (theta, omega, sigma) = named_estimates(model, &est);
+    let omega_iov = model
+        .iov_params
+        .iter()
+        .zip(&est.omega_iov)
+        .map(|(&i, v)| (PARAMS[i].to_string(), *v))
+        .collect();
     let individuals = individuals(model, &est, subjects, &per);
     let shrinkage = shrinkage(model, &est, &per);
     Ok(FitResult {
@@ -1293,6 +1442,7 @@ pub(crate) fn finish(
         converged: how.converged,
         theta,
         omega,
+        omega_iov,
         sigma,
         rse_percent: rse,
         individuals,

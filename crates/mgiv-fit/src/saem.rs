@@ -157,6 +157,13 @@ pub fn fit_saem(
             "at least 1 averaging iteration",
         ));
     }
+    if !model.iov_params.is_empty() {
+        return Err(mgiv_core::error::invalid(
+            "method",
+            "saem with [estimation.iov]",
+            "focei for a model with between-occasion variability (SAEM does not estimate IOV yet)",
+        ));
+    }
     let classes = theta_classes(model, &subjects)?;
     if classes.moved {
         notes.push(
@@ -478,6 +485,7 @@ fn population_step(
             theta: theta.clone(),
             omega: p.omega.clone(),
             sigma: p.sigma.clone(),
+            omega_iov: p.omega_iov.clone(),
         };
         let mut om = vec![0.0; k * k];
         for (i, s) in subjects.iter().enumerate() {

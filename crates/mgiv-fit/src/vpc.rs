@@ -109,6 +109,8 @@ impl Estimates {
                 .iter()
                 .map(|n| get(&self.sigma, "sigma", n))
                 .collect::<Result<_, _>>()?,
+            // the VPC draws η only (κ = 0): between-occasion variability is not simulated
+            omega_iov: m.iov_init.clone(),
         })
     }
 }
