@@ -517,8 +517,12 @@ fn dparams_at(
         }
         if let Some(j) = m.iov_params.iter().position(|&e| e == i) {
             // κ of the occasion in force (0 where `eta` has none: population predictions)
-            let occ = covs[m.relations.len()] as u32;
-            let o = s.occasions.iter().position(|&x| x == occ).unwrap_or(0);
+            let occ = covs.get(m.relations.len()).map(|&c| c as u32);
+            let o = s
+                .occasions
+                .iter()
+                .position(|&x| Some(x) == occ)
+                .unwrap_or(0);
             let r = m.n_eta() + o * m.n_iov() + j;
             if let Some(&kappa) = eta.get(r) {
                 x = x * Dual::var(kappa, r).exp();

@@ -154,6 +154,12 @@ fn iov_input_errors_name_the_field_the_value_and_what_is_allowed() {
         e.contains("random effects of ID 1") && e.contains("7") && e.contains("at most 6"),
         "{e}"
     );
+    // the NONMEM export says what it leaves out
+    let cs = mgiv_fit::nonmem::control_stream(&m, "data.csv");
+    assert!(
+        cs.contains("NOT WRITTEN: [estimation.iov] on CL (ω² 0.02)"),
+        "{cs}"
+    );
     let e = fit_saem(
         &m,
         &dataset(&two_occasions(1)),
