@@ -147,6 +147,11 @@ pub const CODES: &[(&str, Severity, &str)] = &[
     ),
     ("E-DV-NEGATIVE", Severity::Error, "a negative concentration"),
     (
+        "E-OCC",
+        Severity::Error,
+        "OCC not a non-negative whole number",
+    ),
+    (
         "E-UNIT-UNKNOWN",
         Severity::Error,
         "a declared unit that mgiv does not know",

@@ -18,7 +18,6 @@ use serde::Serialize;
 
 use crate::dual::Dual;
 use crate::focei::{prepare, resid_var_at, FitResult, PopParams};
-use crate::pred::predict_dual;
 use crate::spec::{EstimationModel, PARAMS};
 
 #[derive(Debug, Clone, Serialize)]
@@ -98,6 +97,11 @@ fn pop_from_result(m: &EstimationModel, r: &FitResult) -> PopParams {
         theta: m.thetas.iter().map(|t| r.theta[&t.name]).collect(),
         omega,
         sigma: m.sigma_names().iter().map(|n| r.sigma[*n]).collect(),
+        omega_iov: m
+            .iov_params
+            .iter()
+            .map(|&i| r.omega_iov.get(PARAMS[i]).copied().unwrap_or(0.0))
+            .collect(),
     }
 }
 
@@ -163,7 +167,7 @@ fn table(
             let eta = &etas[si];
             let (pred, _) = predict_subject(m, p, s, &vec![0.0; k]);
             let (ipred, base) = predict_subject(m, p, s, eta);
-            let cwres = cwres(m, p, s, &ipred, base.v, eta)?;
+            let cwres = cwres(m, p, s, &ipred, &base, eta)?;
             let npde = npde(
                 m,
                 p,
@@ -175,7 +179,7 @@ fn table(
             )?;
             Ok((0..s.y.len())
                 .map(|a| {
-                    let rv = resid_var_at(m, p, ipred[a].v, base.v);
+                    let rv = resid_var_at(m, p, ipred[a].v, base[a]);
                     SdtabRow {
                         id: s.id.clone(),
                         row: s.rows[a],
@@ -199,22 +203,24 @@ fn table(
     Ok(out)
 }
 
-/// Predictions (mmol/L, duals in η) of a subject's quantified observations at `eta`, and its
-/// baseline.
+/// Predictions (mmol/L, duals in η) of a subject's quantified observations at `eta`, and the
+/// baseline in force at each (time-varying covariates included).
 fn predict_subject(
     m: &EstimationModel,
     p: &PopParams,
     s: &crate::focei::SubjectData,
     eta: &[f64],
-) -> (Vec<Dual>, Dual) {
-    let dp = crate::focei::dparams_pub(m, p, s, eta);
+) -> (Vec<Dual>, Vec<f64>) {
+    let sp = crate::focei::subject_params(m, p, s, eta);
     let mut all = Vec::new();
-    let mut buf = Vec::new();
+    let mut bases = Vec::new();
+    let mut buf = crate::focei::Buffers::default();
     for seg in &s.segments {
-        predict_dual(&dp, seg, &mut buf);
-        all.extend(buf.iter().copied());
+        sp.predict(seg, &mut buf.f, &mut buf.base);
+        all.extend(buf.f.iter().copied());
+        bases.extend(buf.base.iter().map(|b| b.v));
     }
-    (all, dp.base)
+    (all, bases)
 }
 
 /// CWRES: the observations' deviation from the first-order prediction at η̂, decorrelated by
@@ -224,7 +230,7 @@ fn cwres(
     p: &PopParams,
     s: &crate::focei::SubjectData,
     ipred: &[Dual],
-    base_mmol_l: f64,
+    base_mmol_l: &[f64],
     eta: &[f64],
 ) -> Result<Vec<f64>, MgivError> {
     let k = m.n_eta();
@@ -240,7 +246,7 @@ fn cwres(
             }
             cov[a * n + b] = v;
         }
-        cov[a * n + a] += resid_var_at(m, p, ipred[a].v, base_mmol_l);
+        cov[a * n + a] += resid_var_at(m, p, ipred[a].v, base_mmol_l[a]);
     }
     let lc = linalg::cholesky(&cov, n)
         .ok_or_else(|| MgivError::Numerical(format!("CWRES covariance of ID {}", s.id)))?;
@@ -277,7 +283,8 @@ fn npde(
         let (f, b) = predict_subject(m, p, s, &e);
         let y: Vec<f64> = f
             .iter()
-            .map(|fi| fi.v + resid_var_at(m, p, fi.v, b.v).sqrt() * rr.normal())
+            .zip(&b)
+            .map(|(fi, bi)| fi.v + resid_var_at(m, p, fi.v, *bi).sqrt() * rr.normal())
             .collect();
         sims.push(y);
     }

@@ -104,7 +104,13 @@ pub fn fitted_model_toml(
             residual_proportional: r.sigma.get("proportional").copied().unwrap_or(0.0),
             residual_additive_mmol_l: r.sigma.get("additive_mmol_l").copied().unwrap_or(0.0),
             residual_on: model.residual_on,
-            iov_cv_percent: Default::default(),
+            // fitted between-occasion variability, as CV % (√(e^ω² − 1)); the baseline's is left out
+            iov_cv_percent: r
+                .omega_iov
+                .iter()
+                .filter(|(k, _)| k.as_str() != PARAMS[BASE])
+                .map(|(k, w)| (k.clone(), 100.0 * (w.exp() - 1.0).sqrt()))
+                .collect(),
             published_iiv_cv_percent: Default::default(),
             source: format!(
                 "{what}: Ω and σ estimates{}",

@@ -37,7 +37,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::dual::{Dual, NE};
-use crate::pred::{predict_dual, DParams};
+use crate::pred::{predict_dual, predict_dual_pieces, DParams, Pieces};
 use crate::spec::{BaselineMode, Effect, ErrorModel, EstimationModel, RelationForm, BASE, PARAMS};
 
 /// One subject's data, ready for the objective.
@@ -49,8 +49,15 @@ pub struct SubjectData {
     pub y: Vec<f64>,
     pub times_h: Vec<f64>,
     pub rows: Vec<usize>,
-    /// value of each covariate relation's column
+    /// value of each covariate relation's column at the subject's first record (the only value
+    /// when `time_varying` is None)
     pub covariates: Vec<f64>,
+    /// the covariate values in force between changes, when one changes within the subject;
+    /// with IOV the occasion (OCC) is read as one more column, after the relations'
+    pub time_varying: Option<TimeVarying>,
+    /// with IOV: the subject's distinct OCC values, increasing (κ of occasion `occasions[o]`
+    /// are random effects k + o·n_iov ..); empty without IOV
+    pub occasions: Vec<u32>,
     /// mean of the pre-dose samples, mmol/L
     pub own_baseline: Option<f64>,
     /// the censored observations (CENS/BLQ), in segments of their own (same doses), for the M3
@@ -71,7 +78,7 @@ pub fn prepare(
     let opts = event_options(model)?;
     let cols = covariate_columns(model, ds)?;
     let mut out = Vec::new();
-    let (mut censored, mut empty) = (0, 0);
+    let (mut censored, mut empty, mut varying) = (0, 0, 0);
     for s in &ds.subjects {
         let obs = split_censored(s.segments(&opts)?);
         censored += obs.limits.len();
@@ -79,7 +86,11 @@ pub fn prepare(
             empty += 1;
             continue;
         }
-        let covariates = subject_covariates(model, s, &cols, &mut notes)?;
+        let (covariates, time_varying) = subject_covariates(model, s, &cols)?;
+        let occasions = subject_occasions(model, s)?;
+        if time_varying.is_some() {
+            varying += 1;
+        }
         let pre = s.pre_dose_observations();
         let own_baseline = if pre.is_empty() {
             None
@@ -93,12 +104,23 @@ pub fn prepare(
             times_h: obs.times_h,
             rows: obs.rows,
             covariates,
+            time_varying,
+            occasions,
             own_baseline,
             censored: obs.censored,
             limits: obs.limits,
         });
     }
     dataset_notes(model, &out, censored, empty, &mut notes);
+    if varying > 0 {
+        notes.push(format!(
+            "covariates change within {varying} subject(s): their parameters change at those times ({}), the amounts carried across each change",
+            match model.covariate_fill {
+                CovariateFill::Nocb => "NOCB: a record's value holds from the previous record up to its own time",
+                CovariateFill::Locf => "LOCF: a record's value holds from its own time on",
+            }
+        ));
+    }
     if out.is_empty() {
         return Err(invalid(
             "dataset",
@@ -194,47 +216,163 @@ fn split_censored(segments: Vec<Segment>) -> SplitObservations {
     out
 }
 
-/// The value of each covariate relation's column for subject `s` (at its first record, NOCB);
-/// a value that varies within the subject is noted.
+/// Covariate values that change within a subject: `values[0]` before `changes_h[0]`,
+/// `values[k]` between `changes_h[k-1]` and `changes_h[k]`, the last after the last change
+/// (one value per covariate relation). At a change time itself the earlier values hold under
+/// NOCB, the later under LOCF (`EstimationModel::covariate_fill`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeVarying {
+    /// individual's clock, h, increasing
+    pub changes_h: Vec<f64>,
+    pub values: Vec<Vec<f64>>,
+}
+
+/// The value of each covariate relation's column for subject `s` at its first record, and, when
+/// one changes within the subject, the values between changes (read as
+/// `model.covariate_fill` says).
 fn subject_covariates(
     model: &EstimationModel,
     s: &mgiv_data::Subject,
     cols: &[usize],
-    notes: &mut Vec<String>,
-) -> Result<Vec<f64>, MgivError> {
+) -> Result<(Vec<f64>, Option<TimeVarying>), MgivError> {
+    let fill = model.covariate_fill;
     let t0 = s.records.first().map(|r| r.time_h).unwrap_or(0.0);
-    let mut covariates = Vec::new();
+    let mut times: Vec<f64> = s.records.iter().map(|r| r.time_h).collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    // the values on each side of every record time: NOCB (t_{k-1}, t_k] takes t_k's value,
+    // LOCF [t_{k-1}, t_k) takes t_{k-1}'s; before the first / after the last, the end values
+    let probe: Vec<f64> = match fill {
+        CovariateFill::Nocb => times
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::INFINITY))
+            .collect(),
+        CovariateFill::Locf => std::iter::once(f64::NEG_INFINITY)
+            .chain(times.iter().copied())
+            .collect(),
+    };
+    let mut values: Vec<Vec<f64>> = vec![Vec::with_capacity(cols.len()); probe.len()];
+    let mut first = Vec::with_capacity(cols.len());
     for (r, &idx) in model.relations.iter().zip(cols) {
-        let v = s
-            .covariate_at(idx, t0, CovariateFill::Nocb)
-            .ok_or_else(|| {
+        let field = || format!("{} of ID {}", r.column, s.id);
+        let at = |t: f64| -> Result<f64, MgivError> {
+            let v = s.covariate_at(idx, t, fill).ok_or_else(|| {
                 invalid(
-                    format!("{} of ID {}", r.column, s.id),
+                    field(),
                     "missing on every record",
-                    "a value on at least one record",
+                    "a value on at least one record (the others are filled by NOCB or LOCF)",
                 )
             })?;
-        if !(v.is_finite() && v > 0.0) && r.form == RelationForm::Power {
-            return Err(invalid(
-                format!("{} of ID {}", r.column, s.id),
-                v,
-                "a positive value (power covariate relation)",
-            ));
+            if !v.is_finite() || (r.form == RelationForm::Power && v <= 0.0) {
+                return Err(invalid(
+                    format!("{} (in force at TIME {t} h)", field()),
+                    v,
+                    if r.form == RelationForm::Power {
+                        "a finite positive value (power covariate relation)"
+                    } else {
+                        "a finite value"
+                    },
+                ));
+            }
+            Ok(v)
+        };
+        first.push(at(t0)?);
+        for (slot, &t) in values.iter_mut().zip(&probe) {
+            slot.push(at(t)?);
         }
-        let varies = s
+    }
+    if !model.iov_params.is_empty() {
+        // the occasion, read like a covariate (its values are checked by `subject_occasions`)
+        let occ: Vec<(f64, f64)> = s
             .records
             .iter()
-            .filter_map(|rec| rec.covariates[idx])
-            .any(|x| x != v);
-        if varies {
-            notes.push(format!(
-                "{} varies within ID {}: the value at its first record ({v}) is used",
-                r.column, s.id
-            ));
+            .filter_map(|r| r.occasion.map(|o| (r.time_h, f64::from(o))))
+            .collect();
+        let at = |t: f64| fill_at(&occ, t, fill).unwrap_or(0.0);
+        first.push(at(t0));
+        for (slot, &t) in values.iter_mut().zip(&probe) {
+            slot.push(at(t));
         }
-        covariates.push(v);
     }
-    Ok(covariates)
+    // merge neighbours with the same values
+    let mut changes_h = Vec::new();
+    let mut merged: Vec<Vec<f64>> = vec![values[0].clone()];
+    for (k, v) in values.into_iter().enumerate().skip(1) {
+        if merged.last() != Some(&v) {
+            changes_h.push(times[k - 1]);
+            merged.push(v);
+        }
+    }
+    if changes_h.is_empty() {
+        Ok((first, None))
+    } else {
+        Ok((
+            first,
+            Some(TimeVarying {
+                changes_h,
+                values: merged,
+            }),
+        ))
+    }
+}
+
+/// The value at `time_h` of a quantity given at (time, value) records, as
+/// `Subject::covariate_at` reads a covariate.
+fn fill_at(vals: &[(f64, f64)], time_h: f64, fill: CovariateFill) -> Option<f64> {
+    let (first, last) = (vals.first()?, vals.last()?);
+    Some(match fill {
+        CovariateFill::Nocb => vals
+            .iter()
+            .find(|(t, _)| *t >= time_h)
+            .map(|p| p.1)
+            .unwrap_or(last.1),
+        CovariateFill::Locf => vals
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= time_h)
+            .map(|p| p.1)
+            .unwrap_or(first.1),
+    })
+}
+
+/// With IOV: the subject's distinct occasions (OCC on every record; at most
+/// `dual::NE` random effects per subject, η and κ together).
+fn subject_occasions(
+    model: &EstimationModel,
+    s: &mgiv_data::Subject,
+) -> Result<Vec<u32>, MgivError> {
+    if model.iov_params.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut occ = Vec::new();
+    for r in &s.records {
+        let Some(o) = r.occasion else {
+            return Err(invalid(
+                format!("OCC of ID {} (line {})", s.id, r.row),
+                "missing",
+                "an occasion number on every record when the model has [estimation.iov] (NONMEM's OCC column)",
+            ));
+        };
+        if !occ.contains(&o) {
+            occ.push(o);
+        }
+    }
+    occ.sort_unstable();
+    let n = model.n_eta() + occ.len() * model.n_iov();
+    if n > NE {
+        return Err(invalid(
+            format!("random effects of ID {}", s.id),
+            format!(
+                "{} η + {} occasions × {} κ = {n}",
+                model.n_eta(),
+                occ.len(),
+                model.n_iov()
+            ),
+            format!("at most {NE} per subject (fewer occasions or IOV parameters)"),
+        ));
+    }
+    Ok(occ)
 }
 
 /// The dataset-level notes of [`prepare`]: censored observations, left-out subjects, subjects
@@ -272,6 +410,8 @@ pub struct PopParams {
     pub omega: Vec<f64>,
     /// in `model.sigma_names()` order (SDs: proportional fraction, additive mmol/L)
     pub sigma: Vec<f64>,
+    /// between-occasion variances ω²_IOV, in `model.iov_params` order (empty without IOV)
+    pub omega_iov: Vec<f64>,
 }
 
 impl PopParams {
@@ -291,6 +431,7 @@ impl PopParams {
             theta: m.thetas.iter().map(|t| t.init).collect(),
             omega: m.omega_init.clone(),
             sigma,
+            omega_iov: m.iov_init.clone(),
         }
     }
     fn sd(&self, m: &EstimationModel) -> (f64, f64) {
@@ -352,9 +493,20 @@ fn typical_params(
 }
 
 fn dparams(m: &EstimationModel, p: &PopParams, s: &SubjectData, eta: &[f64]) -> DParams {
+    dparams_at(m, p, s, &s.covariates, eta)
+}
+
+/// Individual parameters (duals in η) of subject `s` with covariate values `covs`.
+fn dparams_at(
+    m: &EstimationModel,
+    p: &PopParams,
+    s: &SubjectData,
+    covs: &[f64],
+    eta: &[f64],
+) -> DParams {
     let mut v = [Dual::cst(0.0); 5];
     for (i, slot) in v.iter_mut().enumerate() {
-        let mut x = Dual::cst(structural_value(m, p, i, Some(&s.covariates)));
+        let mut x = Dual::cst(structural_value(m, p, i, Some(covs)));
         if i == BASE && m.baseline == BaselineMode::PerSubject {
             if let Some(b) = s.own_baseline {
                 x = Dual::cst(b);
@@ -362,6 +514,19 @@ fn dparams(m: &EstimationModel, p: &PopParams, s: &SubjectData, eta: &[f64]) -> 
         }
         if let Some(k) = m.eta_params.iter().position(|&e| e == i) {
             x = x * Dual::var(eta[k], k).exp();
+        }
+        if let Some(j) = m.iov_params.iter().position(|&e| e == i) {
+            // κ of the occasion in force (0 where `eta` has none: population predictions)
+            let occ = covs.get(m.relations.len()).map(|&c| c as u32);
+            let o = s
+                .occasions
+                .iter()
+                .position(|&x| Some(x) == occ)
+                .unwrap_or(0);
+            let r = m.n_eta() + o * m.n_iov() + j;
+            if let Some(&kappa) = eta.get(r) {
+                x = x * Dual::var(kappa, r).exp();
+            }
         }
         *slot = x;
     }
@@ -381,15 +546,25 @@ struct Omega {
     k: usize,
     inv: Vec<f64>,
     logdet: f64,
+    /// 1/ω²_IOV of each IOV parameter, and Σ ln ω²_IOV (one occasion's ln|Ω_IOV|)
+    iov_inv: Vec<f64>,
+    iov_logdet: f64,
 }
 
 impl Omega {
-    fn new(omega: &[f64], k: usize) -> Option<Self> {
+    fn new(omega: &[f64], k: usize, omega_iov: &[f64]) -> Option<Self> {
+        if omega_iov.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
+            return None;
+        }
+        let iov_inv = omega_iov.iter().map(|v| 1.0 / v).collect();
+        let iov_logdet = omega_iov.iter().map(|v| v.ln()).sum();
         if k == 0 {
             return Some(Omega {
                 k,
                 inv: Vec::new(),
                 logdet: 0.0,
+                iov_inv,
+                iov_logdet,
             });
         }
         let l = linalg::cholesky(omega, k)?;
@@ -397,7 +572,13 @@ impl Omega {
             k,
             inv: linalg::cholesky_inverse(&l, k),
             logdet: linalg::cholesky_logdet(&l, k),
+            iov_inv,
+            iov_logdet,
         })
+    }
+    /// Number of random effects of subject `s`: η and every occasion's κ.
+    fn dim(&self, s: &SubjectData) -> usize {
+        self.k + s.occasions.len() * self.iov_inv.len()
     }
 }
 
@@ -420,9 +601,69 @@ pub fn resid_var_at(m: &EstimationModel, p: &PopParams, f: f64, base: f64) -> f6
     resid_var(m, prop, add, Dual::cst(f), Dual::cst(base)).v
 }
 
-/// Individual parameters (as duals in η) of subject `s` at `p` and `eta`.
+/// Individual parameters (duals in η) of subject `s` at `p` and `eta`, with its covariates at
+/// its first record.
 pub fn dparams_pub(m: &EstimationModel, p: &PopParams, s: &SubjectData, eta: &[f64]) -> DParams {
     dparams(m, p, s, eta)
+}
+
+/// A subject's individual parameters at η: one set, or one per stretch of constant covariates.
+pub struct SubjectParams {
+    /// the parameters at the subject's first record (the only ones without time-varying
+    /// covariates)
+    pub first: DParams,
+    pieces: Option<(Vec<f64>, Vec<DParams>)>,
+    nocb: bool,
+}
+
+impl SubjectParams {
+    /// Predictions (mmol/L) at the observations of `seg` into `out`, and the baseline in force at
+    /// each into `bases`.
+    pub fn predict(&self, seg: &Segment, out: &mut Vec<Dual>, bases: &mut Vec<Dual>) {
+        match &self.pieces {
+            None => {
+                predict_dual(&self.first, seg, out);
+                bases.clear();
+                bases.resize(out.len(), self.first.base);
+            }
+            Some((changes_h, params)) => {
+                let pc = Pieces {
+                    changes_h,
+                    params,
+                    nocb: self.nocb,
+                };
+                predict_dual_pieces(&pc, seg, out, bases);
+            }
+        }
+    }
+}
+
+/// Individual parameters of subject `s` at `p` and `eta`, time-varying where its covariates are.
+pub fn subject_params(
+    m: &EstimationModel,
+    p: &PopParams,
+    s: &SubjectData,
+    eta: &[f64],
+) -> SubjectParams {
+    SubjectParams {
+        first: dparams(m, p, s, eta),
+        pieces: s.time_varying.as_ref().map(|tv| {
+            let params = tv
+                .values
+                .iter()
+                .map(|c| dparams_at(m, p, s, c, eta))
+                .collect();
+            (tv.changes_h.clone(), params)
+        }),
+        nocb: m.covariate_fill == CovariateFill::Nocb,
+    }
+}
+
+/// Buffers for one subject's predictions: values, and the baseline in force at each.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    pub f: Vec<Dual>,
+    pub base: Vec<Dual>,
 }
 
 /// −2 ln p(y | η) of subject `s` without the constant: Σ_j [ln R_j + (y_j − f_j)²/R_j] (the data
@@ -432,16 +673,16 @@ pub(crate) fn data_m2ll(
     p: &PopParams,
     s: &SubjectData,
     eta: &[f64],
-    buf: &mut Vec<Dual>,
+    buf: &mut Buffers,
 ) -> f64 {
-    let dp = dparams(m, p, s, eta);
+    let sp = subject_params(m, p, s, eta);
     let (prop, add) = p.sd(m);
     let mut obj = 0.0;
     let mut j = 0;
     for seg in &s.segments {
-        predict_dual(&dp, seg, buf);
-        for f in buf.iter() {
-            let r = resid_var(m, prop, add, Dual::cst(f.v), Dual::cst(dp.base.v)).v;
+        sp.predict(seg, &mut buf.f, &mut buf.base);
+        for (f, b) in buf.f.iter().zip(&buf.base) {
+            let r = resid_var(m, prop, add, Dual::cst(f.v), Dual::cst(b.v)).v;
             let e = s.y[j] - f.v;
             obj += r.ln() + e * e / r;
             j += 1;
@@ -449,9 +690,9 @@ pub(crate) fn data_m2ll(
     }
     let mut j = 0;
     for seg in &s.censored {
-        predict_dual(&dp, seg, buf);
-        for f in buf.iter() {
-            let r = resid_var(m, prop, add, Dual::cst(f.v), Dual::cst(dp.base.v)).v;
+        sp.predict(seg, &mut buf.f, &mut buf.base);
+        for (f, b) in buf.f.iter().zip(&buf.base) {
+            let r = resid_var(m, prop, add, Dual::cst(f.v), Dual::cst(b.v)).v;
             let (limit, sign) = s.limits[j];
             obj -= 2.0 * ln_norm_cdf(sign * (limit - f.v) / r.sqrt());
             j += 1;
@@ -504,16 +745,16 @@ fn inner_objective(
     om: &Omega,
     s: &SubjectData,
     eta: &[f64],
-    buf: &mut Vec<Dual>,
+    buf: &mut Buffers,
 ) -> (f64, [f64; NE]) {
-    let dp = dparams(m, p, s, eta);
+    let sp = subject_params(m, p, s, eta);
     let (prop, add) = p.sd(m);
     let mut obj = Dual::cst(0.0);
     let mut j = 0;
     for seg in &s.segments {
-        predict_dual(&dp, seg, buf);
-        for f in buf.iter() {
-            let r = resid_var(m, prop, add, *f, dp.base);
+        sp.predict(seg, &mut buf.f, &mut buf.base);
+        for (f, b) in buf.f.iter().zip(&buf.base) {
+            let r = resid_var(m, prop, add, *f, *b);
             let e = Dual::cst(s.y[j]) - *f;
             obj = obj + r.ln() + e.sq() / r;
             j += 1;
@@ -521,9 +762,9 @@ fn inner_objective(
     }
     let mut j = 0;
     for seg in &s.censored {
-        predict_dual(&dp, seg, buf);
-        for f in buf.iter() {
-            let z = m3_z(m, prop, add, *f, dp.base, s.limits[j]);
+        sp.predict(seg, &mut buf.f, &mut buf.base);
+        for (f, b) in buf.f.iter().zip(&buf.base) {
+            let z = m3_z(m, prop, add, *f, *b, s.limits[j]);
             obj = obj - ln_norm_cdf_dual(z) * 2.0;
             j += 1;
         }
@@ -535,6 +776,12 @@ fn inner_objective(
         let row: f64 = (0..k).map(|b| om.inv[a * k + b] * eta[b]).sum();
         val += eta[a] * row;
         g[a] += 2.0 * row;
+    }
+    let n_iov = om.iov_inv.len();
+    for r in k..om.dim(s) {
+        let w = om.iov_inv[(r - k) % n_iov];
+        val += eta[r] * eta[r] * w;
+        g[r] += 2.0 * eta[r] * w;
     }
     (val, g)
 }
@@ -640,8 +887,9 @@ fn subject_ofv(
     s: &SubjectData,
     warm: Option<&[f64]>,
 ) -> (f64, Vec<f64>) {
-    let k = om.k;
-    let mut buf = Vec::new();
+    // η and, with IOV, every occasion's κ
+    let k = om.dim(s);
+    let mut buf = Buffers::default();
     let zero = vec![0.0; k];
     let start = match warm {
         Some(w) if w.len() == k && w.iter().all(|v| v.is_finite()) => {
@@ -673,13 +921,28 @@ fn subject_ofv(
     }
     // H̃ = GᵀR⁻¹G + ½ C̃ᵀC̃ + Ω⁻¹ at η̂, C̃_jk = (∂R_j/∂η_k)/R_j (the interaction term of
     // NONMEM's METHOD=1 INTER; Almquist et al. 2015, eq. 15)
-    let dp = dparams(m, p, s, &eta);
+    let sp = subject_params(m, p, s, &eta);
     let (prop, add) = p.sd(m);
     let mut h = om.inv.clone();
+    let mut prior_logdet = om.logdet;
+    if k > om.k {
+        // block-diagonal prior precision: Ω⁻¹, then 1/ω²_IOV for each occasion's κ
+        h = vec![0.0; k * k];
+        for a in 0..om.k {
+            for b in 0..om.k {
+                h[a * k + b] = om.inv[a * om.k + b];
+            }
+        }
+        let n_iov = om.iov_inv.len();
+        for r in om.k..k {
+            h[r * k + r] = om.iov_inv[(r - om.k) % n_iov];
+        }
+        prior_logdet += s.occasions.len() as f64 * om.iov_logdet;
+    }
     for seg in &s.segments {
-        predict_dual(&dp, seg, &mut buf);
-        for f in buf.iter() {
-            let r = resid_var(m, prop, add, *f, dp.base);
+        sp.predict(seg, &mut buf.f, &mut buf.base);
+        for (f, b) in buf.f.iter().zip(&buf.base) {
+            let r = resid_var(m, prop, add, *f, *b);
             for a in 0..k {
                 let ca = r.g[a] / r.v;
                 for b in 0..k {
@@ -692,9 +955,9 @@ fn subject_ofv(
     // Gauss–Newton does for the quantified observations)
     let mut j = 0;
     for seg in &s.censored {
-        predict_dual(&dp, seg, &mut buf);
-        for f in buf.iter() {
-            let z = m3_z(m, prop, add, *f, dp.base, s.limits[j]);
+        sp.predict(seg, &mut buf.f, &mut buf.base);
+        for (f, b) in buf.f.iter().zip(&buf.base) {
+            let z = m3_z(m, prop, add, *f, *b, s.limits[j]);
             let lam = inv_mills(z.v);
             let w = lam * (z.v + lam);
             for a in 0..k {
@@ -706,7 +969,7 @@ fn subject_ofv(
         }
     }
     match linalg::cholesky(&h, k) {
-        Some(lh) => (l + om.logdet + linalg::cholesky_logdet(&lh, k), eta),
+        Some(lh) => (l + prior_logdet + linalg::cholesky_logdet(&lh, k), eta),
         None => (f64::INFINITY, eta),
     }
 }
@@ -729,7 +992,7 @@ pub(crate) fn evaluate_from(
     subjects: &[SubjectData],
     warm: Option<&[(f64, Vec<f64>)]>,
 ) -> Option<Vec<(f64, Vec<f64>)>> {
-    let om = Omega::new(&p.omega, m.n_eta())?;
+    let om = Omega::new(&p.omega, m.n_eta(), &p.omega_iov)?;
     if p.sigma.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
         return None;
     }
@@ -795,6 +1058,9 @@ impl Codec<'_> {
                 }
             }
         }
+        for v in &p.omega_iov {
+            u.push(v.ln());
+        }
         for s in &p.sigma {
             u.push(s.ln());
         }
@@ -830,6 +1096,9 @@ impl Codec<'_> {
                 }
             }
         }
+        for v in p.omega_iov.iter_mut() {
+            *v = it.next().expect("length").exp();
+        }
         for s in p.sigma.iter_mut() {
             *s = it.next().expect("length").exp();
         }
@@ -860,6 +1129,10 @@ impl Codec<'_> {
                 }
             }
         }
+        for (x, &i) in p.omega_iov.iter().zip(&self.m.iov_params) {
+            v.push(*x);
+            n.push(format!("omega_iov.{}", PARAMS[i]));
+        }
         for (s, name) in p.sigma.iter().zip(self.m.sigma_names()) {
             v.push(*s);
             n.push(format!("sigma.{name}"));
@@ -884,6 +1157,9 @@ impl Codec<'_> {
                     p.omega[j * k + i] = x;
                 }
             }
+        }
+        for v in p.omega_iov.iter_mut() {
+            *v = *it.next().expect("length");
         }
         for s in p.sigma.iter_mut() {
             *s = *it.next().expect("length");
@@ -939,7 +1215,7 @@ impl Default for FitSettings {
 pub struct Individual {
     pub id: String,
     pub eta: BTreeMap<String, f64>,
-    /// individual parameters at η̂ (typical value × covariates × exp(η̂))
+    /// individual parameters at η̂ (typical value × covariates at the first record × exp(η̂))
     pub parameters: BTreeMap<String, f64>,
     /// −2 ln-likelihood contribution (without its share of N·ln 2π)
     pub ofv: f64,
@@ -971,6 +1247,9 @@ pub struct FitResult {
     pub theta: BTreeMap<String, f64>,
     /// variances (diagonal, by parameter) and covariances ("a,b")
     pub omega: BTreeMap<String, f64>,
+    /// between-occasion variances ω²_IOV by parameter (absent without IOV)
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub omega_iov: BTreeMap<String, f64>,
     /// residual SDs: proportional (fraction), additive_mmol_l
     pub sigma: BTreeMap<String, f64>,
     /// keyed "theta.X", "omega.X", "sigma.X"; from the sandwich covariance; empty when the
@@ -1153,6 +1432,12 @@ pub(crate) fn finish(
         (BTreeMap::new(), None)
     };
     let (theta, omega, sigma) = named_estimates(model, &est);
+    let omega_iov = model
+        .iov_params
+        .iter()
+        .zip(&est.omega_iov)
+        .map(|(&i, v)| (PARAMS[i].to_string(), *v))
+        .collect();
     let individuals = individuals(model, &est, subjects, &per);
     let shrinkage = shrinkage(model, &est, &per);
     Ok(FitResult {
@@ -1161,6 +1446,7 @@ pub(crate) fn finish(
         converged: how.converged,
         theta,
         omega,
+        omega_iov,
         sigma,
         rse_percent: rse,
         individuals,

@@ -41,6 +41,18 @@ pub fn control_stream(m: &EstimationModel, data_file: &str) -> String {
     s.push_str(&error_block(m, prop, add));
     s.push_str(&theta_block(m, prop, add));
     s.push_str(&omega_block(m));
+    if !m.iov_params.is_empty() {
+        let names: Vec<String> = m
+            .iov_params
+            .iter()
+            .zip(&m.iov_init)
+            .map(|(&i, w)| format!("{} (ω² {w})", NM[i]))
+            .collect();
+        s.push_str(&format!(
+            "; NOT WRITTEN: [estimation.iov] on {}: add one $OMEGA BLOCK(1) (then BLOCK(1) SAME) per occasion and IF(OCC.EQ.n) KAPPA = ETA(..) in $PK\n",
+            names.join(", ")
+        ));
+    }
     s.push_str("$SIGMA 1 FIX\n");
     s.push_str("$ESTIMATION METHOD=1 INTERACTION MAXEVAL=9999 PRINT=5 NOABORT\n");
     s.push_str("$COVARIANCE\n");

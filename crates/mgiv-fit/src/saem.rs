@@ -157,7 +157,19 @@ pub fn fit_saem(
             "at least 1 averaging iteration",
         ));
     }
-    let classes = theta_classes(model)?;
+    if !model.iov_params.is_empty() {
+        return Err(mgiv_core::error::invalid(
+            "method",
+            "saem with [estimation.iov]",
+            "focei for a model with between-occasion variability (SAEM does not estimate IOV yet)",
+        ));
+    }
+    let classes = theta_classes(model, &subjects)?;
+    if classes.moved {
+        notes.push(
+            "SAEM: covariate θ on a parameter with a random effect whose covariate changes within a subject are estimated with the other fixed effects (complete-data likelihood at the sampled η), not from the between-subject relation alone".into(),
+        );
+    }
     let mut p = PopParams::initial(model);
     let mut chains: Vec<Chain> = subjects
         .iter()
@@ -230,14 +242,29 @@ pub fn fit_saem(
 }
 
 /// The free θ in three classes: the typical value of each parameter with η (`typ`, by η), the
-/// covariate θ acting on those (`cov_mu`), and the rest (`other`).
+/// covariate θ acting on those (`cov_mu`), and the rest (`other`). A covariate θ whose column
+/// changes within a subject also acts within that subject's data, which the between-subject
+/// M-step of `cov_mu` does not see: such a θ goes to `other` (`moved`).
 struct ThetaClasses {
     typ: Vec<Option<usize>>,
     cov_mu: Vec<usize>,
     other: Vec<usize>,
+    moved: bool,
 }
 
-fn theta_classes(model: &EstimationModel) -> Result<ThetaClasses, MgivError> {
+/// Whether covariate relation `r` (index) changes within some subject.
+fn varies_within(subjects: &[SubjectData], r: usize) -> bool {
+    subjects.iter().any(|s| {
+        s.time_varying
+            .as_ref()
+            .is_some_and(|tv| tv.values.iter().any(|v| v[r] != tv.values[0][r]))
+    })
+}
+
+fn theta_classes(
+    model: &EstimationModel,
+    subjects: &[SubjectData],
+) -> Result<ThetaClasses, MgivError> {
     let typ: Vec<Option<usize>> = model
         .eta_params
         .iter()
@@ -245,12 +272,18 @@ fn theta_classes(model: &EstimationModel) -> Result<ThetaClasses, MgivError> {
         .collect();
     let mut cov_mu = Vec::new();
     let mut cov_other = Vec::new();
-    for r in &model.relations {
+    let mut moved = false;
+    for (ri, r) in model.relations.iter().enumerate() {
         if let Effect::Theta(t) = r.effect {
             if model.thetas[t].fixed {
                 continue;
             }
-            if model.eta_params.contains(&r.param) {
+            if model.eta_params.contains(&r.param) && varies_within(subjects, ri) {
+                moved = true;
+                if !cov_other.contains(&t) {
+                    cov_other.push(t);
+                }
+            } else if model.eta_params.contains(&r.param) {
                 if !cov_mu.contains(&t) {
                     cov_mu.push(t);
                 }
@@ -269,7 +302,12 @@ fn theta_classes(model: &EstimationModel) -> Result<ThetaClasses, MgivError> {
     let other: Vec<usize> = (0..model.thetas.len())
         .filter(|t| !model.thetas[*t].fixed && !typ.contains(&Some(*t)) && !cov_mu.contains(t))
         .collect();
-    Ok(ThetaClasses { typ, cov_mu, other })
+    Ok(ThetaClasses {
+        typ,
+        cov_mu,
+        other,
+        moved,
+    })
 }
 
 /// Per subject, the stochastic approximations of φᵢ (s1) and φᵢφᵢᵀ (s2).
@@ -315,10 +353,10 @@ fn simulation_step(
         .par_iter_mut()
         .zip(subjects)
         .map(|(c, s)| {
-            let mut buf = Vec::new();
+            let mut buf = crate::focei::Buffers::default();
             let mut count = 0u64;
             let mu_i = mu(model, p, s);
-            let mut lik = |phi: &[f64], buf: &mut Vec<_>| {
+            let mut lik = |phi: &[f64], buf: &mut crate::focei::Buffers| {
                 count += 1;
                 let v = data_m2ll(model, p, s, &eta_of(phi, &mu_i), buf);
                 if v.is_finite() {
@@ -447,6 +485,7 @@ fn population_step(
             theta: theta.clone(),
             omega: p.omega.clone(),
             sigma: p.sigma.clone(),
+            omega_iov: p.omega_iov.clone(),
         };
         let mut om = vec![0.0; k * k];
         for (i, s) in subjects.iter().enumerate() {
@@ -566,7 +605,7 @@ fn other_step(
         let parts: Vec<f64> = subjects
             .par_iter()
             .zip(&etas)
-            .map(|(s, e)| data_m2ll(model, &q, s, e, &mut Vec::new()))
+            .map(|(s, e)| data_m2ll(model, &q, s, e, &mut Default::default()))
             .collect();
         let v: f64 = parts.iter().sum();
         if v.is_finite() {

@@ -19,6 +19,7 @@ use mgiv_core::model::{
     CovariateForm, CovariateName, ModelSpec, ParamName, ResidualScale, Structure,
 };
 use mgiv_core::MgivError;
+use mgiv_data::CovariateFill;
 use serde::{Deserialize, Serialize};
 
 /// Structural parameter names, in index order.
@@ -63,7 +64,8 @@ pub enum RelationForm {
 pub struct CovariateRelation {
     /// structural parameter (cl_l_h, v1_l, q_l_h, v2_l, baseline_mmol_l)
     pub parameter: String,
-    /// dataset column (read at the subject's first record)
+    /// dataset column; a value that changes within a subject changes the parameter from then on
+    /// (see [`EstimationSection::covariate_fill`])
     pub column: String,
     pub form: RelationForm,
     pub reference: f64,
@@ -91,6 +93,16 @@ pub struct OmegaSpec {
     pub init: OmegaInit,
 }
 
+/// `[estimation.iov]`: a random effect κ ~ N(0, ω²) per occasion (OCC) on each named parameter,
+/// P = θ_P · covariates · exp(η_P + κ_P,occ).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IovSpec {
+    pub parameters: Vec<String>,
+    /// initial variances ω²_IOV, one per parameter
+    pub init: Vec<f64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorModel {
@@ -111,20 +123,44 @@ pub struct ResidualSpec {
     pub proportional: Option<f64>,
 }
 
+/// How a covariate is read between the records that give it (`covariate_fill` in
+/// `[estimation]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FillSpec {
+    /// next observation carried backward (NONMEM's default)
+    #[default]
+    Nocb,
+    /// last observation carried forward
+    Locf,
+}
+
+impl From<FillSpec> for CovariateFill {
+    fn from(f: FillSpec) -> Self {
+        match f {
+            FillSpec::Nocb => CovariateFill::Nocb,
+            FillSpec::Locf => CovariateFill::Locf,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EstimationSection {
     #[serde(default)]
     pub baseline: BaselineMode,
+    /// time-varying covariates between records: "nocb" (default) or "locf"
+    #[serde(default)]
+    pub covariate_fill: FillSpec,
     pub theta: BTreeMap<String, ThetaSpec>,
     #[serde(default)]
     pub covariates: Vec<CovariateRelation>,
     #[serde(default)]
     pub omega: Option<OmegaSpec>,
     pub residual: ResidualSpec,
-    /// between-occasion variability: read so that a model asking for it is refused clearly
+    /// between-occasion variability (FOCE-I): occasions from the dataset's OCC column
     #[serde(default)]
-    pub iov: Option<toml::Value>,
+    pub iov: Option<IovSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,6 +233,12 @@ pub struct EstimationModel {
     pub residual_on: ResidualScale,
     pub sigma_add_init: f64,
     pub sigma_prop_init: f64,
+    /// how time-varying covariates are read between records (NOCB unless the model says LOCF)
+    pub covariate_fill: CovariateFill,
+    /// structural parameter of each between-occasion random effect (empty: no IOV)
+    pub iov_params: Vec<usize>,
+    /// initial ω²_IOV of each
+    pub iov_init: Vec<f64>,
 }
 
 fn param_index(name: &str) -> Result<usize, MgivError> {
@@ -370,6 +412,7 @@ impl EstimationModel {
                 proportional: Some(pr),
             },
             iov: None,
+            covariate_fill: FillSpec::Nocb,
         };
         Self::compile(
             &spec.id,
@@ -398,11 +441,6 @@ impl EstimationModel {
             id: id.to_string(),
             message: m,
         };
-        if est.iov.is_some() {
-            return Err(bad(
-                "[estimation.iov]: between-occasion variability is not estimated yet (allowed: no iov table)".into(),
-            ));
-        }
         let two = matches!(structure, Structure::TwoCompartment);
         let (mut thetas, param_theta) = compile_thetas(&est, two, &bad)?;
         match est.baseline {
@@ -414,6 +452,7 @@ impl EstimationModel {
         }
         let relations = compile_relations(&est, &thetas, &param_theta, &bad)?;
         let (eta_params, omega_init, omega_block) = compile_omega(&est, &param_theta, &bad)?;
+        let (iov_params, iov_init) = compile_iov(&est, &param_theta, &bad)?;
         let r = &est.residual;
         let (add, prop) = residual_inits(r, &bad)?;
         Ok(EstimationModel {
@@ -435,11 +474,19 @@ impl EstimationModel {
             residual_on: r.on,
             sigma_add_init: add,
             sigma_prop_init: prop,
+            covariate_fill: est.covariate_fill.into(),
+            iov_params,
+            iov_init,
         })
     }
 
     pub fn n_eta(&self) -> usize {
         self.eta_params.len()
+    }
+
+    /// Number of between-occasion random effects per occasion.
+    pub fn n_iov(&self) -> usize {
+        self.iov_params.len()
     }
 
     /// Names of the σ parameters estimated, in order.
@@ -574,6 +621,45 @@ fn compile_relations(
 
 /// Ω: the parameters with a random effect, the initial k×k matrix (row-major) and whether it is
 /// a full block; checked symmetric and positive definite.
+/// `[estimation.iov]`: the parameters (each with a θ, named once) and positive initial variances.
+fn compile_iov(
+    est: &EstimationSection,
+    param_theta: &[Option<usize>; 5],
+    bad: Bad,
+) -> Result<(Vec<usize>, Vec<f64>), MgivError> {
+    let Some(iov) = &est.iov else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    if iov.parameters.is_empty() || iov.parameters.len() != iov.init.len() {
+        return Err(bad(format!(
+            "[estimation.iov]: {} parameters and {} initial variances (allowed: one positive variance per parameter, at least one)",
+            iov.parameters.len(),
+            iov.init.len()
+        )));
+    }
+    let mut idx = Vec::new();
+    for (p, v) in iov.parameters.iter().zip(&iov.init) {
+        let i = param_index(p)?;
+        if param_theta[i].is_none() || idx.contains(&i) {
+            return Err(bad(format!(
+                "[estimation.iov] parameters: {p} (allowed: each parameter of this model at most once)"
+            )));
+        }
+        if i == BASE && est.baseline != BaselineMode::Estimated {
+            return Err(bad(
+                "[estimation.iov] on baseline_mmol_l needs baseline = \"estimated\"".into(),
+            ));
+        }
+        if !(v.is_finite() && *v > 0.0) {
+            return Err(bad(format!(
+                "[estimation.iov] init for {p}: {v} (allowed: a positive variance)"
+            )));
+        }
+        idx.push(i);
+    }
+    Ok((idx, iov.init.clone()))
+}
+
 fn compile_omega(
     est: &EstimationSection,
     param_theta: &[Option<usize>; 5],

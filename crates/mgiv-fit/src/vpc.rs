@@ -17,8 +17,7 @@ use mgiv_pop::rng::{Stream, SubjectRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::focei::{dparams_pub, prepare, resid_var_at, FitResult, PopParams};
-use crate::pred::predict_dual;
+use crate::focei::{prepare, resid_var_at, subject_params, Buffers, FitResult, PopParams};
 use crate::spec::{EstimationModel, PARAMS};
 
 /// Population estimates by name (the `theta`, `omega`, `sigma` maps of `mgiv fit --json`).
@@ -110,6 +109,8 @@ impl Estimates {
                 .iter()
                 .map(|n| get(&self.sigma, "sigma", n))
                 .collect::<Result<_, _>>()?,
+            // the VPC draws η only (κ = 0): between-occasion variability is not simulated
+            omega_iov: m.iov_init.clone(),
         })
     }
 }
@@ -173,14 +174,16 @@ pub fn pcvpc(
         .enumerate()
         .map(|(si, s)| {
             let predict = |e: &[f64]| {
-                let dp = dparams_pub(m, &p, s, e);
+                let sp = subject_params(m, &p, s, e);
                 let mut all = Vec::new();
-                let mut buf = Vec::new();
+                let mut bases = Vec::new();
+                let mut buf = Buffers::default();
                 for seg in &s.segments {
-                    predict_dual(&dp, seg, &mut buf);
-                    all.extend(buf.iter().map(|d| d.v));
+                    sp.predict(seg, &mut buf.f, &mut buf.base);
+                    all.extend(buf.f.iter().map(|d| d.v));
+                    bases.extend(buf.base.iter().map(|d| d.v));
                 }
-                (all, dp.base.v)
+                (all, bases)
             };
             let (pred, _) = predict(&vec![0.0; k]);
             let mut re = SubjectRng::new(seed, si as u64, Stream::Etas);
@@ -195,7 +198,8 @@ pub fn pcvpc(
                     linalg::lower_mul(&lo, k, &z, &mut e);
                     let (f, b) = predict(&e);
                     f.iter()
-                        .map(|fi| fi + resid_var_at(m, &p, *fi, b).sqrt() * rr.normal())
+                        .zip(&b)
+                        .map(|(fi, bi)| fi + resid_var_at(m, &p, *fi, *bi).sqrt() * rr.normal())
                         .collect()
                 })
                 .collect();

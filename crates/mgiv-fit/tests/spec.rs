@@ -90,7 +90,15 @@ fn bad_estimation_tables_are_refused_with_the_reason() {
     );
     refused(
         &format!("{THETAS}[estimation.iov]\ncl_l_h = 0.05\n{RES}"),
-        &["iov", "not estimated yet"],
+        &["unknown field `cl_l_h`", "parameters", "init"],
+    );
+    refused(
+        &format!("{THETAS}[estimation.iov]\nparameters = [\"cl_l_h\"]\ninit = [0.0]\n{RES}"),
+        &["iov", "cl_l_h", "positive variance"],
+    );
+    refused(
+        &format!("{THETAS}[estimation.iov]\nparameters = [\"q_l_h\"]\ninit = [0.05]\n{RES}"),
+        &["iov", "q_l_h", "at most once"],
     );
     refused(
         &format!("{THETAS}[estimation.residual]\nmodel = \"combined\"\nadditive_mmol_l = 0.1\n"),

@@ -312,6 +312,18 @@ impl<'a> Reader<'a> {
         } else {
             None
         };
+        if let Some(o) = v.occ {
+            if !(o >= 0.0 && o.fract() == 0.0 && o <= f64::from(u32::MAX)) {
+                f.error(
+                    d,
+                    &mut row_ok,
+                    "E-OCC",
+                    f.col(Item::Occ),
+                    format!("OCC {o}"),
+                    "a non-negative whole number (the occasion)",
+                );
+            }
+        }
         let resets = evid == 3 || evid == 4 || ss.resets();
         self.check_order(
             &f,
