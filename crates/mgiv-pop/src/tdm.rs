@@ -36,7 +36,7 @@ use mgiv_core::Warning;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::grid::{Batch, FixedGrid};
+use crate::grid::{Batch, FixedGrid, BATCH};
 use crate::kernel::{Kernel, Plan};
 use crate::linalg;
 use crate::popmodel::{PopModel, PARAM_KEYS};
@@ -910,38 +910,59 @@ pub fn stop_at(events: &[DoseEvent], now_h: f64) -> Vec<DoseEvent> {
     out
 }
 
-/// The 5th, 50th and 95th centiles of the draws at each time. The column of each time is sorted
-/// starting from the order of the previous time: neighbouring times (10 min apart) reorder few
-/// curves, so an insertion sort costs about O(n); where it would cost more than `8 n` moves
-/// (the first time, or curves that cross a lot) the column is sorted outright. Either way the
-/// values are those of a full sort by `f64::total_cmp`, so the centiles are identical.
+/// The 5th, 50th and 95th centiles of the draws at each time (see [`BandSorter`]).
+#[cfg(test)]
 fn band(draws: &[Vec<f64>], times: &[f64]) -> Vec<BandPoint> {
-    let n = draws.len();
-    // (value at the current time, draw index), in the order of the previous time
-    let mut col: Vec<(f64, u32)> = (0..n as u32).map(|d| (0.0, d)).collect();
+    let mut sorter = BandSorter::new(draws.len());
     times
         .iter()
         .enumerate()
-        .map(|(j, &t)| {
-            for c in col.iter_mut() {
-                c.0 = draws[c.1 as usize][j];
-            }
-            sort_from_previous_order(&mut col);
-            let q = |p: f64| {
-                let r = p * (n - 1) as f64;
-                let (i, f) = (r.floor() as usize, r.fract());
-                let x = col.get(i).map_or(f64::NAN, |c| c.0);
-                let y = col.get(i + 1).map_or(x, |c| c.0);
-                x + f * (y - x)
-            };
-            BandPoint {
-                time_h: t,
-                p05_mmol_l: q(0.05),
-                p50_mmol_l: q(0.5),
-                p95_mmol_l: q(0.95),
-            }
-        })
+        .map(|(j, &t)| sorter.point(t, |d| draws[d][j]))
         .collect()
+}
+
+/// The 5th, 50th and 95th centiles of `n` draws, time after time. The column of each time is
+/// sorted starting from the order of the previous time: neighbouring times (10 min apart)
+/// reorder few curves, so an insertion sort costs about O(n); where it would cost more than
+/// `8 n` moves (the first time, or curves that cross a lot) the column is sorted outright.
+/// Either way the values are those of a full sort by `f64::total_cmp`, so the centiles are
+/// identical whatever order the sorter starts from.
+#[derive(Clone)]
+struct BandSorter {
+    /// (value at the current time, draw index), in the order of the previous time
+    col: Vec<(f64, u32)>,
+}
+
+impl BandSorter {
+    fn new(n: usize) -> Self {
+        BandSorter {
+            col: (0..n as u32).map(|d| (0.0, d)).collect(),
+        }
+    }
+
+    /// The centiles at time `t` of `value(draw)`.
+    #[inline]
+    fn point(&mut self, t: f64, value: impl Fn(usize) -> f64) -> BandPoint {
+        for c in self.col.iter_mut() {
+            c.0 = value(c.1 as usize);
+        }
+        sort_from_previous_order(&mut self.col);
+        let col = &self.col;
+        let n = col.len();
+        let q = |p: f64| {
+            let r = p * (n.max(1) - 1) as f64;
+            let (i, f) = (r.floor() as usize, r.fract());
+            let x = col.get(i).map_or(f64::NAN, |c| c.0);
+            let y = col.get(i + 1).map_or(x, |c| c.0);
+            x + f * (y - x)
+        };
+        BandPoint {
+            time_h: t,
+            p05_mmol_l: q(0.05),
+            p50_mmol_l: q(0.5),
+            p95_mmol_l: q(0.95),
+        }
+    }
 }
 
 /// Sort `col` by value (`f64::total_cmp`): insertion sort while it stays cheap (a nearly sorted
@@ -977,40 +998,22 @@ pub fn decide(
     let dc = DecisionCurves::new(&params, given, s)?;
     // the rate running at `now` under the given regimen (what "continue as given" means)
     let current_mmol_h = running_rate_mmol_per_h(&given.events, now);
-    let mut continue_as_given = dc.score(s, 0.0, 0.0, Some(&dc.cont));
+    let mut continue_as_given = dc.score(s, 0.0, 0.0, true);
     continue_as_given.rate_mmol_per_h = current_mmol_h;
     continue_as_given.rate_g_per_h =
         MgAmount::from_mmol(current_mmol_h).salt_g(Salt::MgSo4Heptahydrate);
     let (recommended, best_without_bolus, feasible) = dc.choose(s, continue_as_given)?;
-    let rr = g_to_mmol(recommended.rate_g_per_h);
-    let rb = g_to_mmol(recommended.bolus_g);
-    let (m, n) = (dc.grid.len(), params.len());
-    let cont_curves: Vec<Vec<f64>> = (0..n)
-        .map(|d| dc.cont_past[d].iter().chain(&dc.cont[d]).copied().collect())
-        .collect();
-    let rec_curves: Vec<Vec<f64>> = (0..n)
-        .map(|d| {
-            dc.cont_past[d]
-                .iter()
-                .copied()
-                .chain((0..m).map(|i| {
-                    if i == 0 {
-                        // at `now` itself the new order has not yet acted
-                        dc.cont[d][0]
-                    } else {
-                        dc.base[d][i] + rr * dc.ur[d][i] + rb * dc.ub[d][i]
-                    }
-                }))
-                .collect()
-        })
-        .collect();
+    let (forecast_continue, forecast_recommended) = dc.bands(
+        g_to_mmol(recommended.rate_g_per_h),
+        g_to_mmol(recommended.bolus_g),
+    );
     Ok(Decision {
         recommended,
         continue_as_given,
         best_without_bolus,
         feasible,
-        forecast_continue: band(&cont_curves, &dc.forecast_times),
-        forecast_recommended: band(&rec_curves, &dc.forecast_times),
+        forecast_continue,
+        forecast_recommended,
     })
 }
 
@@ -1050,21 +1053,22 @@ fn check_decision_settings(post: &Posterior, s: &DecisionSettings) -> Result<(),
 }
 
 /// Per posterior draw, on the decision grid (every 10 min from `now` to `now + horizon`): the
-/// level with the given regimen stopped at `now` (`base`) and continued (`cont`), and the unit
+/// level with the given regimen continued (`cont`) and stopped at `now` (`base`), and the unit
 /// responses to 1 mmol/h from `now` (`ur`) and to a 1-mmol load over 20 min (`ub`); any
-/// candidate's curve is `base + rate·ur + bolus·ub`. `cont_past` is the continued curve every
-/// 10 min before `now`, for the forecast bands.
+/// candidate's curve is `base + rate·ur + bolus·ub`. Before them, the continued curve every 10
+/// min before `now` (`past`), for the forecast bands. Each draw's curves lie together in one
+/// record of `np + 4 m` levels (`past`, `cont`, `base`, `ur`, `ub`), the records one after the
+/// other in draw order, so scoring a draw and building its forecast read one contiguous block.
 struct DecisionCurves {
     grid: Vec<f64>,
     /// index of now + 2 h (time in target counts from there) and of now + 6 h
     i2: usize,
     i6: usize,
     forecast_times: Vec<f64>,
-    base: Vec<Vec<f64>>,
-    cont: Vec<Vec<f64>>,
-    ur: Vec<Vec<f64>>,
-    ub: Vec<Vec<f64>>,
-    cont_past: Vec<Vec<f64>>,
+    /// number of draws, and of forecast times before `now`
+    n: usize,
+    np: usize,
+    records: Vec<f64>,
 }
 
 impl DecisionCurves {
@@ -1107,49 +1111,79 @@ impl DecisionCurves {
             .take_while(|t| *t < now - 1e-9)
             .collect();
         let forecast_times: Vec<f64> = past.iter().chain(&grid).copied().collect();
-        let runs = [
-            (0, &stopped, &grid),
+        // in record order; 0: the draw's own baseline, 1: baseline 0 (unit responses)
+        let runs: [(u8, &Plan, &[f64]); 5] = [
+            (0, &continued, &past),
             (0, &continued, &grid),
+            (0, &stopped, &grid),
             (1, &unit_rate, &grid),
             (1, &unit_bolus, &grid),
-            (0, &continued, &past),
         ];
-        let n = params.len();
-        let mut dc = DecisionCurves {
-            grid: grid.clone(),
+        let parallel = params.len() >= PARALLEL_MIN_DRAWS;
+        let records = per_draw_curves(params, &runs, parallel)?;
+        Ok(DecisionCurves {
             i2,
             i6,
             forecast_times,
-            base: Vec::with_capacity(n),
-            cont: Vec::with_capacity(n),
-            ur: Vec::with_capacity(n),
-            ub: Vec::with_capacity(n),
-            cont_past: Vec::with_capacity(n),
-        };
-        for r in per_draw_curves(params, &runs) {
-            let [g0, g1, g2, g3, h0] = r?;
-            dc.base.push(g0);
-            dc.cont.push(g1);
-            dc.ur.push(g2);
-            dc.ub.push(g3);
-            dc.cont_past.push(h0);
+            n: params.len(),
+            np: past.len(),
+            grid,
+            records,
+        })
+    }
+
+    /// Levels per draw record.
+    fn stride(&self) -> usize {
+        self.np + 4 * self.grid.len()
+    }
+
+    /// Draw `d`'s continued curve at every forecast time (before `now`, then on the grid).
+    #[inline]
+    fn continued_all(&self, d: usize) -> &[f64] {
+        let st = self.stride();
+        &self.records[d * st..][..self.np + self.grid.len()]
+    }
+
+    /// Draw `d`'s curve number `k` on the decision grid (0 continued, 1 stopped, 2 unit rate,
+    /// 3 unit bolus).
+    #[inline]
+    fn on_grid(&self, d: usize, k: usize) -> &[f64] {
+        let (st, m) = (self.stride(), self.grid.len());
+        &self.records[d * st + self.np + k * m..][..m]
+    }
+
+    /// The forecast bands if the order continued as given, and with `rate` mmol/h (after a load
+    /// of `bolus` mmol over 20 min) from `now`. Up to and including `now` the new order has not
+    /// acted, so the two bands share those points (computed once).
+    fn bands(&self, rate: f64, bolus: f64) -> (Vec<BandPoint>, Vec<BandPoint>) {
+        let (np, m) = (self.np, self.grid.len());
+        let mut sorter = BandSorter::new(self.n);
+        let mut at_now = None;
+        let mut cont = Vec::with_capacity(np + m);
+        for (j, &t) in self.forecast_times.iter().enumerate() {
+            cont.push(sorter.point(t, |d| self.continued_all(d)[j]));
+            if j == np {
+                at_now = Some(sorter.clone());
+            }
         }
-        Ok(dc)
+        let mut rec = cont[..(np + 1).min(cont.len())].to_vec();
+        if let Some(mut sorter) = at_now {
+            for (i, &t) in self.grid.iter().enumerate().skip(1) {
+                rec.push(sorter.point(t, |d| {
+                    let (b, u, ub) = (self.on_grid(d, 1), self.on_grid(d, 2), self.on_grid(d, 3));
+                    b[i] + rate * u[i] + bolus * ub[i]
+                }));
+            }
+        }
+        (cont, rec)
     }
 
     /// A candidate (`rate_g` g/h from now, `bolus_g` g over 20 min at now) over the draws: its
-    /// curves are `curves` when given, else built from the unit responses.
-    fn score(
-        &self,
-        s: &DecisionSettings,
-        rate_g: f64,
-        bolus_g: f64,
-        curves: Option<&[Vec<f64>]>,
-    ) -> Candidate {
+    /// curves are the continued ones when `continued`, else built from the unit responses.
+    fn score(&self, s: &DecisionSettings, rate_g: f64, bolus_g: f64, continued: bool) -> Candidate {
         let (lo, hi) = s.target_mmol_l;
         let (m, i2, i6) = (self.grid.len(), self.i2, self.i6);
-        let (base, ur, ub) = (&self.base, &self.ur, &self.ub);
-        let n = base.len();
+        let n = self.n;
         let nd = n as f64;
         let r = g_to_mmol(rate_g);
         let b = g_to_mmol(bolus_g);
@@ -1157,24 +1191,21 @@ impl DecisionCurves {
         let mut ends = Vec::with_capacity(n);
         for d in 0..n {
             let (mut peak, mut inside) = (f64::MIN, 0usize);
-            let (c6, cend) = match curves {
-                Some(cv) => {
-                    let v = &cv[d];
-                    for (i, &c) in v.iter().enumerate() {
-                        peak = peak.max(c);
-                        inside += (i >= i2 && c >= lo && c <= hi) as usize;
-                    }
-                    (v[i6], v[m - 1])
+            let (c6, cend) = if continued {
+                let v = self.on_grid(d, 0);
+                for (i, &c) in v.iter().enumerate() {
+                    peak = peak.max(c);
+                    inside += (i >= i2 && c >= lo && c <= hi) as usize;
                 }
-                None => {
-                    let (bd, ud, bb) = (&base[d][..m], &ur[d][..m], &ub[d][..m]);
-                    let (p1, _) = peak_and_inside(&bd[..i2], &ud[..i2], &bb[..i2], r, b, lo, hi);
-                    let (p2, n2) = peak_and_inside(&bd[i2..], &ud[i2..], &bb[i2..], r, b, lo, hi);
-                    peak = peak.max(p1).max(p2);
-                    inside += n2;
-                    let at = |i: usize| bd[i] + r * ud[i] + b * bb[i];
-                    (at(i6), at(m - 1))
-                }
+                (v[i6], v[m - 1])
+            } else {
+                let (bd, ud, bb) = (self.on_grid(d, 1), self.on_grid(d, 2), self.on_grid(d, 3));
+                let (p1, _) = peak_and_inside(&bd[..i2], &ud[..i2], &bb[..i2], r, b, lo, hi);
+                let (p2, n2) = peak_and_inside(&bd[i2..], &ud[i2..], &bb[i2..], r, b, lo, hi);
+                peak = peak.max(p1).max(p2);
+                inside += n2;
+                let at = |i: usize| bd[i] + r * ud[i] + b * bb[i];
+                (at(i6), at(m - 1))
             };
             tit += inside as f64 / (m - i2).max(1) as f64;
             p6 += (c6 >= lo && c6 <= hi) as u8 as f64;
@@ -1220,7 +1251,7 @@ impl DecisionCurves {
                         "non-negative doses",
                     ));
                 }
-                let c = self.score(s, rg, bg, None);
+                let c = self.score(s, rg, bg, false);
                 if least_toxic.is_none_or(|l| c.p_above_toxic < l.p_above_toxic) {
                     least_toxic = Some(c);
                 }
@@ -1256,76 +1287,109 @@ impl DecisionCurves {
     }
 }
 
-/// Per-draw curves of each run, in draw order (each draw is independent): the fixed-grid batch
-/// path for IV orders, 64 draws per task (levels equal to 1e-13), else the event-driven kernel.
-#[allow(clippy::type_complexity)]
+/// Draws from which the decision curves are computed on the rayon pool; below, on the calling
+/// thread (400 draws take about a millisecond, less than starting the pool's threads costs).
+const PARALLEL_MIN_DRAWS: usize = 4096;
+
+/// Per-draw curves of each run, as one record per draw (the runs' levels one after the other),
+/// in draw order (each draw is independent, so the levels do not depend on the thread count or
+/// on how the draws are batched): the fixed-grid batch path for IV orders, [`BATCH`] draws per
+/// batch (levels equal to 1e-13), else the event-driven kernel; on the rayon pool when
+/// `parallel`.
 fn per_draw_curves(
     params: &[IndividualParams],
-    runs: &[(u8, &Plan, &Vec<f64>); 5],
-) -> Vec<Result<[Vec<f64>; 5], MgivError>> {
-    type Curves = [Vec<f64>; 5];
+    runs: &[(u8, &Plan, &[f64]); 5],
+    parallel: bool,
+) -> Result<Vec<f64>, MgivError> {
+    let stride: usize = runs.iter().map(|r| r.2.len()).sum::<usize>().max(1);
+    let mut offsets = [0usize; 5];
+    for v in 1..runs.len() {
+        offsets[v] = offsets[v - 1] + runs[v - 1].2.len();
+    }
+    let mut records = vec![0.0; params.len() * stride];
     let fixed: Vec<_> = runs
         .iter()
-        .filter_map(|(k, plan, times)| FixedGrid::new(plan, times).map(|g| (*k, g, times.len())))
+        .zip(offsets)
+        .filter_map(|((k, plan, times), off)| {
+            FixedGrid::new(plan, times).map(|g| (*k, g, times.len(), off))
+        })
         .collect();
     if fixed.len() == runs.len() {
-        // IV orders: the fixed-grid batch path, 64 draws per task (levels equal to 1e-13)
-        params
-            .par_chunks(64)
-            .flat_map_iter(|chunk| {
-                let mut b = Batch::new();
-                let mut bz = Batch::new();
-                let mut err = None;
-                for p in chunk {
-                    match Modes::from_params(p) {
-                        Ok(modes) => {
-                            let mut zero = modes;
-                            zero.baseline_mmol_l = 0.0;
-                            b.push(&modes);
-                            bz.push(&zero);
-                        }
-                        Err(e) => err = Some(e),
-                    }
-                }
-                let mut out: Vec<Result<Curves, MgivError>> = Vec::with_capacity(chunk.len());
-                if let Some(e) = err {
-                    out.push(Err(e));
-                    return out;
-                }
-                let mut curves: Vec<Curves> = vec![Default::default(); chunk.len()];
-                for (v, (kernel, g, nt)) in fixed.iter().enumerate() {
-                    let bt = if *kernel == 0 { &mut b } else { &mut bz };
-                    bt.run(g, f64::INFINITY);
-                    for (s, c) in curves.iter_mut().enumerate() {
-                        c[v] = (0..*nt).map(|k| bt.output(k)[s]).collect();
-                    }
-                }
-                out.extend(curves.into_iter().map(Ok));
-                out
-            })
-            .collect()
-    } else {
-        params
-            .par_iter()
-            .map(|p| {
+        // IV orders: the fixed-grid batch path
+        let fill = |chunk: &[IndividualParams],
+                    recs: &mut [f64],
+                    (b, bz): &mut (Batch, Batch)|
+         -> Result<(), MgivError> {
+            b.clear();
+            bz.clear();
+            for p in chunk {
                 let modes = Modes::from_params(p)?;
                 let mut zero = modes;
                 zero.baseline_mmol_l = 0.0;
-                let mut k = Kernel::new(&modes);
-                let mut kz = Kernel::new(&zero);
-                let mut out: Curves = Default::default();
-                for (v, &(kernel, plan, times)) in out.iter_mut().zip(runs.iter()) {
-                    *v = vec![0.0; times.len()];
-                    if kernel == 0 {
-                        k.run(plan, times, v, None);
-                    } else {
-                        kz.run(plan, times, v, None);
+                b.push(&modes);
+                bz.push(&zero);
+            }
+            for (kernel, g, nt, off) in &fixed {
+                let bt = if *kernel == 0 { &mut *b } else { &mut *bz };
+                bt.run(g, f64::INFINITY);
+                for k in 0..*nt {
+                    for (rec, &c) in recs.chunks_exact_mut(stride).zip(bt.output(k)) {
+                        rec[off + k] = c;
                     }
                 }
-                Ok(out)
-            })
-            .collect()
+            }
+            Ok(())
+        };
+        if parallel {
+            // the first error in draw order, whatever the thread count
+            params
+                .par_chunks(BATCH)
+                .zip(records.par_chunks_mut(BATCH * stride))
+                .map_init(
+                    || (Batch::new(), Batch::new()),
+                    |bs, (chunk, recs)| fill(chunk, recs, bs),
+                )
+                .collect::<Vec<_>>()
+                .into_iter()
+                .collect::<Result<(), _>>()?;
+        } else {
+            let mut bs = (Batch::new(), Batch::new());
+            for (chunk, recs) in params.chunks(BATCH).zip(records.chunks_mut(BATCH * stride)) {
+                fill(chunk, recs, &mut bs)?;
+            }
+        }
+    } else {
+        let fill = |p: &IndividualParams, rec: &mut [f64]| -> Result<(), MgivError> {
+            let modes = Modes::from_params(p)?;
+            let mut zero = modes;
+            zero.baseline_mmol_l = 0.0;
+            let mut k = Kernel::new(&modes);
+            let mut kz = Kernel::new(&zero);
+            for (&(kernel, plan, times), off) in runs.iter().zip(offsets) {
+                let out = &mut rec[off..off + times.len()];
+                if kernel == 0 {
+                    k.run(plan, times, out, None);
+                } else {
+                    kz.run(plan, times, out, None);
+                }
+            }
+            Ok(())
+        };
+        if parallel {
+            params
+                .par_iter()
+                .zip(records.par_chunks_mut(stride))
+                .map(|(p, rec)| fill(p, rec))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .collect::<Result<(), _>>()?;
+        } else {
+            for (p, rec) in params.iter().zip(records.chunks_mut(stride)) {
+                fill(p, rec)?;
+            }
+        }
     }
+    Ok(records)
 }
 
 /// Everything `mgiv adjust` reports.
@@ -1761,6 +1825,61 @@ mod tests {
             let w = peak_and_inside_with::<wide::f64x4>(&x, &y, &z, r, bo, 1.0, 2.0);
             assert_eq!(a.0.to_bits(), w.0.to_bits());
             assert_eq!(a.1, w.1);
+        }
+    }
+
+    #[test]
+    fn decision_curves_do_not_depend_on_threads_or_batching() {
+        let pm = PopModel::new(&mgiv_core::model::builtin_model("du-2019").unwrap()).unwrap();
+        let typical = [4.5, 14.0, 6.0, 20.0];
+        let params: Vec<IndividualParams> = (0..300)
+            .map(|d| {
+                let mut rng = SubjectRng::new(7, d, Stream::Etas);
+                let k = pm.n_eta();
+                let (mut z, mut eta) = (vec![0.0; k], vec![0.0; k]);
+                pm.draw_eta(&mut rng, &mut z, &mut eta);
+                pm.individual(&typical, &eta, 0.8)
+            })
+            .collect();
+        let grid: Vec<f64> = (0..=30).map(|i| 6.0 + i as f64 / 6.0).collect();
+        let past: Vec<f64> = (0..36).map(|i| i as f64 / 6.0).collect();
+        for text in [
+            "4 g over 20 min, then 1 g/h",
+            "4 g IV over 20 min, then 5 g IM every 4 h x 3",
+        ] {
+            let r = Regimen::from_text(text, Some(70.0)).unwrap();
+            let (plan, stopped) = (Plan::new(&r.events), Plan::new(&stop_at(&r.events, 6.0)));
+            let runs: [(u8, &Plan, &[f64]); 5] = [
+                (0, &plan, &past),
+                (0, &plan, &grid),
+                (0, &stopped, &grid),
+                (1, &plan, &grid),
+                (1, &stopped, &grid),
+            ];
+            let serial = per_draw_curves(&params, &runs, false).unwrap();
+            let parallel = per_draw_curves(&params, &runs, true).unwrap();
+            assert_eq!(serial.len(), 300 * (36 + 4 * 31));
+            assert!(serial
+                .iter()
+                .zip(&parallel)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            // one draw alone (a batch of one) gives its record in the batch of 300 bit for bit
+            let alone = per_draw_curves(&params[257..258], &runs, false).unwrap();
+            let st = alone.len();
+            assert!(alone
+                .iter()
+                .zip(&serial[257 * st..258 * st])
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            // and the levels are those of the event-driven kernel (1e-12)
+            let modes = Modes::from_params(&params[257]).unwrap();
+            let mut out = vec![0.0; grid.len()];
+            Kernel::new(&modes).run(&stopped, &grid, &mut out, None);
+            let rec = &alone[36 + 31..36 + 62];
+            for (a, b) in rec.iter().zip(&out) {
+                assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+            }
+            // levels rise after the dose (not an all-zero record)
+            assert!(rec[0] > 0.8 && serial.iter().all(|v| v.is_finite()));
         }
     }
 
