@@ -1229,6 +1229,67 @@ impl DecisionCurves {
         }
     }
 
+    /// The candidates `rates_g` (g/h) after a load of `bolus_g` (g over 20 min), scored as
+    /// [`Self::score`] does but without their median end level (NaN here; see
+    /// [`Self::with_p50_end`]). Draw by draw, every rate reads the draw's record while it is in
+    /// the L1 cache (one pass over the records for the block instead of one per rate); each
+    /// candidate's sums still run over the draws in order, so the results are identical.
+    fn score_rates(&self, s: &DecisionSettings, bolus_g: f64, rates_g: &[f64]) -> Vec<Candidate> {
+        let (lo, hi) = s.target_mmol_l;
+        let (m, i2, i6) = (self.grid.len(), self.i2, self.i6);
+        let nd = self.n as f64;
+        let b = g_to_mmol(bolus_g);
+        let rs: Vec<f64> = rates_g.iter().map(|&g| g_to_mmol(g)).collect();
+        // per rate: time in target, P6, Pend, Pbelow, Ptox (sums over the draws)
+        let mut acc = vec![[0.0f64; 5]; rs.len()];
+        for d in 0..self.n {
+            let (bd, ud, bb) = (self.on_grid(d, 1), self.on_grid(d, 2), self.on_grid(d, 3));
+            for (&r, a) in rs.iter().zip(acc.iter_mut()) {
+                let (p1, _) = peak_and_inside(&bd[..i2], &ud[..i2], &bb[..i2], r, b, lo, hi);
+                let (p2, n2) = peak_and_inside(&bd[i2..], &ud[i2..], &bb[i2..], r, b, lo, hi);
+                let peak = f64::MIN.max(p1).max(p2);
+                let at = |i: usize| bd[i] + r * ud[i] + b * bb[i];
+                let (c6, cend) = (at(i6), at(m - 1));
+                a[0] += n2 as f64 / (m - i2).max(1) as f64;
+                a[1] += (c6 >= lo && c6 <= hi) as u8 as f64;
+                a[2] += (cend >= lo && cend <= hi) as u8 as f64;
+                a[3] += (cend < lo) as u8 as f64;
+                a[4] += (peak > s.toxic_mmol_l) as u8 as f64;
+            }
+        }
+        rates_g
+            .iter()
+            .zip(&rs)
+            .zip(&acc)
+            .map(|((&rate_g, &r), a)| Candidate {
+                rate_g_per_h: rate_g,
+                rate_mmol_per_h: r,
+                bolus_g,
+                time_in_target: a[0] / nd,
+                p_in_target_6h: a[1] / nd,
+                p_in_target_end: a[2] / nd,
+                p_below_target_end: a[3] / nd,
+                p_above_toxic: a[4] / nd,
+                p50_end_mmol_l: f64::NAN,
+            })
+            .collect()
+    }
+
+    /// `c` (scored by [`Self::score_rates`]) with its median level at the end of the horizon.
+    fn with_p50_end(&self, mut c: Candidate) -> Candidate {
+        let m = self.grid.len();
+        let (r, b) = (g_to_mmol(c.rate_g_per_h), g_to_mmol(c.bolus_g));
+        let mut ends: Vec<f64> = (0..self.n)
+            .map(|d| {
+                let (bd, ud, bb) = (self.on_grid(d, 1), self.on_grid(d, 2), self.on_grid(d, 3));
+                bd[m - 1] + r * ud[m - 1] + b * bb[m - 1]
+            })
+            .collect();
+        let mid = ends.len() / 2;
+        c.p50_end_mmol_l = *ends.select_nth_unstable_by(mid, f64::total_cmp).1;
+        c
+    }
+
     /// The best candidate without a load and with one (most time in target within the risk
     /// limit; ties to the smaller dose), then the recommendation: a load only when it adds at
     /// least 5 points of time in target. Returns (recommended, best without a load, feasible).
@@ -1243,38 +1304,52 @@ impl DecisionCurves {
         let mut rates = s.rates_g_per_h.clone();
         rates.sort_by(f64::total_cmp);
         for &bg in &s.boluses_g {
-            for &rg in &rates {
-                if !(rg.is_finite() && rg >= 0.0 && bg.is_finite() && bg >= 0.0) {
-                    return Err(invalid(
-                        "candidate dose",
-                        format!("{bg} g + {rg} g/h"),
-                        "non-negative doses",
-                    ));
-                }
-                let c = self.score(s, rg, bg, false);
-                if least_toxic.is_none_or(|l| c.p_above_toxic < l.p_above_toxic) {
-                    least_toxic = Some(c);
-                }
-                if c.p_above_toxic > s.max_p_toxic {
-                    // every level rises with the rate (unit responses are ≥ 0), so a higher rate
-                    // with the same bolus cannot be less toxic: stop this row
-                    break;
-                }
-                let slot = if bg == 0.0 { &mut best_nb } else { &mut best_b };
-                let better = match slot {
-                    None => true,
-                    Some(b) => {
-                        c.time_in_target > b.time_in_target + 0.005
-                            || ((c.time_in_target - b.time_in_target).abs() <= 0.005
-                                && (c.bolus_g, c.rate_g_per_h) < (b.bolus_g, b.rate_g_per_h)
-                                && c.p_above_toxic <= b.p_above_toxic)
-                    }
+            // the rates of a row in blocks of RATE_BLOCK, scored together (a block may score a
+            // few rates past the row's first too toxic one: unused)
+            'row: for block in rates.chunks(RATE_BLOCK) {
+                let valid = |g: f64| g.is_finite() && g >= 0.0;
+                let n_valid = if valid(bg) {
+                    block.iter().position(|&g| !valid(g)).unwrap_or(block.len())
+                } else {
+                    0
                 };
-                if better {
-                    *slot = Some(c);
+                let scored = self.score_rates(s, bg, &block[..n_valid]);
+                for (j, &rg) in block.iter().enumerate() {
+                    if j >= n_valid {
+                        return Err(invalid(
+                            "candidate dose",
+                            format!("{bg} g + {rg} g/h"),
+                            "non-negative doses",
+                        ));
+                    }
+                    let c = scored[j];
+                    if least_toxic.is_none_or(|l| c.p_above_toxic < l.p_above_toxic) {
+                        least_toxic = Some(c);
+                    }
+                    if c.p_above_toxic > s.max_p_toxic {
+                        // every level rises with the rate (unit responses are ≥ 0), so a higher
+                        // rate with the same bolus cannot be less toxic: stop this row
+                        break 'row;
+                    }
+                    let slot = if bg == 0.0 { &mut best_nb } else { &mut best_b };
+                    let better = match slot {
+                        None => true,
+                        Some(b) => {
+                            c.time_in_target > b.time_in_target + 0.005
+                                || ((c.time_in_target - b.time_in_target).abs() <= 0.005
+                                    && (c.bolus_g, c.rate_g_per_h) < (b.bolus_g, b.rate_g_per_h)
+                                    && c.p_above_toxic <= b.p_above_toxic)
+                        }
+                    };
+                    if better {
+                        *slot = Some(c);
+                    }
                 }
             }
         }
+        // the median end level of the candidates that can be reported
+        let [best_nb, best_b, least_toxic] =
+            [best_nb, best_b, least_toxic].map(|c| c.map(|c| self.with_p50_end(c)));
         let feasible = best_nb.is_some() || best_b.is_some();
         let best_without_bolus = best_nb.or(least_toxic).unwrap_or(continue_as_given);
         let recommended = match (best_nb, best_b) {
@@ -1290,6 +1365,9 @@ impl DecisionCurves {
 /// Draws from which the decision curves are computed on the rayon pool; below, on the calling
 /// thread (400 draws take about a millisecond, less than starting the pool's threads costs).
 const PARALLEL_MIN_DRAWS: usize = 4096;
+
+/// Candidate rates scored in one pass over the draws' records (see `DecisionCurves::choose`).
+const RATE_BLOCK: usize = 4;
 
 /// Per-draw curves of each run, as one record per draw (the runs' levels one after the other),
 /// in draw order (each draw is independent, so the levels do not depend on the thread count or
@@ -1881,6 +1959,44 @@ mod tests {
             // levels rise after the dose (not an all-zero record)
             assert!(rec[0] > 0.8 && serial.iter().all(|v| v.is_finite()));
         }
+    }
+
+    #[test]
+    fn rates_scored_together_equal_each_scored_alone() {
+        let pm = PopModel::new(&mgiv_core::model::builtin_model("du-2019").unwrap()).unwrap();
+        let given = Regimen::from_text("4 g over 20 min, then 1 g/h", Some(70.0)).unwrap();
+        let levels = [Level::mmol_l(6.0, 1.4), Level::mmol_l(12.0, 1.9)];
+        let prior = BaselinePrior {
+            mean_mmol_l: 0.75,
+            sd_mmol_l: 0.13,
+        };
+        let post = fit_posterior(
+            &pm,
+            [4.5, 14.0, 6.0, 20.0],
+            None,
+            Some(prior),
+            &given.events,
+            &levels,
+            PosteriorSettings::default(),
+        )
+        .unwrap();
+        let mut s = DecisionSettings::new(12.0, (1.8, 3.0));
+        s.toxic_mmol_l = 2.6;
+        let dc = DecisionCurves::new(&post.resample(400), &given, &s).unwrap();
+        let rates = [0.0, 0.5, 1.0, 1.75, 2.5, 4.0];
+        let mut seen_toxic = false;
+        for bolus in [0.0, 2.0, 4.0] {
+            let together = dc.score_rates(&s, bolus, &rates);
+            assert_eq!(together.len(), rates.len());
+            for (c, &r) in together.iter().zip(&rates) {
+                assert!(c.p50_end_mmol_l.is_nan());
+                let alone = dc.score(&s, r, bolus, false);
+                assert_eq!(dc.with_p50_end(*c), alone);
+                seen_toxic |= alone.p_above_toxic > 0.0 && alone.p_above_toxic < 1.0;
+            }
+        }
+        // the scores are not trivial: some candidates are partly too toxic
+        assert!(seen_toxic);
     }
 
     #[test]
