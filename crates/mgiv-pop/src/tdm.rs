@@ -661,6 +661,101 @@ fn peak_and_inside_with<V: crate::simd::V4>(
     (peak, inside)
 }
 
+/// [`peak_and_inside`] of `R` rates at once over one draw's curves: for each rate r_k the
+/// largest c_i = base_i + r_k·unit_rate_i + b·unit_bolus_i over all points, and how many c_i
+/// lie in [lo, hi] from point `from` on. Each c_i is the same sum as in [`peak_and_inside`]
+/// (b·unit_bolus_i is computed once and added last, as there), and a maximum or a count does
+/// not depend on the grouping, so the results are identical; the curves are read once for the
+/// `R` rates instead of once per rate.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn peaks_and_insides<const R: usize>(
+    base: &[f64],
+    unit_rate: &[f64],
+    unit_bolus: &[f64],
+    rates: &[f64; R],
+    b: f64,
+    lo: f64,
+    hi: f64,
+    from: usize,
+) -> ([f64; R], [usize; R]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above)
+            return unsafe {
+                peaks_and_insides_avx2(base, unit_rate, unit_bolus, rates, b, lo, hi, from)
+            };
+        }
+    }
+    peaks_and_insides_with::<wide::f64x4, R>(base, unit_rate, unit_bolus, rates, b, lo, hi, from)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn peaks_and_insides_avx2<const R: usize>(
+    base: &[f64],
+    unit_rate: &[f64],
+    unit_bolus: &[f64],
+    rates: &[f64; R],
+    b: f64,
+    lo: f64,
+    hi: f64,
+    from: usize,
+) -> ([f64; R], [usize; R]) {
+    peaks_and_insides_with::<crate::simd::Avx, R>(
+        base, unit_rate, unit_bolus, rates, b, lo, hi, from,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn peaks_and_insides_with<V: crate::simd::V4, const R: usize>(
+    base: &[f64],
+    unit_rate: &[f64],
+    unit_bolus: &[f64],
+    rates: &[f64; R],
+    b: f64,
+    lo: f64,
+    hi: f64,
+    from: usize,
+) -> ([f64; R], [usize; R]) {
+    let m = base.len().min(unit_rate.len()).min(unit_bolus.len());
+    let from = from.min(m);
+    let (bv, lov, hiv) = (V::splat(b), V::splat(lo), V::splat(hi));
+    let rv = rates.map(V::splat);
+    let mut pk = [V::splat(f64::MIN); R];
+    let mut tail = [f64::MIN; R];
+    let mut inside = [0usize; R];
+    // the points before `from` (peak only), then from `from` on (peak and count), 4 at a time
+    for (start, end, count) in [(0, from, false), (from, m, true)] {
+        let n4 = start + (end - start) / 4 * 4;
+        for i in (start..n4).step_by(4) {
+            let (bs, ur) = (V::load(&base[i..]), V::load(&unit_rate[i..]));
+            let bb = bv.mul(V::load(&unit_bolus[i..]));
+            for k in 0..R {
+                let c = bs.add(rv[k].mul(ur)).add(bb);
+                pk[k] = c.gt(pk[k]).select(c, pk[k]);
+                if count {
+                    inside[k] += c.ge(lov).and(c.le(hiv)).bits().count_ones() as usize;
+                }
+            }
+        }
+        for i in n4..end {
+            for k in 0..R {
+                let c = base[i] + rates[k] * unit_rate[i] + b * unit_bolus[i];
+                tail[k] = tail[k].max(c);
+                if count {
+                    inside[k] += (c >= lo && c <= hi) as usize;
+                }
+            }
+        }
+    }
+    let peaks = std::array::from_fn(|k| pk[k].to_array().into_iter().fold(tail[k], f64::max));
+    (peaks, inside)
+}
+
 /// Prior predictive range of measured levels at `times_h` (before any level is seen): the model's
 /// inter-individual variability, the baseline (measured, or its population prior) and the
 /// residual error, by Monte Carlo with a fixed seed. Returns (p_lo, p_hi) per time for the
@@ -921,68 +1016,132 @@ fn band(draws: &[Vec<f64>], times: &[f64]) -> Vec<BandPoint> {
         .collect()
 }
 
-/// The 5th, 50th and 95th centiles of `n` draws, time after time. The column of each time is
-/// sorted starting from the order of the previous time: neighbouring times (10 min apart)
-/// reorder few curves, so an insertion sort costs about O(n); where it would cost more than
-/// `8 n` moves (the first time, or curves that cross a lot) the column is sorted outright.
-/// Either way the values are those of a full sort by `f64::total_cmp`, so the centiles are
-/// identical whatever order the sorter starts from.
+/// The integer whose order is that of `f64::total_cmp` (the same transform; an involution).
+#[inline(always)]
+fn total_key(v: f64) -> i64 {
+    let b = v.to_bits() as i64;
+    b ^ (((b >> 63) as u64) >> 1) as i64
+}
+
+/// The value of a [`total_key`].
+#[inline(always)]
+fn from_total_key(k: i64) -> f64 {
+    f64::from_bits((k ^ (((k >> 63) as u64) >> 1) as i64) as u64)
+}
+
+/// The 5th, 50th and 95th centiles of `n` draws, time after time: the order statistics at ranks
+/// i and i + 1 (i = ⌊p(n − 1)⌋), interpolated. Neighbouring times (10 min apart) reorder few
+/// curves, so each centile is found between two pivot draws: the draws `RANK_MARGIN` ranks
+/// below and above it at the previous time, at their current levels. One pass counts the levels
+/// below the lower pivot and collects those between the pivots; when the ranks fall inside that
+/// bracket it is sorted alone (a few dozen levels), else (the first time, or curves that cross a
+/// lot) the whole column is sorted. Levels are compared by `f64::total_cmp` (as integer keys),
+/// so either way the centiles are exactly those of a full sort.
 #[derive(Clone)]
 struct BandSorter {
-    /// (value at the current time, draw index), in the order of the previous time
-    col: Vec<(f64, u32)>,
+    /// ranks i of the three centiles, and the margin of the brackets around them
+    ranks: [usize; 3],
+    margin: usize,
+    /// per centile, the draws bracketing it at the previous time (None: sort the whole column)
+    pivots: Option<[(u32, u32); 3]>,
+    /// keys of the current time, in draw order
+    keys: Vec<i64>,
+    buckets: [Vec<(i64, u32)>; 3],
+    full: Vec<(i64, u32)>,
 }
 
 impl BandSorter {
     fn new(n: usize) -> Self {
+        let rank = |p: f64| (p * (n.max(1) - 1) as f64).floor() as usize;
         BandSorter {
-            col: (0..n as u32).map(|d| (0.0, d)).collect(),
+            ranks: [rank(0.05), rank(0.5), rank(0.95)],
+            margin: (n / 64).max(4),
+            pivots: None,
+            keys: vec![0; n],
+            buckets: Default::default(),
+            full: Vec::new(),
         }
     }
 
     /// The centiles at time `t` of `value(draw)`.
     #[inline]
     fn point(&mut self, t: f64, value: impl Fn(usize) -> f64) -> BandPoint {
-        for c in self.col.iter_mut() {
-            c.0 = value(c.1 as usize);
+        let n = self.keys.len();
+        for (d, k) in self.keys.iter_mut().enumerate() {
+            *k = total_key(value(d));
         }
-        sort_from_previous_order(&mut self.col);
-        let col = &self.col;
-        let n = col.len();
-        let q = |p: f64| {
+        let x = self.bracketed().unwrap_or_else(|| self.sorted_fully());
+        let q = |p: f64, (x, y): (f64, f64)| {
             let r = p * (n.max(1) - 1) as f64;
-            let (i, f) = (r.floor() as usize, r.fract());
-            let x = col.get(i).map_or(f64::NAN, |c| c.0);
-            let y = col.get(i + 1).map_or(x, |c| c.0);
-            x + f * (y - x)
+            x + r.fract() * (y - x)
         };
         BandPoint {
             time_h: t,
-            p05_mmol_l: q(0.05),
-            p50_mmol_l: q(0.5),
-            p95_mmol_l: q(0.95),
+            p05_mmol_l: q(0.05, x[0]),
+            p50_mmol_l: q(0.5, x[1]),
+            p95_mmol_l: q(0.95, x[2]),
         }
     }
-}
 
-/// Sort `col` by value (`f64::total_cmp`): insertion sort while it stays cheap (a nearly sorted
-/// column), else the standard unstable sort.
-fn sort_from_previous_order(col: &mut [(f64, u32)]) {
-    let mut budget = 8 * col.len();
-    for k in 1..col.len() {
-        let v = col[k];
-        let mut i = k;
-        while i > 0 && col[i - 1].0.total_cmp(&v.0).is_gt() {
-            if budget == 0 {
-                col[i] = v;
-                col.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-                return;
-            }
-            budget -= 1;
-            col[i] = col[i - 1];
-            i -= 1;
+    /// The levels at ranks (i, i + 1) of each centile from the brackets of the previous
+    /// pivots, or None when a rank falls outside its bracket (or there are no pivots).
+    fn bracketed(&mut self) -> Option<[(f64, f64); 3]> {
+        let pivots = self.pivots?;
+        let n = self.keys.len();
+        let keys = &self.keys;
+        let lo = pivots.map(|(a, b)| keys[a as usize].min(keys[b as usize]));
+        let hi = pivots.map(|(a, b)| keys[a as usize].max(keys[b as usize]));
+        let mut below = [0usize; 3];
+        for bucket in self.buckets.iter_mut() {
+            bucket.clear();
         }
-        col[i] = v;
+        for (d, &k) in keys.iter().enumerate() {
+            for c in 0..3 {
+                below[c] += (k < lo[c]) as usize;
+                if k >= lo[c] && k <= hi[c] {
+                    self.buckets[c].push((k, d as u32));
+                }
+            }
+        }
+        let mut out = [(0.0, 0.0); 3];
+        let mut next = [(0u32, 0u32); 3];
+        for c in 0..3 {
+            let i = self.ranks[c];
+            let i1 = (i + 1).min(n - 1);
+            let bucket = &mut self.buckets[c];
+            if below[c] > i || below[c] + bucket.len() <= i1 {
+                self.pivots = None;
+                return None;
+            }
+            bucket.sort_unstable_by_key(|e| e.0);
+            let at = |r: usize| bucket[r.clamp(below[c], below[c] + bucket.len() - 1) - below[c]];
+            out[c] = (from_total_key(at(i).0), from_total_key(at(i1).0));
+            next[c] = (at(i.saturating_sub(self.margin)).1, at(i1 + self.margin).1);
+        }
+        self.pivots = Some(next);
+        Some(out)
+    }
+
+    /// The levels at ranks (i, i + 1) of each centile from a full sort of the column (and the
+    /// pivots for the next time).
+    fn sorted_fully(&mut self) -> [(f64, f64); 3] {
+        let n = self.keys.len();
+        self.full.clear();
+        self.full
+            .extend(self.keys.iter().enumerate().map(|(d, &k)| (k, d as u32)));
+        self.full.sort_unstable_by_key(|e| e.0);
+        if n == 0 {
+            return [(f64::NAN, f64::NAN); 3];
+        }
+        let full = &self.full;
+        let at = |r: usize| full[r.min(n - 1)];
+        let m = self.margin;
+        self.pivots = Some(
+            self.ranks
+                .map(|i| (at(i.saturating_sub(m)).1, at(i + 1 + m).1)),
+        );
+        self.ranks
+            .map(|i| (from_total_key(at(i).0), from_total_key(at(i + 1).0)))
     }
 }
 
@@ -1244,10 +1403,7 @@ impl DecisionCurves {
         let mut acc = vec![[0.0f64; 5]; rs.len()];
         for d in 0..self.n {
             let (bd, ud, bb) = (self.on_grid(d, 1), self.on_grid(d, 2), self.on_grid(d, 3));
-            for (&r, a) in rs.iter().zip(acc.iter_mut()) {
-                let (p1, _) = peak_and_inside(&bd[..i2], &ud[..i2], &bb[..i2], r, b, lo, hi);
-                let (p2, n2) = peak_and_inside(&bd[i2..], &ud[i2..], &bb[i2..], r, b, lo, hi);
-                let peak = f64::MIN.max(p1).max(p2);
+            let tally = |r: f64, a: &mut [f64; 5], peak: f64, n2: usize| {
                 let at = |i: usize| bd[i] + r * ud[i] + b * bb[i];
                 let (c6, cend) = (at(i6), at(m - 1));
                 a[0] += n2 as f64 / (m - i2).max(1) as f64;
@@ -1255,6 +1411,19 @@ impl DecisionCurves {
                 a[2] += (cend >= lo && cend <= hi) as u8 as f64;
                 a[3] += (cend < lo) as u8 as f64;
                 a[4] += (peak > s.toxic_mmol_l) as u8 as f64;
+            };
+            for (r4, a4) in rs.chunks(4).zip(acc.chunks_mut(4)) {
+                if let Ok(r4) = <&[f64; 4]>::try_from(r4) {
+                    let (pk, ins) = peaks_and_insides(bd, ud, bb, r4, b, lo, hi, i2);
+                    for k in 0..4 {
+                        tally(r4[k], &mut a4[k], pk[k], ins[k]);
+                    }
+                } else {
+                    for (&r, a) in r4.iter().zip(a4.iter_mut()) {
+                        let (pk, ins) = peaks_and_insides(bd, ud, bb, &[r], b, lo, hi, i2);
+                        tally(r, a, pk[0], ins[0]);
+                    }
+                }
             }
         }
         rates_g
@@ -1871,8 +2040,28 @@ mod tests {
             })
             .collect();
         let times = [0.0, 1.0, 2.0, 3.0, 4.0];
-        for draws in [&draws, &smooth] {
-            let b = band(draws, &times);
+        // repeated draws (as after resampling), ties, and a time at which a block of curves
+        // jumps across the median (the bracket misses: a full sort)
+        let repeated: Vec<Vec<f64>> = (0..400)
+            .map(|i| {
+                let i = i / 3;
+                let (a, b) = ((i as f64 * 0.618).fract(), (i as f64 * 0.37).fract() - 0.5);
+                (0..9)
+                    .map(|j| {
+                        let jump = if j == 5 && i % 7 == 0 { 0.5 } else { 0.0 };
+                        ((a + 0.02 * j as f64 * b) * 1000.0).round() / 1000.0 + jump
+                    })
+                    .collect()
+            })
+            .collect();
+        let times9: Vec<f64> = (0..9).map(|j| j as f64).collect();
+        for (draws, times) in [
+            (&draws, &times[..]),
+            (&smooth, &times[..]),
+            (&repeated, &times9[..]),
+        ] {
+            let b = band(draws, times);
+            assert_eq!(b.len(), times.len());
             for (j, bp) in b.iter().enumerate() {
                 let mut c: Vec<f64> = draws.iter().map(|d| d[j]).collect();
                 c.sort_by(f64::total_cmp);
@@ -1887,6 +2076,24 @@ mod tests {
                 assert_eq!(bp.p95_mmol_l, q(0.95));
             }
         }
+        // both paths are taken: the bracket on smooth curves, a full sort at the jump
+        let mut sorter = BandSorter::new(400);
+        let mut bracketed = vec![];
+        for j in 0..9 {
+            let keys: Vec<i64> = repeated.iter().map(|d| total_key(d[j])).collect();
+            sorter.keys.copy_from_slice(&keys);
+            let got = sorter.bracketed();
+            bracketed.push(got.is_some());
+            if got.is_none() {
+                sorter.sorted_fully();
+            }
+        }
+        // the first time has no pivots; the jump at time 5 leaves its brackets
+        assert!(!bracketed[0] && !bracketed[5], "{bracketed:?}");
+        assert!(
+            bracketed.iter().filter(|b| **b).count() >= 5,
+            "{bracketed:?}"
+        );
         let (x, y, z): (Vec<f64>, Vec<f64>, Vec<f64>) = (0..147)
             .map(|i| {
                 let t = i as f64;
@@ -1903,6 +2110,19 @@ mod tests {
             let w = peak_and_inside_with::<wide::f64x4>(&x, &y, &z, r, bo, 1.0, 2.0);
             assert_eq!(a.0.to_bits(), w.0.to_bits());
             assert_eq!(a.1, w.1);
+            // several rates at once: the same peaks and counts, on either lane kind
+            let rates = [r, r + 0.5, r * 2.0, 0.25];
+            let many = peaks_and_insides(&x, &y, &z, &rates, bo, 0.75, 1.5, 7);
+            let wide4 =
+                peaks_and_insides_with::<wide::f64x4, 4>(&x, &y, &z, &rates, bo, 0.75, 1.5, 7);
+            assert_eq!(many, wide4);
+            for (k, &rk) in rates.iter().enumerate() {
+                let (p1, _) = peak_and_inside(&x[..7], &y[..7], &z[..7], rk, bo, 0.75, 1.5);
+                let (p2, n2) = peak_and_inside(&x[7..], &y[7..], &z[7..], rk, bo, 0.75, 1.5);
+                assert_eq!(many.0[k], p1.max(p2));
+                assert_eq!(many.1[k], n2);
+            }
+            assert!(many.1.iter().any(|&c| c > 0 && c < 140), "{many:?}");
         }
     }
 
