@@ -1352,9 +1352,19 @@ impl DecisionCurves {
             let (mut peak, mut inside) = (f64::MIN, 0usize);
             let (c6, cend) = if continued {
                 let v = self.on_grid(d, 0);
-                for (i, &c) in v.iter().enumerate() {
-                    peak = peak.max(c);
-                    inside += (i >= i2 && c >= lo && c <= hi) as usize;
+                // `if c > peak` rather than `f64::max` (which the compiler does not keep in a
+                // register here): the same maximum (NaN skipped either way; only a signed zero
+                // could differ, and the peak is only compared with the toxic threshold)
+                for &c in &v[..i2.min(m)] {
+                    if c > peak {
+                        peak = c;
+                    }
+                }
+                for &c in &v[i2.min(m)..] {
+                    if c > peak {
+                        peak = c;
+                    }
+                    inside += (c >= lo && c <= hi) as usize;
                 }
                 (v[i6], v[m - 1])
             } else {
@@ -1579,9 +1589,10 @@ fn per_draw_curves(
             for (kernel, g, nt, off) in &fixed {
                 let bt = if *kernel == 0 { &mut *b } else { &mut *bz };
                 bt.run(g, f64::INFINITY);
-                for k in 0..*nt {
-                    for (rec, &c) in recs.chunks_exact_mut(stride).zip(bt.output(k)) {
-                        rec[off + k] = c;
+                // the batch's outputs are [time][lane]: each record's run written in one go
+                for (s, rec) in recs.chunks_exact_mut(stride).enumerate() {
+                    for (k, r) in rec[*off..off + nt].iter_mut().enumerate() {
+                        *r = bt.out[k * BATCH + s];
                     }
                 }
             }
