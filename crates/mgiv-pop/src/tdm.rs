@@ -36,7 +36,7 @@ use mgiv_core::Warning;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::grid::{Batch, FixedGrid};
+use crate::grid::{Batch, FixedGrid, BATCH};
 use crate::kernel::{Kernel, Plan};
 use crate::linalg;
 use crate::popmodel::{PopModel, PARAM_KEYS};
@@ -661,6 +661,101 @@ fn peak_and_inside_with<V: crate::simd::V4>(
     (peak, inside)
 }
 
+/// [`peak_and_inside`] of `R` rates at once over one draw's curves: for each rate r_k the
+/// largest c_i = base_i + r_k·unit_rate_i + b·unit_bolus_i over all points, and how many c_i
+/// lie in [lo, hi] from point `from` on. Each c_i is the same sum as in [`peak_and_inside`]
+/// (b·unit_bolus_i is computed once and added last, as there), and a maximum or a count does
+/// not depend on the grouping, so the results are identical; the curves are read once for the
+/// `R` rates instead of once per rate.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn peaks_and_insides<const R: usize>(
+    base: &[f64],
+    unit_rate: &[f64],
+    unit_bolus: &[f64],
+    rates: &[f64; R],
+    b: f64,
+    lo: f64,
+    hi: f64,
+    from: usize,
+) -> ([f64; R], [usize; R]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2 (checked just above)
+            return unsafe {
+                peaks_and_insides_avx2(base, unit_rate, unit_bolus, rates, b, lo, hi, from)
+            };
+        }
+    }
+    peaks_and_insides_with::<wide::f64x4, R>(base, unit_rate, unit_bolus, rates, b, lo, hi, from)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn peaks_and_insides_avx2<const R: usize>(
+    base: &[f64],
+    unit_rate: &[f64],
+    unit_bolus: &[f64],
+    rates: &[f64; R],
+    b: f64,
+    lo: f64,
+    hi: f64,
+    from: usize,
+) -> ([f64; R], [usize; R]) {
+    peaks_and_insides_with::<crate::simd::Avx, R>(
+        base, unit_rate, unit_bolus, rates, b, lo, hi, from,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn peaks_and_insides_with<V: crate::simd::V4, const R: usize>(
+    base: &[f64],
+    unit_rate: &[f64],
+    unit_bolus: &[f64],
+    rates: &[f64; R],
+    b: f64,
+    lo: f64,
+    hi: f64,
+    from: usize,
+) -> ([f64; R], [usize; R]) {
+    let m = base.len().min(unit_rate.len()).min(unit_bolus.len());
+    let from = from.min(m);
+    let (bv, lov, hiv) = (V::splat(b), V::splat(lo), V::splat(hi));
+    let rv = rates.map(V::splat);
+    let mut pk = [V::splat(f64::MIN); R];
+    let mut tail = [f64::MIN; R];
+    let mut inside = [0usize; R];
+    // the points before `from` (peak only), then from `from` on (peak and count), 4 at a time
+    for (start, end, count) in [(0, from, false), (from, m, true)] {
+        let n4 = start + (end - start) / 4 * 4;
+        for i in (start..n4).step_by(4) {
+            let (bs, ur) = (V::load(&base[i..]), V::load(&unit_rate[i..]));
+            let bb = bv.mul(V::load(&unit_bolus[i..]));
+            for k in 0..R {
+                let c = bs.add(rv[k].mul(ur)).add(bb);
+                pk[k] = c.gt(pk[k]).select(c, pk[k]);
+                if count {
+                    inside[k] += c.ge(lov).and(c.le(hiv)).bits().count_ones() as usize;
+                }
+            }
+        }
+        for i in n4..end {
+            for k in 0..R {
+                let c = base[i] + rates[k] * unit_rate[i] + b * unit_bolus[i];
+                tail[k] = tail[k].max(c);
+                if count {
+                    inside[k] += (c >= lo && c <= hi) as usize;
+                }
+            }
+        }
+    }
+    let peaks = std::array::from_fn(|k| pk[k].to_array().into_iter().fold(tail[k], f64::max));
+    (peaks, inside)
+}
+
 /// Prior predictive range of measured levels at `times_h` (before any level is seen): the model's
 /// inter-individual variability, the baseline (measured, or its population prior) and the
 /// residual error, by Monte Carlo with a fixed seed. Returns (p_lo, p_hi) per time for the
@@ -910,58 +1005,143 @@ pub fn stop_at(events: &[DoseEvent], now_h: f64) -> Vec<DoseEvent> {
     out
 }
 
-/// The 5th, 50th and 95th centiles of the draws at each time. The column of each time is sorted
-/// starting from the order of the previous time: neighbouring times (10 min apart) reorder few
-/// curves, so an insertion sort costs about O(n); where it would cost more than `8 n` moves
-/// (the first time, or curves that cross a lot) the column is sorted outright. Either way the
-/// values are those of a full sort by `f64::total_cmp`, so the centiles are identical.
+/// The 5th, 50th and 95th centiles of the draws at each time (see [`BandSorter`]).
+#[cfg(test)]
 fn band(draws: &[Vec<f64>], times: &[f64]) -> Vec<BandPoint> {
-    let n = draws.len();
-    // (value at the current time, draw index), in the order of the previous time
-    let mut col: Vec<(f64, u32)> = (0..n as u32).map(|d| (0.0, d)).collect();
+    let mut sorter = BandSorter::new(draws.len());
     times
         .iter()
         .enumerate()
-        .map(|(j, &t)| {
-            for c in col.iter_mut() {
-                c.0 = draws[c.1 as usize][j];
-            }
-            sort_from_previous_order(&mut col);
-            let q = |p: f64| {
-                let r = p * (n - 1) as f64;
-                let (i, f) = (r.floor() as usize, r.fract());
-                let x = col.get(i).map_or(f64::NAN, |c| c.0);
-                let y = col.get(i + 1).map_or(x, |c| c.0);
-                x + f * (y - x)
-            };
-            BandPoint {
-                time_h: t,
-                p05_mmol_l: q(0.05),
-                p50_mmol_l: q(0.5),
-                p95_mmol_l: q(0.95),
-            }
-        })
+        .map(|(j, &t)| sorter.point(t, |d| draws[d][j]))
         .collect()
 }
 
-/// Sort `col` by value (`f64::total_cmp`): insertion sort while it stays cheap (a nearly sorted
-/// column), else the standard unstable sort.
-fn sort_from_previous_order(col: &mut [(f64, u32)]) {
-    let mut budget = 8 * col.len();
-    for k in 1..col.len() {
-        let v = col[k];
-        let mut i = k;
-        while i > 0 && col[i - 1].0.total_cmp(&v.0).is_gt() {
-            if budget == 0 {
-                col[i] = v;
-                col.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-                return;
-            }
-            budget -= 1;
-            col[i] = col[i - 1];
-            i -= 1;
+/// The integer whose order is that of `f64::total_cmp` (the same transform; an involution).
+#[inline(always)]
+fn total_key(v: f64) -> i64 {
+    let b = v.to_bits() as i64;
+    b ^ (((b >> 63) as u64) >> 1) as i64
+}
+
+/// The value of a [`total_key`].
+#[inline(always)]
+fn from_total_key(k: i64) -> f64 {
+    f64::from_bits((k ^ (((k >> 63) as u64) >> 1) as i64) as u64)
+}
+
+/// The 5th, 50th and 95th centiles of `n` draws, time after time: the order statistics at ranks
+/// i and i + 1 (i = ⌊p(n − 1)⌋), interpolated. Neighbouring times (10 min apart) reorder few
+/// curves, so each centile is found between two pivot draws: the draws `RANK_MARGIN` ranks
+/// below and above it at the previous time, at their current levels. One pass counts the levels
+/// below the lower pivot and collects those between the pivots; when the ranks fall inside that
+/// bracket it is sorted alone (a few dozen levels), else (the first time, or curves that cross a
+/// lot) the whole column is sorted. Levels are compared by `f64::total_cmp` (as integer keys),
+/// so either way the centiles are exactly those of a full sort.
+#[derive(Clone)]
+struct BandSorter {
+    /// ranks i of the three centiles, and the margin of the brackets around them
+    ranks: [usize; 3],
+    margin: usize,
+    /// per centile, the draws bracketing it at the previous time (None: sort the whole column)
+    pivots: Option<[(u32, u32); 3]>,
+    /// keys of the current time, in draw order
+    keys: Vec<i64>,
+    buckets: [Vec<(i64, u32)>; 3],
+    full: Vec<(i64, u32)>,
+}
+
+impl BandSorter {
+    fn new(n: usize) -> Self {
+        let rank = |p: f64| (p * (n.max(1) - 1) as f64).floor() as usize;
+        BandSorter {
+            ranks: [rank(0.05), rank(0.5), rank(0.95)],
+            margin: (n / 64).max(4),
+            pivots: None,
+            keys: vec![0; n],
+            buckets: Default::default(),
+            full: Vec::new(),
         }
-        col[i] = v;
+    }
+
+    /// The centiles at time `t` of `value(draw)`.
+    #[inline]
+    fn point(&mut self, t: f64, value: impl Fn(usize) -> f64) -> BandPoint {
+        let n = self.keys.len();
+        for (d, k) in self.keys.iter_mut().enumerate() {
+            *k = total_key(value(d));
+        }
+        let x = self.bracketed().unwrap_or_else(|| self.sorted_fully());
+        let q = |p: f64, (x, y): (f64, f64)| {
+            let r = p * (n.max(1) - 1) as f64;
+            x + r.fract() * (y - x)
+        };
+        BandPoint {
+            time_h: t,
+            p05_mmol_l: q(0.05, x[0]),
+            p50_mmol_l: q(0.5, x[1]),
+            p95_mmol_l: q(0.95, x[2]),
+        }
+    }
+
+    /// The levels at ranks (i, i + 1) of each centile from the brackets of the previous
+    /// pivots, or None when a rank falls outside its bracket (or there are no pivots).
+    fn bracketed(&mut self) -> Option<[(f64, f64); 3]> {
+        let pivots = self.pivots?;
+        let n = self.keys.len();
+        let keys = &self.keys;
+        let lo = pivots.map(|(a, b)| keys[a as usize].min(keys[b as usize]));
+        let hi = pivots.map(|(a, b)| keys[a as usize].max(keys[b as usize]));
+        let mut below = [0usize; 3];
+        for bucket in self.buckets.iter_mut() {
+            bucket.clear();
+        }
+        for (d, &k) in keys.iter().enumerate() {
+            for c in 0..3 {
+                below[c] += (k < lo[c]) as usize;
+                if k >= lo[c] && k <= hi[c] {
+                    self.buckets[c].push((k, d as u32));
+                }
+            }
+        }
+        let mut out = [(0.0, 0.0); 3];
+        let mut next = [(0u32, 0u32); 3];
+        for c in 0..3 {
+            let i = self.ranks[c];
+            let i1 = (i + 1).min(n - 1);
+            let bucket = &mut self.buckets[c];
+            if below[c] > i || below[c] + bucket.len() <= i1 {
+                self.pivots = None;
+                return None;
+            }
+            bucket.sort_unstable_by_key(|e| e.0);
+            let at = |r: usize| bucket[r.clamp(below[c], below[c] + bucket.len() - 1) - below[c]];
+            out[c] = (from_total_key(at(i).0), from_total_key(at(i1).0));
+            next[c] = (at(i.saturating_sub(self.margin)).1, at(i1 + self.margin).1);
+        }
+        self.pivots = Some(next);
+        Some(out)
+    }
+
+    /// The levels at ranks (i, i + 1) of each centile from a full sort of the column (and the
+    /// pivots for the next time).
+    fn sorted_fully(&mut self) -> [(f64, f64); 3] {
+        let n = self.keys.len();
+        self.full.clear();
+        self.full
+            .extend(self.keys.iter().enumerate().map(|(d, &k)| (k, d as u32)));
+        self.full.sort_unstable_by_key(|e| e.0);
+        if n == 0 {
+            return [(f64::NAN, f64::NAN); 3];
+        }
+        let full = &self.full;
+        let at = |r: usize| full[r.min(n - 1)];
+        let m = self.margin;
+        self.pivots = Some(
+            self.ranks
+                .map(|i| (at(i.saturating_sub(m)).1, at(i + 1 + m).1)),
+        );
+        self.ranks
+            .map(|i| (from_total_key(at(i).0), from_total_key(at(i + 1).0)))
     }
 }
 
@@ -977,40 +1157,22 @@ pub fn decide(
     let dc = DecisionCurves::new(&params, given, s)?;
     // the rate running at `now` under the given regimen (what "continue as given" means)
     let current_mmol_h = running_rate_mmol_per_h(&given.events, now);
-    let mut continue_as_given = dc.score(s, 0.0, 0.0, Some(&dc.cont));
+    let mut continue_as_given = dc.score(s, 0.0, 0.0, true);
     continue_as_given.rate_mmol_per_h = current_mmol_h;
     continue_as_given.rate_g_per_h =
         MgAmount::from_mmol(current_mmol_h).salt_g(Salt::MgSo4Heptahydrate);
     let (recommended, best_without_bolus, feasible) = dc.choose(s, continue_as_given)?;
-    let rr = g_to_mmol(recommended.rate_g_per_h);
-    let rb = g_to_mmol(recommended.bolus_g);
-    let (m, n) = (dc.grid.len(), params.len());
-    let cont_curves: Vec<Vec<f64>> = (0..n)
-        .map(|d| dc.cont_past[d].iter().chain(&dc.cont[d]).copied().collect())
-        .collect();
-    let rec_curves: Vec<Vec<f64>> = (0..n)
-        .map(|d| {
-            dc.cont_past[d]
-                .iter()
-                .copied()
-                .chain((0..m).map(|i| {
-                    if i == 0 {
-                        // at `now` itself the new order has not yet acted
-                        dc.cont[d][0]
-                    } else {
-                        dc.base[d][i] + rr * dc.ur[d][i] + rb * dc.ub[d][i]
-                    }
-                }))
-                .collect()
-        })
-        .collect();
+    let (forecast_continue, forecast_recommended) = dc.bands(
+        g_to_mmol(recommended.rate_g_per_h),
+        g_to_mmol(recommended.bolus_g),
+    );
     Ok(Decision {
         recommended,
         continue_as_given,
         best_without_bolus,
         feasible,
-        forecast_continue: band(&cont_curves, &dc.forecast_times),
-        forecast_recommended: band(&rec_curves, &dc.forecast_times),
+        forecast_continue,
+        forecast_recommended,
     })
 }
 
@@ -1050,21 +1212,22 @@ fn check_decision_settings(post: &Posterior, s: &DecisionSettings) -> Result<(),
 }
 
 /// Per posterior draw, on the decision grid (every 10 min from `now` to `now + horizon`): the
-/// level with the given regimen stopped at `now` (`base`) and continued (`cont`), and the unit
+/// level with the given regimen continued (`cont`) and stopped at `now` (`base`), and the unit
 /// responses to 1 mmol/h from `now` (`ur`) and to a 1-mmol load over 20 min (`ub`); any
-/// candidate's curve is `base + rate·ur + bolus·ub`. `cont_past` is the continued curve every
-/// 10 min before `now`, for the forecast bands.
+/// candidate's curve is `base + rate·ur + bolus·ub`. Before them, the continued curve every 10
+/// min before `now` (`past`), for the forecast bands. Each draw's curves lie together in one
+/// record of `np + 4 m` levels (`past`, `cont`, `base`, `ur`, `ub`), the records one after the
+/// other in draw order, so scoring a draw and building its forecast read one contiguous block.
 struct DecisionCurves {
     grid: Vec<f64>,
     /// index of now + 2 h (time in target counts from there) and of now + 6 h
     i2: usize,
     i6: usize,
     forecast_times: Vec<f64>,
-    base: Vec<Vec<f64>>,
-    cont: Vec<Vec<f64>>,
-    ur: Vec<Vec<f64>>,
-    ub: Vec<Vec<f64>>,
-    cont_past: Vec<Vec<f64>>,
+    /// number of draws, and of forecast times before `now`
+    n: usize,
+    np: usize,
+    records: Vec<f64>,
 }
 
 impl DecisionCurves {
@@ -1107,49 +1270,79 @@ impl DecisionCurves {
             .take_while(|t| *t < now - 1e-9)
             .collect();
         let forecast_times: Vec<f64> = past.iter().chain(&grid).copied().collect();
-        let runs = [
-            (0, &stopped, &grid),
+        // in record order; 0: the draw's own baseline, 1: baseline 0 (unit responses)
+        let runs: [(u8, &Plan, &[f64]); 5] = [
+            (0, &continued, &past),
             (0, &continued, &grid),
+            (0, &stopped, &grid),
             (1, &unit_rate, &grid),
             (1, &unit_bolus, &grid),
-            (0, &continued, &past),
         ];
-        let n = params.len();
-        let mut dc = DecisionCurves {
-            grid: grid.clone(),
+        let parallel = params.len() >= PARALLEL_MIN_DRAWS;
+        let records = per_draw_curves(params, &runs, parallel)?;
+        Ok(DecisionCurves {
             i2,
             i6,
             forecast_times,
-            base: Vec::with_capacity(n),
-            cont: Vec::with_capacity(n),
-            ur: Vec::with_capacity(n),
-            ub: Vec::with_capacity(n),
-            cont_past: Vec::with_capacity(n),
-        };
-        for r in per_draw_curves(params, &runs) {
-            let [g0, g1, g2, g3, h0] = r?;
-            dc.base.push(g0);
-            dc.cont.push(g1);
-            dc.ur.push(g2);
-            dc.ub.push(g3);
-            dc.cont_past.push(h0);
+            n: params.len(),
+            np: past.len(),
+            grid,
+            records,
+        })
+    }
+
+    /// Levels per draw record.
+    fn stride(&self) -> usize {
+        self.np + 4 * self.grid.len()
+    }
+
+    /// Draw `d`'s continued curve at every forecast time (before `now`, then on the grid).
+    #[inline]
+    fn continued_all(&self, d: usize) -> &[f64] {
+        let st = self.stride();
+        &self.records[d * st..][..self.np + self.grid.len()]
+    }
+
+    /// Draw `d`'s curve number `k` on the decision grid (0 continued, 1 stopped, 2 unit rate,
+    /// 3 unit bolus).
+    #[inline]
+    fn on_grid(&self, d: usize, k: usize) -> &[f64] {
+        let (st, m) = (self.stride(), self.grid.len());
+        &self.records[d * st + self.np + k * m..][..m]
+    }
+
+    /// The forecast bands if the order continued as given, and with `rate` mmol/h (after a load
+    /// of `bolus` mmol over 20 min) from `now`. Up to and including `now` the new order has not
+    /// acted, so the two bands share those points (computed once).
+    fn bands(&self, rate: f64, bolus: f64) -> (Vec<BandPoint>, Vec<BandPoint>) {
+        let (np, m) = (self.np, self.grid.len());
+        let mut sorter = BandSorter::new(self.n);
+        let mut at_now = None;
+        let mut cont = Vec::with_capacity(np + m);
+        for (j, &t) in self.forecast_times.iter().enumerate() {
+            cont.push(sorter.point(t, |d| self.continued_all(d)[j]));
+            if j == np {
+                at_now = Some(sorter.clone());
+            }
         }
-        Ok(dc)
+        let mut rec = cont[..(np + 1).min(cont.len())].to_vec();
+        if let Some(mut sorter) = at_now {
+            for (i, &t) in self.grid.iter().enumerate().skip(1) {
+                rec.push(sorter.point(t, |d| {
+                    let (b, u, ub) = (self.on_grid(d, 1), self.on_grid(d, 2), self.on_grid(d, 3));
+                    b[i] + rate * u[i] + bolus * ub[i]
+                }));
+            }
+        }
+        (cont, rec)
     }
 
     /// A candidate (`rate_g` g/h from now, `bolus_g` g over 20 min at now) over the draws: its
-    /// curves are `curves` when given, else built from the unit responses.
-    fn score(
-        &self,
-        s: &DecisionSettings,
-        rate_g: f64,
-        bolus_g: f64,
-        curves: Option<&[Vec<f64>]>,
-    ) -> Candidate {
+    /// curves are the continued ones when `continued`, else built from the unit responses.
+    fn score(&self, s: &DecisionSettings, rate_g: f64, bolus_g: f64, continued: bool) -> Candidate {
         let (lo, hi) = s.target_mmol_l;
         let (m, i2, i6) = (self.grid.len(), self.i2, self.i6);
-        let (base, ur, ub) = (&self.base, &self.ur, &self.ub);
-        let n = base.len();
+        let n = self.n;
         let nd = n as f64;
         let r = g_to_mmol(rate_g);
         let b = g_to_mmol(bolus_g);
@@ -1157,24 +1350,31 @@ impl DecisionCurves {
         let mut ends = Vec::with_capacity(n);
         for d in 0..n {
             let (mut peak, mut inside) = (f64::MIN, 0usize);
-            let (c6, cend) = match curves {
-                Some(cv) => {
-                    let v = &cv[d];
-                    for (i, &c) in v.iter().enumerate() {
-                        peak = peak.max(c);
-                        inside += (i >= i2 && c >= lo && c <= hi) as usize;
+            let (c6, cend) = if continued {
+                let v = self.on_grid(d, 0);
+                // `if c > peak` rather than `f64::max` (which the compiler does not keep in a
+                // register here): the same maximum (NaN skipped either way; only a signed zero
+                // could differ, and the peak is only compared with the toxic threshold)
+                for &c in &v[..i2.min(m)] {
+                    if c > peak {
+                        peak = c;
                     }
-                    (v[i6], v[m - 1])
                 }
-                None => {
-                    let (bd, ud, bb) = (&base[d][..m], &ur[d][..m], &ub[d][..m]);
-                    let (p1, _) = peak_and_inside(&bd[..i2], &ud[..i2], &bb[..i2], r, b, lo, hi);
-                    let (p2, n2) = peak_and_inside(&bd[i2..], &ud[i2..], &bb[i2..], r, b, lo, hi);
-                    peak = peak.max(p1).max(p2);
-                    inside += n2;
-                    let at = |i: usize| bd[i] + r * ud[i] + b * bb[i];
-                    (at(i6), at(m - 1))
+                for &c in &v[i2.min(m)..] {
+                    if c > peak {
+                        peak = c;
+                    }
+                    inside += (c >= lo && c <= hi) as usize;
                 }
+                (v[i6], v[m - 1])
+            } else {
+                let (bd, ud, bb) = (self.on_grid(d, 1), self.on_grid(d, 2), self.on_grid(d, 3));
+                let (p1, _) = peak_and_inside(&bd[..i2], &ud[..i2], &bb[..i2], r, b, lo, hi);
+                let (p2, n2) = peak_and_inside(&bd[i2..], &ud[i2..], &bb[i2..], r, b, lo, hi);
+                peak = peak.max(p1).max(p2);
+                inside += n2;
+                let at = |i: usize| bd[i] + r * ud[i] + b * bb[i];
+                (at(i6), at(m - 1))
             };
             tit += inside as f64 / (m - i2).max(1) as f64;
             p6 += (c6 >= lo && c6 <= hi) as u8 as f64;
@@ -1198,6 +1398,77 @@ impl DecisionCurves {
         }
     }
 
+    /// The candidates `rates_g` (g/h) after a load of `bolus_g` (g over 20 min), scored as
+    /// [`Self::score`] does but without their median end level (NaN here; see
+    /// [`Self::with_p50_end`]). Draw by draw, every rate reads the draw's record while it is in
+    /// the L1 cache (one pass over the records for the block instead of one per rate); each
+    /// candidate's sums still run over the draws in order, so the results are identical.
+    fn score_rates(&self, s: &DecisionSettings, bolus_g: f64, rates_g: &[f64]) -> Vec<Candidate> {
+        let (lo, hi) = s.target_mmol_l;
+        let (m, i2, i6) = (self.grid.len(), self.i2, self.i6);
+        let nd = self.n as f64;
+        let b = g_to_mmol(bolus_g);
+        let rs: Vec<f64> = rates_g.iter().map(|&g| g_to_mmol(g)).collect();
+        // per rate: time in target, P6, Pend, Pbelow, Ptox (sums over the draws)
+        let mut acc = vec![[0.0f64; 5]; rs.len()];
+        for d in 0..self.n {
+            let (bd, ud, bb) = (self.on_grid(d, 1), self.on_grid(d, 2), self.on_grid(d, 3));
+            let tally = |r: f64, a: &mut [f64; 5], peak: f64, n2: usize| {
+                let at = |i: usize| bd[i] + r * ud[i] + b * bb[i];
+                let (c6, cend) = (at(i6), at(m - 1));
+                a[0] += n2 as f64 / (m - i2).max(1) as f64;
+                a[1] += (c6 >= lo && c6 <= hi) as u8 as f64;
+                a[2] += (cend >= lo && cend <= hi) as u8 as f64;
+                a[3] += (cend < lo) as u8 as f64;
+                a[4] += (peak > s.toxic_mmol_l) as u8 as f64;
+            };
+            for (r4, a4) in rs.chunks(4).zip(acc.chunks_mut(4)) {
+                if let Ok(r4) = <&[f64; 4]>::try_from(r4) {
+                    let (pk, ins) = peaks_and_insides(bd, ud, bb, r4, b, lo, hi, i2);
+                    for k in 0..4 {
+                        tally(r4[k], &mut a4[k], pk[k], ins[k]);
+                    }
+                } else {
+                    for (&r, a) in r4.iter().zip(a4.iter_mut()) {
+                        let (pk, ins) = peaks_and_insides(bd, ud, bb, &[r], b, lo, hi, i2);
+                        tally(r, a, pk[0], ins[0]);
+                    }
+                }
+            }
+        }
+        rates_g
+            .iter()
+            .zip(&rs)
+            .zip(&acc)
+            .map(|((&rate_g, &r), a)| Candidate {
+                rate_g_per_h: rate_g,
+                rate_mmol_per_h: r,
+                bolus_g,
+                time_in_target: a[0] / nd,
+                p_in_target_6h: a[1] / nd,
+                p_in_target_end: a[2] / nd,
+                p_below_target_end: a[3] / nd,
+                p_above_toxic: a[4] / nd,
+                p50_end_mmol_l: f64::NAN,
+            })
+            .collect()
+    }
+
+    /// `c` (scored by [`Self::score_rates`]) with its median level at the end of the horizon.
+    fn with_p50_end(&self, mut c: Candidate) -> Candidate {
+        let m = self.grid.len();
+        let (r, b) = (g_to_mmol(c.rate_g_per_h), g_to_mmol(c.bolus_g));
+        let mut ends: Vec<f64> = (0..self.n)
+            .map(|d| {
+                let (bd, ud, bb) = (self.on_grid(d, 1), self.on_grid(d, 2), self.on_grid(d, 3));
+                bd[m - 1] + r * ud[m - 1] + b * bb[m - 1]
+            })
+            .collect();
+        let mid = ends.len() / 2;
+        c.p50_end_mmol_l = *ends.select_nth_unstable_by(mid, f64::total_cmp).1;
+        c
+    }
+
     /// The best candidate without a load and with one (most time in target within the risk
     /// limit; ties to the smaller dose), then the recommendation: a load only when it adds at
     /// least 5 points of time in target. Returns (recommended, best without a load, feasible).
@@ -1212,38 +1483,52 @@ impl DecisionCurves {
         let mut rates = s.rates_g_per_h.clone();
         rates.sort_by(f64::total_cmp);
         for &bg in &s.boluses_g {
-            for &rg in &rates {
-                if !(rg.is_finite() && rg >= 0.0 && bg.is_finite() && bg >= 0.0) {
-                    return Err(invalid(
-                        "candidate dose",
-                        format!("{bg} g + {rg} g/h"),
-                        "non-negative doses",
-                    ));
-                }
-                let c = self.score(s, rg, bg, None);
-                if least_toxic.is_none_or(|l| c.p_above_toxic < l.p_above_toxic) {
-                    least_toxic = Some(c);
-                }
-                if c.p_above_toxic > s.max_p_toxic {
-                    // every level rises with the rate (unit responses are ≥ 0), so a higher rate
-                    // with the same bolus cannot be less toxic: stop this row
-                    break;
-                }
-                let slot = if bg == 0.0 { &mut best_nb } else { &mut best_b };
-                let better = match slot {
-                    None => true,
-                    Some(b) => {
-                        c.time_in_target > b.time_in_target + 0.005
-                            || ((c.time_in_target - b.time_in_target).abs() <= 0.005
-                                && (c.bolus_g, c.rate_g_per_h) < (b.bolus_g, b.rate_g_per_h)
-                                && c.p_above_toxic <= b.p_above_toxic)
-                    }
+            // the rates of a row in blocks of RATE_BLOCK, scored together (a block may score a
+            // few rates past the row's first too toxic one: unused)
+            'row: for block in rates.chunks(RATE_BLOCK) {
+                let valid = |g: f64| g.is_finite() && g >= 0.0;
+                let n_valid = if valid(bg) {
+                    block.iter().position(|&g| !valid(g)).unwrap_or(block.len())
+                } else {
+                    0
                 };
-                if better {
-                    *slot = Some(c);
+                let scored = self.score_rates(s, bg, &block[..n_valid]);
+                for (j, &rg) in block.iter().enumerate() {
+                    if j >= n_valid {
+                        return Err(invalid(
+                            "candidate dose",
+                            format!("{bg} g + {rg} g/h"),
+                            "non-negative doses",
+                        ));
+                    }
+                    let c = scored[j];
+                    if least_toxic.is_none_or(|l| c.p_above_toxic < l.p_above_toxic) {
+                        least_toxic = Some(c);
+                    }
+                    if c.p_above_toxic > s.max_p_toxic {
+                        // every level rises with the rate (unit responses are ≥ 0), so a higher
+                        // rate with the same bolus cannot be less toxic: stop this row
+                        break 'row;
+                    }
+                    let slot = if bg == 0.0 { &mut best_nb } else { &mut best_b };
+                    let better = match slot {
+                        None => true,
+                        Some(b) => {
+                            c.time_in_target > b.time_in_target + 0.005
+                                || ((c.time_in_target - b.time_in_target).abs() <= 0.005
+                                    && (c.bolus_g, c.rate_g_per_h) < (b.bolus_g, b.rate_g_per_h)
+                                    && c.p_above_toxic <= b.p_above_toxic)
+                        }
+                    };
+                    if better {
+                        *slot = Some(c);
+                    }
                 }
             }
         }
+        // the median end level of the candidates that can be reported
+        let [best_nb, best_b, least_toxic] =
+            [best_nb, best_b, least_toxic].map(|c| c.map(|c| self.with_p50_end(c)));
         let feasible = best_nb.is_some() || best_b.is_some();
         let best_without_bolus = best_nb.or(least_toxic).unwrap_or(continue_as_given);
         let recommended = match (best_nb, best_b) {
@@ -1256,76 +1541,113 @@ impl DecisionCurves {
     }
 }
 
-/// Per-draw curves of each run, in draw order (each draw is independent): the fixed-grid batch
-/// path for IV orders, 64 draws per task (levels equal to 1e-13), else the event-driven kernel.
-#[allow(clippy::type_complexity)]
+/// Draws from which the decision curves are computed on the rayon pool; below, on the calling
+/// thread (400 draws take about a millisecond, less than starting the pool's threads costs).
+const PARALLEL_MIN_DRAWS: usize = 4096;
+
+/// Candidate rates scored in one pass over the draws' records (see `DecisionCurves::choose`).
+const RATE_BLOCK: usize = 4;
+
+/// Per-draw curves of each run, as one record per draw (the runs' levels one after the other),
+/// in draw order (each draw is independent, so the levels do not depend on the thread count or
+/// on how the draws are batched): the fixed-grid batch path for IV orders, [`BATCH`] draws per
+/// batch (levels equal to 1e-13), else the event-driven kernel; on the rayon pool when
+/// `parallel`.
 fn per_draw_curves(
     params: &[IndividualParams],
-    runs: &[(u8, &Plan, &Vec<f64>); 5],
-) -> Vec<Result<[Vec<f64>; 5], MgivError>> {
-    type Curves = [Vec<f64>; 5];
+    runs: &[(u8, &Plan, &[f64]); 5],
+    parallel: bool,
+) -> Result<Vec<f64>, MgivError> {
+    let stride: usize = runs.iter().map(|r| r.2.len()).sum::<usize>().max(1);
+    let mut offsets = [0usize; 5];
+    for v in 1..runs.len() {
+        offsets[v] = offsets[v - 1] + runs[v - 1].2.len();
+    }
+    let mut records = vec![0.0; params.len() * stride];
     let fixed: Vec<_> = runs
         .iter()
-        .filter_map(|(k, plan, times)| FixedGrid::new(plan, times).map(|g| (*k, g, times.len())))
+        .zip(offsets)
+        .filter_map(|((k, plan, times), off)| {
+            FixedGrid::new(plan, times).map(|g| (*k, g, times.len(), off))
+        })
         .collect();
     if fixed.len() == runs.len() {
-        // IV orders: the fixed-grid batch path, 64 draws per task (levels equal to 1e-13)
-        params
-            .par_chunks(64)
-            .flat_map_iter(|chunk| {
-                let mut b = Batch::new();
-                let mut bz = Batch::new();
-                let mut err = None;
-                for p in chunk {
-                    match Modes::from_params(p) {
-                        Ok(modes) => {
-                            let mut zero = modes;
-                            zero.baseline_mmol_l = 0.0;
-                            b.push(&modes);
-                            bz.push(&zero);
-                        }
-                        Err(e) => err = Some(e),
-                    }
-                }
-                let mut out: Vec<Result<Curves, MgivError>> = Vec::with_capacity(chunk.len());
-                if let Some(e) = err {
-                    out.push(Err(e));
-                    return out;
-                }
-                let mut curves: Vec<Curves> = vec![Default::default(); chunk.len()];
-                for (v, (kernel, g, nt)) in fixed.iter().enumerate() {
-                    let bt = if *kernel == 0 { &mut b } else { &mut bz };
-                    bt.run(g, f64::INFINITY);
-                    for (s, c) in curves.iter_mut().enumerate() {
-                        c[v] = (0..*nt).map(|k| bt.output(k)[s]).collect();
-                    }
-                }
-                out.extend(curves.into_iter().map(Ok));
-                out
-            })
-            .collect()
-    } else {
-        params
-            .par_iter()
-            .map(|p| {
+        // IV orders: the fixed-grid batch path
+        let fill = |chunk: &[IndividualParams],
+                    recs: &mut [f64],
+                    (b, bz): &mut (Batch, Batch)|
+         -> Result<(), MgivError> {
+            b.clear();
+            bz.clear();
+            for p in chunk {
                 let modes = Modes::from_params(p)?;
                 let mut zero = modes;
                 zero.baseline_mmol_l = 0.0;
-                let mut k = Kernel::new(&modes);
-                let mut kz = Kernel::new(&zero);
-                let mut out: Curves = Default::default();
-                for (v, &(kernel, plan, times)) in out.iter_mut().zip(runs.iter()) {
-                    *v = vec![0.0; times.len()];
-                    if kernel == 0 {
-                        k.run(plan, times, v, None);
-                    } else {
-                        kz.run(plan, times, v, None);
+                b.push(&modes);
+                bz.push(&zero);
+            }
+            for (kernel, g, nt, off) in &fixed {
+                let bt = if *kernel == 0 { &mut *b } else { &mut *bz };
+                bt.run(g, f64::INFINITY);
+                // the batch's outputs are [time][lane]: each record's run written in one go
+                for (s, rec) in recs.chunks_exact_mut(stride).enumerate() {
+                    for (k, r) in rec[*off..off + nt].iter_mut().enumerate() {
+                        *r = bt.out[k * BATCH + s];
                     }
                 }
-                Ok(out)
-            })
-            .collect()
+            }
+            Ok(())
+        };
+        if parallel {
+            // the first error in draw order, whatever the thread count
+            params
+                .par_chunks(BATCH)
+                .zip(records.par_chunks_mut(BATCH * stride))
+                .map_init(
+                    || (Batch::new(), Batch::new()),
+                    |bs, (chunk, recs)| fill(chunk, recs, bs),
+                )
+                .collect::<Vec<_>>()
+                .into_iter()
+                .collect::<Result<(), _>>()?;
+        } else {
+            let mut bs = (Batch::new(), Batch::new());
+            for (chunk, recs) in params.chunks(BATCH).zip(records.chunks_mut(BATCH * stride)) {
+                fill(chunk, recs, &mut bs)?;
+            }
+        }
+    } else {
+        let fill = |p: &IndividualParams, rec: &mut [f64]| -> Result<(), MgivError> {
+            let modes = Modes::from_params(p)?;
+            let mut zero = modes;
+            zero.baseline_mmol_l = 0.0;
+            let mut k = Kernel::new(&modes);
+            let mut kz = Kernel::new(&zero);
+            for (&(kernel, plan, times), off) in runs.iter().zip(offsets) {
+                let out = &mut rec[off..off + times.len()];
+                if kernel == 0 {
+                    k.run(plan, times, out, None);
+                } else {
+                    kz.run(plan, times, out, None);
+                }
+            }
+            Ok(())
+        };
+        if parallel {
+            params
+                .par_iter()
+                .zip(records.par_chunks_mut(stride))
+                .map(|(p, rec)| fill(p, rec))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .collect::<Result<(), _>>()?;
+        } else {
+            for (p, rec) in params.iter().zip(records.chunks_mut(stride)) {
+                fill(p, rec)?;
+            }
+        }
     }
+    Ok(records)
 }
 
 /// Everything `mgiv adjust` reports.
@@ -1729,8 +2051,28 @@ mod tests {
             })
             .collect();
         let times = [0.0, 1.0, 2.0, 3.0, 4.0];
-        for draws in [&draws, &smooth] {
-            let b = band(draws, &times);
+        // repeated draws (as after resampling), ties, and a time at which a block of curves
+        // jumps across the median (the bracket misses: a full sort)
+        let repeated: Vec<Vec<f64>> = (0..400)
+            .map(|i| {
+                let i = i / 3;
+                let (a, b) = ((i as f64 * 0.618).fract(), (i as f64 * 0.37).fract() - 0.5);
+                (0..9)
+                    .map(|j| {
+                        let jump = if j == 5 && i % 7 == 0 { 0.5 } else { 0.0 };
+                        ((a + 0.02 * j as f64 * b) * 1000.0).round() / 1000.0 + jump
+                    })
+                    .collect()
+            })
+            .collect();
+        let times9: Vec<f64> = (0..9).map(|j| j as f64).collect();
+        for (draws, times) in [
+            (&draws, &times[..]),
+            (&smooth, &times[..]),
+            (&repeated, &times9[..]),
+        ] {
+            let b = band(draws, times);
+            assert_eq!(b.len(), times.len());
             for (j, bp) in b.iter().enumerate() {
                 let mut c: Vec<f64> = draws.iter().map(|d| d[j]).collect();
                 c.sort_by(f64::total_cmp);
@@ -1745,6 +2087,24 @@ mod tests {
                 assert_eq!(bp.p95_mmol_l, q(0.95));
             }
         }
+        // both paths are taken: the bracket on smooth curves, a full sort at the jump
+        let mut sorter = BandSorter::new(400);
+        let mut bracketed = vec![];
+        for j in 0..9 {
+            let keys: Vec<i64> = repeated.iter().map(|d| total_key(d[j])).collect();
+            sorter.keys.copy_from_slice(&keys);
+            let got = sorter.bracketed();
+            bracketed.push(got.is_some());
+            if got.is_none() {
+                sorter.sorted_fully();
+            }
+        }
+        // the first time has no pivots; the jump at time 5 leaves its brackets
+        assert!(!bracketed[0] && !bracketed[5], "{bracketed:?}");
+        assert!(
+            bracketed.iter().filter(|b| **b).count() >= 5,
+            "{bracketed:?}"
+        );
         let (x, y, z): (Vec<f64>, Vec<f64>, Vec<f64>) = (0..147)
             .map(|i| {
                 let t = i as f64;
@@ -1761,7 +2121,113 @@ mod tests {
             let w = peak_and_inside_with::<wide::f64x4>(&x, &y, &z, r, bo, 1.0, 2.0);
             assert_eq!(a.0.to_bits(), w.0.to_bits());
             assert_eq!(a.1, w.1);
+            // several rates at once: the same peaks and counts, on either lane kind
+            let rates = [r, r + 0.5, r * 2.0, 0.25];
+            let many = peaks_and_insides(&x, &y, &z, &rates, bo, 0.75, 1.5, 7);
+            let wide4 =
+                peaks_and_insides_with::<wide::f64x4, 4>(&x, &y, &z, &rates, bo, 0.75, 1.5, 7);
+            assert_eq!(many, wide4);
+            for (k, &rk) in rates.iter().enumerate() {
+                let (p1, _) = peak_and_inside(&x[..7], &y[..7], &z[..7], rk, bo, 0.75, 1.5);
+                let (p2, n2) = peak_and_inside(&x[7..], &y[7..], &z[7..], rk, bo, 0.75, 1.5);
+                assert_eq!(many.0[k], p1.max(p2));
+                assert_eq!(many.1[k], n2);
+            }
+            assert!(many.1.iter().any(|&c| c > 0 && c < 140), "{many:?}");
         }
+    }
+
+    #[test]
+    fn decision_curves_do_not_depend_on_threads_or_batching() {
+        let pm = PopModel::new(&mgiv_core::model::builtin_model("du-2019").unwrap()).unwrap();
+        let typical = [4.5, 14.0, 6.0, 20.0];
+        let params: Vec<IndividualParams> = (0..300)
+            .map(|d| {
+                let mut rng = SubjectRng::new(7, d, Stream::Etas);
+                let k = pm.n_eta();
+                let (mut z, mut eta) = (vec![0.0; k], vec![0.0; k]);
+                pm.draw_eta(&mut rng, &mut z, &mut eta);
+                pm.individual(&typical, &eta, 0.8)
+            })
+            .collect();
+        let grid: Vec<f64> = (0..=30).map(|i| 6.0 + i as f64 / 6.0).collect();
+        let past: Vec<f64> = (0..36).map(|i| i as f64 / 6.0).collect();
+        for text in [
+            "4 g over 20 min, then 1 g/h",
+            "4 g IV over 20 min, then 5 g IM every 4 h x 3",
+        ] {
+            let r = Regimen::from_text(text, Some(70.0)).unwrap();
+            let (plan, stopped) = (Plan::new(&r.events), Plan::new(&stop_at(&r.events, 6.0)));
+            let runs: [(u8, &Plan, &[f64]); 5] = [
+                (0, &plan, &past),
+                (0, &plan, &grid),
+                (0, &stopped, &grid),
+                (1, &plan, &grid),
+                (1, &stopped, &grid),
+            ];
+            let serial = per_draw_curves(&params, &runs, false).unwrap();
+            let parallel = per_draw_curves(&params, &runs, true).unwrap();
+            assert_eq!(serial.len(), 300 * (36 + 4 * 31));
+            assert!(serial
+                .iter()
+                .zip(&parallel)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            // one draw alone (a batch of one) gives its record in the batch of 300 bit for bit
+            let alone = per_draw_curves(&params[257..258], &runs, false).unwrap();
+            let st = alone.len();
+            assert!(alone
+                .iter()
+                .zip(&serial[257 * st..258 * st])
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+            // and the levels are those of the event-driven kernel (1e-12)
+            let modes = Modes::from_params(&params[257]).unwrap();
+            let mut out = vec![0.0; grid.len()];
+            Kernel::new(&modes).run(&stopped, &grid, &mut out, None);
+            let rec = &alone[36 + 31..36 + 62];
+            for (a, b) in rec.iter().zip(&out) {
+                assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+            }
+            // levels rise after the dose (not an all-zero record)
+            assert!(rec[0] > 0.8 && serial.iter().all(|v| v.is_finite()));
+        }
+    }
+
+    #[test]
+    fn rates_scored_together_equal_each_scored_alone() {
+        let pm = PopModel::new(&mgiv_core::model::builtin_model("du-2019").unwrap()).unwrap();
+        let given = Regimen::from_text("4 g over 20 min, then 1 g/h", Some(70.0)).unwrap();
+        let levels = [Level::mmol_l(6.0, 1.4), Level::mmol_l(12.0, 1.9)];
+        let prior = BaselinePrior {
+            mean_mmol_l: 0.75,
+            sd_mmol_l: 0.13,
+        };
+        let post = fit_posterior(
+            &pm,
+            [4.5, 14.0, 6.0, 20.0],
+            None,
+            Some(prior),
+            &given.events,
+            &levels,
+            PosteriorSettings::default(),
+        )
+        .unwrap();
+        let mut s = DecisionSettings::new(12.0, (1.8, 3.0));
+        s.toxic_mmol_l = 2.6;
+        let dc = DecisionCurves::new(&post.resample(400), &given, &s).unwrap();
+        let rates = [0.0, 0.5, 1.0, 1.75, 2.5, 4.0];
+        let mut seen_toxic = false;
+        for bolus in [0.0, 2.0, 4.0] {
+            let together = dc.score_rates(&s, bolus, &rates);
+            assert_eq!(together.len(), rates.len());
+            for (c, &r) in together.iter().zip(&rates) {
+                assert!(c.p50_end_mmol_l.is_nan());
+                let alone = dc.score(&s, r, bolus, false);
+                assert_eq!(dc.with_p50_end(*c), alone);
+                seen_toxic |= alone.p_above_toxic > 0.0 && alone.p_above_toxic < 1.0;
+            }
+        }
+        // the scores are not trivial: some candidates are partly too toxic
+        assert!(seen_toxic);
     }
 
     #[test]
