@@ -146,6 +146,27 @@ impl Div<f64> for Dual {
     }
 }
 
+/// mgiv-core's closed-form responses are generic over the scalar: duals give their exact
+/// derivatives with the same code as the f64 solver.
+impl mgiv_core::solver::superposition::Scalar for Dual {
+    #[inline(always)]
+    fn cst(v: f64) -> Self {
+        Dual::cst(v)
+    }
+    #[inline(always)]
+    fn value(self) -> f64 {
+        self.v
+    }
+    #[inline(always)]
+    fn exp(self) -> Self {
+        Dual::exp(self)
+    }
+    #[inline(always)]
+    fn exp_m1(self) -> Self {
+        Dual::exp_m1(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

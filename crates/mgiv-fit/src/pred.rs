@@ -6,6 +6,7 @@
 //! matrix exponential in the tests.
 
 use mgiv_core::regimen::{DoseEvent, Route};
+use mgiv_core::solver::superposition::{self, ModeSet};
 use mgiv_data::Segment;
 
 use crate::dual::Dual;
@@ -23,11 +24,9 @@ pub struct DParams {
     pub f_im: f64,
 }
 
-struct DModes {
-    n: usize,
-    lambda: [Dual; 2],
-    coef: [Dual; 2],
-}
+/// The modes as duals; the responses are mgiv-core's ([`superposition::response`], generic
+/// over the scalar).
+type DModes = ModeSet<Dual>;
 
 fn modes(p: &DParams) -> DModes {
     let k10 = p.cl / p.v1;
@@ -43,75 +42,20 @@ fn modes(p: &DParams) -> DModes {
         let b = (k21 - beta) / (alpha - beta) / p.v1;
         DModes {
             n: 2,
-            lambda: [alpha, beta],
-            coef: [a, b],
+            lambda_h: [alpha, beta],
+            coef_per_l: [a, b],
+            ka_h: p.ka_h,
+            f_im: p.f_im,
         }
     } else {
         DModes {
             n: 1,
-            lambda: [k10, Dual::cst(0.0)],
-            coef: [Dual::cst(1.0) / p.v1, Dual::cst(0.0)],
+            lambda_h: [k10, Dual::cst(0.0)],
+            coef_per_l: [Dual::cst(1.0) / p.v1, Dual::cst(0.0)],
+            ka_h: p.ka_h,
+            f_im: p.f_im,
         }
     }
-}
-
-fn response(m: &DModes, p: &DParams, e: &DoseEvent, t: f64) -> Dual {
-    let mut c = Dual::cst(0.0);
-    match *e {
-        DoseEvent::Bolus {
-            time_h,
-            amount_mmol,
-            route,
-            ..
-        } => {
-            let tau = t - time_h;
-            if tau < 0.0 {
-                return c;
-            }
-            match route {
-                Route::Iv => {
-                    for i in 0..m.n {
-                        c = c + m.coef[i] * (m.lambda[i] * -tau).exp() * amount_mmol;
-                    }
-                }
-                Route::Im => {
-                    let ka = p.ka_h.unwrap_or(f64::NAN);
-                    let dose = amount_mmol * p.f_im;
-                    for i in 0..m.n {
-                        let l = m.lambda[i];
-                        let term = if ((ka - l.v) / ka).abs() < 1e-9 {
-                            Dual::cst(ka * tau * (-ka * tau).exp())
-                        } else {
-                            ((l * -tau).exp() - (-ka * tau).exp()) * ka / (Dual::cst(ka) - l)
-                        };
-                        c = c + m.coef[i] * term * dose;
-                    }
-                }
-            }
-        }
-        DoseEvent::Infusion {
-            start_h,
-            end_h,
-            rate_mmol_per_h,
-            ..
-        } => {
-            let tau = t - start_h;
-            if tau <= 0.0 {
-                return c;
-            }
-            let dur = end_h.map(|e| e - start_h).unwrap_or(f64::INFINITY);
-            for i in 0..m.n {
-                let l = m.lambda[i];
-                let a = m.coef[i] / l * rate_mmol_per_h;
-                if tau <= dur {
-                    c = c - a * (l * -tau).exp_m1();
-                } else {
-                    c = c - a * (l * -dur).exp_m1() * (l * -(tau - dur)).exp();
-                }
-            }
-        }
-    }
-    c
 }
 
 /// Total serum Mg (mmol/L) at each observation of `seg`, as duals; same-time order as in
@@ -125,7 +69,7 @@ pub fn predict_dual(p: &DParams, seg: &Segment, out: &mut Vec<Dual>) {
             if e.start_h() > o.clock_h || o.after_same_time.contains(&i) {
                 continue;
             }
-            c = c + response(&m, p, e, o.clock_h);
+            c = c + superposition::response(&m, e, o.clock_h);
         }
         out.push(c);
     }
