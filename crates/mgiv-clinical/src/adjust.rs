@@ -294,9 +294,8 @@ fn decision_settings(
 ) -> Result<DecisionSettings, SafetyError> {
     let book = rulebook()?;
     let (lo, hi) = (ctx.target.lo_mmol_l, ctx.target.hi_mmol_l);
-    let mut ds = DecisionSettings::new(now, (lo, hi));
+    let mut ds = DecisionSettings::new(now, (lo, hi), ctx.thresholds.toxic_mmol_l);
     ds.horizon_h = req.horizon_h;
-    ds.toxic_mmol_l = ctx.thresholds.toxic_mmol_l;
     ds.max_p_toxic = req.max_p_toxic;
     if ctx.indication.uspi_rate_limit_applies {
         // a bolus over 20 min must stay within the label rate (150 mg/min: at most 3 g)

@@ -65,7 +65,16 @@ fn benches(c: &mut Criterion) {
         mean_mmol_l: 0.75,
         sd_mmol_l: 0.13,
     };
-    let ds = DecisionSettings::new(12.0, (2.0, 3.5));
+    // the pre-eclampsia target and the toxic threshold the clinical layer passes (loss of
+    // reflexes reported, data/ranges/serum-mg.toml)
+    let toxic = mgiv_core::ranges::serum_levels()
+        .unwrap()
+        .thresholds
+        .into_iter()
+        .find(|t| t.id == "dtr-loss-reported")
+        .unwrap()
+        .mmol_l;
+    let ds = DecisionSettings::new(12.0, (2.0, 3.5), toxic);
     c.bench_function(
         "adjust (2 levels, MAP + IS 1000 + up to 68 candidates)",
         |b| {

@@ -915,12 +915,16 @@ pub struct DecisionSettings {
 }
 
 impl DecisionSettings {
-    pub fn new(now_h: f64, target_mmol_l: (f64, f64)) -> Self {
+    /// Settings for a decision at `now_h` toward `target_mmol_l`, with the indication's toxic
+    /// threshold `toxic_mmol_l` (the caller's, from its clinical context: this library holds no
+    /// threshold of its own). The horizon, the toxicity limit and the candidate grid are mgiv's
+    /// defaults (24 h, P ≤ 5 %, 0–4 g/h in 0.25 g/h steps, boluses of 1, 2 or 4 g).
+    pub fn new(now_h: f64, target_mmol_l: (f64, f64), toxic_mmol_l: f64) -> Self {
         DecisionSettings {
             now_h,
             horizon_h: 24.0,
             target_mmol_l,
-            toxic_mmol_l: 3.5,
+            toxic_mmol_l,
             max_p_toxic: 0.05,
             rates_g_per_h: (0..=16).map(|i| i as f64 * 0.25).collect(),
             boluses_g: vec![0.0, 1.0, 2.0, 4.0],
@@ -2211,7 +2215,7 @@ mod tests {
             PosteriorSettings::default(),
         )
         .unwrap();
-        let mut s = DecisionSettings::new(12.0, (1.8, 3.0));
+        let mut s = DecisionSettings::new(12.0, (1.8, 3.0), 3.5);
         s.toxic_mmol_l = 2.6;
         let dc = DecisionCurves::new(&post.resample(400), &given, &s).unwrap();
         let rates = [0.0, 0.5, 1.0, 1.75, 2.5, 4.0];

@@ -299,7 +299,7 @@ fn low_levels_on_zuspan_raise_the_rate_within_the_toxicity_limit() {
     let patient = pe_patient();
     let given = Regimen::from_text("4 g over 20 min, then 1 g/h", patient.weight_kg).unwrap();
     let levels = parse_levels("1.4 mmol/L at 6 h; 1.9 mmol/L at 12 h").unwrap();
-    let ds = DecisionSettings::new(12.0, (2.0, 3.5));
+    let ds = DecisionSettings::new(12.0, (2.0, 3.5), 3.5);
     let a = adjust(
         &model,
         &patient,
@@ -342,7 +342,7 @@ fn high_levels_lower_or_stop_the_infusion() {
     let patient = pe_patient();
     let given = Regimen::from_text("6 g over 20 min, then 2 g/h", patient.weight_kg).unwrap();
     let levels = parse_levels("3.3 mmol/L at 6 h; 3.9 mmol/L at 12 h").unwrap();
-    let ds = DecisionSettings::new(12.0, (2.0, 3.5));
+    let ds = DecisionSettings::new(12.0, (2.0, 3.5), 3.5);
     let a = adjust(
         &model,
         &patient,
@@ -381,7 +381,7 @@ fn measured_baseline_is_fixed() {
         &given,
         &levels,
         prior(),
-        &DecisionSettings::new(6.0, (2.0, 3.5)),
+        &DecisionSettings::new(6.0, (2.0, 3.5), 3.5),
         PosteriorSettings::default(),
     )
     .unwrap();
