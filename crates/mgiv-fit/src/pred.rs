@@ -28,16 +28,23 @@ pub struct DParams {
 /// over the scalar).
 type DModes = ModeSet<Dual>;
 
+/// The micro-constants k12, k21 (1/h) and the eigenvalues α ≥ β of a 2-compartment model with
+/// elimination rate `k10`, as duals; one computation for [`modes`] and [`propagator`].
+fn two_cmt_rates(p: &DParams, k10: Dual) -> (Dual, Dual, Dual, Dual) {
+    let k12 = p.q / p.v1;
+    let k21 = p.q / p.v2;
+    let sum = k10 + k12 + k21;
+    let prod = k10 * k21;
+    let disc = (sum * sum - prod * 4.0).sqrt();
+    let alpha = (sum + disc) * 0.5;
+    let beta = prod / alpha;
+    (k12, k21, alpha, beta)
+}
+
 fn modes(p: &DParams) -> DModes {
     let k10 = p.cl / p.v1;
     if p.two_cmt {
-        let k12 = p.q / p.v1;
-        let k21 = p.q / p.v2;
-        let sum = k10 + k12 + k21;
-        let prod = k10 * k21;
-        let disc = (sum * sum - prod * 4.0).sqrt();
-        let alpha = (sum + disc) * 0.5;
-        let beta = prod / alpha;
+        let (_, k21, alpha, beta) = two_cmt_rates(p, k10);
         let a = (alpha - k21) / (alpha - beta) / p.v1;
         let b = (k21 - beta) / (alpha - beta) / p.v1;
         DModes {
@@ -115,13 +122,7 @@ fn propagator(p: &DParams) -> Propagator {
     let ka = p.ka_h.unwrap_or(f64::NAN);
     if p.two_cmt {
         // the same eigenvalues as `modes`
-        let k12 = p.q / p.v1;
-        let k21 = p.q / p.v2;
-        let sum = k10 + k12 + k21;
-        let prod = k10 * k21;
-        let disc = (sum * sum - prod * 4.0).sqrt();
-        let alpha = (sum + disc) * 0.5;
-        let beta = prod / alpha;
+        let (k12, k21, alpha, beta) = two_cmt_rates(p, k10);
         let d = alpha - beta;
         // P_α = (M + βI)/(β − α), P_β = (M + αI)/(α − β), M = [[−k10−k12, k21], [k12, −k21]]
         let pa = [(alpha - k21) / d, -k21 / d, -k12 / d, (k21 - beta) / d];
