@@ -9,11 +9,11 @@
 //! * `crate_xoshiro_binomial` — the same generators with `rand_distr::Binomial` (the plain
 //!   crate way);
 //!
-//! plus the stimulus normal draw: Box–Muller (`Rng::normal`) against `rand_distr::StandardNormal`
-//! (ziggurat). `cargo bench -p mgiv-neuro --bench rng`.
+//! `cargo bench -p mgiv-neuro --bench rng`. (The stimulus normal draw is `rand_distr`'s
+//! `StandardNormal` since December 2026; the Box–Muller it replaced is no longer benchmarked.)
 use criterion::{criterion_group, criterion_main, Criterion};
 use mgiv_neuro::rng::{bits_to_uniform, xoshiro_step_soa, CountSampler, Rng, StreamKind};
-use rand_distr::{Binomial, Distribution, StandardNormal, StandardUniform};
+use rand_distr::{Binomial, Distribution, StandardUniform};
 use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::hint::black_box;
@@ -86,30 +86,6 @@ fn benches(c: &mut Criterion) {
                 *gi += binom.sample(r) as f64 * W;
             }
             black_box(&g_in);
-        })
-    });
-    g.finish();
-
-    let mut g = c.benchmark_group("rng_normal_1000");
-    let mut own = Rng::stream(1, StreamKind::Stimulus, 0);
-    g.bench_function("own_box_muller", |b| {
-        b.iter(|| {
-            let mut acc = 0.0;
-            for _ in 0..N {
-                acc += own.normal();
-            }
-            black_box(acc)
-        })
-    });
-    let mut r = Xoshiro256PlusPlus::seed_from_u64(1);
-    g.bench_function("crate_ziggurat", |b| {
-        b.iter(|| {
-            let mut acc = 0.0;
-            for _ in 0..N {
-                let z: f64 = StandardNormal.sample(&mut r);
-                acc += z;
-            }
-            black_box(acc)
         })
     });
     g.finish();

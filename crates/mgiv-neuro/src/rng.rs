@@ -6,6 +6,7 @@
 //! ([`xoshiro_step_soa`], the same sequence as the crate's generator, tested): in the network's hot
 //! path that is 1.3× faster than an array of crate generators (`benches/rng.rs`, docs/NEURO.md §5).
 
+use rand_distr::{Distribution, StandardNormal};
 use rand_xoshiro::rand_core::{Rng as RngCore, SeedableRng};
 use rand_xoshiro::{SplitMix64, Xoshiro256PlusPlus};
 
@@ -71,12 +72,13 @@ impl Rng {
         bits_to_uniform(self.next_u64())
     }
 
-    /// Standard normal (Box–Muller, one of the pair).
+    /// Standard normal: `rand_distr`'s `StandardNormal` (the ziggurat mgiv-pop and mgiv-brain
+    /// use). Until December 2026 this was a hand-written Box–Muller; the switch changed the seeded
+    /// stimulus rates and plasticity noise once, together with the Wang network's move to the
+    /// general engine (docs/NEURO.md §6).
     #[inline]
     pub fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.uniform(); // (0, 1]
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        StandardNormal.sample(&mut self.inner)
     }
 
     /// Uniform integer in `0..n` (n > 0), Lemire's multiply-shift (bias < 2^-32 for n < 2^32).
