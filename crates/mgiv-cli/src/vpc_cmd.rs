@@ -68,6 +68,10 @@ pub fn run(a: VpcArgs) -> Result<()> {
         )
     })?;
     let v = pcvpc(&model, &est, &ds, a.replicates, a.bins, a.seed)?;
+    // caveats about what the check covers: printed even with --quiet (and in the JSON)
+    for w in &v.notes {
+        eprintln!("warning: {w}");
+    }
     if let Some(p) = &a.plot {
         let sub = format!(
             "model {} · {} · {} replicates, seed {} · {} of {} percentiles outside their simulated 90 % range",

@@ -105,6 +105,22 @@ fn pop_from_result(m: &EstimationModel, r: &FitResult) -> PopParams {
     }
 }
 
+/// The caveat for a model with between-occasion variability: the sdtab (PRED with κ = 0, IPRED
+/// with the estimated κ; CWRES and NPDE) and the VPC simulate Ω without Ω_IOV, so their
+/// intervals are narrower than the model's. `None` for a model without IOV.
+pub fn iov_not_simulated(m: &EstimationModel) -> Option<String> {
+    if m.iov_params.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = m.iov_params.iter().map(|&i| PARAMS[i]).collect();
+    Some(format!(
+        "between-occasion variability (ω²_IOV on {}) is not simulated: CWRES, NPDE and the VPC use \
+         Ω without Ω_IOV, so their intervals are narrower than the model's (PRED uses κ = 0, \
+         IPRED the estimated κ; docs/PHARMACOMETRICS.md)",
+        names.join(", ")
+    ))
+}
+
 /// The sdtab of a fit (`n_sim` replicates per subject for NPDE).
 pub fn sdtab(
     m: &EstimationModel,

@@ -137,6 +137,10 @@ pub struct Vpc {
     pub bins: Vec<VpcBin>,
     /// observed percentiles outside their simulated 90 % range, of 3 × bins
     pub outside: usize,
+    /// what the check does not cover (e.g. a model's between-occasion variability, which is not
+    /// simulated); empty when it covers the whole model
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 use mgiv_core::numerics::quantile;
@@ -261,5 +265,8 @@ pub fn pcvpc(
         seed,
         bins,
         outside,
+        notes: crate::diagnostics::iov_not_simulated(m)
+            .into_iter()
+            .collect(),
     })
 }

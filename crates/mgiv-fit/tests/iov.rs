@@ -170,3 +170,31 @@ fn iov_input_errors_name_the_field_the_value_and_what_is_allowed() {
     .to_string();
     assert!(e.contains("saem") && e.contains("focei"), "{e}");
 }
+
+/// The sdtab and the VPC do not simulate Ω_IOV: a model with IOV says so (in the VPC's notes),
+/// a model without IOV has no such note.
+#[test]
+fn checks_of_an_iov_model_say_that_iov_is_not_simulated() {
+    let with = EstimationModel::from_toml(&MODEL.replace("@IOV@", IOV)).unwrap();
+    let without = EstimationModel::from_toml(&MODEL.replace("@IOV@", "")).unwrap();
+    let note = mgiv_fit::diagnostics::iov_not_simulated(&with).expect("a note for IOV");
+    assert!(
+        note.contains("cl_l_h") && note.contains("not simulated"),
+        "{note}"
+    );
+    assert!(mgiv_fit::diagnostics::iov_not_simulated(&without).is_none());
+    let ds = dataset(&two_occasions(3));
+    let est = mgiv_fit::vpc::Estimates::initial(&with);
+    let v = mgiv_fit::vpc::pcvpc(&with, &est, &ds, 20, 4, 1).unwrap();
+    assert_eq!(v.notes, vec![note]);
+    let v = mgiv_fit::vpc::pcvpc(
+        &without,
+        &mgiv_fit::vpc::Estimates::initial(&without),
+        &ds,
+        20,
+        4,
+        1,
+    )
+    .unwrap();
+    assert!(v.notes.is_empty());
+}
