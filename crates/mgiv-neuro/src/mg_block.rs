@@ -5,11 +5,11 @@
 //! \[Mg\]o is always an *input* (an argument of every call); no preset bakes a concentration in
 //! (brain.md §1.3 "hard-coded-Mg warning").
 //!
-//! Presets (brain.md §1.1, §1.3, §1.5; brain-2.md §7.1):
-//! * Jahr & Stevens 1990 (default): K0 = 3.57 mM, γ = 0.062 mV⁻¹ (Brian2 `Wang_2002.py`, NEST `iaf_bw_2001`).
-//! * Vargas-Caballero & Robinson 2003: K0 = 2.552 mM, γ = 0.072 mV⁻¹ (BBP `GluSynapse.mod`).
-//! * Evans et al. (striatal GENESIS model): K0 = 18 mM, γ = 0.099 mV⁻¹.
-//! * "GluN2C/2D-like": Jahr–Stevens with K0 × 4 (Qian et al. 2005 "≥ 4-fold weaker"); approximate.
+//! Presets (brain.md §1.1, §1.3, §1.5; brain-2.md §7.1), with their constants and sources in
+//! `data/neuro/mg-block.toml`: Jahr & Stevens 1990 (the default; Brian2 `Wang_2002.py`, NEST
+//! `iaf_bw_2001`), Vargas-Caballero & Robinson 2003 (BBP `GluSynapse.mod`), Evans et al.
+//! (striatal GENESIS model), and "GluN2C/2D-like" (Jahr–Stevens with K0 × 4, after Qian et al.
+//! 2005 "≥ 4-fold weaker"; approximate).
 use crate::error::{check_range, NeuroError, Result};
 use serde::Serialize;
 
@@ -21,11 +21,11 @@ pub const GAS_CONSTANT_J_PER_MOL_K: f64 = 8.314_462_618;
 /// Named parameter sets for the steady-state block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum MgBlockPreset {
-    /// Jahr & Stevens 1990, K0 3.57 mM, γ 0.062 /mV (default everywhere).
+    /// Jahr & Stevens 1990 (default everywhere).
     JahrStevens1990,
-    /// Vargas-Caballero & Robinson 2003, K0 2.552 mM, γ 0.072 /mV.
+    /// Vargas-Caballero & Robinson 2003.
     VargasCaballeroRobinson2003,
-    /// Evans et al. striatal model, K0 18 mM, γ 0.099 /mV.
+    /// Evans et al. striatal model.
     EvansStriatal,
     /// Jahr–Stevens γ with K0 × 4 (GluN2C/2D-like, approximate).
     GluN2CDLike,
@@ -63,6 +63,26 @@ impl MgBlockPreset {
     }
 }
 
+/// The block presets as published (`data/neuro/mg-block.toml`).
+pub const MG_BLOCK_FILE: &str = include_str!("../../../data/neuro/mg-block.toml");
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct PresetConstants {
+    k0_mm: f64,
+    gamma_per_mv: f64,
+    source: String,
+}
+
+/// The preset table, parsed once; the file is part of the build and a test checks that it holds
+/// every preset, so a failure here is a build defect, not bad input.
+fn presets() -> &'static std::collections::BTreeMap<String, PresetConstants> {
+    static P: std::sync::LazyLock<std::collections::BTreeMap<String, PresetConstants>> =
+        std::sync::LazyLock::new(|| {
+            toml::from_str(MG_BLOCK_FILE).expect("data/neuro/mg-block.toml is valid (tested)")
+        });
+    &P
+}
+
 /// Steady-state (instantaneous) Mg²⁺ block of the NMDA receptor.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MgBlock {
@@ -81,29 +101,13 @@ impl Default for MgBlock {
 }
 
 impl MgBlock {
-    /// Parameters of a named preset.
+    /// Parameters of a named preset (`data/neuro/mg-block.toml`).
     pub fn preset(p: MgBlockPreset) -> Self {
-        match p {
-            MgBlockPreset::JahrStevens1990 => MgBlock {
-                k0_mm: 3.57,
-                gamma_per_mv: 0.062,
-                source: "Jahr & Stevens 1990 J Neurosci 10:3178 (constants as in Brian2 Wang_2002.py, NEST iaf_bw_2001; brain.md §1.1, brain-2.md §7.1)",
-            },
-            MgBlockPreset::VargasCaballeroRobinson2003 => MgBlock {
-                k0_mm: 2.552,
-                gamma_per_mv: 0.072,
-                source: "Vargas-Caballero & Robinson 2003 (BBP GluSynapse.mod; brain.md §1.3)",
-            },
-            MgBlockPreset::EvansStriatal => MgBlock {
-                k0_mm: 18.0,
-                gamma_per_mv: 0.099,
-                source: "Evans et al. striatal GENESIS model, fitted by eye to Monyer 1994 (brain.md §1.3)",
-            },
-            MgBlockPreset::GluN2CDLike => MgBlock {
-                k0_mm: 3.57 * 4.0,
-                gamma_per_mv: 0.062,
-                source: "Jahr-Stevens with K0 x4 after Qian et al. 2005 (>= 4-fold weaker block); approximate (brain.md §1.5)",
-            },
+        let c = &presets()[p.name()];
+        MgBlock {
+            k0_mm: c.k0_mm,
+            gamma_per_mv: c.gamma_per_mv,
+            source: c.source.as_str(),
         }
     }
 
@@ -148,6 +152,24 @@ impl MgBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every preset is in the data file, with the published constants (brain.md §1.1, §1.3,
+    /// §1.5) and a source.
+    #[test]
+    fn every_preset_is_in_the_data_file_with_its_published_constants() {
+        let want = [
+            (MgBlockPreset::JahrStevens1990, 3.57, 0.062),
+            (MgBlockPreset::VargasCaballeroRobinson2003, 2.552, 0.072),
+            (MgBlockPreset::EvansStriatal, 18.0, 0.099),
+            (MgBlockPreset::GluN2CDLike, 3.57 * 4.0, 0.062),
+        ];
+        for (p, k0, g) in want {
+            let b = MgBlock::preset(p);
+            assert_eq!((b.k0_mm, b.gamma_per_mv), (k0, g), "{}", p.name());
+            assert!(!b.source.is_empty());
+        }
+        assert_eq!(presets().len(), MgBlockPreset::ALL.len());
+    }
 
     #[test]
     fn woodhull_delta_maps_to_js_gamma() {
