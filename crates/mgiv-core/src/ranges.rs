@@ -24,7 +24,8 @@ struct RenalFile {
     categories: Vec<RenalCategory>,
 }
 
-/// A renal category of the built-in table by id ("severe-impairment").
+/// A renal category of the built-in table by id ("severe-impairment"). The table is parsed once;
+/// only the category asked for is cloned.
 pub fn renal_category(id: &str) -> Result<RenalCategory, MgivError> {
     static FILE: std::sync::OnceLock<Result<RenalFile, MgivError>> = std::sync::OnceLock::new();
     let file = FILE
@@ -34,10 +35,12 @@ pub fn renal_category(id: &str) -> Result<RenalCategory, MgivError> {
                 message: e.to_string(),
             })
         })
-        .clone()?;
+        .as_ref()
+        .map_err(Clone::clone)?;
     file.categories
-        .into_iter()
+        .iter()
         .find(|c| c.id == id)
+        .cloned()
         .ok_or_else(|| MgivError::ModelFile {
             id: "data/ranges/renal.toml".into(),
             message: format!("no renal category '{id}'"),
