@@ -10,5 +10,6 @@ if [ ! -x "$ENV/bin/python" ]; then
 fi
 "$ENV/bin/python" -m pip install --quiet --upgrade pip
 # Brian2 2.9.0 wraps ndarray.ptp at import, which NumPy 2.4 removed (brain.md §8.3).
-"$ENV/bin/python" -m pip install --quiet "brian2==2.9.0" "numpy<2.4" "setuptools"
+# Every package pinned to the versions of the measured runs (pip freeze --all of the bench env).
+"$ENV/bin/python" -m pip install --quiet -r "$ROOT/bench/neuro/requirements-brian2.txt"
 "$ENV/bin/python" -c "import brian2, numpy; print('brian2', brian2.__version__, 'numpy', numpy.__version__)"
