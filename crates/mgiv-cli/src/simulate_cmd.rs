@@ -250,7 +250,7 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
     let patient = ctx.patient.clone();
     let plot_target = (ctx.target.lo_mmol_l, ctx.target.hi_mmol_l);
     let plot_target_why = format!("{}: {}", ctx.indication.id, ctx.target_why);
-    let (model, why) = (ctx.model.clone(), Some(ctx.model_why.clone()));
+    let model = ctx.model_choice();
     let context_notes: Vec<Warning> = ctx
         .alerts
         .iter()
@@ -273,11 +273,11 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
     if let Some(path) = &a.plot {
         crate::plot::check_plot_path(path)?;
     }
-    let mut sim = simulate(&model, why, &patient, &regimen, &times)?;
+    let mut sim = simulate(&model, &patient, &regimen, &times)?;
     if sim.serum_mmol_l.iter().any(|c| !c.is_finite()) {
         bail!(
             "model {} gave a non-finite level for this patient (parameters {:?}): check the model file",
-            model.id,
+            model.spec.id,
             sim.params
         );
     }
@@ -297,13 +297,7 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
         // plot on a fine grid so peaks at the end of short infusions are drawn
         let span = times.last().copied().unwrap_or(24.0).max(0.5);
         let fine = uniform_times(span, (span / 2000.0).min(1.0 / 60.0))?;
-        let fine_sim = simulate(
-            &model,
-            sim.model.chosen_because.clone(),
-            &patient,
-            &regimen,
-            &fine,
-        )?;
+        let fine_sim = simulate(&model, &patient, &regimen, &fine)?;
         crate::plot::serum_plot(
             path,
             &fine_sim,

@@ -77,13 +77,7 @@ fn serum_on_grid(
     let horizon = horizon_h.max(1.0 / 60.0);
     let step = (horizon / 5000.0).max(1.0 / 60.0);
     let grid = uniform_times(horizon, step)?;
-    Ok(simulate(
-        &ctx.model,
-        Some(ctx.model_why.clone()),
-        &ctx.patient,
-        regimen,
-        &grid,
-    )?)
+    Ok(simulate(&ctx.model_choice(), &ctx.patient, regimen, &grid)?)
 }
 
 /// Serum curve (fine grid) and the CSF course for a regimen on the context, from 0 to

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use mgiv_core::model::{builtin_model, default_model_for, ModelSpec, Presence};
 use mgiv_core::patient::{Patient, PatientInput};
+use mgiv_core::simulate::ModelChoice;
 use mgiv_pop::population::{builtin_population, PopulationSpec};
 use mgiv_safety::indication::{find_indication, Indication, Thresholds};
 use mgiv_safety::protocol::{find_protocol, Protocol, Target};
@@ -81,6 +82,11 @@ fn err_field(field: &str, value: &str, allowed: &str) -> SafetyError {
 }
 
 impl ClinicalContext {
+    /// The context's model with why it was chosen, as the simulation takes it.
+    pub fn model_choice(&self) -> ModelChoice {
+        ModelChoice::chosen(self.model.clone(), self.model_why.clone())
+    }
+
     /// Build the context. Errors only for bad input (unknown ids, invalid patient or target).
     pub fn build(input: &ContextInput) -> Result<ClinicalContext, SafetyError> {
         let book = rulebook()?;

@@ -75,7 +75,7 @@ pub fn clinical_plan(
         hours,
         indication: Some(ctx.indication),
         target: Some(ctx.target.clone()),
-        model: Some((ctx.model.clone(), Some(ctx.model_why.clone()))),
+        model: Some(ctx.model_choice()),
     };
     let mut p = plan(&input)?;
     p.alerts.extend(ctx.alerts.iter().cloned());

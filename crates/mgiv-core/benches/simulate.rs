@@ -41,10 +41,11 @@ fn bench(c: &mut Criterion) {
             ))
         })
     });
+    let named = mgiv_core::simulate::ModelChoice::named(model.clone());
     g.bench_function("simulate_api_end_to_end", |b| {
         b.iter(|| {
             black_box(
-                mgiv_core::simulate::simulate(&model, None, &patient, &regimen, black_box(&times))
+                mgiv_core::simulate::simulate(&named, &patient, &regimen, black_box(&times))
                     .unwrap(),
             )
         })

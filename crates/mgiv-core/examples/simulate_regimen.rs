@@ -21,9 +21,9 @@ fn main() -> Result<(), mgiv_core::error::MgivError> {
     // Amounts in regimen text are grams of MgSO4·7H2O unless stated otherwise.
     let regimen = Regimen::from_text("4 g over 20 min, then 1 g/h for 24 h", Some(70.0))?;
     // No model id given: the default for this patient, with the reason.
-    let (model, why) = choose_model(None, &patient)?;
+    let model = choose_model(None, &patient)?;
     let times_h = uniform_times(24.0, 2.0)?;
-    let sim = simulate(&model, why, &patient, &regimen, &times_h)?;
+    let sim = simulate(&model, &patient, &regimen, &times_h)?;
 
     println!("model: {} ({})", sim.model.id, sim.model.citation);
     println!("evidence: {}", sim.model.evidence);

@@ -10,10 +10,11 @@
 //! let patient = PatientInput { weight_kg: Some(70.0), pregnant: true, pre_eclampsia: true, ..Default::default() }
 //!     .validate().unwrap();
 //! let regimen = Regimen::from_text("4 g over 20 min, then 1 g/h for 24 h", patient.weight_kg).unwrap();
-//! let (model, why) = simulate::choose_model(None, &patient).unwrap();
+//! let model = simulate::choose_model(None, &patient).unwrap();
 //! let times = simulate::uniform_times(24.0, 1.0).unwrap();
-//! let sim = simulate::simulate(&model, why, &patient, &regimen, &times).unwrap();
+//! let sim = simulate::simulate(&model, &patient, &regimen, &times).unwrap();
 //! assert_eq!(sim.model.id, "du-2019");
+//! assert!(sim.model.chosen_because.is_some()); // mgiv chose it, and says why
 //! assert!(sim.serum_mmol_l[6] > 1.3 && sim.serum_mmol_l[6] < 2.2);
 //! ```
 

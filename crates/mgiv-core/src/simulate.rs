@@ -129,28 +129,53 @@ pub fn uniform_times(hours: f64, step_h: f64) -> Result<Vec<f64>, MgivError> {
     Ok((0..=n).map(|k| k as f64 * step_h).collect())
 }
 
-/// Pick a model: the named one, else the default for the patient (with the reason).
-pub fn choose_model(
-    id: Option<&str>,
-    patient: &Patient,
-) -> Result<(ModelSpec, Option<String>), MgivError> {
-    match id {
-        Some(id) => Ok((crate::model::builtin_model(id)?, None)),
-        None => {
-            let (id, why) = default_model_for(patient);
-            Ok((crate::model::builtin_model(id)?, Some(why)))
+/// The model a simulation uses and, when mgiv or a clinical context chose it for the user rather
+/// than the user naming it, why: the reason travels with the model into every result
+/// ([`ModelInfo::chosen_because`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelChoice {
+    pub spec: ModelSpec,
+    /// `None` when the user named the model
+    pub chosen_because: Option<String>,
+}
+
+impl ModelChoice {
+    /// A model the user named (by id or file): there is no reason to report.
+    pub fn named(spec: ModelSpec) -> Self {
+        ModelChoice {
+            spec,
+            chosen_because: None,
+        }
+    }
+
+    /// A model chosen for the user, with the reason shown beside its results.
+    pub fn chosen(spec: ModelSpec, because: impl Into<String>) -> Self {
+        ModelChoice {
+            spec,
+            chosen_because: Some(because.into()),
         }
     }
 }
 
-/// Simulate total serum Mg for a patient under a regimen.
+/// Pick a model: the named one, else the default for the patient (with the reason).
+pub fn choose_model(id: Option<&str>, patient: &Patient) -> Result<ModelChoice, MgivError> {
+    match id {
+        Some(id) => Ok(ModelChoice::named(crate::model::builtin_model(id)?)),
+        None => {
+            let (id, why) = default_model_for(patient);
+            Ok(ModelChoice::chosen(crate::model::builtin_model(id)?, why))
+        }
+    }
+}
+
+/// Simulate total serum Mg for a patient under a regimen, with the model in `choice`.
 pub fn simulate(
-    model: &ModelSpec,
-    chosen_because: Option<String>,
+    choice: &ModelChoice,
     patient: &Patient,
     regimen: &Regimen,
     times_h: &[f64],
 ) -> Result<Simulation, MgivError> {
+    let model = &choice.spec;
     solver::check_times(times_h)?;
     if times_h.is_empty() {
         return Err(invalid("output times", "none", "at least one time"));
@@ -225,7 +250,7 @@ pub fn simulate(
             name: model.name.clone(),
             citation: model.citation.clone(),
             evidence: model.evidence.clone(),
-            chosen_because,
+            chosen_because: choice.chosen_because.clone(),
         },
         params: ind.params,
         solver: solver_kind,

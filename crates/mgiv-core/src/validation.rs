@@ -8,7 +8,7 @@ use crate::error::{invalid, MgivError};
 use crate::model::builtin_model;
 use crate::patient::{Creatinine, PatientInput};
 use crate::regimen::Regimen;
-use crate::simulate::{simulate, uniform_times};
+use crate::simulate::{simulate, uniform_times, ModelChoice};
 use crate::solver::ode;
 use crate::units::MgConc;
 
@@ -148,17 +148,17 @@ pub fn run_all() -> Result<Vec<ValidationRow>, MgivError> {
             ..Default::default()
         }
         .validate()?;
-        let model = builtin_model(&c.model)?;
+        let model = ModelChoice::named(builtin_model(&c.model)?);
         let regimen = Regimen::from_text(&c.regimen, c.weight_kg)?;
         for o in &c.observations {
             let predicted = match c.mean_over_h {
                 Some(h) => {
                     let times = uniform_times(h, h / 2000.0)?;
-                    let s = simulate(&model, None, &patient, &regimen, &times)?;
+                    let s = simulate(&model, &patient, &regimen, &times)?;
                     time_average(&times, &s.serum_mmol_l)?
                 }
                 None => {
-                    let s = simulate(&model, None, &patient, &regimen, &[o.time_h])?;
+                    let s = simulate(&model, &patient, &regimen, &[o.time_h])?;
                     s.serum_mmol_l[0]
                 }
             };
@@ -181,7 +181,7 @@ pub fn run_all() -> Result<Vec<ValidationRow>, MgivError> {
             rows.push(r);
         }
         if let Some(u) = &c.urine {
-            rows.push(urine_row(c, u, &model, &patient, &regimen)?);
+            rows.push(urine_row(c, u, &model.spec, &patient, &regimen)?);
         }
     }
     rows.extend(du_table4()?);
@@ -284,7 +284,7 @@ pub fn du_table4() -> Result<Vec<ValidationRow>, MgivError> {
         id: "data/validation/du-2019-table4.toml".into(),
         message: e.to_string(),
     })?;
-    let model = builtin_model(&t.model)?;
+    let model = ModelChoice::named(builtin_model(&t.model)?);
     let times = uniform_times(t.average_over_h, t.average_over_h / 2880.0)?;
     let avg = |w: f64, scr: f64, rate_g_h: f64| -> Result<f64, MgivError> {
         let p = PatientInput {
@@ -302,7 +302,7 @@ pub fn du_table4() -> Result<Vec<ValidationRow>, MgivError> {
             t.load.clone()
         };
         let r = Regimen::from_text(&text, Some(w))?;
-        let s = simulate(&model, None, &p, &r, &times)?;
+        let s = simulate(&model, &p, &r, &times)?;
         time_average(&times, &s.serum_mmol_l)
     };
     let target = avg(

@@ -122,15 +122,7 @@ fn simulate<'py>(
         None => default_report_times(&reg, None).map_err(err)?,
     };
     let sim = py
-        .allow_threads(|| {
-            core_simulate(
-                &ctx.model,
-                Some(ctx.model_why.clone()),
-                &ctx.patient,
-                &reg,
-                &times,
-            )
-        })
+        .allow_threads(|| core_simulate(&ctx.model_choice(), &ctx.patient, &reg, &times))
         .map_err(err)?;
     let meta = json!({
         "regimen": reg.canonical(),

@@ -2,10 +2,9 @@
 
 use serde::Serialize;
 
-use mgiv_core::model::ModelSpec;
 use mgiv_core::patient::{Patient, PatientInput};
 use mgiv_core::regimen::{DoseEvent, PhaseKind, Regimen, RegimenSpec, Route};
-use mgiv_core::simulate::{choose_model, simulate, uniform_times, Simulation};
+use mgiv_core::simulate::{choose_model, simulate, uniform_times, ModelChoice, Simulation};
 use mgiv_core::units::{fmt_num, Bag, MgAmount, MgRate, Salt, SolutionStrength};
 
 use crate::alert::{sort_alerts, Alert, Severity};
@@ -43,7 +42,7 @@ pub struct PlanInput<'a> {
     pub target: Option<Target>,
     /// the model chosen by the clinical context (or a user's model file), with why; overrides
     /// `model_id`
-    pub model: Option<(ModelSpec, Option<String>)>,
+    pub model: Option<ModelChoice>,
 }
 
 /// One phase as the bedside needs it.
@@ -366,8 +365,8 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
         .model_id
         .clone()
         .or_else(|| input.protocol.and_then(|p| p.model.clone()));
-    let (model, why) = match &input.model {
-        Some((m, why)) => (m.clone(), why.clone()),
+    let model = match &input.model {
+        Some(m) => m.clone(),
         None => choose_model(model_id.as_deref(), &patient)?,
     };
     let horizon = input
@@ -375,7 +374,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
         .unwrap_or_else(|| mgiv_core::simulate::default_horizon_h(&regimen));
     let step = if horizon <= 72.0 { 5.0 / 60.0 } else { 0.25 };
     let times = uniform_times(horizon, step)?;
-    let sim = simulate(&model, why, &patient, &regimen, &times)?;
+    let sim = simulate(&model, &patient, &regimen, &times)?;
 
     // dose-error guardrail: only for a written regimen
     let guard = if input.regimen_text.is_some() {
