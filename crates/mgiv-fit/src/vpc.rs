@@ -17,7 +17,9 @@ use mgiv_pop::rng::{Stream, SubjectRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::focei::{prepare, resid_var_at, subject_params, Buffers, FitResult, PopParams};
+use crate::focei::{
+    prepare, resid_var_at, subject_params, Buffers, FitResult, PopParams, SubjectData,
+};
 use crate::spec::{EstimationModel, PARAMS};
 
 /// Population estimates by name (the `theta`, `omega`, `sigma` maps of `mgiv fit --json`).
@@ -145,40 +147,29 @@ pub struct Vpc {
 
 use mgiv_core::numerics::quantile;
 
-pub fn pcvpc(
+/// Per subject: the population prediction (η = 0) and `n_rep` simulated replicates of every
+/// observation (η from Ω, residual error from σ), each subject on its own seeded streams.
+type Replicates = Vec<(Vec<f64>, Vec<Vec<f64>>)>;
+
+fn simulate_replicates(
     m: &EstimationModel,
-    est: &Estimates,
-    ds: &Dataset,
+    p: &PopParams,
+    subjects: &[SubjectData],
     n_rep: usize,
-    n_bins: usize,
     seed: u64,
-) -> Result<Vpc, MgivError> {
-    if n_rep < 20 {
-        return Err(invalid("replicates", n_rep, "20 or more"));
-    }
-    let p = est.params(m)?;
-    let (subjects, _) = prepare(m, ds)?;
-    let n_obs: usize = subjects.iter().map(|s| s.y.len()).sum();
-    if n_bins == 0 || n_bins > n_obs {
-        return Err(invalid(
-            "bins",
-            n_bins,
-            format!("1 to {n_obs} (the number of observations)"),
-        ));
-    }
+) -> Result<Replicates, MgivError> {
     let k = m.n_eta();
     let lo = if k > 0 {
         linalg::cholesky(&p.omega, k).ok_or_else(|| MgivError::Numerical("Ω".into()))?
     } else {
         Vec::new()
     };
-    // per subject: PRED and n_rep replicates
-    let per: Vec<(Vec<f64>, Vec<Vec<f64>>)> = subjects
+    Ok(subjects
         .par_iter()
         .enumerate()
         .map(|(si, s)| {
             let predict = |e: &[f64]| {
-                let sp = subject_params(m, &p, s, e);
+                let sp = subject_params(m, p, s, e);
                 let mut all = Vec::new();
                 let mut bases = Vec::new();
                 let mut buf = Buffers::default();
@@ -203,15 +194,83 @@ pub fn pcvpc(
                     let (f, b) = predict(&e);
                     f.iter()
                         .zip(&b)
-                        .map(|(fi, bi)| fi + resid_var_at(m, &p, *fi, *bi).sqrt() * rr.normal())
+                        .map(|(fi, bi)| fi + resid_var_at(m, p, *fi, *bi).sqrt() * rr.normal())
                         .collect()
                 })
                 .collect();
             (pred, reps)
         })
-        .collect();
-    // flatten: (time, dv, pred, subject, index)
-    let mut obs: Vec<(f64, f64, f64, usize, usize)> = Vec::with_capacity(n_obs);
+        .collect())
+}
+
+/// One observation for binning: (time h, DV, PRED, subject, index within the subject).
+type Obs = (f64, f64, f64, usize, usize);
+
+/// One bin of observations: observed and simulated 5th/50th/95th percentiles after prediction
+/// correction (Bergstrand 2011: y · PRED_bin / PRED), and how many observed percentiles fall
+/// outside their simulated 90 % range.
+fn vpc_bin(chunk: &[Obs], per: &Replicates, n_rep: usize) -> (VpcBin, usize) {
+    let mut preds: Vec<f64> = chunk.iter().map(|o| o.2).collect();
+    let pbin = quantile(&mut preds, 0.5);
+    let pc = |y: f64, pred: f64| y * pbin / pred;
+    let mut o: Vec<f64> = chunk.iter().map(|x| pc(x.1, x.2)).collect();
+    let observed = [
+        quantile(&mut o, 0.05),
+        quantile(&mut o, 0.5),
+        quantile(&mut o, 0.95),
+    ];
+    let mut sims: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    for r in 0..n_rep {
+        let mut v: Vec<f64> = chunk.iter().map(|x| pc(per[x.3].1[r][x.4], x.2)).collect();
+        for (q, s) in [0.05, 0.5, 0.95].iter().zip(sims.iter_mut()) {
+            s.push(quantile(&mut v, *q));
+        }
+    }
+    let mut outside = 0;
+    let mut simulated = [[0.0; 3]; 3];
+    for (q, s) in sims.iter_mut().enumerate() {
+        simulated[q] = [quantile(s, 0.05), quantile(s, 0.5), quantile(s, 0.95)];
+        if observed[q] < simulated[q][0] || observed[q] > simulated[q][2] {
+            outside += 1;
+        }
+    }
+    let mut times: Vec<f64> = chunk.iter().map(|x| x.0).collect();
+    let bin = VpcBin {
+        t_lo_h: chunk[0].0,
+        t_hi_h: chunk[chunk.len() - 1].0,
+        t_mid_h: quantile(&mut times, 0.5),
+        n_obs: chunk.len(),
+        observed,
+        simulated,
+    };
+    (bin, outside)
+}
+
+/// Prediction-corrected VPC of `m` at `est` on the design of `ds`: `n_rep` replicates, `n_bins`
+/// bins of equal observation count, reproducible from `seed` on any number of threads.
+pub fn pcvpc(
+    m: &EstimationModel,
+    est: &Estimates,
+    ds: &Dataset,
+    n_rep: usize,
+    n_bins: usize,
+    seed: u64,
+) -> Result<Vpc, MgivError> {
+    if n_rep < 20 {
+        return Err(invalid("replicates", n_rep, "20 or more"));
+    }
+    let p = est.params(m)?;
+    let (subjects, _) = prepare(m, ds)?;
+    let n_obs: usize = subjects.iter().map(|s| s.y.len()).sum();
+    if n_bins == 0 || n_bins > n_obs {
+        return Err(invalid(
+            "bins",
+            n_bins,
+            format!("1 to {n_obs} (the number of observations)"),
+        ));
+    }
+    let per = simulate_replicates(m, &p, &subjects, n_rep, seed)?;
+    let mut obs: Vec<Obs> = Vec::with_capacity(n_obs);
     for (si, s) in subjects.iter().enumerate() {
         for j in 0..s.y.len() {
             obs.push((s.times_h[j], s.y[j], per[si].0[j], si, j));
@@ -226,38 +285,9 @@ pub fn pcvpc(
         if chunk.is_empty() {
             continue;
         }
-        let mut preds: Vec<f64> = chunk.iter().map(|o| o.2).collect();
-        let pbin = quantile(&mut preds, 0.5);
-        let pc = |y: f64, pred: f64| y * pbin / pred;
-        let mut o: Vec<f64> = chunk.iter().map(|x| pc(x.1, x.2)).collect();
-        let observed = [
-            quantile(&mut o, 0.05),
-            quantile(&mut o, 0.5),
-            quantile(&mut o, 0.95),
-        ];
-        let mut sims: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
-        for r in 0..n_rep {
-            let mut v: Vec<f64> = chunk.iter().map(|x| pc(per[x.3].1[r][x.4], x.2)).collect();
-            for (q, s) in [0.05, 0.5, 0.95].iter().zip(sims.iter_mut()) {
-                s.push(quantile(&mut v, *q));
-            }
-        }
-        let mut simulated = [[0.0; 3]; 3];
-        for (q, s) in sims.iter_mut().enumerate() {
-            simulated[q] = [quantile(s, 0.05), quantile(s, 0.5), quantile(s, 0.95)];
-            if observed[q] < simulated[q][0] || observed[q] > simulated[q][2] {
-                outside += 1;
-            }
-        }
-        let mut times: Vec<f64> = chunk.iter().map(|x| x.0).collect();
-        bins.push(VpcBin {
-            t_lo_h: chunk[0].0,
-            t_hi_h: chunk[chunk.len() - 1].0,
-            t_mid_h: quantile(&mut times, 0.5),
-            n_obs: chunk.len(),
-            observed,
-            simulated,
-        });
+        let (bin, out) = vpc_bin(chunk, &per, n_rep);
+        outside += out;
+        bins.push(bin);
     }
     Ok(Vpc {
         model_id: m.id.clone(),
