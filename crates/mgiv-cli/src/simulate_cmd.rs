@@ -134,10 +134,6 @@ fn run_data(a: &SimulateArgs, data: &std::path::Path) -> Result<()> {
     })?;
     let rows = mgiv_fit::diagnostics::sdtab_at(&model, &p, &ds, a.npde_replicates, a.seed)?;
     let csv = mgiv_fit::diagnostics::sdtab_csv(&rows);
-    // a caveat about what the table means: printed even with --quiet
-    if let Some(w) = mgiv_fit::diagnostics::iov_not_simulated(&model) {
-        eprintln!("warning: {w}");
-    }
     crate::note!(
         "sdtab of model {} ({}) on {}: {} observations",
         model.id,

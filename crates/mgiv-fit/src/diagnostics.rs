@@ -105,20 +105,48 @@ fn pop_from_result(m: &EstimationModel, r: &FitResult) -> PopParams {
     }
 }
 
-/// The caveat for a model with between-occasion variability: the sdtab (PRED with κ = 0, IPRED
-/// with the estimated κ; CWRES and NPDE) and the VPC simulate Ω without Ω_IOV, so their
-/// intervals are narrower than the model's. `None` for a model without IOV.
-pub fn iov_not_simulated(m: &EstimationModel) -> Option<String> {
-    if m.iov_params.is_empty() {
-        return None;
+/// Ω of every random effect of subject `s`, block-diagonal and row-major: Ω for the k η, then
+/// ω²_IOV for each κ of each of the subject's occasions, in the FOCE-I order (η, then occasion by
+/// occasion the IOV parameters); its dimension. Without IOV this is Ω itself.
+pub(crate) fn subject_omega(
+    m: &EstimationModel,
+    p: &PopParams,
+    s: &crate::focei::SubjectData,
+) -> (Vec<f64>, usize) {
+    let k = m.n_eta();
+    let n_iov = m.n_iov();
+    let dim = k + s.occasions.len() * n_iov;
+    let mut om = vec![0.0; dim * dim];
+    for i in 0..k {
+        om[i * dim..i * dim + k].copy_from_slice(&p.omega[i * k..(i + 1) * k]);
     }
-    let names: Vec<&str> = m.iov_params.iter().map(|&i| PARAMS[i]).collect();
-    Some(format!(
-        "between-occasion variability (ω²_IOV on {}) is not simulated: CWRES, NPDE and the VPC use \
-         Ω without Ω_IOV, so their intervals are narrower than the model's (PRED uses κ = 0, \
-         IPRED the estimated κ; docs/PHARMACOMETRICS.md)",
-        names.join(", ")
-    ))
+    for o in 0..s.occasions.len() {
+        for (j, v) in p.omega_iov.iter().enumerate() {
+            let r = k + o * n_iov + j;
+            om[r * dim + r] = *v;
+        }
+    }
+    (om, dim)
+}
+
+/// The Cholesky factor of [`subject_omega`] (empty when the subject has no random effects) and
+/// its dimension: η and κ are drawn as L·z.
+pub(crate) fn subject_omega_factor(
+    m: &EstimationModel,
+    p: &PopParams,
+    s: &crate::focei::SubjectData,
+) -> Result<(Vec<f64>, usize), MgivError> {
+    let (om, dim) = subject_omega(m, p, s);
+    if dim == 0 {
+        return Ok((Vec::new(), 0));
+    }
+    let lo = linalg::cholesky(&om, dim).ok_or_else(|| {
+        MgivError::Numerical(format!(
+            "Ω (with Ω_IOV) of ID {} is not positive definite",
+            s.id
+        ))
+    })?;
+    Ok((lo, dim))
 }
 
 /// The sdtab of a fit (`n_sim` replicates per subject for NPDE).
@@ -129,8 +157,12 @@ pub fn sdtab(
     n_sim: usize,
     seed: u64,
 ) -> Result<Vec<SdtabRow>, MgivError> {
-    let (subjects, _) = prepare(m, ds)?;
     let p = pop_from_result(m, r);
+    if !m.iov_params.is_empty() {
+        // the fit's individuals report η̂ only; the occasions' κ̂ come from the inner step again
+        return sdtab_at(m, &p, ds, n_sim, seed);
+    }
+    let (subjects, _) = prepare(m, ds)?;
     let k = m.n_eta();
     let etas = subjects
         .iter()
@@ -171,24 +203,23 @@ fn table(
     seed: u64,
 ) -> Result<Vec<SdtabRow>, MgivError> {
     let k = m.n_eta();
-    let lo = if k > 0 {
-        linalg::cholesky(&p.omega, k).ok_or_else(|| MgivError::Numerical("Ω".into()))?
-    } else {
-        Vec::new()
-    };
     let rows: Vec<Result<Vec<SdtabRow>, MgivError>> = subjects
         .par_iter()
         .enumerate()
         .map(|(si, s)| {
             let eta = &etas[si];
+            let (om, dim) = subject_omega(m, p, s);
+            let (lo, _) = subject_omega_factor(m, p, s)?;
             let (pred, _) = predict_subject(m, p, s, &vec![0.0; k]);
             let (ipred, base) = predict_subject(m, p, s, eta);
-            let cwres = cwres(m, p, s, &ipred, &base, eta)?;
+            let cwres = cwres(s, &ipred, &base, eta, (&om, dim), |f, b| {
+                resid_var_at(m, p, f, b)
+            })?;
             let npde = npde(
                 m,
                 p,
                 s,
-                &lo,
+                (&lo, dim),
                 SubjectRng::new(seed, si as u64, Stream::Etas),
                 SubjectRng::new(seed, si as u64, Stream::Residual),
                 n_sim,
@@ -240,62 +271,64 @@ fn predict_subject(
 }
 
 /// CWRES: the observations' deviation from the first-order prediction at η̂, decorrelated by
-/// the Cholesky factor of G Ω Gᵀ + R.
+/// the Cholesky factor of G Ω Gᵀ + R (Ω of all the subject's random effects, κ included; `eta`
+/// shorter than Ω's dimension counts the missing effects as 0).
 fn cwres(
-    m: &EstimationModel,
-    p: &PopParams,
     s: &crate::focei::SubjectData,
     ipred: &[Dual],
     base_mmol_l: &[f64],
     eta: &[f64],
+    (omega, dim): (&[f64], usize),
+    resid_var: impl Fn(f64, f64) -> f64,
 ) -> Result<Vec<f64>, MgivError> {
-    let k = m.n_eta();
     let n = s.y.len();
     let mut cov = vec![0.0; n * n];
     for a in 0..n {
         for b in 0..n {
             let mut v = 0.0;
-            for i in 0..k {
-                for j in 0..k {
-                    v += ipred[a].g[i] * p.omega[i * k + j] * ipred[b].g[j];
+            for i in 0..dim {
+                for j in 0..dim {
+                    v += ipred[a].g[i] * omega[i * dim + j] * ipred[b].g[j];
                 }
             }
             cov[a * n + b] = v;
         }
-        cov[a * n + a] += resid_var_at(m, p, ipred[a].v, base_mmol_l[a]);
+        cov[a * n + a] += resid_var(ipred[a].v, base_mmol_l[a]);
     }
     let lc = linalg::cholesky(&cov, n)
         .ok_or_else(|| MgivError::Numerical(format!("CWRES covariance of ID {}", s.id)))?;
     let dev: Vec<f64> = (0..n)
         .map(|a| {
-            let ge: f64 = (0..k).map(|i| ipred[a].g[i] * eta[i]).sum();
+            let ge: f64 = (0..dim)
+                .map(|i| ipred[a].g[i] * eta.get(i).copied().unwrap_or(0.0))
+                .sum();
             s.y[a] - (ipred[a].v - ge)
         })
         .collect();
     Ok(forward_solve(&lc, n, &dev))
 }
 
-/// NPDE from `n_sim` replicates of the subject (η from `re` through the Cholesky factor `lo` of
-/// Ω, residuals from `rr`), decorrelated by the replicates' covariance.
+/// NPDE from `n_sim` replicates of the subject (η and every occasion's κ from `re` through the
+/// Cholesky factor `lo` of the subject's Ω, residuals from `rr`), decorrelated by the
+/// replicates' covariance.
 fn npde(
     m: &EstimationModel,
     p: &PopParams,
     s: &crate::focei::SubjectData,
-    lo: &[f64],
+    (lo, dim): (&[f64], usize),
     mut re: SubjectRng,
     mut rr: SubjectRng,
     n_sim: usize,
 ) -> Result<Vec<f64>, MgivError> {
-    let k = m.n_eta();
     let n = s.y.len();
     let mut sims = Vec::with_capacity(n_sim);
-    let mut z = vec![0.0; k];
-    let mut e = vec![0.0; k];
+    let mut z = vec![0.0; dim];
+    let mut e = vec![0.0; dim];
     for _ in 0..n_sim {
         for zi in z.iter_mut() {
             *zi = re.normal();
         }
-        linalg::lower_mul(lo, k, &z, &mut e);
+        linalg::lower_mul(lo, dim, &z, &mut e);
         let (f, b) = predict_subject(m, p, s, &e);
         let y: Vec<f64> = f
             .iter()

@@ -17,16 +17,21 @@ use mgiv_pop::rng::{Stream, SubjectRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::diagnostics::subject_omega_factor;
 use crate::focei::{
     prepare, resid_var_at, subject_params, Buffers, FitResult, PopParams, SubjectData,
 };
 use crate::spec::{EstimationModel, PARAMS};
 
-/// Population estimates by name (the `theta`, `omega`, `sigma` maps of `mgiv fit --json`).
+/// Population estimates by name (the `theta`, `omega`, `omega_iov`, `sigma` maps of
+/// `mgiv fit --json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Estimates {
     pub theta: BTreeMap<String, f64>,
     pub omega: BTreeMap<String, f64>,
+    /// between-occasion variances by parameter; required for a model with IOV
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub omega_iov: BTreeMap<String, f64>,
     pub sigma: BTreeMap<String, f64>,
 }
 
@@ -35,6 +40,7 @@ impl Estimates {
         Estimates {
             theta: r.theta.clone(),
             omega: r.omega.clone(),
+            omega_iov: r.omega_iov.clone(),
             sigma: r.sigma.clone(),
         }
     }
@@ -57,6 +63,12 @@ impl Estimates {
         Estimates {
             theta: m.thetas.iter().map(|t| (t.name.clone(), t.init)).collect(),
             omega,
+            omega_iov: m
+                .iov_params
+                .iter()
+                .zip(&m.iov_init)
+                .map(|(&i, v)| (PARAMS[i].to_string(), *v))
+                .collect(),
             sigma: m
                 .sigma_names()
                 .iter()
@@ -111,8 +123,11 @@ impl Estimates {
                 .iter()
                 .map(|n| get(&self.sigma, "sigma", n))
                 .collect::<Result<_, _>>()?,
-            // the VPC draws η only (κ = 0): between-occasion variability is not simulated
-            omega_iov: m.iov_init.clone(),
+            omega_iov: m
+                .iov_params
+                .iter()
+                .map(|&i| get(&self.omega_iov, "omega_iov", PARAMS[i]))
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -148,7 +163,8 @@ pub struct Vpc {
 use mgiv_core::numerics::quantile;
 
 /// Per subject: the population prediction (η = 0) and `n_rep` simulated replicates of every
-/// observation (η from Ω, residual error from σ), each subject on its own seeded streams.
+/// observation (η from Ω, each occasion's κ from Ω_IOV, residual error from σ), each subject on
+/// its own seeded streams.
 type Replicates = Vec<(Vec<f64>, Vec<Vec<f64>>)>;
 
 fn simulate_replicates(
@@ -159,15 +175,11 @@ fn simulate_replicates(
     seed: u64,
 ) -> Result<Replicates, MgivError> {
     let k = m.n_eta();
-    let lo = if k > 0 {
-        linalg::cholesky(&p.omega, k).ok_or_else(|| MgivError::Numerical("Ω".into()))?
-    } else {
-        Vec::new()
-    };
-    Ok(subjects
+    subjects
         .par_iter()
         .enumerate()
         .map(|(si, s)| {
+            let (lo, dim) = subject_omega_factor(m, p, s)?;
             let predict = |e: &[f64]| {
                 let sp = subject_params(m, p, s, e);
                 let mut all = Vec::new();
@@ -183,14 +195,14 @@ fn simulate_replicates(
             let (pred, _) = predict(&vec![0.0; k]);
             let mut re = SubjectRng::new(seed, si as u64, Stream::Etas);
             let mut rr = SubjectRng::new(seed, si as u64, Stream::Residual);
-            let mut z = vec![0.0; k];
-            let mut e = vec![0.0; k];
+            let mut z = vec![0.0; dim];
+            let mut e = vec![0.0; dim];
             let reps = (0..n_rep)
                 .map(|_| {
                     for zi in z.iter_mut() {
                         *zi = re.normal();
                     }
-                    linalg::lower_mul(&lo, k, &z, &mut e);
+                    linalg::lower_mul(&lo, dim, &z, &mut e);
                     let (f, b) = predict(&e);
                     f.iter()
                         .zip(&b)
@@ -198,9 +210,9 @@ fn simulate_replicates(
                         .collect()
                 })
                 .collect();
-            (pred, reps)
+            Ok((pred, reps))
         })
-        .collect())
+        .collect()
 }
 
 /// One observation for binning: (time h, DV, PRED, subject, index within the subject).
@@ -295,8 +307,6 @@ pub fn pcvpc(
         seed,
         bins,
         outside,
-        notes: crate::diagnostics::iov_not_simulated(m)
-            .into_iter()
-            .collect(),
+        notes: Vec::new(),
     })
 }

@@ -171,30 +171,88 @@ fn iov_input_errors_name_the_field_the_value_and_what_is_allowed() {
     assert!(e.contains("saem") && e.contains("focei"), "{e}");
 }
 
-/// The sdtab and the VPC do not simulate Ω_IOV: a model with IOV says so (in the VPC's notes),
-/// a model without IOV has no such note.
+/// The sdtab and the VPC simulate Ω_IOV: on data drawn from the model itself (two occasions,
+/// ω²_IOV(CL) 0.04), NPDE and CWRES at the true parameters have variance ≈ 1; simulating Ω
+/// without Ω_IOV (ω²_IOV → 1e-8, what mgiv did before) leaves the occasion-to-occasion spread of
+/// CL unexplained and inflates both.
 #[test]
-fn checks_of_an_iov_model_say_that_iov_is_not_simulated() {
+fn diagnostics_of_an_iov_model_simulate_between_occasion_variability() {
+    let truth = r#"
+[theta]
+cl_l_h = 4.0
+v1_l = 15.0
+baseline_mmol_l = 0.8
+[omega]
+cl_l_h = 0.09
+v1_l = 0.04
+[omega_iov]
+cl_l_h = 0.04
+[sigma]
+proportional = 0.06
+additive_mmol_l = 0.03
+"#;
     let with = EstimationModel::from_toml(&MODEL.replace("@IOV@", IOV)).unwrap();
-    let without = EstimationModel::from_toml(&MODEL.replace("@IOV@", "")).unwrap();
-    let note = mgiv_fit::diagnostics::iov_not_simulated(&with).expect("a note for IOV");
-    assert!(
-        note.contains("cl_l_h") && note.contains("not simulated"),
-        "{note}"
+    let ds = dataset(&two_occasions(11));
+    let est: mgiv_fit::vpc::Estimates = toml::from_str(truth).unwrap();
+    let p = est.params(&with).unwrap();
+    let moments = |rows: &[mgiv_fit::diagnostics::SdtabRow],
+                   f: fn(&mgiv_fit::diagnostics::SdtabRow) -> f64| {
+        let n = rows.len() as f64;
+        let mean = rows.iter().map(f).sum::<f64>() / n;
+        let var = rows.iter().map(|r| (f(r) - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (mean, var)
+    };
+    let rows = mgiv_fit::diagnostics::sdtab_at(&with, &p, &ds, 300, 5).unwrap();
+    assert_eq!(rows.len(), 100 * 13); // a pre-dose sample and 2 × 6
+    let (m_npde, v_npde) = moments(&rows, |r| r.npde);
+    let (m_cw, v_cw) = moments(&rows, |r| r.cwres);
+    eprintln!(
+        "with Ω_IOV: NPDE mean {m_npde:.3} var {v_npde:.3}; CWRES mean {m_cw:.3} var {v_cw:.3}"
     );
-    assert!(mgiv_fit::diagnostics::iov_not_simulated(&without).is_none());
-    let ds = dataset(&two_occasions(3));
-    let est = mgiv_fit::vpc::Estimates::initial(&with);
-    let v = mgiv_fit::vpc::pcvpc(&with, &est, &ds, 20, 4, 1).unwrap();
-    assert_eq!(v.notes, vec![note]);
-    let v = mgiv_fit::vpc::pcvpc(
-        &without,
-        &mgiv_fit::vpc::Estimates::initial(&without),
-        &ds,
-        20,
-        4,
-        1,
-    )
-    .unwrap();
+    // 1300 values, 13 per subject: the variance of a N(0,1) sample is 1 ± ~0.1
+    assert!(
+        (v_npde - 1.0).abs() < 0.15 && m_npde.abs() < 0.15,
+        "{m_npde} {v_npde}"
+    );
+    assert!(
+        (v_cw - 1.0).abs() < 0.15 && m_cw.abs() < 0.15,
+        "{m_cw} {v_cw}"
+    );
+    let mut q = p.clone();
+    q.omega_iov = vec![1e-8];
+    let rows0 = mgiv_fit::diagnostics::sdtab_at(&with, &q, &ds, 300, 5).unwrap();
+    let (_, v_npde0) = moments(&rows0, |r| r.npde);
+    let (_, v_cw0) = moments(&rows0, |r| r.cwres);
+    eprintln!("without: NPDE var {v_npde0:.3}; CWRES var {v_cw0:.3}");
+    assert!(v_npde0 > v_npde + 0.2, "{v_npde0} vs {v_npde}");
+    assert!(v_cw0 > v_cw + 0.2, "{v_cw0} vs {v_cw}");
+    // the VPC: estimates need ω²_IOV for an IOV model, and its simulated 90 % ranges are wider
+    // with it than with ω²_IOV → 0
+    let mut no_iov = est.clone();
+    no_iov.omega_iov.clear();
+    let e = mgiv_fit::vpc::pcvpc(&with, &no_iov, &ds, 20, 4, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("omega_iov") && e.contains("cl_l_h"), "{e}");
+    let width = |v: &mgiv_fit::vpc::Vpc| -> f64 {
+        v.bins
+            .iter()
+            .map(|b| b.simulated[2][1] - b.simulated[0][1])
+            .sum()
+    };
+    let v = mgiv_fit::vpc::pcvpc(&with, &est, &ds, 100, 4, 1).unwrap();
+    no_iov.omega_iov.insert("cl_l_h".into(), 1e-8);
+    let v0 = mgiv_fit::vpc::pcvpc(&with, &no_iov, &ds, 100, 4, 1).unwrap();
+    eprintln!(
+        "VPC 5-95 % spread: with {:.4}, without {:.4}",
+        width(&v),
+        width(&v0)
+    );
+    assert!(
+        width(&v) > 1.05 * width(&v0),
+        "{} vs {}",
+        width(&v),
+        width(&v0)
+    );
     assert!(v.notes.is_empty());
 }
