@@ -510,7 +510,7 @@ pub fn run_decision_with_progress(
     let mut rec = Recorder::new(plan.n_bins);
     let mg_start = cfg.mg.mg_mm_at_h(cfg.t_offset_h);
     let n_steps = plan.n_steps.max(0) as u64;
-    let pieces = n_steps.clamp(1, 100);
+    let pieces = n_steps.clamp(1, 100); // progress granularity (about 1 % per call)
     let mut wall_s = 0.0;
     let mut done = 0u64;
     progress(0.0);
@@ -724,6 +724,7 @@ pub fn decision_sweep(
     observer: &mut dyn SweepObserver,
 ) -> Result<Vec<SweepPoint>> {
     if seeds == 0 || seeds > 1000 {
+        // validation bound (mgiv choice)
         return Err(NeuroError::InvalidParameter {
             field: "seeds",
             value: seeds.to_string(),
