@@ -17,7 +17,7 @@ use mgiv_neuro::plasticity::shouval::{self, ShouvalParams};
 use mgiv_neuro::plasticity::Protocol;
 use mgiv_neuro::wang2002::{
     decision_sweep, run_decision_with_progress, winner_rule, DecisionConfig, DecisionResult,
-    SweepObserver, DECISION_CITATION, MAX_DECISION_SECONDS, MAX_DECISION_THREADS,
+    SweepObserver, WangParams, DECISION_CITATION, MAX_DECISION_SECONDS, MAX_DECISION_THREADS,
 };
 use mgiv_neuro::{MgBlock, MgBlockPreset, MgDrive, MgSpec, SCOPE_NOTE};
 use plotters::coord::Shift;
@@ -920,7 +920,9 @@ fn draw_raster<DB: DrawingBackend>(
         .plot
         .split_vertically((layout.plot.dim_in_pixel().1 as f64 * 0.58) as u32);
     let t_ms = r.seconds * 1000.0;
-    let n_sel = 480.0;
+    // both selective populations, fE·NE neurons each (Wang 2002, data/neuro/wang-2002.toml)
+    let w = WangParams::default();
+    let n_sel = 2.0 * ((w.f_e * w.n_e as f64) as usize) as f64;
     let mut c = ChartBuilder::on(&top)
         .caption(
             "spikes of the two selective populations",

@@ -1,6 +1,6 @@
 //! Prints GB analytic vs simulated readouts and Shouval changes for a few pairings.
 //! `cargo run --release -p mgiv-neuro --example plasticity_check`
-use mgiv_neuro::plasticity::gb::{analytic, simulate, GbMg, GbParams, GB_SETS};
+use mgiv_neuro::plasticity::gb::{analytic, gb_sets, simulate, GbMg, GbParams};
 use mgiv_neuro::plasticity::shouval::{self, ShouvalParams};
 use mgiv_neuro::plasticity::Protocol;
 use mgiv_neuro::MgBlock;
@@ -18,10 +18,10 @@ fn main() {
             a.synaptic_change, a.p_up, a.p_down, s.synaptic_change, s.p_up, s.p_down, t.elapsed().as_secs_f64()
         );
     }
-    for set in GB_SETS {
+    for set in gb_sets() {
         let pr = Protocol::pairing(10.0, 60, 1.0).unwrap();
-        let a = analytic(&set, &pr, &GbMg::new(1.0).unwrap());
-        let s = simulate(&set, &pr, &GbMg::new(1.0).unwrap(), 2000, 2, 0.5).unwrap();
+        let a = analytic(set, &pr, &GbMg::new(1.0).unwrap());
+        let s = simulate(set, &pr, &GbMg::new(1.0).unwrap(), 2000, 2, 0.5).unwrap();
         println!(
             "{:24} dt=+10 analytic {:.4} sim {:.4}",
             set.name, a.synaptic_change, s.synaptic_change

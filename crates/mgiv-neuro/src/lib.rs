@@ -15,8 +15,12 @@
 //! NMDA receptors (more Mg ⇒ more block ⇒ less NMDA current and less NMDA-mediated Ca²⁺). Chronic,
 //! Slutsky-type effects of raised brain Mg (NR2B up-regulation, synapse number) are not modelled.
 //!
+//! Published parameters (Mg-block presets, Wang 2002, AdEx, Graupner–Brunel, Shouval) are read
+//! from cited data files under `data/neuro/` (docs/NEURO.md, "Where the numbers live").
+//!
 //! Reproducibility: every random number comes from a stream keyed by (seed, kind, neuron), so a run
 //! gives bit-identical results for a given seed on any number of threads.
+mod data_file;
 pub mod error;
 pub mod fastmath;
 pub mod mg_block;

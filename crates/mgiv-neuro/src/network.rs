@@ -35,8 +35,10 @@ use crate::error::{check_range, NeuroError, Result};
 use crate::mg_block::MgBlock;
 use crate::mg_drive::MgDrive;
 use crate::rng::{CountSampler, Rng, StreamKind};
+use crate::wang2002::WangParams;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
 use std::time::Instant;
 
 /// Conductance-based leaky integrate-and-fire neuron (units in names; pF·mV/ms = pA).
@@ -67,22 +69,79 @@ pub struct AdExParams {
     pub t_ref_ms: f64,
 }
 
+/// The engine's presets with their sources (`data/neuro/network-presets.toml`): AdEx
+/// Brette–Gerstner 2005 and the sparse benchmark's own choices. The Wang (2002) constants it
+/// shares are in `data/neuro/wang-2002.toml` ([`WangParams`]).
+pub const NETWORK_PRESETS_FILE: &str = include_str!("../../../data/neuro/network-presets.toml");
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct AdExTable {
+    c_m_pf: f64,
+    g_l_ns: f64,
+    e_l_mv: f64,
+    v_t_mv: f64,
+    delta_t_mv: f64,
+    a_ns: f64,
+    b_pa: f64,
+    tau_w_ms: f64,
+    v_reset_mv: f64,
+    v_peak_mv: f64,
+    refractory: RefractoryTable,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct RefractoryTable {
+    t_ref_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct SparseTable {
+    v_init_lo_mv: f64,
+    v_init_hi_mv: f64,
+    dt_ms: f64,
+    #[serde(rename = "linear-nmda")]
+    linear_nmda: LinearNmdaTable,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct LinearNmdaTable {
+    nmda_weight_scale: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct PresetsFile {
+    #[serde(rename = "adex-brette-gerstner-2005")]
+    adex_brette_gerstner_2005: AdExTable,
+    #[serde(rename = "sparse-benchmark")]
+    sparse_benchmark: SparseTable,
+}
+
+/// The presets file, parsed once (a test parses it, so a failure here is a build defect).
+fn presets_file() -> &'static PresetsFile {
+    static F: LazyLock<PresetsFile> = LazyLock::new(|| {
+        crate::data_file::parse("data/neuro/network-presets.toml", NETWORK_PRESETS_FILE)
+    });
+    &F
+}
+
 impl AdExParams {
     /// Brette & Gerstner 2005 regular-spiking parameters (C 281 pF, g_L 30 nS, E_L −70.6 mV,
-    /// V_T −50.4 mV, Δ_T 2 mV, a 4 nS, b 80.5 pA, τ_w 144 ms; reset to E_L, peak 20 mV).
+    /// V_T −50.4 mV, Δ_T 2 mV, a 4 nS, b 80.5 pA, τ_w 144 ms; reset to E_L, peak 20 mV; no
+    /// refractory period), from `data/neuro/network-presets.toml`.
     pub fn brette_gerstner_2005() -> Self {
+        let a = presets_file().adex_brette_gerstner_2005;
         AdExParams {
-            c_m_pf: 281.0,
-            g_l_ns: 30.0,
-            e_l_mv: -70.6,
-            v_t_mv: -50.4,
-            delta_t_mv: 2.0,
-            a_ns: 4.0,
-            b_pa: 80.5,
-            tau_w_ms: 144.0,
-            v_reset_mv: -70.6,
-            v_peak_mv: 20.0,
-            t_ref_ms: 0.0,
+            c_m_pf: a.c_m_pf,
+            g_l_ns: a.g_l_ns,
+            e_l_mv: a.e_l_mv,
+            v_t_mv: a.v_t_mv,
+            delta_t_mv: a.delta_t_mv,
+            a_ns: a.a_ns,
+            b_pa: a.b_pa,
+            tau_w_ms: a.tau_w_ms,
+            v_reset_mv: a.v_reset_mv,
+            v_peak_mv: a.v_peak_mv,
+            t_ref_ms: a.refractory.t_ref_ms,
         }
     }
 }
@@ -138,16 +197,18 @@ pub struct SynapseKinetics {
 }
 
 impl Default for SynapseKinetics {
-    /// Wang (2002) / Brian2 `Wang_2002.py` values.
+    /// Wang (2002) / Brian2 `Wang_2002.py` values (`data/neuro/wang-2002.toml`), saturating
+    /// NMDA, Jahr–Stevens block.
     fn default() -> Self {
+        let w = WangParams::default();
         SynapseKinetics {
-            e_exc_mv: 0.0,
-            e_inh_mv: -70.0,
-            tau_ampa_ms: 2.0,
-            tau_gaba_ms: 5.0,
-            tau_nmda_rise_ms: 2.0,
-            tau_nmda_decay_ms: 100.0,
-            alpha_nmda_per_ms: 0.5,
+            e_exc_mv: w.v_e_mv,
+            e_inh_mv: w.v_i_mv,
+            tau_ampa_ms: w.tau_ampa_ms,
+            tau_gaba_ms: w.tau_gaba_ms,
+            tau_nmda_rise_ms: w.tau_nmda_rise_ms,
+            tau_nmda_decay_ms: w.tau_nmda_decay_ms,
+            alpha_nmda_per_ms: w.alpha_per_ms,
             nmda: NmdaModel::Saturating,
             block: MgBlock::default(),
         }
@@ -469,6 +530,8 @@ fn bad(field: &'static str, value: impl std::fmt::Display, allowed: &'static str
     }
 }
 
+// The bounds in the `validate*` functions and in `Network::run*` are sanity limits on user
+// input (mgiv choices), not model parameters.
 impl NetworkSpec {
     fn validate(&self) -> Result<()> {
         check_range("dt_ms", self.dt_ms, 1e-3, 1.0, "0.001..1 ms")?;
@@ -887,7 +950,7 @@ impl Network {
                 self.forecast(m, &consts);
                 lane = 0;
             }
-            let t_h = t_offset_h + m as f64 * dt / 3.6e6;
+            let t_h = t_offset_h + m as f64 * dt / 3.6e6; // 3.6e6 ms per hour
             let mg_factor = MgBlock::check_mg(mg.mg_mm_at_h(t_h))? * inv_k0;
             ev_ptr = self.deliver_train_events(m, ev_ptr);
             self.aggregate_inputs(m);
@@ -2246,6 +2309,8 @@ fn update_adex(
             ga[l] * (vl - c.e_exc) + gn[l] * block * (vl - c.e_exc) + gg[l] * (vl - c.e_inh);
         let i_exp = p.g_l_ns
             * p.delta_t_mv
+            // exponent capped at 50 (numerical guard against overflow once V runs away towards
+            // the peak, not a model parameter)
             * crate::fastmath::exp(((vl - p.v_t_mv) / p.delta_t_mv).min(50.0));
         let dv = (-p.g_l_ns * (vl - p.e_l_mv) + i_exp - w - i_syn) * inv_c;
         let vn = if nr { vl + c.dt * dv } else { vl };
@@ -2259,7 +2324,9 @@ fn update_adex(
 /// The sparse benchmark network of issue 5: `n_e` E + `n_i` I conductance LIF neurons (Wang 2002
 /// neuron parameters), connection probability `p`, AMPA + NMDA (with Mg block) from E, GABA-A
 /// from I, `n_ext` Poisson inputs per neuron. Weights are Wang's totals divided by the expected
-/// in-degree, so the mean recurrent drive matches the decision network's.
+/// in-degree, so the mean recurrent drive matches the decision network's. Wang's constants come
+/// from `data/neuro/wang-2002.toml` ([`WangParams::default`]), the benchmark's own choices
+/// (initial V, step, linear-NMDA weight scale) from `data/neuro/network-presets.toml`.
 pub fn sparse_benchmark_spec(
     n_e: usize,
     n_i: usize,
@@ -2267,64 +2334,69 @@ pub fn sparse_benchmark_spec(
     n_ext: u64,
     nmda: NmdaModel,
 ) -> NetworkSpec {
+    let w = WangParams::default();
+    let sb = presets_file().sparse_benchmark;
     let k_e = (p * n_e as f64).max(1.0);
     let k_i = (p * n_i as f64).max(1.0);
     let lif_e = LifParams {
-        c_m_pf: 500.0,
-        g_l_ns: 25.0,
-        e_l_mv: -70.0,
-        v_th_mv: -50.0,
-        v_reset_mv: -55.0,
-        t_ref_ms: 2.0,
+        c_m_pf: w.cm_e_pf,
+        g_l_ns: w.g_leak_e_ns,
+        e_l_mv: w.e_l_mv,
+        v_th_mv: w.v_t_mv,
+        v_reset_mv: w.v_r_mv,
+        t_ref_ms: w.ref_e_ms,
     };
     let lif_i = LifParams {
-        c_m_pf: 200.0,
-        g_l_ns: 20.0,
-        e_l_mv: -70.0,
-        v_th_mv: -50.0,
-        v_reset_mv: -55.0,
-        t_ref_ms: 1.0,
+        c_m_pf: w.cm_i_pf,
+        g_l_ns: w.g_leak_i_ns,
+        e_l_mv: w.e_l_mv,
+        v_th_mv: w.v_t_mv,
+        v_reset_mv: w.v_r_mv,
+        t_ref_ms: w.ref_i_ms,
     };
     let random = Connectivity::Random { p, autapses: false };
     // totals of Wang 2002 (1600 E, 400 I): AMPA 0.05/0.04 nS x 1600, NMDA 0.165/0.13 x 1600, GABA 1.3/1.0 x 400
-    let proj = |pre, post, receptor, w: f64| ProjectionSpec {
+    let (ne_ref, ni_ref) = (w.n_e as f64, w.n_i as f64);
+    let proj = |pre, post, receptor, weight_ns: f64| ProjectionSpec {
         pre,
         post,
         receptor,
         connectivity: random,
-        weight_ns: w,
-        delay_ms: (0.5, 0.5),
+        weight_ns,
+        delay_ms: (w.delay_ms, w.delay_ms),
     };
     let nmda_scale = match nmda {
         NmdaModel::Saturating => 1.0,
-        // the linear gate is not capped at 1, so recurrent excitation is stronger; 0.2 x Wang's
-        // weight puts the network in the same low-rate asynchronous regime (E ~6 Hz, I ~16 Hz)
-        NmdaModel::Linear => 0.2,
+        // the linear gate is not capped at 1, so recurrent excitation is stronger; a fraction of
+        // Wang's weight puts the network in the same low-rate asynchronous regime (data file)
+        NmdaModel::Linear => sb.linear_nmda.nmda_weight_scale,
     };
-    let rate_ext_hz = 2400.0 / n_ext as f64;
+    // Wang's total external rate (N_ext x rate_ext = 2400 Hz) shared by `n_ext` sources
+    let rate_ext_hz = w.rate_ext_hz * w.n_ext as f64 / n_ext as f64;
+    let v_init_mv = (sb.v_init_lo_mv, sb.v_init_hi_mv);
     NetworkSpec {
-        dt_ms: 0.1,
+        dt_ms: sb.dt_ms,
         populations: vec![
             PopulationSpec {
                 name: "E".into(),
                 n: n_e,
                 model: NeuronModel::Lif(lif_e),
-                v_init_mv: (-60.0, -50.0),
+                v_init_mv,
             },
             PopulationSpec {
                 name: "I".into(),
                 n: n_i,
                 model: NeuronModel::Lif(lif_i),
-                v_init_mv: (-60.0, -50.0),
+                v_init_mv,
             },
         ],
         projections: vec![
-            proj(0, 0, Receptor::Ampa, 0.05 * 1600.0 / k_e),
-            proj(0, 1, Receptor::Ampa, 0.04 * 1600.0 / k_e),
-            proj(0, 0, Receptor::Nmda, nmda_scale * 0.165 * 1600.0 / k_e),
-            proj(0, 1, Receptor::Nmda, nmda_scale * 0.13 * 1600.0 / k_e),
-            proj(1, 0, Receptor::GabaA, 1.3 * 400.0 / k_i),
-            proj(1, 1, Receptor::GabaA, 1.0 * 400.0 / k_i),
+            proj(0, 0, Receptor::Ampa, w.g_eea_ns * ne_ref / k_e),
+            proj(0, 1, Receptor::Ampa, w.g_eia_ns * ne_ref / k_e),
+            proj(0, 0, Receptor::Nmda, nmda_scale * w.g_een_ns * ne_ref / k_e),
+            proj(0, 1, Receptor::Nmda, nmda_scale * w.g_ein_ns * ne_ref / k_e),
+            proj(1, 0, Receptor::GabaA, w.g_ie_ns * ni_ref / k_i),
+            proj(1, 1, Receptor::GabaA, w.g_ii_ns * ni_ref / k_i),
         ],
         poisson_groups: Vec::new(),
         poisson: vec![
@@ -2333,14 +2405,14 @@ pub fn sparse_benchmark_spec(
                 receptor: Receptor::Ampa,
                 n_sources: n_ext,
                 rate_hz: rate_ext_hz,
-                weight_ns: 2.1,
+                weight_ns: w.g_ext_e_ns,
             },
             PoissonInputSpec {
                 target: 1,
                 receptor: Receptor::Ampa,
                 n_sources: n_ext,
                 rate_hz: rate_ext_hz,
-                weight_ns: 1.62,
+                weight_ns: w.g_ext_i_ns,
             },
         ],
         spike_trains: Vec::new(),
@@ -2348,5 +2420,79 @@ pub fn sparse_benchmark_spec(
             nmda,
             ..SynapseKinetics::default()
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The presets file parses, cites every table and holds Brette & Gerstner's regular-spiking
+    /// parameters and the sparse benchmark's choices (docs/NEURO.md §3, §7).
+    #[test]
+    fn presets_file_holds_the_published_values() {
+        crate::data_file::assert_every_table_cited(
+            "data/neuro/network-presets.toml",
+            NETWORK_PRESETS_FILE,
+        );
+        let a = AdExParams::brette_gerstner_2005();
+        assert_eq!(
+            a,
+            AdExParams {
+                c_m_pf: 281.0,
+                g_l_ns: 30.0,
+                e_l_mv: -70.6,
+                v_t_mv: -50.4,
+                delta_t_mv: 2.0,
+                a_ns: 4.0,
+                b_pa: 80.5,
+                tau_w_ms: 144.0,
+                v_reset_mv: -70.6,
+                v_peak_mv: 20.0,
+                t_ref_ms: 0.0,
+            }
+        );
+        let sb = presets_file().sparse_benchmark;
+        assert_eq!(
+            (sb.v_init_lo_mv, sb.v_init_hi_mv, sb.dt_ms),
+            (-60.0, -50.0, 0.1)
+        );
+        assert_eq!(sb.linear_nmda.nmda_weight_scale, 0.2);
+    }
+
+    /// The engine's synapse defaults are Wang's, and the sparse benchmark's weights are Wang's
+    /// totals over the expected in-degree (docs/NEURO.md §7: AMPA E→E 1.0 nS, NMDA E→I 2.6 nS,
+    /// GABA I→E 26 nS at p = 0.1, 800 E + 200 I; external rate 2400 Hz over the sources).
+    #[test]
+    fn sparse_benchmark_uses_wangs_constants() {
+        let k = SynapseKinetics::default();
+        assert_eq!(
+            (k.e_exc_mv, k.e_inh_mv, k.tau_ampa_ms, k.tau_gaba_ms),
+            (0.0, -70.0, 2.0, 5.0)
+        );
+        assert_eq!(
+            (k.tau_nmda_rise_ms, k.tau_nmda_decay_ms, k.alpha_nmda_per_ms),
+            (2.0, 100.0, 0.5)
+        );
+        let s = sparse_benchmark_spec(800, 200, 0.1, 200, NmdaModel::Saturating);
+        let w: Vec<f64> = s.projections.iter().map(|p| p.weight_ns).collect();
+        let want = [1.0, 0.8, 3.3, 2.6, 26.0, 20.0];
+        for (got, want) in w.iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        }
+        assert!(s.projections.iter().all(|p| p.delay_ms == (0.5, 0.5)));
+        assert_eq!(s.poisson[0].rate_hz, 12.0);
+        assert_eq!(
+            (s.poisson[0].weight_ns, s.poisson[1].weight_ns),
+            (2.1, 1.62)
+        );
+        assert_eq!(s.dt_ms, 0.1);
+        assert_eq!(s.populations[0].v_init_mv, (-60.0, -50.0));
+        let NeuronModel::Lif(e) = s.populations[0].model else {
+            panic!("E is LIF")
+        };
+        assert_eq!((e.c_m_pf, e.g_l_ns, e.t_ref_ms), (500.0, 25.0, 2.0));
+        let lin = sparse_benchmark_spec(800, 200, 0.1, 200, NmdaModel::Linear);
+        assert!((lin.projections[2].weight_ns - 0.2 * 3.3).abs() < 1e-12);
     }
 }

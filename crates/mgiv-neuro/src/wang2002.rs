@@ -21,6 +21,9 @@
 //! the gates after step m − 1; Brian2's two summed stages (`NMDA_set_total_*` runs before
 //! `NMDA_sum` in the `groups` slot) use those after step m − 2 (0.1 ms more lag on a 100 ms
 //! decay; statistics unchanged, docs/NEURO.md §6).
+//!
+//! The example's parameters, with their sources, are in `data/neuro/wang-2002.toml`
+//! ([`WangParams::default`]).
 use crate::error::{check_range, NeuroError, Result};
 use crate::mg_block::MgBlock;
 use crate::mg_drive::MgDrive;
@@ -28,7 +31,8 @@ use crate::network::{
     Connectivity, LifParams, Network, NetworkSpec, NeuronModel, NmdaModel, PoissonGroupSpec,
     PoissonInputSpec, PopulationSpec, ProjectionSpec, RateSchedule, Receptor, SynapseKinetics,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
 
 /// Parameters of the Brian2 example (names as in `Wang_2002.py`; units in the names).
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +44,8 @@ pub struct WangParams {
     pub e_l_mv: f64,
     pub v_t_mv: f64,
     pub v_r_mv: f64,
+    /// initial V = V_t − this (mV)
+    pub v_init_below_vt_mv: f64,
     pub cm_e_pf: f64,
     pub cm_i_pf: f64,
     pub g_leak_e_ns: f64,
@@ -76,50 +82,151 @@ pub struct WangParams {
     pub stim_off_ms: f64,
 }
 
+/// The example's parameters with their sources (`data/neuro/wang-2002.toml`).
+pub const WANG_FILE: &str = include_str!("../../../data/neuro/wang-2002.toml");
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct NetworkTable {
+    n_e: usize,
+    n_i: usize,
+    f_e: f64,
+    jp: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct NeuronTable {
+    e_l_mv: f64,
+    v_t_mv: f64,
+    v_r_mv: f64,
+    cm_e_pf: f64,
+    cm_i_pf: f64,
+    g_leak_e_ns: f64,
+    g_leak_i_ns: f64,
+    ref_e_ms: f64,
+    ref_i_ms: f64,
+    v_init_below_vt_mv: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct SynapseTable {
+    v_e_mv: f64,
+    v_i_mv: f64,
+    tau_ampa_ms: f64,
+    tau_nmda_rise_ms: f64,
+    tau_nmda_decay_ms: f64,
+    tau_gaba_ms: f64,
+    alpha_per_ms: f64,
+    delay_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct ConductanceTable {
+    g_ext_e_ns: f64,
+    g_ext_i_ns: f64,
+    g_eea_ns: f64,
+    g_eia_ns: f64,
+    g_een_ns: f64,
+    g_ein_ns: f64,
+    g_ie_ns: f64,
+    g_ii_ns: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct BackgroundTable {
+    n_ext: u64,
+    total_rate_hz: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct StimulusTable {
+    coherence_pct: f64,
+    mu0_hz: f64,
+    mu1_hz: f64,
+    sigma_hz: f64,
+    interval_ms: f64,
+    on_ms: f64,
+    off_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct SimulationTable {
+    dt_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct WangFile {
+    network: NetworkTable,
+    neuron: NeuronTable,
+    synapse: SynapseTable,
+    conductance: ConductanceTable,
+    background: BackgroundTable,
+    stimulus: StimulusTable,
+    simulation: SimulationTable,
+}
+
+/// The data file, parsed once (a test parses it, so a failure here is a build defect).
+fn wang_file() -> &'static WangFile {
+    static F: LazyLock<WangFile> =
+        LazyLock::new(|| crate::data_file::parse("data/neuro/wang-2002.toml", WANG_FILE));
+    &F
+}
+
 impl Default for WangParams {
+    /// The Brian2 example's values (`data/neuro/wang-2002.toml`). The recurrent conductances
+    /// are the file's values for NE = 1600, NI = 400, as Brian2's `g / NE * 1600` at the
+    /// default sizes.
     fn default() -> Self {
-        let ne = 1600.0;
-        let ni = 400.0;
+        let f = wang_file();
+        let (net, neu, syn, g) = (f.network, f.neuron, f.synapse, f.conductance);
+        let (bg, st) = (f.background, f.stimulus);
         WangParams {
-            n_e: 1600,
-            n_i: 400,
-            f_e: 0.15,
-            e_l_mv: -70.0,
-            v_t_mv: -50.0,
-            v_r_mv: -55.0,
-            cm_e_pf: 500.0,
-            cm_i_pf: 200.0,
-            g_leak_e_ns: 25.0,
-            g_leak_i_ns: 20.0,
-            ref_e_ms: 2.0,
-            ref_i_ms: 1.0,
-            v_e_mv: 0.0,
-            v_i_mv: -70.0,
-            tau_ampa_ms: 2.0,
-            tau_nmda_rise_ms: 2.0,
-            tau_nmda_decay_ms: 100.0,
-            tau_gaba_ms: 5.0,
-            alpha_per_ms: 0.5,
-            g_ext_e_ns: 2.1,
-            g_ext_i_ns: 1.62,
-            g_eea_ns: 0.05 / ne * 1600.0,
-            g_eia_ns: 0.04 / ne * 1600.0,
-            g_een_ns: 0.165 / ne * 1600.0,
-            g_ein_ns: 0.13 / ne * 1600.0,
-            g_ie_ns: 1.3 / ni * 400.0,
-            g_ii_ns: 1.0 / ni * 400.0,
-            jp: 1.7,
-            n_ext: 1000,
-            rate_ext_hz: 2400.0 / 1000.0,
-            delay_ms: 0.5,
-            coherence_pct: 12.8,
-            mu0_hz: 40.0,
-            mu1_hz: 40.0,
-            sigma_hz: 4.0,
-            stim_interval_ms: 50.0,
-            stim_on_ms: 1000.0,
-            stim_off_ms: 3000.0,
+            n_e: net.n_e,
+            n_i: net.n_i,
+            f_e: net.f_e,
+            e_l_mv: neu.e_l_mv,
+            v_t_mv: neu.v_t_mv,
+            v_r_mv: neu.v_r_mv,
+            v_init_below_vt_mv: neu.v_init_below_vt_mv,
+            cm_e_pf: neu.cm_e_pf,
+            cm_i_pf: neu.cm_i_pf,
+            g_leak_e_ns: neu.g_leak_e_ns,
+            g_leak_i_ns: neu.g_leak_i_ns,
+            ref_e_ms: neu.ref_e_ms,
+            ref_i_ms: neu.ref_i_ms,
+            v_e_mv: syn.v_e_mv,
+            v_i_mv: syn.v_i_mv,
+            tau_ampa_ms: syn.tau_ampa_ms,
+            tau_nmda_rise_ms: syn.tau_nmda_rise_ms,
+            tau_nmda_decay_ms: syn.tau_nmda_decay_ms,
+            tau_gaba_ms: syn.tau_gaba_ms,
+            alpha_per_ms: syn.alpha_per_ms,
+            g_ext_e_ns: g.g_ext_e_ns,
+            g_ext_i_ns: g.g_ext_i_ns,
+            g_eea_ns: g.g_eea_ns,
+            g_eia_ns: g.g_eia_ns,
+            g_een_ns: g.g_een_ns,
+            g_ein_ns: g.g_ein_ns,
+            g_ie_ns: g.g_ie_ns,
+            g_ii_ns: g.g_ii_ns,
+            jp: net.jp,
+            n_ext: bg.n_ext,
+            rate_ext_hz: bg.total_rate_hz / bg.n_ext as f64,
+            delay_ms: syn.delay_ms,
+            coherence_pct: st.coherence_pct,
+            mu0_hz: st.mu0_hz,
+            mu1_hz: st.mu1_hz,
+            sigma_hz: st.sigma_hz,
+            stim_interval_ms: st.interval_ms,
+            stim_on_ms: st.on_ms,
+            stim_off_ms: st.off_ms,
         }
+    }
+}
+
+impl WangParams {
+    /// Integration step of the Brian2 example (ms; its default clock).
+    pub fn reference_dt_ms() -> f64 {
+        wang_file().simulation.dt_ms
     }
 }
 
@@ -158,16 +265,18 @@ impl DecisionConfig {
             mg: MgDrive::Fixed(mg_mm),
             t_offset_h: 0.0,
             seconds,
-            dt_ms: 0.1,
+            dt_ms: WangParams::reference_dt_ms(),
             seed,
             threads: 1,
             record_selective_spikes: false,
+            // readout choice (mgiv): rate traces in 50-ms bins
             rate_bin_ms: 50.0,
             per_synapse: false,
         }
     }
 
     fn validate(&self) -> Result<()> {
+        // validation bounds below are mgiv choices, not model parameters
         check_range("seconds", self.seconds, 1e-3, 3600.0, "0.001..3600 s")?;
         check_range("dt_ms", self.dt_ms, 1e-3, 1.0, "0.001..1 ms")?;
         check_range("rate_bin_ms", self.rate_bin_ms, self.dt_ms, 1e6, ">= dt_ms")?;
@@ -284,7 +393,10 @@ pub fn decision_spec(cfg: &DecisionConfig) -> Result<NetworkSpec> {
             t_ref_ms,
         })
     };
-    let v0 = (p.v_t_mv - 2.0, p.v_t_mv - 2.0);
+    let v0 = (
+        p.v_t_mv - p.v_init_below_vt_mv,
+        p.v_t_mv - p.v_init_below_vt_mv,
+    );
     let pop = |name: &str, n, model| PopulationSpec {
         name: name.into(),
         n,
@@ -398,7 +510,7 @@ pub fn run_decision_with_progress(
     let mut rec = Recorder::new(plan.n_bins);
     let mg_start = cfg.mg.mg_mm_at_h(cfg.t_offset_h);
     let n_steps = plan.n_steps.max(0) as u64;
-    let pieces = n_steps.clamp(1, 100);
+    let pieces = n_steps.clamp(1, 100); // progress granularity (about 1 % per call)
     let mut wall_s = 0.0;
     let mut done = 0u64;
     progress(0.0);
@@ -500,6 +612,8 @@ impl Plan {
         let (dt, bin_steps) = (self.dt, self.bin_steps);
         let sizes = self.group_sizes();
         let win_end = self.stim_off_steps.min(self.n_steps);
+        // readout choice (mgiv, `winner_rule`): the last 500 ms of the stimulus, a winner at
+        // >= 10 Hz and >= 2x the other population's rate
         let win_start = (self.stim_off_steps - (500.0 / dt).round() as i64).max(0);
         let mut late = [0.0; 2];
         let mut winner = None;
@@ -610,6 +724,7 @@ pub fn decision_sweep(
     observer: &mut dyn SweepObserver,
 ) -> Result<Vec<SweepPoint>> {
     if seeds == 0 || seeds > 1000 {
+        // validation bound (mgiv choice)
         return Err(NeuroError::InvalidParameter {
             field: "seeds",
             value: seeds.to_string(),
@@ -639,4 +754,62 @@ pub fn decision_sweep(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The data file parses, cites every table and holds the values of Brian2's `Wang_2002.py`.
+    #[test]
+    fn data_file_holds_the_brian2_example_values() {
+        crate::data_file::assert_every_table_cited("data/neuro/wang-2002.toml", WANG_FILE);
+        let p = WangParams::default();
+        assert_eq!((p.n_e, p.n_i, p.f_e, p.jp), (1600, 400, 0.15, 1.7));
+        assert_eq!(
+            (p.e_l_mv, p.v_t_mv, p.v_r_mv, p.v_init_below_vt_mv),
+            (-70.0, -50.0, -55.0, 2.0)
+        );
+        assert_eq!(
+            (p.cm_e_pf, p.cm_i_pf, p.g_leak_e_ns, p.g_leak_i_ns),
+            (500.0, 200.0, 25.0, 20.0)
+        );
+        assert_eq!((p.ref_e_ms, p.ref_i_ms), (2.0, 1.0));
+        assert_eq!(
+            (p.v_e_mv, p.v_i_mv, p.tau_ampa_ms, p.tau_gaba_ms),
+            (0.0, -70.0, 2.0, 5.0)
+        );
+        assert_eq!(
+            (
+                p.tau_nmda_rise_ms,
+                p.tau_nmda_decay_ms,
+                p.alpha_per_ms,
+                p.delay_ms
+            ),
+            (2.0, 100.0, 0.5, 0.5)
+        );
+        assert_eq!((p.g_ext_e_ns, p.g_ext_i_ns), (2.1, 1.62));
+        // Brian2: g / NE * 1600 (g / NI * 400) at NE = 1600, NI = 400
+        assert_eq!(
+            (p.g_eea_ns, p.g_eia_ns, p.g_een_ns, p.g_ein_ns),
+            (
+                0.05 / 1600.0 * 1600.0,
+                0.04 / 1600.0 * 1600.0,
+                0.165 / 1600.0 * 1600.0,
+                0.13 / 1600.0 * 1600.0
+            )
+        );
+        assert_eq!((p.g_ie_ns, p.g_ii_ns), (1.3 / 400.0 * 400.0, 1.0));
+        assert_eq!((p.n_ext, p.rate_ext_hz), (1000, 2400.0 / 1000.0));
+        assert_eq!(
+            (p.coherence_pct, p.mu0_hz, p.mu1_hz, p.sigma_hz),
+            (12.8, 40.0, 40.0, 4.0)
+        );
+        assert_eq!(
+            (p.stim_interval_ms, p.stim_on_ms, p.stim_off_ms),
+            (50.0, 1000.0, 3000.0)
+        );
+        assert_eq!(WangParams::reference_dt_ms(), 0.1);
+        assert_eq!(DecisionConfig::reference(1.0, 1.0, 1).dt_ms, 0.1);
+    }
 }

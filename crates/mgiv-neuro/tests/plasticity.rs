@@ -1,6 +1,6 @@
 //! Plasticity rules: brain.md §10 cases 7–9, exact calcium, GB analytic readout vs simulation,
 //! Mg dependence, bad input.
-use mgiv_neuro::plasticity::gb::{self, GbMg, GbParams, GB_SETS};
+use mgiv_neuro::plasticity::gb::{self, gb_sets, GbMg, GbParams};
 use mgiv_neuro::plasticity::shouval::{self, ShouvalParams};
 use mgiv_neuro::plasticity::Protocol;
 use mgiv_neuro::MgBlock;
@@ -82,10 +82,10 @@ fn gb_analytic_readout_matches_stochastic_simulation() {
 
 #[test]
 fn all_nine_sets_give_finite_readouts() {
-    assert_eq!(GB_SETS.len(), 9);
-    for p in GB_SETS {
+    assert_eq!(gb_sets().len(), 9);
+    for p in gb_sets() {
         let r = gb::analytic(
-            &p,
+            p,
             &Protocol::pairing(10.0, 60, 1.0).unwrap(),
             &GbMg::new(1.0).unwrap(),
         );

@@ -19,7 +19,8 @@ use super::protocol::Protocol;
 use crate::error::{check_range, NeuroError, Result};
 use crate::mg_block::MgBlock;
 use crate::rng::{Rng, StreamKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
 
 /// One GB parameter set (names as in the paper; times in seconds as in the authors' code).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -43,158 +44,82 @@ pub struct GbParams {
     pub b: f64,
 }
 
-/// The nine published sets: (CLI name, parameters).
-pub const GB_SETS: [GbParams; 9] = [
-    GbParams {
-        name: "gb-dp",
-        tau_ca_s: 0.02,
-        c_pre: 1.0,
-        c_post: 2.0,
-        theta_d: 1.0,
-        theta_p: 1.3,
-        gamma_d: 200.0,
-        gamma_p: 321.808,
-        sigma: 2.8284,
-        tau_s: 150.0,
-        rho_star: 0.5,
-        d_s: 0.0137,
-        beta: 0.5,
-        b: 5.0,
-    },
-    GbParams {
-        name: "gb-dpd",
-        tau_ca_s: 0.02,
-        c_pre: 0.9,
-        c_post: 0.9,
-        theta_d: 1.0,
-        theta_p: 1.3,
-        gamma_d: 250.0,
-        gamma_p: 550.0,
-        sigma: 2.8284,
-        tau_s: 150.0,
-        rho_star: 0.5,
-        d_s: 0.0046,
-        beta: 0.5,
-        b: 5.0,
-    },
-    GbParams {
-        name: "gb-dpd-prime",
-        tau_ca_s: 0.02,
-        c_pre: 1.0,
-        c_post: 2.0,
-        theta_d: 1.0,
-        theta_p: 2.5,
-        gamma_d: 50.0,
-        gamma_p: 600.0,
-        sigma: 2.8284,
-        tau_s: 150.0,
-        rho_star: 0.5,
-        d_s: 0.0022,
-        beta: 0.5,
-        b: 5.0,
-    },
-    GbParams {
-        name: "gb-p",
-        tau_ca_s: 0.02,
-        c_pre: 2.0,
-        c_post: 2.0,
-        theta_d: 1.0,
-        theta_p: 1.3,
-        gamma_d: 160.0,
-        gamma_p: 257.447,
-        sigma: 2.8284,
-        tau_s: 150.0,
-        rho_star: 0.5,
-        d_s: 0.0,
-        beta: 0.5,
-        b: 5.0,
-    },
-    GbParams {
-        name: "gb-d",
-        tau_ca_s: 0.02,
-        c_pre: 0.6,
-        c_post: 0.6,
-        theta_d: 1.0,
-        theta_p: 1.3,
-        gamma_d: 500.0,
-        gamma_p: 550.0,
-        sigma: 5.6568,
-        tau_s: 150.0,
-        rho_star: 0.5,
-        d_s: 0.0,
-        beta: 0.5,
-        b: 5.0,
-    },
-    GbParams {
-        name: "gb-d-prime",
-        tau_ca_s: 0.02,
-        c_pre: 1.0,
-        c_post: 2.0,
-        theta_d: 1.0,
-        theta_p: 3.5,
-        gamma_d: 60.0,
-        gamma_p: 600.0,
-        sigma: 2.8284,
-        tau_s: 150.0,
-        rho_star: 0.5,
-        d_s: 0.0,
-        beta: 0.5,
-        b: 5.0,
-    },
-    GbParams {
-        name: "gb-hippocampal-slices",
-        tau_ca_s: 0.048_837_3,
-        c_pre: 1.0,
-        c_post: 0.275_865,
-        theta_d: 1.0,
-        theta_p: 1.3,
-        gamma_d: 313.0965,
-        gamma_p: 1645.59,
-        sigma: 9.1844,
-        tau_s: 688.355,
-        rho_star: 0.5,
-        d_s: 0.018_800_8,
-        beta: 0.7,
-        b: 5.28145,
-    },
-    GbParams {
-        name: "gb-hippocampal-cultures",
-        tau_ca_s: 0.011_953_6,
-        c_pre: 0.58156,
-        c_post: 1.76444,
-        theta_d: 1.0,
-        theta_p: 1.3,
-        gamma_d: 61.141,
-        gamma_p: 113.6545,
-        sigma: 2.5654,
-        tau_s: 33.7596,
-        rho_star: 0.5,
-        d_s: 0.01,
-        beta: 0.5,
-        b: 36.0263,
-    },
-    GbParams {
-        name: "gb-cortical-slices",
-        tau_ca_s: 0.022_693_6,
-        c_pre: 0.561_753_9,
-        c_post: 1.23964,
-        theta_d: 1.0,
-        theta_p: 1.3,
-        gamma_d: 331.909,
-        gamma_p: 725.085,
-        sigma: 3.3501,
-        tau_s: 346.3615,
-        rho_star: 0.5,
-        d_s: 0.004_609_8,
-        beta: 0.5,
-        b: 5.40988,
-    },
-];
+/// The nine published sets and the Mg coupling, with their sources
+/// (`data/neuro/graupner-brunel-2012.toml`).
+pub const GB_FILE: &str = include_str!("../../../../data/neuro/graupner-brunel-2012.toml");
+
+/// One `[[set]]` of the data file (the fields of [`GbParams`], the name owned).
+#[derive(Debug, Clone, Deserialize)]
+struct GbSetRow {
+    name: String,
+    tau_ca_s: f64,
+    c_pre: f64,
+    c_post: f64,
+    theta_d: f64,
+    theta_p: f64,
+    gamma_d: f64,
+    gamma_p: f64,
+    sigma: f64,
+    tau_s: f64,
+    rho_star: f64,
+    d_s: f64,
+    beta: f64,
+    b: f64,
+}
+
+/// The `[mg_coupling]` table: reference concentration and potential of the C_pre scaling.
+#[derive(Debug, Clone, Copy, Deserialize)]
+struct MgCoupling {
+    mg_ref_mm: f64,
+    v_ref_mv: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct GbFile {
+    set: Vec<GbSetRow>,
+    mg_coupling: MgCoupling,
+}
+
+/// The data file, parsed once (a test parses it, so a failure here is a build defect).
+fn gb_file() -> &'static GbFile {
+    static F: LazyLock<GbFile> =
+        LazyLock::new(|| crate::data_file::parse("data/neuro/graupner-brunel-2012.toml", GB_FILE));
+    &F
+}
+
+/// The nine published sets, in the order of the data file (`gb-dp`, `gb-dpd`, `gb-dpd-prime`,
+/// `gb-p`, `gb-d`, `gb-d-prime`, `gb-hippocampal-slices`, `gb-hippocampal-cultures`,
+/// `gb-cortical-slices`).
+pub fn gb_sets() -> &'static [GbParams] {
+    static S: LazyLock<Vec<GbParams>> = LazyLock::new(|| {
+        gb_file()
+            .set
+            .iter()
+            .map(|r| GbParams {
+                name: r.name.as_str(),
+                tau_ca_s: r.tau_ca_s,
+                c_pre: r.c_pre,
+                c_post: r.c_post,
+                theta_d: r.theta_d,
+                theta_p: r.theta_p,
+                gamma_d: r.gamma_d,
+                gamma_p: r.gamma_p,
+                sigma: r.sigma,
+                tau_s: r.tau_s,
+                rho_star: r.rho_star,
+                d_s: r.d_s,
+                beta: r.beta,
+                b: r.b,
+            })
+            .collect()
+    });
+    &S
+}
 
 impl GbParams {
     /// Look a set up by CLI name (`gb-dp`, `gb-cortical-slices`, ...).
     pub fn by_name(name: &str) -> Result<GbParams> {
-        GB_SETS
+        gb_sets()
             .iter()
             .find(|p| p.name.eq_ignore_ascii_case(name.trim()))
             .copied()
@@ -216,13 +141,14 @@ pub struct GbMg {
 }
 
 impl GbMg {
-    /// Jahr–Stevens block, reference 1.0 mM at −65 mV.
+    /// Jahr–Stevens block, reference 1.0 mM at −65 mV (`[mg_coupling]` of the data file).
     pub fn new(mg_mm: f64) -> Result<Self> {
+        let c = gb_file().mg_coupling;
         Ok(GbMg {
             block: MgBlock::default(),
             mg_mm: MgBlock::check_mg(mg_mm)?,
-            mg_ref_mm: 1.0,
-            v_ref_mv: -65.0,
+            mg_ref_mm: c.mg_ref_mm,
+            v_ref_mv: c.v_ref_mv,
         })
     }
 
@@ -450,6 +376,7 @@ pub fn simulate(
     seed: u64,
     max_step_ms: f64,
 ) -> Result<GbSimulation> {
+    // validation bounds (mgiv choice, not model parameters)
     check_range("max_step_ms", max_step_ms, 1e-4, 100.0, "0.0001..100 ms")?;
     if n_per_state == 0 || n_per_state > 10_000_000 {
         return Err(NeuroError::InvalidParameter {
@@ -470,7 +397,9 @@ pub fn simulate(
             above_p: false,
         });
     }
-    let h_max = max_step_ms * 1e-3;
+    let h_max = max_step_ms * 1e-3; // ms -> s
+                                    // numerical method, not a model parameter: with no drive (calcium below both thresholds)
+                                    // only the cubic drift acts, so sub-steps may be 10x longer, and at least 10 ms
     let quiet_h = (10.0 * h_max).max(0.01);
     let mut rng = Rng::stream(seed, StreamKind::Plasticity, 0);
     let mut rho: Vec<f64> = (0..2 * n_per_state)
@@ -524,6 +453,7 @@ pub fn simulate(
 /// error function's continued-fraction-free Chebyshev fit of Numerical Recipes `erfcc`,
 /// fractional error < 1.2e-7).
 pub fn erf(x: f64) -> f64 {
+    // Numerical Recipes `erfcc` Chebyshev coefficients: numerical method, not a model parameter.
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
     let ans = t
@@ -557,12 +487,84 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_found() {
-        for s in GB_SETS {
-            assert_eq!(GbParams::by_name(s.name).unwrap(), s);
+        let sets = gb_sets();
+        for (i, s) in sets.iter().enumerate() {
+            assert_eq!(GbParams::by_name(s.name).unwrap(), *s);
+            assert!(sets[..i].iter().all(|t| t.name != s.name), "{}", s.name);
         }
         assert!(GbParams::by_name("gb-x")
             .unwrap_err()
             .to_string()
             .contains("rule"));
+    }
+
+    /// The data file parses, cites every table, and holds the nine published sets in order with
+    /// the authors' digits (brain.md §4.2; spot checks of every set, all of DP and of the
+    /// cortical-slice fit) and the Mg coupling of the module docs.
+    #[test]
+    fn data_file_holds_the_published_sets() {
+        crate::data_file::assert_every_table_cited("data/neuro/graupner-brunel-2012.toml", GB_FILE);
+        let names: Vec<&str> = gb_sets().iter().map(|p| p.name).collect();
+        assert_eq!(
+            names,
+            [
+                "gb-dp",
+                "gb-dpd",
+                "gb-dpd-prime",
+                "gb-p",
+                "gb-d",
+                "gb-d-prime",
+                "gb-hippocampal-slices",
+                "gb-hippocampal-cultures",
+                "gb-cortical-slices"
+            ]
+        );
+        let dp = GbParams::by_name("gb-dp").unwrap();
+        assert_eq!(
+            dp,
+            GbParams {
+                name: "gb-dp",
+                tau_ca_s: 0.02,
+                c_pre: 1.0,
+                c_post: 2.0,
+                theta_d: 1.0,
+                theta_p: 1.3,
+                gamma_d: 200.0,
+                gamma_p: 321.808,
+                sigma: 2.8284,
+                tau_s: 150.0,
+                rho_star: 0.5,
+                d_s: 0.0137,
+                beta: 0.5,
+                b: 5.0,
+            }
+        );
+        let cs = GbParams::by_name("gb-cortical-slices").unwrap();
+        assert_eq!(
+            (cs.tau_ca_s, cs.c_pre, cs.c_post, cs.gamma_d, cs.gamma_p),
+            (0.0226936, 0.5617539, 1.23964, 331.909, 725.085)
+        );
+        assert_eq!(
+            (cs.sigma, cs.tau_s, cs.d_s, cs.b),
+            (3.3501, 346.3615, 0.0046098, 5.40988)
+        );
+        // one distinguishing value per remaining set (γ_p, or γ_d where γ_p repeats)
+        let want = [
+            ("gb-dpd", 550.0, 250.0),
+            ("gb-dpd-prime", 600.0, 50.0),
+            ("gb-p", 257.447, 160.0),
+            ("gb-d", 550.0, 500.0),
+            ("gb-d-prime", 600.0, 60.0),
+            ("gb-hippocampal-slices", 1645.59, 313.0965),
+            ("gb-hippocampal-cultures", 113.6545, 61.141),
+        ];
+        for (name, gamma_p, gamma_d) in want {
+            let p = GbParams::by_name(name).unwrap();
+            assert_eq!((p.gamma_p, p.gamma_d), (gamma_p, gamma_d), "{name}");
+        }
+        let hs = GbParams::by_name("gb-hippocampal-slices").unwrap();
+        assert_eq!((hs.beta, hs.b, hs.tau_s), (0.7, 5.28145, 688.355));
+        let mg = GbMg::new(1.2).unwrap();
+        assert_eq!((mg.mg_ref_mm, mg.v_ref_mv), (1.0, -65.0));
     }
 }
