@@ -196,8 +196,8 @@ pub fn run(args: NeuroArgs) -> Result<()> {
 }
 
 /// What one seed's rates mean beside the Brian2 band (docs/NEURO.md §6: 10 seeds).
-pub const SEED_SPREAD_NOTE: &str = "One seed is one sample: at 1.0 mM single seeds give E 3.99-5.41 Hz and I 10.24-11.40 Hz \
-(mgiv seeds 1-10, 4 s; seed 1: E 5.05 Hz), a spread that covers the Brian2 band; the 10-seed mean (E 4.85, I 10.95 Hz) lies \
+pub const SEED_SPREAD_NOTE: &str = "One seed is one sample: at 1.0 mM single seeds give E 4.27-5.41 Hz and I 10.50-11.38 Hz \
+(mgiv seeds 1-10, 4 s; seed 1: E 5.00 Hz), a spread that covers the Brian2 band; the 10-seed mean (E 4.89, I 10.99 Hz) lies \
 inside it. Compare means over seeds (--seeds N), not one run (docs/NEURO.md).";
 
 // ---------------------------------------------------------------------------------------------

@@ -325,8 +325,8 @@ fn one_seed_of_the_decision_network_is_put_beside_its_spread() {
     assert_eq!(code, 0);
     assert!(stdout.ends_with(
         "Brian2 reference at 1.0 mM, 4 s: E 4.64-4.92 Hz, I 10.69-11.07 Hz, population 1 wins (brain.md §8.2).\n\
-One seed is one sample: at 1.0 mM single seeds give E 3.99-5.41 Hz and I 10.24-11.40 Hz (mgiv seeds 1-10, 4 s; seed 1: E 5.05 Hz), \
-a spread that covers the Brian2 band; the 10-seed mean (E 4.85, I 10.95 Hz) lies inside it. Compare means over seeds (--seeds N), \
+One seed is one sample: at 1.0 mM single seeds give E 4.27-5.41 Hz and I 10.50-11.38 Hz (mgiv seeds 1-10, 4 s; seed 1: E 5.00 Hz), \
+a spread that covers the Brian2 band; the 10-seed mean (E 4.89, I 10.99 Hz) lies inside it. Compare means over seeds (--seeds N), \
 not one run (docs/NEURO.md).\n"
     ), "{stdout}");
 }
