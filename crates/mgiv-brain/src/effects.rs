@@ -128,6 +128,11 @@ pub fn constants() -> Result<EffectConstants, MgivError> {
     })
 }
 
+/// The membrane potential reported when none is asked for (mV, near rest; data/brain/effects.toml).
+pub fn default_voltage_mv() -> Result<f64, MgivError> {
+    Ok(constants()?.conditions.default_voltage_mv)
+}
+
 pub(crate) fn from_neuro(e: NeuroError) -> MgivError {
     match e {
         NeuroError::InvalidParameter {

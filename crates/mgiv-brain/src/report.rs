@@ -6,9 +6,7 @@ use serde::Serialize;
 use mgiv_core::error::{invalid, MgivError};
 use mgiv_core::Warning;
 
-use crate::csf::{
-    csf_from_serum, quantile_pair, CsfCourse, CsfOptions, CsfVariant, INTERVAL_MEANING,
-};
+use crate::csf::{csf_from_serum, quantile_pair, CsfCourse, CsfOptions, CsfVariant};
 use crate::effects::{
     self, blood_pressure_course, check_voltage, constants, crp_assessment, excitability_shift_mv,
     plasticity_at, release_relative, standard_protocol, status_band, BlockSpec, BpCourse,
@@ -40,7 +38,9 @@ impl Default for BrainOptions {
         BrainOptions {
             csf: CsfOptions::default(),
             block: BlockSpec::default(),
-            voltages_mv: vec![-65.0],
+            // data/brain/effects.toml (none if the built-in file were unreadable: the report
+            // then fails on the same file)
+            voltages_mv: crate::effects::default_voltage_mv().into_iter().collect(),
             vascular: None,
             crp_mg_l: None,
             baseline_measured: false,
@@ -239,7 +239,7 @@ pub fn brain_report(
             interval_coverage: opts.csf.coverage,
             n_samples: opts.csf.n_samples,
             seed: opts.csf.seed,
-            interval_meaning: INTERVAL_MEANING.into(),
+            interval_meaning: file.interval_meaning.clone(),
             source: format!("{} ({})", file.description, file.data_file),
         },
         block: format!("{} — {}", opts.block.name(), chain.block.source),

@@ -130,6 +130,7 @@ pub struct BrainRunArgs {
     #[arg(long = "csf-model", value_name = "NAME", default_value = "saturable")]
     pub csf_model: String,
     /// Parameter draws for the intervals (0 = none)
+    // interval sampling defaults (as CsfOptions::default): numerical settings and a fixed seed
     #[arg(long, value_name = "N", default_value_t = 400)]
     pub samples: usize,
     /// Random seed for the parameter draws (same seed, same numbers)
@@ -331,7 +332,7 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         block: law.spec()?,
         voltages_mv: match &a.voltage {
             Some(v) => parse_voltages(v)?,
-            None => vec![-65.0],
+            None => vec![mgiv_brain::effects::default_voltage_mv()?],
         },
         vascular,
         crp_mg_l: a.crp,
@@ -430,6 +431,7 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         );
         crate::plot_to_file!(
             path,
+            // image size (pixels): plot layout
             (1400, 1000),
             draw_brain,
             &prep,

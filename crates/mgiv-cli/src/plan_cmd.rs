@@ -222,6 +222,7 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
     let target_why = format!("{}: {}", ctx.indication.id, ctx.target_why);
     crate::plot::serum_plot_sized(
         &tmp,
+        // image size (pixels): plot layout
         (1100, 520),
         &p.simulation,
         &p.regimen,
@@ -423,6 +424,7 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
 
 /// Screen and print styles of the patient report: one A4 page when printed (the clinical context,
 /// the full text and the wording of INFO alerts are screen-only; their titles and sources print).
+// report styling (CSS pixels and colours): layout, not science
 const REPORT_CSS: &str = "body{font-family:'DejaVu Sans',sans-serif;max-width:1150px;margin:auto;color:#111;font-size:14px}\
 h1{font-size:1.45em;margin:.3em 0}h2{font-size:1.1em;margin:.8em 0 .3em;border-bottom:2px solid #0072b2}\
 .meta{margin:.2em 0;color:#333}.order{font-size:1.15em;font-weight:bold;margin:.2em 0}.small{font-size:.85em;color:#333}\
