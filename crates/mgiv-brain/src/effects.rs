@@ -22,6 +22,8 @@ pub struct EffectConstants {
     pub plasticity: PlasticityConsts,
     pub inflammation: InflammationConsts,
     pub status_bands: Vec<StatusBand>,
+    /// what mgiv deliberately does not model, and why (shown with every brain report)
+    pub not_modelled: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -73,6 +75,10 @@ pub struct BpConsts {
     pub assumed_parameter_rse_source: String,
     /// what is said in words where the model does not apply (no pre-eclampsia)
     pub outside_pre_eclampsia: String,
+    /// the study the model comes from, as the report names it
+    pub model_study: String,
+    /// the measured recovery of blood pressure the model cannot reproduce (no tolerance term)
+    pub map_recovery_observation: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -268,10 +268,18 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
         .map(|x| format!("{} — {}", x.id, x.name))
         .unwrap_or_else(|| p.regimen.clone());
     let n = mgiv_core::units::fmt_num;
+    // 1 g of MgSO4·7H2O in mmol and mEq, from data/units/conversions.toml
+    let g = mgiv_core::units::MgAmount::from_mmol(
+        mgiv_core::units::Salt::MgSo4Heptahydrate.mmol_mg_per_g(),
+    );
     let salt_note = if p.regimen.contains("MgSO4·7H2O") && !p.regimen.contains("MgCl2") {
-        "g = grams of MgSO4·7H2O (1 g = 4.057 mmol = 8.1 mEq Mg)"
+        format!(
+            "g = grams of MgSO4·7H2O (1 g = {:.3} mmol = {:.1} mEq Mg)",
+            g.mmol(),
+            g.meq()
+        )
     } else {
-        "amounts in g are the MgSO4·7H2O equivalent of the magnesium ordered (1 g = 4.057 mmol Mg); the order as written is in the first column"
+        format!("amounts in g are the MgSO4·7H2O equivalent of the magnesium ordered (1 g = {:.3} mmol Mg); the order as written is in the first column", g.mmol())
     };
     let mut phases = String::new();
     for r in &p.phases {
@@ -400,7 +408,7 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
         patient = esc(&mgiv_safety::report::patient_words(&p.patient)),
         ind = esc(&format!("{} — {}", ctx.indication.id, ctx.indication.name)),
         r = esc(&p.regimen),
-        salt = esc(salt_note),
+        salt = esc(&salt_note),
         bag = esc(&bag),
         m = esc(&p.simulation.model.id),
         c = esc(&p.simulation.model.citation),

@@ -158,7 +158,7 @@ fn candidates(item: Item, u: &PhaseFeatures, bag: Option<Bag>) -> Vec<(f64, &'st
                 c.push((
                     mmol_per_g(),
                     "GUARD-G-FOR-MMOL",
-                    "grams written where mmol were meant (x4.057)".into(),
+                    format!("grams written where mmol were meant (x{:.3})", mmol_per_g()),
                 ));
                 if let (Item::Rate, Some(b)) = (item, bag) {
                     let ml_per_g = b.volume_ml / b.salt_g;
@@ -180,7 +180,10 @@ fn candidates(item: Item, u: &PhaseFeatures, bag: Option<Bag>) -> Vec<(f64, &'st
                 c.push((
                     1.0 / mmol_per_g(),
                     "GUARD-MMOL-FOR-G",
-                    "mmol written where grams were meant (1/4.057)".into(),
+                    format!(
+                        "mmol written where grams were meant (1/{:.3})",
+                        mmol_per_g()
+                    ),
                 ));
                 c.push((
                     2.0,
