@@ -559,3 +559,25 @@ pub fn crp_assessment(c: &InflammationConsts, crp_mg_l: f64) -> Result<CrpAssess
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn published_effect_values_are_read_from_the_data_file() {
+        let c = super::constants().unwrap();
+        assert_eq!(c.conditions.default_voltage_mv, -65.0);
+        let bp = &c.blood_pressure;
+        assert_eq!(bp.model_study, "Lu 2002, 51 women");
+        assert_eq!(bp.assumed_parameter_rse, 0.3);
+        assert!(bp
+            .map_recovery_observation
+            .starts_with("5 women with severe PIH"));
+        let p = &c.plasticity;
+        assert_eq!(
+            (p.pairing_pairs, p.pairing_hz, p.pairing_dt_ms),
+            (60, 1.0, 10.0)
+        );
+        assert_eq!(c.not_modelled.len(), 6);
+        assert!(c.not_modelled[2].contains("cellular effects need 5-10 mmol/L"));
+    }
+}
