@@ -302,11 +302,16 @@ pub struct CsfCourse {
     pub ionised_draw_baselines_mmol_l: Vec<f64>,
 }
 
-/// What the interval covers (shown with every output).
-pub const INTERVAL_MEANING: &str = "interval = central range of the typical-patient prediction over the fitted parameter uncertainty \
+/// What the interval covers (shown with every output and written into data/brain/csf-model.toml),
+/// with the between-patient SD of baseline CSF total Mg (McKee 2005) from data/brain/csf-data.toml.
+pub fn interval_meaning(baseline_csf_total_sd_mmol_l: f64) -> String {
+    format!(
+        "interval = central range of the typical-patient prediction over the fitted parameter uncertainty \
 (Laplace approximation of the transfer constants, inflated by the fit's chi2/dof; baseline CSF/serum ratio and ionised fraction \
-from their standard errors). It is not the spread between individual patients (baseline CSF total Mg SD ±0.14 mmol/L, McKee 2005) \
-and it does not cover the structural disagreement between the Fuchs-Buder and McKee data (see docs/BRAIN.md §2).";
+from their standard errors). It is not the spread between individual patients (baseline CSF total Mg SD ±{baseline_csf_total_sd_mmol_l} mmol/L, McKee 2005) \
+and it does not cover the structural disagreement between the Fuchs-Buder and McKee data (see docs/BRAIN.md §2)."
+    )
+}
 
 /// **The front-end API**: CSF total and ionised Mg (with lo/hi intervals) for a total serum Mg
 /// time course. `times_h` increasing (≥ 0 spacing), `serum_mmol_l` the total serum Mg at those

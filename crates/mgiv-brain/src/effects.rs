@@ -22,6 +22,8 @@ pub struct EffectConstants {
     pub plasticity: PlasticityConsts,
     pub inflammation: InflammationConsts,
     pub status_bands: Vec<StatusBand>,
+    /// what mgiv deliberately does not model, and why (shown with every brain report)
+    pub not_modelled: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -73,6 +75,10 @@ pub struct BpConsts {
     pub assumed_parameter_rse_source: String,
     /// what is said in words where the model does not apply (no pre-eclampsia)
     pub outside_pre_eclampsia: String,
+    /// the study the model comes from, as the report names it
+    pub model_study: String,
+    /// the measured recovery of blood pressure the model cannot reproduce (no tolerance term)
+    pub map_recovery_observation: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -126,6 +132,11 @@ pub fn constants() -> Result<EffectConstants, MgivError> {
         id: "data/brain/effects.toml".into(),
         message: e.to_string(),
     })
+}
+
+/// The membrane potential reported when none is asked for (mV, near rest; data/brain/effects.toml).
+pub fn default_voltage_mv() -> Result<f64, MgivError> {
+    Ok(constants()?.conditions.default_voltage_mv)
 }
 
 pub(crate) fn from_neuro(e: NeuroError) -> MgivError {
@@ -547,4 +558,26 @@ pub fn crp_assessment(c: &InflammationConsts, crp_mg_l: f64) -> Result<CrpAssess
             ),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn published_effect_values_are_read_from_the_data_file() {
+        let c = super::constants().unwrap();
+        assert_eq!(c.conditions.default_voltage_mv, -65.0);
+        let bp = &c.blood_pressure;
+        assert_eq!(bp.model_study, "Lu 2002, 51 women");
+        assert_eq!(bp.assumed_parameter_rse, 0.3);
+        assert!(bp
+            .map_recovery_observation
+            .starts_with("5 women with severe PIH"));
+        let p = &c.plasticity;
+        assert_eq!(
+            (p.pairing_pairs, p.pairing_hz, p.pairing_dt_ms),
+            (60, 1.0, 10.0)
+        );
+        assert_eq!(c.not_modelled.len(), 6);
+        assert!(c.not_modelled[2].contains("cellular effects need 5-10 mmol/L"));
+    }
 }

@@ -18,7 +18,7 @@ use mgiv_core::numerics::nelder_mead;
 
 use crate::csf::{
     CsfModelFile, CsfParams, FitPredictions, IonisedFit, LeakyFit, RatioFit, RatioInput,
-    SaturableFit, INTERVAL_MEANING,
+    SaturableFit,
 };
 
 /// The calibration data file.
@@ -57,6 +57,8 @@ pub struct McKee {
     pub clamp_serum_lo_mmol_l: f64,
     pub clamp_serum_hi_mmol_l: f64,
     pub clamp_hours: f64,
+    /// the CSF sampling times of the primary paper (h into the clamp)
+    pub csf_sample_hours: [f64; 2],
     pub csf_rise_lo_fraction: f64,
     pub csf_rise_hi_fraction: f64,
 }
@@ -81,11 +83,17 @@ pub fn csf_data() -> Result<CsfData, MgivError> {
         id: "data/brain/csf-data.toml".into(),
         message: e.to_string(),
     })?;
+    // the interpolation rule (plasma_interpolation in the file) needs the pre-dose sample and
+    // three later ones, the same times in plasma and CSF
     let fb = &d.fuchs_buder_1997;
-    if fb.plasma_times_min != [0.0, 30.0, 90.0, 240.0] || fb.csf_times_min != fb.plasma_times_min {
+    let t = &fb.plasma_times_min;
+    let shape_ok = t.len() == 4 && t[0] == 0.0 && t.windows(2).all(|w| w[0] < w[1]);
+    if !shape_ok || fb.csf_times_min != *t {
         return Err(MgivError::ModelFile {
             id: "data/brain/csf-data.toml".into(),
-            message: "Fuchs-Buder times must be 0, 30, 90, 240 min".into(),
+            message: format!(
+                "Fuchs-Buder times must be 0 and three increasing times (min), the same for plasma and CSF; got {t:?}"
+            ),
         });
     }
     Ok(d)
@@ -113,10 +121,11 @@ impl FuchsBuder {
         b + e
     }
 
-    /// The time grid (h) and relative plasma used for the fit: 0–240 min every 0.5 min.
+    /// The time grid (h) and relative plasma used for the fit: from 0 to the last sample (240 min)
+    /// every 0.5 min (a numerical step).
     pub fn grid(&self) -> (Vec<f64>, Vec<f64>) {
         let b = self.plasma_mmol_l[0];
-        let n = 480;
+        let n = (self.plasma_times_min[3] / 0.5).round() as usize;
         let t: Vec<f64> = (0..=n).map(|i| i as f64 * 0.5 / 60.0).collect();
         let x: Vec<f64> = t
             .iter()
@@ -238,8 +247,8 @@ fn predictions(o: &Objective, d: &CsfData, p: &CsfParams) -> FitPredictions {
     let op = &d.oppelt_1963_check;
     FitPredictions {
         fuchs_buder_csf_mmol_l: fb.map(|y| y * c0),
-        mckee_rise_12h_fraction: folds.map(|f| clamp_rise(p, f, 12.0)),
-        mckee_rise_24h_fraction: folds.map(|f| clamp_rise(p, f, 24.0)),
+        mckee_rise_12h_fraction: folds.map(|f| clamp_rise(p, f, mk.csf_sample_hours[0])),
+        mckee_rise_24h_fraction: folds.map(|f| clamp_rise(p, f, mk.csf_sample_hours[1])),
         oppelt_rise_fraction: [op.plasma_fold_lo, op.plasma_fold_hi]
             .map(|f| clamp_rise(p, f, op.hours)),
     }
@@ -275,7 +284,7 @@ pub fn fit_csf() -> Result<CsfModelFile, MgivError> {
 relative form dy/dt = k_out*(g(x) - y). Fitted to Fuchs-Buder 1997, McKee 2005 and a k_out prior (data/brain/csf-data.toml)."
             .into(),
         generated_by: "mgiv brain fit-csf (crates/mgiv-brain/src/fit.rs)".into(),
-        interval_meaning: INTERVAL_MEANING.into(),
+        interval_meaning: crate::csf::interval_meaning(d.mckee_2005.baseline_csf_total_sd_mmol_l),
         data_file: "data/brain/csf-data.toml".into(),
         saturable,
         leaky,
@@ -447,6 +456,27 @@ mod tests {
         }
         // brain-2.md §3.3: extrapolated 1.51 mmol/L at t = 0
         assert!((fb.plasma_mmol_l(0.0) - 1.51).abs() < 0.01);
+    }
+
+    #[test]
+    fn published_csf_values_are_read_from_the_data_file() {
+        let d = csf_data().unwrap();
+        let fb = &d.fuchs_buder_1997;
+        assert_eq!(fb.plasma_times_min, vec![0.0, 30.0, 90.0, 240.0]);
+        assert_eq!(fb.grid().0.len(), 481);
+        let mk = &d.mckee_2005;
+        assert_eq!(mk.csf_sample_hours, [12.0, 24.0]);
+        assert_eq!(mk.baseline_csf_total_sd_mmol_l, 0.14);
+        // the interval text is built from the file and is the one shipped in csf-model.toml
+        let text = crate::csf::interval_meaning(mk.baseline_csf_total_sd_mmol_l);
+        assert!(text.contains("SD ±0.14 mmol/L, McKee 2005"));
+        assert_eq!(
+            text,
+            crate::csf::CsfModelFile::builtin()
+                .unwrap()
+                .interval_meaning
+        );
+        assert_eq!(crate::effects::default_voltage_mv().unwrap(), -65.0);
     }
 
     #[test]

@@ -6,9 +6,7 @@ use serde::Serialize;
 use mgiv_core::error::{invalid, MgivError};
 use mgiv_core::Warning;
 
-use crate::csf::{
-    csf_from_serum, quantile_pair, CsfCourse, CsfOptions, CsfVariant, INTERVAL_MEANING,
-};
+use crate::csf::{csf_from_serum, quantile_pair, CsfCourse, CsfOptions, CsfVariant};
 use crate::effects::{
     self, blood_pressure_course, check_voltage, constants, crp_assessment, excitability_shift_mv,
     plasticity_at, release_relative, standard_protocol, status_band, BlockSpec, BpCourse,
@@ -40,7 +38,9 @@ impl Default for BrainOptions {
         BrainOptions {
             csf: CsfOptions::default(),
             block: BlockSpec::default(),
-            voltages_mv: vec![-65.0],
+            // data/brain/effects.toml (none if the built-in file were unreadable: the report
+            // then fails on the same file)
+            voltages_mv: crate::effects::default_voltage_mv().into_iter().collect(),
             vascular: None,
             crp_mg_l: None,
             baseline_measured: false,
@@ -239,7 +239,7 @@ pub fn brain_report(
             interval_coverage: opts.csf.coverage,
             n_samples: opts.csf.n_samples,
             seed: opts.csf.seed,
-            interval_meaning: INTERVAL_MEANING.into(),
+            interval_meaning: file.interval_meaning.clone(),
             source: format!("{} ({})", file.description, file.data_file),
         },
         block: format!("{} — {}", opts.block.name(), chain.block.source),
@@ -247,7 +247,7 @@ pub fn brain_report(
         points,
         summary,
         claims: claims_out,
-        not_modelled: not_modelled(),
+        not_modelled: not_modelled()?,
         plain_language: plain,
         warnings,
     })
@@ -536,7 +536,10 @@ impl<'a> Chain<'a> {
         let evidence = if bp.is_some() {
             grade(
                 &self.ev.bp,
-                "one pre-eclampsia PK/PD study; interval from ASSUMED 30 % parameter uncertainty (no standard errors published)",
+                &format!(
+                    "one pre-eclampsia PK/PD study; interval from ASSUMED {:.0} % parameter uncertainty (no standard errors published)",
+                    100.0 * c.assumed_parameter_rse
+                ),
             )
         } else {
             grade(&self.ev.bp, &c.outside_pre_eclampsia)
@@ -830,16 +833,9 @@ fn rise_interval(course: &CsfCourse, j: usize, q_lo: f64, q_hi: f64) -> (f64, f6
     (r, lo.min(r), hi.max(r))
 }
 
-/// What mgiv deliberately does not model, and why.
-pub fn not_modelled() -> Vec<String> {
-    vec![
-        "Chronic/structural plasticity (Slutsky 2010: NR2B up-regulation, more synapses after weeks of oral Mg L-threonate in rats): no quantitative law, animal data, unknown CSF exposure.".into(),
-        "Cerebral blood flow from vessel relaxation: no published cerebral-artery EC50; human TCD studies at doubled serum Mg found no change; only a hypothetical module with user-supplied EC50/Emax (off by default).".into(),
-        "Mechanistic oxidative-stress/inflammation pathways: cellular effects need 5-10 mmol/L; human data are associative; only a labelled associative CRP statement is given.".into(),
-        "Clinical outcomes (cognition, seizure prevention, stroke or SAH outcome): not implied; SAH trials (MASH-2, IMASH) were neutral.".into(),
-        "Brain tissue (intracellular) Mg, regional differences and the kinetic (non-instantaneous) NMDA block.".into(),
-        "Between-patient variability of CSF transfer: intervals cover parameter uncertainty of the typical patient only.".into(),
-    ]
+/// What mgiv deliberately does not model, and why (data/brain/effects.toml `not_modelled`).
+pub fn not_modelled() -> Result<Vec<String>, MgivError> {
+    Ok(crate::effects::constants()?.not_modelled)
 }
 
 /// Blood pressure in words, from the same numbers as the curve.
@@ -860,20 +856,23 @@ fn bp_words(c: &crate::effects::BpConsts, bp: Option<&BpCourse>, t_end_h: f64) -
         )
     } else {
         format!(
-            "at {} h it is still {:.0} mmHg: in the model the fall lasts while serum Mg stays raised (no tolerance term), whereas 5 women with severe PIH on 4 g + 1.5 g/h had MAP back to baseline within 1 h, so a sustained fall may be overstated",
+            "at {} h it is still {:.0} mmHg: in the model the fall lasts while serum Mg stays raised (no tolerance term), whereas {}, so a sustained fall may be overstated",
             mgiv_core::units::fmt_num(t_end_h),
-            end
+            end,
+            c.map_recovery_observation
         )
     };
     format!(
-        "Pre-eclampsia model (Lu 2002, 51 women): largest predicted fall {:.0} mmHg systolic (range {:.0} to {:.0}) and {:.0} mmHg diastolic (range {:.0} to {:.0}); {}. The ranges come from an ASSUMED 30 % uncertainty of each model parameter (the paper's abstract gives no standard errors).",
+        "Pre-eclampsia model ({}): largest predicted fall {:.0} mmHg systolic (range {:.0} to {:.0}) and {:.0} mmHg diastolic (range {:.0} to {:.0}); {}. The ranges come from an ASSUMED {:.0} % uncertainty of each model parameter (the paper's abstract gives no standard errors).",
+        c.model_study,
         sn,
         b.sbp_nadir_interval.0,
         b.sbp_nadir_interval.1,
         dn,
         b.dbp_nadir_interval.0,
         b.dbp_nadir_interval.1,
-        course
+        course,
+        100.0 * c.assumed_parameter_rse
     )
 }
 

@@ -68,6 +68,7 @@ pub struct AdjustArgs {
     #[arg(long, value_name = "H", default_value_t = 24.0)]
     pub hours: f64,
     /// Largest acceptable probability of exceeding --toxic during the horizon
+    // mgiv's default decision limit (as DecisionSettings::new), not a published value
     #[arg(long = "max-p-toxic", value_name = "P", default_value_t = 0.05)]
     pub max_p_toxic: f64,
     /// Population whose baseline distribution is the prior when --baseline is not given (pre-eclampsia, pregnant, adult, icu, community); default: the indication's population that matches the patient
@@ -174,6 +175,7 @@ pub fn run(a: AdjustArgs) -> Result<()> {
     if let Some(path) = &a.plot {
         crate::plot::ensure_font();
         let patient = mgiv_safety::report::patient_words(&ctx.patient);
+        // image size (pixels): plot layout
         crate::plot_to_file!(path, (1100, 650), draw_forecast, &adj.fit, &patient)?;
         crate::note!("plot written to {}", path.display());
     }

@@ -130,6 +130,7 @@ pub struct BrainRunArgs {
     #[arg(long = "csf-model", value_name = "NAME", default_value = "saturable")]
     pub csf_model: String,
     /// Parameter draws for the intervals (0 = none)
+    // interval sampling defaults (as CsfOptions::default): numerical settings and a fixed seed
     #[arg(long, value_name = "N", default_value_t = 400)]
     pub samples: usize,
     /// Random seed for the parameter draws (same seed, same numbers)
@@ -286,18 +287,35 @@ fn print_fit(out: &mut impl Write, f: &CsfModelFile) -> Result<()> {
         s.chi2, s.dof, s.birge_factor
     )?;
     let p = &s.predictions;
-    writeln!(out, "  Fuchs-Buder 1997 CSF at 30/90/240 min: predicted {:.3} / {:.3} / {:.3}, observed 1.00 ± 0.15 / 1.10 ± 0.17 / 1.13 ± 0.19 mmol/L",
-        p.fuchs_buder_csf_mmol_l[0], p.fuchs_buder_csf_mmol_l[1], p.fuchs_buder_csf_mmol_l[2])?;
-    writeln!(out, "  McKee 2005 CSF rise after 24 h at serum 2.1/2.3/2.5 mmol/L: {:+.1} / {:+.1} / {:+.1} % (reported 10-19 %); at 12 h {:+.1} / {:+.1} / {:+.1} %",
+    // the published values beside the predictions, from data/brain/csf-data.toml
+    let d = mgiv_brain::fit::csf_data()?;
+    let (fb, mk, op) = (&d.fuchs_buder_1997, &d.mckee_2005, &d.oppelt_1963_check);
+    let (t, c, csd) = (&fb.csf_times_min, &fb.csf_mmol_l, &fb.csf_sd_mmol_l);
+    if t.len() != 4 || c.len() != 4 || csd.len() != 4 {
+        bail!("data/brain/csf-data.toml: Fuchs-Buder needs 4 CSF samples");
+    }
+    let (lo, hi) = (mk.clamp_serum_lo_mmol_l, mk.clamp_serum_hi_mmol_l);
+    let (rise_lo, rise_hi) = (
+        100.0 * mk.csf_rise_lo_fraction,
+        100.0 * mk.csf_rise_hi_fraction,
+    );
+    let [h12, h24] = mk.csf_sample_hours;
+    writeln!(out, "  Fuchs-Buder 1997 CSF at {}/{}/{} min: predicted {:.3} / {:.3} / {:.3}, observed {:.2} ± {:.2} / {:.2} ± {:.2} / {:.2} ± {:.2} mmol/L",
+        t[1], t[2], t[3],
+        p.fuchs_buder_csf_mmol_l[0], p.fuchs_buder_csf_mmol_l[1], p.fuchs_buder_csf_mmol_l[2],
+        c[1], csd[1], c[2], csd[2], c[3], csd[3])?;
+    writeln!(out, "  McKee 2005 CSF rise after {h24} h at serum {lo:.1}/{:.1}/{hi:.1} mmol/L: {:+.1} / {:+.1} / {:+.1} % (reported {rise_lo:.0}-{rise_hi:.0} %); at {h12} h {:+.1} / {:+.1} / {:+.1} %",
+        0.5 * (lo + hi),
         100.0 * p.mckee_rise_24h_fraction[0], 100.0 * p.mckee_rise_24h_fraction[1], 100.0 * p.mckee_rise_24h_fraction[2],
         100.0 * p.mckee_rise_12h_fraction[0], 100.0 * p.mckee_rise_12h_fraction[1], 100.0 * p.mckee_rise_12h_fraction[2])?;
-    writeln!(out, "  Out-of-sample check, Oppelt 1963 (dog, plasma ×3-4 for 5.5 h, at most +21 %): {:+.1} to {:+.1} %",
+    writeln!(out, "  Out-of-sample check, Oppelt 1963 (dog, plasma ×{}-{} for {} h, at most +{:.0} %): {:+.1} to {:+.1} %",
+        op.plasma_fold_lo, op.plasma_fold_hi, op.hours, 100.0 * op.csf_rise_max_fraction,
         100.0 * p.oppelt_rise_fraction[0], 100.0 * p.oppelt_rise_fraction[1])?;
     let l = &f.leaky;
     writeln!(out, "\nLeaky alternative (linear influx, Fuchs-Buder only): k_out = {:.4} /h (t½ {:.0} min; ln-SD {:.2}), chi2 {:.2} on {} dof",
         l.k_out_per_h, l.t_half_min, sd(l.var_ln), l.chi2, l.dof)?;
     let q = &l.predictions;
-    writeln!(out, "  Fuchs-Buder predicted {:.3} / {:.3} / {:.3} mmol/L; McKee 24-h rise {:+.0} % (reported 10-19 %: over-predicts)",
+    writeln!(out, "  Fuchs-Buder predicted {:.3} / {:.3} / {:.3} mmol/L; McKee {h24}-h rise {:+.0} % (reported {rise_lo:.0}-{rise_hi:.0} %: over-predicts)",
         q.fuchs_buder_csf_mmol_l[0], q.fuchs_buder_csf_mmol_l[1], q.fuchs_buder_csf_mmol_l[2], 100.0 * q.mckee_rise_24h_fraction[1])?;
     writeln!(
         out,
@@ -331,7 +349,7 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         block: law.spec()?,
         voltages_mv: match &a.voltage {
             Some(v) => parse_voltages(v)?,
-            None => vec![-65.0],
+            None => vec![mgiv_brain::effects::default_voltage_mv()?],
         },
         vascular,
         crp_mg_l: a.crp,
@@ -430,6 +448,7 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         );
         crate::plot_to_file!(
             path,
+            // image size (pixels): plot layout
             (1400, 1000),
             draw_brain,
             &prep,
@@ -818,10 +837,14 @@ fn draw_brain<DB: DrawingBackend>(
             purple.stroke_width(2),
         ))
         .map_err(e)?;
-        entries.push((
-            Swatch::Line(purple, 2),
-            String::from("Graupner-Brunel DP, 60 pairs at 1 Hz, +10 ms (below 0 = less LTP)"),
-        ));
+        entries.push((Swatch::Line(purple, 2), {
+            // the standard protocol of the report (data/brain/effects.toml [plasticity])
+            let pl = mgiv_brain::effects::constants()?.plasticity;
+            format!(
+                "Graupner-Brunel DP, {} pairs at {} Hz, +{} ms (below 0 = less LTP)",
+                pl.pairing_pairs, pl.pairing_hz, pl.pairing_dt_ms
+            )
+        }));
         crate::plot::draw_entries(&leg_area, &entries, 1)?;
     }
     Ok(())

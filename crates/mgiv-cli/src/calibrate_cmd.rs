@@ -1,8 +1,9 @@
 //! `mgiv calibrate adult`: re-run the non-pregnant adult model calibration.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use mgiv_core::calibrate::{adult_model_toml, fit_adult, tm_model_toml};
+use mgiv_core::model::{CovariateName, ParamName};
 
 #[derive(Debug, Args)]
 pub struct CalibrateArgs {
@@ -22,7 +23,21 @@ pub fn run(a: CalibrateArgs) -> Result<()> {
         bail!("invalid calibration target '{}' (allowed: adult)", a.target);
     }
     let r = fit_adult()?;
-    println!("mgiv-adult-2026 calibration (70 kg, SCr 0.9 mg/dL reference)");
+    // the reference subject of the model's covariates (data/models/mgiv-adult-2026.toml)
+    let model = mgiv_core::model::builtin_model("mgiv-adult-2026")?;
+    let reference = |c: CovariateName| {
+        model
+            .covariates
+            .iter()
+            .find(|x| x.parameter == ParamName::ClLH && x.covariate == c)
+            .and_then(|x| x.reference)
+            .ok_or_else(|| anyhow!("mgiv-adult-2026: no CL reference for {c:?}"))
+    };
+    println!(
+        "mgiv-adult-2026 calibration ({} kg, SCr {} mg/dL reference)",
+        reference(CovariateName::WeightKg)?,
+        reference(CovariateName::ScrMgDl)?
+    );
     println!(
         "CL {:.4} L/h, V1 {:.4} L, Q {:.4} L/h, V2 {:.4} L; objective {:.4} after {} iterations",
         r.cl_l_h, r.v1_l, r.q_l_h, r.v2_l, r.objective, r.iterations

@@ -141,6 +141,7 @@ pub fn parse_conc_needs_unit(
 }
 
 /// The longest simulation, h (`mgiv_core::simulate::uniform_times` refuses more).
+// input guard: 90 days
 pub const MAX_HOURS: f64 = 24.0 * 90.0;
 
 /// "0.5,1,6,12" → hours.

@@ -195,10 +195,92 @@ pub fn run(args: NeuroArgs) -> Result<()> {
     }
 }
 
+/// The cited reference figures printed with every decision result (Brian2's runs and mgiv's seed
+/// spread at 1.0 mM, 4 s): data/neuro/decision-reference.toml.
+const DECISION_REFERENCE_FILE: &str = include_str!("../../../data/neuro/decision-reference.toml");
+
+#[derive(Debug, serde::Deserialize)]
+struct DecisionReference {
+    brian2: Brian2Runs,
+    mgiv_seed_spread: SeedSpread,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Brian2Runs {
+    version: String,
+    mg_mmol_l: f64,
+    seconds: f64,
+    runs: u32,
+    population_1_won: u32,
+    e_rate_hz: [f64; 2],
+    i_rate_hz: [f64; 2],
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SeedSpread {
+    seeds: u32,
+    e_single_seed_hz: [f64; 2],
+    i_single_seed_hz: [f64; 2],
+    e_seed1_hz: f64,
+    e_mean_hz: f64,
+    i_mean_hz: f64,
+}
+
+static DECISION_REFERENCE: std::sync::LazyLock<Result<DecisionReference, String>> =
+    std::sync::LazyLock::new(|| {
+        toml::from_str(DECISION_REFERENCE_FILE)
+            .map_err(|e| format!("data/neuro/decision-reference.toml: {e}"))
+    });
+
+fn decision_reference() -> Result<&'static DecisionReference> {
+    DECISION_REFERENCE.as_ref().map_err(|e| anyhow!("{e}"))
+}
+
+/// Brian2's runs at 1.0 mM, 4 s, as one line: (JSON form, table form).
+fn brian2_reference() -> Result<(String, String)> {
+    let b = &decision_reference()?.brian2;
+    let rates = format!(
+        "E {:.2}-{:.2} Hz, I {:.2}-{:.2} Hz",
+        b.e_rate_hz[0], b.e_rate_hz[1], b.i_rate_hz[0], b.i_rate_hz[1]
+    );
+    let won = if b.population_1_won == b.runs {
+        "wins".to_string()
+    } else {
+        format!("won {}/{}", b.population_1_won, b.runs)
+    };
+    Ok((
+        format!(
+            "Brian2 {}, {:.1} mM, {} s: {rates}, population 1 won in {}/{} runs (brain.md §8.2)",
+            b.version, b.mg_mmol_l, b.seconds, b.population_1_won, b.runs
+        ),
+        format!(
+            "Brian2 reference at {:.1} mM, {} s: {rates}, population 1 {won} (brain.md §8.2).",
+            b.mg_mmol_l, b.seconds
+        ),
+    ))
+}
+
 /// What one seed's rates mean beside the Brian2 band (docs/NEURO.md §6: 10 seeds).
-pub const SEED_SPREAD_NOTE: &str = "One seed is one sample: at 1.0 mM single seeds give E 4.27-5.41 Hz and I 10.50-11.38 Hz \
-(mgiv seeds 1-10, 4 s; seed 1: E 5.00 Hz), a spread that covers the Brian2 band; the 10-seed mean (E 4.89, I 10.99 Hz) lies \
-inside it. Compare means over seeds (--seeds N), not one run (docs/NEURO.md).";
+pub fn seed_spread_note() -> Result<String> {
+    let r = decision_reference()?;
+    let (b, s) = (&r.brian2, &r.mgiv_seed_spread);
+    Ok(format!(
+        "One seed is one sample: at {:.1} mM single seeds give E {:.2}-{:.2} Hz and I {:.2}-{:.2} Hz \
+(mgiv seeds 1-{}, {} s; seed 1: E {:.2} Hz), a spread that covers the Brian2 band; the {}-seed mean (E {:.2}, I {:.2} Hz) lies \
+inside it. Compare means over seeds (--seeds N), not one run (docs/NEURO.md).",
+        b.mg_mmol_l,
+        s.e_single_seed_hz[0],
+        s.e_single_seed_hz[1],
+        s.i_single_seed_hz[0],
+        s.i_single_seed_hz[1],
+        s.seeds,
+        b.seconds,
+        s.e_seed1_hz,
+        s.seeds,
+        s.e_mean_hz,
+        s.i_mean_hz
+    ))
+}
 
 // ---------------------------------------------------------------------------------------------
 // Magnesium input
@@ -423,11 +505,8 @@ fn decision(a: DecisionArgs) -> Result<()> {
                 provenance(DECISION_MODEL, DECISION_SOURCE, DECISION_EVIDENCE),
             ) {
                 o.extend(p);
-                o.insert("seed_spread_note".into(), json!(SEED_SPREAD_NOTE));
-                o.insert(
-                    "brian2_reference".into(),
-                    json!("Brian2 2.9.0 cpp_standalone, 1.0 mM, 4 s: E 4.64-4.92 Hz, I 10.69-11.07 Hz, population 1 won in 4/4 runs (brain.md §8.2)"),
-                );
+                o.insert("seed_spread_note".into(), json!(seed_spread_note()?));
+                o.insert("brian2_reference".into(), json!(brian2_reference()?.0));
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
@@ -467,8 +546,8 @@ fn decision(a: DecisionArgs) -> Result<()> {
                 );
             }
             println!();
-            println!("Brian2 reference at 1.0 mM, 4 s: E 4.64-4.92 Hz, I 10.69-11.07 Hz, population 1 wins (brain.md §8.2).");
-            println!("{SEED_SPREAD_NOTE}");
+            println!("{}", brian2_reference()?.1);
+            println!("{}", seed_spread_note()?);
         }
     }
     Ok(())
@@ -1079,6 +1158,25 @@ fn write_curves(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decision_reference_figures_are_read_from_their_data_file() {
+        assert_eq!(
+            seed_spread_note().unwrap(),
+            "One seed is one sample: at 1.0 mM single seeds give E 4.27-5.41 Hz and I 10.50-11.38 Hz \
+(mgiv seeds 1-10, 4 s; seed 1: E 5.00 Hz), a spread that covers the Brian2 band; the 10-seed mean (E 4.89, I 10.99 Hz) lies \
+inside it. Compare means over seeds (--seeds N), not one run (docs/NEURO.md)."
+        );
+        let (json_form, table_form) = brian2_reference().unwrap();
+        assert_eq!(
+            json_form,
+            "Brian2 2.9.0 cpp_standalone, 1.0 mM, 4 s: E 4.64-4.92 Hz, I 10.69-11.07 Hz, population 1 won in 4/4 runs (brain.md §8.2)"
+        );
+        assert_eq!(
+            table_form,
+            "Brian2 reference at 1.0 mM, 4 s: E 4.64-4.92 Hz, I 10.69-11.07 Hz, population 1 wins (brain.md §8.2)."
+        );
+    }
 
     fn mg_args(mg: Option<&str>, regimen: Option<&str>) -> MgArgs {
         MgArgs {

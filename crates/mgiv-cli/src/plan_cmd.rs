@@ -222,6 +222,7 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
     let target_why = format!("{}: {}", ctx.indication.id, ctx.target_why);
     crate::plot::serum_plot_sized(
         &tmp,
+        // image size (pixels): plot layout
         (1100, 520),
         &p.simulation,
         &p.regimen,
@@ -267,10 +268,18 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
         .map(|x| format!("{} — {}", x.id, x.name))
         .unwrap_or_else(|| p.regimen.clone());
     let n = mgiv_core::units::fmt_num;
+    // 1 g of MgSO4·7H2O in mmol and mEq, from data/units/conversions.toml
+    let g = mgiv_core::units::MgAmount::from_mmol(
+        mgiv_core::units::Salt::MgSo4Heptahydrate.mmol_mg_per_g(),
+    );
     let salt_note = if p.regimen.contains("MgSO4·7H2O") && !p.regimen.contains("MgCl2") {
-        "g = grams of MgSO4·7H2O (1 g = 4.057 mmol = 8.1 mEq Mg)"
+        format!(
+            "g = grams of MgSO4·7H2O (1 g = {:.3} mmol = {:.1} mEq Mg)",
+            g.mmol(),
+            g.meq()
+        )
     } else {
-        "amounts in g are the MgSO4·7H2O equivalent of the magnesium ordered (1 g = 4.057 mmol Mg); the order as written is in the first column"
+        format!("amounts in g are the MgSO4·7H2O equivalent of the magnesium ordered (1 g = {:.3} mmol Mg); the order as written is in the first column", g.mmol())
     };
     let mut phases = String::new();
     for r in &p.phases {
@@ -399,7 +408,7 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
         patient = esc(&mgiv_safety::report::patient_words(&p.patient)),
         ind = esc(&format!("{} — {}", ctx.indication.id, ctx.indication.name)),
         r = esc(&p.regimen),
-        salt = esc(salt_note),
+        salt = esc(&salt_note),
         bag = esc(&bag),
         m = esc(&p.simulation.model.id),
         c = esc(&p.simulation.model.citation),
@@ -423,6 +432,7 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
 
 /// Screen and print styles of the patient report: one A4 page when printed (the clinical context,
 /// the full text and the wording of INFO alerts are screen-only; their titles and sources print).
+// report styling (CSS pixels and colours): layout, not science
 const REPORT_CSS: &str = "body{font-family:'DejaVu Sans',sans-serif;max-width:1150px;margin:auto;color:#111;font-size:14px}\
 h1{font-size:1.45em;margin:.3em 0}h2{font-size:1.1em;margin:.8em 0 .3em;border-bottom:2px solid #0072b2}\
 .meta{margin:.2em 0;color:#333}.order{font-size:1.15em;font-weight:bold;margin:.2em 0}.small{font-size:.85em;color:#333}\

@@ -251,6 +251,7 @@ pub struct Legend {
     side: Vec<(i32, String, RGBColor)>,
 }
 
+// plot layout (pixels), not science
 const SIDE_W: i32 = 250;
 const HEAD_H: i32 = 58;
 const ROW_H: i32 = 20;
@@ -300,6 +301,7 @@ pub fn layout_with_side<DB: DrawingBackend>(
 /// A step between labelled hours that gives at most 9 labels: 1, 2, 4, 6, 12, 24, 48... h.
 pub fn hour_step(tmax_h: f64) -> f64 {
     [
+        // tick steps (h): plot layout
         0.25, 0.5, 1.0, 2.0, 4.0, 6.0, 12.0, 24.0, 48.0, 96.0, 168.0, 336.0,
     ]
     .into_iter()
@@ -513,6 +515,7 @@ pub fn serum_plot(
     unit: ConcUnit,
     ctx: &SerumPlotContext<'_>,
 ) -> Result<()> {
+    // image size (pixels): plot layout
     serum_plot_sized(path, (1200, 700), sim, regimen, unit, ctx)
 }
 
@@ -540,9 +543,18 @@ fn draw_serum<DB: DrawingBackend>(
     let sym = unit.symbol();
     let tmax = sim.times_h.last().copied().unwrap_or(1.0).max(1e-3);
     let (tp, peak) = sim.peak().unwrap_or((0.0, 1.0));
-    // show at least the 2.0 threshold; the 5.0 line only when the curve approaches it
+    // show at least the 2.0 threshold; the areflexia line (5.0, data/ranges/serum-mg.toml) only
+    // when the curve approaches it; 4.0, 3.8 and the headroom factors are plot layout
+    let areflexia_mmol = levels
+        .thresholds
+        .iter()
+        .find(|t| t.id == "areflexia-respiratory")
+        .map(|t| t.mmol_l)
+        .ok_or_else(|| {
+            anyhow!("data/ranges/serum-mg.toml: threshold areflexia-respiratory missing")
+        })?;
     let y_top_mmol = if peak > 4.0 {
-        peak.max(5.0) * 1.15
+        peak.max(areflexia_mmol) * 1.15
     } else {
         (peak * 1.2).max(3.8)
     };

@@ -215,6 +215,7 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
     let mut banner = None;
     if a.is_empty() {
         a.regimen = Some(EXAMPLE_REGIMEN.into());
+        // the demo patient of `mgiv simulate` with no arguments (an example, not data)
         a.patient.weight = Some(70.0);
         a.patient.creatinine = Some(0.8);
         a.patient.pre_eclampsia = true;
@@ -292,6 +293,7 @@ pub fn run(mut a: SimulateArgs) -> Result<()> {
     if let Some(path) = &a.plot {
         // plot on a fine grid so peaks at the end of short infusions are drawn
         let span = times.last().copied().unwrap_or(24.0).max(0.5);
+        // plot grid: at least 2000 steps, at most 1 min (numerical)
         let fine = uniform_times(span, (span / 2000.0).min(1.0 / 60.0))?;
         let fine_sim = simulate(&model, &patient, &regimen, &fine)?;
         crate::plot::serum_plot(

@@ -151,6 +151,7 @@ pub fn run(a: TrialArgs) -> Result<()> {
             while !d.load(Ordering::Relaxed) {
                 let k = p.load(Ordering::Relaxed);
                 let f = k as f64 / n as f64;
+                // progress bar width (characters)
                 let w = (f * 30.0) as usize;
                 eprint!(
                     "\r[{}{}] {:>3.0} % ({k}/{n} virtual patients)",
@@ -218,6 +219,7 @@ pub fn run(a: TrialArgs) -> Result<()> {
             f.p_cmax_above = g.p_cmax_above.clone();
         }
         crate::plot::ensure_font();
+        // image size (pixels): plot layout
         crate::plot_to_file!(path, (1100, 650), draw_bands, &fine, &note)?;
         crate::note!("plot written to {}", path.display());
     }
@@ -233,6 +235,7 @@ const PLOT_WORK_LIMIT: u64 = 50_000_000;
 fn plot_spec(spec: &mgiv_clinical::trial::TrialSpec) -> (mgiv_clinical::trial::TrialSpec, String) {
     let mut p = spec.clone();
     let tmax = spec.cfg.times_h.last().copied().unwrap_or(1.0);
+    // plot grid: at most 1000 steps, at least 10 min (numerical)
     let step = (tmax / 1000.0).max(1.0 / 6.0);
     let mut times: Vec<f64> = (0..)
         .map(|i| i as f64 * step)

@@ -82,6 +82,7 @@ pub fn run(a: VpcArgs) -> Result<()> {
             v.outside,
             3 * v.bins.len()
         );
+        // image size (pixels): plot layout
         crate::plot_to_file!(p, (1100, 650), draw_vpc, &v, &sub)?;
         crate::note!("plot written to {}", p.display());
     }

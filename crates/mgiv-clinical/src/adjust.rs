@@ -255,6 +255,7 @@ fn screen_levels(
         &req.given.events,
         &times,
         IMPLAUSIBLE_COVERAGE,
+        // prior-predictive draws (numerical)
         4000,
     )?;
     let (mut kept, mut implausible) = (Vec::new(), Vec::new());
@@ -306,6 +307,7 @@ fn decision_settings(
     if !maintenance_ok {
         ds.rates_g_per_h = vec![0.0];
         ds.boluses_g = match ctx.indication.course {
+            // the same candidate boluses as DecisionSettings::new (mgiv's defaults, not data)
             Course::Replacement => vec![0.0, 1.0, 2.0, 4.0],
             _ => vec![0.0],
         };
@@ -396,6 +398,7 @@ fn timeline_with(req: &AdjustRequest, rec: &Recommendation, now: f64) -> Vec<Dos
         if *bolus_g > 0.0 {
             timeline.push(DoseEvent::Infusion {
                 start_h: now,
+                // a candidate bolus runs over 20 min (mgiv's candidate design, as in DecisionSettings)
                 end_h: Some(now + 1.0 / 3.0),
                 rate_mmol_per_h: 3.0 * g_to_mmol(*bolus_g),
                 phase: n,
@@ -463,6 +466,7 @@ fn fmt_level(l: &Level) -> String {
     let v = mgiv_core::units::MgConc::from_mmol_l(l.mmol_l).in_unit(l.unit);
     format!(
         "{} {}",
+        // round to 6 decimals for display (formatting)
         mgiv_core::units::fmt_num((v * 1e6).round() / 1e6),
         l.unit.symbol()
     )

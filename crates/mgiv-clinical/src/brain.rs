@@ -75,6 +75,7 @@ fn serum_on_grid(
     horizon_h: f64,
 ) -> Result<Simulation, SafetyError> {
     let horizon = horizon_h.max(1.0 / 60.0);
+    // output grid: at most 5000 steps, at least 1 min (numerical)
     let step = (horizon / 5000.0).max(1.0 / 60.0);
     let grid = uniform_times(horizon, step)?;
     Ok(simulate(&ctx.model_choice(), &ctx.patient, regimen, &grid)?)

@@ -194,6 +194,7 @@ impl ClinicalContext {
         if let Some(h) = user_hours {
             return (h, "given with --hours".into());
         }
+        // display horizon: 12 h of tail, at most 90 days (as default_horizon_h)
         let need = (last_h + 12.0).ceil();
         if need > self.horizon_h {
             (

@@ -19,7 +19,8 @@ use crate::context::{ClinicalContext, ContextInput};
 use crate::{EXIT_BAD_INPUT, EXIT_OK, EXIT_STOP};
 
 /// Plausible pre-treatment total serum Mg (mmol/L) for inferring a missing baseline unit (the
-/// same range the CLI uses for --baseline).
+/// same range the CLI uses for --baseline). A unit-inference guard of mgiv's choosing, not a
+/// published range (the published normal range is in data/ranges/serum-mg.toml).
 pub const BASELINE_PLAUSIBLE_MMOL_L: (f64, f64) = (0.3, 2.5);
 
 /// The scenario files, compiled in.
@@ -60,6 +61,7 @@ pub fn clinical_plan(
             let end = r.last_finite_time_h();
             // the plan predicts the regimen's end + 12 h (at least 24 h), as before; the
             // indication's horizon is for trials and forecasts
+            // display horizon as in default_horizon_h, up to 90 days
             Some((end + 12.0).clamp(24.0, 2160.0).ceil())
         }
         (None, None) => None,
@@ -321,6 +323,7 @@ fn run_inner(s: &Scenario) -> Result<Outcome, SafetyError> {
                 levels,
                 now_h: s.now_h,
                 horizon_h: 24.0,
+                // mgiv's default decision settings (as DecisionSettings::new), not data
                 max_p_toxic: 0.05,
                 allow_maintenance: s.allow_maintenance,
                 bag,

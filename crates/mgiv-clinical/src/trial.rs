@@ -121,6 +121,7 @@ pub fn trial_setup(req: &TrialRequest) -> Result<TrialSetup, SafetyError> {
     let regimens: Vec<TrialRegimen> = resolved.into_iter().map(|r| r.0).collect();
     let mut last_h: f64 = 0.0;
     for r in &regimens {
+        // a 70-kg reference weight only to resolve per-kg doses for the horizon length (not data)
         let reg = Regimen::from_text(&r.text, Some(70.0)).map_err(|e| SafetyError::Invalid {
             field: format!("regimen '{}'", r.label),
             value: r.text.clone(),

@@ -361,6 +361,7 @@ impl ModelSpec {
         if self.structure == Structure::TwoCompartment && (p.q_l_h.is_none() || p.v2_l.is_none()) {
             return Err(bad("a two-compartment model needs q_l_h and v2_l".into()));
         }
+        // file-consistency guard (same kind as PLAUSIBLE_PARAMS), not a clinical range
         if !(self.baseline.mmol_l > 0.0 && self.baseline.mmol_l < 3.0) {
             return Err(bad(format!(
                 "baseline {} mmol/L is implausible",
@@ -516,6 +517,7 @@ impl ModelSpec {
             };
             gfr_ml_min = Some(gfr);
             // the linearised clearance above threshold, reported for comparison
+            // mL/min to L/h: × 60 / 1000 (unit arithmetic)
             cl = f_uf * gfr * 0.06;
         }
         check_plausible(&self.id, [cl, v1, q, v2, p.ka_h.unwrap_or(1.0)])?;
@@ -620,9 +622,13 @@ pub fn default_model_for(patient: &Patient) -> (&'static str, String) {
             "pre-eclampsia: Du 2019 refits the dense Brookfield 2016 pre-eclampsia cohort with weight and creatinine covariates and IM absorption; it reproduces the reported steady state and Vo 2025 (magnesium-pk-2.md §1)".into(),
         )
     } else if patient.pregnant {
+        // the clearance is the model file's (data/models/brookfield-2016.toml)
+        let cl = builtin_model("brookfield-2016")
+            .map(|m| format!(" ({} L/h)", m.parameters.cl_l_h))
+            .unwrap_or_default();
         (
             "brookfield-2016",
-            "pregnant without pre-eclampsia: Brookfield 2016 is the only model with a clearance for non-pre-eclamptic pregnancy (5.88 L/h)".into(),
+            format!("pregnant without pre-eclampsia: Brookfield 2016 is the only model with a clearance for non-pre-eclamptic pregnancy{cl}"),
         )
     } else {
         (
@@ -727,6 +733,8 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(default_model_for(&preg).0, "brookfield-2016");
+        // the clearance quoted in the reason is the model file's (Brookfield 2016: 5.88 L/h)
+        assert!(default_model_for(&preg).1.ends_with("(5.88 L/h)"));
         assert_eq!(default_model_for(&Patient::default()).0, "mgiv-adult-2026");
     }
 

@@ -77,6 +77,7 @@ impl PatientInput {
     pub fn validate(self) -> Result<Patient, MgivError> {
         let weight_kg = self
             .weight_kg
+            // input guards below: physical and typo bounds of each field, not clinical thresholds
             .map(|w| check_range("weight", w, 0.4, 350.0, "kg"))
             .transpose()?;
         let height_cm = self
@@ -90,6 +91,7 @@ impl PatientInput {
         let scr_mg_dl = match self.creatinine {
             None => None,
             Some(Creatinine::MgPerDl(v)) => {
+                // a value in the µmol/L range given as mg/dL (unit-slip detection)
                 if v.is_finite() && v > 20.0 && v <= 2000.0 {
                     return Err(invalid(
                         "creatinine",
@@ -103,6 +105,7 @@ impl PatientInput {
                 Some(check_range("creatinine", v, 0.1, 20.0, "mg/dL")?)
             }
             Some(Creatinine::UmolPerL(v)) => {
+                // a value in the mg/dL range given as µmol/L (unit-slip detection)
                 if v.is_finite() && v > 0.0 && v < 9.0 {
                     return Err(invalid(
                         "creatinine",
@@ -129,6 +132,7 @@ impl PatientInput {
             None => None,
             Some(c) => {
                 let v = c.mmol_l();
+                // a value in the mg/dL or mEq/L range given as mmol/L (unit-slip detection)
                 if v.is_finite() && v > 4.0 && v <= 20.0 {
                     return Err(invalid(
                         "baseline serum Mg",

@@ -101,6 +101,7 @@ fn fine_grid(times_h: &[f64], regimen: &Regimen) -> (Vec<f64>, Vec<usize>) {
 /// the brain chain and the safety plan (a clinical context with an indication uses the indication's
 /// own horizon instead: `ClinicalContext::horizon_for`).
 pub fn default_horizon_h(regimen: &Regimen) -> f64 {
+    // display horizon (mgiv choice): 12 h of tail, 1 to 21 days
     (regimen.last_finite_time_h() + 12.0)
         .clamp(24.0, 24.0 * 21.0)
         .ceil()
@@ -108,6 +109,7 @@ pub fn default_horizon_h(regimen: &Regimen) -> f64 {
 
 /// Evenly spaced output times 0, step, 2·step, ..., hours.
 pub fn uniform_times(hours: f64, step_h: f64) -> Result<Vec<f64>, MgivError> {
+    // input guard: at most 90 days
     if !(hours.is_finite() && hours > 0.0 && hours <= 24.0 * 90.0) {
         return Err(invalid(
             "hours",
@@ -312,6 +314,7 @@ pub fn population_warnings(model: &ModelSpec, p: &Patient) -> Result<Vec<Warning
             ),
         );
     }
+    // paediatric = under 18 years (the definition, e.g. ICH E11), not a model parameter
     if p.age_y.is_some_and(|a| a < 18.0) {
         push(
             "PAEDIATRIC-EXTRAPOLATION",

@@ -390,9 +390,10 @@ impl ConcUnit {
                 c >= plausible_mmol_l.0 && c <= plausible_mmol_l.1
             })
             .collect();
-        // mg/L (used by some laboratories and in the PK literature; 1 mmol/L = 24.305 mg/L) is
-        // not accepted as a unit here, but a value plausible in mg/L makes the guess ambiguous
-        let mg_per_l_mmol = value / 24.305;
+        // mg/L (used by some laboratories and in the PK literature; 1 mmol/L = the molar mass of
+        // Mg in mg/L) is not accepted as a unit here, but a value plausible in mg/L makes the
+        // guess ambiguous
+        let mg_per_l_mmol = value / mg_molar_mass_g_per_mol();
         let mg_per_l_plausible =
             mg_per_l_mmol >= plausible_mmol_l.0 && mg_per_l_mmol <= plausible_mmol_l.1;
         if fits.len() == 1 && !mg_per_l_plausible {
@@ -519,6 +520,8 @@ pub struct SolutionStrength {
 impl SolutionStrength {
     /// A w/v percentage of the salt (50 % MgSO4 = 500 mg/mL).
     pub fn percent(salt: Salt, percent_w_v: f64) -> Result<Self, MgivError> {
+        // input guard, not a product limit (the strongest marketed product, 50 %, is a safety
+        // rule in data/rules/rates-and-limits.toml)
         if !(percent_w_v.is_finite() && percent_w_v > 0.0 && percent_w_v <= 80.0) {
             return Err(invalid(
                 "solution strength",
@@ -562,6 +565,7 @@ impl Bag {
                 "more than 0 and at most 100 g of salt",
             ));
         }
+        // input guard (a typo check), not a clinical limit
         if !(volume_ml.is_finite() && (1.0..=5000.0).contains(&volume_ml)) {
             return Err(invalid(
                 "bag volume",

@@ -153,6 +153,7 @@ pub fn run_all() -> Result<Vec<ValidationRow>, MgivError> {
         for o in &c.observations {
             let predicted = match c.mean_over_h {
                 Some(h) => {
+                    // a 2000-step grid for the time average (numerical)
                     let times = uniform_times(h, h / 2000.0)?;
                     let s = simulate(&model, &patient, &regimen, &times)?;
                     time_average(&times, &s.serum_mmol_l)?
@@ -233,6 +234,7 @@ fn urine_row(
         &[u.by_h],
         1e-9,
     )?;
+    // all of the dose: "by" a time past any regimen
     let dose = regimen.amount_given_by_mmol(1e9);
     let predicted = 100.0 * out.eliminated_excess_mmol[0] / dose;
     let observed = 100.0 * (u.recovered_mmol - u.baseline_excretion_mmol) / dose;
@@ -285,6 +287,7 @@ pub fn du_table4() -> Result<Vec<ValidationRow>, MgivError> {
         message: e.to_string(),
     })?;
     let model = ModelChoice::named(builtin_model(&t.model)?);
+    // a 2880-step grid for the time average (numerical)
     let times = uniform_times(t.average_over_h, t.average_over_h / 2880.0)?;
     let avg = |w: f64, scr: f64, rate_g_h: f64| -> Result<f64, MgivError> {
         let p = PatientInput {
@@ -310,6 +313,11 @@ pub fn du_table4() -> Result<Vec<ValidationRow>, MgivError> {
         t.reference.scr_mg_dl,
         t.reference.rate_g_h,
     )?;
+    // the reference patient's average, as the model computes it
+    let title = format!(
+        "Du 2019 Table 4: Zuspan maintenance rate matching the typical {}-h average ({target:.1} mmol/L)",
+        t.average_over_h
+    );
     let mut rows = Vec::new();
     for r in &t.rows {
         if r.rate_g_h.len() != t.scr_mg_dl.len() {
@@ -326,7 +334,7 @@ pub fn du_table4() -> Result<Vec<ValidationRow>, MgivError> {
             let rate = (target - a0) / (a1 - a0);
             rows.push(row(
                 "du-2019-table4",
-                "Du 2019 Table 4: Zuspan maintenance rate matching the typical 24-h average (1.6 mmol/L)",
+                &title,
                 &t.source,
                 "reproduction",
                 &t.model,

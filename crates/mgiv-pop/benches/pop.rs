@@ -10,7 +10,7 @@ use mgiv_pop::grid::{Batch, FixedGrid};
 use mgiv_pop::kernel::{Kernel, Plan};
 use mgiv_pop::population::builtin_population;
 use mgiv_pop::tdm::{adjust, parse_levels, BaselinePrior, DecisionSettings, PosteriorSettings};
-use mgiv_pop::trial::{Trial, TrialConfig, TrialRegimen, DEFAULT_THRESHOLDS_MMOL_L};
+use mgiv_pop::trial::{default_thresholds_mmol_l, Trial, TrialConfig, TrialRegimen};
 use std::hint::black_box;
 
 fn trial(n: u64) -> Trial {
@@ -34,7 +34,7 @@ fn trial(n: u64) -> Trial {
             seed: 1,
             times_h: (0..=48).map(|h| h as f64).collect(),
             target_mmol_l: (2.0, 3.5),
-            thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+            thresholds_mmol_l: default_thresholds_mmol_l().unwrap(),
         },
     )
     .unwrap()

@@ -2,7 +2,7 @@
 //! `cargo run --release -p mgiv-pop --example trial_1m -- [N]`.
 use mgiv_core::model::builtin_model;
 use mgiv_pop::population::builtin_population;
-use mgiv_pop::trial::{Trial, TrialConfig, TrialRegimen, DEFAULT_THRESHOLDS_MMOL_L};
+use mgiv_pop::trial::{default_thresholds_mmol_l, Trial, TrialConfig, TrialRegimen};
 
 fn main() {
     let n: u64 = std::env::args()
@@ -21,7 +21,7 @@ fn main() {
             seed: 1,
             times_h: (0..=47).map(|h| h as f64).collect(),
             target_mmol_l: (1.25, 2.5),
-            thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+            thresholds_mmol_l: default_thresholds_mmol_l().unwrap(),
         },
     )
     .unwrap();

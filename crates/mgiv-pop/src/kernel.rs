@@ -269,6 +269,7 @@ impl<'a> Kernel<'a> {
         fb -= lo;
         let mut side = 0i8;
         for _ in 0..100 {
+            // bisection stop (h, numerical)
             if b - a <= 1e-7 {
                 break;
             }

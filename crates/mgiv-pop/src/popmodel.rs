@@ -404,6 +404,7 @@ fn iiv_omega(
                 "cl_l_h or v1_l for a one-compartment model",
             ));
         }
+        // file-consistency guard: a CV above 300 % is a typo
         if !(cv.is_finite() && cv > 0.0 && cv <= 300.0) {
             return Err(invalid(
                 "variability iiv_cv_percent",

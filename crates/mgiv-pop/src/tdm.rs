@@ -66,7 +66,8 @@ impl Level {
 }
 
 /// Plausible total serum Mg (mmol/L) for inferring a missing unit: from severe deficiency to
-/// above the emergency range (data/ranges/serum-mg.toml: normal 0.65-1.05, heart block 7.5).
+/// above the emergency range (data/ranges/serum-mg.toml: normal 0.65-1.05, heart block 7.5). A
+/// unit-inference guard of mgiv's choosing around those published levels, not a published range.
 pub const PLAUSIBLE_LEVEL_MMOL_L: (f64, f64) = (0.3, 10.0);
 
 /// Parse "1.4 mmol/L at 6 h; 1.9 mmol/L at 12 h" (also mg/dL, mEq/L; times in h or min). A number
@@ -123,6 +124,7 @@ pub fn parse_levels(text: &str) -> Result<Vec<Level>, MgivError> {
             "min" | "mins" | "minute" | "minutes" => tv / 60.0,
             _ => return Err(invalid("level time unit", time_txt, "h or min")),
         };
+        // input guard: within 90 days of the start
         if !(time_h.is_finite() && (0.0..=24.0 * 90.0).contains(&time_h)) {
             return Err(invalid(
                 "level time",
@@ -205,6 +207,7 @@ impl Problem<'_> {
     fn objective(&self, theta: &[f64], pred: &mut [f64]) -> f64 {
         let k = self.pm.n_eta();
         let p = self.params(theta);
+        // numerical guard: a baseline near zero is outside the posterior support
         if p.baseline_mmol_l.is_nan() || p.baseline_mmol_l <= 0.05 {
             return f64::INFINITY;
         }
@@ -249,6 +252,7 @@ pub struct PosteriorSettings {
 impl Default for PosteriorSettings {
     fn default() -> Self {
         PosteriorSettings {
+            // sampling settings and a fixed default seed (numerical, not data)
             n_draws: 1000,
             seed: 20260101,
         }
@@ -321,6 +325,7 @@ pub fn fit_posterior(
     }
     let mut steps = vec![0.0; d];
     for (i, s) in steps.iter_mut().enumerate() {
+        // finite-difference steps (numerical)
         *s = if i < k { 1e-4 } else { 1e-5 };
     }
     let mut f = |t: &[f64]| prob.objective(t, &mut pred);
@@ -529,6 +534,7 @@ impl Posterior {
                 name: PARAM_KEYS[pk].into(),
                 typical: tv,
                 map: tv * self.map[a].exp(),
+                // 1.6449 = z(0.95), the standard-normal quantile of a 90 % interval
                 laplace_p05: tv * (self.map[a] - 1.6449 * sd).exp(),
                 laplace_p95: tv * (self.map[a] + 1.6449 * sd).exp(),
                 is_p05: weighted_quantile(&mut pairs, 0.05),
@@ -564,6 +570,7 @@ impl Posterior {
                         .map(|p| p.mean_mmol_l)
                         .unwrap_or(f64::NAN),
                     map: self.map[k],
+                    // 1.6449 = z(0.95), the standard-normal quantile of a 90 % interval
                     laplace_p05: self.map[k] - 1.6449 * sd,
                     laplace_p95: self.map[k] + 1.6449 * sd,
                     is_p05: weighted_quantile(&mut pairs, 0.05),
@@ -798,6 +805,7 @@ fn prior_predictive_range_via(
     n_draws: usize,
     use_grid: bool,
 ) -> Result<Vec<(f64, f64)>, MgivError> {
+    // input guard: a range needs at least 100 draws (numerical)
     if !(coverage > 0.0 && coverage < 1.0) || n_draws < 100 || times_h.is_empty() {
         return Err(invalid(
             "prior predictive settings",
@@ -820,6 +828,7 @@ fn prior_predictive_range_via(
         let bl = match baseline_fixed {
             Some(b) => b,
             None => {
+                // numerical floor of a drawn baseline
                 (baseline_prior.mean_mmol_l + baseline_prior.sd_mmol_l * rng.normal()).max(0.05)
             }
         };
@@ -925,6 +934,7 @@ impl DecisionSettings {
             horizon_h: 24.0,
             target_mmol_l,
             toxic_mmol_l,
+            // mgiv's decision defaults (documented above), not published values
             max_p_toxic: 0.05,
             rates_g_per_h: (0..=16).map(|i| i as f64 * 0.25).collect(),
             boluses_g: vec![0.0, 1.0, 2.0, 4.0],

@@ -41,10 +41,31 @@ pub const CONC_BINS: usize = 12_000;
 const TTT_BINS: usize = 4096;
 /// Subjects per work unit.
 pub const BLOCK_SUBJECTS: u64 = 4096;
-/// The toxicity thresholds reported by default (mmol/L): USPI DTR decrease, reported loss of
-/// DTRs, USPI areflexia/respiratory paralysis (data/ranges/serum-mg.toml).
-pub const DEFAULT_THRESHOLDS_MMOL_L: [f64; 3] = [2.0, 3.5, 5.0];
-/// Percentiles reported.
+/// The toxicity thresholds reported by default, by their id in data/ranges/serum-mg.toml: USPI
+/// DTR decrease, reported loss of DTRs, USPI areflexia/respiratory paralysis.
+pub const DEFAULT_THRESHOLD_IDS: [&str; 3] =
+    ["dtr-decrease", "dtr-loss-reported", "areflexia-respiratory"];
+
+/// The levels (mmol/L) of [`DEFAULT_THRESHOLD_IDS`], read from data/ranges/serum-mg.toml.
+pub fn default_thresholds_mmol_l() -> Result<Vec<f64>, MgivError> {
+    let levels = mgiv_core::ranges::serum_levels()?;
+    DEFAULT_THRESHOLD_IDS
+        .iter()
+        .map(|id| {
+            levels
+                .thresholds
+                .iter()
+                .find(|t| t.id == *id)
+                .map(|t| t.mmol_l)
+                .ok_or_else(|| MgivError::ModelFile {
+                    id: "data/ranges/serum-mg.toml".into(),
+                    message: format!("threshold {id} missing"),
+                })
+        })
+        .collect()
+}
+
+/// Percentiles reported (statistics of the output, not data).
 pub const PERCENTILES: [f64; 5] = [0.05, 0.25, 0.50, 0.75, 0.95];
 
 /// A regimen in a trial: a label and its text.
@@ -137,6 +158,7 @@ impl Trial {
             ));
         }
         for &t in &cfg.thresholds_mmol_l {
+            // input guard: inside the concentration histogram (CONC_BINS)
             if !(t.is_finite() && t > 0.0 && t < 12.0) {
                 return Err(invalid(
                     "threshold",
@@ -1020,6 +1042,12 @@ mod tests {
     use mgiv_core::regimen::Regimen;
 
     #[test]
+    fn default_thresholds_are_the_published_levels() {
+        // USPI DTR decrease 2.0, reported loss of DTRs 3.5, USPI areflexia 5.0 mmol/L
+        assert_eq!(default_thresholds_mmol_l().unwrap(), vec![2.0, 3.5, 5.0]);
+    }
+
+    #[test]
     fn baseline_and_avx_accumulation_are_identical() {
         // the dispatching `add_rows` (AVX where the CPU has AVX2) against the baseline lanes,
         // on a batch of 203 levels (a partial SIMD chunk) with values outside [0, 12) mmol/L
@@ -1084,7 +1112,7 @@ mod tests {
                 seed: 9,
                 times_h: (0..=36).map(|h| 0.75 * h as f64).collect(),
                 target_mmol_l: (2.0, 3.5),
-                thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+                thresholds_mmol_l: default_thresholds_mmol_l().unwrap(),
             },
         )
         .unwrap();
@@ -1137,7 +1165,7 @@ mod tests {
                 seed: 4,
                 times_h: (0..=30).map(f64::from).collect(),
                 target_mmol_l: (2.0, 3.5),
-                thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+                thresholds_mmol_l: default_thresholds_mmol_l().unwrap(),
             },
         )
         .unwrap();
@@ -1156,7 +1184,7 @@ mod tests {
                     .count() as f64
                     / 700.0
             };
-            for (i, &th) in DEFAULT_THRESHOLDS_MMOL_L.iter().enumerate() {
+            for (i, &th) in default_thresholds_mmol_l().unwrap().iter().enumerate() {
                 assert_eq!(mine(&|k| rows.cmax_mmol_l[k] > th), reg.p_cmax_above[i]);
             }
             assert_eq!(

@@ -3,7 +3,7 @@
 
 use mgiv_core::model::builtin_model;
 use mgiv_pop::population::builtin_population;
-use mgiv_pop::trial::{Trial, TrialConfig, TrialRegimen, DEFAULT_THRESHOLDS_MMOL_L};
+use mgiv_pop::trial::{default_thresholds_mmol_l, Trial, TrialConfig, TrialRegimen};
 
 fn trial(n: u64, seed: u64) -> Trial {
     let model = builtin_model("du-2019").unwrap();
@@ -32,7 +32,7 @@ fn trial(n: u64, seed: u64) -> Trial {
             seed,
             times_h: (0..=24).map(|h| h as f64).collect(),
             target_mmol_l: (2.0, 3.5),
-            thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+            thresholds_mmol_l: default_thresholds_mmol_l().unwrap(),
         },
     )
     .unwrap()
@@ -100,7 +100,7 @@ fn fixed_grid_path_is_bit_identical_on_1_2_and_4_threads() {
             seed: 3,
             times_h: (0..=47).map(|h| h as f64).collect(),
             target_mmol_l: (2.0, 3.5),
-            thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+            thresholds_mmol_l: default_thresholds_mmol_l().unwrap(),
         },
     )
     .unwrap();

@@ -3,7 +3,7 @@
 
 use mgiv_core::model::builtin_model;
 use mgiv_pop::population::builtin_population;
-use mgiv_pop::trial::{Trial, TrialConfig, TrialRegimen, TrialResult, DEFAULT_THRESHOLDS_MMOL_L};
+use mgiv_pop::trial::{default_thresholds_mmol_l, Trial, TrialConfig, TrialRegimen, TrialResult};
 
 fn run(pop: &str, model: &str, regimens: &[(&str, &str)], times: Vec<f64>, n: u64) -> TrialResult {
     let regimens: Vec<TrialRegimen> = regimens
@@ -22,7 +22,7 @@ fn run(pop: &str, model: &str, regimens: &[(&str, &str)], times: Vec<f64>, n: u6
             seed: 2026,
             times_h: times,
             target_mmol_l: (2.0, 3.5),
-            thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+            thresholds_mmol_l: default_thresholds_mmol_l().unwrap(),
         },
     )
     .unwrap()
@@ -195,7 +195,7 @@ fn vc_variability_table() {
                 seed: 2026,
                 times_h: vec![0.25, 0.5, 1.0, 2.0, 24.0],
                 target_mmol_l: (2.0, 3.5),
-                thresholds_mmol_l: DEFAULT_THRESHOLDS_MMOL_L.to_vec(),
+                thresholds_mmol_l: default_thresholds_mmol_l().unwrap(),
             },
         )
         .unwrap()

@@ -60,7 +60,9 @@ pub fn features(spec: &RegimenSpec, weight_kg: Option<f64>) -> Vec<PhaseFeatures
                 let over_h = over.map(|o| o.hours().h());
                 let class = match (route, over_h) {
                     (Route::Im, _) => PhaseClass::ImDose,
-                    (Route::Iv, Some(h)) if h >= 6.0 => PhaseClass::IvRate,
+                    (Route::Iv, Some(h)) if h >= crate::order::LOAD_MAX_DURATION_H => {
+                        PhaseClass::IvRate
+                    }
                     _ => PhaseClass::IvDose,
                 };
                 out.push(PhaseFeatures {
@@ -156,10 +158,11 @@ fn candidates(item: Item, u: &PhaseFeatures, bag: Option<Bag>) -> Vec<(f64, &'st
                 c.push((
                     mmol_per_g(),
                     "GUARD-G-FOR-MMOL",
-                    "grams written where mmol were meant (x4.057)".into(),
+                    format!("grams written where mmol were meant (x{:.3})", mmol_per_g()),
                 ));
                 if let (Item::Rate, Some(b)) = (item, bag) {
                     let ml_per_g = b.volume_ml / b.salt_g;
+                    // heuristic: a bag far from 1 mL per g makes mL/h-for-g/h a distinct slip (not data)
                     if b.salt == Salt::MgSo4Heptahydrate && (ml_per_g - 1.0).abs() > 0.3 {
                         c.push((
                             ml_per_g,
@@ -177,7 +180,10 @@ fn candidates(item: Item, u: &PhaseFeatures, bag: Option<Bag>) -> Vec<(f64, &'st
                 c.push((
                     1.0 / mmol_per_g(),
                     "GUARD-MMOL-FOR-G",
-                    "mmol written where grams were meant (1/4.057)".into(),
+                    format!(
+                        "mmol written where grams were meant (1/{:.3})",
+                        mmol_per_g()
+                    ),
                 ));
                 c.push((
                     2.0,
@@ -231,6 +237,7 @@ fn compare(
         }
         for (item, ratio) in items {
             let direct = ratio.ln().abs();
+            // matching-score weights (heuristic penalties of the order matcher, not data)
             let mut best = direct + if direct > tol_ln { 0.3 } else { 0.0 };
             let mut best_finding = None;
             for (f, code, what) in candidates(item, u, bag) {
@@ -253,6 +260,7 @@ fn compare(
     if aligned == 0 {
         return None;
     }
+    // heuristic penalty per missing or extra phase (not data)
     score += 0.15 * (user.len() as f64 - reference.len() as f64).abs();
     Some(Compared { score, findings })
 }
@@ -345,6 +353,7 @@ pub fn check(
             continue;
         };
         if reference.is_none() && p.is_obstetric() != pregnant {
+            // heuristic penalty: a protocol of the other population matches less well (not data)
             c.score += 0.2;
         }
         if best

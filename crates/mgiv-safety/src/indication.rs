@@ -235,6 +235,7 @@ impl Indication {
                 )));
             }
         }
+        // file-consistency guards (90 days; 40 g), not clinical limits
         if !(self.horizon_h.is_finite() && self.horizon_h >= 1.0 && self.horizon_h <= 2160.0) {
             return Err(bad(format!(
                 "horizon_h {} (allowed: 1 to 2160 h)",

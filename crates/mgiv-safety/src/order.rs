@@ -218,6 +218,7 @@ pub fn order_facts(events: &[DoseEvent], bag: Option<Bag>, horizon_h: f64) -> Or
     OrderFacts {
         max_1h_g: g(max_window_mmol(events, 1.0, horizon_h, all)),
         max_1h_iv_g: g(mmol_1h_iv),
+        // the windows of the g/24 h and g/48 h rules (their limit_unit is checked where they are used)
         max_24h_g: g(max_window_mmol(events, 24.0, horizon_h, all)),
         max_48h_g: g(max_window_mmol(events, 48.0, horizon_h, all)),
         iv_load: largest_load(events, true),
@@ -330,6 +331,7 @@ impl OrderContext<'_> {
                 let same = l.doses_g.len() >= 2
                     && l.doses_g
                         .iter()
+                        // equal within 1 % (a comparison tolerance)
                         .all(|d| (d - l.doses_g[0]).abs() <= 0.01 * l.doses_g[0]);
                 if same {
                     why.push_str(&format!(
@@ -338,6 +340,7 @@ impl OrderContext<'_> {
                         l.doses_g.len(),
                         join(&l.phases)
                     ));
+                // heuristic: within 15 % of a whole multiple of at least 2 (a wording rule, not data)
                 } else if (ratio - ratio.round()).abs() <= 0.15 * ratio.round() && ratio >= 1.85 {
                     why.push_str(&format!(
                         " It is {}x the standard {} g load.",
@@ -410,6 +413,7 @@ impl OrderContext<'_> {
             )?),
             (None, None) => {}
             (Some(v), Some(l)) => {
+                // a 0.1 % rounding allowance (numerical)
                 if v.max_maintenance_ml_per_h > l.max_ml_per_h * 1.001 {
                     out.push(self.book.alert(
                         "FLUID-RATE",
@@ -424,6 +428,7 @@ impl OrderContext<'_> {
                     )?);
                 }
                 if let Some(l24) = l.max_ml_per_24h {
+                    // a 0.1 % rounding allowance (numerical)
                     if v.max_ml_in_24h > l24 * 1.001 {
                         out.push(self.book.alert(
                             "FLUID-24H",

@@ -182,7 +182,12 @@ fn phase_rows(
     bag: Option<Bag>,
     horizon_h: f64,
 ) -> Vec<PhaseRow> {
-    let im_strength = SolutionStrength::percent(HEPTA, 50.0).ok();
+    // IM doses are given as the strongest marketed solution, undiluted (50 % w/v, rule
+    // CONC-MAX-50PCT in data/rules/rates-and-limits.toml)
+    let im_percent = rulebook()
+        .ok()
+        .and_then(|b| b.limit("CONC-MAX-50PCT", "% w/v").ok());
+    let im_strength = im_percent.and_then(|p| SolutionStrength::percent(HEPTA, p).ok());
     let mut rows = Vec::new();
     for (i, p) in spec.phases.iter().enumerate() {
         let events: Vec<&DoseEvent> = regimen
@@ -249,12 +254,16 @@ fn phase_rows(
                 if *route == Route::Im {
                     if let Some(s) = im_strength {
                         row.volume_ml = Some(a.mmol() / s.mmol_per_ml());
-                        row.volume_of = Some("50 % MgSO4 (500 mg/mL), undiluted IM".into());
+                        row.volume_of = Some(format!(
+                            "{} % MgSO4 ({} mg/mL), undiluted IM",
+                            fmt_num(s.percent_w_v()),
+                            fmt_num(s.percent_w_v() * 10.0)
+                        ));
                     }
                 } else {
                     if let Some(o) = over {
                         set_rate(&mut row, per_dose / o.hours().h());
-                        if o.hours().h() >= 6.0 {
+                        if o.hours().h() >= crate::order::LOAD_MAX_DURATION_H {
                             row.role = "maintenance infusion".into();
                         }
                     }
@@ -293,6 +302,7 @@ fn phase_rows(
 
 fn curve_summary(sim: &Simulation, target: Option<&Target>, regimen: &Regimen) -> CurveSummary {
     let horizon = sim.times_h.last().copied().unwrap_or(0.0);
+    // report times (h) of the curve summary: display choice, not data
     let levels = [1.0, 6.0, 12.0, 24.0]
         .into_iter()
         .filter_map(|t| {
@@ -308,6 +318,7 @@ fn curve_summary(sim: &Simulation, target: Option<&Target>, regimen: &Regimen) -
     } else {
         regimen.last_finite_time_h()
     };
+    // time-in-target window: at least 6 h (display choice, not data)
     let window_h = end.max(6.0).min(horizon);
     let (mut inside, mut above) = (0.0, 0.0);
     if let Some(tg) = target {
@@ -372,6 +383,7 @@ pub fn plan(input: &PlanInput) -> Result<Plan, SafetyError> {
     let horizon = input
         .hours
         .unwrap_or_else(|| mgiv_core::simulate::default_horizon_h(&regimen));
+    // output grid: 5 min up to 3 days, else 15 min (numerical)
     let step = if horizon <= 72.0 { 5.0 / 60.0 } else { 0.25 };
     let times = uniform_times(horizon, step)?;
     let sim = simulate(&model, &patient, &regimen, &times)?;
@@ -736,6 +748,7 @@ impl Ctx<'_> {
             )?);
         }
         if let Some(p) = self.input.protocol {
+            // a 0.1 % rounding allowance (numerical)
             if dur > p.max_duration_h * 1.001 {
                 alerts.push(self.book.alert(
                     "COURSE-PROTOCOL-MAX",

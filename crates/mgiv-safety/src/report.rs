@@ -119,9 +119,13 @@ fn write_header(o: &mut String, plan: &Plan) -> std::fmt::Result {
 
 /// The regimen as written, the bag and each phase in g, mmol, mEq and pump mL/h; the totals.
 fn write_regimen(o: &mut String, plan: &Plan) -> std::fmt::Result {
+    // 1 g of MgSO4·7H2O in mmol and mEq, from data/units/conversions.toml
+    let g = mgiv_core::units::MgAmount::from_mmol(crate::guardrail::mmol_per_g());
     writeln!(
         o,
-        "REGIMEN  (g = grams of MgSO4·7H2O; 1 g = 4.057 mmol = 8.1 mEq Mg)"
+        "REGIMEN  (g = grams of MgSO4·7H2O; 1 g = {:.3} mmol = {:.1} mEq Mg)",
+        g.mmol(),
+        g.meq()
     )?;
     writeln!(o, "  {}", plan.regimen)?;
     match (&plan.bag, &plan.bag_source) {

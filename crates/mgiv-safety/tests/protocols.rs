@@ -166,3 +166,19 @@ fn published_observations_are_reproduced() {
     let c72 = s.summary.peak_mmol_l;
     assert!((c72 - 2.96).abs() < 0.4, "4 g + 2 g/h steady state {c72}");
 }
+
+#[test]
+fn pritchard_im_doses_are_volumes_of_the_strongest_marketed_solution() {
+    // 5 g IM as 50 % w/v (rule CONC-MAX-50PCT, data/rules/rates-and-limits.toml) = 10 mL
+    let p = common::proto("pritchard", common::pe());
+    let im: Vec<_> = p
+        .phases
+        .iter()
+        .filter(|r| r.volume_of.as_deref() == Some("50 % MgSO4 (500 mg/mL), undiluted IM"))
+        .collect();
+    assert!(!im.is_empty());
+    for r in im {
+        let ratio = r.volume_ml.unwrap() / r.dose_g.unwrap();
+        assert!((ratio - 2.0).abs() < 1e-9, "{ratio} mL per g");
+    }
+}

@@ -312,6 +312,7 @@ pub async fn import(
             "the patient has no current order: the level's time is counted from the order's start",
         );
     };
+    // ms per hour; at most 90 days
     let t = (o.effective_ms - start) as f64 / 3.6e6;
     if !(0.0..=2160.0).contains(&t) {
         return outcome(

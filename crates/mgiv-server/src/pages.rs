@@ -299,6 +299,7 @@ pub fn forecast_svg(f: &Value) -> String {
         .chain([thi, toxic])
         .fold(0.5f64, f64::max)
         * 1.12;
+    // plot geometry below (pixels, tick steps, headroom): layout, not science
     let (w, h, l, r, t, b) = (880.0, 360.0, 60.0, 20.0, 20.0, 44.0);
     let x = |v: f64| l + (w - l - r) * v / tmax;
     let y = |v: f64| h - b - (h - t - b) * v / ymax;

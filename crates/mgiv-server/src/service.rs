@@ -387,6 +387,7 @@ pub fn level_body(value: f64, unit: &str, time_h: f64, source: Value) -> Result<
         return Err(invalid("value", value, "a positive number").into());
     }
     let c = MgConc::from_unit(value, u);
+    // input guard: above any survivable level, so a unit slip
     if c.mmol_l() > 20.0 {
         return Err(invalid(
             "value",
@@ -511,6 +512,7 @@ pub async fn adjust(
     }
     let horizon = a.horizon_h.unwrap_or(24.0);
     check_num("horizon_h", Some(horizon), 2.0, 168.0, "h")?;
+    // mgiv's default decision settings (as DecisionSettings::new), not data
     let max_p = a.max_p_toxic.unwrap_or(0.05);
     if !(max_p > 0.0 && max_p < 1.0) {
         return Err(invalid(
@@ -641,6 +643,7 @@ pub fn brain_summary(p: &PatientIn, order: &Value) -> Result<Value, ApiError> {
     let ci = context_input(p, s("indication").as_deref(), s("protocol").as_deref())?;
     let ctx = ClinicalContext::build(&ci)?;
     let mut opts = mgiv_brain::BrainOptions::default();
+    // fewer interval samples for the web page (numerical)
     opts.csf.n_samples = 200;
     let run = mgiv_clinical::brain::brain_for_regimen(
         &ctx,

@@ -11,6 +11,7 @@ use plotters::prelude::*;
 use crate::plot::{self, e, Swatch};
 
 /// Pixel size of the GOF plot.
+// image size (pixels): plot layout, not science
 pub const SIZE: (u32, u32) = (1100, 1000);
 
 /// Data points are drawn as circles of this radius (one per observation and panel; the legend

@@ -33,7 +33,7 @@ use crate::model::Elimination;
 use crate::regimen::Regimen;
 use crate::solver::{modal, ode, Modes};
 
-use super::{eliminated_excess_mmol, scaled, settings, Priors};
+use super::{eliminated_excess_mmol, scaled, settings, Priors, WeightScaling};
 
 /// The plasma ultrafilterable fraction of the renal-threshold candidate (Boron, Medical
 /// Physiology 3e: ionised 62 % + complexed 7 %), as in `mgiv-adult-tm-2026`.
@@ -170,7 +170,7 @@ fn predict(
     cand: Candidate,
     theta: &[f64],
     s: &AdultStudy,
-    exps: &[f64; 4],
+    exps: &[WeightScaling; 4],
     (f_uf, default_gfr_ml_min): (f64, f64),
 ) -> Result<(Vec<f64>, Option<f64>), MgivError> {
     let times: Vec<f64> = s.levels.iter().map(|l| l.0).collect();
@@ -222,7 +222,7 @@ struct Setup {
     cand: Candidate,
     studies: Vec<AdultStudy>,
     priors: Priors,
-    exps: [f64; 4],
+    exps: [WeightScaling; 4],
     /// (f_uf, default GFR mL/min) of the renal-threshold model file
     f_uf: (f64, f64),
 }
@@ -253,13 +253,7 @@ fn objective(su: &Setup, log_theta: &[f64]) -> Result<f64, MgivError> {
     match su.cand {
         Candidate::Linear => priors.push((theta[0], pr.cl_l_h.median, pr.cl_l_h.cv)),
         Candidate::RenalThreshold => {
-            let tm = pr.tm_mmol_l.as_ref().ok_or_else(|| {
-                crate::error::invalid(
-                    "priors.tm_mmol_l",
-                    "missing",
-                    "a Tm prior in data/calibration/mgiv-adult-2026.toml",
-                )
-            })?;
+            let tm = tm_prior(pr)?;
             priors.push((theta[0], tm.median, tm.cv));
         }
     }
@@ -279,6 +273,7 @@ impl CostFunction for Problem<'_> {
     fn cost(&self, x: &Vec<f64>) -> Result<f64, ArgminError> {
         match objective(self.su, x) {
             Ok(o) if o.is_finite() => Ok(o),
+            // a large finite cost where the objective is undefined (optimiser guard)
             _ => Ok(1e12),
         }
     }
@@ -312,12 +307,25 @@ fn setup(cand: Candidate, exclude: Option<&str>) -> Result<Setup, MgivError> {
     })
 }
 
+/// The renal-threshold candidate's Tm prior (data/calibration/mgiv-adult-2026.toml).
+fn tm_prior(pr: &Priors) -> Result<&super::Prior, MgivError> {
+    pr.tm_mmol_l.as_ref().ok_or_else(|| {
+        crate::error::invalid(
+            "priors.tm_mmol_l",
+            "missing",
+            "a Tm prior in data/calibration/mgiv-adult-2026.toml",
+        )
+    })
+}
+
 fn fit_setup(su: &Setup) -> Result<AggregateFit, MgivError> {
     let st = settings()?.start;
     let first = match su.cand {
         Candidate::Linear => st.cl_l_h,
-        Candidate::RenalThreshold => 0.576,
+        // the threshold candidate starts at its prior median (Rude ~1980, in the calibration file)
+        Candidate::RenalThreshold => tm_prior(&su.priors)?.median,
     };
+    // the last start, τ = 0.1 (between-study error, log units), is an optimiser start, not data
     let mut x0: Vec<f64> = [first, st.v1_l, st.q_l_h, st.v2_l, 0.1]
         .iter()
         .map(|v| v.ln())
@@ -328,6 +336,7 @@ fn fit_setup(su: &Setup) -> Result<AggregateFit, MgivError> {
         let mut simplex = vec![x0.clone()];
         for i in 0..x0.len() {
             let mut x = x0.clone();
+            // simplex step 0.3 in log units (optimiser setting, stated in the calibration file)
             x[i] += 0.3;
             simplex.push(x);
         }
@@ -433,6 +442,19 @@ pub fn cross_validate(cand: Candidate) -> Result<CrossValidation, MgivError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn published_calibration_values_come_from_the_calibration_file() {
+        let su = setup(Candidate::RenalThreshold, None).unwrap();
+        // allometry of the template: reference 70 kg, exponents 0.75 (CL, Q) and 1 (V1, V2)
+        let refs = su.exps.map(|e| e.reference_kg);
+        let exps = su.exps.map(|e| e.exponent);
+        assert_eq!(refs, [70.0; 4]);
+        assert_eq!(exps, [0.75, 1.0, 0.75, 1.0]);
+        assert_eq!(su.exps[0].factor(70.0), 1.0);
+        // the threshold candidate starts at the Tm prior (Rude ~1980: 1.4 mg/100 mL = 0.576 mmol/L)
+        assert_eq!(tm_prior(&su.priors).unwrap().median, 0.576);
+    }
 
     /// The aggregate likelihood recovers θ from data made by the model itself: replace every
     /// study's means by the linear candidate's predictions at a known θ, fit, and find θ again

@@ -103,25 +103,49 @@ fn settings() -> Result<Settings, MgivError> {
     })
 }
 
-pub const REF_WEIGHT_KG: f64 = 70.0;
-
-/// The weight exponent of `param` in the model template (its power covariate on weight_kg).
-fn weight_exponent(model: &ModelSpec, param: ParamName) -> f64 {
-    model
-        .covariates
-        .iter()
-        .find(|c| c.parameter == param && c.covariate == CovariateName::WeightKg)
-        .and_then(|c| c.exponent)
-        .unwrap_or(0.0)
+/// The weight scaling of one parameter in the model template: its power covariate on weight_kg
+/// (exponent and reference weight, as the template file gives them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WeightScaling {
+    exponent: f64,
+    reference_kg: f64,
 }
 
-fn scaled(theta: &[f64], weight_kg: f64, baseline: f64, exps: &[f64; 4]) -> IndividualParams {
-    let r = weight_kg / REF_WEIGHT_KG;
+impl WeightScaling {
+    fn factor(self, weight_kg: f64) -> f64 {
+        (weight_kg / self.reference_kg).powf(self.exponent)
+    }
+}
+
+/// The weight scaling of `param` in the model template (none: exponent 0).
+fn weight_scaling(model: &ModelSpec, param: ParamName) -> WeightScaling {
+    let cov = model
+        .covariates
+        .iter()
+        .find(|c| c.parameter == param && c.covariate == CovariateName::WeightKg);
+    match cov {
+        Some(c) => WeightScaling {
+            exponent: c.exponent.unwrap_or(0.0),
+            reference_kg: c.reference.unwrap_or(1.0),
+        },
+        None => WeightScaling {
+            exponent: 0.0,
+            reference_kg: 1.0,
+        },
+    }
+}
+
+fn scaled(
+    theta: &[f64],
+    weight_kg: f64,
+    baseline: f64,
+    exps: &[WeightScaling; 4],
+) -> IndividualParams {
     IndividualParams {
-        cl_l_h: theta[0] * r.powf(exps[0]),
-        v1_l: theta[1] * r.powf(exps[1]),
-        q_l_h: theta[2] * r.powf(exps[2]),
-        v2_l: theta[3] * r.powf(exps[3]),
+        cl_l_h: theta[0] * exps[0].factor(weight_kg),
+        v1_l: theta[1] * exps[1].factor(weight_kg),
+        q_l_h: theta[2] * exps[2].factor(weight_kg),
+        v2_l: theta[3] * exps[3].factor(weight_kg),
         ka_h: None,
         f_im: None,
         baseline_mmol_l: baseline,
@@ -141,15 +165,15 @@ fn eliminated_excess_mmol(m: &Modes, cl_l_h: f64, regimen: &Regimen, t_h: f64) -
     cl_l_h * auc
 }
 
-/// The weight exponents of CL, V1, Q and V2 in the model template.
-fn weight_exponents(model: &ModelSpec) -> [f64; 4] {
+/// The weight scaling (exponent, reference weight) of CL, V1, Q and V2 in the model template.
+fn weight_exponents(model: &ModelSpec) -> [WeightScaling; 4] {
     [
         ParamName::ClLH,
         ParamName::V1L,
         ParamName::QLH,
         ParamName::V2L,
     ]
-    .map(|p| weight_exponent(model, p))
+    .map(|p| weight_scaling(model, p))
 }
 
 /// Fit the adult model: the linear candidate of [`aggregate`] over every adult study.
@@ -247,6 +271,7 @@ four by the same aggregate-data likelihood, and the left-out study's levels pred
 }
 
 fn r4(v: f64) -> f64 {
+    // round to 4 decimals for the written file (formatting)
     (v * 1e4).round() / 1e4
 }
 

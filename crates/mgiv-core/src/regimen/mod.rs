@@ -407,6 +407,7 @@ impl RegimenSpec {
                         ));
                     }
                     if let Some(c) = count {
+                        // input guard: at most 1000 repeated doses
                         if *c == 0 || *c > 1000 {
                             return Err(invalid(
                                 format!("phase {n} dose count"),

@@ -83,6 +83,7 @@ pub fn solve(
             tm_mmol_l,
             default_gfr_ml_min,
         } => Some((
+            // mL/min to L/h: × 60 / 1000 (unit arithmetic)
             gfr_ml_min.unwrap_or(default_gfr_ml_min) * 0.06,
             f_uf,
             tm_mmol_l,
@@ -162,6 +163,7 @@ fn integrate(rhs: Rhs, t0: f64, t1: f64, y0: State, rtol: f64) -> Result<State, 
         y0,
         rtol,
         rtol * 1e-3,
+        // DOP853 step-size controller: Hairer's defaults (safety 0.9, beta 0, fac 0.333..6), step limit and stiffness-test interval (numerical)
         0.9,
         0.0,
         0.333,
