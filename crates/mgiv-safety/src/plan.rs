@@ -176,6 +176,36 @@ fn first_time_above(sim: &Simulation, level: f64) -> Option<f64> {
         .map(|(&t, _)| t)
 }
 
+/// The volume of one dose and what it is a volume of: an IM dose as the strongest marketed
+/// solution, undiluted (`im_strength`); an IV dose from the bag, when one is given.
+fn dose_volume(
+    a: MgAmount,
+    route: Route,
+    bag: Option<Bag>,
+    im_strength: Option<SolutionStrength>,
+) -> (Option<f64>, Option<String>) {
+    match (route, bag, im_strength) {
+        (Route::Im, _, Some(s)) => (
+            Some(a.mmol() / s.mmol_per_ml()),
+            Some(format!(
+                "{} % MgSO4 ({} mg/mL), undiluted IM",
+                fmt_num(s.percent_w_v()),
+                fmt_num(s.percent_w_v() * 10.0)
+            )),
+        ),
+        (Route::Im, _, None) => (None, None),
+        (_, Some(b), _) => (
+            Some(b.volume_for_ml(a)),
+            Some(format!(
+                "{} g in {} mL",
+                fmt_num(b.salt_g),
+                fmt_num(b.volume_ml)
+            )),
+        ),
+        (_, None, _) => (None, None),
+    }
+}
+
 fn phase_rows(
     spec: &RegimenSpec,
     regimen: &Regimen,
@@ -251,31 +281,15 @@ fn phase_rows(
                     (_, None, 0) if spec.phases.len() > 1 => "loading dose".into(),
                     _ => "dose".into(),
                 };
-                if *route == Route::Im {
-                    if let Some(s) = im_strength {
-                        row.volume_ml = Some(a.mmol() / s.mmol_per_ml());
-                        row.volume_of = Some(format!(
-                            "{} % MgSO4 ({} mg/mL), undiluted IM",
-                            fmt_num(s.percent_w_v()),
-                            fmt_num(s.percent_w_v() * 10.0)
-                        ));
-                    }
-                } else {
+                if *route != Route::Im {
                     if let Some(o) = over {
                         set_rate(&mut row, per_dose / o.hours().h());
                         if o.hours().h() >= crate::order::LOAD_MAX_DURATION_H {
                             row.role = "maintenance infusion".into();
                         }
                     }
-                    if let Some(b) = bag {
-                        row.volume_ml = Some(b.volume_for_ml(a));
-                        row.volume_of = Some(format!(
-                            "{} g in {} mL",
-                            fmt_num(b.salt_g),
-                            fmt_num(b.volume_ml)
-                        ));
-                    }
                 }
+                (row.volume_ml, row.volume_of) = dose_volume(a, *route, bag, im_strength);
             }
             PhaseKind::Rate { .. } => {
                 row.role = "maintenance infusion".into();
