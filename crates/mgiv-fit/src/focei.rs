@@ -37,6 +37,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::dual::{Dual, NE};
+use crate::grad::{self, Dir};
 use crate::pred::{predict_dual, predict_dual_pieces, DParams, Pieces};
 use crate::spec::{BaselineMode, Effect, ErrorModel, EstimationModel, RelationForm, BASE, PARAMS};
 
@@ -542,17 +543,17 @@ fn dparams_at(
     }
 }
 
-struct Omega {
-    k: usize,
-    inv: Vec<f64>,
+pub(crate) struct Omega {
+    pub(crate) k: usize,
+    pub(crate) inv: Vec<f64>,
     logdet: f64,
     /// 1/ω²_IOV of each IOV parameter, and Σ ln ω²_IOV (one occasion's ln|Ω_IOV|)
-    iov_inv: Vec<f64>,
+    pub(crate) iov_inv: Vec<f64>,
     iov_logdet: f64,
 }
 
 impl Omega {
-    fn new(omega: &[f64], k: usize, omega_iov: &[f64]) -> Option<Self> {
+    pub(crate) fn new(omega: &[f64], k: usize, omega_iov: &[f64]) -> Option<Self> {
         if omega_iov.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
             return None;
         }
@@ -577,7 +578,7 @@ impl Omega {
         })
     }
     /// Number of random effects of subject `s`: η and every occasion's κ.
-    fn dim(&self, s: &SubjectData) -> usize {
+    pub(crate) fn dim(&self, s: &SubjectData) -> usize {
         self.k + s.occasions.len() * self.iov_inv.len()
     }
 }
@@ -1015,6 +1016,76 @@ fn total(v: &[(f64, Vec<f64>)]) -> f64 {
     v.iter().map(|x| x.0).sum()
 }
 
+/// Per-subject gradients of the OFV along `dirs` at `p`, each at its η̂ in `per` (same order as
+/// `subjects`); None where one is not available (see [`grad::subject_gradient`]).
+pub(crate) fn gradients_at(
+    m: &EstimationModel,
+    p: &PopParams,
+    subjects: &[SubjectData],
+    per: &[(f64, Vec<f64>)],
+    dirs: &[Dir],
+) -> Option<Vec<Vec<f64>>> {
+    let om = Omega::new(&p.omega, m.n_eta(), &p.omega_iov)?;
+    let g: Vec<Option<Vec<f64>>> = subjects
+        .par_iter()
+        .zip(per)
+        .map(|(s, (o, eta))| {
+            if o.is_finite() {
+                grad::subject_gradient(m, p, &om, s, eta, dirs)
+            } else {
+                None
+            }
+        })
+        .collect();
+    g.into_iter().collect()
+}
+
+/// Σ over subjects, in subject order.
+fn sum_gradients(g: &[Vec<f64>], n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; n];
+    for gi in g {
+        for (o, x) in out.iter_mut().zip(gi) {
+            *o += x;
+        }
+    }
+    out
+}
+
+/// The optimiser's coordinates of `model`'s initial estimates (free θ transformed by logit/log,
+/// Ω by its log-Cholesky factor, ω²_IOV and σ by log), as [`objective_and_gradient`] takes them.
+pub fn initial_coordinates(model: &EstimationModel) -> Vec<f64> {
+    let init = PopParams::initial(model);
+    Codec {
+        m: model,
+        fixed: init.clone(),
+    }
+    .encode(&init)
+}
+
+/// The FOCE-I objective and its exact gradient at `x`: the optimiser's coordinates
+/// ([`initial_coordinates`]) or, with `natural`, the covariance step's natural parameters (free θ,
+/// Ω variances then covariances, ω²_IOV, σ); the fixed θ at their initial values. Every inner
+/// step starts from η = 0. None outside the model's domain.
+pub fn objective_and_gradient(
+    model: &EstimationModel,
+    subjects: &[SubjectData],
+    x: &[f64],
+    natural: bool,
+) -> Option<(f64, Vec<f64>)> {
+    let codec = Codec {
+        m: model,
+        fixed: PopParams::initial(model),
+    };
+    let (p, dirs) = if natural {
+        (codec.to_params(x), codec.dirs_natural())
+    } else {
+        (codec.decode(x), codec.dirs_u(x))
+    };
+    let per = evaluate(model, &p, subjects)?;
+    let g = gradients_at(model, &p, subjects, &per, &dirs)?;
+    Some((total(&per), sum_gradients(&g, dirs.len())))
+}
+
 /// Maps between transformed (optimiser) and natural parameters.
 struct Codec<'a> {
     m: &'a EstimationModel,
@@ -1104,6 +1175,92 @@ impl Codec<'_> {
         }
         p
     }
+    /// The derivative of the population parameters along each optimiser coordinate at `u`.
+    fn dirs_u(&self, u: &[f64]) -> Vec<Dir> {
+        let mut dirs = Vec::with_capacity(u.len());
+        let mut it = u.iter();
+        for i in self.free_thetas() {
+            let t = &self.m.thetas[i];
+            let v = *it.next().expect("length");
+            let d = match (t.lower.is_finite(), t.upper.is_finite()) {
+                (true, true) => {
+                    let e = expit(v);
+                    (t.upper - t.lower) * e * (1.0 - e)
+                }
+                (true, false) => v.exp(),
+                (false, true) => -v.exp(),
+                (false, false) => 1.0,
+            };
+            dirs.push(Dir::Theta { i, d });
+        }
+        let k = self.m.n_eta();
+        if k > 0 {
+            // Ω = L Lᵀ, L_ii = e^u, L_ij = u
+            let p = self.decode(u);
+            let l = linalg::cholesky(&p.omega, k).unwrap_or_else(|| vec![0.0; k * k]);
+            let along = |i: usize, j: usize, dl: f64| {
+                // dΩ = E_ij Lᵀ dl + L E_ji dl
+                let mut d = vec![0.0; k * k];
+                for c in 0..k {
+                    d[i * k + c] += dl * l[c * k + j];
+                    d[c * k + i] += dl * l[c * k + j];
+                }
+                Dir::Omega { d }
+            };
+            for i in 0..k {
+                dirs.push(along(i, i, l[i * k + i]));
+                if self.m.omega_block {
+                    for j in 0..i {
+                        dirs.push(along(i, j, 1.0));
+                    }
+                }
+            }
+        }
+        let n_fixed = dirs.len();
+        for (j, v) in u[n_fixed..]
+            .iter()
+            .take(self.fixed.omega_iov.len())
+            .enumerate()
+        {
+            dirs.push(Dir::OmegaIov { j, d: v.exp() });
+        }
+        let n_fixed = dirs.len();
+        for (j, v) in u[n_fixed..].iter().enumerate() {
+            dirs.push(Dir::Sigma { j, d: v.exp() });
+        }
+        dirs
+    }
+    /// The natural parameters' directions (in [`Codec::natural`] order).
+    fn dirs_natural(&self) -> Vec<Dir> {
+        let mut dirs = Vec::new();
+        for i in self.free_thetas() {
+            dirs.push(Dir::Theta { i, d: 1.0 });
+        }
+        let k = self.m.n_eta();
+        let e = |i: usize, j: usize| {
+            let mut d = vec![0.0; k * k];
+            d[i * k + j] = 1.0;
+            d[j * k + i] = 1.0;
+            Dir::Omega { d }
+        };
+        for i in 0..k {
+            dirs.push(e(i, i));
+        }
+        if self.m.omega_block {
+            for i in 0..k {
+                for j in 0..i {
+                    dirs.push(e(i, j));
+                }
+            }
+        }
+        for j in 0..self.fixed.omega_iov.len() {
+            dirs.push(Dir::OmegaIov { j, d: 1.0 });
+        }
+        for j in 0..self.fixed.sigma.len() {
+            dirs.push(Dir::Sigma { j, d: 1.0 });
+        }
+        dirs
+    }
     /// Natural parameters for the covariance step: free θ, Ω (diagonal, then lower
     /// off-diagonal if block), σ; with their report names.
     fn natural(&self, p: &PopParams) -> (Vec<f64>, Vec<String>) {
@@ -1192,13 +1349,25 @@ pub enum Progress {
     },
 }
 
+/// The outer optimiser of FOCE-I.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Outer {
+    /// BFGS on the exact gradient ([`crate::grad`]); Nelder–Mead takes over where the gradient
+    /// is not available or BFGS stops short of a stationary point
+    #[default]
+    Bfgs,
+    /// derivative-free Nelder–Mead only (restarted from its best point)
+    NelderMead,
+}
+
 #[derive(Debug, Clone)]
 pub struct FitSettings {
-    /// Nelder–Mead iterations per round
+    /// Nelder–Mead iterations per round; BFGS iterations (at most 500)
     pub max_iterations: u64,
     /// rounds (restarts from the best point)
     pub max_rounds: usize,
     pub covariance: bool,
+    pub outer: Outer,
 }
 
 impl Default for FitSettings {
@@ -1207,6 +1376,7 @@ impl Default for FitSettings {
             max_iterations: 4000,
             max_rounds: 4,
             covariance: true,
+            outer: Outer::Bfgs,
         }
     }
 }
@@ -1261,6 +1431,8 @@ pub struct FitResult {
     pub n_subjects: usize,
     pub n_observations: usize,
     pub objective_evaluations: u64,
+    /// exact-gradient evaluations of the outer step (0 with Nelder–Mead)
+    pub gradient_evaluations: u64,
     pub ofv_note: &'static str,
     pub covariance: Option<Covariance>,
     pub notes: Vec<String>,
@@ -1304,6 +1476,160 @@ impl CostFunction for OuterCost<'_> {
     }
 }
 
+/// What [`outer_bfgs`] ends with.
+struct OuterResult {
+    u: Vec<f64>,
+    /// None: the gradient was not available at the start (Nelder–Mead takes over)
+    ofv: Option<f64>,
+    per: Option<PerSubject>,
+    converged: bool,
+    evals: u64,
+    grads: u64,
+}
+
+/// BFGS on the optimiser's coordinates with the exact gradient: inverse-Hessian update (scaled
+/// after the first step), Armijo backtracking on the objective alone (the gradient only at the
+/// accepted point, from its η̂), steps of at most 1 in any coordinate. Every inner step starts
+/// from the η̂ of the current point. Converged: every |∂OFV/∂u| < 1e-3, or no further decrease
+/// possible with every |∂OFV/∂u| < 0.05.
+fn outer_bfgs(
+    m: &EstimationModel,
+    codec: &Codec,
+    subjects: &[SubjectData],
+    u0: Vec<f64>,
+    max_iter: usize,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> OuterResult {
+    let n = u0.len();
+    let mut evals = 0u64;
+    let mut grads = 0u64;
+    let value = |u: &[f64], warm: Option<&PerSubject>, evals: &mut u64| {
+        *evals += 1;
+        let p = codec.decode(u);
+        let per = evaluate_from(m, &p, subjects, warm.map(|w| w.as_slice()))?;
+        let f = total(&per);
+        f.is_finite().then_some((f, per))
+    };
+    let gradient = |u: &[f64], per: &PerSubject, grads: &mut u64| {
+        *grads += 1;
+        let p = codec.decode(u);
+        let g = gradients_at(m, &p, subjects, per, &codec.dirs_u(u))?;
+        Some(sum_gradients(&g, n))
+    };
+    let fail = |u: Vec<f64>, evals, grads| OuterResult {
+        u,
+        ofv: None,
+        per: None,
+        converged: false,
+        evals,
+        grads,
+    };
+    let mut x = u0;
+    let Some((mut fx, mut per)) = value(&x, None, &mut evals) else {
+        return fail(x, evals, grads);
+    };
+    let Some(mut g) = gradient(&x, &per, &mut grads) else {
+        return fail(x, evals, grads);
+    };
+    let gmax = |g: &[f64]| g.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let mut h = vec![0.0; n * n];
+    for i in 0..n {
+        h[i * n + i] = 1.0;
+    }
+    let mut first = true;
+    let mut converged = false;
+    for it in 0..max_iter {
+        if gmax(&g) < 1e-3 {
+            converged = true;
+            break;
+        }
+        let mut d: Vec<f64> = (0..n)
+            .map(|i| -(0..n).map(|j| h[i * n + j] * g[j]).sum::<f64>())
+            .collect();
+        let mut slope: f64 = d.iter().zip(&g).map(|(a, b)| a * b).sum();
+        if slope >= 0.0 {
+            for i in 0..n {
+                for j in 0..n {
+                    h[i * n + j] = if i == j { 1.0 } else { 0.0 };
+                }
+            }
+            first = true;
+            d = g.iter().map(|v| -v).collect();
+            slope = -g.iter().map(|v| v * v).sum::<f64>();
+        }
+        let dmax = gmax(&d);
+        let mut step = if dmax > 1.0 { 1.0 / dmax } else { 1.0 };
+        let mut accepted = None;
+        for _ in 0..40 {
+            let xn: Vec<f64> = x.iter().zip(&d).map(|(a, b)| a + step * b).collect();
+            if let Some((fn_, pn)) = value(&xn, Some(&per), &mut evals) {
+                if fn_ <= fx + 1e-4 * step * slope {
+                    accepted = Some((xn, fn_, pn));
+                    break;
+                }
+            }
+            step *= 0.5;
+        }
+        let Some((xn, fn_, pn)) = accepted else {
+            converged = gmax(&g) < 0.05;
+            break;
+        };
+        let Some(gn) = gradient(&xn, &pn, &mut grads) else {
+            // the gradient failed here: stop at the last point that has one
+            break;
+        };
+        let sv: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
+        let yv: Vec<f64> = gn.iter().zip(&g).map(|(a, b)| a - b).collect();
+        let sy: f64 = sv.iter().zip(&yv).map(|(a, b)| a * b).sum();
+        let df = fx - fn_;
+        x = xn;
+        fx = fn_;
+        per = pn;
+        g = gn;
+        if sy > 1e-12 * sv.iter().map(|v| v * v).sum::<f64>().sqrt() {
+            if first {
+                let yy: f64 = yv.iter().map(|v| v * v).sum();
+                let scale = sy / yy;
+                for i in 0..n {
+                    for j in 0..n {
+                        h[i * n + j] = if i == j { scale } else { 0.0 };
+                    }
+                }
+                first = false;
+            }
+            let rho = 1.0 / sy;
+            let hy: Vec<f64> = (0..n)
+                .map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum())
+                .collect();
+            let yhy: f64 = yv.iter().zip(&hy).map(|(a, b)| a * b).sum();
+            for i in 0..n {
+                for j in 0..n {
+                    h[i * n + j] += -rho * (hy[i] * sv[j] + sv[i] * hy[j])
+                        + (rho * rho * yhy + rho) * sv[i] * sv[j];
+                }
+            }
+        }
+        if (it + 1) % 10 == 0 {
+            (progress)(Progress::Outer {
+                evaluations: evals,
+                best_ofv: fx,
+            });
+        }
+        if df.abs() <= 1e-12 * (1.0 + fx.abs()) && gmax(&g) < 0.05 {
+            converged = true;
+            break;
+        }
+    }
+    OuterResult {
+        u: x,
+        ofv: Some(fx),
+        per: Some(per),
+        converged,
+        evals,
+        grads,
+    }
+}
+
 /// Fit `model` to `ds` by FOCE-I.
 pub fn fit(
     model: &EstimationModel,
@@ -1332,9 +1658,34 @@ pub fn fit(
     let mut u = codec.encode(&init);
     let mut last = start;
     let mut evals = 0;
+    let mut grads = 0;
     let mut converged = false;
     let warm = RefCell::new(None);
-    for round in 1..=settings.max_rounds {
+    let mut rounds_done = 0;
+    if settings.outer == Outer::Bfgs {
+        let r = outer_bfgs(
+            model,
+            &codec,
+            &subjects,
+            u.clone(),
+            settings.max_iterations.min(500) as usize,
+            progress,
+        );
+        evals += r.evals;
+        grads += r.grads;
+        if let Some(ofv) = r.ofv {
+            u = r.u;
+            last = ofv;
+            converged = r.converged;
+            rounds_done = 1;
+            (progress)(Progress::Restart { round: 1, ofv });
+            *warm.borrow_mut() = r.per;
+        }
+    }
+    for round in rounds_done + 1..=settings.max_rounds {
+        if converged {
+            break;
+        }
         let mut simplex = vec![u.clone()];
         for i in 0..u.len() {
             let mut x = u.clone();
@@ -1392,6 +1743,7 @@ pub fn fit(
             method: "focei",
             converged,
             evaluations: evals,
+            gradients: grads,
             ofv_note:
                 "-2 log-likelihood (FOCE-I) without the constant N·ln(2π), as NONMEM reports it",
         },
@@ -1403,6 +1755,7 @@ pub(crate) struct Finish {
     pub method: &'static str,
     pub converged: bool,
     pub evaluations: u64,
+    pub gradients: u64,
     pub ofv_note: &'static str,
 }
 
@@ -1460,6 +1813,7 @@ pub(crate) fn finish(
         n_subjects: subjects.len(),
         n_observations: n_obs,
         objective_evaluations: how.evaluations,
+        gradient_evaluations: how.gradients,
         ofv_note: how.ofv_note,
         covariance,
         notes,
@@ -1478,7 +1832,9 @@ fn rse_and_covariance(
 ) -> (BTreeMap<String, f64>, Option<Covariance>) {
     let (phi, names) = codec.natural(est);
     let mut rse = BTreeMap::new();
-    match covariance_step(model, codec, subjects, &phi, progress) {
+    let step = covariance_step_exact(model, codec, subjects, &phi, progress)
+        .or_else(|| covariance_step(model, codec, subjects, &phi, progress));
+    match step {
         Some((sand, rinv)) => {
             for (i, n) in names.iter().enumerate() {
                 rse.insert(n.clone(), 100.0 * sand[i][i].max(0.0).sqrt() / phi[i].abs());
@@ -1584,6 +1940,88 @@ fn shrinkage(model: &EstimationModel, est: &PopParams, per: &[(f64, Vec<f64>)]) 
 
 type Matrix = Vec<Vec<f64>>;
 
+/// The covariance step on the exact gradient: S = Σ_i ¼ ∇OFV_i ∇OFV_iᵀ from the per-subject
+/// exact gradients at the estimates, R = ½ Hessian of the OFV by central differences of the exact
+/// gradient (η̂ re-optimised at each point, symmetrised): 1 + 2n objective and gradient
+/// evaluations. None when a gradient is not available or R is not positive definite.
+fn covariance_step_exact(
+    m: &EstimationModel,
+    codec: &Codec,
+    subjects: &[SubjectData],
+    phi: &[f64],
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Option<(Matrix, Matrix)> {
+    let n = phi.len();
+    let dirs = codec.dirs_natural();
+    let h: Vec<f64> = phi.iter().map(|v| 1e-3 * v.abs().max(1e-3)).collect();
+    let p0 = codec.to_params(phi);
+    let per0 = evaluate(m, &p0, subjects)?;
+    let eval = |x: &[f64]| -> Option<Vec<Vec<f64>>> {
+        let p = codec.to_params(x);
+        let per = evaluate_from(m, &p, subjects, Some(&per0))?;
+        if !total(&per).is_finite() {
+            return None;
+        }
+        gradients_at(m, &p, subjects, &per, &dirs)
+    };
+    let total_evals = 1 + 2 * n;
+    let g0 = gradients_at(m, &p0, subjects, &per0, &dirs)?;
+    progress(Progress::Covariance {
+        done: 1,
+        total: total_evals,
+    });
+    let mut hess = vec![0.0; n * n];
+    for j in 0..n {
+        let mut x = phi.to_vec();
+        x[j] += h[j];
+        let gp = sum_gradients(&eval(&x)?, n);
+        x[j] = phi[j] - h[j];
+        let gm = sum_gradients(&eval(&x)?, n);
+        for i in 0..n {
+            hess[i * n + j] = (gp[i] - gm[i]) / (2.0 * h[j]);
+        }
+        progress(Progress::Covariance {
+            done: 3 + 2 * j,
+            total: total_evals,
+        });
+    }
+    let mut r = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            r[i * n + j] = 0.25 * (hess[i * n + j] + hess[j * n + i]);
+        }
+    }
+    let mut s = vec![0.0; n * n];
+    for gi in &g0 {
+        for a in 0..n {
+            for b in 0..n {
+                s[a * n + b] += 0.25 * gi[a] * gi[b];
+            }
+        }
+    }
+    sandwich(&r, &s, n)
+}
+
+/// (R⁻¹ S R⁻¹, R⁻¹), or None when R is not positive definite.
+fn sandwich(r: &[f64], s: &[f64], n: usize) -> Option<(Matrix, Matrix)> {
+    let lr = linalg::cholesky(r, n)?;
+    let rinv = linalg::cholesky_inverse(&lr, n);
+    let mut tmp = vec![0.0; n * n];
+    for a in 0..n {
+        for b in 0..n {
+            tmp[a * n + b] = (0..n).map(|c| rinv[a * n + c] * s[c * n + b]).sum();
+        }
+    }
+    let mut sand = vec![vec![0.0; n]; n];
+    for a in 0..n {
+        for b in 0..n {
+            sand[a][b] = (0..n).map(|c| tmp[a * n + c] * rinv[c * n + b]).sum();
+        }
+    }
+    let rinv_m = (0..n).map(|a| rinv[a * n..(a + 1) * n].to_vec()).collect();
+    Some((sand, rinv_m))
+}
+
 /// R = ½ Hessian of the OFV, S = Σ_i ¼ ∇OFV_i ∇OFV_iᵀ (central differences, η̂ re-optimised);
 /// returns (R⁻¹ S R⁻¹, R⁻¹), or None when R is not positive definite.
 fn covariance_step(
@@ -1651,22 +2089,7 @@ fn covariance_step(
             }
         }
     }
-    let lr = linalg::cholesky(&r, n)?;
-    let rinv = linalg::cholesky_inverse(&lr, n);
-    let mut tmp = vec![0.0; n * n];
-    for a in 0..n {
-        for b in 0..n {
-            tmp[a * n + b] = (0..n).map(|c| rinv[a * n + c] * s[c * n + b]).sum();
-        }
-    }
-    let mut sand = vec![vec![0.0; n]; n];
-    for a in 0..n {
-        for b in 0..n {
-            sand[a][b] = (0..n).map(|c| tmp[a * n + c] * rinv[c * n + b]).sum();
-        }
-    }
-    let rinv_m = (0..n).map(|a| rinv[a * n..(a + 1) * n].to_vec()).collect();
-    Some((sand, rinv_m))
+    sandwich(&r, &s, n)
 }
 
 #[cfg(test)]

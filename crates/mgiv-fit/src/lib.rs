@@ -17,6 +17,7 @@ pub mod diagnostics;
 pub mod dual;
 pub mod export;
 pub mod focei;
+pub mod grad;
 pub mod nonmem;
 pub mod pred;
 pub mod saem;
