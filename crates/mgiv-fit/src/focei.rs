@@ -789,8 +789,20 @@ fn inner_objective(
 
 /// Minimise with BFGS (inverse-Hessian update, Armijo backtracking). Returns (x, f, converged).
 pub fn bfgs(
+    f: impl FnMut(&[f64]) -> (f64, Vec<f64>),
+    x0: &[f64],
+    max_iter: usize,
+    gtol: f64,
+) -> (Vec<f64>, f64, bool) {
+    bfgs_from(f, x0, None, max_iter, gtol)
+}
+
+/// As [`bfgs`], starting from the inverse-Hessian approximation `h0` (n×n) when given (else the
+/// identity, rescaled after the first step).
+pub fn bfgs_from(
     mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>),
     x0: &[f64],
+    h0: Option<Vec<f64>>,
     max_iter: usize,
     gtol: f64,
 ) -> (Vec<f64>, f64, bool) {
@@ -803,11 +815,14 @@ pub fn bfgs(
     if !fx.is_finite() {
         return (x, fx, false);
     }
-    let mut h = vec![0.0; n * n];
-    for i in 0..n {
-        h[i * n + i] = 1.0;
-    }
-    let mut first = true;
+    let mut first = h0.is_none();
+    let mut h = h0.filter(|h| h.len() == n * n).unwrap_or_else(|| {
+        let mut h = vec![0.0; n * n];
+        for i in 0..n {
+            h[i * n + i] = 1.0;
+        }
+        h
+    });
     for _ in 0..max_iter {
         if g.iter().all(|v| v.abs() < gtol) {
             return (x, fx, true);
@@ -904,13 +919,24 @@ fn subject_ofv(
         }
         _ => zero,
     };
+    // from a warm start, BFGS starts from the inverse of 2H̃ there (the expected-information
+    // Hessian of L): near η̂ it takes a few steps instead of rebuilding the curvature
+    let h0 = match warm {
+        Some(_) if k > 0 && start.iter().any(|v| *v != 0.0) => {
+            let (h, _) = laplace_hessian(m, p, om, s, &start, &mut buf);
+            let h2: Vec<f64> = h.iter().map(|v| 2.0 * v).collect();
+            linalg::cholesky(&h2, k).map(|l| linalg::cholesky_inverse(&l, k))
+        }
+        _ => None,
+    };
     // L(η̂) as BFGS last evaluated it (the same function at the same point)
-    let (eta, l, _) = bfgs(
+    let (eta, l, _) = bfgs_from(
         |e| {
             let (v, g) = inner_objective(m, p, om, s, e, &mut buf);
             (v, g[..k].to_vec())
         },
         &start,
+        h0,
         200,
         1e-9,
     );
@@ -920,9 +946,25 @@ fn subject_ofv(
     if k == 0 {
         return (l, eta);
     }
-    // H̃ = GᵀR⁻¹G + ½ C̃ᵀC̃ + Ω⁻¹ at η̂, C̃_jk = (∂R_j/∂η_k)/R_j (the interaction term of
-    // NONMEM's METHOD=1 INTER; Almquist et al. 2015, eq. 15)
-    let sp = subject_params(m, p, s, &eta);
+    let (h, prior_logdet) = laplace_hessian(m, p, om, s, &eta, &mut buf);
+    match linalg::cholesky(&h, k) {
+        Some(lh) => (l + prior_logdet + linalg::cholesky_logdet(&lh, k), eta),
+        None => (f64::INFINITY, eta),
+    }
+}
+
+/// H̃ = GᵀR⁻¹G + ½ C̃ᵀC̃ + Ω⁻¹ at `eta`, C̃_jk = (∂R_j/∂η_k)/R_j (the interaction term of
+/// NONMEM's METHOD=1 INTER; Almquist et al. 2015, eq. 15), and the prior's ln-determinant.
+fn laplace_hessian(
+    m: &EstimationModel,
+    p: &PopParams,
+    om: &Omega,
+    s: &SubjectData,
+    eta: &[f64],
+    buf: &mut Buffers,
+) -> (Vec<f64>, f64) {
+    let k = om.dim(s);
+    let sp = subject_params(m, p, s, eta);
     let (prop, add) = p.sd(m);
     let mut h = om.inv.clone();
     let mut prior_logdet = om.logdet;
@@ -969,10 +1011,7 @@ fn subject_ofv(
             j += 1;
         }
     }
-    match linalg::cholesky(&h, k) {
-        Some(lh) => (l + prior_logdet + linalg::cholesky_logdet(&lh, k), eta),
-        None => (f64::INFINITY, eta),
-    }
+    (h, prior_logdet)
 }
 
 /// Per-subject OFVs and η̂ (parallel over subjects, in subject order), each inner step from η = 0.
