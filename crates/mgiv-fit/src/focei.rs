@@ -1537,6 +1537,7 @@ fn outer_bfgs(
     codec: &Codec,
     subjects: &[SubjectData],
     u0: Vec<f64>,
+    at_u0: Option<PerSubject>,
     max_iter: usize,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> OuterResult {
@@ -1582,7 +1583,12 @@ fn outer_bfgs(
         grads,
     };
     let mut x = u0;
-    let Some((mut fx, mut per)) = value(&x, None, &mut evals) else {
+    // the caller's evaluation at the start (the initial estimates) when it has one
+    let first_eval = match at_u0 {
+        Some(per) => Some((total(&per), per)).filter(|v| v.0.is_finite()),
+        None => value(&x, None, &mut evals),
+    };
+    let Some((mut fx, mut per)) = first_eval else {
         return fail(x, evals, grads);
     };
     let Some((mut g, gi)) = gradient(&x, &per, &mut grads) else {
@@ -1705,8 +1711,10 @@ pub fn fit(
         m: model,
         fixed: init.clone(),
     };
-    let start = evaluate(model, &init, &subjects)
-        .map(|v| total(&v))
+    let start_per = evaluate(model, &init, &subjects);
+    let start = start_per
+        .as_ref()
+        .map(|v| total(v))
         .filter(|v| v.is_finite())
         .ok_or_else(|| {
             MgivError::Numerical(
@@ -1730,6 +1738,7 @@ pub fn fit(
             &codec,
             &subjects,
             u.clone(),
+            start_per,
             settings.max_iterations.min(500) as usize,
             progress,
         );
@@ -1842,7 +1851,7 @@ pub(crate) fn finish(
     let ofv = total(&per);
 
     let (rse, covariance) = if covariance_step_on {
-        rse_and_covariance(model, &codec, subjects, &est, &mut notes, progress)
+        rse_and_covariance(model, &codec, subjects, &est, &per, &mut notes, progress)
     } else {
         (BTreeMap::new(), None)
     };
@@ -1882,19 +1891,21 @@ pub(crate) fn finish(
     })
 }
 
-/// The covariance step at `est`: RSE % by report name and the sandwich covariance (a note and
-/// nothing when R is not positive definite).
+/// The covariance step at `est` (`per`: the per-subject OFVs and η̂ there, every inner step from
+/// 0): RSE % by report name and the sandwich covariance (a note and nothing when R is not
+/// positive definite).
 fn rse_and_covariance(
     model: &EstimationModel,
     codec: &Codec,
     subjects: &[SubjectData],
     est: &PopParams,
+    per: &[(f64, Vec<f64>)],
     notes: &mut Vec<String>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> (BTreeMap<String, f64>, Option<Covariance>) {
     let (phi, names) = codec.natural(est);
     let mut rse = BTreeMap::new();
-    let step = covariance_step_exact(model, codec, subjects, &phi, progress)
+    let step = covariance_step_exact(model, codec, subjects, &phi, per, progress)
         .or_else(|| covariance_step(model, codec, subjects, &phi, progress));
     match step {
         Some((sand, rinv)) => {
@@ -2011,23 +2022,26 @@ fn covariance_step_exact(
     codec: &Codec,
     subjects: &[SubjectData],
     phi: &[f64],
+    per0: &[(f64, Vec<f64>)],
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Option<(Matrix, Matrix)> {
     let n = phi.len();
     let dirs = codec.dirs_natural();
     let h: Vec<f64> = phi.iter().map(|v| 1e-3 * v.abs().max(1e-3)).collect();
     let p0 = codec.to_params(phi);
-    let per0 = evaluate(m, &p0, subjects)?;
+    if !total(per0).is_finite() {
+        return None;
+    }
     let eval = |x: &[f64]| -> Option<Vec<Vec<f64>>> {
         let p = codec.to_params(x);
-        let per = evaluate_from(m, &p, subjects, Some(&per0))?;
+        let per = evaluate_from(m, &p, subjects, Some(per0))?;
         if !total(&per).is_finite() {
             return None;
         }
         gradients_at(m, &p, subjects, &per, &dirs)
     };
     let total_evals = 1 + 2 * n;
-    let g0 = gradients_at(m, &p0, subjects, &per0, &dirs)?;
+    let g0 = gradients_at(m, &p0, subjects, per0, &dirs)?;
     progress(Progress::Covariance {
         done: 1,
         total: total_evals,
