@@ -794,21 +794,25 @@ pub fn bfgs(
     max_iter: usize,
     gtol: f64,
 ) -> (Vec<f64>, f64, bool) {
-    bfgs_from(f, x0, None, max_iter, gtol)
+    bfgs_from(f, x0, None, None, max_iter, gtol)
 }
 
 /// As [`bfgs`], starting from the inverse-Hessian approximation `h0` (n×n) when given (else the
-/// identity, rescaled after the first step).
+/// identity, rescaled after the first step), and from `f0` = f(x0) when the caller has it.
 pub fn bfgs_from(
     mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>),
     x0: &[f64],
+    f0: Option<(f64, Vec<f64>)>,
     h0: Option<Vec<f64>>,
     max_iter: usize,
     gtol: f64,
 ) -> (Vec<f64>, f64, bool) {
     let n = x0.len();
     let mut x = x0.to_vec();
-    let (mut fx, mut g) = f(&x);
+    let (mut fx, mut g) = match f0 {
+        Some(v) if v.1.len() == n => v,
+        _ => f(&x),
+    };
     if n == 0 {
         return (x, fx, true);
     }
@@ -907,17 +911,19 @@ fn subject_ofv(
     let k = om.dim(s);
     let mut buf = Buffers::default();
     let zero = vec![0.0; k];
-    let start = match warm {
+    // the start, and L with its gradient there
+    let (start, f0) = match warm {
         Some(w) if w.len() == k && w.iter().all(|v| v.is_finite()) => {
-            let at_warm = inner_objective(m, p, om, s, w, &mut buf).0;
-            let at_zero = inner_objective(m, p, om, s, &zero, &mut buf).0;
-            if at_warm < at_zero {
-                w.to_vec()
+            let at_warm = inner_objective(m, p, om, s, w, &mut buf);
+            let at_zero = inner_objective(m, p, om, s, &zero, &mut buf);
+            let pick = if at_warm.0 < at_zero.0 {
+                (w.to_vec(), at_warm)
             } else {
-                zero
-            }
+                (zero, at_zero)
+            };
+            (pick.0, Some((pick.1 .0, pick.1 .1[..k].to_vec())))
         }
-        _ => zero,
+        _ => (zero, None),
     };
     // from a warm start, BFGS starts from the inverse of 2H̃ there (the expected-information
     // Hessian of L): near η̂ it takes a few steps instead of rebuilding the curvature
@@ -936,6 +942,7 @@ fn subject_ofv(
             (v, g[..k].to_vec())
         },
         &start,
+        f0,
         h0,
         200,
         1e-9,
