@@ -167,7 +167,7 @@ impl mgiv_core::solver::superposition::Scalar for Dual {
     }
 }
 
-/// What the prediction code needs of a scalar beyond mgiv-core's [`Scalar`]: negation and the
+/// What the prediction code needs of a scalar beyond mgiv-core's [`Scalar`](mgiv_core::solver::superposition::Scalar): negation and the
 /// square root (implemented by [`Dual`] and [`HDual`]).
 pub trait Num: mgiv_core::solver::superposition::Scalar + Neg<Output = Self> {
     fn sqrt(self) -> Self;

@@ -10,12 +10,14 @@
 //!   −2 ln ∫ p(y|η) p(η) dη with the first-order (expected-information) Hessian, NONMEM's
 //!   METHOD=1 INTER form (Almquist et al. 2015, eq. 15; ½C̃ᵀC̃ vanishes for additive error).
 //!   Like NONMEM's OFV it leaves out the constant N·ln(2π) (N observations);
-//! - outer step: Nelder–Mead (argmin) on transformed parameters (bounded θ by logit, Ω by the log
-//!   Cholesky factor, σ by log), restarted from its best point until it stops improving. A
-//!   derivative-free outer step needs no finite differences of the objective; its cost is more
-//!   objective evaluations, each of which is cheap (closed-form predictions);
-//! - covariance step: R = ½ ∂²OFV/∂φ² and S = Σ_i ¼ ∇OFV_i ∇OFV_iᵀ by central differences on the
-//!   natural parameters φ (θ, ω, σ) with every η̂ re-optimised, as NONMEM's $COV does; the reported
+//! - outer step: BFGS on transformed parameters (bounded θ by logit, Ω by the log Cholesky
+//!   factor, ω²_IOV and σ by log) with the exact gradient of the OFV ([`crate::grad`]: implicit
+//!   dη̂/du and exact ∂ln|H̃|), started from the inverse BHHH matrix; Nelder–Mead (argmin,
+//!   restarted from its best point until it stops improving) as the option
+//!   [`Outer::NelderMead`] and where BFGS stops short or the gradient is not available;
+//! - covariance step: S = Σ_i ¼ ∇OFV_i ∇OFV_iᵀ from the per-subject exact gradients and
+//!   R = ½ ∂²OFV/∂φ² by central differences of the exact gradient on the natural parameters φ
+//!   (θ, ω, σ) with every η̂ re-optimised (the all-difference form as fallback); the reported
 //!   covariance is the sandwich R⁻¹SR⁻¹ (NONMEM's default), with R⁻¹ alongside.
 //!
 //! Subjects are evaluated in parallel (rayon) and summed in subject order, so the result does not
