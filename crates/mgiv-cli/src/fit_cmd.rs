@@ -55,9 +55,12 @@ pub struct FitArgs {
     /// Seed of the SAEM chains and the NPDE replicates (same seed, same result on any number of threads)
     #[arg(long, value_name = "SEED", default_value_t = 1)]
     pub seed: u64,
-    /// Nelder–Mead iterations per round of the outer optimisation
+    /// Iterations of the outer optimisation: BFGS (at most 500), or Nelder–Mead per round
     #[arg(long, value_name = "N", default_value_t = 4000)]
     pub max_iterations: u64,
+    /// FOCE-I outer optimiser: bfgs (on the exact gradient; Nelder–Mead takes over where it is not available) or nelder-mead (derivative-free)
+    #[arg(long, value_name = "OPTIMISER", default_value = "bfgs", value_parser = ["bfgs", "nelder-mead"])]
+    pub outer: String,
 }
 
 pub fn load_model(arg: &str) -> Result<EstimationModel> {
@@ -114,6 +117,11 @@ pub fn run(a: FitArgs) -> Result<()> {
     let settings = FitSettings {
         max_iterations: a.max_iterations,
         covariance: !a.no_covariance,
+        outer: if a.outer == "nelder-mead" {
+            mgiv_fit::focei::Outer::NelderMead
+        } else {
+            mgiv_fit::focei::Outer::Bfgs
+        },
         ..Default::default()
     };
     let progress = |p: Progress| match p {
@@ -187,14 +195,19 @@ pub fn run(a: FitArgs) -> Result<()> {
     println!("source   {}", r.model.source);
     println!("evidence {}", r.model.evidence);
     println!(
-        "{:<8} OFV {:.4} ({}), {} subjects, {} observations, {}converged after {} objective evaluations",
+        "{:<8} OFV {:.4} ({}), {} subjects, {} observations, {}converged after {} objective evaluations{}",
         if r.method == "saem" { "SAEM" } else { "FOCE-I" },
         r.ofv,
         r.ofv_note,
         r.n_subjects,
         r.n_observations,
         if r.converged { "" } else { "NOT " },
-        r.objective_evaluations
+        r.objective_evaluations,
+        if r.gradient_evaluations > 0 {
+            format!(" and {} exact gradients", r.gradient_evaluations)
+        } else {
+            String::new()
+        }
     );
     let rse = |k: String| {
         r.rse_percent

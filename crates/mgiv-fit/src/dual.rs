@@ -167,6 +167,210 @@ impl mgiv_core::solver::superposition::Scalar for Dual {
     }
 }
 
+/// What the prediction code needs of a scalar beyond mgiv-core's [`Scalar`](mgiv_core::solver::superposition::Scalar): negation and the
+/// square root (implemented by [`Dual`] and [`HDual`]).
+pub trait Num: mgiv_core::solver::superposition::Scalar + Neg<Output = Self> {
+    fn sqrt(self) -> Self;
+}
+
+impl Num for Dual {
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        Dual::sqrt(self)
+    }
+}
+
+/// Second-order forward-mode number ("hyper-dual"): value, gradient and the full symmetric
+/// Hessian in `N` directions. Used for the exact outer gradient of FOCE-I, which needs second
+/// derivatives of the predictions (the Laplace term's η-Hessian depends on ∂f/∂η).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HDual<const N: usize> {
+    pub v: f64,
+    pub g: [f64; N],
+    pub h: [[f64; N]; N],
+}
+
+impl<const N: usize> HDual<N> {
+    pub const fn cst(v: f64) -> Self {
+        HDual {
+            v,
+            g: [0.0; N],
+            h: [[0.0; N]; N],
+        }
+    }
+    /// The variable `i` with value `v`.
+    pub fn var(v: f64, i: usize) -> Self {
+        let mut x = Self::cst(v);
+        x.g[i] = 1.0;
+        x
+    }
+    /// φ(self) from φ, φ′, φ″ at self.v.
+    #[inline]
+    pub fn chain(self, f0: f64, f1: f64, f2: f64) -> Self {
+        let mut out = Self::cst(f0);
+        for i in 0..N {
+            out.g[i] = f1 * self.g[i];
+            for j in 0..N {
+                out.h[i][j] = f1 * self.h[i][j] + f2 * self.g[i] * self.g[j];
+            }
+        }
+        out
+    }
+    #[inline]
+    pub fn exp(self) -> Self {
+        let e = self.v.exp();
+        self.chain(e, e, e)
+    }
+    #[inline]
+    pub fn exp_m1(self) -> Self {
+        let e = self.v.exp();
+        self.chain(self.v.exp_m1(), e, e)
+    }
+    #[inline]
+    pub fn sqrt(self) -> Self {
+        let s = self.v.sqrt();
+        self.chain(s, 0.5 / s, -0.25 / (s * self.v))
+    }
+    #[inline]
+    pub fn ln(self) -> Self {
+        let r = 1.0 / self.v;
+        self.chain(self.v.ln(), r, -r * r)
+    }
+    #[inline]
+    pub fn recip(self) -> Self {
+        let r = 1.0 / self.v;
+        self.chain(r, -r * r, 2.0 * r * r * r)
+    }
+    #[inline]
+    pub fn sq(self) -> Self {
+        self * self
+    }
+}
+
+impl<const N: usize> Add for HDual<N> {
+    type Output = Self;
+    #[inline]
+    fn add(mut self, o: Self) -> Self {
+        self.v += o.v;
+        for i in 0..N {
+            self.g[i] += o.g[i];
+            for j in 0..N {
+                self.h[i][j] += o.h[i][j];
+            }
+        }
+        self
+    }
+}
+impl<const N: usize> Sub for HDual<N> {
+    type Output = Self;
+    #[inline]
+    fn sub(mut self, o: Self) -> Self {
+        self.v -= o.v;
+        for i in 0..N {
+            self.g[i] -= o.g[i];
+            for j in 0..N {
+                self.h[i][j] -= o.h[i][j];
+            }
+        }
+        self
+    }
+}
+impl<const N: usize> Mul for HDual<N> {
+    type Output = Self;
+    #[inline]
+    fn mul(self, o: Self) -> Self {
+        let mut out = Self::cst(self.v * o.v);
+        for i in 0..N {
+            out.g[i] = self.g[i] * o.v + self.v * o.g[i];
+            for j in 0..N {
+                out.h[i][j] = self.h[i][j] * o.v
+                    + self.v * o.h[i][j]
+                    + self.g[i] * o.g[j]
+                    + o.g[i] * self.g[j];
+            }
+        }
+        out
+    }
+}
+impl<const N: usize> Div for HDual<N> {
+    type Output = Self;
+    #[inline]
+    #[allow(clippy::suspicious_arithmetic_impl)] // a / b = a · (1/b), the Hessian of 1/b by chain
+    fn div(self, o: Self) -> Self {
+        self * o.recip()
+    }
+}
+impl<const N: usize> Neg for HDual<N> {
+    type Output = Self;
+    #[inline]
+    fn neg(self) -> Self {
+        self * -1.0
+    }
+}
+impl<const N: usize> Add<f64> for HDual<N> {
+    type Output = Self;
+    #[inline]
+    fn add(mut self, o: f64) -> Self {
+        self.v += o;
+        self
+    }
+}
+impl<const N: usize> Sub<f64> for HDual<N> {
+    type Output = Self;
+    #[inline]
+    fn sub(mut self, o: f64) -> Self {
+        self.v -= o;
+        self
+    }
+}
+impl<const N: usize> Mul<f64> for HDual<N> {
+    type Output = Self;
+    #[inline]
+    fn mul(mut self, o: f64) -> Self {
+        self.v *= o;
+        for i in 0..N {
+            self.g[i] *= o;
+            for j in 0..N {
+                self.h[i][j] *= o;
+            }
+        }
+        self
+    }
+}
+impl<const N: usize> Div<f64> for HDual<N> {
+    type Output = Self;
+    #[inline]
+    fn div(self, o: f64) -> Self {
+        self * (1.0 / o)
+    }
+}
+
+impl<const N: usize> mgiv_core::solver::superposition::Scalar for HDual<N> {
+    #[inline(always)]
+    fn cst(v: f64) -> Self {
+        HDual::cst(v)
+    }
+    #[inline(always)]
+    fn value(self) -> f64 {
+        self.v
+    }
+    #[inline(always)]
+    fn exp(self) -> Self {
+        HDual::exp(self)
+    }
+    #[inline(always)]
+    fn exp_m1(self) -> Self {
+        HDual::exp_m1(self)
+    }
+}
+
+impl<const N: usize> Num for HDual<N> {
+    #[inline(always)]
+    fn sqrt(self) -> Self {
+        HDual::sqrt(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +390,49 @@ mod tests {
         assert!((d.g[0] - gx).abs() < 1e-8, "{} {gx}", d.g[0]);
         assert!((d.g[1] - gy).abs() < 1e-8, "{} {gy}", d.g[1]);
         assert_eq!(d.g[2], 0.0);
+    }
+
+    fn g<S: Num + std::ops::Add<f64, Output = S>>(x: S, y: S) -> S {
+        (((x * y).exp_m1() / (y.sqrt() + 1.5) - x * 2.0) * (x - 0.3)).exp() / y
+    }
+
+    #[test]
+    fn hyper_dual_hessian_matches_central_differences() {
+        let (x0, y0) = (0.7, 1.3);
+        let d: HDual<3> = g(HDual::var(x0, 0), HDual::var(y0, 1));
+        let fx = |x: f64, y: f64| g(Dual::cst(x), Dual::cst(y)).v;
+        let grad = |x: f64, y: f64| {
+            let d = g(Dual::var(x, 0), Dual::var(y, 1));
+            [d.g[0], d.g[1]]
+        };
+        assert!((d.v - fx(x0, y0)).abs() < 1e-15);
+        let g0 = grad(x0, y0);
+        assert!((d.g[0] - g0[0]).abs() < 1e-14 && (d.g[1] - g0[1]).abs() < 1e-14);
+        let h = 1e-5;
+        for (j, (dx, dy)) in [(h, 0.0), (0.0, h)].into_iter().enumerate() {
+            let gp = grad(x0 + dx, y0 + dy);
+            let gm = grad(x0 - dx, y0 - dy);
+            for i in 0..2 {
+                let fd = (gp[i] - gm[i]) / (2.0 * h);
+                assert!(
+                    (d.h[i][j] - fd).abs() < 1e-7 * fd.abs().max(1.0),
+                    "{i}{j}: {} {fd}",
+                    d.h[i][j]
+                );
+            }
+        }
+        assert_eq!(d.h[0][1], d.h[1][0]);
+        assert_eq!((d.g[2], d.h[2][2], d.h[0][2]), (0.0, 0.0, 0.0));
+        // ln and sqrt
+        let z: HDual<1> = (HDual::var(2.0, 0).ln() * HDual::var(2.0, 0).sqrt()).recip();
+        // f = 1/(ln x √x): f″ by hand at x = 2
+        let x: f64 = 2.0;
+        let u = x.ln() * x.sqrt();
+        let du = x.sqrt() / x + x.ln() * 0.5 / x.sqrt();
+        let ddu = -x.sqrt() / (x * x) + 0.5 / (x * x.sqrt()) + 0.5 / (x * x.sqrt())
+            - 0.25 * x.ln() / (x * x.sqrt());
+        let f2 = 2.0 * du * du / (u * u * u) - ddu / (u * u);
+        assert!((z.h[0][0] - f2).abs() < 1e-13, "{} {f2}", z.h[0][0]);
+        assert!((z.g[0] + du / (u * u)).abs() < 1e-14);
     }
 }

@@ -10,12 +10,14 @@
 //!   −2 ln ∫ p(y|η) p(η) dη with the first-order (expected-information) Hessian, NONMEM's
 //!   METHOD=1 INTER form (Almquist et al. 2015, eq. 15; ½C̃ᵀC̃ vanishes for additive error).
 //!   Like NONMEM's OFV it leaves out the constant N·ln(2π) (N observations);
-//! - outer step: Nelder–Mead (argmin) on transformed parameters (bounded θ by logit, Ω by the log
-//!   Cholesky factor, σ by log), restarted from its best point until it stops improving. A
-//!   derivative-free outer step needs no finite differences of the objective; its cost is more
-//!   objective evaluations, each of which is cheap (closed-form predictions);
-//! - covariance step: R = ½ ∂²OFV/∂φ² and S = Σ_i ¼ ∇OFV_i ∇OFV_iᵀ by central differences on the
-//!   natural parameters φ (θ, ω, σ) with every η̂ re-optimised, as NONMEM's $COV does; the reported
+//! - outer step: BFGS on transformed parameters (bounded θ by logit, Ω by the log Cholesky
+//!   factor, ω²_IOV and σ by log) with the exact gradient of the OFV ([`crate::grad`]: implicit
+//!   dη̂/du and exact ∂ln|H̃|), started from the inverse BHHH matrix; Nelder–Mead (argmin,
+//!   restarted from its best point until it stops improving) as the option
+//!   [`Outer::NelderMead`] and where BFGS stops short or the gradient is not available;
+//! - covariance step: S = Σ_i ¼ ∇OFV_i ∇OFV_iᵀ from the per-subject exact gradients and
+//!   R = ½ ∂²OFV/∂φ² by central differences of the exact gradient on the natural parameters φ
+//!   (θ, ω, σ) with every η̂ re-optimised (the all-difference form as fallback); the reported
 //!   covariance is the sandwich R⁻¹SR⁻¹ (NONMEM's default), with R⁻¹ alongside.
 //!
 //! Subjects are evaluated in parallel (rayon) and summed in subject order, so the result does not
@@ -37,6 +39,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::dual::{Dual, NE};
+use crate::grad::{self, Dir};
 use crate::pred::{predict_dual, predict_dual_pieces, DParams, Pieces};
 use crate::spec::{BaselineMode, Effect, ErrorModel, EstimationModel, RelationForm, BASE, PARAMS};
 
@@ -542,17 +545,17 @@ fn dparams_at(
     }
 }
 
-struct Omega {
-    k: usize,
-    inv: Vec<f64>,
+pub(crate) struct Omega {
+    pub(crate) k: usize,
+    pub(crate) inv: Vec<f64>,
     logdet: f64,
     /// 1/ω²_IOV of each IOV parameter, and Σ ln ω²_IOV (one occasion's ln|Ω_IOV|)
-    iov_inv: Vec<f64>,
+    pub(crate) iov_inv: Vec<f64>,
     iov_logdet: f64,
 }
 
 impl Omega {
-    fn new(omega: &[f64], k: usize, omega_iov: &[f64]) -> Option<Self> {
+    pub(crate) fn new(omega: &[f64], k: usize, omega_iov: &[f64]) -> Option<Self> {
         if omega_iov.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
             return None;
         }
@@ -577,7 +580,7 @@ impl Omega {
         })
     }
     /// Number of random effects of subject `s`: η and every occasion's κ.
-    fn dim(&self, s: &SubjectData) -> usize {
+    pub(crate) fn dim(&self, s: &SubjectData) -> usize {
         self.k + s.occasions.len() * self.iov_inv.len()
     }
 }
@@ -788,25 +791,44 @@ fn inner_objective(
 
 /// Minimise with BFGS (inverse-Hessian update, Armijo backtracking). Returns (x, f, converged).
 pub fn bfgs(
+    f: impl FnMut(&[f64]) -> (f64, Vec<f64>),
+    x0: &[f64],
+    max_iter: usize,
+    gtol: f64,
+) -> (Vec<f64>, f64, bool) {
+    bfgs_from(f, x0, None, None, max_iter, gtol)
+}
+
+/// As [`bfgs`], starting from the inverse-Hessian approximation `h0` (n×n) when given (else the
+/// identity, rescaled after the first step), and from `f0` = f(x0) when the caller has it.
+pub fn bfgs_from(
     mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>),
     x0: &[f64],
+    f0: Option<(f64, Vec<f64>)>,
+    h0: Option<Vec<f64>>,
     max_iter: usize,
     gtol: f64,
 ) -> (Vec<f64>, f64, bool) {
     let n = x0.len();
     let mut x = x0.to_vec();
-    let (mut fx, mut g) = f(&x);
+    let (mut fx, mut g) = match f0 {
+        Some(v) if v.1.len() == n => v,
+        _ => f(&x),
+    };
     if n == 0 {
         return (x, fx, true);
     }
     if !fx.is_finite() {
         return (x, fx, false);
     }
-    let mut h = vec![0.0; n * n];
-    for i in 0..n {
-        h[i * n + i] = 1.0;
-    }
-    let mut first = true;
+    let mut first = h0.is_none();
+    let mut h = h0.filter(|h| h.len() == n * n).unwrap_or_else(|| {
+        let mut h = vec![0.0; n * n];
+        for i in 0..n {
+            h[i * n + i] = 1.0;
+        }
+        h
+    });
     for _ in 0..max_iter {
         if g.iter().all(|v| v.abs() < gtol) {
             return (x, fx, true);
@@ -891,25 +913,39 @@ fn subject_ofv(
     let k = om.dim(s);
     let mut buf = Buffers::default();
     let zero = vec![0.0; k];
-    let start = match warm {
+    // the start, and L with its gradient there
+    let (start, f0) = match warm {
         Some(w) if w.len() == k && w.iter().all(|v| v.is_finite()) => {
-            let at_warm = inner_objective(m, p, om, s, w, &mut buf).0;
-            let at_zero = inner_objective(m, p, om, s, &zero, &mut buf).0;
-            if at_warm < at_zero {
-                w.to_vec()
+            let at_warm = inner_objective(m, p, om, s, w, &mut buf);
+            let at_zero = inner_objective(m, p, om, s, &zero, &mut buf);
+            let pick = if at_warm.0 < at_zero.0 {
+                (w.to_vec(), at_warm)
             } else {
-                zero
-            }
+                (zero, at_zero)
+            };
+            (pick.0, Some((pick.1 .0, pick.1 .1[..k].to_vec())))
         }
-        _ => zero,
+        _ => (zero, None),
+    };
+    // from a warm start, BFGS starts from the inverse of 2H̃ there (the expected-information
+    // Hessian of L): near η̂ it takes a few steps instead of rebuilding the curvature
+    let h0 = match warm {
+        Some(_) if k > 0 && start.iter().any(|v| *v != 0.0) => {
+            let (h, _) = laplace_hessian(m, p, om, s, &start, &mut buf);
+            let h2: Vec<f64> = h.iter().map(|v| 2.0 * v).collect();
+            linalg::cholesky(&h2, k).map(|l| linalg::cholesky_inverse(&l, k))
+        }
+        _ => None,
     };
     // L(η̂) as BFGS last evaluated it (the same function at the same point)
-    let (eta, l, _) = bfgs(
+    let (eta, l, _) = bfgs_from(
         |e| {
             let (v, g) = inner_objective(m, p, om, s, e, &mut buf);
             (v, g[..k].to_vec())
         },
         &start,
+        f0,
+        h0,
         200,
         1e-9,
     );
@@ -919,9 +955,25 @@ fn subject_ofv(
     if k == 0 {
         return (l, eta);
     }
-    // H̃ = GᵀR⁻¹G + ½ C̃ᵀC̃ + Ω⁻¹ at η̂, C̃_jk = (∂R_j/∂η_k)/R_j (the interaction term of
-    // NONMEM's METHOD=1 INTER; Almquist et al. 2015, eq. 15)
-    let sp = subject_params(m, p, s, &eta);
+    let (h, prior_logdet) = laplace_hessian(m, p, om, s, &eta, &mut buf);
+    match linalg::cholesky(&h, k) {
+        Some(lh) => (l + prior_logdet + linalg::cholesky_logdet(&lh, k), eta),
+        None => (f64::INFINITY, eta),
+    }
+}
+
+/// H̃ = GᵀR⁻¹G + ½ C̃ᵀC̃ + Ω⁻¹ at `eta`, C̃_jk = (∂R_j/∂η_k)/R_j (the interaction term of
+/// NONMEM's METHOD=1 INTER; Almquist et al. 2015, eq. 15), and the prior's ln-determinant.
+fn laplace_hessian(
+    m: &EstimationModel,
+    p: &PopParams,
+    om: &Omega,
+    s: &SubjectData,
+    eta: &[f64],
+    buf: &mut Buffers,
+) -> (Vec<f64>, f64) {
+    let k = om.dim(s);
+    let sp = subject_params(m, p, s, eta);
     let (prop, add) = p.sd(m);
     let mut h = om.inv.clone();
     let mut prior_logdet = om.logdet;
@@ -968,10 +1020,7 @@ fn subject_ofv(
             j += 1;
         }
     }
-    match linalg::cholesky(&h, k) {
-        Some(lh) => (l + prior_logdet + linalg::cholesky_logdet(&lh, k), eta),
-        None => (f64::INFINITY, eta),
-    }
+    (h, prior_logdet)
 }
 
 /// Per-subject OFVs and η̂ (parallel over subjects, in subject order), each inner step from η = 0.
@@ -1013,6 +1062,76 @@ pub type PerSubject = Vec<(f64, Vec<f64>)>;
 
 fn total(v: &[(f64, Vec<f64>)]) -> f64 {
     v.iter().map(|x| x.0).sum()
+}
+
+/// Per-subject gradients of the OFV along `dirs` at `p`, each at its η̂ in `per` (same order as
+/// `subjects`); None where one is not available (see [`grad::subject_gradient`]).
+pub(crate) fn gradients_at(
+    m: &EstimationModel,
+    p: &PopParams,
+    subjects: &[SubjectData],
+    per: &[(f64, Vec<f64>)],
+    dirs: &[Dir],
+) -> Option<Vec<Vec<f64>>> {
+    let om = Omega::new(&p.omega, m.n_eta(), &p.omega_iov)?;
+    let g: Vec<Option<Vec<f64>>> = subjects
+        .par_iter()
+        .zip(per)
+        .map(|(s, (o, eta))| {
+            if o.is_finite() {
+                grad::subject_gradient(m, p, &om, s, eta, dirs)
+            } else {
+                None
+            }
+        })
+        .collect();
+    g.into_iter().collect()
+}
+
+/// Σ over subjects, in subject order.
+fn sum_gradients(g: &[Vec<f64>], n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; n];
+    for gi in g {
+        for (o, x) in out.iter_mut().zip(gi) {
+            *o += x;
+        }
+    }
+    out
+}
+
+/// The optimiser's coordinates of `model`'s initial estimates (free θ transformed by logit/log,
+/// Ω by its log-Cholesky factor, ω²_IOV and σ by log), as [`objective_and_gradient`] takes them.
+pub fn initial_coordinates(model: &EstimationModel) -> Vec<f64> {
+    let init = PopParams::initial(model);
+    Codec {
+        m: model,
+        fixed: init.clone(),
+    }
+    .encode(&init)
+}
+
+/// The FOCE-I objective and its exact gradient at `x`: the optimiser's coordinates
+/// ([`initial_coordinates`]) or, with `natural`, the covariance step's natural parameters (free θ,
+/// Ω variances then covariances, ω²_IOV, σ); the fixed θ at their initial values. Every inner
+/// step starts from η = 0. None outside the model's domain.
+pub fn objective_and_gradient(
+    model: &EstimationModel,
+    subjects: &[SubjectData],
+    x: &[f64],
+    natural: bool,
+) -> Option<(f64, Vec<f64>)> {
+    let codec = Codec {
+        m: model,
+        fixed: PopParams::initial(model),
+    };
+    let (p, dirs) = if natural {
+        (codec.to_params(x), codec.dirs_natural())
+    } else {
+        (codec.decode(x), codec.dirs_u(x))
+    };
+    let per = evaluate(model, &p, subjects)?;
+    let g = gradients_at(model, &p, subjects, &per, &dirs)?;
+    Some((total(&per), sum_gradients(&g, dirs.len())))
 }
 
 /// Maps between transformed (optimiser) and natural parameters.
@@ -1104,6 +1223,92 @@ impl Codec<'_> {
         }
         p
     }
+    /// The derivative of the population parameters along each optimiser coordinate at `u`.
+    fn dirs_u(&self, u: &[f64]) -> Vec<Dir> {
+        let mut dirs = Vec::with_capacity(u.len());
+        let mut it = u.iter();
+        for i in self.free_thetas() {
+            let t = &self.m.thetas[i];
+            let v = *it.next().expect("length");
+            let d = match (t.lower.is_finite(), t.upper.is_finite()) {
+                (true, true) => {
+                    let e = expit(v);
+                    (t.upper - t.lower) * e * (1.0 - e)
+                }
+                (true, false) => v.exp(),
+                (false, true) => -v.exp(),
+                (false, false) => 1.0,
+            };
+            dirs.push(Dir::Theta { i, d });
+        }
+        let k = self.m.n_eta();
+        if k > 0 {
+            // Ω = L Lᵀ, L_ii = e^u, L_ij = u
+            let p = self.decode(u);
+            let l = linalg::cholesky(&p.omega, k).unwrap_or_else(|| vec![0.0; k * k]);
+            let along = |i: usize, j: usize, dl: f64| {
+                // dΩ = E_ij Lᵀ dl + L E_ji dl
+                let mut d = vec![0.0; k * k];
+                for c in 0..k {
+                    d[i * k + c] += dl * l[c * k + j];
+                    d[c * k + i] += dl * l[c * k + j];
+                }
+                Dir::Omega { d }
+            };
+            for i in 0..k {
+                dirs.push(along(i, i, l[i * k + i]));
+                if self.m.omega_block {
+                    for j in 0..i {
+                        dirs.push(along(i, j, 1.0));
+                    }
+                }
+            }
+        }
+        let n_fixed = dirs.len();
+        for (j, v) in u[n_fixed..]
+            .iter()
+            .take(self.fixed.omega_iov.len())
+            .enumerate()
+        {
+            dirs.push(Dir::OmegaIov { j, d: v.exp() });
+        }
+        let n_fixed = dirs.len();
+        for (j, v) in u[n_fixed..].iter().enumerate() {
+            dirs.push(Dir::Sigma { j, d: v.exp() });
+        }
+        dirs
+    }
+    /// The natural parameters' directions (in [`Codec::natural`] order).
+    fn dirs_natural(&self) -> Vec<Dir> {
+        let mut dirs = Vec::new();
+        for i in self.free_thetas() {
+            dirs.push(Dir::Theta { i, d: 1.0 });
+        }
+        let k = self.m.n_eta();
+        let e = |i: usize, j: usize| {
+            let mut d = vec![0.0; k * k];
+            d[i * k + j] = 1.0;
+            d[j * k + i] = 1.0;
+            Dir::Omega { d }
+        };
+        for i in 0..k {
+            dirs.push(e(i, i));
+        }
+        if self.m.omega_block {
+            for i in 0..k {
+                for j in 0..i {
+                    dirs.push(e(i, j));
+                }
+            }
+        }
+        for j in 0..self.fixed.omega_iov.len() {
+            dirs.push(Dir::OmegaIov { j, d: 1.0 });
+        }
+        for j in 0..self.fixed.sigma.len() {
+            dirs.push(Dir::Sigma { j, d: 1.0 });
+        }
+        dirs
+    }
     /// Natural parameters for the covariance step: free θ, Ω (diagonal, then lower
     /// off-diagonal if block), σ; with their report names.
     fn natural(&self, p: &PopParams) -> (Vec<f64>, Vec<String>) {
@@ -1192,13 +1397,25 @@ pub enum Progress {
     },
 }
 
+/// The outer optimiser of FOCE-I.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Outer {
+    /// BFGS on the exact gradient ([`crate::grad`]); Nelder–Mead takes over where the gradient
+    /// is not available or BFGS stops short of a stationary point
+    #[default]
+    Bfgs,
+    /// derivative-free Nelder–Mead only (restarted from its best point)
+    NelderMead,
+}
+
 #[derive(Debug, Clone)]
 pub struct FitSettings {
-    /// Nelder–Mead iterations per round
+    /// Nelder–Mead iterations per round; BFGS iterations (at most 500)
     pub max_iterations: u64,
     /// rounds (restarts from the best point)
     pub max_rounds: usize,
     pub covariance: bool,
+    pub outer: Outer,
 }
 
 impl Default for FitSettings {
@@ -1207,6 +1424,7 @@ impl Default for FitSettings {
             max_iterations: 4000,
             max_rounds: 4,
             covariance: true,
+            outer: Outer::Bfgs,
         }
     }
 }
@@ -1261,6 +1479,8 @@ pub struct FitResult {
     pub n_subjects: usize,
     pub n_observations: usize,
     pub objective_evaluations: u64,
+    /// exact-gradient evaluations of the outer step (0 with Nelder–Mead)
+    pub gradient_evaluations: u64,
     pub ofv_note: &'static str,
     pub covariance: Option<Covariance>,
     pub notes: Vec<String>,
@@ -1304,6 +1524,189 @@ impl CostFunction for OuterCost<'_> {
     }
 }
 
+/// What [`outer_bfgs`] ends with.
+struct OuterResult {
+    u: Vec<f64>,
+    /// None: the gradient was not available at the start (Nelder–Mead takes over)
+    ofv: Option<f64>,
+    per: Option<PerSubject>,
+    converged: bool,
+    evals: u64,
+    grads: u64,
+}
+
+/// BFGS on the optimiser's coordinates with the exact gradient: inverse-Hessian update from the
+/// inverse of the BHHH matrix ½ Σᵢ ∇OFVᵢ∇OFVᵢᵀ at the start (the per-subject gradients come
+/// free; it halves the iterations against a scaled identity), Armijo backtracking on the objective alone (the gradient only at the
+/// accepted point, from its η̂), steps of at most 1 in any coordinate. Every inner step starts
+/// from the η̂ of the current point. Converged: every |∂OFV/∂u| < 1e-3, or no further decrease
+/// possible with every |∂OFV/∂u| < 0.05.
+fn outer_bfgs(
+    m: &EstimationModel,
+    codec: &Codec,
+    subjects: &[SubjectData],
+    u0: Vec<f64>,
+    at_u0: Option<PerSubject>,
+    max_iter: usize,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> OuterResult {
+    let n = u0.len();
+    let mut evals = 0u64;
+    let mut grads = 0u64;
+    let value = |u: &[f64], warm: Option<&PerSubject>, evals: &mut u64| {
+        *evals += 1;
+        let p = codec.decode(u);
+        let per = evaluate_from(m, &p, subjects, warm.map(|w| w.as_slice()))?;
+        let f = total(&per);
+        f.is_finite().then_some((f, per))
+    };
+    let gradient = |u: &[f64], per: &PerSubject, grads: &mut u64| {
+        *grads += 1;
+        let p = codec.decode(u);
+        let g = gradients_at(m, &p, subjects, per, &codec.dirs_u(u))?;
+        Some((sum_gradients(&g, n), g))
+    };
+    // the inverse of the BHHH approximation ½ Σᵢ ∇OFVᵢ∇OFVᵢᵀ of the Hessian (the outer-product
+    // form of the information), the diagonal lifted by 1e-6 of its largest element
+    let bhhh_inverse = |gi: &[Vec<f64>]| -> Option<Vec<f64>> {
+        let mut b = vec![0.0; n * n];
+        for g in gi {
+            for a in 0..n {
+                for c in 0..n {
+                    b[a * n + c] += 0.5 * g[a] * g[c];
+                }
+            }
+        }
+        let dmax = (0..n).map(|a| b[a * n + a]).fold(0.0f64, f64::max);
+        for a in 0..n {
+            b[a * n + a] += 1e-6 * dmax;
+        }
+        linalg::cholesky(&b, n).map(|l| linalg::cholesky_inverse(&l, n))
+    };
+    let fail = |u: Vec<f64>, evals, grads| OuterResult {
+        u,
+        ofv: None,
+        per: None,
+        converged: false,
+        evals,
+        grads,
+    };
+    let mut x = u0;
+    // the caller's evaluation at the start (the initial estimates) when it has one
+    let first_eval = match at_u0 {
+        Some(per) => Some((total(&per), per)).filter(|v| v.0.is_finite()),
+        None => value(&x, None, &mut evals),
+    };
+    let Some((mut fx, mut per)) = first_eval else {
+        return fail(x, evals, grads);
+    };
+    let Some((mut g, gi)) = gradient(&x, &per, &mut grads) else {
+        return fail(x, evals, grads);
+    };
+    let gmax = |g: &[f64]| g.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+    let (mut h, mut first) = match bhhh_inverse(&gi) {
+        Some(h) => (h, false),
+        None => {
+            let mut h = vec![0.0; n * n];
+            for i in 0..n {
+                h[i * n + i] = 1.0;
+            }
+            (h, true)
+        }
+    };
+    let mut converged = false;
+    for it in 0..max_iter {
+        if gmax(&g) < 1e-3 {
+            converged = true;
+            break;
+        }
+        let mut d: Vec<f64> = (0..n)
+            .map(|i| -(0..n).map(|j| h[i * n + j] * g[j]).sum::<f64>())
+            .collect();
+        let mut slope: f64 = d.iter().zip(&g).map(|(a, b)| a * b).sum();
+        if slope >= 0.0 {
+            for i in 0..n {
+                for j in 0..n {
+                    h[i * n + j] = if i == j { 1.0 } else { 0.0 };
+                }
+            }
+            first = true;
+            d = g.iter().map(|v| -v).collect();
+            slope = -g.iter().map(|v| v * v).sum::<f64>();
+        }
+        let dmax = gmax(&d);
+        let mut step = if dmax > 1.0 { 1.0 / dmax } else { 1.0 };
+        let mut accepted = None;
+        for _ in 0..40 {
+            let xn: Vec<f64> = x.iter().zip(&d).map(|(a, b)| a + step * b).collect();
+            if let Some((fn_, pn)) = value(&xn, Some(&per), &mut evals) {
+                if fn_ <= fx + 1e-4 * step * slope {
+                    accepted = Some((xn, fn_, pn));
+                    break;
+                }
+            }
+            step *= 0.5;
+        }
+        let Some((xn, fn_, pn)) = accepted else {
+            converged = gmax(&g) < 0.05;
+            break;
+        };
+        let Some((gn, _)) = gradient(&xn, &pn, &mut grads) else {
+            // the gradient failed here: stop at the last point that has one
+            break;
+        };
+        let sv: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
+        let yv: Vec<f64> = gn.iter().zip(&g).map(|(a, b)| a - b).collect();
+        let sy: f64 = sv.iter().zip(&yv).map(|(a, b)| a * b).sum();
+        let df = fx - fn_;
+        x = xn;
+        fx = fn_;
+        per = pn;
+        g = gn;
+        if sy > 1e-12 * sv.iter().map(|v| v * v).sum::<f64>().sqrt() {
+            if first {
+                let yy: f64 = yv.iter().map(|v| v * v).sum();
+                let scale = sy / yy;
+                for i in 0..n {
+                    for j in 0..n {
+                        h[i * n + j] = if i == j { scale } else { 0.0 };
+                    }
+                }
+                first = false;
+            }
+            let rho = 1.0 / sy;
+            let hy: Vec<f64> = (0..n)
+                .map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum())
+                .collect();
+            let yhy: f64 = yv.iter().zip(&hy).map(|(a, b)| a * b).sum();
+            for i in 0..n {
+                for j in 0..n {
+                    h[i * n + j] += -rho * (hy[i] * sv[j] + sv[i] * hy[j])
+                        + (rho * rho * yhy + rho) * sv[i] * sv[j];
+                }
+            }
+        }
+        if (it + 1) % 10 == 0 {
+            (progress)(Progress::Outer {
+                evaluations: evals,
+                best_ofv: fx,
+            });
+        }
+        if df.abs() <= 1e-12 * (1.0 + fx.abs()) && gmax(&g) < 0.05 {
+            converged = true;
+            break;
+        }
+    }
+    OuterResult {
+        u: x,
+        ofv: Some(fx),
+        per: Some(per),
+        converged,
+        evals,
+        grads,
+    }
+}
+
 /// Fit `model` to `ds` by FOCE-I.
 pub fn fit(
     model: &EstimationModel,
@@ -1317,8 +1720,10 @@ pub fn fit(
         m: model,
         fixed: init.clone(),
     };
-    let start = evaluate(model, &init, &subjects)
-        .map(|v| total(&v))
+    let start_per = evaluate(model, &init, &subjects);
+    let start = start_per
+        .as_ref()
+        .map(|v| total(v))
         .filter(|v| v.is_finite())
         .ok_or_else(|| {
             MgivError::Numerical(
@@ -1332,9 +1737,35 @@ pub fn fit(
     let mut u = codec.encode(&init);
     let mut last = start;
     let mut evals = 0;
+    let mut grads = 0;
     let mut converged = false;
     let warm = RefCell::new(None);
-    for round in 1..=settings.max_rounds {
+    let mut rounds_done = 0;
+    if settings.outer == Outer::Bfgs {
+        let r = outer_bfgs(
+            model,
+            &codec,
+            &subjects,
+            u.clone(),
+            start_per,
+            settings.max_iterations.min(500) as usize,
+            progress,
+        );
+        evals += r.evals;
+        grads += r.grads;
+        if let Some(ofv) = r.ofv {
+            u = r.u;
+            last = ofv;
+            converged = r.converged;
+            rounds_done = 1;
+            (progress)(Progress::Restart { round: 1, ofv });
+            *warm.borrow_mut() = r.per;
+        }
+    }
+    for round in rounds_done + 1..=settings.max_rounds {
+        if converged {
+            break;
+        }
         let mut simplex = vec![u.clone()];
         for i in 0..u.len() {
             let mut x = u.clone();
@@ -1392,6 +1823,7 @@ pub fn fit(
             method: "focei",
             converged,
             evaluations: evals,
+            gradients: grads,
             ofv_note:
                 "-2 log-likelihood (FOCE-I) without the constant N·ln(2π), as NONMEM reports it",
         },
@@ -1403,6 +1835,7 @@ pub(crate) struct Finish {
     pub method: &'static str,
     pub converged: bool,
     pub evaluations: u64,
+    pub gradients: u64,
     pub ofv_note: &'static str,
 }
 
@@ -1427,7 +1860,7 @@ pub(crate) fn finish(
     let ofv = total(&per);
 
     let (rse, covariance) = if covariance_step_on {
-        rse_and_covariance(model, &codec, subjects, &est, &mut notes, progress)
+        rse_and_covariance(model, &codec, subjects, &est, &per, &mut notes, progress)
     } else {
         (BTreeMap::new(), None)
     };
@@ -1460,25 +1893,30 @@ pub(crate) fn finish(
         n_subjects: subjects.len(),
         n_observations: n_obs,
         objective_evaluations: how.evaluations,
+        gradient_evaluations: how.gradients,
         ofv_note: how.ofv_note,
         covariance,
         notes,
     })
 }
 
-/// The covariance step at `est`: RSE % by report name and the sandwich covariance (a note and
-/// nothing when R is not positive definite).
+/// The covariance step at `est` (`per`: the per-subject OFVs and η̂ there, every inner step from
+/// 0): RSE % by report name and the sandwich covariance (a note and nothing when R is not
+/// positive definite).
 fn rse_and_covariance(
     model: &EstimationModel,
     codec: &Codec,
     subjects: &[SubjectData],
     est: &PopParams,
+    per: &[(f64, Vec<f64>)],
     notes: &mut Vec<String>,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> (BTreeMap<String, f64>, Option<Covariance>) {
     let (phi, names) = codec.natural(est);
     let mut rse = BTreeMap::new();
-    match covariance_step(model, codec, subjects, &phi, progress) {
+    let step = covariance_step_exact(model, codec, subjects, &phi, per, progress)
+        .or_else(|| covariance_step(model, codec, subjects, &phi, progress));
+    match step {
         Some((sand, rinv)) => {
             for (i, n) in names.iter().enumerate() {
                 rse.insert(n.clone(), 100.0 * sand[i][i].max(0.0).sqrt() / phi[i].abs());
@@ -1584,6 +2022,91 @@ fn shrinkage(model: &EstimationModel, est: &PopParams, per: &[(f64, Vec<f64>)]) 
 
 type Matrix = Vec<Vec<f64>>;
 
+/// The covariance step on the exact gradient: S = Σ_i ¼ ∇OFV_i ∇OFV_iᵀ from the per-subject
+/// exact gradients at the estimates, R = ½ Hessian of the OFV by central differences of the exact
+/// gradient (η̂ re-optimised at each point, symmetrised): 1 + 2n objective and gradient
+/// evaluations. None when a gradient is not available or R is not positive definite.
+fn covariance_step_exact(
+    m: &EstimationModel,
+    codec: &Codec,
+    subjects: &[SubjectData],
+    phi: &[f64],
+    per0: &[(f64, Vec<f64>)],
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Option<(Matrix, Matrix)> {
+    let n = phi.len();
+    let dirs = codec.dirs_natural();
+    let h: Vec<f64> = phi.iter().map(|v| 1e-3 * v.abs().max(1e-3)).collect();
+    let p0 = codec.to_params(phi);
+    if !total(per0).is_finite() {
+        return None;
+    }
+    let eval = |x: &[f64]| -> Option<Vec<Vec<f64>>> {
+        let p = codec.to_params(x);
+        let per = evaluate_from(m, &p, subjects, Some(per0))?;
+        if !total(&per).is_finite() {
+            return None;
+        }
+        gradients_at(m, &p, subjects, &per, &dirs)
+    };
+    let total_evals = 1 + 2 * n;
+    let g0 = gradients_at(m, &p0, subjects, per0, &dirs)?;
+    progress(Progress::Covariance {
+        done: 1,
+        total: total_evals,
+    });
+    let mut hess = vec![0.0; n * n];
+    for j in 0..n {
+        let mut x = phi.to_vec();
+        x[j] += h[j];
+        let gp = sum_gradients(&eval(&x)?, n);
+        x[j] = phi[j] - h[j];
+        let gm = sum_gradients(&eval(&x)?, n);
+        for i in 0..n {
+            hess[i * n + j] = (gp[i] - gm[i]) / (2.0 * h[j]);
+        }
+        progress(Progress::Covariance {
+            done: 3 + 2 * j,
+            total: total_evals,
+        });
+    }
+    let mut r = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            r[i * n + j] = 0.25 * (hess[i * n + j] + hess[j * n + i]);
+        }
+    }
+    let mut s = vec![0.0; n * n];
+    for gi in &g0 {
+        for a in 0..n {
+            for b in 0..n {
+                s[a * n + b] += 0.25 * gi[a] * gi[b];
+            }
+        }
+    }
+    sandwich(&r, &s, n)
+}
+
+/// (R⁻¹ S R⁻¹, R⁻¹), or None when R is not positive definite.
+fn sandwich(r: &[f64], s: &[f64], n: usize) -> Option<(Matrix, Matrix)> {
+    let lr = linalg::cholesky(r, n)?;
+    let rinv = linalg::cholesky_inverse(&lr, n);
+    let mut tmp = vec![0.0; n * n];
+    for a in 0..n {
+        for b in 0..n {
+            tmp[a * n + b] = (0..n).map(|c| rinv[a * n + c] * s[c * n + b]).sum();
+        }
+    }
+    let mut sand = vec![vec![0.0; n]; n];
+    for a in 0..n {
+        for b in 0..n {
+            sand[a][b] = (0..n).map(|c| tmp[a * n + c] * rinv[c * n + b]).sum();
+        }
+    }
+    let rinv_m = (0..n).map(|a| rinv[a * n..(a + 1) * n].to_vec()).collect();
+    Some((sand, rinv_m))
+}
+
 /// R = ½ Hessian of the OFV, S = Σ_i ¼ ∇OFV_i ∇OFV_iᵀ (central differences, η̂ re-optimised);
 /// returns (R⁻¹ S R⁻¹, R⁻¹), or None when R is not positive definite.
 fn covariance_step(
@@ -1651,22 +2174,7 @@ fn covariance_step(
             }
         }
     }
-    let lr = linalg::cholesky(&r, n)?;
-    let rinv = linalg::cholesky_inverse(&lr, n);
-    let mut tmp = vec![0.0; n * n];
-    for a in 0..n {
-        for b in 0..n {
-            tmp[a * n + b] = (0..n).map(|c| rinv[a * n + c] * s[c * n + b]).sum();
-        }
-    }
-    let mut sand = vec![vec![0.0; n]; n];
-    for a in 0..n {
-        for b in 0..n {
-            sand[a][b] = (0..n).map(|c| tmp[a * n + c] * rinv[c * n + b]).sum();
-        }
-    }
-    let rinv_m = (0..n).map(|a| rinv[a * n..(a + 1) * n].to_vec()).collect();
-    Some((sand, rinv_m))
+    sandwich(&r, &s, n)
 }
 
 #[cfg(test)]

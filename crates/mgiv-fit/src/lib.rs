@@ -6,7 +6,8 @@
 //!
 //! - [`spec::EstimationModel`]: what a model TOML says about θ, Ω, σ, covariates and baseline.
 //! - [`focei::fit`]: inner empirical-Bayes estimates with exact gradients (dual numbers,
-//!   [`dual`]), outer Nelder–Mead on transformed parameters, covariance step (R, S, sandwich),
+//!   [`dual`]), outer BFGS on the exact gradient ([`grad`]; Nelder–Mead as option and fallback)
+//!   on transformed parameters, covariance step (R, S, sandwich),
 //!   RSE %, η-shrinkage; parallel over subjects with thread-independent results.
 //! - [`saem::fit_saem`]: SAEM (Metropolis–Hastings chains per subject, stochastic approximation,
 //!   closed-form M-step for Ω and the typical values with a random effect), sharing the
@@ -17,6 +18,7 @@ pub mod diagnostics;
 pub mod dual;
 pub mod export;
 pub mod focei;
+pub mod grad;
 pub mod nonmem;
 pub mod pred;
 pub mod saem;

@@ -255,6 +255,7 @@ pub fn fit_saem(
             method: "saem",
             converged,
             evaluations: evals,
+            gradients: 0,
             ofv_note:
                 "FOCE-I -2 log-likelihood at the SAEM estimates, without the constant N·ln(2π)",
         },

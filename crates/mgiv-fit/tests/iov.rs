@@ -299,3 +299,20 @@ additive_mmol_l = 0.03
     );
     assert!(v.notes.is_empty());
 }
+
+mod gradcheck;
+
+/// The exact outer gradient with IOV (κ per occasion, ω²_IOV) against central differences.
+#[test]
+fn exact_gradient_with_iov_matches_central_differences() {
+    let m = EstimationModel::from_toml(&MODEL.replace("@IOV@", IOV)).unwrap();
+    let (mut subjects, _) = mgiv_fit::focei::prepare(&m, &dataset(&two_occasions(3))).unwrap();
+    subjects.truncate(6);
+    assert!(subjects.iter().all(|s| s.occasions.len() == 2));
+    let x: Vec<f64> = mgiv_fit::focei::initial_coordinates(&m)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v + 0.05 * ((i % 3) as f64 - 1.0))
+        .collect();
+    gradcheck::check_gradient(&m, &subjects, &x, false);
+}

@@ -203,3 +203,22 @@ fn m3_recovers_the_baseline_from_censored_data() {
     assert!(b(&r_m1) > 0.88, "M1 {}", b(&r_m1));
     assert!((r_m3.theta["cl_l_h"] / r_full.theta["cl_l_h"] - 1.0).abs() < 0.1);
 }
+
+mod gradcheck;
+
+/// The exact outer gradient with censored observations (M3, both directions) against central
+/// differences: one subject with an η, and without random effects.
+#[test]
+fn exact_gradient_with_m3_matches_central_differences() {
+    for omega in [true, false] {
+        let m = one_cmt(omega);
+        let (subjects, _) = prepare(&m, &dataset(DATA)).unwrap();
+        assert_eq!(subjects[0].limits.len(), 2);
+        let x: Vec<f64> = mgiv_fit::focei::initial_coordinates(&m)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 0.05 * ((i % 3) as f64 - 1.0))
+            .collect();
+        gradcheck::check_gradient(&m, &subjects, &x, false);
+    }
+}

@@ -648,3 +648,24 @@ fn saem_uses_the_time_varying_parameters_too() {
     assert!((r.theta["v1_l"] / 15.0 - 1.0).abs() < 0.1);
     assert!((r.theta["crcl_exp"] - 0.75).abs() < 0.15);
 }
+
+mod gradcheck;
+
+/// The exact outer gradient with a time-varying covariate (parameters per stretch, an estimated
+/// power exponent) against central differences.
+#[test]
+fn exact_gradient_with_a_time_varying_covariate_matches_central_differences() {
+    let (tv, _) = kidney_injury_data(11);
+    for fill in ["", "covariate_fill = \"locf\""] {
+        let m = one_cmt(fill);
+        let (mut subjects, _) = mgiv_fit::focei::prepare(&m, &dataset(&tv)).unwrap();
+        subjects.truncate(6);
+        assert!(subjects.iter().all(|s| s.time_varying.is_some()));
+        let x: Vec<f64> = mgiv_fit::focei::initial_coordinates(&m)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + 0.05 * ((i % 3) as f64 - 1.0))
+            .collect();
+        gradcheck::check_gradient(&m, &subjects, &x, false);
+    }
+}
