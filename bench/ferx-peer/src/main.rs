@@ -116,6 +116,7 @@ fn main() {
             ],
             omega: vec![f.omega[(0, 0)], f.omega[(0, 1)], f.omega[(1, 0)], f.omega[(1, 1)]],
             sigma: vec![sig("PROP_ERR"), sig("ADD_ERR")],
+            omega_iov: Vec::new(),
         };
         // thetas in the model's order (BTreeMap of names: baseline, cl, q, v1, v2)
         let order: Vec<usize> = model
