@@ -1566,23 +1566,6 @@ fn outer_bfgs(
         let g = gradients_at(m, &p, subjects, per, &codec.dirs_u(u))?;
         Some((sum_gradients(&g, n), g))
     };
-    // the inverse of the BHHH approximation ½ Σᵢ ∇OFVᵢ∇OFVᵢᵀ of the Hessian (the outer-product
-    // form of the information), the diagonal lifted by 1e-6 of its largest element
-    let bhhh_inverse = |gi: &[Vec<f64>]| -> Option<Vec<f64>> {
-        let mut b = vec![0.0; n * n];
-        for g in gi {
-            for a in 0..n {
-                for c in 0..n {
-                    b[a * n + c] += 0.5 * g[a] * g[c];
-                }
-            }
-        }
-        let dmax = (0..n).map(|a| b[a * n + a]).fold(0.0f64, f64::max);
-        for a in 0..n {
-            b[a * n + a] += 1e-6 * dmax;
-        }
-        linalg::cholesky(&b, n).map(|l| linalg::cholesky_inverse(&l, n))
-    };
     let fail = |u: Vec<f64>, evals, grads| OuterResult {
         u,
         ofv: None,
@@ -1603,50 +1586,15 @@ fn outer_bfgs(
     let Some((mut g, gi)) = gradient(&x, &per, &mut grads) else {
         return fail(x, evals, grads);
     };
-    let gmax = |g: &[f64]| g.iter().fold(0.0f64, |a, v| a.max(v.abs()));
-    let (mut h, mut first) = match bhhh_inverse(&gi) {
-        Some(h) => (h, false),
-        None => {
-            let mut h = vec![0.0; n * n];
-            for i in 0..n {
-                h[i * n + i] = 1.0;
-            }
-            (h, true)
-        }
-    };
+    let (mut h, mut first) = initial_inverse_hessian(&gi, n);
     let mut converged = false;
     for it in 0..max_iter {
         if gmax(&g) < 1e-3 {
             converged = true;
             break;
         }
-        let mut d: Vec<f64> = (0..n)
-            .map(|i| -(0..n).map(|j| h[i * n + j] * g[j]).sum::<f64>())
-            .collect();
-        let mut slope: f64 = d.iter().zip(&g).map(|(a, b)| a * b).sum();
-        if slope >= 0.0 {
-            for i in 0..n {
-                for j in 0..n {
-                    h[i * n + j] = if i == j { 1.0 } else { 0.0 };
-                }
-            }
-            first = true;
-            d = g.iter().map(|v| -v).collect();
-            slope = -g.iter().map(|v| v * v).sum::<f64>();
-        }
-        let dmax = gmax(&d);
-        let mut step = if dmax > 1.0 { 1.0 / dmax } else { 1.0 };
-        let mut accepted = None;
-        for _ in 0..40 {
-            let xn: Vec<f64> = x.iter().zip(&d).map(|(a, b)| a + step * b).collect();
-            if let Some((fn_, pn)) = value(&xn, Some(&per), &mut evals) {
-                if fn_ <= fx + 1e-4 * step * slope {
-                    accepted = Some((xn, fn_, pn));
-                    break;
-                }
-            }
-            step *= 0.5;
-        }
+        let (d, slope) = descent_direction(&mut h, &g, n, &mut first);
+        let accepted = line_search(&x, &d, fx, slope, |xn| value(xn, Some(&per), &mut evals));
         let Some((xn, fn_, pn)) = accepted else {
             converged = gmax(&g) < 0.05;
             break;
@@ -1664,27 +1612,7 @@ fn outer_bfgs(
         per = pn;
         g = gn;
         if sy > 1e-12 * sv.iter().map(|v| v * v).sum::<f64>().sqrt() {
-            if first {
-                let yy: f64 = yv.iter().map(|v| v * v).sum();
-                let scale = sy / yy;
-                for i in 0..n {
-                    for j in 0..n {
-                        h[i * n + j] = if i == j { scale } else { 0.0 };
-                    }
-                }
-                first = false;
-            }
-            let rho = 1.0 / sy;
-            let hy: Vec<f64> = (0..n)
-                .map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum())
-                .collect();
-            let yhy: f64 = yv.iter().zip(&hy).map(|(a, b)| a * b).sum();
-            for i in 0..n {
-                for j in 0..n {
-                    h[i * n + j] += -rho * (hy[i] * sv[j] + sv[i] * hy[j])
-                        + (rho * rho * yhy + rho) * sv[i] * sv[j];
-                }
-            }
+            bfgs_update(&mut h, n, &sv, &yv, sy, &mut first);
         }
         if (it + 1) % 10 == 0 {
             (progress)(Progress::Outer {
@@ -1704,6 +1632,116 @@ fn outer_bfgs(
         converged,
         evals,
         grads,
+    }
+}
+
+/// Largest absolute element of `g`.
+fn gmax(g: &[f64]) -> f64 {
+    g.iter().fold(0.0f64, |a, v| a.max(v.abs()))
+}
+
+/// The inverse of the BHHH approximation ½ Σᵢ ∇OFVᵢ∇OFVᵢᵀ of the Hessian (the outer-product
+/// form of the information) from the per-subject gradients `gi`, the diagonal lifted by 1e-6 of
+/// its largest element; `None` when it is not positive definite.
+fn bhhh_inverse(gi: &[Vec<f64>], n: usize) -> Option<Vec<f64>> {
+    let mut b = vec![0.0; n * n];
+    for g in gi {
+        for a in 0..n {
+            for c in 0..n {
+                b[a * n + c] += 0.5 * g[a] * g[c];
+            }
+        }
+    }
+    let dmax = (0..n).map(|a| b[a * n + a]).fold(0.0f64, f64::max);
+    for a in 0..n {
+        b[a * n + a] += 1e-6 * dmax;
+    }
+    linalg::cholesky(&b, n).map(|l| linalg::cholesky_inverse(&l, n))
+}
+
+/// The starting inverse-Hessian approximation: the BHHH inverse, or the identity (then `first`,
+/// so that the first update rescales it) when that fails.
+fn initial_inverse_hessian(gi: &[Vec<f64>], n: usize) -> (Vec<f64>, bool) {
+    match bhhh_inverse(gi, n) {
+        Some(h) => (h, false),
+        None => {
+            let mut h = vec![0.0; n * n];
+            for i in 0..n {
+                h[i * n + i] = 1.0;
+            }
+            (h, true)
+        }
+    }
+}
+
+/// The quasi-Newton direction d = −H g and its slope dᵀg. When that is not a descent direction,
+/// `h` is reset to the identity (`first` set, so the next update rescales it) and d = −g.
+fn descent_direction(h: &mut [f64], g: &[f64], n: usize, first: &mut bool) -> (Vec<f64>, f64) {
+    let mut d: Vec<f64> = (0..n)
+        .map(|i| -(0..n).map(|j| h[i * n + j] * g[j]).sum::<f64>())
+        .collect();
+    let mut slope: f64 = d.iter().zip(g).map(|(a, b)| a * b).sum();
+    if slope >= 0.0 {
+        for i in 0..n {
+            for j in 0..n {
+                h[i * n + j] = if i == j { 1.0 } else { 0.0 };
+            }
+        }
+        *first = true;
+        d = g.iter().map(|v| -v).collect();
+        slope = -g.iter().map(|v| v * v).sum::<f64>();
+    }
+    (d, slope)
+}
+
+/// Armijo backtracking from `x` along `d` (slope `slope`, objective `fx`): the first step, from
+/// at most 1 in any coordinate and halved up to 40 times, whose objective (from `value`) satisfies
+/// f ≤ fx + 1e-4·step·slope. Returns the accepted point, its objective and its evaluation.
+fn line_search(
+    x: &[f64],
+    d: &[f64],
+    fx: f64,
+    slope: f64,
+    mut value: impl FnMut(&[f64]) -> Option<(f64, PerSubject)>,
+) -> Option<(Vec<f64>, f64, PerSubject)> {
+    let dmax = gmax(d);
+    let mut step = if dmax > 1.0 { 1.0 / dmax } else { 1.0 };
+    for _ in 0..40 {
+        let xn: Vec<f64> = x.iter().zip(d).map(|(a, b)| a + step * b).collect();
+        if let Some((fn_, pn)) = value(&xn) {
+            if fn_ <= fx + 1e-4 * step * slope {
+                return Some((xn, fn_, pn));
+            }
+        }
+        step *= 0.5;
+    }
+    None
+}
+
+/// The BFGS update of the inverse-Hessian approximation `h` from the step `sv`, the gradient
+/// change `yv` and sy = svᵀyv > 0. On the first update (`first`) `h` is first set to
+/// (sy / yᵀy)·I, the usual scaling of the initial matrix.
+fn bfgs_update(h: &mut [f64], n: usize, sv: &[f64], yv: &[f64], sy: f64, first: &mut bool) {
+    if *first {
+        let yy: f64 = yv.iter().map(|v| v * v).sum();
+        let scale = sy / yy;
+        for i in 0..n {
+            for j in 0..n {
+                h[i * n + j] = if i == j { scale } else { 0.0 };
+            }
+        }
+        *first = false;
+    }
+    let rho = 1.0 / sy;
+    let hy: Vec<f64> = (0..n)
+        .map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum())
+        .collect();
+    let yhy: f64 = yv.iter().zip(&hy).map(|(a, b)| a * b).sum();
+    for i in 0..n {
+        for j in 0..n {
+            h[i * n + j] +=
+                -rho * (hy[i] * sv[j] + sv[i] * hy[j]) + (rho * rho * yhy + rho) * sv[i] * sv[j];
+        }
     }
 }
 
@@ -1766,12 +1804,6 @@ pub fn fit(
         if converged {
             break;
         }
-        let mut simplex = vec![u.clone()];
-        for i in 0..u.len() {
-            let mut x = u.clone();
-            x[i] += 0.2;
-            simplex.push(x);
-        }
         let cost = OuterCost {
             m: model,
             codec: &codec,
@@ -1781,29 +1813,10 @@ pub fn fit(
             warm: &warm,
             progress,
         };
-        let solver = NelderMead::new(simplex)
-            .with_sd_tolerance(1e-7)
-            .map_err(|e| MgivError::Numerical(e.to_string()))?;
-        let res = Executor::new(cost, solver)
-            .configure(|s| s.max_iters(settings.max_iterations))
-            .run()
-            .map_err(|e| MgivError::Numerical(format!("outer optimisation failed: {e}")))?;
-        let state = res.state();
-        evals += res
-            .problem
-            .problem
-            .as_ref()
-            .map(|c| c.evals.get())
-            .unwrap_or(0);
-        let best = state.get_best_cost();
-        u = state
-            .get_best_param()
-            .cloned()
-            .ok_or_else(|| MgivError::Numerical("outer optimisation found no parameters".into()))?;
-        let by_tolerance = matches!(
-            state.get_termination_status(),
-            TerminationStatus::Terminated(TerminationReason::SolverConverged)
-        );
+        let (best_u, best, by_tolerance, round_evals) =
+            nelder_mead_round(cost, &u, settings.max_iterations)?;
+        evals += round_evals;
+        u = best_u;
         (progress)(Progress::Restart { round, ofv: best });
         if last - best < 1e-4 && by_tolerance {
             converged = true;
@@ -1828,6 +1841,46 @@ pub fn fit(
                 "-2 log-likelihood (FOCE-I) without the constant N·ln(2π), as NONMEM reports it",
         },
     )
+}
+
+/// One Nelder–Mead round of the outer optimisation from `u` (initial simplex: `u` and `u` + 0.2
+/// in each coordinate), at most `max_iter` iterations. Returns the best parameters, their
+/// objective, whether the round stopped by its tolerance, and the number of evaluations.
+fn nelder_mead_round(
+    cost: OuterCost<'_>,
+    u: &[f64],
+    max_iter: u64,
+) -> Result<(Vec<f64>, f64, bool, u64), MgivError> {
+    let mut simplex = vec![u.to_vec()];
+    for i in 0..u.len() {
+        let mut x = u.to_vec();
+        x[i] += 0.2;
+        simplex.push(x);
+    }
+    let solver = NelderMead::new(simplex)
+        .with_sd_tolerance(1e-7)
+        .map_err(|e| MgivError::Numerical(e.to_string()))?;
+    let res = Executor::new(cost, solver)
+        .configure(|s| s.max_iters(max_iter))
+        .run()
+        .map_err(|e| MgivError::Numerical(format!("outer optimisation failed: {e}")))?;
+    let state = res.state();
+    let evals = res
+        .problem
+        .problem
+        .as_ref()
+        .map(|c| c.evals.get())
+        .unwrap_or(0);
+    let best = state.get_best_cost();
+    let u = state
+        .get_best_param()
+        .cloned()
+        .ok_or_else(|| MgivError::Numerical("outer optimisation found no parameters".into()))?;
+    let by_tolerance = matches!(
+        state.get_termination_status(),
+        TerminationStatus::Terminated(TerminationReason::SolverConverged)
+    );
+    Ok((u, best, by_tolerance, evals))
 }
 
 /// How an estimation ended, for [`finish`].

@@ -221,6 +221,350 @@ fn predict_h<const N: usize>(
     }
 }
 
+/// The data part of one subject's Laplace objective, from the first pass over its records.
+struct DataPass<const N: usize> {
+    /// the data part of L (value, q-gradient, q-Hessian)
+    ldat: HDual<N>,
+    /// K (ns×ns): the ψ-block of H̃'s data terms, before Mᵀ·M
+    kmat: Vec<f64>,
+    obs: Vec<ObsTerm<N>>,
+    cens: Vec<CensTerm<N>>,
+}
+
+/// First pass: the second-order predictions of every observed and censored record, summed into
+/// the data part of L and K, keeping what the second pass needs.
+#[allow(clippy::too_many_arguments)]
+fn data_pass<const N: usize>(
+    m: &EstimationModel,
+    s: &SubjectData,
+    params: &[DParams<HDual<N>>],
+    changes: Option<&[f64]>,
+    nocb: bool,
+    prop: HDual<N>,
+    add: HDual<N>,
+    ns: usize,
+) -> DataPass<N> {
+    let mut ldat = HDual::<N>::cst(0.0);
+    let mut kmat = vec![0.0; ns * ns];
+    let mut obs: Vec<ObsTerm<N>> = Vec::with_capacity(s.y.len());
+    let mut cens: Vec<CensTerm<N>> = Vec::with_capacity(s.limits.len());
+    let (mut fb, mut bb) = (Vec::new(), Vec::new());
+    let mut j = 0;
+    for seg in &s.segments {
+        predict_h(params, changes, nocb, seg, &mut fb, &mut bb);
+        for (f, b) in fb.iter().zip(&bb) {
+            let r = resid_var_h(m, prop, add, *f, *b);
+            let e = HDual::cst(s.y[j]) - *f;
+            ldat = ldat + r.ln() + e.sq() / r;
+            for a in 0..ns {
+                for c in 0..ns {
+                    kmat[a * ns + c] += f.g[a] * f.g[c] / r.v + 0.5 * r.g[a] * r.g[c] / (r.v * r.v);
+                }
+            }
+            obs.push(ObsTerm { f: *f, r });
+            j += 1;
+        }
+    }
+    let mut j = 0;
+    for seg in &s.censored {
+        predict_h(params, changes, nocb, seg, &mut fb, &mut bb);
+        for (f, b) in fb.iter().zip(&bb) {
+            let r = resid_var_h(m, prop, add, *f, *b);
+            let (limit, sign) = s.limits[j];
+            let z = (HDual::cst(limit) - *f) / r.sqrt() * sign;
+            let lam = inv_mills(z.v);
+            let w = lam * (z.v + lam);
+            // λ′ = −w, w′ = λ′(z + λ) + λ(1 + λ′)
+            let dw = -w * (z.v + lam) + lam * (1.0 - w);
+            ldat = ldat + z.chain(-2.0 * ln_norm_cdf(z.v), -2.0 * lam, 2.0 * w);
+            for a in 0..ns {
+                for c in 0..ns {
+                    kmat[a * ns + c] += w * z.g[a] * z.g[c];
+                }
+            }
+            cens.push(CensTerm { z, w, dw });
+            j += 1;
+        }
+    }
+    DataPass {
+        ldat,
+        kmat,
+        obs,
+        cens,
+    }
+}
+
+/// M (ns×k): which random effects each slot carries.
+fn slot_effects(slots: &[Slot], k: usize) -> Vec<f64> {
+    let mut mm = vec![0.0; slots.len() * k];
+    for (q, sl) in slots.iter().enumerate() {
+        if let Some(e) = sl.eta {
+            if e < k {
+                mm[q * k + e] = 1.0;
+            }
+        }
+        if let Some(r) = sl.kappa {
+            if r < k {
+                mm[q * k + r] = 1.0;
+            }
+        }
+    }
+    mm
+}
+
+/// The prior precision P (k×k): Ω⁻¹ on the η block, the IOV precisions on the κ diagonal.
+fn prior_precision(om: &Omega, k: usize) -> Vec<f64> {
+    let mut pp = vec![0.0; k * k];
+    for a in 0..om.k.min(k) {
+        for b in 0..om.k.min(k) {
+            pp[a * k + b] = om.inv[a * om.k + b];
+        }
+    }
+    let n_iov = om.iov_inv.len();
+    for r in om.k..k {
+        pp[r * k + r] = om.iov_inv[(r - om.k) % n_iov];
+    }
+    pp
+}
+
+/// L's η-gradient (k) and η-Hessian (k×k) from its data part, M and P.
+fn eta_derivatives<const N: usize>(
+    ldat: &HDual<N>,
+    mm: &[f64],
+    pp: &[f64],
+    eta: &[f64],
+    ns: usize,
+    k: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut le = vec![0.0; k];
+    let mut lee = vec![0.0; k * k];
+    for a in 0..k {
+        le[a] = (0..ns).map(|q| mm[q * k + a] * ldat.g[q]).sum::<f64>()
+            + 2.0 * (0..k).map(|b| pp[a * k + b] * eta[b]).sum::<f64>();
+        for b in 0..k {
+            let mut v = 2.0 * pp[a * k + b];
+            for q in 0..ns {
+                if mm[q * k + a] == 0.0 {
+                    continue;
+                }
+                for t in 0..ns {
+                    v += mm[q * k + a] * ldat.h[q][t] * mm[t * k + b];
+                }
+            }
+            lee[a * k + b] = v;
+        }
+    }
+    (le, lee)
+}
+
+/// The Laplace-term derivative (k > 0): H̃ = P + Mᵀ K M, W = M H̃⁻¹ Mᵀ and D_c = ∂ln|H̃|/∂q_c.
+/// Returns (D, H̃⁻¹); None when H̃ is not positive definite.
+fn logdet_derivative<const N: usize>(
+    dp: &DataPass<N>,
+    mm: &[f64],
+    pp: &[f64],
+    ns: usize,
+    nq: usize,
+    k: usize,
+) -> Option<(Vec<f64>, Vec<f64>)> {
+    let mut dq = vec![0.0; nq];
+    let mut ht = pp.to_vec();
+    for a in 0..k {
+        for b in 0..k {
+            let mut v = 0.0;
+            for q in 0..ns {
+                for t in 0..ns {
+                    v += mm[q * k + a] * dp.kmat[q * ns + t] * mm[t * k + b];
+                }
+            }
+            ht[a * k + b] += v;
+        }
+    }
+    let lh = linalg::cholesky(&ht, k)?;
+    let hinv = linalg::cholesky_inverse(&lh, k);
+    let mut w = vec![0.0; ns * ns];
+    for q in 0..ns {
+        for t in 0..ns {
+            let mut v = 0.0;
+            for a in 0..k {
+                for b in 0..k {
+                    v += mm[q * k + a] * hinv[a * k + b] * mm[t * k + b];
+                }
+            }
+            w[q * ns + t] = v;
+        }
+    }
+    let wmul = |x: &[f64; N]| -> Vec<f64> {
+        (0..ns)
+            .map(|q| (0..ns).map(|t| w[q * ns + t] * x[t]).sum())
+            .collect()
+    };
+    for o in &dp.obs {
+        let (f, r) = (&o.f, &o.r);
+        let wa = wmul(&f.g);
+        let wb = wmul(&r.g);
+        let awa: f64 = (0..ns).map(|q| f.g[q] * wa[q]).sum();
+        let bwb: f64 = (0..ns).map(|q| r.g[q] * wb[q]).sum();
+        let (r1, r2, r3) = (1.0 / r.v, 1.0 / (r.v * r.v), 1.0 / (r.v * r.v * r.v));
+        for (c, d) in dq.iter_mut().enumerate() {
+            let fc: f64 = (0..ns).map(|q| f.h[q][c] * wa[q]).sum();
+            let rc: f64 = (0..ns).map(|q| r.h[q][c] * wb[q]).sum();
+            *d += 2.0 * fc * r1 - awa * r.g[c] * r2 + rc * r2 - bwb * r.g[c] * r3;
+        }
+    }
+    for o in &dp.cens {
+        let z = &o.z;
+        let wz = wmul(&z.g);
+        let zwz: f64 = (0..ns).map(|q| z.g[q] * wz[q]).sum();
+        for (c, d) in dq.iter_mut().enumerate() {
+            let zc: f64 = (0..ns).map(|q| z.h[q][c] * wz[q]).sum();
+            *d += o.dw * z.g[c] * zwz + 2.0 * o.w * zc;
+        }
+    }
+    Some((dq, hinv))
+}
+
+/// What the total derivative of one subject's objective along a direction needs: L's data part,
+/// D = ∂ln|H̃|/∂q, the implicit-η̂ vector v = L_ηη⁻¹ (∂L/∂η + ∂ln|H̃|/∂η), M, H̃⁻¹ and η̂.
+struct Along<'a, const N: usize> {
+    ldat: &'a HDual<N>,
+    dq: &'a [f64],
+    v: &'a [f64],
+    mm: &'a [f64],
+    hinv: &'a [f64],
+    eta: &'a [f64],
+    ns: usize,
+    nq: usize,
+    k: usize,
+}
+
+impl<const N: usize> Along<'_, N> {
+    /// ∂²L/∂η∂u · v for a q-direction α (∂q/∂u): vᵀ Mᵀ L_qq α
+    #[inline]
+    fn eta_cross(&self, alpha: &[f64]) -> f64 {
+        let (k, ns, nq, mm) = (self.k, self.ns, self.nq, self.mm);
+        let mut tot = 0.0;
+        for a in 0..k {
+            if self.v[a] == 0.0 {
+                continue;
+            }
+            for q in 0..ns {
+                if mm[q * k + a] == 0.0 {
+                    continue;
+                }
+                let row: f64 = (0..nq).map(|c| self.ldat.h[q][c] * alpha[c]).sum();
+                tot += self.v[a] * mm[q * k + a] * row;
+            }
+        }
+        tot
+    }
+
+    /// The derivative along a q-direction α (θ or σ).
+    #[inline]
+    fn along_q(&self, alpha: &[f64]) -> f64 {
+        let nq = self.nq;
+        let dl: f64 = (0..nq).map(|c| self.ldat.g[c] * alpha[c]).sum();
+        let dld: f64 = if self.k > 0 {
+            (0..nq).map(|c| self.dq[c] * alpha[c]).sum()
+        } else {
+            0.0
+        };
+        dl + dld - self.eta_cross(alpha)
+    }
+
+    /// The derivative along a change dP of the prior precision (k×k) and d ln|prior| of the
+    /// prior log-det.
+    #[inline]
+    fn along_prior(&self, dp: &[f64], dlogdet: f64) -> f64 {
+        let (k, eta) = (self.k, self.eta);
+        if k == 0 {
+            return 0.0;
+        }
+        let mut quad = 0.0;
+        let mut tr = 0.0;
+        let mut cross = 0.0;
+        for a in 0..k {
+            let row: f64 = (0..k).map(|b| dp[a * k + b] * eta[b]).sum();
+            quad += eta[a] * row;
+            cross += self.v[a] * 2.0 * row;
+            tr += (0..k)
+                .map(|b| self.hinv[a * k + b] * dp[b * k + a])
+                .sum::<f64>();
+        }
+        quad + dlogdet + tr - cross
+    }
+}
+
+/// The prior change for an Ω direction dΩ: dP = −Ω⁻¹ dΩ Ω⁻¹ on the η block (k×k) and
+/// d ln|Ω| = tr(Ω⁻¹ dΩ).
+fn omega_prior_change(om: &Omega, d: &[f64], k: usize) -> (Vec<f64>, f64) {
+    let kk = om.k;
+    let t = matmul(&om.inv, d, kk);
+    let dpk = matmul(&t, &om.inv, kk);
+    let dlogdet: f64 = (0..kk).map(|a| t[a * kk + a]).sum();
+    let mut dp = vec![0.0; k * k];
+    for a in 0..kk.min(k) {
+        for b in 0..kk.min(k) {
+            dp[a * k + b] = -dpk[a * kk + b];
+        }
+    }
+    (dp, dlogdet)
+}
+
+/// The prior change for a change `d` of the IOV variance `w2` of occasion effect `j`: dP on the
+/// κ diagonal (k×k) and d ln|prior|.
+fn iov_prior_change(om: &Omega, j: usize, d: f64, w2: f64, k: usize) -> (Vec<f64>, f64) {
+    let n_iov = om.iov_inv.len();
+    let mut dp = vec![0.0; k * k];
+    let mut n = 0.0;
+    for r in om.k..k {
+        if (r - om.k) % n_iov == j {
+            dp[r * k + r] = -d / (w2 * w2);
+            n += 1.0;
+        }
+    }
+    (dp, n * d / w2)
+}
+
+/// σ as second-order variables ns.., in sigma_names order: (proportional, additive), 0 for
+/// the one the error model lacks.
+fn sigma_vars<const N: usize>(
+    m: &EstimationModel,
+    p: &PopParams,
+    ns: usize,
+) -> (HDual<N>, HDual<N>) {
+    let (mut prop, mut add) = (HDual::<N>::cst(0.0), HDual::<N>::cst(0.0));
+    for (j, (n, v)) in m.sigma_names().iter().zip(&p.sigma).enumerate() {
+        if *n == "proportional" {
+            prop = HDual::var(*v, ns + j);
+        } else {
+            add = HDual::var(*v, ns + j);
+        }
+    }
+    (prop, add)
+}
+
+/// The implicit dη̂/du vector v = L_ηη⁻¹ (∂L/∂η + ∂ln|H̃|/∂η) (empty when k = 0); None when
+/// L_ηη is not positive definite.
+fn implicit_eta(
+    le: &[f64],
+    lee: &[f64],
+    mm: &[f64],
+    dq: &[f64],
+    ns: usize,
+    k: usize,
+) -> Option<Vec<f64>> {
+    if k > 0 {
+        let rhs: Vec<f64> = (0..k)
+            .map(|a| le[a] + (0..ns).map(|q| mm[q * k + a] * dq[q]).sum::<f64>())
+            .collect();
+        let ll = linalg::cholesky(lee, k)?;
+        Some(linalg::cholesky_solve(&ll, k, &rhs))
+    } else {
+        Some(Vec::new())
+    }
+}
+
 /// dO_i/du along each of `dirs` for subject `s` at its inner optimum `eta` (η̂), with N ≥ the
 /// number of slots + σ's. None when N is too small or the objective is not differentiable there
 /// (a singular Hessian).
@@ -258,220 +602,31 @@ fn subject_gradient_n<const N: usize>(
     };
     let changes = s.time_varying.as_ref().map(|tv| tv.changes_h.as_slice());
     let nocb = m.covariate_fill == CovariateFill::Nocb;
-    // σ as variables ns.., in sigma_names order
-    let (mut prop, mut add) = (HDual::<N>::cst(0.0), HDual::<N>::cst(0.0));
-    for (j, (n, v)) in m.sigma_names().iter().zip(&p.sigma).enumerate() {
-        if *n == "proportional" {
-            prop = HDual::var(*v, ns + j);
-        } else {
-            add = HDual::var(*v, ns + j);
-        }
-    }
-
-    // first pass: the data part of L (value, q-gradient, q-Hessian) and K (ψ-block of H̃'s data
-    // terms, before Mᵀ·M)
-    let mut ldat = HDual::<N>::cst(0.0);
-    let mut kmat = vec![0.0; ns * ns];
-    let mut obs: Vec<ObsTerm<N>> = Vec::with_capacity(s.y.len());
-    let mut cens: Vec<CensTerm<N>> = Vec::with_capacity(s.limits.len());
-    let (mut fb, mut bb) = (Vec::new(), Vec::new());
-    let mut j = 0;
-    for seg in &s.segments {
-        predict_h(&params, changes, nocb, seg, &mut fb, &mut bb);
-        for (f, b) in fb.iter().zip(&bb) {
-            let r = resid_var_h(m, prop, add, *f, *b);
-            let e = HDual::cst(s.y[j]) - *f;
-            ldat = ldat + r.ln() + e.sq() / r;
-            for a in 0..ns {
-                for c in 0..ns {
-                    kmat[a * ns + c] += f.g[a] * f.g[c] / r.v + 0.5 * r.g[a] * r.g[c] / (r.v * r.v);
-                }
-            }
-            obs.push(ObsTerm { f: *f, r });
-            j += 1;
-        }
-    }
-    let mut j = 0;
-    for seg in &s.censored {
-        predict_h(&params, changes, nocb, seg, &mut fb, &mut bb);
-        for (f, b) in fb.iter().zip(&bb) {
-            let r = resid_var_h(m, prop, add, *f, *b);
-            let (limit, sign) = s.limits[j];
-            let z = (HDual::cst(limit) - *f) / r.sqrt() * sign;
-            let lam = inv_mills(z.v);
-            let w = lam * (z.v + lam);
-            // λ′ = −w, w′ = λ′(z + λ) + λ(1 + λ′)
-            let dw = -w * (z.v + lam) + lam * (1.0 - w);
-            ldat = ldat + z.chain(-2.0 * ln_norm_cdf(z.v), -2.0 * lam, 2.0 * w);
-            for a in 0..ns {
-                for c in 0..ns {
-                    kmat[a * ns + c] += w * z.g[a] * z.g[c];
-                }
-            }
-            cens.push(CensTerm { z, w, dw });
-            j += 1;
-        }
-    }
-    if !ldat.v.is_finite() {
+    let (prop, add) = sigma_vars::<N>(m, p, ns);
+    let data = data_pass(m, s, &params, changes, nocb, prop, add, ns);
+    if !data.ldat.v.is_finite() {
         return None;
     }
-
-    // M (ns×k): which random effects each slot carries
-    let mut mm = vec![0.0; ns * k];
-    for (q, sl) in slots.iter().enumerate() {
-        if let Some(e) = sl.eta {
-            if e < k {
-                mm[q * k + e] = 1.0;
-            }
-        }
-        if let Some(r) = sl.kappa {
-            if r < k {
-                mm[q * k + r] = 1.0;
-            }
-        }
-    }
-    // prior precision P (k×k)
-    let mut pp = vec![0.0; k * k];
-    for a in 0..om.k.min(k) {
-        for b in 0..om.k.min(k) {
-            pp[a * k + b] = om.inv[a * om.k + b];
-        }
-    }
-    let n_iov = om.iov_inv.len();
-    for r in om.k..k {
-        pp[r * k + r] = om.iov_inv[(r - om.k) % n_iov];
-    }
-    // L's η-gradient and η-Hessian
-    let mut le = vec![0.0; k];
-    let mut lee = vec![0.0; k * k];
-    for a in 0..k {
-        le[a] = (0..ns).map(|q| mm[q * k + a] * ldat.g[q]).sum::<f64>()
-            + 2.0 * (0..k).map(|b| pp[a * k + b] * eta[b]).sum::<f64>();
-        for b in 0..k {
-            let mut v = 2.0 * pp[a * k + b];
-            for q in 0..ns {
-                if mm[q * k + a] == 0.0 {
-                    continue;
-                }
-                for t in 0..ns {
-                    v += mm[q * k + a] * ldat.h[q][t] * mm[t * k + b];
-                }
-            }
-            lee[a * k + b] = v;
-        }
-    }
-
-    // H̃ = P + Mᵀ K M and W = M H̃⁻¹ Mᵀ; D_c = ∂ln|H̃|/∂q_c
-    let mut dq = vec![0.0; nq];
-    let mut hinv = Vec::new();
-    if k > 0 {
-        let mut ht = pp.clone();
-        for a in 0..k {
-            for b in 0..k {
-                let mut v = 0.0;
-                for q in 0..ns {
-                    for t in 0..ns {
-                        v += mm[q * k + a] * kmat[q * ns + t] * mm[t * k + b];
-                    }
-                }
-                ht[a * k + b] += v;
-            }
-        }
-        let lh = linalg::cholesky(&ht, k)?;
-        hinv = linalg::cholesky_inverse(&lh, k);
-        let mut w = vec![0.0; ns * ns];
-        for q in 0..ns {
-            for t in 0..ns {
-                let mut v = 0.0;
-                for a in 0..k {
-                    for b in 0..k {
-                        v += mm[q * k + a] * hinv[a * k + b] * mm[t * k + b];
-                    }
-                }
-                w[q * ns + t] = v;
-            }
-        }
-        let wmul = |x: &[f64; N]| -> Vec<f64> {
-            (0..ns)
-                .map(|q| (0..ns).map(|t| w[q * ns + t] * x[t]).sum())
-                .collect()
-        };
-        for o in &obs {
-            let (f, r) = (&o.f, &o.r);
-            let wa = wmul(&f.g);
-            let wb = wmul(&r.g);
-            let awa: f64 = (0..ns).map(|q| f.g[q] * wa[q]).sum();
-            let bwb: f64 = (0..ns).map(|q| r.g[q] * wb[q]).sum();
-            let (r1, r2, r3) = (1.0 / r.v, 1.0 / (r.v * r.v), 1.0 / (r.v * r.v * r.v));
-            for (c, d) in dq.iter_mut().enumerate() {
-                let fc: f64 = (0..ns).map(|q| f.h[q][c] * wa[q]).sum();
-                let rc: f64 = (0..ns).map(|q| r.h[q][c] * wb[q]).sum();
-                *d += 2.0 * fc * r1 - awa * r.g[c] * r2 + rc * r2 - bwb * r.g[c] * r3;
-            }
-        }
-        for o in &cens {
-            let z = &o.z;
-            let wz = wmul(&z.g);
-            let zwz: f64 = (0..ns).map(|q| z.g[q] * wz[q]).sum();
-            for (c, d) in dq.iter_mut().enumerate() {
-                let zc: f64 = (0..ns).map(|q| z.h[q][c] * wz[q]).sum();
-                *d += o.dw * z.g[c] * zwz + 2.0 * o.w * zc;
-            }
-        }
-    }
-
-    // v = L_ηη⁻¹ (∂L/∂η + ∂ln|H̃|/∂η)
-    let v = if k > 0 {
-        let rhs: Vec<f64> = (0..k)
-            .map(|a| le[a] + (0..ns).map(|q| mm[q * k + a] * dq[q]).sum::<f64>())
-            .collect();
-        let ll = linalg::cholesky(&lee, k)?;
-        linalg::cholesky_solve(&ll, k, &rhs)
+    let mm = slot_effects(&slots, k);
+    let pp = prior_precision(om, k);
+    let (le, lee) = eta_derivatives(&data.ldat, &mm, &pp, eta, ns, k);
+    let (dq, hinv) = if k > 0 {
+        logdet_derivative(&data, &mm, &pp, ns, nq, k)?
     } else {
-        Vec::new()
+        (vec![0.0; nq], Vec::new())
     };
 
-    // ∂²L/∂η∂u · v for a q-direction α (∂q/∂u): vᵀ Mᵀ L_qq α
-    let eta_cross = |alpha: &[f64]| -> f64 {
-        let mut tot = 0.0;
-        for a in 0..k {
-            if v[a] == 0.0 {
-                continue;
-            }
-            for q in 0..ns {
-                if mm[q * k + a] == 0.0 {
-                    continue;
-                }
-                let row: f64 = (0..nq).map(|c| ldat.h[q][c] * alpha[c]).sum();
-                tot += v[a] * mm[q * k + a] * row;
-            }
-        }
-        tot
-    };
-    let along_q = |alpha: &[f64]| -> f64 {
-        let dl: f64 = (0..nq).map(|c| ldat.g[c] * alpha[c]).sum();
-        let dld: f64 = if k > 0 {
-            (0..nq).map(|c| dq[c] * alpha[c]).sum()
-        } else {
-            0.0
-        };
-        dl + dld - eta_cross(alpha)
-    };
-    // along a change dP of the prior precision (k×k) and d ln|prior| of the prior log-det
-    let along_prior = |dp: &[f64], dlogdet: f64| -> f64 {
-        if k == 0 {
-            return 0.0;
-        }
-        let mut quad = 0.0;
-        let mut tr = 0.0;
-        let mut cross = 0.0;
-        for a in 0..k {
-            let row: f64 = (0..k).map(|b| dp[a * k + b] * eta[b]).sum();
-            quad += eta[a] * row;
-            cross += v[a] * 2.0 * row;
-            tr += (0..k).map(|b| hinv[a * k + b] * dp[b * k + a]).sum::<f64>();
-        }
-        quad + dlogdet + tr - cross
+    let v = implicit_eta(&le, &lee, &mm, &dq, ns, k)?;
+    let along = Along {
+        ldat: &data.ldat,
+        dq: &dq,
+        v: &v,
+        mm: &mm,
+        hinv: &hinv,
+        eta,
+        ns,
+        nq,
+        k,
     };
 
     let mut out = Vec::with_capacity(dirs.len());
@@ -483,41 +638,23 @@ fn subject_gradient_n<const N: usize>(
                 for (q, sl) in slots.iter().enumerate() {
                     alpha[q] = sl.a[*i] * d;
                 }
-                along_q(&alpha)
+                along.along_q(&alpha)
             }
             Dir::Sigma { j, d } => {
                 alpha[ns + j] = *d;
-                along_q(&alpha)
+                along.along_q(&alpha)
             }
             Dir::Omega { d } => {
                 if om.k == 0 {
                     0.0
                 } else {
-                    // dP = −Ω⁻¹ dΩ Ω⁻¹ on the η block; d ln|Ω| = tr(Ω⁻¹ dΩ)
-                    let kk = om.k;
-                    let t = matmul(&om.inv, d, kk);
-                    let dpk = matmul(&t, &om.inv, kk);
-                    let dlogdet: f64 = (0..kk).map(|a| t[a * kk + a]).sum();
-                    let mut dp = vec![0.0; k * k];
-                    for a in 0..kk.min(k) {
-                        for b in 0..kk.min(k) {
-                            dp[a * k + b] = -dpk[a * kk + b];
-                        }
-                    }
-                    along_prior(&dp, dlogdet)
+                    let (dp, dlogdet) = omega_prior_change(om, d, k);
+                    along.along_prior(&dp, dlogdet)
                 }
             }
             Dir::OmegaIov { j, d } => {
-                let w2 = p.omega_iov[*j];
-                let mut dp = vec![0.0; k * k];
-                let mut n = 0.0;
-                for r in om.k..k {
-                    if (r - om.k) % n_iov == *j {
-                        dp[r * k + r] = -d / (w2 * w2);
-                        n += 1.0;
-                    }
-                }
-                along_prior(&dp, n * d / w2)
+                let (dp, dlogdet) = iov_prior_change(om, *j, *d, p.omega_iov[*j], k);
+                along.along_prior(&dp, dlogdet)
             }
         };
         out.push(g);
