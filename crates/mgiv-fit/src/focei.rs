@@ -500,6 +500,19 @@ fn dparams(m: &EstimationModel, p: &PopParams, s: &SubjectData, eta: &[f64]) -> 
 }
 
 /// Individual parameters (duals in η) of subject `s` with covariate values `covs`.
+/// Index in a subject's random-effect vector (η, then occasion by occasion the IOV parameters)
+/// of the κ of IOV parameter `j` in the occasion in force at a record with covariates `covs`
+/// (the occasion is read after the relations' columns).
+pub(crate) fn kappa_slot(m: &EstimationModel, s: &SubjectData, covs: &[f64], j: usize) -> usize {
+    let occ = covs.get(m.relations.len()).map(|&c| c as u32);
+    let o = s
+        .occasions
+        .iter()
+        .position(|&x| Some(x) == occ)
+        .unwrap_or(0);
+    m.n_eta() + o * m.n_iov() + j
+}
+
 fn dparams_at(
     m: &EstimationModel,
     p: &PopParams,
@@ -520,13 +533,7 @@ fn dparams_at(
         }
         if let Some(j) = m.iov_params.iter().position(|&e| e == i) {
             // κ of the occasion in force (0 where `eta` has none: population predictions)
-            let occ = covs.get(m.relations.len()).map(|&c| c as u32);
-            let o = s
-                .occasions
-                .iter()
-                .position(|&x| Some(x) == occ)
-                .unwrap_or(0);
-            let r = m.n_eta() + o * m.n_iov() + j;
+            let r = kappa_slot(m, s, covs, j);
             if let Some(&kappa) = eta.get(r) {
                 x = x * Dual::var(kappa, r).exp();
             }

@@ -22,7 +22,9 @@ use mgiv_data::{CovariateFill, Segment};
 use mgiv_pop::linalg;
 
 use crate::dual::HDual;
-use crate::focei::{inv_mills, ln_norm_cdf, structural_value, Omega, PopParams, SubjectData};
+use crate::focei::{
+    inv_mills, kappa_slot, ln_norm_cdf, structural_value, Omega, PopParams, SubjectData,
+};
 use crate::pred::{predict_dual_pieces, predict_hdual, DParams, Pieces};
 use crate::spec::{BaselineMode, Effect, ErrorModel, EstimationModel, RelationForm, BASE};
 use mgiv_core::model::ResidualScale;
@@ -83,13 +85,7 @@ fn slots_of(
         }
         let mut kappa = None;
         if let Some(j) = m.iov_params.iter().position(|&e| e == i) {
-            let occ = covs.get(m.relations.len()).map(|&c| c as u32);
-            let o = s
-                .occasions
-                .iter()
-                .position(|&x| Some(x) == occ)
-                .unwrap_or(0);
-            let r = m.n_eta() + o * m.n_iov() + j;
+            let r = kappa_slot(m, s, covs, j);
             if let Some(&kp) = eta.get(r) {
                 value *= kp.exp();
                 kappa = Some(r);
