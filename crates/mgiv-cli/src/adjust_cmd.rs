@@ -65,11 +65,15 @@ pub struct AdjustArgs {
     #[arg(long, value_name = "H")]
     pub now: Option<f64>,
     /// Forecast horizon after the decision, hours
-    #[arg(long, value_name = "H", default_value_t = 24.0)]
+    #[arg(long, value_name = "H", default_value_t = mgiv_pop::tdm::DEFAULT_HORIZON_H)]
     pub hours: f64,
     /// Largest acceptable probability of exceeding --toxic during the horizon
     // mgiv's default decision limit (as DecisionSettings::new), not a published value
-    #[arg(long = "max-p-toxic", value_name = "P", default_value_t = 0.05)]
+    #[arg(
+        long = "max-p-toxic",
+        value_name = "P",
+        default_value_t = mgiv_pop::tdm::DEFAULT_MAX_P_TOXIC
+    )]
     pub max_p_toxic: f64,
     /// Population whose baseline distribution is the prior when --baseline is not given (pre-eclampsia, pregnant, adult, icu, community); default: the indication's population that matches the patient
     #[arg(long, value_name = "ID")]

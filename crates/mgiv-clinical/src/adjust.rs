@@ -306,11 +306,12 @@ fn decision_settings(
     let maintenance_ok = ctx.indication.course == Course::Maintenance || req.allow_maintenance;
     if !maintenance_ok {
         ds.rates_g_per_h = vec![0.0];
-        ds.boluses_g = match ctx.indication.course {
-            // the same candidate boluses as DecisionSettings::new (mgiv's defaults, not data)
-            Course::Replacement => vec![0.0, 1.0, 2.0, 4.0],
-            _ => vec![0.0],
-        };
+        // a replacement course keeps the candidate boluses of DecisionSettings::new (mgiv's
+        // defaults, `DEFAULT_BOLUSES_G`) as already restricted to the label rate above; any other
+        // course gets no new bolus
+        if ctx.indication.course != Course::Replacement {
+            ds.boluses_g = vec![0.0];
+        }
         alerts.push(book.alert(
             "ADJUST-COURSE",
             &format!(
@@ -491,4 +492,68 @@ fn order_text(bolus_g: f64, rate_g_per_h: f64, now_h: f64, horizon_h: f64) -> St
         parts.join(", then "),
         mgiv_core::units::fmt_num(now_h)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::ContextInput;
+    use mgiv_core::patient::PatientInput;
+
+    fn settings_for(indication: &str) -> DecisionSettings {
+        let obstetric = indication.contains("eclampsia");
+        let ctx = ClinicalContext::build(&ContextInput {
+            indication: Some(indication.into()),
+            patient: PatientInput {
+                weight_kg: Some(70.0),
+                pregnant: obstetric,
+                pre_eclampsia: obstetric,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+        let req = AdjustRequest {
+            given: Regimen::from_text("2 g over 1 h", Some(70.0)).unwrap(),
+            levels: Vec::new(),
+            now_h: Some(6.0),
+            horizon_h: mgiv_pop::tdm::DEFAULT_HORIZON_H,
+            max_p_toxic: mgiv_pop::tdm::DEFAULT_MAX_P_TOXIC,
+            allow_maintenance: false,
+            bag: None,
+            conditions: Vec::new(),
+            medications: Vec::new(),
+        };
+        decision_settings(&ctx, &req, 6.0, &mut Vec::new()).unwrap()
+    }
+
+    /// A replacement course under the USPI 150 mg/min limit keeps the default candidate boluses
+    /// as restricted to that rate: 4 g over 20 min (200 mg/min) is not offered. (It was: the
+    /// replacement course reset its boluses to the unrestricted defaults.)
+    #[test]
+    fn replacement_course_boluses_keep_the_label_rate() {
+        let limit_mg_min = rulebook()
+            .unwrap()
+            .limit("RATE-USPI-150", "mg/min")
+            .unwrap();
+        for id in ["hypomag-ward", "hypomag-icu"] {
+            let ds = settings_for(id);
+            assert_eq!(ds.rates_g_per_h, vec![0.0], "{id}: no maintenance");
+            assert_eq!(ds.boluses_g, vec![0.0, 1.0, 2.0], "{id}");
+            for b in &ds.boluses_g {
+                assert!(b * 1000.0 / 20.0 <= limit_mg_min, "{id}: {b} g over 20 min");
+            }
+        }
+        // a single-dose course gets no new bolus; a maintenance course the whole default grid
+        // (the label rate limits its boluses too)
+        assert_eq!(settings_for("migraine").boluses_g, vec![0.0]);
+        let sah = settings_for("sah");
+        assert_eq!(sah.rates_g_per_h, mgiv_pop::tdm::default_rates_g_per_h());
+        assert_eq!(sah.boluses_g, vec![0.0, 1.0, 2.0]);
+        // an obstetric indication outside the label limit keeps every default bolus
+        assert_eq!(
+            settings_for("pre-eclampsia").boluses_g,
+            mgiv_pop::tdm::DEFAULT_BOLUSES_G.to_vec()
+        );
+    }
 }

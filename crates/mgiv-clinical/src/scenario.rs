@@ -322,9 +322,8 @@ fn run_inner(s: &Scenario) -> Result<Outcome, SafetyError> {
                 given,
                 levels,
                 now_h: s.now_h,
-                horizon_h: 24.0,
-                // mgiv's default decision settings (as DecisionSettings::new), not data
-                max_p_toxic: 0.05,
+                horizon_h: mgiv_pop::tdm::DEFAULT_HORIZON_H,
+                max_p_toxic: mgiv_pop::tdm::DEFAULT_MAX_P_TOXIC,
                 allow_maintenance: s.allow_maintenance,
                 bag,
                 conditions,

@@ -905,6 +905,29 @@ pub struct BandPoint {
     pub p95_mmol_l: f64,
 }
 
+/// mgiv's default decision horizon after `now`, h. Like the other `DEFAULT_*` values below it is
+/// mgiv's design choice, not a published number; it lives here once and every front end (CLI,
+/// service, Python, the clinical scenarios) reads it from here.
+pub const DEFAULT_HORIZON_H: f64 = 24.0;
+/// mgiv's default largest acceptable P(level above the toxic threshold at any time in the horizon).
+pub const DEFAULT_MAX_P_TOXIC: f64 = 0.05;
+/// mgiv's default candidate boluses at `now`, g MgSO4·7H2O over 20 min (0 = no bolus).
+pub const DEFAULT_BOLUSES_G: [f64; 4] = [0.0, 1.0, 2.0, 4.0];
+/// Step of mgiv's default grid of candidate maintenance rates, g/h MgSO4·7H2O.
+pub const DEFAULT_RATE_STEP_G_PER_H: f64 = 0.25;
+/// Number of steps of that grid above 0 (0 to 16 × 0.25 = 4 g/h).
+pub const DEFAULT_RATE_STEPS: usize = 16;
+/// mgiv's default number of posterior draws behind a decision.
+pub const DEFAULT_DECISION_DRAWS: usize = 400;
+
+/// mgiv's default candidate maintenance rates, g/h MgSO4·7H2O: 0 to
+/// `DEFAULT_RATE_STEPS × DEFAULT_RATE_STEP_G_PER_H` (4 g/h) in steps of 0.25 g/h.
+pub fn default_rates_g_per_h() -> Vec<f64> {
+    (0..=DEFAULT_RATE_STEPS)
+        .map(|i| i as f64 * DEFAULT_RATE_STEP_G_PER_H)
+        .collect()
+}
+
 /// What to decide.
 #[derive(Debug, Clone)]
 pub struct DecisionSettings {
@@ -927,18 +950,18 @@ impl DecisionSettings {
     /// Settings for a decision at `now_h` toward `target_mmol_l`, with the indication's toxic
     /// threshold `toxic_mmol_l` (the caller's, from its clinical context: this library holds no
     /// threshold of its own). The horizon, the toxicity limit and the candidate grid are mgiv's
-    /// defaults (24 h, P ≤ 5 %, 0–4 g/h in 0.25 g/h steps, boluses of 1, 2 or 4 g).
+    /// defaults ([`DEFAULT_HORIZON_H`] 24 h, [`DEFAULT_MAX_P_TOXIC`] P ≤ 5 %,
+    /// [`default_rates_g_per_h`] 0–4 g/h in 0.25 g/h steps, [`DEFAULT_BOLUSES_G`] 1, 2 or 4 g).
     pub fn new(now_h: f64, target_mmol_l: (f64, f64), toxic_mmol_l: f64) -> Self {
         DecisionSettings {
             now_h,
-            horizon_h: 24.0,
+            horizon_h: DEFAULT_HORIZON_H,
             target_mmol_l,
             toxic_mmol_l,
-            // mgiv's decision defaults (documented above), not published values
-            max_p_toxic: 0.05,
-            rates_g_per_h: (0..=16).map(|i| i as f64 * 0.25).collect(),
-            boluses_g: vec![0.0, 1.0, 2.0, 4.0],
-            n_draws: 400,
+            max_p_toxic: DEFAULT_MAX_P_TOXIC,
+            rates_g_per_h: default_rates_g_per_h(),
+            boluses_g: DEFAULT_BOLUSES_G.to_vec(),
+            n_draws: DEFAULT_DECISION_DRAWS,
         }
     }
 }

@@ -228,7 +228,7 @@ fn plan(
 
 /// adjust(...) -> JSON of the safe adjustment (recommendation, alerts, fit) and the context.
 #[pyfunction]
-#[pyo3(signature = (regimen, levels, *, indication=None, protocol=None, weight_kg=None, creatinine_mg_dl=None, pregnant=false, pre_eclampsia=false, baseline_mmol_l=None, model=None, age_y=None, sex=None, crcl_ml_min=None, now_h=None, hours=24.0, max_p_toxic=0.05, allow_maintenance=false, bag=None, conditions=None))]
+#[pyo3(signature = (regimen, levels, *, indication=None, protocol=None, weight_kg=None, creatinine_mg_dl=None, pregnant=false, pre_eclampsia=false, baseline_mmol_l=None, model=None, age_y=None, sex=None, crcl_ml_min=None, now_h=None, hours=None, max_p_toxic=None, allow_maintenance=false, bag=None, conditions=None))]
 #[allow(clippy::too_many_arguments)]
 fn adjust(
     py: Python<'_>,
@@ -246,12 +246,15 @@ fn adjust(
     sex: Option<&str>,
     crcl_ml_min: Option<f64>,
     now_h: Option<f64>,
-    hours: f64,
-    max_p_toxic: f64,
+    hours: Option<f64>,
+    max_p_toxic: Option<f64>,
     allow_maintenance: bool,
     bag: Option<&str>,
     conditions: Option<&str>,
 ) -> PyResult<String> {
+    // None: mgiv's decision defaults, the same constants the CLI and the service use
+    let hours = hours.unwrap_or(mgiv_pop::tdm::DEFAULT_HORIZON_H);
+    let max_p_toxic = max_p_toxic.unwrap_or(mgiv_pop::tdm::DEFAULT_MAX_P_TOXIC);
     if !(2.0..=168.0).contains(&hours) {
         return Err(err(format!("invalid hours: {hours} (allowed: 2 to 168 h)")));
     }

@@ -510,10 +510,9 @@ pub async fn adjust(
             "at least one level",
         ));
     }
-    let horizon = a.horizon_h.unwrap_or(24.0);
+    let horizon = a.horizon_h.unwrap_or(mgiv_pop::tdm::DEFAULT_HORIZON_H);
     check_num("horizon_h", Some(horizon), 2.0, 168.0, "h")?;
-    // mgiv's default decision settings (as DecisionSettings::new), not data
-    let max_p = a.max_p_toxic.unwrap_or(0.05);
+    let max_p = a.max_p_toxic.unwrap_or(mgiv_pop::tdm::DEFAULT_MAX_P_TOXIC);
     if !(max_p > 0.0 && max_p < 1.0) {
         return Err(invalid(
             "max_p_toxic",

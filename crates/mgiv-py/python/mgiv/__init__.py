@@ -151,8 +151,8 @@ def adjust(
     sex: Optional[str] = None,
     crcl_ml_min: Optional[float] = None,
     now_h: Optional[float] = None,
-    hours: float = 24.0,
-    max_p_toxic: float = 0.05,
+    hours: Optional[float] = None,
+    max_p_toxic: Optional[float] = None,
     allow_maintenance: bool = False,
     bag: Optional[str] = None,
     conditions: Optional[str] = None,
@@ -161,6 +161,9 @@ def adjust(
 
     ``levels`` carry their unit: ``"1.4 mmol/L at 6 h; 1.9 mmol/L at 12 h"``. A toxic measured
     level gives ``result["recommendation"]["action"] == "hold"`` and ``result["stop"]``.
+    ``hours`` (the horizon after the decision) and ``max_p_toxic`` (the largest acceptable
+    probability of a toxic level in it) default to mgiv's decision defaults, 24 h and 0.05, the
+    same constants as ``mgiv adjust`` and the web service.
     """
     return json.loads(
         _native.adjust(
