@@ -572,6 +572,10 @@ mod tests {
         assert!(bp
             .map_recovery_observation
             .starts_with("5 women with severe PIH"));
+        // the observation carries its primary source (brain.md §5.3)
+        assert!(bp
+            .map_recovery_observation
+            .contains("doi 10.1016/S0002-9378(84)80169-6"));
         let p = &c.plasticity;
         assert_eq!(
             (p.pairing_pairs, p.pairing_hz, p.pairing_dt_ms),
