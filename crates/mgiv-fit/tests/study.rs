@@ -1,20 +1,36 @@
-//! The simulation–re-estimation study of issue 11 (a benchmark; minutes in release):
-//! 100 datasets of 50 subjects (4-8 samples each) from the estimation template's truth, each
+//! The simulation–re-estimation study of issue 11 (a benchmark; about 2 min in release):
+//! 1000 datasets of 50 subjects (4-8 samples each) from the estimation template's truth, each
 //! fitted by FOCE-I from the truth, then bias of every parameter and coverage of the RSE-based
 //! 90 % intervals: estimate ± 1.645·SE for θ, estimate ×/÷ exp(1.645·RSE) (the same RSE on the
 //! log scale) for the variances and residual SDs, whose estimators are skewed. The table also
 //! gives the median bias, the natural-scale interval for every parameter and the interval from
 //! R⁻¹ instead of the sandwich.
 //!
+//! Why 1000 datasets (issue 11 names 100): a 90 % coverage estimated from 100 datasets has a
+//! binomial SD of 3 points, so a 85-95 % band is missed by chance by a correct method about one
+//! time in ten per parameter and, over ten parameters, most of the time; from 1000 datasets the SD
+//! is 0.9 points. The 100 datasets the issue asks for are the first tenth of this run
+//! (`MGIV_STUDY_N=100`).
+//!
+//! Design: a 4 g load and 24 h of 1 g/h, samples up to 48 h with the last one of every subject
+//! in the washout after the infusion. At 36 h (the first design) few subjects were sampled long
+//! enough after the infusion to inform V2, and V2 came out +5.8 % over 1000 datasets; at 48 h it
+//! is +4.5 % (BENCHMARKS.md, "Recovery study"). The design was chosen on seeds 1-1000 and
+//! confirmed on fresh seeds 1001-2000 (`MGIV_STUDY_FIRST_SEED=1001`).
+//!
 //! `cargo test --release -p mgiv-fit --test study -- --ignored --nocapture`
-//! (`MGIV_STUDY_N=20` for a shorter run; `MGIV_STUDY_METHOD=saem` fits by SAEM, seed = dataset
-//! seed, instead of FOCE-I; `MGIV_STUDY_WASHOUT=0` samples every subject log-stratified over
-//! (0.25 h, horizon) instead of one sample in the washout after the infusion;
-//! `MGIV_STUDY_HORIZON_H=48` samples up to 48 h instead of 36 h).
+//! (`MGIV_STUDY_N=100` for the first 100 datasets; `MGIV_STUDY_FIRST_SEED=K` starts at dataset
+//! seed K; `MGIV_STUDY_METHOD=saem` fits by SAEM, seed = dataset seed, instead of FOCE-I;
+//! `MGIV_STUDY_WASHOUT=0` samples every subject log-stratified over (0.25 h, horizon) instead of
+//! one sample in the washout after the infusion; `MGIV_STUDY_HORIZON_H=36` samples up to 36 h,
+//! the first design).
 
 use mgiv_data::{read, ReadOptions};
 use mgiv_fit::sim::{simulate_nonmem, Design};
 use mgiv_fit::{fit, fit_saem, EstimationModel, FitSettings, SaemSettings};
+
+/// Samples up to 48 h: 24 h of washout after the 24-h infusion (see the module documentation).
+const STUDY_HORIZON_H: f64 = 48.0;
 
 #[test]
 #[ignore]
@@ -26,13 +42,17 @@ fn simulation_reestimation_study() {
     let n: u64 = std::env::var("MGIV_STUDY_N")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
+        .unwrap_or(1000);
+    let first_seed: u64 = std::env::var("MGIV_STUDY_FIRST_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let saem = std::env::var("MGIV_STUDY_METHOD").is_ok_and(|m| m == "saem");
     let design = Design {
         horizon_h: std::env::var("MGIV_STUDY_HORIZON_H")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(Design::default().horizon_h),
+            .unwrap_or(STUDY_HORIZON_H),
         washout_sample: std::env::var("MGIV_STUDY_WASHOUT").map_or(true, |v| v != "0"),
         ..Design::default()
     };
@@ -57,7 +77,7 @@ fn simulation_reestimation_study() {
     let mut with_cov = vec![0usize; truths.len()];
     let mut converged = 0;
     let t0 = std::time::Instant::now();
-    for seed in 1..=n {
+    for seed in first_seed..first_seed + n {
         let text = simulate_nonmem(&truth, &design, seed).unwrap();
         let (ds, _) = read(&text, &ReadOptions::default());
         let r = if saem {
@@ -137,8 +157,10 @@ fn simulation_reestimation_study() {
         }
     }
     eprintln!(
-        "\n{n} datasets ({}), {converged} converged, {:.0} s",
+        "\n{n} datasets (seeds {first_seed}-{}, {}, horizon {} h), {converged} converged, {:.0} s",
+        first_seed + n - 1,
         if saem { "SAEM" } else { "FOCE-I" },
+        design.horizon_h,
         t0.elapsed().as_secs_f64()
     );
     assert!(failures.is_empty(), "{failures:#?}");
