@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use mgiv_core::error::{invalid, MgivError};
 use mgiv_neuro::mg_block::{MgBlock, MgBlockPreset};
-use mgiv_neuro::plasticity::{gb, shouval, Protocol};
+use mgiv_neuro::plasticity::{gb, shouval, standard_protocols, Protocol};
 use mgiv_neuro::NeuroError;
 
 pub const EFFECTS_TOML: &str = include_str!("../../../data/brain/effects.toml");
@@ -94,10 +94,8 @@ pub struct CbfConsts {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct PlasticityConsts {
-    pub protocol: String,
-    pub pairing_dt_ms: f64,
-    pub pairing_pairs: u32,
-    pub pairing_hz: f64,
+    /// where the induction protocol comes from: mgiv-neuro's standard pairing
+    /// ([`standard_protocol`])
     pub protocol_source: String,
     pub gb_set: String,
     pub gb_source: String,
@@ -466,9 +464,20 @@ pub struct PlasticityReadout {
     pub shouval_ca_peak_um: Option<f64>,
 }
 
-/// The standard induction protocol of `data/brain/effects.toml`.
-pub fn standard_protocol(c: &PlasticityConsts) -> Result<Protocol, MgivError> {
-    Protocol::pairing(c.pairing_dt_ms, c.pairing_pairs, c.pairing_hz).map_err(from_neuro)
+/// The induction protocol of every plasticity readout: mgiv-neuro's standard STDP pairing
+/// (`data/neuro/stimulation-protocols.toml` `[pairing]`).
+pub fn standard_protocol() -> Result<Protocol, MgivError> {
+    standard_protocols().pairing().map_err(from_neuro)
+}
+
+/// The standard protocol in words, from the data values: "STDP pairing, post 10 ms after pre,
+/// 60 pairs at 1 Hz".
+pub fn standard_protocol_description() -> String {
+    let p = &standard_protocols().pairing;
+    format!(
+        "STDP pairing, post {} ms after pre, {} pairs at {} Hz",
+        p.dt_ms, p.pairs, p.hz
+    )
 }
 
 /// Graupner–Brunel (DP set, analytic) and optionally Shouval readouts at `mg_mm`
@@ -576,11 +585,17 @@ mod tests {
         assert!(bp
             .map_recovery_observation
             .contains("doi 10.1016/S0002-9378(84)80169-6"));
-        let p = &c.plasticity;
+        // the protocol is mgiv-neuro's standard pairing (data/neuro/stimulation-protocols.toml)
         assert_eq!(
-            (p.pairing_pairs, p.pairing_hz, p.pairing_dt_ms),
-            (60, 1.0, 10.0)
+            super::standard_protocol_description(),
+            "STDP pairing, post 10 ms after pre, 60 pairs at 1 Hz"
         );
+        let proto = super::standard_protocol().unwrap();
+        assert_eq!(proto.name, "pairing dt=10 ms, 60 pairs at 1 Hz");
+        assert!(c
+            .plasticity
+            .protocol_source
+            .contains("stimulation-protocols.toml"));
         assert_eq!(c.not_modelled.len(), 6);
         assert!(c.not_modelled[2].contains("cellular effects need 5-10 mmol/L"));
     }

@@ -9,8 +9,9 @@ use mgiv_core::Warning;
 use crate::csf::{csf_from_serum, quantile_pair, CsfCourse, CsfOptions, CsfVariant};
 use crate::effects::{
     self, blood_pressure_course, check_voltage, constants, crp_assessment, excitability_shift_mv,
-    plasticity_at, release_relative, standard_protocol, status_band, BlockSpec, BpCourse,
-    CrpAssessment, EffectConstants, PlasticityReadout, StatusBand, VascularHypothesis,
+    plasticity_at, release_relative, standard_protocol, standard_protocol_description, status_band,
+    BlockSpec, BpCourse, CrpAssessment, EffectConstants, PlasticityReadout, StatusBand,
+    VascularHypothesis,
 };
 use crate::evidence::{claim, claims, Claim};
 use mgiv_neuro::mg_block::MgBlock;
@@ -384,7 +385,7 @@ impl<'a> Chain<'a> {
                 opts.csf.seed ^ 0x0B10_0D00,
             )
         });
-        let proto = standard_protocol(&c.plasticity)?;
+        let proto = standard_protocol()?;
         let gb0 = plasticity_at(&c.plasticity, &proto, i0, false)?.gb_synaptic_change;
         let crp = opts
             .crp_mg_l
@@ -620,7 +621,7 @@ impl<'a> Chain<'a> {
                 hi: None,
                 unit: format!(
                     "difference in synaptic change (after/before) vs baseline CSF Mg, {}",
-                    c.plasticity.protocol
+                    standard_protocol_description()
                 ),
                 evidence: grade(
                     &self.ev.plasticity,
@@ -737,7 +738,7 @@ impl<'a> Chain<'a> {
         let pl0 = plasticity_at(c, &self.proto, self.i0, true)?;
         let pl1 = plasticity_at(c, &self.proto, i_peak, true)?;
         Ok(PlasticitySummary {
-            protocol: c.protocol.clone(),
+            protocol: standard_protocol_description(),
             gb_change_vs_baseline: pl1.gb_synaptic_change - pl0.gb_synaptic_change,
             shouval_change_vs_baseline: match (
                 pl1.shouval_synaptic_change,

@@ -246,7 +246,12 @@ fn bad_csf_input_is_named() {
 #[test]
 fn plasticity_bp_status_crp() {
     let c = constants().unwrap();
-    let proto = standard_protocol(&c.plasticity).unwrap();
+    // mgiv-neuro's standard pairing (data/neuro/stimulation-protocols.toml)
+    let proto = standard_protocol().unwrap();
+    assert_eq!(
+        effects::standard_protocol_description(),
+        "STDP pairing, post 10 ms after pre, 60 pairs at 1 Hz"
+    );
     // §10 case 9: GB DP, 60 pairs at 1 Hz, +10 ms, 1 mM -> 1.22
     let p1 = plasticity_at(&c.plasticity, &proto, 1.0, false).unwrap();
     assert!((p1.gb_synaptic_change - 1.22).abs() < 0.005);

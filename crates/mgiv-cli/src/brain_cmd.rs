@@ -838,11 +838,12 @@ fn draw_brain<DB: DrawingBackend>(
         ))
         .map_err(e)?;
         entries.push((Swatch::Line(purple, 2), {
-            // the standard protocol of the report (data/brain/effects.toml [plasticity])
-            let pl = mgiv_brain::effects::constants()?.plasticity;
+            // the standard protocol of the report: mgiv-neuro's standard pairing
+            // (data/neuro/stimulation-protocols.toml [pairing])
+            let pl = &mgiv_neuro::plasticity::standard_protocols().pairing;
             format!(
                 "Graupner-Brunel DP, {} pairs at {} Hz, +{} ms (below 0 = less LTP)",
-                pl.pairing_pairs, pl.pairing_hz, pl.pairing_dt_ms
+                pl.pairs, pl.hz, pl.dt_ms
             )
         }));
         crate::plot::draw_entries(&leg_area, &entries, 1)?;

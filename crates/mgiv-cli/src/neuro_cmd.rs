@@ -14,7 +14,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use mgiv_neuro::plasticity::gb::{self, GbMg, GbParams};
 use mgiv_neuro::plasticity::shouval::{self, ShouvalParams};
-use mgiv_neuro::plasticity::Protocol;
+use mgiv_neuro::plasticity::{standard_protocols, Protocol};
 use mgiv_neuro::wang2002::{
     decision_sweep, run_decision_with_progress, winner_rule, DecisionConfig, DecisionResult,
     SweepObserver, WangParams, DECISION_CITATION, MAX_DECISION_SECONDS, MAX_DECISION_THREADS,
@@ -73,7 +73,7 @@ struct DecisionArgs {
     #[command(flatten)]
     mg: MgArgs,
     /// Biological time to simulate (s); the stimulus is on from 1 to 3 s as in Brian2's example
-    #[arg(long, default_value_t = 4.0, value_name = "S")]
+    #[arg(long, default_value_t = WangParams::reference_seconds(), value_name = "S")]
     seconds: f64,
     /// Random seed (same seed ⇒ identical result on any number of threads)
     #[arg(long, default_value_t = 1, value_name = "N")]
@@ -108,29 +108,53 @@ struct ProtocolArgs {
     /// Pairing: t_post − t_pre (ms)
     #[arg(
         long = "dt-ms",
-        default_value_t = 10.0,
+        default_value_t = standard_protocols().pairing.dt_ms,
         value_name = "X",
         allow_hyphen_values = true
     )]
     dt_ms: f64,
     /// Pairing: number of pairs
-    #[arg(long, default_value_t = 60, value_name = "N")]
+    #[arg(long, default_value_t = standard_protocols().pairing.pairs, value_name = "N")]
     pairs: u32,
-    /// Pairing frequency (default 1 Hz) or tetanus frequency (default 100 Hz)
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", help = hz_help())]
     hz: Option<f64>,
     /// Tetanus: number of pulses
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = standard_protocols().tetanus.pulses, value_name = "N")]
     pulses: u32,
     /// Theta burst: number of bursts
-    #[arg(long, default_value_t = 10, value_name = "N")]
+    #[arg(long, default_value_t = standard_protocols().theta_burst.bursts, value_name = "N")]
     bursts: u32,
-    /// Theta burst: spikes per burst (at 100 Hz)
-    #[arg(long = "spikes-per-burst", default_value_t = 4, value_name = "N")]
+    #[arg(
+        long = "spikes-per-burst",
+        default_value_t = standard_protocols().theta_burst.spikes_per_burst,
+        value_name = "N",
+        help = spikes_per_burst_help()
+    )]
     spikes_per_burst: u32,
     /// Theta burst: burst frequency (Hz)
-    #[arg(long = "burst-hz", default_value_t = 5.0, value_name = "F")]
+    #[arg(
+        long = "burst-hz",
+        default_value_t = standard_protocols().theta_burst.burst_hz,
+        value_name = "F"
+    )]
     burst_hz: f64,
+}
+
+/// `--hz` help: its two defaults, from the standard protocols (data/neuro/stimulation-protocols.toml).
+fn hz_help() -> String {
+    let s = standard_protocols();
+    format!(
+        "Pairing frequency (default {} Hz) or tetanus frequency (default {} Hz)",
+        s.pairing.hz, s.tetanus.hz
+    )
+}
+
+/// `--spikes-per-burst` help: the intra-burst frequency of the standard theta burst.
+fn spikes_per_burst_help() -> String {
+    format!(
+        "Theta burst: spikes per burst (at {} Hz)",
+        standard_protocols().theta_burst.intra_hz
+    )
 }
 
 #[derive(Debug, Args)]
@@ -170,7 +194,7 @@ struct SweepArgs {
     #[arg(long, value_name = "NAME=START:STOP:STEP", allow_hyphen_values = true)]
     x: Option<String>,
     /// Decision: biological seconds per run
-    #[arg(long, default_value_t = 4.0, value_name = "S")]
+    #[arg(long, default_value_t = WangParams::reference_seconds(), value_name = "S")]
     seconds: f64,
     /// Decision: seeds 1..=N at every Mg
     #[arg(long, default_value_t = 1, value_name = "N")]
@@ -570,13 +594,19 @@ fn parse_rule(s: &str) -> Result<Rule> {
 }
 
 impl ProtocolArgs {
+    /// The protocol with these arguments; what they leave unset (`--hz`, the intra-burst
+    /// frequency) is the standard protocol's (data/neuro/stimulation-protocols.toml).
     fn build(&self, dt_ms: f64, pairs: u32, hz: Option<f64>) -> Result<Protocol> {
+        let std = standard_protocols();
         Ok(match self.protocol {
-            ProtocolKind::Pairing => Protocol::pairing(dt_ms, pairs, hz.unwrap_or(1.0))?,
-            ProtocolKind::Tetanus => Protocol::tetanus(hz.unwrap_or(100.0), self.pulses)?,
-            ProtocolKind::ThetaBurst => {
-                Protocol::theta_burst(self.bursts, self.spikes_per_burst, 100.0, self.burst_hz)?
-            }
+            ProtocolKind::Pairing => Protocol::pairing(dt_ms, pairs, hz.unwrap_or(std.pairing.hz))?,
+            ProtocolKind::Tetanus => Protocol::tetanus(hz.unwrap_or(std.tetanus.hz), self.pulses)?,
+            ProtocolKind::ThetaBurst => Protocol::theta_burst(
+                self.bursts,
+                self.spikes_per_burst,
+                std.theta_burst.intra_hz,
+                self.burst_hz,
+            )?,
         })
     }
 }

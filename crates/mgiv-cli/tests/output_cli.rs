@@ -330,3 +330,52 @@ a spread that covers the Brian2 band; the 10-seed mean (E 4.89, I 10.99 Hz) lies
 not one run (docs/NEURO.md).\n"
     ), "{stdout}");
 }
+
+/// The protocol defaults of `mgiv neuro` are the published standard protocols
+/// (data/neuro/stimulation-protocols.toml) and the run length of Brian2's Wang_2002.py
+/// (data/neuro/wang-2002.toml [simulation] runtime_ms), shown in `--help`.
+#[test]
+fn neuro_defaults_are_the_standard_protocols() {
+    let (code, help, _) = run(&["neuro", "plasticity", "--help"]);
+    assert_eq!(code, 0);
+    let line = |flag: &str| {
+        help.lines()
+            .find(|l| l.trim_start().starts_with(flag))
+            .unwrap_or_else(|| panic!("{flag} in {help}"))
+            .to_string()
+    };
+    assert!(line("--dt-ms").ends_with("[default: 10]"));
+    assert!(line("--pairs").ends_with("[default: 60]"));
+    assert!(line("--hz")
+        .ends_with("Pairing frequency (default 1 Hz) or tetanus frequency (default 100 Hz)"));
+    assert!(line("--pulses").ends_with("[default: 100]"));
+    assert!(line("--bursts").ends_with("[default: 10]"));
+    assert!(line("--spikes-per-burst").ends_with("(at 100 Hz) [default: 4]"));
+    assert!(line("--burst-hz").ends_with("[default: 5]"));
+    for (protocol, name) in [
+        ("pairing", "pairing dt=10 ms, 60 pairs at 1 Hz"),
+        ("tetanus", "tetanus 100 pulses at 100 Hz"),
+        (
+            "theta-burst",
+            "theta burst 10 x 4 at 100 Hz, bursts at 5 Hz",
+        ),
+    ] {
+        let v = json(&[
+            "neuro",
+            "plasticity",
+            "--protocol",
+            protocol,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(v["protocol"], name);
+    }
+    for sub in ["decision", "sweep"] {
+        let (code, help, _) = run(&["neuro", sub, "--help"]);
+        assert_eq!(code, 0);
+        let seconds = help
+            .lines()
+            .find(|l| l.trim_start().starts_with("--seconds"));
+        assert!(seconds.unwrap().ends_with("[default: 4]"), "{help}");
+    }
+}

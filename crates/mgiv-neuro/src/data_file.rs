@@ -8,6 +8,7 @@
 //! | `network-presets.toml` | [`crate::network`] (AdEx Brette–Gerstner 2005, the sparse benchmark's own choices) |
 //! | `graupner-brunel-2012.toml` | [`crate::plasticity::gb`] (nine parameter sets, Mg coupling) |
 //! | `shouval-2002.toml` | [`crate::plasticity::shouval`] |
+//! | `stimulation-protocols.toml` | [`crate::plasticity::protocol::standard_protocols`] (standard pairing, tetanus, theta burst) |
 //!
 //! Every table that holds a number carries a `source` (paper, table or figure, and the code the
 //! value was read from), or `source = "mgiv choice: …"` where the value is mgiv's own. Each file is

@@ -151,6 +151,7 @@ struct StimulusTable {
 #[derive(Debug, Clone, Copy, Deserialize)]
 struct SimulationTable {
     dt_ms: f64,
+    runtime_ms: f64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -227,6 +228,12 @@ impl WangParams {
     /// Integration step of the Brian2 example (ms; its default clock).
     pub fn reference_dt_ms() -> f64 {
         wang_file().simulation.dt_ms
+    }
+
+    /// Run length of the Brian2 example (s; its `runtime = 4000 * ms`): the default biological
+    /// time of `mgiv neuro decision` and `mgiv neuro sweep decision`.
+    pub fn reference_seconds() -> f64 {
+        wang_file().simulation.runtime_ms / 1000.0
     }
 }
 
@@ -810,6 +817,7 @@ mod tests {
             (50.0, 1000.0, 3000.0)
         );
         assert_eq!(WangParams::reference_dt_ms(), 0.1);
+        assert_eq!(WangParams::reference_seconds(), 4.0);
         assert_eq!(DecisionConfig::reference(1.0, 1.0, 1).dt_ms, 0.1);
     }
 }

@@ -418,40 +418,119 @@ fn neuro_decision<'py>(
     ))
 }
 
-/// neuro_plasticity(mg_mm list, rule, protocol, dt_ms, pairs, hz) -> (synaptic_change, meta_json)
+/// neuro_plasticity(mg_mm list, rule, protocol, stimulation parameters) -> (synaptic_change, meta_json).
+/// A stimulation parameter left None is the published standard protocol's (mgiv-neuro
+/// `standard_protocols()`, data/neuro/stimulation-protocols.toml), as in `mgiv neuro plasticity`.
 #[pyfunction]
-#[pyo3(signature = (mg_mm, *, rule="gb-dp", protocol="pairing", dt_ms=10.0, pairs=60, hz=None))]
+#[pyo3(signature = (mg_mm, *, rule="gb-dp", protocol="pairing", dt_ms=None, pairs=None, hz=None, pulses=None, bursts=None, spikes_per_burst=None, burst_hz=None))]
+#[allow(clippy::too_many_arguments)]
 fn neuro_plasticity<'py>(
     py: Python<'py>,
     mg_mm: Vec<f64>,
     rule: &str,
     protocol: &str,
-    dt_ms: f64,
-    pairs: u32,
+    dt_ms: Option<f64>,
+    pairs: Option<u32>,
     hz: Option<f64>,
+    pulses: Option<u32>,
+    bursts: Option<u32>,
+    spikes_per_burst: Option<u32>,
+    burst_hz: Option<f64>,
 ) -> PyResult<(Bound<'py, PyArray1<f64>>, String)> {
     use mgiv_neuro::plasticity::gb::{self, GbMg, GbParams};
-    use mgiv_neuro::plasticity::protocol::Protocol;
+    use mgiv_neuro::plasticity::protocol::{standard_protocols, Protocol};
     let p = GbParams::by_name(rule).map_err(err)?;
-    let proto = match protocol {
-        "pairing" => Protocol::pairing(dt_ms, pairs, hz.unwrap_or(1.0)),
-        "tetanus" => Protocol::tetanus(hz.unwrap_or(100.0), pairs),
+    let std = standard_protocols();
+    // a parameter of another protocol is an error, not silently ignored
+    let given = |names: &[(&str, bool)], allowed: &str| -> PyResult<()> {
+        match names.iter().find(|(_, set)| *set) {
+            Some((name, _)) => Err(err(format!(
+                "invalid use of `{name}` with protocol '{protocol}' (allowed: {allowed})"
+            ))),
+            None => Ok(()),
+        }
+    };
+    let (proto, params) = match protocol {
+        "pairing" => {
+            given(
+                &[
+                    ("pulses", pulses.is_some()),
+                    ("bursts", bursts.is_some()),
+                    ("spikes_per_burst", spikes_per_burst.is_some()),
+                    ("burst_hz", burst_hz.is_some()),
+                ],
+                "dt_ms, pairs, hz",
+            )?;
+            let (dt_ms, pairs, hz) = (
+                dt_ms.unwrap_or(std.pairing.dt_ms),
+                pairs.unwrap_or(std.pairing.pairs),
+                hz.unwrap_or(std.pairing.hz),
+            );
+            (
+                Protocol::pairing(dt_ms, pairs, hz),
+                json!({ "dt_ms": dt_ms, "pairs": pairs, "hz": hz }),
+            )
+        }
+        "tetanus" => {
+            given(
+                &[
+                    ("dt_ms", dt_ms.is_some()),
+                    ("pairs", pairs.is_some()),
+                    ("bursts", bursts.is_some()),
+                    ("spikes_per_burst", spikes_per_burst.is_some()),
+                    ("burst_hz", burst_hz.is_some()),
+                ],
+                "hz, pulses",
+            )?;
+            let (hz, pulses) = (
+                hz.unwrap_or(std.tetanus.hz),
+                pulses.unwrap_or(std.tetanus.pulses),
+            );
+            (
+                Protocol::tetanus(hz, pulses),
+                json!({ "hz": hz, "pulses": pulses }),
+            )
+        }
+        "theta-burst" => {
+            given(
+                &[
+                    ("dt_ms", dt_ms.is_some()),
+                    ("pairs", pairs.is_some()),
+                    ("hz", hz.is_some()),
+                    ("pulses", pulses.is_some()),
+                ],
+                "bursts, spikes_per_burst, burst_hz",
+            )?;
+            let t = &std.theta_burst;
+            let (bursts, spikes, burst_hz) = (
+                bursts.unwrap_or(t.bursts),
+                spikes_per_burst.unwrap_or(t.spikes_per_burst),
+                burst_hz.unwrap_or(t.burst_hz),
+            );
+            (
+                Protocol::theta_burst(bursts, spikes, t.intra_hz, burst_hz),
+                json!({ "bursts": bursts, "spikes_per_burst": spikes, "intra_hz": t.intra_hz, "burst_hz": burst_hz }),
+            )
+        }
         other => {
             return Err(err(format!(
-                "invalid protocol: '{other}' (allowed: pairing, tetanus)"
+                "invalid protocol: '{other}' (allowed: pairing, tetanus, theta-burst)"
             )))
         }
-    }
-    .map_err(err)?;
+    };
+    let proto = proto.map_err(err)?;
     let mut out = Vec::with_capacity(mg_mm.len());
     for &m in &mg_mm {
         let mg = GbMg::new(m).map_err(err)?;
         out.push(gb::analytic(&p, &proto, &mg).synaptic_change);
     }
-    let meta = json!({
-        "rule": p.name, "protocol": protocol, "dt_ms": dt_ms, "pairs": pairs,
+    let mut meta = json!({
+        "rule": p.name, "protocol": protocol, "stimulation": proto.name,
         "model": "Graupner & Brunel 2012 calcium-based rule (analytic readout); Mg scales the NMDA-mediated calcium by the block ratio: an mgiv modelling assumption",
     });
+    if let (Some(m), serde_json::Value::Object(p)) = (meta.as_object_mut(), params) {
+        m.extend(p);
+    }
     Ok((out.into_pyarray(py), meta.to_string()))
 }
 

@@ -140,6 +140,27 @@ def test_neuro_equals_the_cli(cli):
     assert p["synaptic_change"][0] > p["synaptic_change"][3]
 
 
+def test_neuro_plasticity_defaults_are_the_standard_protocols(cli):
+    # None = the published standard protocol (data/neuro/stimulation-protocols.toml), as the CLI
+    p = mgiv.neuro.plasticity(1.0)
+    assert (p["dt_ms"], p["pairs"], p["hz"]) == (10.0, 60, 1.0)
+    assert p["stimulation"] == "pairing dt=10 ms, 60 pairs at 1 Hz"
+    for protocol, name in [
+        ("tetanus", "tetanus 100 pulses at 100 Hz"),
+        ("theta-burst", "theta burst 10 x 4 at 100 Hz, bursts at 5 Hz"),
+    ]:
+        r = mgiv.neuro.plasticity([0.8, 1.2], protocol=protocol)
+        v = cli("neuro", "plasticity", "--protocol", protocol, "--mg", "0.8:1.2:0.4", "--format", "json")
+        assert r["stimulation"] == name == v["protocol"]
+        assert r["synaptic_change"].tolist() == [x["synaptic_change"] for x in v["runs"]]
+    assert (r["bursts"], r["spikes_per_burst"], r["intra_hz"], r["burst_hz"]) == (10, 4, 100.0, 5.0)
+    # an explicit value is used; a parameter of another protocol is an error
+    t = mgiv.neuro.plasticity(1.0, protocol="tetanus", pulses=50)
+    assert t["stimulation"] == "tetanus 50 pulses at 100 Hz"
+    with pytest.raises(mgiv.MgivError, match="pairs"):
+        mgiv.neuro.plasticity(1.0, protocol="tetanus", pairs=60)
+
+
 @pytest.mark.parametrize(
     "call, needle",
     [

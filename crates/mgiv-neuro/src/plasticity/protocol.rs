@@ -1,6 +1,9 @@
-//! Stimulation protocols: spike times of the presynaptic and postsynaptic neuron.
+//! Stimulation protocols: spike times of the presynaptic and postsynaptic neuron, and the
+//! standard published protocols (STDP pairing, 100 Hz tetanus, theta burst) with their sources in
+//! `data/neuro/stimulation-protocols.toml` ([`standard_protocols`]).
 use crate::error::{check_range, NeuroError, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
 
 /// Pre- and postsynaptic spike times (ms, sorted) and the protocol duration used by the readouts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -115,6 +118,83 @@ impl Protocol {
     }
 }
 
+/// The standard published protocols with their sources (`data/neuro/stimulation-protocols.toml`).
+pub const STIMULATION_PROTOCOLS_FILE: &str =
+    include_str!("../../../../data/neuro/stimulation-protocols.toml");
+
+/// Standard STDP pairing (Bi & Poo 1998): `pairs` pre spikes at `hz`, each with a post spike
+/// `dt_ms` later.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct PairingDefaults {
+    /// t_post − t_pre (ms)
+    pub dt_ms: f64,
+    pub pairs: u32,
+    pub hz: f64,
+    pub source: String,
+}
+
+/// Standard presynaptic tetanus (Bliss & Collingridge 1993): `pulses` at `hz`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct TetanusDefaults {
+    pub hz: f64,
+    pub pulses: u32,
+    pub source: String,
+}
+
+/// Standard theta-burst stimulation (Larson, Wong & Lynch 1986): `bursts` bursts at `burst_hz`,
+/// each `spikes_per_burst` spikes at `intra_hz`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct ThetaBurstDefaults {
+    pub bursts: u32,
+    pub spikes_per_burst: u32,
+    pub intra_hz: f64,
+    pub burst_hz: f64,
+    pub source: String,
+}
+
+/// The three standard protocols of `data/neuro/stimulation-protocols.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct StandardProtocols {
+    pub pairing: PairingDefaults,
+    pub tetanus: TetanusDefaults,
+    pub theta_burst: ThetaBurstDefaults,
+}
+
+/// The standard protocols, parsed once (a test parses the file, so a failure here is a build
+/// defect).
+pub fn standard_protocols() -> &'static StandardProtocols {
+    static F: LazyLock<StandardProtocols> = LazyLock::new(|| {
+        crate::data_file::parse(
+            "data/neuro/stimulation-protocols.toml",
+            STIMULATION_PROTOCOLS_FILE,
+        )
+    });
+    &F
+}
+
+impl StandardProtocols {
+    /// The standard pairing (its pair count and frequency) at `dt_ms` = t_post − t_pre.
+    pub fn pairing_at(&self, dt_ms: f64) -> Result<Protocol> {
+        Protocol::pairing(dt_ms, self.pairing.pairs, self.pairing.hz)
+    }
+
+    /// The standard pairing at its standard Δt.
+    pub fn pairing(&self) -> Result<Protocol> {
+        self.pairing_at(self.pairing.dt_ms)
+    }
+
+    /// The standard tetanus.
+    pub fn tetanus(&self) -> Result<Protocol> {
+        Protocol::tetanus(self.tetanus.hz, self.tetanus.pulses)
+    }
+
+    /// The standard theta burst.
+    pub fn theta_burst(&self) -> Result<Protocol> {
+        let t = &self.theta_burst;
+        Protocol::theta_burst(t.bursts, t.spikes_per_burst, t.intra_hz, t.burst_hz)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +217,43 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("hz"));
+    }
+
+    /// The data file parses, cites every table and holds the published protocols: pairing
+    /// +10 ms, 60 pairs at 1 Hz (Bi & Poo 1998; brain.md §10 case 9); tetanus 100 pulses at
+    /// 100 Hz = 1 s (Bliss & Collingridge 1993); theta burst 10 bursts of 4 spikes at 100 Hz,
+    /// bursts at 5 Hz (Larson, Wong & Lynch 1986).
+    #[test]
+    fn data_file_holds_the_published_protocols() {
+        crate::data_file::assert_every_table_cited(
+            "data/neuro/stimulation-protocols.toml",
+            STIMULATION_PROTOCOLS_FILE,
+        );
+        let s = standard_protocols();
+        let (p, t, b) = (&s.pairing, &s.tetanus, &s.theta_burst);
+        assert_eq!((p.dt_ms, p.pairs, p.hz), (10.0, 60, 1.0));
+        assert_eq!((t.hz, t.pulses), (100.0, 100));
+        assert_eq!(
+            (b.bursts, b.spikes_per_burst, b.intra_hz, b.burst_hz),
+            (10, 4, 100.0, 5.0)
+        );
+        assert!(p.source.contains("Bi GQ & Poo MM 1998"));
+        assert!(t.source.contains("Bliss TVP & Collingridge GL 1993"));
+        assert!(b.source.contains("Larson J, Wong D & Lynch G 1986"));
+
+        let pairing = s.pairing().unwrap();
+        assert_eq!(pairing, Protocol::pairing(10.0, 60, 1.0).unwrap());
+        assert_eq!(pairing.name, "pairing dt=10 ms, 60 pairs at 1 Hz");
+        assert_eq!(pairing.duration_ms, 60_000.0);
+        let minus = s.pairing_at(-10.0).unwrap();
+        assert_eq!(minus, Protocol::pairing(-10.0, 60, 1.0).unwrap());
+        let tetanus = s.tetanus().unwrap();
+        assert_eq!(tetanus.name, "tetanus 100 pulses at 100 Hz");
+        assert_eq!((tetanus.pre_ms.len(), tetanus.duration_ms), (100, 1000.0));
+        let tbs = s.theta_burst().unwrap();
+        assert_eq!(tbs.name, "theta burst 10 x 4 at 100 Hz, bursts at 5 Hz");
+        assert_eq!((tbs.pre_ms.len(), tbs.duration_ms), (40, 2000.0));
+        assert_eq!(&tbs.pre_ms[..5], &[0.0, 10.0, 20.0, 30.0, 200.0]);
     }
 
     #[test]
