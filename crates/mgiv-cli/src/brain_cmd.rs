@@ -6,13 +6,15 @@
 //! * `mgiv brain fit-csf [--write data/brain/csf-model.toml]` — re-run the CSF calibration
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use mgiv_brain::csf::{CsfModelFile, CsfOptions, CsfVariant};
 use mgiv_brain::effects::{check_mg, BlockSpec, VascularHypothesis};
 use mgiv_brain::report::{block_table, brain_report, BrainOptions, BrainReport};
+use mgiv_clinical::context::ClinicalContext;
+use mgiv_core::patient::Patient;
 use mgiv_core::regimen::Regimen;
 use mgiv_core::simulate::Simulation;
 use mgiv_core::units::fmt_num;
@@ -334,28 +336,7 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
     }
     let ctx = crate::common::context_for(&a.patient, a.indication.as_deref(), a.model.as_deref())?;
     let patient = ctx.patient.clone();
-    let law = a.law.clone();
-    let vascular = match (a.vascular_ec50, a.vascular_emax) {
-        (Some(ec), Some(em)) => Some(VascularHypothesis::new(ec, em)?),
-        _ => None,
-    };
-    let opts = BrainOptions {
-        csf: CsfOptions {
-            variant: CsfVariant::parse(&a.csf_model)?,
-            n_samples: a.samples,
-            seed: a.seed,
-            coverage: a.coverage,
-        },
-        block: law.spec()?,
-        voltages_mv: match &a.voltage {
-            Some(v) => parse_voltages(v)?,
-            None => vec![mgiv_brain::effects::default_voltage_mv()?],
-        },
-        vascular,
-        crp_mg_l: a.crp,
-        baseline_measured: patient.baseline.is_some(),
-        pre_eclampsia: patient.pre_eclampsia,
-    };
+    let opts = brain_options(&a, &patient)?;
     let run = mgiv_clinical::brain::brain_for_regimen(
         &ctx,
         &regimen_text,
@@ -370,93 +351,148 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         .copied()
         .unwrap_or(24.0)
         .max(1.0 / 60.0);
-    let baseline = sim.params.baseline_mmol_l;
     let mut out = std::io::stdout().lock();
     match a.format {
-        BrainFormat::Json => {
-            let v = json!({
-                "mgiv_version": env!("CARGO_PKG_VERSION"),
-                "units": {"serum_and_csf": "mmol/L", "time": "h", "blood_pressure": "mmHg", "voltage": "mV"},
-                "context": ctx.to_json(),
-                "context_alerts": ctx.alerts,
-                "regimen": regimen.canonical(),
-                "regimen_note": "g = grams of MgSO4·7H2O unless another salt is named",
-                "patient": patient,
-                "serum_model": sim.model,
-                "serum_warnings": sim.warnings,
-                "csf_model": rep.csf_model,
-                "block": rep.block,
-                "voltages_mv": rep.voltages_mv,
-                "points": rep.points,
-                "summary": rep.summary,
-                "claims": rep.claims,
-                "not_modelled": rep.not_modelled,
-                "plain_language": rep.plain_language,
-                "warnings": rep.warnings,
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
+        BrainFormat::Json => print_json(&mut out, &ctx, &regimen, &sim, &rep)?,
         BrainFormat::Table => {
-            writeln!(out, "CLINICAL CONTEXT")?;
-            for l in ctx.describe() {
-                writeln!(out, "  {l}")?;
-            }
-            for al in ctx.alerts.iter().filter(|x| x.code != "CTX-INDICATION") {
-                writeln!(
-                    out,
-                    "  [{}] {}: {}",
-                    al.severity.label(),
-                    al.code,
-                    al.message
-                )?;
-            }
-            writeln!(out)?;
+            print_context(&mut out, &ctx)?;
             print_table(&mut out, &regimen, &sim, &rep)?
         }
     }
     out.flush()?;
     drop(out);
     if let Some(path) = &a.plot {
-        // a denser set of report times for smooth curves
-        // the simulation's own fine grid (1 minute or finer up to 5000 points), so the
-        // loading peak is drawn at its height
-        let plot_times: Vec<f64> = sim
-            .times_h
-            .iter()
-            .copied()
-            .filter(|t| *t <= horizon)
-            .collect();
-        let prep = brain_report(
-            &sim.times_h,
-            &sim.serum_mmol_l,
-            baseline,
-            &plot_times,
-            &opts,
-        )?;
-        // text layout needs the bundled font for SVG as well as PNG
-        crate::plot::ensure_font();
-        let subtitle = format!(
-            "serum model {} · CSF model: {} · patient: {}",
-            sim.model.id,
-            match prep.csf_model.variant {
-                mgiv_brain::csf::CsfVariant::Saturable => {
-                    "saturable influx (Fuchs-Buder 1997, McKee 2005)"
-                }
-                mgiv_brain::csf::CsfVariant::Leaky => "linear influx (Fuchs-Buder 1997)",
-            },
-            mgiv_safety::report::patient_words(&patient)
-        );
-        crate::plot_to_file!(
-            path,
-            // image size (pixels): plot layout
-            (1400, 1000),
-            draw_brain,
-            &prep,
-            &regimen.canonical(),
-            &subtitle
-        )?;
-        crate::note!("plot written to {}", path.display());
+        write_plot(path, &sim, horizon, &opts, &patient, &regimen)?;
     }
+    Ok(())
+}
+
+/// The report's options from the run's arguments: CSF model and intervals, block law and
+/// voltages, the hypothetical vascular module, CRP, and what is known of the patient.
+fn brain_options(a: &BrainRunArgs, patient: &Patient) -> Result<BrainOptions> {
+    let vascular = match (a.vascular_ec50, a.vascular_emax) {
+        (Some(ec), Some(em)) => Some(VascularHypothesis::new(ec, em)?),
+        _ => None,
+    };
+    Ok(BrainOptions {
+        csf: CsfOptions {
+            variant: CsfVariant::parse(&a.csf_model)?,
+            n_samples: a.samples,
+            seed: a.seed,
+            coverage: a.coverage,
+        },
+        block: a.law.spec()?,
+        voltages_mv: match &a.voltage {
+            Some(v) => parse_voltages(v)?,
+            None => vec![mgiv_brain::effects::default_voltage_mv()?],
+        },
+        vascular,
+        crp_mg_l: a.crp,
+        baseline_measured: patient.baseline.is_some(),
+        pre_eclampsia: patient.pre_eclampsia,
+    })
+}
+
+/// The run as JSON: context, regimen, patient, serum model, CSF model, points, summary, claims.
+fn print_json(
+    out: &mut impl Write,
+    ctx: &ClinicalContext,
+    regimen: &Regimen,
+    sim: &Simulation,
+    rep: &BrainReport,
+) -> Result<()> {
+    let v = json!({
+        "mgiv_version": env!("CARGO_PKG_VERSION"),
+        "units": {"serum_and_csf": "mmol/L", "time": "h", "blood_pressure": "mmHg", "voltage": "mV"},
+        "context": ctx.to_json(),
+        "context_alerts": ctx.alerts,
+        "regimen": regimen.canonical(),
+        "regimen_note": "g = grams of MgSO4·7H2O unless another salt is named",
+        "patient": ctx.patient,
+        "serum_model": sim.model,
+        "serum_warnings": sim.warnings,
+        "csf_model": rep.csf_model,
+        "block": rep.block,
+        "voltages_mv": rep.voltages_mv,
+        "points": rep.points,
+        "summary": rep.summary,
+        "claims": rep.claims,
+        "not_modelled": rep.not_modelled,
+        "plain_language": rep.plain_language,
+        "warnings": rep.warnings,
+    });
+    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    Ok(())
+}
+
+/// The clinical context and its alerts (but the assumed indication, already in the context).
+fn print_context(out: &mut impl Write, ctx: &ClinicalContext) -> Result<()> {
+    writeln!(out, "CLINICAL CONTEXT")?;
+    for l in ctx.describe() {
+        writeln!(out, "  {l}")?;
+    }
+    for al in ctx.alerts.iter().filter(|x| x.code != "CTX-INDICATION") {
+        writeln!(
+            out,
+            "  [{}] {}: {}",
+            al.severity.label(),
+            al.code,
+            al.message
+        )?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The `--plot` of the run: the report again on the simulation's own fine grid up to `horizon`
+/// (h), drawn in four panels.
+fn write_plot(
+    path: &Path,
+    sim: &Simulation,
+    horizon: f64,
+    opts: &BrainOptions,
+    patient: &Patient,
+    regimen: &Regimen,
+) -> Result<()> {
+    // a denser set of report times for smooth curves
+    // the simulation's own fine grid (1 minute or finer up to 5000 points), so the
+    // loading peak is drawn at its height
+    let plot_times: Vec<f64> = sim
+        .times_h
+        .iter()
+        .copied()
+        .filter(|t| *t <= horizon)
+        .collect();
+    let prep = brain_report(
+        &sim.times_h,
+        &sim.serum_mmol_l,
+        sim.params.baseline_mmol_l,
+        &plot_times,
+        opts,
+    )?;
+    // text layout needs the bundled font for SVG as well as PNG
+    crate::plot::ensure_font();
+    let subtitle = format!(
+        "serum model {} · CSF model: {} · patient: {}",
+        sim.model.id,
+        match prep.csf_model.variant {
+            mgiv_brain::csf::CsfVariant::Saturable => {
+                "saturable influx (Fuchs-Buder 1997, McKee 2005)"
+            }
+            mgiv_brain::csf::CsfVariant::Leaky => "linear influx (Fuchs-Buder 1997)",
+        },
+        mgiv_safety::report::patient_words(patient)
+    );
+    crate::plot_to_file!(
+        path,
+        // image size (pixels): plot layout
+        (1400, 1000),
+        draw_brain,
+        &prep,
+        &regimen.canonical(),
+        &subtitle
+    )?;
+    crate::note!("plot written to {}", path.display());
     Ok(())
 }
 
