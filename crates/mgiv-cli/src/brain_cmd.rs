@@ -503,13 +503,14 @@ fn effect_value(p: &mgiv_brain::report::BrainPoint, name: &str) -> Option<f64> {
         .and_then(|e| e.value)
 }
 
-fn print_table(
+/// The regimen, the serum model (and why it was chosen), the CSF model with its intervals, the
+/// NMDA block law.
+fn print_models(
     out: &mut impl Write,
     regimen: &Regimen,
     sim: &Simulation,
     rep: &BrainReport,
 ) -> Result<()> {
-    let s = &rep.summary;
     writeln!(
         out,
         "Regimen: {} (g = grams of MgSO4·7H2O)",
@@ -538,6 +539,12 @@ fn print_table(
     )?;
     writeln!(out, "  {}", m.interval_meaning)?;
     writeln!(out, "NMDA block: {}", rep.block)?;
+    Ok(())
+}
+
+/// One row per report time: serum, CSF total and ionised, NMDA conductance (each with its
+/// interval), release, systolic BP change and plasticity change.
+fn print_points(out: &mut impl Write, rep: &BrainReport) -> Result<()> {
     let v0 = fmt_num(rep.voltages_mv[0]);
     writeln!(out)?;
     writeln!(
@@ -577,6 +584,20 @@ fn print_table(
             effect_value(p, "plasticity_gb_change_vs_baseline").unwrap_or(f64::NAN),
         )?;
     }
+    Ok(())
+}
+
+/// The table of a run: the models, the points, the summary (peaks, NMDA block at the peak,
+/// plasticity, magnesium status) and the graded claims.
+fn print_table(
+    out: &mut impl Write,
+    regimen: &Regimen,
+    sim: &Simulation,
+    rep: &BrainReport,
+) -> Result<()> {
+    let s = &rep.summary;
+    print_models(out, regimen, sim, rep)?;
+    print_points(out, rep)?;
     writeln!(out)?;
     writeln!(
         out,
@@ -610,6 +631,11 @@ fn print_table(
         "Magnesium status (baseline serum {:.2} mmol/L): {} — {}",
         s.baseline_serum_mmol_l, s.status.label, s.status.source
     )?;
+    print_claims(out, sim, rep)
+}
+
+/// The graded claims, what is not modelled, the warnings and the plain-language summary.
+fn print_claims(out: &mut impl Write, sim: &Simulation, rep: &BrainReport) -> Result<()> {
     writeln!(out, "\nThe claimed effects, graded (A direct human data … D hypothetical/associative/not modelled):")?;
     for c in &rep.claims {
         writeln!(
