@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use mgiv_brain::csf::{CsfModelFile, CsfOptions, CsfVariant};
 use mgiv_brain::effects::{check_mg, BlockSpec, VascularHypothesis};
-use mgiv_brain::report::{block_table, brain_report, BrainOptions, BrainReport};
+use mgiv_brain::report::{block_table, brain_report, BrainOptions, BrainPoint, BrainReport};
 use mgiv_clinical::context::ClinicalContext;
 use mgiv_core::patient::Patient;
 use mgiv_core::regimen::Regimen;
@@ -660,6 +660,8 @@ fn print_claims(out: &mut impl Write, sim: &Simulation, rep: &BrainReport) -> Re
     Ok(())
 }
 
+/// The four-panel plot of a run: Mg in serum and CSF, nerve transmission, blood pressure and
+/// plasticity, under a title naming the regimen.
 fn draw_brain<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     rep: &BrainReport,
@@ -685,196 +687,10 @@ fn draw_brain<DB: DrawingBackend>(
     let panels = body.split_evenly((2, 2));
     let pts = &rep.points;
     let tmax = pts.last().map(|p| p.time_h).unwrap_or(1.0).max(1e-3);
-    let band = |a: &[(f64, f64, f64)]| -> Vec<(f64, f64)> {
-        let mut v: Vec<(f64, f64)> = a.iter().map(|&(t, lo, _)| (t, lo)).collect();
-        v.extend(a.iter().rev().map(|&(t, _, hi)| (t, hi)));
-        v
-    };
-    let (blue, green, red, purple) = (OI_BLUE, OI_GREEN, OI_VERMILLION, OI_PURPLE);
-    // a panel's legend sits below its data, one entry a line
-    fn split_panel<DB: DrawingBackend>(
-        area: &DrawingArea<DB, Shift>,
-        entries: usize,
-    ) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
-        let (_, h) = area.dim_in_pixel();
-        area.split_vertically(h as i32 - 20 * entries as i32 - 8)
-    }
-
-    // A: serum, CSF total, CSF ionised
-    {
-        let (chart_area, leg_area) = split_panel(&panels[0], 3);
-        let mut entries = Vec::new();
-        let ymax = pts
-            .iter()
-            .map(|p| p.serum_mg_mmol_l.max(p.csf_total_mg_mmol_l_hi))
-            .fold(0.0, f64::max)
-            * 1.1;
-        let caption = "Mg: serum and CSF (grade A-/C: measured; time course fitted)";
-        let mut ch = crate::plot::time_chart_range(
-            &chart_area,
-            Some(caption),
-            tmax,
-            0f64,
-            ymax.max(0.5),
-            "Mg (mmol/L)",
-        )?;
-        let tot: Vec<_> = pts
-            .iter()
-            .map(|p| (p.time_h, p.csf_total_mg_mmol_l_lo, p.csf_total_mg_mmol_l_hi))
-            .collect();
-        let ion: Vec<_> = pts
-            .iter()
-            .map(|p| {
-                (
-                    p.time_h,
-                    p.csf_ionised_mg_mmol_l_lo,
-                    p.csf_ionised_mg_mmol_l_hi,
-                )
-            })
-            .collect();
-        ch.draw_series(std::iter::once(Polygon::new(
-            band(&tot),
-            blue.mix(0.25).filled(),
-        )))
-        .map_err(e)?;
-        ch.draw_series(std::iter::once(Polygon::new(
-            band(&ion),
-            green.mix(0.25).filled(),
-        )))
-        .map_err(e)?;
-        ch.draw_series(LineSeries::new(
-            pts.iter().map(|p| (p.time_h, p.serum_mg_mmol_l)),
-            OI_BLACK.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((
-            Swatch::Line(OI_BLACK, 2),
-            String::from("total serum Mg (PK model)"),
-        ));
-        ch.draw_series(LineSeries::new(
-            pts.iter().map(|p| (p.time_h, p.csf_total_mg_mmol_l)),
-            blue.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((
-            Swatch::Line(blue, 2),
-            String::from("CSF total Mg (band: parameter interval)"),
-        ));
-        ch.draw_series(LineSeries::new(
-            pts.iter().map(|p| (p.time_h, p.csf_ionised_mg_mmol_l)),
-            green.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((
-            Swatch::Line(green, 2),
-            String::from("CSF ionised Mg (drives NMDA block)"),
-        ));
-        crate::plot::draw_entries(&leg_area, &entries, 1)?;
-    }
-    // B: NMDA relative conductance and release
-    {
-        let (chart_area, leg_area) = split_panel(&panels[1], 2);
-        let mut entries = Vec::new();
-        let rel: Vec<f64> = pts
-            .iter()
-            .map(|p| effect_value(p, "presynaptic_release_relative").unwrap_or(1.0))
-            .collect();
-        let lo = pts
-            .iter()
-            .map(|p| p.nmda_relative_conductance_lo)
-            .chain(rel.iter().copied())
-            .fold(1.0, f64::min);
-        let caption = format!(
-            "Nerve transmission (grade B): NMDA conductance at {} mV",
-            fmt_num(rep.voltages_mv[0])
-        );
-        let mut ch = crate::plot::time_chart_range(
-            &chart_area,
-            Some(&caption),
-            tmax,
-            (lo - 0.05).max(0.0),
-            1.02f64,
-            "× baseline",
-        )?;
-        let nm: Vec<_> = pts
-            .iter()
-            .map(|p| {
-                (
-                    p.time_h,
-                    p.nmda_relative_conductance_lo,
-                    p.nmda_relative_conductance_hi,
-                )
-            })
-            .collect();
-        ch.draw_series(std::iter::once(Polygon::new(
-            band(&nm),
-            red.mix(0.2).filled(),
-        )))
-        .map_err(e)?;
-        ch.draw_series(LineSeries::new(
-            pts.iter().map(|p| (p.time_h, p.nmda_relative_conductance)),
-            red.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((
-            Swatch::Line(red, 2),
-            String::from("NMDA conductance vs baseline (B: strong law)"),
-        ));
-        let grey = OI_GREY;
-        ch.draw_series(LineSeries::new(
-            pts.iter().zip(&rel).map(|(p, r)| (p.time_h, *r)),
-            grey.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((
-            Swatch::Line(grey, 2),
-            String::from("transmitter release vs baseline (C: unverified constants, illustrative)"),
-        ));
-        crate::plot::draw_entries(&leg_area, &entries, 1)?;
-    }
-    // C: blood pressure
-    {
-        let (chart_area, leg_area) = split_panel(&panels[2], 2);
-        let mut entries = Vec::new();
-        let sbp: Vec<f64> = pts
-            .iter()
-            .map(|p| effect_value(p, "systolic_bp_change_mmhg").unwrap_or(0.0))
-            .collect();
-        let dbp: Vec<f64> = pts
-            .iter()
-            .map(|p| effect_value(p, "diastolic_bp_change_mmhg").unwrap_or(0.0))
-            .collect();
-        let lo = sbp.iter().chain(&dbp).copied().fold(-1.0, f64::min) * 1.15;
-        let predicted = pts
-            .iter()
-            .any(|p| effect_value(p, "systolic_bp_change_mmhg").is_some());
-        let caption = if predicted {
-            "Blood pressure (grade C, Lu 2002 pre-eclampsia); brain blood flow NOT predicted (D)"
-        } else {
-            "Blood pressure NOT predicted outside pre-eclampsia (volunteers: no change); brain blood flow NOT predicted (D)"
-        };
-        let mut ch = crate::plot::time_chart_range(
-            &chart_area,
-            Some(caption),
-            tmax,
-            lo,
-            1.0f64,
-            "change (mmHg)",
-        )?;
-        ch.draw_series(LineSeries::new(
-            pts.iter().zip(&sbp).map(|(p, v)| (p.time_h, *v)),
-            blue.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((Swatch::Line(blue, 2), String::from("systolic")));
-        ch.draw_series(LineSeries::new(
-            pts.iter().zip(&dbp).map(|(p, v)| (p.time_h, *v)),
-            green.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((Swatch::Line(green, 2), String::from("diastolic")));
-        crate::plot::draw_entries(&leg_area, &entries, 1)?;
-    }
+    let purple = OI_PURPLE;
+    draw_mg_panel(&panels[0], pts, tmax)?;
+    draw_transmission_panel(&panels[1], rep, tmax)?;
+    draw_blood_pressure_panel(&panels[2], pts, tmax)?;
     // D: plasticity
     {
         let (chart_area, leg_area) = split_panel(&panels[3], 1);
@@ -909,5 +725,219 @@ fn draw_brain<DB: DrawingBackend>(
         }));
         crate::plot::draw_entries(&leg_area, &entries, 1)?;
     }
+    Ok(())
+}
+
+/// The polygon of an interval band: the lower ends forward in time, the upper ends back.
+fn band(a: &[(f64, f64, f64)]) -> Vec<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = a.iter().map(|&(t, lo, _)| (t, lo)).collect();
+    v.extend(a.iter().rev().map(|&(t, _, hi)| (t, hi)));
+    v
+}
+
+/// A panel's data area and, below it, its legend area (one entry a line, `entries` lines).
+fn split_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: usize,
+) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
+    let (_, h) = area.dim_in_pixel();
+    area.split_vertically(h as i32 - 20 * entries as i32 - 8)
+}
+
+/// Panel A: total serum Mg, CSF total and CSF ionised Mg with their interval bands.
+fn draw_mg_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    pts: &[BrainPoint],
+    tmax: f64,
+) -> Result<()> {
+    let (blue, green) = (OI_BLUE, OI_GREEN);
+    let (chart_area, leg_area) = split_panel(area, 3);
+    let mut entries = Vec::new();
+    let ymax = pts
+        .iter()
+        .map(|p| p.serum_mg_mmol_l.max(p.csf_total_mg_mmol_l_hi))
+        .fold(0.0, f64::max)
+        * 1.1;
+    let caption = "Mg: serum and CSF (grade A-/C: measured; time course fitted)";
+    let mut ch = crate::plot::time_chart_range(
+        &chart_area,
+        Some(caption),
+        tmax,
+        0f64,
+        ymax.max(0.5),
+        "Mg (mmol/L)",
+    )?;
+    let tot: Vec<_> = pts
+        .iter()
+        .map(|p| (p.time_h, p.csf_total_mg_mmol_l_lo, p.csf_total_mg_mmol_l_hi))
+        .collect();
+    let ion: Vec<_> = pts
+        .iter()
+        .map(|p| {
+            (
+                p.time_h,
+                p.csf_ionised_mg_mmol_l_lo,
+                p.csf_ionised_mg_mmol_l_hi,
+            )
+        })
+        .collect();
+    ch.draw_series(std::iter::once(Polygon::new(
+        band(&tot),
+        blue.mix(0.25).filled(),
+    )))
+    .map_err(e)?;
+    ch.draw_series(std::iter::once(Polygon::new(
+        band(&ion),
+        green.mix(0.25).filled(),
+    )))
+    .map_err(e)?;
+    ch.draw_series(LineSeries::new(
+        pts.iter().map(|p| (p.time_h, p.serum_mg_mmol_l)),
+        OI_BLACK.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((
+        Swatch::Line(OI_BLACK, 2),
+        String::from("total serum Mg (PK model)"),
+    ));
+    ch.draw_series(LineSeries::new(
+        pts.iter().map(|p| (p.time_h, p.csf_total_mg_mmol_l)),
+        blue.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((
+        Swatch::Line(blue, 2),
+        String::from("CSF total Mg (band: parameter interval)"),
+    ));
+    ch.draw_series(LineSeries::new(
+        pts.iter().map(|p| (p.time_h, p.csf_ionised_mg_mmol_l)),
+        green.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((
+        Swatch::Line(green, 2),
+        String::from("CSF ionised Mg (drives NMDA block)"),
+    ));
+    crate::plot::draw_entries(&leg_area, &entries, 1)?;
+    Ok(())
+}
+
+/// Panel B: NMDA conductance (with its interval) at the first voltage, and transmitter release,
+/// relative to baseline.
+fn draw_transmission_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    rep: &BrainReport,
+    tmax: f64,
+) -> Result<()> {
+    let pts = &rep.points;
+    let red = OI_VERMILLION;
+    let (chart_area, leg_area) = split_panel(area, 2);
+    let mut entries = Vec::new();
+    let rel: Vec<f64> = pts
+        .iter()
+        .map(|p| effect_value(p, "presynaptic_release_relative").unwrap_or(1.0))
+        .collect();
+    let lo = pts
+        .iter()
+        .map(|p| p.nmda_relative_conductance_lo)
+        .chain(rel.iter().copied())
+        .fold(1.0, f64::min);
+    let caption = format!(
+        "Nerve transmission (grade B): NMDA conductance at {} mV",
+        fmt_num(rep.voltages_mv[0])
+    );
+    let mut ch = crate::plot::time_chart_range(
+        &chart_area,
+        Some(&caption),
+        tmax,
+        (lo - 0.05).max(0.0),
+        1.02f64,
+        "× baseline",
+    )?;
+    let nm: Vec<_> = pts
+        .iter()
+        .map(|p| {
+            (
+                p.time_h,
+                p.nmda_relative_conductance_lo,
+                p.nmda_relative_conductance_hi,
+            )
+        })
+        .collect();
+    ch.draw_series(std::iter::once(Polygon::new(
+        band(&nm),
+        red.mix(0.2).filled(),
+    )))
+    .map_err(e)?;
+    ch.draw_series(LineSeries::new(
+        pts.iter().map(|p| (p.time_h, p.nmda_relative_conductance)),
+        red.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((
+        Swatch::Line(red, 2),
+        String::from("NMDA conductance vs baseline (B: strong law)"),
+    ));
+    let grey = OI_GREY;
+    ch.draw_series(LineSeries::new(
+        pts.iter().zip(&rel).map(|(p, r)| (p.time_h, *r)),
+        grey.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((
+        Swatch::Line(grey, 2),
+        String::from("transmitter release vs baseline (C: unverified constants, illustrative)"),
+    ));
+    crate::plot::draw_entries(&leg_area, &entries, 1)?;
+    Ok(())
+}
+
+/// Panel C: systolic and diastolic blood pressure change (predicted in pre-eclampsia only).
+fn draw_blood_pressure_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    pts: &[BrainPoint],
+    tmax: f64,
+) -> Result<()> {
+    let (blue, green) = (OI_BLUE, OI_GREEN);
+    let (chart_area, leg_area) = split_panel(area, 2);
+    let mut entries = Vec::new();
+    let sbp: Vec<f64> = pts
+        .iter()
+        .map(|p| effect_value(p, "systolic_bp_change_mmhg").unwrap_or(0.0))
+        .collect();
+    let dbp: Vec<f64> = pts
+        .iter()
+        .map(|p| effect_value(p, "diastolic_bp_change_mmhg").unwrap_or(0.0))
+        .collect();
+    let lo = sbp.iter().chain(&dbp).copied().fold(-1.0, f64::min) * 1.15;
+    let predicted = pts
+        .iter()
+        .any(|p| effect_value(p, "systolic_bp_change_mmhg").is_some());
+    let caption = if predicted {
+        "Blood pressure (grade C, Lu 2002 pre-eclampsia); brain blood flow NOT predicted (D)"
+    } else {
+        "Blood pressure NOT predicted outside pre-eclampsia (volunteers: no change); brain blood flow NOT predicted (D)"
+    };
+    let mut ch = crate::plot::time_chart_range(
+        &chart_area,
+        Some(caption),
+        tmax,
+        lo,
+        1.0f64,
+        "change (mmHg)",
+    )?;
+    ch.draw_series(LineSeries::new(
+        pts.iter().zip(&sbp).map(|(p, v)| (p.time_h, *v)),
+        blue.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((Swatch::Line(blue, 2), String::from("systolic")));
+    ch.draw_series(LineSeries::new(
+        pts.iter().zip(&dbp).map(|(p, v)| (p.time_h, *v)),
+        green.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((Swatch::Line(green, 2), String::from("diastolic")));
+    crate::plot::draw_entries(&leg_area, &entries, 1)?;
     Ok(())
 }
