@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use mgiv_clinical::adjust::{safe_adjust, AdjustRequest, Recommendation, SafeAdjustment};
 use mgiv_clinical::context::{ClinicalContext, ContextInput};
 use mgiv_core::regimen::Regimen;
-use mgiv_pop::tdm::{parse_levels, Adjustment};
+use mgiv_pop::tdm::{parse_levels, Adjustment, BandPoint, Decision};
 use mgiv_safety::bag::parse_bag;
 use mgiv_safety::names::{parse_conditions, parse_medications};
 use mgiv_safety::Severity;
@@ -282,6 +282,8 @@ fn print_safe(
     Ok(())
 }
 
+/// One fit as text: what was given and the model, the posterior, then either the forecast if the
+/// order continued (`hold`: no rate offered) or the options, the forecast and the explanation.
 fn print_text(
     out: &mut impl Write,
     a: &Adjustment,
@@ -295,6 +297,30 @@ fn print_text(
         out,
         "Bayesian dose adjustment (MAP + Laplace, checked by importance sampling)"
     )?;
+    print_setting(out, a, regimen, why, pop)?;
+    print_posterior(out, a)?;
+    let d = &a.decision;
+    if hold {
+        print_hold_forecast(out, d)?;
+        print_footer(out, elapsed_ms)?;
+        return Ok(());
+    }
+    print_options(out, d)?;
+    print_forecast(out, a)?;
+    print_explanation(out, a)?;
+    print_footer(out, elapsed_ms)?;
+    Ok(())
+}
+
+/// The regimen given, the model (and why it was chosen), the target and decision window, and
+/// the baseline prior when the baseline was not measured.
+fn print_setting(
+    out: &mut impl Write,
+    a: &Adjustment,
+    regimen: &Regimen,
+    why: Option<&str>,
+    pop: &str,
+) -> Result<()> {
     writeln!(out, "Given:   {}", regimen.canonical())?;
     writeln!(out, "Model:   {} — {}", a.model_id, a.model_citation)?;
     if let Some(w) = why {
@@ -313,6 +339,11 @@ fn print_text(
     if !a.baseline_measured {
         writeln!(out, "Baseline prior: population '{pop}'")?;
     }
+    Ok(())
+}
+
+/// The posterior table: typical value, MAP, Laplace and importance-sampling 90 % intervals.
+fn print_posterior(out: &mut impl Write, a: &Adjustment) -> Result<()> {
     writeln!(
         out,
         "\nPosterior (90 % intervals; Laplace vs importance sampling, ESS {:.0} of {}):",
@@ -335,30 +366,41 @@ fn print_text(
             format!("{:.3}–{:.3}", p.is_p05, p.is_p95)
         )?;
     }
-    let d = &a.decision;
-    if hold {
+    Ok(())
+}
+
+/// A forecast point as "median [p5–p95]" (mmol/L).
+fn band_words(p: &BandPoint) -> String {
+    format!(
+        "{:.2} [{:.2}–{:.2}]",
+        p.p50_mmol_l, p.p05_mmol_l, p.p95_mmol_l
+    )
+}
+
+/// On HOLD: the forecast if the order continued as given, every 4 h; no rate is offered.
+fn print_hold_forecast(out: &mut impl Write, d: &Decision) -> Result<()> {
+    writeln!(
+        out,
+        "\nForecast if the order continued as given (mmol/L, median [90 % band]); no new rate is offered:"
+    )?;
+    for c in d
+        .forecast_continue
+        .iter()
+        .filter(|c| (c.time_h - c.time_h.round()).abs() < 1e-9 && (c.time_h as i64) % 4 == 0)
+    {
         writeln!(
             out,
-            "\nForecast if the order continued as given (mmol/L, median [90 % band]); no new rate is offered:"
+            "{:>7} {:>22}",
+            mgiv_core::units::fmt_num(c.time_h),
+            band_words(c)
         )?;
-        for c in d
-            .forecast_continue
-            .iter()
-            .filter(|c| (c.time_h - c.time_h.round()).abs() < 1e-9 && (c.time_h as i64) % 4 == 0)
-        {
-            writeln!(
-                out,
-                "{:>7} {:>22}",
-                mgiv_core::units::fmt_num(c.time_h),
-                format!(
-                    "{:.2} [{:.2}–{:.2}]",
-                    c.p50_mmol_l, c.p05_mmol_l, c.p95_mmol_l
-                )
-            )?;
-        }
-        writeln!(out, "\n(computed in {elapsed_ms:.1} ms; decision support only — check the patient: reflexes, respiration, urine output)")?;
-        return Ok(());
     }
+    Ok(())
+}
+
+/// The options scored over the posterior: continue as given, the best rate without a bolus and
+/// the recommendation (not printed on HOLD).
+fn print_options(out: &mut impl Write, d: &Decision) -> Result<()> {
     writeln!(out, "\nOptions scored over the posterior:")?;
     writeln!(
         out,
@@ -368,14 +410,7 @@ fn print_text(
     for (name, c) in [
         ("continue as given", &d.continue_as_given),
         ("best rate without bolus", &d.best_without_bolus),
-        (
-            if hold {
-                "(not offered: HOLD)"
-            } else {
-                "RECOMMENDED"
-            },
-            &d.recommended,
-        ),
+        ("RECOMMENDED", &d.recommended),
     ] {
         let what = if name == "continue as given" {
             format!("{name} ({} g/h)", mgiv_core::units::fmt_num(c.rate_g_per_h))
@@ -400,13 +435,18 @@ fn print_text(
             100.0 * c.p_above_toxic
         )?;
     }
+    Ok(())
+}
+
+/// The forecast of continuing as given beside the recommended one, every 2 h and at the end of
+/// the horizon (not printed on HOLD).
+fn print_forecast(out: &mut impl Write, a: &Adjustment) -> Result<()> {
+    let d = &a.decision;
     writeln!(out, "\nForecast (mmol/L, median [90 % band]):")?;
     writeln!(
         out,
         "{:>7} {:>22} {:>22}",
-        "time h",
-        "continue as given",
-        if hold { "(hold)" } else { "recommended" }
+        "time h", "continue as given", "recommended"
     )?;
     for (c, r) in d.forecast_continue.iter().zip(&d.forecast_recommended) {
         let t = c.time_h;
@@ -417,17 +457,16 @@ fn print_text(
                 out,
                 "{:>7} {:>22} {:>22}",
                 mgiv_core::units::fmt_num(t),
-                format!(
-                    "{:.2} [{:.2}–{:.2}]",
-                    c.p50_mmol_l, c.p05_mmol_l, c.p95_mmol_l
-                ),
-                format!(
-                    "{:.2} [{:.2}–{:.2}]",
-                    r.p50_mmol_l, r.p05_mmol_l, r.p95_mmol_l
-                )
+                band_words(c),
+                band_words(r)
             )?;
         }
     }
+    Ok(())
+}
+
+/// The fit in words, then its warnings.
+fn print_explanation(out: &mut impl Write, a: &Adjustment) -> Result<()> {
     writeln!(out, "\nIn words:")?;
     for line in &a.explanation {
         writeln!(out, "  - {line}")?;
@@ -438,6 +477,11 @@ fn print_text(
             writeln!(out, "  - {w}")?;
         }
     }
+    Ok(())
+}
+
+/// The computing time and the reminder that this is decision support only.
+fn print_footer(out: &mut impl Write, elapsed_ms: f64) -> Result<()> {
     writeln!(out, "\n(computed in {elapsed_ms:.1} ms; decision support only — check the patient: reflexes, respiration, urine output)")?;
     Ok(())
 }

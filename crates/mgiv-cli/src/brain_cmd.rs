@@ -6,13 +6,15 @@
 //! * `mgiv brain fit-csf [--write data/brain/csf-model.toml]` — re-run the CSF calibration
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use mgiv_brain::csf::{CsfModelFile, CsfOptions, CsfVariant};
 use mgiv_brain::effects::{check_mg, BlockSpec, VascularHypothesis};
-use mgiv_brain::report::{block_table, brain_report, BrainOptions, BrainReport};
+use mgiv_brain::report::{block_table, brain_report, BrainOptions, BrainPoint, BrainReport};
+use mgiv_clinical::context::ClinicalContext;
+use mgiv_core::patient::Patient;
 use mgiv_core::regimen::Regimen;
 use mgiv_core::simulate::Simulation;
 use mgiv_core::units::fmt_num;
@@ -334,28 +336,7 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
     }
     let ctx = crate::common::context_for(&a.patient, a.indication.as_deref(), a.model.as_deref())?;
     let patient = ctx.patient.clone();
-    let law = a.law.clone();
-    let vascular = match (a.vascular_ec50, a.vascular_emax) {
-        (Some(ec), Some(em)) => Some(VascularHypothesis::new(ec, em)?),
-        _ => None,
-    };
-    let opts = BrainOptions {
-        csf: CsfOptions {
-            variant: CsfVariant::parse(&a.csf_model)?,
-            n_samples: a.samples,
-            seed: a.seed,
-            coverage: a.coverage,
-        },
-        block: law.spec()?,
-        voltages_mv: match &a.voltage {
-            Some(v) => parse_voltages(v)?,
-            None => vec![mgiv_brain::effects::default_voltage_mv()?],
-        },
-        vascular,
-        crp_mg_l: a.crp,
-        baseline_measured: patient.baseline.is_some(),
-        pre_eclampsia: patient.pre_eclampsia,
-    };
+    let opts = brain_options(&a, &patient)?;
     let run = mgiv_clinical::brain::brain_for_regimen(
         &ctx,
         &regimen_text,
@@ -370,93 +351,148 @@ fn run_brain(a: BrainRunArgs) -> Result<()> {
         .copied()
         .unwrap_or(24.0)
         .max(1.0 / 60.0);
-    let baseline = sim.params.baseline_mmol_l;
     let mut out = std::io::stdout().lock();
     match a.format {
-        BrainFormat::Json => {
-            let v = json!({
-                "mgiv_version": env!("CARGO_PKG_VERSION"),
-                "units": {"serum_and_csf": "mmol/L", "time": "h", "blood_pressure": "mmHg", "voltage": "mV"},
-                "context": ctx.to_json(),
-                "context_alerts": ctx.alerts,
-                "regimen": regimen.canonical(),
-                "regimen_note": "g = grams of MgSO4·7H2O unless another salt is named",
-                "patient": patient,
-                "serum_model": sim.model,
-                "serum_warnings": sim.warnings,
-                "csf_model": rep.csf_model,
-                "block": rep.block,
-                "voltages_mv": rep.voltages_mv,
-                "points": rep.points,
-                "summary": rep.summary,
-                "claims": rep.claims,
-                "not_modelled": rep.not_modelled,
-                "plain_language": rep.plain_language,
-                "warnings": rep.warnings,
-            });
-            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        }
+        BrainFormat::Json => print_json(&mut out, &ctx, &regimen, &sim, &rep)?,
         BrainFormat::Table => {
-            writeln!(out, "CLINICAL CONTEXT")?;
-            for l in ctx.describe() {
-                writeln!(out, "  {l}")?;
-            }
-            for al in ctx.alerts.iter().filter(|x| x.code != "CTX-INDICATION") {
-                writeln!(
-                    out,
-                    "  [{}] {}: {}",
-                    al.severity.label(),
-                    al.code,
-                    al.message
-                )?;
-            }
-            writeln!(out)?;
+            print_context(&mut out, &ctx)?;
             print_table(&mut out, &regimen, &sim, &rep)?
         }
     }
     out.flush()?;
     drop(out);
     if let Some(path) = &a.plot {
-        // a denser set of report times for smooth curves
-        // the simulation's own fine grid (1 minute or finer up to 5000 points), so the
-        // loading peak is drawn at its height
-        let plot_times: Vec<f64> = sim
-            .times_h
-            .iter()
-            .copied()
-            .filter(|t| *t <= horizon)
-            .collect();
-        let prep = brain_report(
-            &sim.times_h,
-            &sim.serum_mmol_l,
-            baseline,
-            &plot_times,
-            &opts,
-        )?;
-        // text layout needs the bundled font for SVG as well as PNG
-        crate::plot::ensure_font();
-        let subtitle = format!(
-            "serum model {} · CSF model: {} · patient: {}",
-            sim.model.id,
-            match prep.csf_model.variant {
-                mgiv_brain::csf::CsfVariant::Saturable => {
-                    "saturable influx (Fuchs-Buder 1997, McKee 2005)"
-                }
-                mgiv_brain::csf::CsfVariant::Leaky => "linear influx (Fuchs-Buder 1997)",
-            },
-            mgiv_safety::report::patient_words(&patient)
-        );
-        crate::plot_to_file!(
-            path,
-            // image size (pixels): plot layout
-            (1400, 1000),
-            draw_brain,
-            &prep,
-            &regimen.canonical(),
-            &subtitle
-        )?;
-        crate::note!("plot written to {}", path.display());
+        write_plot(path, &sim, horizon, &opts, &patient, &regimen)?;
     }
+    Ok(())
+}
+
+/// The report's options from the run's arguments: CSF model and intervals, block law and
+/// voltages, the hypothetical vascular module, CRP, and what is known of the patient.
+fn brain_options(a: &BrainRunArgs, patient: &Patient) -> Result<BrainOptions> {
+    let vascular = match (a.vascular_ec50, a.vascular_emax) {
+        (Some(ec), Some(em)) => Some(VascularHypothesis::new(ec, em)?),
+        _ => None,
+    };
+    Ok(BrainOptions {
+        csf: CsfOptions {
+            variant: CsfVariant::parse(&a.csf_model)?,
+            n_samples: a.samples,
+            seed: a.seed,
+            coverage: a.coverage,
+        },
+        block: a.law.spec()?,
+        voltages_mv: match &a.voltage {
+            Some(v) => parse_voltages(v)?,
+            None => vec![mgiv_brain::effects::default_voltage_mv()?],
+        },
+        vascular,
+        crp_mg_l: a.crp,
+        baseline_measured: patient.baseline.is_some(),
+        pre_eclampsia: patient.pre_eclampsia,
+    })
+}
+
+/// The run as JSON: context, regimen, patient, serum model, CSF model, points, summary, claims.
+fn print_json(
+    out: &mut impl Write,
+    ctx: &ClinicalContext,
+    regimen: &Regimen,
+    sim: &Simulation,
+    rep: &BrainReport,
+) -> Result<()> {
+    let v = json!({
+        "mgiv_version": env!("CARGO_PKG_VERSION"),
+        "units": {"serum_and_csf": "mmol/L", "time": "h", "blood_pressure": "mmHg", "voltage": "mV"},
+        "context": ctx.to_json(),
+        "context_alerts": ctx.alerts,
+        "regimen": regimen.canonical(),
+        "regimen_note": "g = grams of MgSO4·7H2O unless another salt is named",
+        "patient": ctx.patient,
+        "serum_model": sim.model,
+        "serum_warnings": sim.warnings,
+        "csf_model": rep.csf_model,
+        "block": rep.block,
+        "voltages_mv": rep.voltages_mv,
+        "points": rep.points,
+        "summary": rep.summary,
+        "claims": rep.claims,
+        "not_modelled": rep.not_modelled,
+        "plain_language": rep.plain_language,
+        "warnings": rep.warnings,
+    });
+    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    Ok(())
+}
+
+/// The clinical context and its alerts (but the assumed indication, already in the context).
+fn print_context(out: &mut impl Write, ctx: &ClinicalContext) -> Result<()> {
+    writeln!(out, "CLINICAL CONTEXT")?;
+    for l in ctx.describe() {
+        writeln!(out, "  {l}")?;
+    }
+    for al in ctx.alerts.iter().filter(|x| x.code != "CTX-INDICATION") {
+        writeln!(
+            out,
+            "  [{}] {}: {}",
+            al.severity.label(),
+            al.code,
+            al.message
+        )?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The `--plot` of the run: the report again on the simulation's own fine grid up to `horizon`
+/// (h), drawn in four panels.
+fn write_plot(
+    path: &Path,
+    sim: &Simulation,
+    horizon: f64,
+    opts: &BrainOptions,
+    patient: &Patient,
+    regimen: &Regimen,
+) -> Result<()> {
+    // a denser set of report times for smooth curves
+    // the simulation's own fine grid (1 minute or finer up to 5000 points), so the
+    // loading peak is drawn at its height
+    let plot_times: Vec<f64> = sim
+        .times_h
+        .iter()
+        .copied()
+        .filter(|t| *t <= horizon)
+        .collect();
+    let prep = brain_report(
+        &sim.times_h,
+        &sim.serum_mmol_l,
+        sim.params.baseline_mmol_l,
+        &plot_times,
+        opts,
+    )?;
+    // text layout needs the bundled font for SVG as well as PNG
+    crate::plot::ensure_font();
+    let subtitle = format!(
+        "serum model {} · CSF model: {} · patient: {}",
+        sim.model.id,
+        match prep.csf_model.variant {
+            mgiv_brain::csf::CsfVariant::Saturable => {
+                "saturable influx (Fuchs-Buder 1997, McKee 2005)"
+            }
+            mgiv_brain::csf::CsfVariant::Leaky => "linear influx (Fuchs-Buder 1997)",
+        },
+        mgiv_safety::report::patient_words(patient)
+    );
+    crate::plot_to_file!(
+        path,
+        // image size (pixels): plot layout
+        (1400, 1000),
+        draw_brain,
+        &prep,
+        &regimen.canonical(),
+        &subtitle
+    )?;
+    crate::note!("plot written to {}", path.display());
     Ok(())
 }
 
@@ -467,13 +503,14 @@ fn effect_value(p: &mgiv_brain::report::BrainPoint, name: &str) -> Option<f64> {
         .and_then(|e| e.value)
 }
 
-fn print_table(
+/// The regimen, the serum model (and why it was chosen), the CSF model with its intervals, the
+/// NMDA block law.
+fn print_models(
     out: &mut impl Write,
     regimen: &Regimen,
     sim: &Simulation,
     rep: &BrainReport,
 ) -> Result<()> {
-    let s = &rep.summary;
     writeln!(
         out,
         "Regimen: {} (g = grams of MgSO4·7H2O)",
@@ -502,6 +539,12 @@ fn print_table(
     )?;
     writeln!(out, "  {}", m.interval_meaning)?;
     writeln!(out, "NMDA block: {}", rep.block)?;
+    Ok(())
+}
+
+/// One row per report time: serum, CSF total and ionised, NMDA conductance (each with its
+/// interval), release, systolic BP change and plasticity change.
+fn print_points(out: &mut impl Write, rep: &BrainReport) -> Result<()> {
     let v0 = fmt_num(rep.voltages_mv[0]);
     writeln!(out)?;
     writeln!(
@@ -541,6 +584,20 @@ fn print_table(
             effect_value(p, "plasticity_gb_change_vs_baseline").unwrap_or(f64::NAN),
         )?;
     }
+    Ok(())
+}
+
+/// The table of a run: the models, the points, the summary (peaks, NMDA block at the peak,
+/// plasticity, magnesium status) and the graded claims.
+fn print_table(
+    out: &mut impl Write,
+    regimen: &Regimen,
+    sim: &Simulation,
+    rep: &BrainReport,
+) -> Result<()> {
+    let s = &rep.summary;
+    print_models(out, regimen, sim, rep)?;
+    print_points(out, rep)?;
     writeln!(out)?;
     writeln!(
         out,
@@ -574,6 +631,11 @@ fn print_table(
         "Magnesium status (baseline serum {:.2} mmol/L): {} — {}",
         s.baseline_serum_mmol_l, s.status.label, s.status.source
     )?;
+    print_claims(out, sim, rep)
+}
+
+/// The graded claims, what is not modelled, the warnings and the plain-language summary.
+fn print_claims(out: &mut impl Write, sim: &Simulation, rep: &BrainReport) -> Result<()> {
     writeln!(out, "\nThe claimed effects, graded (A direct human data … D hypothetical/associative/not modelled):")?;
     for c in &rep.claims {
         writeln!(
@@ -598,6 +660,8 @@ fn print_table(
     Ok(())
 }
 
+/// The four-panel plot of a run: Mg in serum and CSF, nerve transmission, blood pressure and
+/// plasticity, under a title naming the regimen.
 fn draw_brain<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     rep: &BrainReport,
@@ -623,196 +687,10 @@ fn draw_brain<DB: DrawingBackend>(
     let panels = body.split_evenly((2, 2));
     let pts = &rep.points;
     let tmax = pts.last().map(|p| p.time_h).unwrap_or(1.0).max(1e-3);
-    let band = |a: &[(f64, f64, f64)]| -> Vec<(f64, f64)> {
-        let mut v: Vec<(f64, f64)> = a.iter().map(|&(t, lo, _)| (t, lo)).collect();
-        v.extend(a.iter().rev().map(|&(t, _, hi)| (t, hi)));
-        v
-    };
-    let (blue, green, red, purple) = (OI_BLUE, OI_GREEN, OI_VERMILLION, OI_PURPLE);
-    // a panel's legend sits below its data, one entry a line
-    fn split_panel<DB: DrawingBackend>(
-        area: &DrawingArea<DB, Shift>,
-        entries: usize,
-    ) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
-        let (_, h) = area.dim_in_pixel();
-        area.split_vertically(h as i32 - 20 * entries as i32 - 8)
-    }
-
-    // A: serum, CSF total, CSF ionised
-    {
-        let (chart_area, leg_area) = split_panel(&panels[0], 3);
-        let mut entries = Vec::new();
-        let ymax = pts
-            .iter()
-            .map(|p| p.serum_mg_mmol_l.max(p.csf_total_mg_mmol_l_hi))
-            .fold(0.0, f64::max)
-            * 1.1;
-        let caption = "Mg: serum and CSF (grade A-/C: measured; time course fitted)";
-        let mut ch = crate::plot::time_chart_range(
-            &chart_area,
-            Some(caption),
-            tmax,
-            0f64,
-            ymax.max(0.5),
-            "Mg (mmol/L)",
-        )?;
-        let tot: Vec<_> = pts
-            .iter()
-            .map(|p| (p.time_h, p.csf_total_mg_mmol_l_lo, p.csf_total_mg_mmol_l_hi))
-            .collect();
-        let ion: Vec<_> = pts
-            .iter()
-            .map(|p| {
-                (
-                    p.time_h,
-                    p.csf_ionised_mg_mmol_l_lo,
-                    p.csf_ionised_mg_mmol_l_hi,
-                )
-            })
-            .collect();
-        ch.draw_series(std::iter::once(Polygon::new(
-            band(&tot),
-            blue.mix(0.25).filled(),
-        )))
-        .map_err(e)?;
-        ch.draw_series(std::iter::once(Polygon::new(
-            band(&ion),
-            green.mix(0.25).filled(),
-        )))
-        .map_err(e)?;
-        ch.draw_series(LineSeries::new(
-            pts.iter().map(|p| (p.time_h, p.serum_mg_mmol_l)),
-            OI_BLACK.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((
-            Swatch::Line(OI_BLACK, 2),
-            String::from("total serum Mg (PK model)"),
-        ));
-        ch.draw_series(LineSeries::new(
-            pts.iter().map(|p| (p.time_h, p.csf_total_mg_mmol_l)),
-            blue.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((
-            Swatch::Line(blue, 2),
-            String::from("CSF total Mg (band: parameter interval)"),
-        ));
-        ch.draw_series(LineSeries::new(
-            pts.iter().map(|p| (p.time_h, p.csf_ionised_mg_mmol_l)),
-            green.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((
-            Swatch::Line(green, 2),
-            String::from("CSF ionised Mg (drives NMDA block)"),
-        ));
-        crate::plot::draw_entries(&leg_area, &entries, 1)?;
-    }
-    // B: NMDA relative conductance and release
-    {
-        let (chart_area, leg_area) = split_panel(&panels[1], 2);
-        let mut entries = Vec::new();
-        let rel: Vec<f64> = pts
-            .iter()
-            .map(|p| effect_value(p, "presynaptic_release_relative").unwrap_or(1.0))
-            .collect();
-        let lo = pts
-            .iter()
-            .map(|p| p.nmda_relative_conductance_lo)
-            .chain(rel.iter().copied())
-            .fold(1.0, f64::min);
-        let caption = format!(
-            "Nerve transmission (grade B): NMDA conductance at {} mV",
-            fmt_num(rep.voltages_mv[0])
-        );
-        let mut ch = crate::plot::time_chart_range(
-            &chart_area,
-            Some(&caption),
-            tmax,
-            (lo - 0.05).max(0.0),
-            1.02f64,
-            "× baseline",
-        )?;
-        let nm: Vec<_> = pts
-            .iter()
-            .map(|p| {
-                (
-                    p.time_h,
-                    p.nmda_relative_conductance_lo,
-                    p.nmda_relative_conductance_hi,
-                )
-            })
-            .collect();
-        ch.draw_series(std::iter::once(Polygon::new(
-            band(&nm),
-            red.mix(0.2).filled(),
-        )))
-        .map_err(e)?;
-        ch.draw_series(LineSeries::new(
-            pts.iter().map(|p| (p.time_h, p.nmda_relative_conductance)),
-            red.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((
-            Swatch::Line(red, 2),
-            String::from("NMDA conductance vs baseline (B: strong law)"),
-        ));
-        let grey = OI_GREY;
-        ch.draw_series(LineSeries::new(
-            pts.iter().zip(&rel).map(|(p, r)| (p.time_h, *r)),
-            grey.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((
-            Swatch::Line(grey, 2),
-            String::from("transmitter release vs baseline (C: unverified constants, illustrative)"),
-        ));
-        crate::plot::draw_entries(&leg_area, &entries, 1)?;
-    }
-    // C: blood pressure
-    {
-        let (chart_area, leg_area) = split_panel(&panels[2], 2);
-        let mut entries = Vec::new();
-        let sbp: Vec<f64> = pts
-            .iter()
-            .map(|p| effect_value(p, "systolic_bp_change_mmhg").unwrap_or(0.0))
-            .collect();
-        let dbp: Vec<f64> = pts
-            .iter()
-            .map(|p| effect_value(p, "diastolic_bp_change_mmhg").unwrap_or(0.0))
-            .collect();
-        let lo = sbp.iter().chain(&dbp).copied().fold(-1.0, f64::min) * 1.15;
-        let predicted = pts
-            .iter()
-            .any(|p| effect_value(p, "systolic_bp_change_mmhg").is_some());
-        let caption = if predicted {
-            "Blood pressure (grade C, Lu 2002 pre-eclampsia); brain blood flow NOT predicted (D)"
-        } else {
-            "Blood pressure NOT predicted outside pre-eclampsia (volunteers: no change); brain blood flow NOT predicted (D)"
-        };
-        let mut ch = crate::plot::time_chart_range(
-            &chart_area,
-            Some(caption),
-            tmax,
-            lo,
-            1.0f64,
-            "change (mmHg)",
-        )?;
-        ch.draw_series(LineSeries::new(
-            pts.iter().zip(&sbp).map(|(p, v)| (p.time_h, *v)),
-            blue.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((Swatch::Line(blue, 2), String::from("systolic")));
-        ch.draw_series(LineSeries::new(
-            pts.iter().zip(&dbp).map(|(p, v)| (p.time_h, *v)),
-            green.stroke_width(2),
-        ))
-        .map_err(e)?;
-        entries.push((Swatch::Line(green, 2), String::from("diastolic")));
-        crate::plot::draw_entries(&leg_area, &entries, 1)?;
-    }
+    let purple = OI_PURPLE;
+    draw_mg_panel(&panels[0], pts, tmax)?;
+    draw_transmission_panel(&panels[1], rep, tmax)?;
+    draw_blood_pressure_panel(&panels[2], pts, tmax)?;
     // D: plasticity
     {
         let (chart_area, leg_area) = split_panel(&panels[3], 1);
@@ -848,5 +726,219 @@ fn draw_brain<DB: DrawingBackend>(
         }));
         crate::plot::draw_entries(&leg_area, &entries, 1)?;
     }
+    Ok(())
+}
+
+/// The polygon of an interval band: the lower ends forward in time, the upper ends back.
+fn band(a: &[(f64, f64, f64)]) -> Vec<(f64, f64)> {
+    let mut v: Vec<(f64, f64)> = a.iter().map(|&(t, lo, _)| (t, lo)).collect();
+    v.extend(a.iter().rev().map(|&(t, _, hi)| (t, hi)));
+    v
+}
+
+/// A panel's data area and, below it, its legend area (one entry a line, `entries` lines).
+fn split_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: usize,
+) -> (DrawingArea<DB, Shift>, DrawingArea<DB, Shift>) {
+    let (_, h) = area.dim_in_pixel();
+    area.split_vertically(h as i32 - 20 * entries as i32 - 8)
+}
+
+/// Panel A: total serum Mg, CSF total and CSF ionised Mg with their interval bands.
+fn draw_mg_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    pts: &[BrainPoint],
+    tmax: f64,
+) -> Result<()> {
+    let (blue, green) = (OI_BLUE, OI_GREEN);
+    let (chart_area, leg_area) = split_panel(area, 3);
+    let mut entries = Vec::new();
+    let ymax = pts
+        .iter()
+        .map(|p| p.serum_mg_mmol_l.max(p.csf_total_mg_mmol_l_hi))
+        .fold(0.0, f64::max)
+        * 1.1;
+    let caption = "Mg: serum and CSF (grade A-/C: measured; time course fitted)";
+    let mut ch = crate::plot::time_chart_range(
+        &chart_area,
+        Some(caption),
+        tmax,
+        0f64,
+        ymax.max(0.5),
+        "Mg (mmol/L)",
+    )?;
+    let tot: Vec<_> = pts
+        .iter()
+        .map(|p| (p.time_h, p.csf_total_mg_mmol_l_lo, p.csf_total_mg_mmol_l_hi))
+        .collect();
+    let ion: Vec<_> = pts
+        .iter()
+        .map(|p| {
+            (
+                p.time_h,
+                p.csf_ionised_mg_mmol_l_lo,
+                p.csf_ionised_mg_mmol_l_hi,
+            )
+        })
+        .collect();
+    ch.draw_series(std::iter::once(Polygon::new(
+        band(&tot),
+        blue.mix(0.25).filled(),
+    )))
+    .map_err(e)?;
+    ch.draw_series(std::iter::once(Polygon::new(
+        band(&ion),
+        green.mix(0.25).filled(),
+    )))
+    .map_err(e)?;
+    ch.draw_series(LineSeries::new(
+        pts.iter().map(|p| (p.time_h, p.serum_mg_mmol_l)),
+        OI_BLACK.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((
+        Swatch::Line(OI_BLACK, 2),
+        String::from("total serum Mg (PK model)"),
+    ));
+    ch.draw_series(LineSeries::new(
+        pts.iter().map(|p| (p.time_h, p.csf_total_mg_mmol_l)),
+        blue.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((
+        Swatch::Line(blue, 2),
+        String::from("CSF total Mg (band: parameter interval)"),
+    ));
+    ch.draw_series(LineSeries::new(
+        pts.iter().map(|p| (p.time_h, p.csf_ionised_mg_mmol_l)),
+        green.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((
+        Swatch::Line(green, 2),
+        String::from("CSF ionised Mg (drives NMDA block)"),
+    ));
+    crate::plot::draw_entries(&leg_area, &entries, 1)?;
+    Ok(())
+}
+
+/// Panel B: NMDA conductance (with its interval) at the first voltage, and transmitter release,
+/// relative to baseline.
+fn draw_transmission_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    rep: &BrainReport,
+    tmax: f64,
+) -> Result<()> {
+    let pts = &rep.points;
+    let red = OI_VERMILLION;
+    let (chart_area, leg_area) = split_panel(area, 2);
+    let mut entries = Vec::new();
+    let rel: Vec<f64> = pts
+        .iter()
+        .map(|p| effect_value(p, "presynaptic_release_relative").unwrap_or(1.0))
+        .collect();
+    let lo = pts
+        .iter()
+        .map(|p| p.nmda_relative_conductance_lo)
+        .chain(rel.iter().copied())
+        .fold(1.0, f64::min);
+    let caption = format!(
+        "Nerve transmission (grade B): NMDA conductance at {} mV",
+        fmt_num(rep.voltages_mv[0])
+    );
+    let mut ch = crate::plot::time_chart_range(
+        &chart_area,
+        Some(&caption),
+        tmax,
+        (lo - 0.05).max(0.0),
+        1.02f64,
+        "× baseline",
+    )?;
+    let nm: Vec<_> = pts
+        .iter()
+        .map(|p| {
+            (
+                p.time_h,
+                p.nmda_relative_conductance_lo,
+                p.nmda_relative_conductance_hi,
+            )
+        })
+        .collect();
+    ch.draw_series(std::iter::once(Polygon::new(
+        band(&nm),
+        red.mix(0.2).filled(),
+    )))
+    .map_err(e)?;
+    ch.draw_series(LineSeries::new(
+        pts.iter().map(|p| (p.time_h, p.nmda_relative_conductance)),
+        red.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((
+        Swatch::Line(red, 2),
+        String::from("NMDA conductance vs baseline (B: strong law)"),
+    ));
+    let grey = OI_GREY;
+    ch.draw_series(LineSeries::new(
+        pts.iter().zip(&rel).map(|(p, r)| (p.time_h, *r)),
+        grey.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((
+        Swatch::Line(grey, 2),
+        String::from("transmitter release vs baseline (C: unverified constants, illustrative)"),
+    ));
+    crate::plot::draw_entries(&leg_area, &entries, 1)?;
+    Ok(())
+}
+
+/// Panel C: systolic and diastolic blood pressure change (predicted in pre-eclampsia only).
+fn draw_blood_pressure_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    pts: &[BrainPoint],
+    tmax: f64,
+) -> Result<()> {
+    let (blue, green) = (OI_BLUE, OI_GREEN);
+    let (chart_area, leg_area) = split_panel(area, 2);
+    let mut entries = Vec::new();
+    let sbp: Vec<f64> = pts
+        .iter()
+        .map(|p| effect_value(p, "systolic_bp_change_mmhg").unwrap_or(0.0))
+        .collect();
+    let dbp: Vec<f64> = pts
+        .iter()
+        .map(|p| effect_value(p, "diastolic_bp_change_mmhg").unwrap_or(0.0))
+        .collect();
+    let lo = sbp.iter().chain(&dbp).copied().fold(-1.0, f64::min) * 1.15;
+    let predicted = pts
+        .iter()
+        .any(|p| effect_value(p, "systolic_bp_change_mmhg").is_some());
+    let caption = if predicted {
+        "Blood pressure (grade C, Lu 2002 pre-eclampsia); brain blood flow NOT predicted (D)"
+    } else {
+        "Blood pressure NOT predicted outside pre-eclampsia (volunteers: no change); brain blood flow NOT predicted (D)"
+    };
+    let mut ch = crate::plot::time_chart_range(
+        &chart_area,
+        Some(caption),
+        tmax,
+        lo,
+        1.0f64,
+        "change (mmHg)",
+    )?;
+    ch.draw_series(LineSeries::new(
+        pts.iter().zip(&sbp).map(|(p, v)| (p.time_h, *v)),
+        blue.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((Swatch::Line(blue, 2), String::from("systolic")));
+    ch.draw_series(LineSeries::new(
+        pts.iter().zip(&dbp).map(|(p, v)| (p.time_h, *v)),
+        green.stroke_width(2),
+    ))
+    .map_err(e)?;
+    entries.push((Swatch::Line(green, 2), String::from("diastolic")));
+    crate::plot::draw_entries(&leg_area, &entries, 1)?;
     Ok(())
 }

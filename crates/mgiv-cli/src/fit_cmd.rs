@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use mgiv_fit::{fit, EstimationModel, FitSettings, Progress};
+use mgiv_fit::{fit, EstimationModel, FitResult, FitSettings, Progress};
 
 use crate::check_cmd::{read_text, DataArgs};
 
@@ -78,6 +78,25 @@ pub fn load_model(arg: &str) -> Result<EstimationModel> {
 }
 
 pub fn run(a: FitArgs) -> Result<()> {
+    check_args(&a)?;
+    let model = load_model(&a.model)?;
+    let ds = read_dataset(&a)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+        .context("cannot start the worker threads")?;
+    let r = estimate(&a, &model, &ds, &pool)?;
+    write_files(&a, &model, &r, &ds, &pool)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    print_result(&r)
+}
+
+/// Refuse bad options before any work: the method, SAEM iterations, output paths, NPDE
+/// replicates and the population of a written model.
+fn check_args(a: &FitArgs) -> Result<()> {
     if a.method != "focei" && a.method != "saem" {
         bail!("invalid --method '{}' (allowed: focei, saem)", a.method);
     }
@@ -99,7 +118,11 @@ pub fn run(a: FitArgs) -> Result<()> {
     if let Some(id) = &a.population {
         mgiv_pop::population::builtin_population(id)?;
     }
-    let model = load_model(&a.model)?;
+    Ok(())
+}
+
+/// Read `--data`; on errors, print them (stderr) and refuse.
+fn read_dataset(a: &FitArgs) -> Result<mgiv_data::Dataset> {
     let text = read_text(&a.data)?;
     let (ds, diags) = mgiv_data::read(&text, &a.data_opts.options()?);
     let Some(ds) = ds else {
@@ -114,17 +137,12 @@ pub fn run(a: FitArgs) -> Result<()> {
             a.data.display()
         );
     };
-    let settings = FitSettings {
-        max_iterations: a.max_iterations,
-        covariance: !a.no_covariance,
-        outer: if a.outer == "nelder-mead" {
-            mgiv_fit::focei::Outer::NelderMead
-        } else {
-            mgiv_fit::focei::Outer::Bfgs
-        },
-        ..Default::default()
-    };
-    let progress = |p: Progress| match p {
+    Ok(ds)
+}
+
+/// Progress of the estimation, as notes on stderr.
+fn report_progress(p: Progress) {
+    match p {
         Progress::Outer {
             evaluations,
             best_ofv,
@@ -148,25 +166,51 @@ pub fn run(a: FitArgs) -> Result<()> {
             "SAEM iteration {iteration}/{total} ({}): -2 ln p(y|phi) of the samples {m2ll:.4}",
             if burn_in { "burn-in" } else { "averaging" }
         ),
+    }
+}
+
+/// Fit `model` to `ds` by the chosen method (FOCE-I or SAEM) on `pool`.
+fn estimate(
+    a: &FitArgs,
+    model: &EstimationModel,
+    ds: &mgiv_data::Dataset,
+    pool: &rayon::ThreadPool,
+) -> Result<FitResult> {
+    let settings = FitSettings {
+        max_iterations: a.max_iterations,
+        covariance: !a.no_covariance,
+        outer: if a.outer == "nelder-mead" {
+            mgiv_fit::focei::Outer::NelderMead
+        } else {
+            mgiv_fit::focei::Outer::Bfgs
+        },
+        ..Default::default()
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.threads.unwrap_or(0))
-        .build()
-        .context("cannot start the worker threads")?;
-    let r = if a.method == "saem" {
+    Ok(if a.method == "saem" {
         let saem = mgiv_fit::SaemSettings {
             burn_in: a.saem_burn_in,
             iterations: a.saem_iterations,
             seed: a.seed,
             covariance: !a.no_covariance,
         };
-        pool.install(|| mgiv_fit::fit_saem(&model, &ds, &saem, &progress))?
+        pool.install(|| mgiv_fit::fit_saem(model, ds, &saem, &report_progress))?
     } else {
-        pool.install(|| fit(&model, &ds, &settings, &progress))?
-    };
+        pool.install(|| fit(model, ds, &settings, &report_progress))?
+    })
+}
+
+/// Write what was asked for besides the result: the sdtab (`--sdtab`) and the fitted model file
+/// (`--write-model` with `--population`).
+fn write_files(
+    a: &FitArgs,
+    model: &EstimationModel,
+    r: &FitResult,
+    ds: &mgiv_data::Dataset,
+    pool: &rayon::ThreadPool,
+) -> Result<()> {
     if let Some(path) = &a.sdtab {
-        let rows = pool
-            .install(|| mgiv_fit::diagnostics::sdtab(&model, &r, &ds, a.npde_replicates, a.seed))?;
+        let rows =
+            pool.install(|| mgiv_fit::diagnostics::sdtab(model, r, ds, a.npde_replicates, a.seed))?;
         std::fs::write(path, mgiv_fit::diagnostics::sdtab_csv(&rows))
             .with_context(|| format!("cannot write --sdtab '{}'", path.display()))?;
         crate::note!("sdtab written to {}", path.display());
@@ -181,16 +225,16 @@ pub fn run(a: FitArgs) -> Result<()> {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_else(|| "the dataset".into());
-        let text = mgiv_fit::export::fitted_model_toml(&model, &r, &ds, &name, pop, &id)?;
+        let text = mgiv_fit::export::fitted_model_toml(model, r, ds, &name, pop, &id)?;
         std::fs::write(path, text)
             .with_context(|| format!("cannot write --write-model '{}'", path.display()))?;
         crate::note!("model file written to {}", path.display());
     }
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-        return Ok(());
-    }
-    use crate::output::sig3;
+    Ok(())
+}
+
+/// The result as text: the model, the objective and convergence, the estimates table and notes.
+fn print_result(r: &FitResult) -> Result<()> {
     println!("model    {} — {}", r.model.id, r.model.name);
     println!("source   {}", r.model.source);
     println!("evidence {}", r.model.evidence);
@@ -209,6 +253,24 @@ pub fn run(a: FitArgs) -> Result<()> {
             String::new()
         }
     );
+    print!(
+        "{}",
+        crate::output::table(
+            &["kind", "parameter", "estimate", "RSE %", "shrinkage %"],
+            &[6, 18, 28, 8, 12],
+            &estimate_rows(r)
+        )
+    );
+    for n in &r.notes {
+        println!("note: {n}");
+    }
+    Ok(())
+}
+
+/// The estimates table: θ, then ω (with CV % or "covariance", and shrinkage), then σ, each with
+/// its RSE %.
+fn estimate_rows(r: &FitResult) -> Vec<Vec<String>> {
+    use crate::output::sig3;
     let rse = |k: String| {
         r.rse_percent
             .get(&k)
@@ -253,16 +315,5 @@ pub fn run(a: FitArgs) -> Result<()> {
             String::new(),
         ]);
     }
-    print!(
-        "{}",
-        crate::output::table(
-            &["kind", "parameter", "estimate", "RSE %", "shrinkage %"],
-            &[6, 18, 28, 8, 12],
-            &rows
-        )
-    );
-    for n in &r.notes {
-        println!("note: {n}");
-    }
-    Ok(())
+    rows
 }

@@ -30,47 +30,57 @@ pub fn run(a: IndicationsArgs) -> Result<()> {
         return Ok(());
     }
     if a.id.is_none() {
-        let rows: Vec<Vec<String>> = list
-            .iter()
-            .map(|i| {
-                vec![
-                    i.id.clone(),
-                    i.course.as_str().to_string(),
-                    i.populations.join(", "),
-                    i.default_model.clone(),
-                    format!(
-                        "{}-{}{}",
-                        fmt_num(i.target.lo_mmol_l),
-                        fmt_num(i.target.hi_mmol_l),
-                        if i.target.established { "" } else { "*" }
-                    ),
-                    if i.reference_protocols.is_empty() {
-                        "-".to_string()
-                    } else {
-                        i.reference_protocols.join(", ")
-                    },
-                ]
-            })
-            .collect();
-        print!(
-            "{}",
-            crate::output::table(
-                &[
-                    "id",
-                    "course",
-                    "population",
-                    "model",
-                    "target mmol/L",
-                    "protocols"
-                ],
-                &[21, 11, 13, 15, 11, 19],
-                &rows
-            )
-        );
-        println!("\n* no serum target is established: display range only.\n`mgiv indications ID` shows one in full with sources.");
+        print_table(&list);
         return Ok(());
     }
-    let i = list[0];
+    print_one(list[0]);
+    Ok(())
+}
+
+/// Every indication, one a row: id, course, populations, default model, target, protocols.
+fn print_table(list: &[&Indication]) {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|i| {
+            vec![
+                i.id.clone(),
+                i.course.as_str().to_string(),
+                i.populations.join(", "),
+                i.default_model.clone(),
+                format!(
+                    "{}-{}{}",
+                    fmt_num(i.target.lo_mmol_l),
+                    fmt_num(i.target.hi_mmol_l),
+                    if i.target.established { "" } else { "*" }
+                ),
+                if i.reference_protocols.is_empty() {
+                    "-".to_string()
+                } else {
+                    i.reference_protocols.join(", ")
+                },
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        crate::output::table(
+            &[
+                "id",
+                "course",
+                "population",
+                "model",
+                "target mmol/L",
+                "protocols"
+            ],
+            &[21, 11, 13, 15, 11, 19],
+            &rows
+        )
+    );
+    println!("\n* no serum target is established: display range only.\n`mgiv indications ID` shows one in full with sources.");
+}
+
+/// One indication in full, every value with its source.
+fn print_one(i: &Indication) {
     println!("{} — {}\n{}\n", i.id, i.name, i.description);
     println!(
         "Patients:    pregnancy {:?}, pre-eclampsia {:?}; populations {}",
@@ -139,5 +149,4 @@ pub fn run(a: IndicationsArgs) -> Result<()> {
         println!("  - {m}");
     }
     println!("Source:      {}", i.source);
-    Ok(())
 }

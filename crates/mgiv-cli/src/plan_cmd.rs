@@ -16,7 +16,7 @@ use mgiv_clinical::scenario::clinical_plan;
 use mgiv_core::units::ConcUnit;
 use mgiv_safety::bag::parse_bag;
 use mgiv_safety::names::{parse_conditions, parse_medications};
-use mgiv_safety::plan::Plan;
+use mgiv_safety::plan::{CurveSummary, Plan};
 use mgiv_safety::report;
 use mgiv_safety::Severity;
 use serde_json::json;
@@ -209,6 +209,67 @@ fn esc(s: &str) -> String {
 
 /// A self-contained HTML report: banner, the plot (inline SVG), the alerts table and the full text.
 fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
+    let svg = inline_serum_svg(p, ctx)?;
+    let rows = alert_rows(p);
+    let banner = if p.has_stop() {
+        "<div class=\"banner\">STOP — DO NOT GIVE AS WRITTEN (see the stop alerts)</div>"
+    } else {
+        ""
+    };
+    let title = p
+        .protocol
+        .as_ref()
+        .map(|x| format!("{} — {}", x.id, x.name))
+        .unwrap_or_else(|| p.regimen.clone());
+    let salt_note = salt_note(p);
+    let phases = phase_rows(p);
+    let bag = bag_words(p);
+    let s = &p.summary;
+    let w = summary_words(s);
+    let toxicity = toxicity_items(p);
+    Ok(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mgiv plan: {t}</title>\n<style>{css}</style>\n</head><body>\n{banner}\n\
+<header><h1>Magnesium plan: {t}</h1>\n<p class=\"meta\"><b>Patient:</b> {patient} · <b>Indication:</b> {ind} · <b>Model:</b> {m} — {c}</p></header>\n\
+<section class=\"cols\"><div>\n<h2>Order</h2>\n<p class=\"order\">{r}</p>\n<p class=\"small\">{salt}<br><b>Bag:</b> {bag}</p>\n\
+<table><tr><th>Phase (as ordered)</th><th>When</th><th>Dose</th><th>Rate</th><th>Pump</th><th>Volume</th></tr>\n{phases}</table>\n\
+<p class=\"small\">Total {total} g ({total_mmol} mmol) in the predicted window; most in any 24 h: {max24} g.</p>\n</div>\n\
+<div>\n<h2>Predicted total serum Mg</h2>\n<p>Peak <b>{peak} mmol/L</b> at {peak_t} h · target {target}<br>Time to target: {ttt} · in range: {attain}<br><span class=\"small\">Levels (mmol/L) {levels}; typical patient of the model's population.</span></p>\n\
+</div></section>\n<div class=\"plot\">{svg}</div>\n\
+<h2>Alerts ({na}, most severe first, each with its source)</h2>\n<table class=\"alerts\"><tr><th>Severity</th><th>Alert</th><th>Source</th></tr>\n{rows}</table>\n\
+<section class=\"cols\"><div>\n<h2>Monitoring</h2>\n<ul>{mon}<li><b>Levels:</b> {lv}</li></ul>\n</div><div>\n<h2>If toxicity appears — antidote</h2>\n<ol>{toxicity}</ol>\n</div></section>\n\
+<h2 class=\"noprint\">Clinical context</h2>\n<ul class=\"noprint small\">{ctxl}</ul>\n\
+<details class=\"noprint\"><summary>Full plan (text)</summary><pre>{text}</pre></details>\n\
+<footer>mgiv {version} · decision support only: check the patient (reflexes, respiration, urine output) and the order against local policy.</footer>\n{banner}\n</body></html>\n",
+        css = REPORT_CSS,
+        t = esc(&title),
+        patient = esc(&mgiv_safety::report::patient_words(&p.patient)),
+        ind = esc(&format!("{} — {}", ctx.indication.id, ctx.indication.name)),
+        r = esc(&p.regimen),
+        salt = esc(&salt_note),
+        bag = esc(&bag),
+        m = esc(&p.simulation.model.id),
+        c = esc(&p.simulation.model.citation),
+        total = crate::output::sig3(p.totals.total_g),
+        total_mmol = crate::output::sig3(p.totals.total_mmol),
+        max24 = crate::output::sig3(p.totals.max_24h_g),
+        peak = crate::output::sig3(s.peak_mmol_l),
+        peak_t = crate::output::sig3(s.peak_time_h),
+        target = esc(&w.target),
+        ttt = esc(&w.to_target),
+        attain = esc(&w.attain),
+        levels = esc(&w.levels.join(" · ")),
+        na = p.alerts.len(),
+        mon = html_list(&p.monitoring),
+        lv = esc(&p.levels_schedule),
+        version = env!("CARGO_PKG_VERSION"),
+        ctxl = html_list(&ctx.describe()),
+        text = esc(&report::text(p)),
+    ))
+}
+
+/// The predicted serum curve as an inline `<svg>` element: drawn to a temporary file (removed
+/// again) and returned from its `<svg` tag on.
+fn inline_serum_svg(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
     let tmp = std::env::temp_dir().join(format!(
         "mgiv-plan-{}-{}.svg",
         std::process::id(),
@@ -236,10 +297,14 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
     let svg = std::fs::read_to_string(&tmp).with_context(|| format!("reading {}", tmp.display()));
     let _ = std::fs::remove_file(&tmp);
     let svg = svg?;
-    let svg = match svg.find("<svg") {
+    Ok(match svg.find("<svg") {
         Some(i) => svg[i..].to_string(),
         None => svg,
-    };
+    })
+}
+
+/// The rows of the alerts table: severity (coloured by its class), title, code, message, source.
+fn alert_rows(p: &Plan) -> String {
     let mut rows = String::new();
     for a in &p.alerts {
         let class = match a.severity {
@@ -257,22 +322,17 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
             esc(&a.source)
         ));
     }
-    let banner = if p.has_stop() {
-        "<div class=\"banner\">STOP — DO NOT GIVE AS WRITTEN (see the stop alerts)</div>"
-    } else {
-        ""
-    };
-    let title = p
-        .protocol
-        .as_ref()
-        .map(|x| format!("{} — {}", x.id, x.name))
-        .unwrap_or_else(|| p.regimen.clone());
-    let n = mgiv_core::units::fmt_num;
+    rows
+}
+
+/// What "g" means in the order: grams of MgSO4·7H2O (with mmol and mEq per g), or the
+/// MgSO4·7H2O equivalent when the order names another salt.
+fn salt_note(p: &Plan) -> String {
     // 1 g of MgSO4·7H2O in mmol and mEq, from data/units/conversions.toml
     let g = mgiv_core::units::MgAmount::from_mmol(
         mgiv_core::units::Salt::MgSo4Heptahydrate.mmol_mg_per_g(),
     );
-    let salt_note = if p.regimen.contains("MgSO4·7H2O") && !p.regimen.contains("MgCl2") {
+    if p.regimen.contains("MgSO4·7H2O") && !p.regimen.contains("MgCl2") {
         format!(
             "g = grams of MgSO4·7H2O (1 g = {:.3} mmol = {:.1} mEq Mg)",
             g.mmol(),
@@ -280,7 +340,12 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
         )
     } else {
         format!("amounts in g are the MgSO4·7H2O equivalent of the magnesium ordered (1 g = {:.3} mmol Mg); the order as written is in the first column", g.mmol())
-    };
+    }
+}
+
+/// The rows of the order table, one per phase: as ordered, when, dose, rate, pump, volume.
+fn phase_rows(p: &Plan) -> String {
+    let n = mgiv_core::units::fmt_num;
     let mut phases = String::new();
     for r in &p.phases {
         let when = match r.end_h {
@@ -325,7 +390,12 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
             esc(&vol)
         ));
     }
-    let bag = match (&p.bag, &p.bag_source) {
+    phases
+}
+
+/// The bag hung and where its strength comes from, or how to name one.
+fn bag_words(p: &Plan) -> String {
+    match (&p.bag, &p.bag_source) {
         (Some(b), src) => format!(
             "{b}{}",
             src.as_deref()
@@ -335,8 +405,24 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
         (None, _) => {
             "none named: give --bag \"40 g in 1000 mL\" (for example) for pump settings".into()
         }
-    };
-    let s = &p.summary;
+    }
+}
+
+/// The predicted curve's summary in words (not yet HTML-escaped).
+struct SummaryWords {
+    /// "T h: C" for each summary level (mmol/L).
+    levels: Vec<String>,
+    /// The target range with its source, or "none established".
+    target: String,
+    /// Time and fraction of the window in the target range.
+    attain: String,
+    /// Time to the target, "NOT REACHED" or "n/a".
+    to_target: String,
+}
+
+/// [`SummaryWords`] of a plan's curve summary.
+fn summary_words(s: &CurveSummary) -> SummaryWords {
+    let n = mgiv_core::units::fmt_num;
     let levels: Vec<String> = s
         .levels
         .iter()
@@ -374,13 +460,24 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
         (Some(_), None) => "NOT REACHED".into(),
         (Some(_), Some(t)) => format!("{} h", crate::output::sig3(t)),
     };
-    let list = |v: &[String]| {
-        v.iter()
-            .map(|l| format!("<li>{}</li>", esc(l)))
-            .collect::<String>()
-    };
-    let toxicity = p
-        .toxicity_steps
+    SummaryWords {
+        levels,
+        target,
+        attain,
+        to_target,
+    }
+}
+
+/// Escaped `<li>` items, one per line of `v`.
+fn html_list(v: &[String]) -> String {
+    v.iter()
+        .map(|l| format!("<li>{}</li>", esc(l)))
+        .collect::<String>()
+}
+
+/// The toxicity steps as `<li>` items, the antidote (calcium gluconate) in bold.
+fn toxicity_items(p: &Plan) -> String {
+    p.toxicity_steps
         .iter()
         .map(|st| {
             if st.contains("Antidote") || st.contains("calcium gluconate") {
@@ -389,45 +486,7 @@ fn html(p: &Plan, ctx: &ClinicalContext) -> Result<String> {
                 format!("<li>{}</li>", esc(st))
             }
         })
-        .collect::<String>();
-    Ok(format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mgiv plan: {t}</title>\n<style>{css}</style>\n</head><body>\n{banner}\n\
-<header><h1>Magnesium plan: {t}</h1>\n<p class=\"meta\"><b>Patient:</b> {patient} · <b>Indication:</b> {ind} · <b>Model:</b> {m} — {c}</p></header>\n\
-<section class=\"cols\"><div>\n<h2>Order</h2>\n<p class=\"order\">{r}</p>\n<p class=\"small\">{salt}<br><b>Bag:</b> {bag}</p>\n\
-<table><tr><th>Phase (as ordered)</th><th>When</th><th>Dose</th><th>Rate</th><th>Pump</th><th>Volume</th></tr>\n{phases}</table>\n\
-<p class=\"small\">Total {total} g ({total_mmol} mmol) in the predicted window; most in any 24 h: {max24} g.</p>\n</div>\n\
-<div>\n<h2>Predicted total serum Mg</h2>\n<p>Peak <b>{peak} mmol/L</b> at {peak_t} h · target {target}<br>Time to target: {ttt} · in range: {attain}<br><span class=\"small\">Levels (mmol/L) {levels}; typical patient of the model's population.</span></p>\n\
-</div></section>\n<div class=\"plot\">{svg}</div>\n\
-<h2>Alerts ({na}, most severe first, each with its source)</h2>\n<table class=\"alerts\"><tr><th>Severity</th><th>Alert</th><th>Source</th></tr>\n{rows}</table>\n\
-<section class=\"cols\"><div>\n<h2>Monitoring</h2>\n<ul>{mon}<li><b>Levels:</b> {lv}</li></ul>\n</div><div>\n<h2>If toxicity appears — antidote</h2>\n<ol>{toxicity}</ol>\n</div></section>\n\
-<h2 class=\"noprint\">Clinical context</h2>\n<ul class=\"noprint small\">{ctxl}</ul>\n\
-<details class=\"noprint\"><summary>Full plan (text)</summary><pre>{text}</pre></details>\n\
-<footer>mgiv {version} · decision support only: check the patient (reflexes, respiration, urine output) and the order against local policy.</footer>\n{banner}\n</body></html>\n",
-        css = REPORT_CSS,
-        t = esc(&title),
-        patient = esc(&mgiv_safety::report::patient_words(&p.patient)),
-        ind = esc(&format!("{} — {}", ctx.indication.id, ctx.indication.name)),
-        r = esc(&p.regimen),
-        salt = esc(&salt_note),
-        bag = esc(&bag),
-        m = esc(&p.simulation.model.id),
-        c = esc(&p.simulation.model.citation),
-        total = crate::output::sig3(p.totals.total_g),
-        total_mmol = crate::output::sig3(p.totals.total_mmol),
-        max24 = crate::output::sig3(p.totals.max_24h_g),
-        peak = crate::output::sig3(s.peak_mmol_l),
-        peak_t = crate::output::sig3(s.peak_time_h),
-        target = esc(&target),
-        ttt = esc(&to_target),
-        attain = esc(&attain),
-        levels = esc(&levels.join(" · ")),
-        na = p.alerts.len(),
-        mon = list(&p.monitoring),
-        lv = esc(&p.levels_schedule),
-        version = env!("CARGO_PKG_VERSION"),
-        ctxl = list(&ctx.describe()),
-        text = esc(&report::text(p)),
-    ))
+        .collect::<String>()
 }
 
 /// Screen and print styles of the patient report: one A4 page when printed (the clinical context,

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 
 use anyhow::{anyhow, bail, Result};
-use mgiv_core::ranges::serum_levels;
+use mgiv_core::ranges::{serum_levels, SerumLevels};
 use mgiv_core::simulate::Simulation;
 use mgiv_core::units::{ConcUnit, MgConc};
 use plotters::coord::types::RangedCoordf64;
@@ -531,6 +531,8 @@ pub fn serum_plot_sized(
     plot_to_file!(path, size, draw_serum, sim, regimen, unit, ctx)
 }
 
+/// The serum plot: the frame, the normal range, the target, the thresholds below the top of the
+/// y axis, the predicted curve and its peak.
 fn draw_serum<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     sim: &Simulation,
@@ -539,25 +541,11 @@ fn draw_serum<DB: DrawingBackend>(
     ctx: &SerumPlotContext<'_>,
 ) -> Result<()> {
     let levels = serum_levels()?;
-    let u = |mmol: f64| MgConc::from_mmol_l(mmol).in_unit(unit);
+    let u = |mmol: f64| in_unit(mmol, unit);
     let sym = unit.symbol();
     let tmax = sim.times_h.last().copied().unwrap_or(1.0).max(1e-3);
-    let (tp, peak) = sim.peak().unwrap_or((0.0, 1.0));
-    // show at least the 2.0 threshold; the areflexia line (5.0, data/ranges/serum-mg.toml) only
-    // when the curve approaches it; 4.0, 3.8 and the headroom factors are plot layout
-    let areflexia_mmol = levels
-        .thresholds
-        .iter()
-        .find(|t| t.id == "areflexia-respiratory")
-        .map(|t| t.mmol_l)
-        .ok_or_else(|| {
-            anyhow!("data/ranges/serum-mg.toml: threshold areflexia-respiratory missing")
-        })?;
-    let y_top_mmol = if peak > 4.0 {
-        peak.max(areflexia_mmol) * 1.15
-    } else {
-        (peak * 1.2).max(3.8)
-    };
+    let (_, peak) = sim.peak().unwrap_or((0.0, 1.0));
+    let y_top_mmol = serum_y_top_mmol(&levels, peak)?;
     let layout = layout(
         root,
         &format!("Total serum Mg — {regimen}"),
@@ -574,8 +562,66 @@ fn draw_serum<DB: DrawingBackend>(
         &format!("total serum Mg ({sym})"),
     )?;
     let mut legend = Legend::default();
+    draw_normal_range(&mut chart, &mut legend, &levels, unit, tmax)?;
+    if let Some((lo, hi)) = ctx.target_mmol_l {
+        target_band(
+            &mut chart,
+            &mut legend,
+            u(lo),
+            u(hi),
+            tmax,
+            format!(
+                "target {}–{} {sym} ({})",
+                crate::output::sig3(u(lo)),
+                crate::output::sig3(u(hi)),
+                ctx.target_why
+            ),
+        )?;
+    }
+    draw_serum_thresholds(&mut chart, &mut legend, &levels, unit, tmax, y_top_mmol)?;
+    draw_serum_curve(&mut chart, &mut legend, sim, unit)?;
+    legend.draw(&layout)?;
+    Ok(())
+}
+
+/// A total serum Mg in mmol/L expressed in `unit`.
+fn in_unit(mmol_l: f64, unit: ConcUnit) -> f64 {
+    MgConc::from_mmol_l(mmol_l).in_unit(unit)
+}
+
+/// The top of the serum plot's y axis (mmol/L) for a curve peaking at `peak_mmol_l`.
+fn serum_y_top_mmol(levels: &SerumLevels, peak_mmol_l: f64) -> Result<f64> {
+    // show at least the 2.0 threshold; the areflexia line (5.0, data/ranges/serum-mg.toml) only
+    // when the curve approaches it; 4.0, 3.8 and the headroom factors are plot layout
+    let areflexia_mmol = levels
+        .thresholds
+        .iter()
+        .find(|t| t.id == "areflexia-respiratory")
+        .map(|t| t.mmol_l)
+        .ok_or_else(|| {
+            anyhow!("data/ranges/serum-mg.toml: threshold areflexia-respiratory missing")
+        })?;
+    Ok(if peak_mmol_l > 4.0 {
+        peak_mmol_l.max(areflexia_mmol) * 1.15
+    } else {
+        (peak_mmol_l * 1.2).max(3.8)
+    })
+}
+
+/// The normal range (data/ranges/serum-mg.toml), shaded grey across the time axis.
+fn draw_normal_range<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    legend: &mut Legend,
+    levels: &SerumLevels,
+    unit: ConcUnit,
+    tmax: f64,
+) -> Result<()> {
+    let sym = unit.symbol();
     if let Some(normal) = levels.ranges.iter().find(|r| r.kind == "normal") {
-        let (lo, hi) = (u(normal.lo_mmol_l), u(normal.hi_mmol_l));
+        let (lo, hi) = (
+            in_unit(normal.lo_mmol_l, unit),
+            in_unit(normal.hi_mmol_l, unit),
+        );
         chart
             .draw_series(std::iter::once(Rectangle::new(
                 [(0.0, lo), (tmax, hi)],
@@ -592,21 +638,19 @@ fn draw_serum<DB: DrawingBackend>(
             ),
         );
     }
-    if let Some((lo, hi)) = ctx.target_mmol_l {
-        target_band(
-            &mut chart,
-            &mut legend,
-            u(lo),
-            u(hi),
-            tmax,
-            format!(
-                "target {}–{} {sym} ({})",
-                crate::output::sig3(u(lo)),
-                crate::output::sig3(u(hi)),
-                ctx.target_why
-            ),
-        )?;
-    }
+    Ok(())
+}
+
+/// The toxicity thresholds up to `y_top_mmol` as labelled dashed lines.
+fn draw_serum_thresholds<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    legend: &mut Legend,
+    levels: &SerumLevels,
+    unit: ConcUnit,
+    tmax: f64,
+    y_top_mmol: f64,
+) -> Result<()> {
+    let sym = unit.symbol();
     // from respiratory paralysis up (data/ranges/serum-mg.toml) in vermillion, the others orange
     let severe_mmol = levels
         .thresholds
@@ -622,14 +666,28 @@ fn draw_serum<DB: DrawingBackend>(
         } else {
             OI_ORANGE
         };
+        let y = in_unit(t.mmol_l, unit);
         legend.threshold(
-            &mut chart,
-            u(t.mmol_l),
+            chart,
+            y,
             tmax,
-            format!("{} {sym}: {}", crate::output::sig3(u(t.mmol_l)), t.label),
+            format!("{} {sym}: {}", crate::output::sig3(y), t.label),
             color,
         )?;
     }
+    Ok(())
+}
+
+/// The predicted serum curve and its peak, marked and labelled.
+fn draw_serum_curve<DB: DrawingBackend>(
+    chart: &mut TimeChart<'_, DB>,
+    legend: &mut Legend,
+    sim: &Simulation,
+    unit: ConcUnit,
+) -> Result<()> {
+    let u = |mmol: f64| in_unit(mmol, unit);
+    let sym = unit.symbol();
+    let (tp, peak) = sim.peak().unwrap_or((0.0, 1.0));
     chart
         .draw_series(LineSeries::new(
             sim.times_h
@@ -658,7 +716,6 @@ fn draw_serum<DB: DrawingBackend>(
             crate::output::sig3(tp)
         ),
     );
-    legend.draw(&layout)?;
     Ok(())
 }
 

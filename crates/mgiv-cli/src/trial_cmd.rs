@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use mgiv_clinical::trial::{trial_setup, TrialRequest, MAX_THREADS};
-use mgiv_pop::trial::TrialResult;
+use mgiv_pop::trial::{Trial, TrialResult};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use serde_json::json;
@@ -102,20 +102,7 @@ fn threshold_key(t: f64) -> String {
 }
 
 pub fn run(a: TrialArgs) -> Result<()> {
-    if a.format == TrialFormat::Parquet {
-        parquet_precheck(a.out.as_deref())?;
-    }
-    if let Some(path) = &a.out {
-        crate::output::check_out_path(path, "--out")?;
-    }
-    if let Some(n) = a.threads {
-        if !(1..=MAX_THREADS).contains(&n) {
-            bail!("invalid --threads {n} (allowed: 1 to {MAX_THREADS})");
-        }
-    }
-    if let Some(path) = &a.plot {
-        crate::plot::check_plot_path(path)?;
-    }
+    check_args(&a)?;
     let setup = trial_setup(&TrialRequest {
         regimens: a.regimens.clone(),
         indication: a.indication.clone(),
@@ -136,66 +123,18 @@ pub fn run(a: TrialArgs) -> Result<()> {
     for l in &setup.spec.notes {
         crate::note!("  {l}");
     }
-    let regimens = setup.spec.regimens.clone();
     let trial = setup.spec.trial()?;
     let pool = match a.threads {
         Some(n) => Some(rayon::ThreadPoolBuilder::new().num_threads(n).build()?),
         None => None,
     };
-    let progress = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let work = a.n.saturating_mul(regimens.len() as u64);
-    let bar = if work >= 200_000 && std::io::stderr().is_terminal() {
-        let (p, d, n) = (progress.clone(), done.clone(), a.n);
-        Some(std::thread::spawn(move || {
-            while !d.load(Ordering::Relaxed) {
-                let k = p.load(Ordering::Relaxed);
-                let f = k as f64 / n as f64;
-                // progress bar width (characters)
-                let w = (f * 30.0) as usize;
-                eprint!(
-                    "\r[{}{}] {:>3.0} % ({k}/{n} virtual patients)",
-                    "#".repeat(w),
-                    ".".repeat(30 - w.min(30)),
-                    100.0 * f
-                );
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            eprint!("\r{}\r", " ".repeat(70));
-        }))
-    } else {
-        None
-    };
+    let work = a.n.saturating_mul(setup.spec.regimens.len() as u64);
     let t0 = Instant::now();
-    let result = match &pool {
-        Some(p) => p.install(|| trial.run(Some(&progress))),
-        None => trial.run(Some(&progress)),
-    };
-    done.store(true, Ordering::Relaxed);
-    if let Some(b) = bar {
-        let _ = b.join();
-    }
-    let mut result = result?;
+    let mut result = run_with_progress(&trial, pool.as_ref(), a.n, work)?;
     // the context travels with every output format (JSON, CSV comments, Parquet metadata)
     result.warnings.extend(setup.spec.notes.iter().cloned());
     let elapsed = t0.elapsed().as_secs_f64();
-    let text = match a.format {
-        TrialFormat::Table => table(&result),
-        TrialFormat::Csv => csv(&result),
-        TrialFormat::Json => serde_json::to_string_pretty(&to_json(&result, elapsed))? + "\n",
-        TrialFormat::Parquet => String::new(),
-    };
-    match &a.out {
-        Some(path) if a.format == TrialFormat::Parquet => {
-            write_parquet(&result, path).with_context(|| format!("writing {}", path.display()))?;
-            crate::note!("output written to {}", path.display());
-        }
-        Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
-            crate::note!("output written to {}", path.display());
-        }
-        None => std::io::stdout().lock().write_all(text.as_bytes())?,
-    }
+    write_output(&a, &result, elapsed)?;
     crate::note!(
         "{} virtual patients × {} regimen(s) × {} output times in {:.2} s ({} threads)",
         result.n_subjects,
@@ -206,23 +145,127 @@ pub fn run(a: TrialArgs) -> Result<()> {
             .map_or(rayon::current_num_threads(), |p| p.current_num_threads())
     );
     if let Some(path) = &a.plot {
-        // the bands are drawn on a 10-minute grid (the same virtual patients, so the same
-        // seed gives the same picture), so the end of a 20-minute load is never cut
-        let (plot_spec, note) = plot_spec(&setup.spec);
-        let fine = match &pool {
-            Some(p) => p.install(|| plot_spec.trial()?.run(None)),
-            None => plot_spec.trial()?.run(None),
-        }?;
-        let mut fine = fine;
-        // the legend's risks are the whole trial's, as printed
-        for (f, g) in fine.regimens.iter_mut().zip(&result.regimens) {
-            f.p_cmax_above = g.p_cmax_above.clone();
-        }
-        crate::plot::ensure_font();
-        // image size (pixels): plot layout
-        crate::plot_to_file!(path, (1100, 650), draw_bands, &fine, &note)?;
-        crate::note!("plot written to {}", path.display());
+        write_plot(path, &setup.spec, pool.as_ref(), &result)?;
     }
+    Ok(())
+}
+
+/// Refuse bad options before any work: Parquet without its feature or file, output and plot
+/// paths, the number of threads.
+fn check_args(a: &TrialArgs) -> Result<()> {
+    if a.format == TrialFormat::Parquet {
+        parquet_precheck(a.out.as_deref())?;
+    }
+    if let Some(path) = &a.out {
+        crate::output::check_out_path(path, "--out")?;
+    }
+    if let Some(n) = a.threads {
+        if !(1..=MAX_THREADS).contains(&n) {
+            bail!("invalid --threads {n} (allowed: 1 to {MAX_THREADS})");
+        }
+    }
+    if let Some(path) = &a.plot {
+        crate::plot::check_plot_path(path)?;
+    }
+    Ok(())
+}
+
+/// Run the trial (on `pool`, else the global pool) with a progress bar on a terminal when the
+/// work (`work` = subjects × regimens) is large; `n` subjects per regimen.
+fn run_with_progress(
+    trial: &Trial,
+    pool: Option<&rayon::ThreadPool>,
+    n: u64,
+    work: u64,
+) -> Result<TrialResult> {
+    let progress = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let bar = if work >= 200_000 && std::io::stderr().is_terminal() {
+        Some(spawn_progress_bar(progress.clone(), done.clone(), n))
+    } else {
+        None
+    };
+    let result = match pool {
+        Some(p) => p.install(|| trial.run(Some(&progress))),
+        None => trial.run(Some(&progress)),
+    };
+    done.store(true, Ordering::Relaxed);
+    if let Some(b) = bar {
+        let _ = b.join();
+    }
+    Ok(result?)
+}
+
+/// A thread drawing "[####....] P % (k/n virtual patients)" on stderr every 100 ms from the
+/// `progress` counter until `done`, then clearing the line.
+fn spawn_progress_bar(
+    progress: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+    n: u64,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !done.load(Ordering::Relaxed) {
+            let k = progress.load(Ordering::Relaxed);
+            let f = k as f64 / n as f64;
+            // progress bar width (characters)
+            let w = (f * 30.0) as usize;
+            eprint!(
+                "\r[{}{}] {:>3.0} % ({k}/{n} virtual patients)",
+                "#".repeat(w),
+                ".".repeat(30 - w.min(30)),
+                100.0 * f
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        eprint!("\r{}\r", " ".repeat(70));
+    })
+}
+
+/// The result in the asked-for format, to `--out` or standard output.
+fn write_output(a: &TrialArgs, result: &TrialResult, elapsed_s: f64) -> Result<()> {
+    let text = match a.format {
+        TrialFormat::Table => table(result),
+        TrialFormat::Csv => csv(result),
+        TrialFormat::Json => serde_json::to_string_pretty(&to_json(result, elapsed_s))? + "\n",
+        TrialFormat::Parquet => String::new(),
+    };
+    match &a.out {
+        Some(path) if a.format == TrialFormat::Parquet => {
+            write_parquet(result, path).with_context(|| format!("writing {}", path.display()))?;
+            crate::note!("output written to {}", path.display());
+        }
+        Some(path) => {
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+            crate::note!("output written to {}", path.display());
+        }
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(())
+}
+
+/// The percentile-band plot of `--plot`: the trial again on a fine grid (see [`plot_spec`]),
+/// with the risks of `result` in the legend.
+fn write_plot(
+    path: &Path,
+    spec: &mgiv_clinical::trial::TrialSpec,
+    pool: Option<&rayon::ThreadPool>,
+    result: &TrialResult,
+) -> Result<()> {
+    // the bands are drawn on a 10-minute grid (the same virtual patients, so the same
+    // seed gives the same picture), so the end of a 20-minute load is never cut
+    let (plot_spec, note) = plot_spec(spec);
+    let mut fine = match pool {
+        Some(p) => p.install(|| plot_spec.trial()?.run(None)),
+        None => plot_spec.trial()?.run(None),
+    }?;
+    // the legend's risks are the whole trial's, as printed
+    for (f, g) in fine.regimens.iter_mut().zip(&result.regimens) {
+        f.p_cmax_above = g.p_cmax_above.clone();
+    }
+    crate::plot::ensure_font();
+    // image size (pixels): plot layout
+    crate::plot_to_file!(path, (1100, 650), draw_bands, &fine, &note)?;
+    crate::note!("plot written to {}", path.display());
     Ok(())
 }
 
