@@ -5,7 +5,7 @@
 //! records.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mgiv_core::model::IndividualParams;
+use mgiv_core::model::{IndividualParams, Peripheral};
 use mgiv_core::solver::Modes;
 use mgiv_data::{predict, read, write_nonmem, Dialect, EventOptions, ReadOptions, Severity};
 
@@ -39,8 +39,10 @@ fuzz_target!(|data: &[u8]| {
         Modes::from_params(&IndividualParams {
             cl_l_h: 2.0,
             v1_l: 20.0,
-            q_l_h: 3.0,
-            v2_l: 30.0,
+            peripheral: Some(Peripheral {
+                q_l_h: 3.0,
+                v2_l: 30.0,
+            }),
             ka_h: Some(1.0),
             f_im: Some(0.9),
             baseline_mmol_l: 0.8,
@@ -49,8 +51,7 @@ fuzz_target!(|data: &[u8]| {
         Modes::from_params(&IndividualParams {
             cl_l_h: 5.0,
             v1_l: 15.0,
-            q_l_h: 0.0,
-            v2_l: 0.0,
+            peripheral: None,
             ka_h: None,
             f_im: None,
             baseline_mmol_l: 0.7,

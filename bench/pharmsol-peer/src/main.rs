@@ -87,9 +87,10 @@ fn main() {
     let ps: Vec<Parameters> = params
         .iter()
         .map(|p| {
+            let pp = p.peripheral.expect("a two-compartment model");
             Parameters::with_model(
                 &analytical,
-                [("ke", p.cl_l_h / p.v1_l), ("kcp", p.q_l_h / p.v1_l), ("kpc", p.q_l_h / p.v2_l), ("v", p.v1_l)],
+                [("ke", p.cl_l_h / p.v1_l), ("kcp", pp.q_l_h / p.v1_l), ("kpc", pp.q_l_h / pp.v2_l), ("v", p.v1_l)],
             )
             .unwrap()
         })

@@ -397,8 +397,8 @@ fn print_table(
         "Parameters: CL {:.2} L/h, V1 {:.1} L",
         p.cl_l_h, p.v1_l
     )?;
-    if p.is_two_compartment() {
-        write!(out, ", Q {:.2} L/h, V2 {:.1} L", p.q_l_h, p.v2_l)?;
+    if let Some(pp) = p.peripheral {
+        write!(out, ", Q {:.2} L/h, V2 {:.1} L", pp.q_l_h, pp.v2_l)?;
     }
     writeln!(
         out,

@@ -245,7 +245,7 @@ fn screen_levels(
     let (model, patient) = (&ctx.model, &ctx.patient);
     let pm = PopModel::new(model)?;
     let p = model.individualise(patient)?.params;
-    let typical = [p.cl_l_h, p.v1_l, p.q_l_h, p.v2_l];
+    let typical = mgiv_pop::popmodel::param_vector(&p);
     let times: Vec<f64> = req.levels.iter().map(|l| l.time_h).collect();
     let range = prior_predictive_range(
         &pm,

@@ -260,23 +260,35 @@ pub struct ModelSpec {
     pub notes: Vec<String>,
 }
 
+/// The peripheral compartment of a two-compartment model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Peripheral {
+    /// intercompartmental clearance, L/h
+    pub q_l_h: f64,
+    /// peripheral volume, L
+    pub v2_l: f64,
+}
+
 /// One patient's parameters under a model.
+///
+/// Serialised with the peripheral compartment flattened: a two-compartment model writes
+/// `"q_l_h"` and `"v2_l"` between `"v1_l"` and `"ka_h"`; a one-compartment model omits both.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct IndividualParams {
     pub cl_l_h: f64,
     pub v1_l: f64,
-    /// 0 for a one-compartment model
-    pub q_l_h: f64,
-    /// 0 for a one-compartment model
-    pub v2_l: f64,
+    /// Q and V2 of a two-compartment model; None for a one-compartment model
+    #[serde(flatten)]
+    pub peripheral: Option<Peripheral>,
     pub ka_h: Option<f64>,
     pub f_im: Option<f64>,
     pub baseline_mmol_l: f64,
 }
 
 impl IndividualParams {
+    /// Whether the model has a peripheral compartment.
     pub fn is_two_compartment(&self) -> bool {
-        self.q_l_h > 0.0 && self.v2_l > 0.0
+        self.peripheral.is_some()
     }
 }
 
@@ -358,9 +370,7 @@ impl ModelSpec {
                 }
             }
         }
-        if self.structure == Structure::TwoCompartment && (p.q_l_h.is_none() || p.v2_l.is_none()) {
-            return Err(bad("a two-compartment model needs q_l_h and v2_l".into()));
-        }
+        self.typical_peripheral()?;
         // file-consistency guard (same kind as PLAUSIBLE_PARAMS), not a clinical range
         if !(self.baseline.mmol_l > 0.0 && self.baseline.mmol_l < 3.0) {
             return Err(bad(format!(
@@ -393,6 +403,41 @@ impl ModelSpec {
             }
         }
         Ok(())
+    }
+
+    /// The typical peripheral compartment: Some for a two-compartment model (which must give both
+    /// `q_l_h` and `v2_l`, finite and positive), None for a one-compartment model (which must give
+    /// neither). Anything else is refused, naming the field.
+    pub fn typical_peripheral(&self) -> Result<Option<Peripheral>, MgivError> {
+        let bad = |m: String| MgivError::ModelFile {
+            id: self.id.clone(),
+            message: m,
+        };
+        let p = &self.parameters;
+        let fields = [("q_l_h", p.q_l_h), ("v2_l", p.v2_l)];
+        match self.structure {
+            Structure::OneCompartment => match fields.iter().find_map(|(n, v)| Some((n, (*v)?))) {
+                Some((name, v)) => Err(bad(format!(
+                    "parameter {name} = {v} given for a one-compartment model (no peripheral compartment); remove it or declare structure = \"two-compartment\""
+                ))),
+                None => Ok(None),
+            },
+            Structure::TwoCompartment => {
+                let [q_l_h, v2_l] = fields.map(|(name, v)| match v {
+                    None => Err(bad(format!(
+                        "parameter {name} missing: a two-compartment model needs q_l_h and v2_l"
+                    ))),
+                    Some(v) if !(v.is_finite() && v > 0.0) => Err(bad(format!(
+                        "parameter {name} = {v} must be positive (a two-compartment model needs q_l_h > 0 and v2_l > 0)"
+                    ))),
+                    Some(v) => Ok(v),
+                });
+                Ok(Some(Peripheral {
+                    q_l_h: q_l_h?,
+                    v2_l: v2_l?,
+                }))
+            }
+        }
     }
 
     /// Whether the model can absorb IM doses.
@@ -466,8 +511,7 @@ impl ModelSpec {
         let p = &self.parameters;
         let mut cl = p.cl_l_h;
         let mut v1 = p.v1_l;
-        let mut q = p.q_l_h.unwrap_or(0.0);
-        let mut v2 = p.v2_l.unwrap_or(0.0);
+        let mut peripheral = self.typical_peripheral()?;
         let mut warnings = Vec::new();
         // covariate → (reference, parameters it was used for), reported once per covariate
         let mut missing: Vec<(CovariateName, f64, Vec<&'static str>)> = Vec::new();
@@ -476,8 +520,20 @@ impl ModelSpec {
             match c.parameter {
                 ParamName::ClLH => cl *= factor,
                 ParamName::V1L => v1 *= factor,
-                ParamName::QLH => q *= factor,
-                ParamName::V2L => v2 *= factor,
+                ParamName::QLH | ParamName::V2L => {
+                    let Some(pp) = peripheral.as_mut() else {
+                        return Err(MgivError::ModelFile {
+                            id: self.id.clone(),
+                            message: "a one-compartment model cannot have covariates on Q or V2"
+                                .into(),
+                        });
+                    };
+                    if c.parameter == ParamName::QLH {
+                        pp.q_l_h *= factor;
+                    } else {
+                        pp.v2_l *= factor;
+                    }
+                }
             }
         }
         for (cov, reference, params) in &missing {
@@ -520,6 +576,7 @@ impl ModelSpec {
             // mL/min to L/h: × 60 / 1000 (unit arithmetic)
             cl = f_uf * gfr * 0.06;
         }
+        let (q, v2) = peripheral.map_or((0.0, 0.0), |pp| (pp.q_l_h, pp.v2_l));
         check_plausible(&self.id, [cl, v1, q, v2, p.ka_h.unwrap_or(1.0)])?;
         let baseline_mmol_l = match patient.baseline {
             Some(b) => b.mmol_l(),
@@ -539,8 +596,7 @@ impl ModelSpec {
             params: IndividualParams {
                 cl_l_h: cl,
                 v1_l: v1,
-                q_l_h: q,
-                v2_l: v2,
+                peripheral,
                 ka_h: p.ka_h,
                 f_im: p.f_im,
                 baseline_mmol_l,
@@ -773,6 +829,109 @@ mod tests {
         let stripped = format!("{}{}", &base[..i], &base[j..]);
         let e = ModelSpec::from_toml(&stripped).unwrap_err().to_string();
         assert!(e.contains("fitted_in"), "{e}");
+    }
+
+    #[test]
+    fn peripheral_compartment_follows_the_structure() {
+        // every shipped model but Salinger's is two-compartment
+        for m in builtin_models().unwrap() {
+            let ind = m.individualise(&Patient::default()).unwrap().params;
+            let two = m.structure == Structure::TwoCompartment;
+            assert_eq!(ind.is_two_compartment(), two, "{}", m.id);
+            assert_eq!(m.typical_peripheral().unwrap().is_some(), two, "{}", m.id);
+        }
+        let sal = builtin_model("salinger-2013").unwrap();
+        assert_eq!(sal.typical_peripheral().unwrap(), None);
+        assert_eq!(
+            sal.individualise(&Patient::default())
+                .unwrap()
+                .params
+                .peripheral,
+            None
+        );
+        let du = builtin_model("du-2019").unwrap();
+        assert_eq!(
+            du.typical_peripheral().unwrap(),
+            Some(Peripheral {
+                q_l_h: 3.66,
+                v2_l: 17.0
+            })
+        );
+    }
+
+    #[test]
+    fn half_a_peripheral_compartment_is_refused_naming_the_field() {
+        let du = BUILTIN_MODEL_FILES[0].1;
+        assert!(du.contains("q_l_h = 3.66\nv2_l = 17.0\n"));
+        // a two-compartment file: Q > 0 with V2 = 0 or missing, and the reverse
+        for (text, field) in [
+            (du.replace("v2_l = 17.0\n", "v2_l = 0.0\n"), "v2_l"),
+            (du.replace("v2_l = 17.0\n", ""), "v2_l"),
+            (du.replace("q_l_h = 3.66\n", "q_l_h = 0.0\n"), "q_l_h"),
+            (du.replace("q_l_h = 3.66\n", ""), "q_l_h"),
+        ] {
+            let e = ModelSpec::from_toml(&text).unwrap_err();
+            assert!(matches!(e, MgivError::ModelFile { .. }), "{e:?}");
+            let e = e.to_string();
+            assert!(e.contains(field) && e.contains("du-2019"), "{e}");
+        }
+        // a one-compartment file that gives Q or V2
+        let sal = BUILTIN_MODEL_FILES[2].1;
+        assert!(sal.contains("v1_l = 15.6\n"));
+        for (add, field) in [("q_l_h = 3.0\n", "q_l_h"), ("v2_l = 20.0\n", "v2_l")] {
+            let text = sal.replace("v1_l = 15.6\n", &format!("v1_l = 15.6\n{add}"));
+            let e = ModelSpec::from_toml(&text).unwrap_err().to_string();
+            assert!(
+                e.contains(field) && e.contains("one-compartment") && e.contains("salinger-2013"),
+                "{e}"
+            );
+        }
+        // a spec built in code (not checked by from_toml) is refused when individualised
+        let mut m = builtin_model("du-2019").unwrap();
+        m.parameters.v2_l = Some(0.0);
+        let e = m
+            .individualise(&Patient::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("v2_l = 0"), "{e}");
+        m.parameters.v2_l = None;
+        let e = m
+            .individualise(&Patient::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("v2_l missing"), "{e}");
+        let mut s = builtin_model("salinger-2013").unwrap();
+        s.parameters.q_l_h = Some(3.0);
+        let e = s
+            .individualise(&Patient::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("q_l_h = 3"), "{e}");
+    }
+
+    #[test]
+    fn individual_params_json_flattens_the_peripheral_compartment() {
+        let mut p = IndividualParams {
+            cl_l_h: 3.5,
+            v1_l: 15.0,
+            peripheral: Some(Peripheral {
+                q_l_h: 3.66,
+                v2_l: 17.0,
+            }),
+            ka_h: Some(0.317),
+            f_im: None,
+            baseline_mmol_l: 0.75,
+        };
+        // the field order and names of the former flat struct
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"cl_l_h":3.5,"v1_l":15.0,"q_l_h":3.66,"v2_l":17.0,"ka_h":0.317,"f_im":null,"baseline_mmol_l":0.75}"#
+        );
+        p.peripheral = None;
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"cl_l_h":3.5,"v1_l":15.0,"ka_h":0.317,"f_im":null,"baseline_mmol_l":0.75}"#
+        );
     }
 
     #[test]

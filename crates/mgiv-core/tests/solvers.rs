@@ -1,9 +1,10 @@
 //! The three solvers agree; closed forms match hand-derived values; mass is conserved.
 
-use mgiv_core::model::{builtin_model, builtin_models, Elimination, IndividualParams};
-use mgiv_core::patient::{Patient, PatientInput};
+use mgiv_core::model::{builtin_model, builtin_models, Elimination, IndividualParams, Peripheral};
+use mgiv_core::patient::{Creatinine, Patient, PatientInput};
 use mgiv_core::regimen::Regimen;
 use mgiv_core::solver::{modal, ode, superposition, Modes};
+use mgiv_core::units::MgConc;
 
 fn patient() -> Patient {
     PatientInput {
@@ -78,8 +79,7 @@ fn one_compartment_infusion_matches_textbook_formula() {
     let p = IndividualParams {
         cl_l_h: 4.81,
         v1_l: 15.6,
-        q_l_h: 0.0,
-        v2_l: 0.0,
+        peripheral: None,
         ka_h: None,
         f_im: None,
         baseline_mmol_l: 0.85,
@@ -100,13 +100,84 @@ fn one_compartment_infusion_matches_textbook_formula() {
 }
 
 #[test]
+fn one_compartment_spec_has_no_peripheral_and_matches_the_bolus_closed_form() {
+    // Salinger 2013 at its reference subject (55 kg, SCr 0.8 mg/dL): CL 4.81 L/h, V 15.6 L
+    let spec = builtin_model("salinger-2013").unwrap();
+    let patient = PatientInput {
+        weight_kg: Some(55.0),
+        creatinine: Some(Creatinine::MgPerDl(0.8)),
+        pregnant: true,
+        pre_eclampsia: true,
+        baseline: Some(MgConc::from_mmol_l(0.85)),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let ind = spec.individualise(&patient).unwrap();
+    let p = ind.params;
+    assert_eq!(p.peripheral, None);
+    assert!(!p.is_two_compartment());
+    let (cl, v, baseline, dose) = (4.81, 15.6, 0.85, 16.0);
+    assert!((p.cl_l_h - cl).abs() < 1e-12 && (p.v1_l - v).abs() < 1e-12);
+    let r = Regimen::from_text("16 mmol IV", None).unwrap();
+    let times = grid(24.0, 96);
+    let m = Modes::from_params(&p).unwrap();
+    assert_eq!(m.n, 1);
+    let fast = modal::concentrations(&m, &r.events, &times);
+    let exact = superposition::concentrations(&m, &r.events, &times);
+    let num = ode::solve(&p, ind.elimination, None, &r.events, &times, 1e-10)
+        .unwrap()
+        .serum_mmol_l;
+    for (k, &t) in times.iter().enumerate() {
+        // C(t) = baseline + Dose/V·exp(−CL/V·t)
+        let expect = baseline + dose / v * (-cl / v * t).exp();
+        assert!(
+            (fast[k] - expect).abs() < 1e-12,
+            "modal t={t}: {} vs {expect}",
+            fast[k]
+        );
+        assert!(
+            (exact[k] - expect).abs() < 1e-12,
+            "closed form t={t}: {} vs {expect}",
+            exact[k]
+        );
+        assert!(
+            (num[k] - expect).abs() < 1e-7,
+            "ode t={t}: {} vs {expect}",
+            num[k]
+        );
+    }
+}
+
+#[test]
+fn peripheral_compartment_with_a_zero_rate_is_refused_by_the_solvers() {
+    let p = IndividualParams {
+        cl_l_h: 3.72,
+        v1_l: 15.4,
+        peripheral: Some(Peripheral {
+            q_l_h: 3.66,
+            v2_l: 0.0,
+        }),
+        ka_h: None,
+        f_im: None,
+        baseline_mmol_l: 0.8,
+    };
+    let e = Modes::from_params(&p).unwrap_err().to_string();
+    assert!(e.contains("peripheral volume 0 L"), "{e}");
+    let r = Regimen::from_text("16 mmol IV", None).unwrap();
+    assert!(ode::solve(&p, Elimination::Linear, None, &r.events, &[1.0], 1e-8).is_err());
+}
+
+#[test]
 fn two_compartment_bolus_matches_biexponential_and_auc() {
     // AUC of ΔC after an IV bolus D is D/CL exactly.
     let p = IndividualParams {
         cl_l_h: 3.72,
         v1_l: 15.4,
-        q_l_h: 3.66,
-        v2_l: 17.0,
+        peripheral: Some(Peripheral {
+            q_l_h: 3.66,
+            v2_l: 17.0,
+        }),
         ka_h: None,
         f_im: None,
         baseline_mmol_l: 0.0,
@@ -128,8 +199,7 @@ fn im_dose_matches_bateman_function() {
     let p = IndividualParams {
         cl_l_h: 4.81,
         v1_l: 15.6,
-        q_l_h: 0.0,
-        v2_l: 0.0,
+        peripheral: None,
         ka_h: Some(0.317),
         f_im: Some(0.862),
         baseline_mmol_l: 0.0,

@@ -2,7 +2,7 @@
 //! predictions through mgiv-core's solver are checked against an analytic expectation written
 //! here, independently of the event expansion.
 
-use mgiv_core::model::IndividualParams;
+use mgiv_core::model::{IndividualParams, Peripheral};
 use mgiv_core::solver::Modes;
 use mgiv_core::units::{Hours, MgRate};
 use mgiv_data::{
@@ -19,8 +19,7 @@ fn one_cmt() -> Modes {
     Modes::from_params(&IndividualParams {
         cl_l_h: CL,
         v1_l: V,
-        q_l_h: 0.0,
-        v2_l: 0.0,
+        peripheral: None,
         ka_h: Some(1.5),
         f_im: Some(0.9),
         baseline_mmol_l: BASE,
@@ -32,8 +31,10 @@ fn two_cmt() -> Modes {
     Modes::from_params(&IndividualParams {
         cl_l_h: CL,
         v1_l: 15.0,
-        q_l_h: 5.0,
-        v2_l: 25.0,
+        peripheral: Some(Peripheral {
+            q_l_h: 5.0,
+            v2_l: 25.0,
+        }),
         ka_h: None,
         f_im: None,
         baseline_mmol_l: BASE,

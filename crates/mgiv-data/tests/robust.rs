@@ -2,7 +2,7 @@
 //! duplicated; fields swapped), goes through `read`, `segments` and `predict` without a panic,
 //! and a dataset is only returned when no error was reported.
 
-use mgiv_core::model::IndividualParams;
+use mgiv_core::model::{IndividualParams, Peripheral};
 use mgiv_core::solver::Modes;
 use mgiv_data::{predict, read, EventOptions, ReadOptions, Severity};
 
@@ -22,8 +22,10 @@ fn mutated_datasets_never_panic() {
     let modes = Modes::from_params(&IndividualParams {
         cl_l_h: 2.0,
         v1_l: 20.0,
-        q_l_h: 3.0,
-        v2_l: 30.0,
+        peripheral: Some(Peripheral {
+            q_l_h: 3.0,
+            v2_l: 30.0,
+        }),
         ka_h: Some(1.0),
         f_im: Some(1.0),
         baseline_mmol_l: 0.8,

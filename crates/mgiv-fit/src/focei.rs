@@ -487,8 +487,10 @@ fn typical_params(
     mgiv_core::model::IndividualParams {
         cl_l_h: structural_value(m, p, 0, covs),
         v1_l: structural_value(m, p, 1, covs),
-        q_l_h: structural_value(m, p, 2, covs),
-        v2_l: structural_value(m, p, 3, covs),
+        peripheral: m.two_cmt.then(|| mgiv_core::model::Peripheral {
+            q_l_h: structural_value(m, p, 2, covs),
+            v2_l: structural_value(m, p, 3, covs),
+        }),
         ka_h: m.ka_h,
         f_im: m.f_im,
         baseline_mmol_l: structural_value(m, p, BASE, covs),

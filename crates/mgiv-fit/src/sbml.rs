@@ -15,7 +15,7 @@
 //!
 //! Units: time h, amounts mmol, volumes L. Nonlinear (renal-threshold) models are refused.
 
-use mgiv_core::model::IndividualParams;
+use mgiv_core::model::{IndividualParams, Peripheral};
 use mgiv_core::regimen::{DoseEvent, Route};
 use mgiv_core::solver::modal::{Kind, Schedule};
 use mgiv_core::MgivError;
@@ -50,7 +50,14 @@ pub fn sbml(
             "CL > 0, V1 > 0, baseline >= 0",
         ));
     }
-    let two = p.is_two_compartment();
+    let peripheral = p.peripheral;
+    if let Some(pp) = peripheral.filter(|pp| !(ok(pp.q_l_h) && ok(pp.v2_l))) {
+        return Err(mgiv_core::error::invalid(
+            "parameters",
+            format!("Q {} L/h, V2 {} L", pp.q_l_h, pp.v2_l),
+            "Q > 0, V2 > 0 for a two-compartment model",
+        ));
+    }
     let has_im = events.iter().any(|e| {
         matches!(
             e,
@@ -77,9 +84,9 @@ pub fn sbml(
         depot0 = f_im * c.3;
     }
     let mut s = header(model_id, model_name);
-    compartments_and_species(&mut s, p, two, has_im, c1_0, depot0);
-    parameters(&mut s, p, two, has_im, (ka, f_im), rate0, c1_0);
-    reactions(&mut s, two, has_im);
+    compartments_and_species(&mut s, p, peripheral, has_im, c1_0, depot0);
+    parameters(&mut s, p, peripheral, has_im, (ka, f_im), rate0, c1_0);
+    reactions(&mut s, peripheral.is_some(), has_im);
     dose_events(&mut s, &changes);
     s.push_str("  </model>\n</sbml>\n");
     Ok(s)
@@ -149,7 +156,7 @@ fn header(model_id: &str, model_name: &str) -> String {
 fn compartments_and_species(
     s: &mut String,
     p: &IndividualParams,
-    two: bool,
+    peripheral: Option<Peripheral>,
     has_im: bool,
     c1_0: f64,
     depot0: f64,
@@ -159,10 +166,10 @@ fn compartments_and_species(
         "      <compartment id=\"central\" spatialDimensions=\"3\" size=\"{}\" units=\"litre\" constant=\"true\"/>\n",
         num(p.v1_l)
     ));
-    if two {
+    if let Some(pp) = peripheral {
         s.push_str(&format!(
             "      <compartment id=\"peripheral\" spatialDimensions=\"3\" size=\"{}\" units=\"litre\" constant=\"true\"/>\n",
-            num(p.v2_l)
+            num(pp.v2_l)
         ));
     }
     if has_im {
@@ -173,7 +180,7 @@ fn compartments_and_species(
         "      <species id=\"Mg_central\" compartment=\"central\" initialConcentration=\"{}\" substanceUnits=\"mmol\" hasOnlySubstanceUnits=\"false\" boundaryCondition=\"false\" constant=\"false\"/>\n",
         num(c1_0)
     ));
-    if two {
+    if peripheral.is_some() {
         s.push_str(&format!(
             "      <species id=\"Mg_peripheral\" compartment=\"peripheral\" initialConcentration=\"{}\" substanceUnits=\"mmol\" hasOnlySubstanceUnits=\"false\" boundaryCondition=\"false\" constant=\"false\"/>\n",
             num(p.baseline_mmol_l)
@@ -191,7 +198,7 @@ fn compartments_and_species(
 fn parameters(
     s: &mut String,
     p: &IndividualParams,
-    two: bool,
+    peripheral: Option<Peripheral>,
     has_im: bool,
     (ka, f_im): (f64, f64),
     rate0: f64,
@@ -205,8 +212,8 @@ fn parameters(
         ));
     };
     par(s, "CL_L_h", p.cl_l_h, "litre_per_hour", true);
-    if two {
-        par(s, "Q_L_h", p.q_l_h, "litre_per_hour", true);
+    if let Some(pp) = peripheral {
+        par(s, "Q_L_h", pp.q_l_h, "litre_per_hour", true);
     }
     par(
         s,

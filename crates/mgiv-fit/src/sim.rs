@@ -131,8 +131,10 @@ fn individual_params(
     mgiv_core::model::IndividualParams {
         cl_l_h: vals[0],
         v1_l: vals[1],
-        q_l_h: vals[2],
-        v2_l: vals[3],
+        peripheral: truth.two_cmt.then_some(mgiv_core::model::Peripheral {
+            q_l_h: vals[2],
+            v2_l: vals[3],
+        }),
         ka_h: truth.ka_h,
         f_im: truth.f_im,
         baseline_mmol_l: vals[BASE],

@@ -315,7 +315,7 @@ impl EstimationModel {
     /// relations, IIV CV % → ω² = ln(1 + CV²) (with its correlations), residual error.
     pub fn from_published(spec: &ModelSpec) -> Result<Self, MgivError> {
         let p = &spec.parameters;
-        let two = matches!(spec.structure, Structure::TwoCompartment);
+        let peripheral = spec.typical_peripheral()?;
         let mut theta = BTreeMap::new();
         let mut add = |n: &str, v: f64| {
             theta.insert(
@@ -330,9 +330,9 @@ impl EstimationModel {
         };
         add("cl_l_h", p.cl_l_h);
         add("v1_l", p.v1_l);
-        if two {
-            add("q_l_h", p.q_l_h.unwrap_or(0.0));
-            add("v2_l", p.v2_l.unwrap_or(0.0));
+        if let Some(pp) = peripheral {
+            add("q_l_h", pp.q_l_h);
+            add("v2_l", pp.v2_l);
         }
         add("baseline_mmol_l", spec.baseline.mmol_l);
         let mut covariates = Vec::new();

@@ -1,7 +1,7 @@
 //! FOCE-I checks: dual predictions against mgiv-core's modal solver, the objective against a
 //! brute-force integral of the likelihood, thread independence, and recovery of a known truth.
 
-use mgiv_core::model::IndividualParams;
+use mgiv_core::model::{IndividualParams, Peripheral};
 use mgiv_core::solver::Modes;
 use mgiv_data::{read, ReadOptions};
 use mgiv_fit::dual::Dual;
@@ -46,8 +46,7 @@ fn dual_predictions_match_the_modal_solver_and_finite_differences() {
         Modes::from_params(&IndividualParams {
             cl_l_h: cl + d,
             v1_l: v1,
-            q_l_h: q,
-            v2_l: v2,
+            peripheral: Some(Peripheral { q_l_h: q, v2_l: v2 }),
             ka_h: None,
             f_im: None,
             baseline_mmol_l: base,
@@ -123,8 +122,7 @@ proportional = 0.1
         let modes = Modes::from_params(&IndividualParams {
             cl_l_h: 3.0 * eta.exp(),
             v1_l: 20.0,
-            q_l_h: 0.0,
-            v2_l: 0.0,
+            peripheral: None,
             ka_h: None,
             f_im: None,
             baseline_mmol_l: 0.8,
@@ -184,8 +182,7 @@ additive_mmol_l = 0.1
         let modes = Modes::from_params(&IndividualParams {
             cl_l_h: 3.0 * eta.exp(),
             v1_l: 20.0,
-            q_l_h: 0.0,
-            v2_l: 0.0,
+            peripheral: None,
             ka_h: None,
             f_im: None,
             baseline_mmol_l: 0.8,
@@ -271,8 +268,7 @@ proportional = 0.15
         let modes = Modes::from_params(&IndividualParams {
             cl_l_h: 3.0 * eta.exp(),
             v1_l: 20.0,
-            q_l_h: 0.0,
-            v2_l: 0.0,
+            peripheral: None,
             ka_h: None,
             f_im: None,
             baseline_mmol_l: 0.8,

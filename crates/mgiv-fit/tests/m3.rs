@@ -103,8 +103,7 @@ fn m3_focei_objective_matches_a_brute_force_integral() {
         let modes = Modes::from_params(&IndividualParams {
             cl_l_h: cl,
             v1_l: 20.0,
-            q_l_h: 0.0,
-            v2_l: 0.0,
+            peripheral: None,
             ka_h: None,
             f_im: None,
             baseline_mmol_l: 0.8,

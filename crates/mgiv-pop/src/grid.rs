@@ -769,7 +769,7 @@ impl<V: V4> Modal4<V> {
 mod tests {
     use super::*;
     use crate::kernel::Kernel;
-    use mgiv_core::model::IndividualParams;
+    use mgiv_core::model::{IndividualParams, Peripheral};
     use mgiv_core::regimen::Regimen;
     use mgiv_core::solver::superposition;
 
@@ -779,8 +779,10 @@ mod tests {
         Modes::from_params(&IndividualParams {
             cl_l_h: 3.72 * f,
             v1_l: 15.4 / f.sqrt(),
-            q_l_h: if two { 3.66 * f } else { 0.0 },
-            v2_l: if two { 17.0 * (2.0 - f) } else { 0.0 },
+            peripheral: two.then_some(Peripheral {
+                q_l_h: 3.66 * f,
+                v2_l: 17.0 * (2.0 - f),
+            }),
             ka_h: Some(0.317),
             f_im: Some(0.862),
             baseline_mmol_l: 0.6 + 0.01 * (i % 30) as f64,

@@ -410,7 +410,7 @@ impl Track {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mgiv_core::model::IndividualParams;
+    use mgiv_core::model::{IndividualParams, Peripheral};
     use mgiv_core::regimen::Regimen;
     use mgiv_core::solver::modal;
 
@@ -418,8 +418,10 @@ mod tests {
         Modes::from_params(&IndividualParams {
             cl_l_h: 3.72,
             v1_l: 15.4,
-            q_l_h: if two { 3.66 } else { 0.0 },
-            v2_l: if two { 17.0 } else { 0.0 },
+            peripheral: two.then_some(Peripheral {
+                q_l_h: 3.66,
+                v2_l: 17.0,
+            }),
             ka_h: if im { Some(0.317) } else { None },
             f_im: if im { Some(0.862) } else { None },
             baseline_mmol_l: 0.74,

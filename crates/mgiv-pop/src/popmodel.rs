@@ -8,7 +8,7 @@
 
 use mgiv_core::error::{invalid, MgivError};
 use mgiv_core::model::{
-    CovariateForm, CovariateName, Elimination, IndividualParams, ModelSpec, ParamName,
+    CovariateForm, CovariateName, Elimination, IndividualParams, ModelSpec, ParamName, Peripheral,
     ResidualScale, Variability,
 };
 
@@ -18,6 +18,14 @@ use crate::rng::SubjectRng;
 
 /// Parameter names as written in model files, in index order.
 pub const PARAM_KEYS: [&str; 4] = ["cl_l_h", "v1_l", "q_l_h", "v2_l"];
+
+/// [CL, V1, Q, V2] of individual parameters, in [`PopModel`]'s index order (the layout of
+/// [`PopModel::typical`] and [`PopModel::individual`]); Q and V2 are 0, and unused, for a
+/// one-compartment model.
+pub fn param_vector(p: &IndividualParams) -> [f64; 4] {
+    let (q, v2) = p.peripheral.map_or((0.0, 0.0), |pp| (pp.q_l_h, pp.v2_l));
+    [p.cl_l_h, p.v1_l, q, v2]
+}
 
 fn param_index(p: ParamName) -> usize {
     match p {
@@ -153,13 +161,10 @@ impl PopModel {
             ));
         }
         let p = &spec.parameters;
-        let two_cmt = p.q_l_h.is_some() && p.v2_l.is_some();
-        let typical = [
-            p.cl_l_h,
-            p.v1_l,
-            p.q_l_h.unwrap_or(0.0),
-            p.v2_l.unwrap_or(0.0),
-        ];
+        let peripheral = spec.typical_peripheral()?;
+        let two_cmt = peripheral.is_some();
+        let (q, v2) = peripheral.map_or((0.0, 0.0), |pp| (pp.q_l_h, pp.v2_l));
+        let typical = [p.cl_l_h, p.v1_l, q, v2];
         let covs = compile_covariates(spec)?;
         let var = spec.variability.clone().unwrap_or_default();
         let (mut eta_params, mut omega) = iiv_omega(spec, &var, two_cmt)?;
@@ -245,8 +250,14 @@ impl PopModel {
         IndividualParams {
             cl_l_h: p[0],
             v1_l: p[1],
-            q_l_h: if self.two_cmt { p[2] } else { 0.0 },
-            v2_l: if self.two_cmt { p[3] } else { 0.0 },
+            peripheral: if self.two_cmt {
+                Some(Peripheral {
+                    q_l_h: p[2],
+                    v2_l: p[3],
+                })
+            } else {
+                None
+            },
             ka_h: par.ka_h,
             f_im: par.f_im,
             baseline_mmol_l,
@@ -553,13 +564,13 @@ mod tests {
                 .unwrap();
                 let core = spec.individualise(&patient).unwrap().params;
                 let ours = m.individual(&m.typical(&c), &[], c.baseline_mmol_l);
-                for (a, b) in [
-                    (core.cl_l_h, ours.cl_l_h),
-                    (core.v1_l, ours.v1_l),
-                    (core.q_l_h, ours.q_l_h),
-                    (core.v2_l, ours.v2_l),
-                    (core.baseline_mmol_l, ours.baseline_mmol_l),
-                ] {
+                assert_eq!(core.is_two_compartment(), ours.is_two_compartment());
+                let (core4, ours4) = (param_vector(&core), param_vector(&ours));
+                for (a, b) in core4
+                    .into_iter()
+                    .zip(ours4)
+                    .chain([(core.baseline_mmol_l, ours.baseline_mmol_l)])
+                {
                     assert!(
                         (a - b).abs() <= 1e-12 * a.abs().max(1.0),
                         "{}: {a} vs {b}",
@@ -596,12 +607,8 @@ mod tests {
                 };
                 checked = true;
                 let slow = m.individual(&m.typical(&c), &eta, c.baseline_mmol_l);
-                for (a, b) in [
-                    (slow.cl_l_h, fast.cl_l_h),
-                    (slow.v1_l, fast.v1_l),
-                    (slow.q_l_h, fast.q_l_h),
-                    (slow.v2_l, fast.v2_l),
-                ] {
+                assert_eq!(slow.is_two_compartment(), fast.is_two_compartment());
+                for (a, b) in param_vector(&slow).into_iter().zip(param_vector(&fast)) {
                     assert!((a - b).abs() <= 4e-15 * a.abs(), "{}: {a} vs {b}", spec.id);
                 }
                 assert_eq!(slow.baseline_mmol_l, fast.baseline_mmol_l);

@@ -1748,7 +1748,7 @@ pub fn adjust(
         .cloned()
         .collect();
     let p = ind.params;
-    let typical = [p.cl_l_h, p.v1_l, p.q_l_h, p.v2_l];
+    let typical = crate::popmodel::param_vector(&p);
     let baseline_fixed = patient.baseline.map(|b| b.mmol_l());
     let post = fit_posterior(
         &pm,

@@ -1065,8 +1065,10 @@ mod tests {
             let m = Modes::from_params(&mgiv_core::model::IndividualParams {
                 cl_l_h: 3.7 * f,
                 v1_l: 15.0 * f * f,
-                q_l_h: 3.0,
-                v2_l: 17.0,
+                peripheral: Some(mgiv_core::model::Peripheral {
+                    q_l_h: 3.0,
+                    v2_l: 17.0,
+                }),
                 ka_h: None,
                 f_im: None,
                 baseline_mmol_l: 0.7,

@@ -22,7 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::MgivError;
-use crate::model::{CovariateName, IndividualParams, ModelSpec, ParamName};
+use crate::model::{CovariateName, IndividualParams, ModelSpec, ParamName, Peripheral};
 use crate::regimen::Regimen;
 use crate::solver::{modal, Modes};
 
@@ -144,8 +144,10 @@ fn scaled(
     IndividualParams {
         cl_l_h: theta[0] * exps[0].factor(weight_kg),
         v1_l: theta[1] * exps[1].factor(weight_kg),
-        q_l_h: theta[2] * exps[2].factor(weight_kg),
-        v2_l: theta[3] * exps[3].factor(weight_kg),
+        peripheral: Some(Peripheral {
+            q_l_h: theta[2] * exps[2].factor(weight_kg),
+            v2_l: theta[3] * exps[3].factor(weight_kg),
+        }),
         ka_h: None,
         f_im: None,
         baseline_mmol_l: baseline,

@@ -38,9 +38,7 @@ impl Modes {
             )));
         }
         let k10 = p.cl_l_h / p.v1_l;
-        let (n, lambda_h, coef_per_l) = if p.is_two_compartment() {
-            let k12 = p.q_l_h / p.v1_l;
-            let k21 = p.q_l_h / p.v2_l;
+        let (n, lambda_h, coef_per_l) = if let Some((k12, k21)) = peripheral_rates(p)? {
             let sum = k10 + k12 + k21;
             let prod = k10 * k21;
             let disc = (sum * sum - 4.0 * prod).max(0.0).sqrt();
@@ -67,6 +65,22 @@ impl Modes {
     pub fn terminal_half_life_h(&self) -> f64 {
         std::f64::consts::LN_2 / self.lambda_h[self.n - 1]
     }
+}
+
+/// Distribution rate constants (k12, k21) in 1/h of a two-compartment model, None for a
+/// one-compartment one; an error unless Q and V2 are finite and positive.
+pub(crate) fn peripheral_rates(p: &IndividualParams) -> Result<Option<(f64, f64)>, MgivError> {
+    let Some(pp) = p.peripheral else {
+        return Ok(None);
+    };
+    let ok = |v: f64| v.is_finite() && v > 0.0;
+    if !(ok(pp.q_l_h) && ok(pp.v2_l)) {
+        return Err(MgivError::Numerical(format!(
+            "intercompartmental clearance {} L/h and peripheral volume {} L must be positive",
+            pp.q_l_h, pp.v2_l
+        )));
+    }
+    Ok(Some((pp.q_l_h / p.v1_l, pp.q_l_h / pp.v2_l)))
 }
 
 /// Check output times: finite, non-negative, non-decreasing.

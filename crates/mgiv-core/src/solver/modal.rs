@@ -318,8 +318,7 @@ mod tests {
         let m = Modes::from_params(&IndividualParams {
             cl_l_h: 5.0,
             v1_l: 15.0,
-            q_l_h: 0.0,
-            v2_l: 0.0,
+            peripheral: None,
             ka_h: None,
             f_im: None,
             baseline_mmol_l: 0.8,

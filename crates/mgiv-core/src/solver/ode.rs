@@ -75,7 +75,7 @@ pub fn solve(
     rtol: f64,
 ) -> Result<OdeOutput, MgivError> {
     super::check_times(times_h)?;
-    let two = p.is_two_compartment();
+    let (k12, k21) = super::peripheral_rates(p)?.unwrap_or((0.0, 0.0));
     let threshold = match elimination {
         Elimination::Linear => None,
         Elimination::RenalThreshold {
@@ -91,8 +91,8 @@ pub fn solve(
     };
     let mut rhs = Rhs {
         rate: 0.0,
-        k12: if two { p.q_l_h / p.v1_l } else { 0.0 },
-        k21: if two { p.q_l_h / p.v2_l } else { 0.0 },
+        k12,
+        k21,
         ka: p.ka_h.unwrap_or(0.0),
         v1: p.v1_l,
         cl: p.cl_l_h,
