@@ -72,8 +72,12 @@ struct MgArgs {
 struct DecisionArgs {
     #[command(flatten)]
     mg: MgArgs,
-    /// Biological time to simulate (s); the stimulus is on from 1 to 3 s as in Brian2's example
-    #[arg(long, default_value_t = WangParams::reference_seconds(), value_name = "S")]
+    #[arg(
+        long,
+        default_value_t = WangParams::reference_seconds(),
+        value_name = "S",
+        help = decision_seconds_help()
+    )]
     seconds: f64,
     /// Random seed (same seed ⇒ identical result on any number of threads)
     #[arg(long, default_value_t = 1, value_name = "N")]
@@ -138,6 +142,18 @@ struct ProtocolArgs {
         value_name = "F"
     )]
     burst_hz: f64,
+}
+
+/// `--seconds` help of `neuro decision`: the stimulus window of Brian2's example (`stim_on`,
+/// `stim_off` in data/neuro/wang-2002.toml, read by [`WangParams`]).
+fn decision_seconds_help() -> String {
+    let p = WangParams::default();
+    let ms_per_s = 1000.0;
+    format!(
+        "Biological time to simulate (s); the stimulus is on from {} to {} s as in Brian2's example",
+        p.stim_on_ms / ms_per_s,
+        p.stim_off_ms / ms_per_s
+    )
 }
 
 /// `--hz` help: its two defaults, from the standard protocols (data/neuro/stimulation-protocols.toml).
@@ -756,186 +772,230 @@ fn parse_range(text: &str, field: &str) -> Result<Vec<f64>> {
     }
 }
 
+/// One curve of a sweep: its legend label and its points.
 struct Curve {
     label: String,
     x: Vec<f64>,
     y: Vec<f64>,
 }
 
+impl Curve {
+    fn new(label: impl Into<String>) -> Curve {
+        Curve {
+            label: label.into(),
+            x: vec![],
+            y: vec![],
+        }
+    }
+}
+
+/// What a sweep computed: the curves, the short names of their axes (the JSON keys; see
+/// [`axis_label`] for the plot) and the model's provenance.
+struct SweepResult {
+    x_name: String,
+    y_name: String,
+    curves: Vec<Curve>,
+    prov: Value,
+}
+
+/// The plasticity x axis given by `--x NAME=START:STOP:STEP`.
+#[derive(Debug, Clone, Copy)]
+enum SweepX {
+    DtMs,
+    Pairs,
+    Hz,
+}
+
+impl SweepX {
+    /// The short name of the axis (JSON `x_name`, table header).
+    fn name(self) -> &'static str {
+        match self {
+            SweepX::DtMs => "dt_ms",
+            SweepX::Pairs => "pairs",
+            SweepX::Hz => "hz",
+        }
+    }
+
+    /// The axis and its values from `--x NAME=START:STOP:STEP` (the range is checked before
+    /// the name).
+    fn parse(spec: &str) -> Result<(SweepX, Vec<f64>)> {
+        let (name, range) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow!("invalid value for `x`: '{spec}' (allowed: NAME=START:STOP:STEP with NAME dt-ms, pairs or hz)"))?;
+        let xs = parse_range(range, "x")?;
+        let axis = match name.trim() {
+            "dt-ms" => SweepX::DtMs,
+            "pairs" => SweepX::Pairs,
+            "hz" => SweepX::Hz,
+            other => bail!("invalid value for `x`: '{other}' (allowed: dt-ms, pairs, hz)"),
+        };
+        Ok((axis, xs))
+    }
+
+    /// The protocol of `p` with this axis set to `x` (the number of pairs must be whole, >= 1).
+    fn protocol(self, p: &ProtocolArgs, x: f64) -> Result<Protocol> {
+        match self {
+            SweepX::DtMs => p.build(x, p.pairs, p.hz),
+            SweepX::Pairs => {
+                if x < 1.0 || x.fract() != 0.0 {
+                    bail!("invalid value for `x` pairs: {x} (allowed: whole numbers >= 1)");
+                }
+                p.build(p.dt_ms, x as u32, p.hz)
+            }
+            SweepX::Hz => p.build(p.dt_ms, p.pairs, Some(x)),
+        }
+    }
+}
+
+/// Run `mgiv neuro sweep`: check the plot path, compute the curves, plot them, print them.
 fn sweep(a: SweepArgs) -> Result<()> {
     if let Some(p) = &a.plot {
         check_plot_path(p, "plot")?;
     }
     let block = a.mg.block()?;
     let points = a.mg.points()?;
-    let (x_name, y_name, curves, prov) = match a.target {
-        SweepTarget::Plasticity => {
-            let rule = parse_rule(&a.protocol.rule)?;
-            let mut curves = Vec::new();
-            let x_name;
-            match &a.x {
-                None => {
-                    x_name = "mg_mm".to_string();
-                    let mut c = Curve {
-                        label: a.protocol.rule.clone(),
-                        x: vec![],
-                        y: vec![],
-                    };
-                    let proto =
-                        a.protocol
-                            .build(a.protocol.dt_ms, a.protocol.pairs, a.protocol.hz)?;
-                    for mg in &points {
-                        c.x.push(mg.t_h.unwrap_or(mg.mg_mm));
-                        c.y.push(plasticity_point(&rule, &proto, mg.mg_mm, block)?.0);
-                    }
-                    curves.push(c);
-                }
-                Some(spec) => {
-                    let (name, range) = spec
-                        .split_once('=')
-                        .ok_or_else(|| anyhow!("invalid value for `x`: '{spec}' (allowed: NAME=START:STOP:STEP with NAME dt-ms, pairs or hz)"))?;
-                    let xs = parse_range(range, "x")?;
-                    x_name = match name.trim() {
-                        "dt-ms" => "dt_ms",
-                        "pairs" => "pairs",
-                        "hz" => "hz",
-                        other => {
-                            bail!("invalid value for `x`: '{other}' (allowed: dt-ms, pairs, hz)")
-                        }
-                    }
-                    .to_string();
-                    for mg in &points {
-                        let mut c = Curve {
-                            label: match mg.t_h {
-                                Some(t) => format!("t = {t} h (Mg {:.3} mM)", mg.mg_mm),
-                                None => format!("Mg {:.3} mM", mg.mg_mm),
-                            },
-                            x: vec![],
-                            y: vec![],
-                        };
-                        for &x in &xs {
-                            let proto = match x_name.as_str() {
-                                "dt_ms" => a.protocol.build(x, a.protocol.pairs, a.protocol.hz)?,
-                                "pairs" => {
-                                    if x < 1.0 || x.fract() != 0.0 {
-                                        bail!("invalid value for `x` pairs: {x} (allowed: whole numbers >= 1)");
-                                    }
-                                    a.protocol
-                                        .build(a.protocol.dt_ms, x as u32, a.protocol.hz)?
-                                }
-                                _ => {
-                                    a.protocol
-                                        .build(a.protocol.dt_ms, a.protocol.pairs, Some(x))?
-                                }
-                            };
-                            c.x.push(x);
-                            c.y.push(plasticity_point(&rule, &proto, mg.mg_mm, block)?.0);
-                        }
-                        curves.push(c);
-                    }
-                }
-            }
-            (
-                x_name,
-                "synaptic_change".to_string(),
-                curves,
-                rule_provenance(&rule),
-            )
-        }
-        SweepTarget::Decision => {
-            if a.x.is_some() {
-                bail!("invalid use of `x` with `sweep decision`: the x axis is Mg (give --mg START:STOP:STEP)");
-            }
-            if a.seeds == 0 || a.seeds > 1000 {
-                bail!("invalid value for `seeds`: {} (allowed: 1..=1000)", a.seeds);
-            }
-            let mut e = Curve {
-                label: "E rate (Hz)".into(),
-                x: vec![],
-                y: vec![],
-            };
-            let mut i = Curve {
-                label: "I rate (Hz)".into(),
-                x: vec![],
-                y: vec![],
-            };
-            let mut w = Curve {
-                label: "winner fraction x 10".into(),
-                x: vec![],
-                y: vec![],
-            };
-            let template = decision_config(block, a.seconds, a.threads)?;
-            let mg_mm: Vec<f64> = points.iter().map(|p| p.mg_mm).collect();
-            let mut obs = SweepPrinter {
-                log_runs: !std::io::stderr().is_terminal() && points.len() * a.seeds as usize > 1,
-                current: None,
-            };
-            let sweep = decision_sweep(&template, &mg_mm, a.seeds, &mut obs)?;
-            for (mg, sp) in points.iter().zip(&sweep) {
-                let n = sp.runs as f64;
-                let x = mg.t_h.unwrap_or(mg.mg_mm);
-                let sw = sp.winners as f64;
-                for (c, v) in [
-                    (&mut e, sp.rate_e_hz),
-                    (&mut i, sp.rate_i_hz),
-                    (&mut w, 10.0 * sw / n),
-                ] {
-                    c.x.push(x);
-                    c.y.push(v);
-                }
-            }
-            let x_name = if points.iter().any(|p| p.t_h.is_some()) {
-                "t_h"
-            } else {
-                "mg_mm"
-            };
-            (
-                x_name.to_string(),
-                "rate_hz".to_string(),
-                vec![e, i, w],
-                provenance(DECISION_MODEL, DECISION_SOURCE, DECISION_EVIDENCE),
-            )
-        }
+    let result = match a.target {
+        SweepTarget::Plasticity => plasticity_curves(&a, &points, block)?,
+        SweepTarget::Decision => decision_curves(&a, &points, block)?,
     };
     if let Some(path) = &a.plot {
-        let title = match a.target {
-            SweepTarget::Plasticity => format!(
-                "Plasticity rule {} under magnesium: {}",
-                a.protocol.rule,
-                axis_label(&y_name)
-            ),
-            SweepTarget::Decision => format!(
-                "Wang 2002 decision network under magnesium (mean of {} seed(s))",
-                a.seeds
-            ),
-        };
-        let subtitle = format!(
-            "model: {} · a theoretical model: Mg effects are predictions, not observations",
-            short(prov["model"].as_str().unwrap_or(""), 70)
-        );
-        write_curves(path, &title, &subtitle, &x_name, &y_name, &curves)
-            .with_context(|| format!("writing plot {}", path.display()))?;
+        write_sweep_plot(path, &a, &result)?;
     }
-    match a.format {
+    print_sweep(result, a.format)
+}
+
+/// `sweep plasticity`: synaptic change against Mg (one curve; for a regimen the x values are its
+/// hours) or, with `--x`, against that variable (one curve per Mg point).
+fn plasticity_curves(a: &SweepArgs, points: &[MgPoint], block: MgBlock) -> Result<SweepResult> {
+    let rule = parse_rule(&a.protocol.rule)?;
+    let mut curves = Vec::new();
+    let x_name = match &a.x {
+        None => {
+            let mut c = Curve::new(a.protocol.rule.clone());
+            let p = &a.protocol;
+            let proto = p.build(p.dt_ms, p.pairs, p.hz)?;
+            for mg in points {
+                c.x.push(mg.t_h.unwrap_or(mg.mg_mm));
+                c.y.push(plasticity_point(&rule, &proto, mg.mg_mm, block)?.0);
+            }
+            curves.push(c);
+            "mg_mm"
+        }
+        Some(spec) => {
+            let (axis, xs) = SweepX::parse(spec)?;
+            for mg in points {
+                let mut c = Curve::new(match mg.t_h {
+                    Some(t) => format!("t = {t} h (Mg {:.3} mM)", mg.mg_mm),
+                    None => format!("Mg {:.3} mM", mg.mg_mm),
+                });
+                for &x in &xs {
+                    let proto = axis.protocol(&a.protocol, x)?;
+                    c.x.push(x);
+                    c.y.push(plasticity_point(&rule, &proto, mg.mg_mm, block)?.0);
+                }
+                curves.push(c);
+            }
+            axis.name()
+        }
+    };
+    Ok(SweepResult {
+        x_name: x_name.to_string(),
+        y_name: "synaptic_change".to_string(),
+        curves,
+        prov: rule_provenance(&rule),
+    })
+}
+
+/// `sweep decision`: E and I rates and the winner fraction (× 10) of the Wang network against
+/// Mg (or the regimen's hours), each the mean over seeds 1..=`--seeds`.
+fn decision_curves(a: &SweepArgs, points: &[MgPoint], block: MgBlock) -> Result<SweepResult> {
+    if a.x.is_some() {
+        bail!("invalid use of `x` with `sweep decision`: the x axis is Mg (give --mg START:STOP:STEP)");
+    }
+    if a.seeds == 0 || a.seeds > 1000 {
+        bail!("invalid value for `seeds`: {} (allowed: 1..=1000)", a.seeds);
+    }
+    let mut e = Curve::new("E rate (Hz)");
+    let mut i = Curve::new("I rate (Hz)");
+    let mut w = Curve::new("winner fraction x 10");
+    let template = decision_config(block, a.seconds, a.threads)?;
+    let mg_mm: Vec<f64> = points.iter().map(|p| p.mg_mm).collect();
+    let mut obs = SweepPrinter {
+        log_runs: !std::io::stderr().is_terminal() && points.len() * a.seeds as usize > 1,
+        current: None,
+    };
+    let sweep = decision_sweep(&template, &mg_mm, a.seeds, &mut obs)?;
+    for (mg, sp) in points.iter().zip(&sweep) {
+        let n = sp.runs as f64;
+        let x = mg.t_h.unwrap_or(mg.mg_mm);
+        let sw = sp.winners as f64;
+        for (c, v) in [
+            (&mut e, sp.rate_e_hz),
+            (&mut i, sp.rate_i_hz),
+            (&mut w, 10.0 * sw / n),
+        ] {
+            c.x.push(x);
+            c.y.push(v);
+        }
+    }
+    let x_name = if points.iter().any(|p| p.t_h.is_some()) {
+        "t_h"
+    } else {
+        "mg_mm"
+    };
+    Ok(SweepResult {
+        x_name: x_name.to_string(),
+        y_name: "rate_hz".to_string(),
+        curves: vec![e, i, w],
+        prov: provenance(DECISION_MODEL, DECISION_SOURCE, DECISION_EVIDENCE),
+    })
+}
+
+/// The `--plot` file of a sweep: its curves under a title naming the rule or the network and a
+/// subtitle naming the model.
+fn write_sweep_plot(path: &Path, a: &SweepArgs, s: &SweepResult) -> Result<()> {
+    let title = match a.target {
+        SweepTarget::Plasticity => format!(
+            "Plasticity rule {} under magnesium: {}",
+            a.protocol.rule,
+            axis_label(&s.y_name)
+        ),
+        SweepTarget::Decision => format!(
+            "Wang 2002 decision network under magnesium (mean of {} seed(s))",
+            a.seeds
+        ),
+    };
+    let subtitle = format!(
+        "model: {} · a theoretical model: Mg effects are predictions, not observations",
+        short(s.prov["model"].as_str().unwrap_or(""), 70)
+    );
+    write_curves(path, &title, &subtitle, &s.x_name, &s.y_name, &s.curves)
+        .with_context(|| format!("writing plot {}", path.display()))
+}
+
+/// A sweep on standard output: JSON (axis names, curves, provenance) or a table (provenance,
+/// then one block of x, y rows per curve).
+fn print_sweep(s: SweepResult, format: Format) -> Result<()> {
+    match format {
         Format::Json => {
             let mut out = json!({
-                "x_name": x_name,
-                "y_name": y_name,
-                "curves": curves.iter().map(|c| json!({"label": c.label, "x": c.x, "y": c.y})).collect::<Vec<_>>(),
+                "x_name": s.x_name,
+                "y_name": s.y_name,
+                "curves": s.curves.iter().map(|c| json!({"label": c.label, "x": c.x, "y": c.y})).collect::<Vec<_>>(),
             });
-            if let (Some(o), Value::Object(p)) = (out.as_object_mut(), prov) {
+            if let (Some(o), Value::Object(p)) = (out.as_object_mut(), s.prov) {
                 o.extend(p);
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         Format::Table => {
             for key in ["model", "source", "evidence", "scope_note"] {
-                println!("{key:<10} {}", prov[key].as_str().unwrap_or(""));
+                println!("{key:<10} {}", s.prov[key].as_str().unwrap_or(""));
             }
-            for c in &curves {
+            for c in &s.curves {
                 println!();
                 println!("# {}", c.label);
-                println!("{:>12} {:>16}", x_name, y_name);
+                println!("{:>12} {:>16}", s.x_name, s.y_name);
                 for (x, y) in c.x.iter().zip(&c.y) {
                     println!("{x:>12.4} {y:>16.4}");
                 }
