@@ -1112,11 +1112,7 @@ fn sum_gradients(g: &[Vec<f64>], n: usize) -> Vec<f64> {
 /// Ω by its log-Cholesky factor, ω²_IOV and σ by log), as [`objective_and_gradient`] takes them.
 pub fn initial_coordinates(model: &EstimationModel) -> Vec<f64> {
     let init = PopParams::initial(model);
-    Codec {
-        m: model,
-        fixed: init.clone(),
-    }
-    .encode(&init)
+    Codec::new(model, init.clone()).encode(&init)
 }
 
 /// The FOCE-I objective and its exact gradient at `x`: the optimiser's coordinates
@@ -1129,10 +1125,7 @@ pub fn objective_and_gradient(
     x: &[f64],
     natural: bool,
 ) -> Option<(f64, Vec<f64>)> {
-    let codec = Codec {
-        m: model,
-        fixed: PopParams::initial(model),
-    };
+    let codec = Codec::new(model, PopParams::initial(model));
     let (p, dirs) = if natural {
         (codec.to_params(x), codec.dirs_natural())
     } else {
@@ -1144,9 +1137,26 @@ pub fn objective_and_gradient(
 }
 
 /// Maps between transformed (optimiser) and natural parameters.
+#[derive(Clone)]
 struct Codec<'a> {
     m: &'a EstimationModel,
     fixed: PopParams,
+    /// per σ (in `sigma_names` order): None, the coordinate is ln σ; Some(σ₀), it is v with
+    /// σ = σ₀|v| (the outer BFGS switches a σ that heads for its bound 0 to this scale, see
+    /// [`bound_ahead`])
+    sigma_linear: Vec<Option<f64>>,
+}
+
+impl<'a> Codec<'a> {
+    /// Every σ on the log scale; the θ the optimiser does not move at their values in `fixed`.
+    fn new(m: &'a EstimationModel, fixed: PopParams) -> Self {
+        let sigma_linear = vec![None; fixed.sigma.len()];
+        Codec {
+            m,
+            fixed,
+            sigma_linear,
+        }
+    }
 }
 
 fn logit(x: f64) -> f64 {
@@ -1189,8 +1199,11 @@ impl Codec<'_> {
         for v in &p.omega_iov {
             u.push(v.ln());
         }
-        for s in &p.sigma {
-            u.push(s.ln());
+        for (s, lin) in p.sigma.iter().zip(&self.sigma_linear) {
+            u.push(match lin {
+                Some(s0) => s / s0,
+                None => s.ln(),
+            });
         }
         u
     }
@@ -1227,8 +1240,12 @@ impl Codec<'_> {
         for v in p.omega_iov.iter_mut() {
             *v = it.next().expect("length").exp();
         }
-        for s in p.sigma.iter_mut() {
-            *s = it.next().expect("length").exp();
+        for (s, lin) in p.sigma.iter_mut().zip(&self.sigma_linear) {
+            let v = *it.next().expect("length");
+            *s = match lin {
+                Some(s0) => s0 * v.abs(),
+                None => v.exp(),
+            };
         }
         p
     }
@@ -1282,8 +1299,13 @@ impl Codec<'_> {
             dirs.push(Dir::OmegaIov { j, d: v.exp() });
         }
         let n_fixed = dirs.len();
-        for (j, v) in u[n_fixed..].iter().enumerate() {
-            dirs.push(Dir::Sigma { j, d: v.exp() });
+        for (j, (v, lin)) in u[n_fixed..].iter().zip(&self.sigma_linear).enumerate() {
+            let d = match lin {
+                Some(s0) if *v < 0.0 => -s0,
+                Some(s0) => *s0,
+                None => v.exp(),
+            };
+            dirs.push(Dir::Sigma { j, d });
         }
         dirs
     }
@@ -1548,8 +1570,11 @@ struct OuterResult {
 /// inverse of the BHHH matrix ½ Σᵢ ∇OFVᵢ∇OFVᵢᵀ at the start (the per-subject gradients come
 /// free; it halves the iterations against a scaled identity), Armijo backtracking on the objective alone (the gradient only at the
 /// accepted point, from its η̂), steps of at most 1 in any coordinate. Every inner step starts
-/// from the η̂ of the current point. Converged: every |∂OFV/∂u| < 1e-3, or no further decrease
-/// possible with every |∂OFV/∂u| < 0.05.
+/// from the η̂ of the current point. A σ whose log coordinate heads for its bound 0
+/// ([`bound_ahead`]) continues on the linear scale σ = σ₀|v| (σ₀ its value there, v = 1), on which
+/// the bound is an ordinary minimum at v = 0 (the OFV is even in σ) instead of ln σ → −∞, where
+/// each step shrinks σ² by a factor 2-3 at most. Converged: every |∂OFV/∂u| < 1e-3, or no further
+/// decrease possible with every |∂OFV/∂u| < 0.05. The returned `u` is in `codec`'s coordinates.
 fn outer_bfgs(
     m: &EstimationModel,
     codec: &Codec,
@@ -1562,17 +1587,19 @@ fn outer_bfgs(
     let n = u0.len();
     let mut evals = 0u64;
     let mut grads = 0u64;
-    let value = |u: &[f64], warm: Option<&PerSubject>, evals: &mut u64| {
+    // the coordinates as the iterations go (σ switched to the linear scale)
+    let mut moving = codec.clone();
+    let value = |c: &Codec, u: &[f64], warm: Option<&PerSubject>, evals: &mut u64| {
         *evals += 1;
-        let p = codec.decode(u);
+        let p = c.decode(u);
         let per = evaluate_from(m, &p, subjects, warm.map(|w| w.as_slice()))?;
         let f = total(&per);
         f.is_finite().then_some((f, per))
     };
-    let gradient = |u: &[f64], per: &PerSubject, grads: &mut u64| {
+    let gradient = |c: &Codec, u: &[f64], per: &PerSubject, grads: &mut u64| {
         *grads += 1;
-        let p = codec.decode(u);
-        let g = gradients_at(m, &p, subjects, per, &codec.dirs_u(u))?;
+        let p = c.decode(u);
+        let g = gradients_at(m, &p, subjects, per, &c.dirs_u(u))?;
         Some((sum_gradients(&g, n), g))
     };
     let fail = |u: Vec<f64>, evals, grads| OuterResult {
@@ -1587,15 +1614,16 @@ fn outer_bfgs(
     // the caller's evaluation at the start (the initial estimates) when it has one
     let first_eval = match at_u0 {
         Some(per) => Some((total(&per), per)).filter(|v| v.0.is_finite()),
-        None => value(&x, None, &mut evals),
+        None => value(&moving, &x, None, &mut evals),
     };
     let Some((mut fx, mut per)) = first_eval else {
         return fail(x, evals, grads);
     };
-    let Some((mut g, gi)) = gradient(&x, &per, &mut grads) else {
+    let Some((mut g, gi)) = gradient(&moving, &x, &per, &mut grads) else {
         return fail(x, evals, grads);
     };
     let (mut h, mut first) = initial_inverse_hessian(&gi, n);
+    let first_sigma = n - moving.sigma_linear.len();
     let mut converged = false;
     for it in 0..max_iter {
         if gmax(&g) < 1e-3 {
@@ -1603,12 +1631,14 @@ fn outer_bfgs(
             break;
         }
         let (d, slope) = descent_direction(&mut h, &g, n, &mut first);
-        let accepted = line_search(&x, &d, fx, slope, |xn| value(xn, Some(&per), &mut evals));
+        let accepted = line_search(&x, &d, fx, slope, |xn| {
+            value(&moving, xn, Some(&per), &mut evals)
+        });
         let Some((xn, fn_, pn)) = accepted else {
             converged = gmax(&g) < 0.05;
             break;
         };
-        let Some((gn, _)) = gradient(&xn, &pn, &mut grads) else {
+        let Some((gn, _)) = gradient(&moving, &xn, &pn, &mut grads) else {
             // the gradient failed here: stop at the last point that has one
             break;
         };
@@ -1616,13 +1646,25 @@ fn outer_bfgs(
         let yv: Vec<f64> = gn.iter().zip(&g).map(|(a, b)| a - b).collect();
         let sy: f64 = sv.iter().zip(&yv).map(|(a, b)| a * b).sum();
         let df = fx - fn_;
+        let (pold, pnew) = (moving.decode(&x), moving.decode(&xn));
         x = xn;
         fx = fn_;
         per = pn;
-        g = gn;
         if sy > 1e-12 * sv.iter().map(|v| v * v).sum::<f64>().sqrt() {
             bfgs_update(&mut h, n, &sv, &yv, sy, &mut first);
         }
+        // a σ heading for its bound 0 goes on the linear scale from here: v = σ/σ₀ = 1, where
+        // dσ/dv = σ₀ = dσ/d ln σ, so the gradient (and BFGS's matrix, to first order) stay
+        for j in 0..moving.sigma_linear.len() {
+            let c = first_sigma + j;
+            if moving.sigma_linear[j].is_none()
+                && bound_ahead(pold.sigma[j], g[c], pnew.sigma[j], gn[c])
+            {
+                moving.sigma_linear[j] = Some(pnew.sigma[j]);
+                x[c] = 1.0;
+            }
+        }
+        g = gn;
         if (it + 1) % 10 == 0 {
             (progress)(Progress::Outer {
                 evaluations: evals,
@@ -1634,6 +1676,9 @@ fn outer_bfgs(
             break;
         }
     }
+    if moving.sigma_linear.iter().any(|l| l.is_some()) {
+        x = codec.encode(&moving.decode(&x));
+    }
     OuterResult {
         u: x,
         ofv: Some(fx),
@@ -1642,6 +1687,27 @@ fn outer_bfgs(
         evals,
         grads,
     }
+}
+
+/// Whether a σ on the log scale heads for its bound 0: σ fell from `s_old` to `s_new` with the
+/// OFV still falling towards smaller σ at both points (∂OFV/∂ln σ = `g_old`, `g_new` > 0), the
+/// secant model of ∂OFV/∂σ² through the two points is still > 0 at σ = 0 (a Newton step in σ²
+/// would cross the bound), and by that model σ = 0 would lower the OFV by less than 1: σ is
+/// practically at its bound, not far above an optimum where the OFV is concave in σ². (The OFV
+/// depends on σ only through σ²; at a bound where ∂OFV/∂σ² = c > 0, ln σ → −∞ with
+/// ∂OFV/∂ln σ = 2cσ².)
+fn bound_ahead(s_old: f64, g_old: f64, s_new: f64, g_new: f64) -> bool {
+    if !(g_old > 0.0 && g_new > 0.0 && s_new < s_old) {
+        return false;
+    }
+    let (q_old, q_new) = (s_old * s_old, s_new * s_new);
+    // ∂OFV/∂σ² at both points, and its slope in σ² between them
+    let (d_old, d_new) = (g_old / (2.0 * q_old), g_new / (2.0 * q_new));
+    let slope = (d_new - d_old) / (q_new - q_old);
+    // the secant at σ² = 0, and the OFV from σ² = q_new down to 0 under it
+    let d_zero = d_new - slope * q_new;
+    let gain = q_new * (d_new - 0.5 * slope * q_new);
+    d_zero > 0.0 && gain < 1.0
 }
 
 /// Largest absolute element of `g`.
@@ -1763,10 +1829,7 @@ pub fn fit(
 ) -> Result<FitResult, MgivError> {
     let (subjects, notes) = prepare(model, ds)?;
     let init = PopParams::initial(model);
-    let codec = Codec {
-        m: model,
-        fixed: init.clone(),
-    };
+    let codec = Codec::new(model, init.clone());
     let start_per = evaluate(model, &init, &subjects);
     let start = start_per
         .as_ref()
@@ -1912,10 +1975,7 @@ pub(crate) fn finish(
     progress: &(dyn Fn(Progress) + Sync),
     how: Finish,
 ) -> Result<FitResult, MgivError> {
-    let codec = Codec {
-        m: model,
-        fixed: est.clone(),
-    };
+    let codec = Codec::new(model, est.clone());
     let n_obs: usize = subjects.iter().map(|s| s.y.len()).sum();
     let per = evaluate(model, &est, subjects)
         .ok_or_else(|| MgivError::Numerical("Ω or σ not valid at the estimates".into()))?;
@@ -2103,13 +2163,28 @@ fn covariance_step_exact(
     if !total(per0).is_finite() {
         return None;
     }
+    // The OFV depends on each σ only through σ², so it is even in σ: a point with σ_j < 0 (a σ
+    // at its bound 0, less than one step from it) is evaluated at |σ_j|, where the gradient's
+    // σ_j component has the opposite sign and the others are the same.
+    let first_sigma = n - p0.sigma.len();
     let eval = |x: &[f64]| -> Option<Vec<Vec<f64>>> {
-        let p = codec.to_params(x);
+        let mirrored: Vec<usize> = (first_sigma..n).filter(|&j| x[j] < 0.0).collect();
+        let mut xm = x.to_vec();
+        for &j in &mirrored {
+            xm[j] = -xm[j];
+        }
+        let p = codec.to_params(&xm);
         let per = evaluate_from(m, &p, subjects, Some(per0))?;
         if !total(&per).is_finite() {
             return None;
         }
-        gradients_at(m, &p, subjects, &per, &dirs)
+        let mut g = gradients_at(m, &p, subjects, &per, &dirs)?;
+        for gi in g.iter_mut() {
+            for &j in &mirrored {
+                gi[j] = -gi[j];
+            }
+        }
+        Some(g)
     };
     let total_evals = 1 + 2 * n;
     let g0 = gradients_at(m, &p0, subjects, per0, &dirs)?;
@@ -2282,5 +2357,33 @@ mod tests {
             "{x:?}"
         );
         assert!(fx < 1e-14);
+    }
+
+    /// ∂OFV/∂ln σ of OFV(σ²) from its derivative `d` in σ².
+    fn g_ln(d: impl Fn(f64) -> f64, s: f64) -> f64 {
+        2.0 * s * s * d(s * s)
+    }
+
+    #[test]
+    fn bound_ahead_tells_a_bound_from_an_interior_optimum() {
+        // at the bound: OFV = c σ² + e σ⁴ (c > 0), falling towards σ = 0 with about 0.3 to gain
+        for e in [-50.0, 0.0, 50.0] {
+            let d = |q: f64| 134.0 + 2.0 * e * q;
+            let (a, b) = (0.034, 0.033);
+            assert!(bound_ahead(a, g_ln(d, a), b, g_ln(d, b)), "e = {e}");
+            // not while σ rises, nor with the OFV rising towards 0
+            assert!(!bound_ahead(b, g_ln(d, b), a, g_ln(d, a)));
+            assert!(!bound_ahead(a, -g_ln(d, a), b, -g_ln(d, b)));
+        }
+        // the same slope with more than 1 to gain at σ = 0.5: σ is not at its bound yet
+        let d = |_q: f64| 134.0;
+        assert!(!bound_ahead(0.5, g_ln(d, 0.5), 0.45, g_ln(d, 0.45)));
+        // additive error, 250 samples, optimum at σ² = 0.01: OFV = N ln σ² + S/σ², S = N·0.01
+        let d = |q: f64| 250.0 / q - 2.5 / (q * q);
+        // far above the optimum, where the OFV is concave in σ²
+        assert!(!bound_ahead(0.8, g_ln(d, 0.8), 0.7, g_ln(d, 0.7)));
+        // just above it, and below it
+        assert!(!bound_ahead(0.12, g_ln(d, 0.12), 0.11, g_ln(d, 0.11)));
+        assert!(!bound_ahead(0.09, g_ln(d, 0.09), 0.085, g_ln(d, 0.085)));
     }
 }
