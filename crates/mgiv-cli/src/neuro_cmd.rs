@@ -879,7 +879,7 @@ fn plasticity_curves(a: &SweepArgs, points: &[MgPoint], block: MgBlock) -> Resul
                 c.y.push(plasticity_point(&rule, &proto, mg.mg_mm, block)?.0);
             }
             curves.push(c);
-            "mg_mm"
+            sweep_x_name(points)
         }
         Some(spec) => {
             let (axis, xs) = SweepX::parse(spec)?;
@@ -904,6 +904,16 @@ fn plasticity_curves(a: &SweepArgs, points: &[MgPoint], block: MgBlock) -> Resul
         curves,
         prov: rule_provenance(&rule),
     })
+}
+
+/// The x axis of a sweep over Mg points: the regimen's hours when the points come from a
+/// regimen, else the Mg concentration.
+fn sweep_x_name(points: &[MgPoint]) -> &'static str {
+    if points.iter().any(|p| p.t_h.is_some()) {
+        "t_h"
+    } else {
+        "mg_mm"
+    }
 }
 
 /// `sweep decision`: E and I rates and the winner fraction (× 10) of the Wang network against
@@ -938,13 +948,8 @@ fn decision_curves(a: &SweepArgs, points: &[MgPoint], block: MgBlock) -> Result<
             c.y.push(v);
         }
     }
-    let x_name = if points.iter().any(|p| p.t_h.is_some()) {
-        "t_h"
-    } else {
-        "mg_mm"
-    };
     Ok(SweepResult {
-        x_name: x_name.to_string(),
+        x_name: sweep_x_name(points).to_string(),
         y_name: "rate_hz".to_string(),
         curves: vec![e, i, w],
         prov: provenance(DECISION_MODEL, DECISION_SOURCE, DECISION_EVIDENCE),

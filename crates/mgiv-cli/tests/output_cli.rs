@@ -379,3 +379,39 @@ fn neuro_defaults_are_the_standard_protocols() {
         assert!(seconds.unwrap().ends_with("[default: 4]"), "{help}");
     }
 }
+
+/// A plasticity sweep driven by a regimen has the regimen's hours on its x axis, and says so
+/// (it was labelled `mg_mm`, so the hours read as Mg concentrations).
+#[test]
+fn regimen_sweep_labels_its_x_axis_in_hours() {
+    let v = json(&[
+        "neuro",
+        "sweep",
+        "plasticity",
+        "--regimen",
+        "4 g over 20 min",
+        "--at-h",
+        "0,1,6",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["x_name"], "t_h", "{v}");
+    let xs: Vec<f64> = v["curves"][0]["x"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(xs, vec![0.0, 1.0, 6.0]);
+    // without a regimen the axis is Mg
+    let v = json(&[
+        "neuro",
+        "sweep",
+        "plasticity",
+        "--mg",
+        "0.8:1.2:0.2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(v["x_name"], "mg_mm");
+}
