@@ -917,6 +917,9 @@ pub const DEFAULT_BOLUSES_G: [f64; 4] = [0.0, 1.0, 2.0, 4.0];
 pub const DEFAULT_RATE_STEP_G_PER_H: f64 = 0.25;
 /// Number of steps of that grid above 0 (0 to 16 × 0.25 = 4 g/h).
 pub const DEFAULT_RATE_STEPS: usize = 16;
+/// mgiv's default smallest gain in the expected fraction of time in target (0.05 = 5 points)
+/// for which a load is proposed on top of the best rate without one.
+pub const DEFAULT_MIN_BOLUS_GAIN: f64 = 0.05;
 /// mgiv's default number of posterior draws behind a decision.
 pub const DEFAULT_DECISION_DRAWS: usize = 400;
 
@@ -1569,7 +1572,11 @@ impl DecisionCurves {
         let feasible = best_nb.is_some() || best_b.is_some();
         let best_without_bolus = best_nb.or(least_toxic).unwrap_or(continue_as_given);
         let recommended = match (best_nb, best_b) {
-            (Some(nb), Some(b)) if b.time_in_target >= nb.time_in_target + 0.05 => b,
+            (Some(nb), Some(b))
+                if b.time_in_target >= nb.time_in_target + DEFAULT_MIN_BOLUS_GAIN =>
+            {
+                b
+            }
             (Some(nb), _) => nb,
             (None, Some(b)) => b,
             (None, None) => least_toxic.unwrap_or(continue_as_given),
