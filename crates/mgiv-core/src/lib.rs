@@ -23,6 +23,7 @@ pub mod calibrate;
 pub mod error;
 pub mod model;
 pub mod numerics;
+pub mod optim;
 pub mod patient;
 pub mod ranges;
 pub mod regimen;

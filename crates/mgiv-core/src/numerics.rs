@@ -4,7 +4,8 @@
 //! and numpy's `linear`). mgiv-pop re-exports the linear algebra as `mgiv_pop::linalg`.
 //! Derivative-free minimisation is argmin's Nelder–Mead everywhere: [`nelder_mead`] wraps it for
 //! a plain closure (mgiv-brain's CSF fit); core's calibration and mgiv-fit's FOCE-I outer step
-//! call argmin directly with their own cost types.
+//! call argmin directly with their own cost types. Minimisation with a gradient is
+//! [`crate::optim`]'s BFGS everywhere.
 
 use crate::error::MgivError;
 

@@ -32,6 +32,7 @@ use argmin::core::{
 use argmin::solver::neldermead::NelderMead;
 use mgiv_core::error::invalid;
 use mgiv_core::model::ResidualScale;
+use mgiv_core::optim::{armijo, bfgs_from, bfgs_update, descent_direction, identity};
 use mgiv_core::MgivError;
 use mgiv_data::{Censoring, CovariateFill, Dataset, EventOptions, Segment};
 use mgiv_pop::linalg;
@@ -798,117 +799,6 @@ fn inner_objective(
     (val, g)
 }
 
-/// Minimise with BFGS (inverse-Hessian update, Armijo backtracking). Returns (x, f, converged).
-pub fn bfgs(
-    f: impl FnMut(&[f64]) -> (f64, Vec<f64>),
-    x0: &[f64],
-    max_iter: usize,
-    gtol: f64,
-) -> (Vec<f64>, f64, bool) {
-    bfgs_from(f, x0, None, None, max_iter, gtol)
-}
-
-/// As [`bfgs`], starting from the inverse-Hessian approximation `h0` (n×n) when given (else the
-/// identity, rescaled after the first step), and from `f0` = f(x0) when the caller has it.
-pub fn bfgs_from(
-    mut f: impl FnMut(&[f64]) -> (f64, Vec<f64>),
-    x0: &[f64],
-    f0: Option<(f64, Vec<f64>)>,
-    h0: Option<Vec<f64>>,
-    max_iter: usize,
-    gtol: f64,
-) -> (Vec<f64>, f64, bool) {
-    let n = x0.len();
-    let mut x = x0.to_vec();
-    let (mut fx, mut g) = match f0 {
-        Some(v) if v.1.len() == n => v,
-        _ => f(&x),
-    };
-    if n == 0 {
-        return (x, fx, true);
-    }
-    if !fx.is_finite() {
-        return (x, fx, false);
-    }
-    let mut first = h0.is_none();
-    let mut h = h0.filter(|h| h.len() == n * n).unwrap_or_else(|| {
-        let mut h = vec![0.0; n * n];
-        for i in 0..n {
-            h[i * n + i] = 1.0;
-        }
-        h
-    });
-    for _ in 0..max_iter {
-        if g.iter().all(|v| v.abs() < gtol) {
-            return (x, fx, true);
-        }
-        let mut d: Vec<f64> = (0..n)
-            .map(|i| -(0..n).map(|j| h[i * n + j] * g[j]).sum::<f64>())
-            .collect();
-        let mut slope: f64 = d.iter().zip(&g).map(|(a, b)| a * b).sum();
-        if slope >= 0.0 {
-            // not a descent direction: restart from steepest descent
-            for i in 0..n {
-                for j in 0..n {
-                    h[i * n + j] = if i == j { 1.0 } else { 0.0 };
-                }
-            }
-            d = g.iter().map(|v| -v).collect();
-            slope = -g.iter().map(|v| v * v).sum::<f64>();
-        }
-        let mut step = 1.0;
-        let mut accepted = None;
-        for _ in 0..60 {
-            let xn: Vec<f64> = x.iter().zip(&d).map(|(a, b)| a + step * b).collect();
-            let (fn_, gn) = f(&xn);
-            if fn_.is_finite() && fn_ <= fx + 1e-4 * step * slope {
-                accepted = Some((xn, fn_, gn));
-                break;
-            }
-            step *= 0.5;
-        }
-        let Some((xn, fn_, gn)) = accepted else {
-            // no decrease possible along d: at the precision limit
-            return (x, fx, g.iter().all(|v| v.abs() < gtol.sqrt()));
-        };
-        let s: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
-        let yv: Vec<f64> = gn.iter().zip(&g).map(|(a, b)| a - b).collect();
-        let sy: f64 = s.iter().zip(&yv).map(|(a, b)| a * b).sum();
-        let df = fx - fn_;
-        x = xn;
-        fx = fn_;
-        g = gn;
-        if sy > 1e-300 {
-            if first {
-                let yy: f64 = yv.iter().map(|v| v * v).sum();
-                let scale = sy / yy;
-                for i in 0..n {
-                    for j in 0..n {
-                        h[i * n + j] = if i == j { scale } else { 0.0 };
-                    }
-                }
-                first = false;
-            }
-            let rho = 1.0 / sy;
-            let hy: Vec<f64> = (0..n)
-                .map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum())
-                .collect();
-            let yhy: f64 = yv.iter().zip(&hy).map(|(a, b)| a * b).sum();
-            for i in 0..n {
-                for j in 0..n {
-                    h[i * n + j] += -rho * (hy[i] * s[j] + s[i] * hy[j])
-                        + (rho * rho * yhy + rho) * s[i] * s[j];
-                }
-            }
-        }
-        if df.abs() <= 1e-15 * (1.0 + fx.abs()) && g.iter().all(|v| v.abs() < gtol.sqrt()) {
-            return (x, fx, true);
-        }
-    }
-    let ok = g.iter().all(|v| v.abs() < gtol);
-    (x, fx, ok)
-}
-
 /// One subject's OFV contribution and its η̂ at `p`; the inner step starts from `warm` (an earlier
 /// η̂ of this subject) when L is lower there than at η = 0.
 fn subject_ofv(
@@ -1630,8 +1520,13 @@ fn outer_bfgs(
             converged = true;
             break;
         }
-        let (d, slope) = descent_direction(&mut h, &g, n, &mut first);
-        let accepted = line_search(&x, &d, fx, slope, |xn| {
+        let (d, slope, reset) = descent_direction(&mut h, &g, n);
+        // after a reset to the identity the next update rescales it
+        first |= reset;
+        // steps of at most 1 in any coordinate
+        let dmax = gmax(&d);
+        let first_step = if dmax > 1.0 { 1.0 / dmax } else { 1.0 };
+        let accepted = armijo(&x, &d, fx, slope, first_step, 40, |xn| {
             value(&moving, xn, Some(&per), &mut evals)
         });
         let Some((xn, fn_, pn)) = accepted else {
@@ -1739,84 +1634,7 @@ fn bhhh_inverse(gi: &[Vec<f64>], n: usize) -> Option<Vec<f64>> {
 fn initial_inverse_hessian(gi: &[Vec<f64>], n: usize) -> (Vec<f64>, bool) {
     match bhhh_inverse(gi, n) {
         Some(h) => (h, false),
-        None => {
-            let mut h = vec![0.0; n * n];
-            for i in 0..n {
-                h[i * n + i] = 1.0;
-            }
-            (h, true)
-        }
-    }
-}
-
-/// The quasi-Newton direction d = −H g and its slope dᵀg. When that is not a descent direction,
-/// `h` is reset to the identity (`first` set, so the next update rescales it) and d = −g.
-fn descent_direction(h: &mut [f64], g: &[f64], n: usize, first: &mut bool) -> (Vec<f64>, f64) {
-    let mut d: Vec<f64> = (0..n)
-        .map(|i| -(0..n).map(|j| h[i * n + j] * g[j]).sum::<f64>())
-        .collect();
-    let mut slope: f64 = d.iter().zip(g).map(|(a, b)| a * b).sum();
-    if slope >= 0.0 {
-        for i in 0..n {
-            for j in 0..n {
-                h[i * n + j] = if i == j { 1.0 } else { 0.0 };
-            }
-        }
-        *first = true;
-        d = g.iter().map(|v| -v).collect();
-        slope = -g.iter().map(|v| v * v).sum::<f64>();
-    }
-    (d, slope)
-}
-
-/// Armijo backtracking from `x` along `d` (slope `slope`, objective `fx`): the first step, from
-/// at most 1 in any coordinate and halved up to 40 times, whose objective (from `value`) satisfies
-/// f ≤ fx + 1e-4·step·slope. Returns the accepted point, its objective and its evaluation.
-fn line_search(
-    x: &[f64],
-    d: &[f64],
-    fx: f64,
-    slope: f64,
-    mut value: impl FnMut(&[f64]) -> Option<(f64, PerSubject)>,
-) -> Option<(Vec<f64>, f64, PerSubject)> {
-    let dmax = gmax(d);
-    let mut step = if dmax > 1.0 { 1.0 / dmax } else { 1.0 };
-    for _ in 0..40 {
-        let xn: Vec<f64> = x.iter().zip(d).map(|(a, b)| a + step * b).collect();
-        if let Some((fn_, pn)) = value(&xn) {
-            if fn_ <= fx + 1e-4 * step * slope {
-                return Some((xn, fn_, pn));
-            }
-        }
-        step *= 0.5;
-    }
-    None
-}
-
-/// The BFGS update of the inverse-Hessian approximation `h` from the step `sv`, the gradient
-/// change `yv` and sy = svᵀyv > 0. On the first update (`first`) `h` is first set to
-/// (sy / yᵀy)·I, the usual scaling of the initial matrix.
-fn bfgs_update(h: &mut [f64], n: usize, sv: &[f64], yv: &[f64], sy: f64, first: &mut bool) {
-    if *first {
-        let yy: f64 = yv.iter().map(|v| v * v).sum();
-        let scale = sy / yy;
-        for i in 0..n {
-            for j in 0..n {
-                h[i * n + j] = if i == j { scale } else { 0.0 };
-            }
-        }
-        *first = false;
-    }
-    let rho = 1.0 / sy;
-    let hy: Vec<f64> = (0..n)
-        .map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum())
-        .collect();
-    let yhy: f64 = yv.iter().zip(&hy).map(|(a, b)| a * b).sum();
-    for i in 0..n {
-        for j in 0..n {
-            h[i * n + j] +=
-                -rho * (hy[i] * sv[j] + sv[i] * hy[j]) + (rho * rho * yhy + rho) * sv[i] * sv[j];
-        }
+        None => (identity(n), true),
     }
 }
 
@@ -2336,27 +2154,6 @@ mod tests {
                 inv_mills(x)
             );
         }
-    }
-
-    #[test]
-    fn bfgs_finds_the_rosenbrock_minimum() {
-        let f = |x: &[f64]| {
-            let (a, b) = (x[0], x[1]);
-            (
-                (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2),
-                vec![
-                    -2.0 * (1.0 - a) - 400.0 * a * (b - a * a),
-                    200.0 * (b - a * a),
-                ],
-            )
-        };
-        let (x, fx, ok) = bfgs(f, &[-1.2, 1.0], 500, 1e-10);
-        assert!(ok);
-        assert!(
-            (x[0] - 1.0).abs() < 1e-7 && (x[1] - 1.0).abs() < 1e-7,
-            "{x:?}"
-        );
-        assert!(fx < 1e-14);
     }
 
     /// ∂OFV/∂ln σ of OFV(σ²) from its derivative `d` in σ².

@@ -34,6 +34,7 @@
 //! Each subject has its own random stream (seed, subject index) and the M-step sums subjects in
 //! order: the same seed gives the same estimates on any number of threads.
 
+use mgiv_core::optim::bfgs_central;
 use mgiv_core::MgivError;
 use mgiv_data::Dataset;
 use mgiv_pop::linalg;
@@ -41,7 +42,7 @@ use mgiv_pop::rng::{Stream, SubjectRng};
 use rayon::prelude::*;
 
 use crate::focei::{
-    bfgs, data_m2ll, finish, prepare, structural_value, Finish, FitResult, PopParams, Progress,
+    data_m2ll, finish, prepare, structural_value, Finish, FitResult, PopParams, Progress,
     SubjectData,
 };
 use crate::spec::{Effect, EstimationModel};
@@ -137,21 +138,8 @@ fn from_unit(lower: f64, upper: f64, u: f64) -> f64 {
 
 /// Minimise `f` by BFGS with a central-difference gradient (for the small M-step problems).
 fn bfgs_fd(f: &dyn Fn(&[f64]) -> f64, x0: &[f64], max_iter: usize) -> Vec<f64> {
-    let grad = |x: &[f64]| -> (f64, Vec<f64>) {
-        let fx = f(x);
-        let g = (0..x.len())
-            .map(|i| {
-                let h = 1e-5 * x[i].abs().max(1.0);
-                let mut a = x.to_vec();
-                let mut b = x.to_vec();
-                a[i] += h;
-                b[i] -= h;
-                (f(&a) - f(&b)) / (2.0 * h)
-            })
-            .collect();
-        (fx, g)
-    };
-    let (x, fx, _) = bfgs(grad, x0, max_iter, 1e-6);
+    let step = |x: &[f64], i: usize| 1e-5 * x[i].abs().max(1.0);
+    let (x, fx, _) = bfgs_central(&mut |x| f(x), &step, x0, None, max_iter, 1e-6);
     if fx.is_finite() {
         x
     } else {

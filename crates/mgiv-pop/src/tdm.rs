@@ -9,7 +9,8 @@
 //! 1. **MAP**: minimise J(θ) = ½ηᵀΩ⁻¹η + ½((BL − μ)/σ)² + Σ_j [½(y_j − f_j)²/s_j² + ln s_j],
 //!    s_j = √((prop·x_j)² + add²) (the model file's residual error), x_j = f_j on the total level
 //!    or x_j = f_j − BL when the source fitted the rise above baseline (Du 2019: 12 % of ΔMg),
-//!    by damped Newton with finite-difference derivatives. η includes the source's
+//!    by BFGS ([`mgiv_core::optim`]) on central-difference gradients, started from the inverse
+//!    of the finite-difference Hessian at the prior mode. η includes the source's
 //!    between-occasion variability where it has one (Du 2019: 23.9 % on CL): all levels and
 //!    the forecast belong to one course, so the course's CL varies with ω²_IIV + ω²_IOV.
 //! 2. **Laplace**: posterior ≈ N(θ̂, H⁻¹) with H the Hessian of J at θ̂.
@@ -28,6 +29,7 @@
 
 use mgiv_core::error::{invalid, MgivError};
 use mgiv_core::model::{IndividualParams, ModelSpec};
+use mgiv_core::optim::bfgs_central;
 use mgiv_core::patient::Patient;
 use mgiv_core::regimen::{DoseEvent, Regimen};
 use mgiv_core::solver::Modes;
@@ -178,7 +180,8 @@ pub struct Posterior {
     pub weights: Vec<f64>,
     pub ess: f64,
     pub levels: Vec<Level>,
-    pub newton_iterations: usize,
+    /// how the search for the MAP ended
+    pub map_search: MapSearch,
 }
 
 struct Problem<'a> {
@@ -192,7 +195,37 @@ struct Problem<'a> {
     obs: Vec<f64>,
 }
 
-impl Problem<'_> {
+impl<'a> Problem<'a> {
+    fn new(
+        pm: &'a PopModel,
+        typical: [f64; 4],
+        baseline_fixed: Option<f64>,
+        baseline_prior: Option<BaselinePrior>,
+        events: &[DoseEvent],
+        levels: &[Level],
+    ) -> Self {
+        let k = pm.n_eta();
+        let omega_inv = if k > 0 {
+            linalg::cholesky_inverse(pm.omega_chol(), k)
+        } else {
+            Vec::new()
+        };
+        Problem {
+            pm,
+            typical,
+            baseline_fixed,
+            prior: if baseline_fixed.is_some() {
+                None
+            } else {
+                baseline_prior
+            },
+            omega_inv,
+            plan: Plan::new(events),
+            times: levels.iter().map(|l| l.time_h).collect(),
+            obs: levels.iter().map(|l| l.mmol_l).collect(),
+        }
+    }
+
     fn dim(&self) -> usize {
         self.pm.n_eta() + usize::from(self.baseline_fixed.is_none())
     }
@@ -291,25 +324,7 @@ pub fn fit_posterior(
         }
     }
     let k = pm.n_eta();
-    let omega_inv = if k > 0 {
-        linalg::cholesky_inverse(pm.omega_chol(), k)
-    } else {
-        Vec::new()
-    };
-    let prob = Problem {
-        pm,
-        typical,
-        baseline_fixed,
-        prior: if baseline_fixed.is_some() {
-            None
-        } else {
-            baseline_prior
-        },
-        omega_inv,
-        plan: Plan::new(events),
-        times: levels.iter().map(|l| l.time_h).collect(),
-        obs: levels.iter().map(|l| l.mmol_l).collect(),
-    };
+    let prob = Problem::new(pm, typical, baseline_fixed, baseline_prior, events, levels);
     let d = prob.dim();
     if d == 0 {
         return Err(invalid(
@@ -328,63 +343,55 @@ pub fn fit_posterior(
         // finite-difference steps (numerical)
         *s = if i < k { 1e-4 } else { 1e-5 };
     }
-    let mut f = |t: &[f64]| prob.objective(t, &mut pred);
-    let mut fx = f(&x);
-    if !fx.is_finite() {
+    let mut evaluations = 0usize;
+    let mut f = |t: &[f64]| {
+        evaluations += 1;
+        prob.objective(t, &mut pred)
+    };
+    // BFGS (mgiv's one gradient-based minimiser) on central-difference gradients, started from
+    // the inverse of the finite-difference Hessian at the prior mode: the Newton step there
+    let (_, h, f0) = numeric_hessian(&mut f, &x, &steps);
+    if !f0.is_finite() {
         return Err(MgivError::Numerical(
             "the prior mode gives an undefined likelihood".into(),
         ));
     }
-    let mut iterations = 0;
-    let mut lambda = 1e-3;
-    for it in 0..200 {
-        iterations = it + 1;
-        let (g, mut h, _) = numeric_hessian(&mut f, &x, &steps);
-        // Levenberg–Marquardt damping keeps the step a descent direction
-        let mut improved = false;
-        for _ in 0..30 {
-            let mut hd = h.clone();
-            for i in 0..d {
-                hd[i * d + i] += lambda * (1.0 + h[i * d + i].abs());
-            }
-            let Some(l) = linalg::cholesky(&hd, d) else {
-                lambda *= 10.0;
-                continue;
-            };
-            let step = linalg::cholesky_solve(&l, d, &g);
-            let xn: Vec<f64> = x.iter().zip(&step).map(|(a, s)| a - s).collect();
-            let fnew = f(&xn);
-            if fnew.is_finite() && fnew <= fx {
-                let small = step.iter().map(|s| s.abs()).fold(0.0, f64::max) < 1e-7;
-                x = xn;
-                let df = fx - fnew;
-                fx = fnew;
-                lambda = (lambda * 0.2).max(1e-9);
-                improved = true;
-                if small || df < 1e-12 {
-                    return finish(&prob, x, f, &steps, settings, iterations);
-                }
-                break;
-            }
-            lambda *= 10.0;
-        }
-        h.clear();
-        if !improved {
-            break;
-        }
-    }
-    finish(&prob, x, f, &steps, settings, iterations)
+    let h0 = linalg::cholesky(&h, d).map(|l| linalg::cholesky_inverse(&l, d));
+    let step = |_: &[f64], i: usize| steps[i];
+    let (x, _, converged) = bfgs_central(&mut f, &step, &x, h0, MAP_MAX_ITERATIONS, MAP_GTOL);
+    let map = MapSearch {
+        evaluations,
+        converged,
+    };
+    finish(&prob, x, &steps, settings, map)
+}
+
+/// BFGS iterations allowed for the posterior mode (numerical).
+const MAP_MAX_ITERATIONS: usize = 200;
+/// Gradient tolerance of the posterior mode, on J (numerical; the central differences are
+/// accurate to about 1e-9 at the mode).
+const MAP_GTOL: f64 = 1e-7;
+
+/// How the search for the posterior mode ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapSearch {
+    /// objective evaluations (including the finite differences)
+    pub evaluations: usize,
+    /// every |∂J/∂θᵢ| below the tolerance (or no further decrease with every one below its
+    /// square root)
+    pub converged: bool,
 }
 
 fn finish(
     prob: &Problem,
     x: Vec<f64>,
-    mut f: impl FnMut(&[f64]) -> f64,
     steps: &[f64],
     settings: PosteriorSettings,
-    iterations: usize,
+    map: MapSearch,
 ) -> Result<Posterior, MgivError> {
     let d = x.len();
+    let mut pred = vec![0.0; prob.obs.len()];
+    let mut f = |t: &[f64]| prob.objective(t, &mut pred);
     let big: Vec<f64> = steps.iter().map(|s| s * 10.0).collect();
     let (_, mut h, f0) = numeric_hessian(&mut f, &x, &big);
     let mut l = linalg::cholesky(&h, d);
@@ -462,7 +469,7 @@ fn finish(
             .zip(&prob.obs)
             .map(|(&t, &y)| Level::mmol_l(t, y))
             .collect(),
-        newton_iterations: iterations,
+        map_search: map,
     })
 }
 
@@ -1843,8 +1850,8 @@ fn laplace_is_max_shift_sd(post: &Posterior, params: &[ParamSummary], n_eta: usi
     max_shift
 }
 
-/// TDM-IS-INEFFICIENT (effective sample size under 10 % of the draws) and TDM-LEVELS-OLD (the
-/// decision more than 12 h after the last level).
+/// TDM-IS-INEFFICIENT (effective sample size under 10 % of the draws), TDM-MAP-NOT-CONVERGED
+/// and TDM-LEVELS-OLD (the decision more than 12 h after the last level).
 fn posterior_warnings(post: &Posterior, decision: &DecisionSettings) -> Vec<Warning> {
     let mut warnings = Vec::new();
     if post.ess < 0.1 * post.weights.len() as f64 {
@@ -1856,6 +1863,16 @@ fn posterior_warnings(post: &Posterior, decision: &DecisionSettings) -> Vec<Warn
                 post.weights.len()
             ),
             "mgiv TDM (Laplace posterior checked by importance sampling; docs/POPULATION.md)",
+        ));
+    }
+    if !post.map_search.converged {
+        warnings.push(Warning::new(
+            "TDM-MAP-NOT-CONVERGED",
+            format!(
+                "the search for the most probable parameters stopped before it converged ({} evaluations): the posterior is centred on an approximate mode; the importance-sampling weights correct for it, but treat the intervals as rough",
+                post.map_search.evaluations
+            ),
+            "mgiv TDM (BFGS posterior mode, mgiv_core::optim; docs/POPULATION.md)",
         ));
     }
     let last = post.levels.last().map(|l| l.time_h).unwrap_or(0.0);
@@ -2233,6 +2250,65 @@ mod tests {
             }
             // levels rise after the dose (not an all-zero record)
             assert!(rec[0] > 0.8 && serial.iter().all(|v| v.is_finite()));
+        }
+    }
+
+    /// The posterior mode (BFGS on central differences from the Newton start) is the minimum
+    /// argmin's Nelder–Mead finds for the same J from the prior mode, an independent
+    /// derivative-free search: for an estimated and a measured baseline, 1 to 5 levels.
+    #[test]
+    fn the_map_is_the_minimum_nelder_mead_finds() {
+        let pm = PopModel::new(&mgiv_core::model::builtin_model("du-2019").unwrap()).unwrap();
+        let given = Regimen::from_text("4 g over 20 min, then 2 g/h for 24 h", Some(70.0)).unwrap();
+        let prior = BaselinePrior {
+            mean_mmol_l: 0.75,
+            sd_mmol_l: 0.13,
+        };
+        let typical = [4.5, 14.0, 6.0, 20.0];
+        let cases: [(&[Level], Option<f64>); 4] = [
+            (&[Level::mmol_l(6.0, 1.4)], None),
+            (&[Level::mmol_l(6.0, 1.4), Level::mmol_l(12.0, 1.9)], None),
+            (
+                &[Level::mmol_l(6.0, 2.9), Level::mmol_l(12.0, 3.6)],
+                Some(0.8),
+            ),
+            (
+                &[
+                    Level::mmol_l(1.0, 2.0),
+                    Level::mmol_l(4.0, 1.7),
+                    Level::mmol_l(8.0, 2.2),
+                    Level::mmol_l(12.0, 2.4),
+                    Level::mmol_l(18.0, 2.5),
+                ],
+                None,
+            ),
+        ];
+        for (levels, bl) in cases {
+            let prior = bl.is_none().then_some(prior);
+            let settings = PosteriorSettings {
+                n_draws: 50,
+                seed: 1,
+            };
+            let post =
+                fit_posterior(&pm, typical, bl, prior, &given.events, levels, settings).unwrap();
+            assert!(post.map_search.converged, "{:?}", post.map_search);
+            let prob = Problem::new(&pm, typical, bl, prior, &given.events, levels);
+            let mut pred = vec![0.0; levels.len()];
+            let j = |t: &[f64]| prob.objective(t, &mut pred.clone());
+            let mut x0 = vec![0.0; prob.dim()];
+            if bl.is_none() {
+                x0[pm.n_eta()] = 0.75;
+            }
+            let (nm, j_nm) = mgiv_core::numerics::nelder_mead(&j, &x0, 0.1, 20_000, 1e-15).unwrap();
+            let j_map = prob.objective(&post.map, &mut pred);
+            assert!(j_map <= j_nm + 1e-9, "J(MAP) {j_map} vs Nelder–Mead {j_nm}");
+            for (a, b) in post.map.iter().zip(&nm) {
+                assert!(
+                    (a - b).abs() < 2e-4,
+                    "MAP {:?} vs Nelder–Mead {nm:?}",
+                    post.map
+                );
+            }
         }
     }
 
