@@ -54,7 +54,8 @@ pub fn parse_bag(text: &str) -> Result<Bag, SafetyError> {
         }
         return Ok(Bag::new(salt, v, 100.0)?);
     }
-    let lower = t.to_lowercase();
+    // ASCII lowercase keeps byte offsets (full Unicode lowercasing can change lengths: İ → i̇)
+    let lower = t.to_ascii_lowercase();
     let (left, right) = if let Some(i) = lower.find(" in ") {
         (&t[..i], &t[i + 4..])
     } else if let Some(i) = lower.find('/') {
@@ -111,6 +112,14 @@ mod tests {
     }
 
     #[test]
+    fn a_bag_with_unicode_case_parses_like_its_ascii() {
+        // the separator found case-insensitively: " IN " and " in " alike
+        let a = parse_bag("4 g IN 100 mL").unwrap();
+        let b = parse_bag("4 g in 100 mL").unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn bad_bags_name_the_field() {
         for t in [
             "",
@@ -119,6 +128,11 @@ mod tests {
             "40 g in 1000 cc",
             "40 kg in 1 L",
             "0 g in 100 mL",
+            // found by fuzzing (clinical_text): 'İ' lowercases to 3 bytes, and the separator's
+            // byte offset in the lowercased text was used on the original: a slice panic
+            "İ /",
+            "İİ in 100 mL",
+            "4 g İ/100 mL",
         ] {
             let e = parse_bag(t).unwrap_err().to_string();
             assert!(e.contains("bag"), "{t}: {e}");
