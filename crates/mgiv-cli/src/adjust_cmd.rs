@@ -87,9 +87,7 @@ pub struct AdjustArgs {
 }
 
 pub fn run(a: AdjustArgs) -> Result<()> {
-    if !(a.hours >= 2.0 && a.hours <= 168.0) {
-        bail!("invalid --hours {} (allowed: 2 to 168 h)", a.hours);
-    }
+    mgiv_pop::tdm::check_horizon("--hours", a.hours)?;
     let levels = parse_levels(&a.levels)?;
     let conditions = a
         .conditions

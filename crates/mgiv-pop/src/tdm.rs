@@ -916,6 +916,25 @@ pub struct BandPoint {
 /// mgiv's design choice, not a published number; it lives here once and every front end (CLI,
 /// service, Python, the clinical scenarios) reads it from here.
 pub const DEFAULT_HORIZON_H: f64 = 24.0;
+/// The decision horizons mgiv accepts, h: from 2 h (time in target is scored from `now` + 2 h)
+/// to a week (mgiv's limit: the courses it models last hours to days). Checked once, here, under
+/// each front end's own name for the field ([`check_horizon`]).
+pub const HORIZON_RANGE_H: (f64, f64) = (2.0, 168.0);
+
+/// Check a decision horizon against [`HORIZON_RANGE_H`]; the error names `field` (the front
+/// end's name: `--hours`, `horizon_h`, `hours`).
+pub fn check_horizon(field: &str, horizon_h: f64) -> Result<(), MgivError> {
+    let (lo, hi) = HORIZON_RANGE_H;
+    if horizon_h >= lo && horizon_h <= hi {
+        Ok(())
+    } else {
+        Err(invalid(
+            field,
+            format!("{horizon_h} h"),
+            format!("{lo} to {hi} h"),
+        ))
+    }
+}
 /// mgiv's default largest acceptable P(level above the toxic threshold at any time in the horizon).
 pub const DEFAULT_MAX_P_TOXIC: f64 = 0.05;
 /// mgiv's default candidate boluses at `now`, g MgSO4·7H2O over 20 min (0 = no bolus).
@@ -1233,13 +1252,7 @@ fn check_decision_settings(post: &Posterior, s: &DecisionSettings) -> Result<(),
             format!("a decision time at or after the last level ({last_level} h)"),
         ));
     }
-    if !(s.horizon_h >= 2.0 && s.horizon_h <= 168.0) {
-        return Err(invalid(
-            "horizon",
-            format!("{} h", s.horizon_h),
-            "2 to 168 h",
-        ));
-    }
+    check_horizon("horizon", s.horizon_h)?;
     let (lo, hi) = s.target_mmol_l;
     if !(lo > 0.0 && lo < hi && hi <= 10.0) {
         return Err(invalid(
@@ -2309,6 +2322,19 @@ mod tests {
                     post.map
                 );
             }
+        }
+    }
+
+    #[test]
+    fn the_horizon_is_checked_once_under_the_front_ends_name() {
+        assert!(check_horizon("--hours", 2.0).is_ok());
+        assert!(check_horizon("--hours", 168.0).is_ok());
+        for bad in [1.99, 168.01, f64::NAN, f64::INFINITY, -24.0] {
+            let e = check_horizon("horizon_h", bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with("invalid horizon_h: ") && e.contains("(allowed: 2 to 168 h)"),
+                "{e}"
+            );
         }
     }
 

@@ -255,9 +255,7 @@ fn adjust(
     // None: mgiv's decision defaults, the same constants the CLI and the service use
     let hours = hours.unwrap_or(mgiv_pop::tdm::DEFAULT_HORIZON_H);
     let max_p_toxic = max_p_toxic.unwrap_or(mgiv_pop::tdm::DEFAULT_MAX_P_TOXIC);
-    if !(2.0..=168.0).contains(&hours) {
-        return Err(err(format!("invalid hours: {hours} (allowed: 2 to 168 h)")));
-    }
+    mgiv_pop::tdm::check_horizon("hours", hours).map_err(err)?;
     let pin = patient(
         weight_kg,
         creatinine_mg_dl,

@@ -511,7 +511,7 @@ pub async fn adjust(
         ));
     }
     let horizon = a.horizon_h.unwrap_or(mgiv_pop::tdm::DEFAULT_HORIZON_H);
-    check_num("horizon_h", Some(horizon), 2.0, 168.0, "h")?;
+    mgiv_pop::tdm::check_horizon("horizon_h", horizon)?;
     let max_p = a.max_p_toxic.unwrap_or(mgiv_pop::tdm::DEFAULT_MAX_P_TOXIC);
     if !(max_p > 0.0 && max_p < 1.0) {
         return Err(invalid(

@@ -29,13 +29,20 @@ pub struct Modes {
 }
 
 impl Modes {
+    /// Inlined (the trial builds one per virtual subject, across the crate boundary), with the
+    /// error messages out of line.
+    #[inline(always)]
     pub fn from_params(p: &IndividualParams) -> Result<Self, MgivError> {
         let ok = |v: f64| v.is_finite() && v > 0.0;
         if !(ok(p.cl_l_h) && ok(p.v1_l)) {
-            return Err(MgivError::Numerical(format!(
-                "clearance {} L/h and volume {} L must be positive",
-                p.cl_l_h, p.v1_l
-            )));
+            return Err(not_positive(
+                "clearance",
+                p.cl_l_h,
+                "L/h",
+                "volume",
+                p.v1_l,
+                "L",
+            ));
         }
         let k10 = p.cl_l_h / p.v1_l;
         let (n, lambda_h, coef_per_l) = if let Some((k12, k21)) = peripheral_rates(p)? {
@@ -69,18 +76,31 @@ impl Modes {
 
 /// Distribution rate constants (k12, k21) in 1/h of a two-compartment model, None for a
 /// one-compartment one; an error unless Q and V2 are finite and positive.
+#[inline(always)]
 pub(crate) fn peripheral_rates(p: &IndividualParams) -> Result<Option<(f64, f64)>, MgivError> {
     let Some(pp) = p.peripheral else {
         return Ok(None);
     };
     let ok = |v: f64| v.is_finite() && v > 0.0;
     if !(ok(pp.q_l_h) && ok(pp.v2_l)) {
-        return Err(MgivError::Numerical(format!(
-            "intercompartmental clearance {} L/h and peripheral volume {} L must be positive",
-            pp.q_l_h, pp.v2_l
-        )));
+        return Err(not_positive(
+            "intercompartmental clearance",
+            pp.q_l_h,
+            "L/h",
+            "peripheral volume",
+            pp.v2_l,
+            "L",
+        ));
     }
     Ok(Some((pp.q_l_h / p.v1_l, pp.q_l_h / pp.v2_l)))
+}
+
+/// The error for two parameters that must be finite and positive (out of line: the checks
+/// above are inlined into per-subject loops).
+#[cold]
+#[inline(never)]
+fn not_positive(a: &str, va: f64, ua: &str, b: &str, vb: f64, ub: &str) -> MgivError {
+    MgivError::Numerical(format!("{a} {va} {ua} and {b} {vb} {ub} must be positive"))
 }
 
 /// Check output times: finite, non-negative, non-decreasing.
