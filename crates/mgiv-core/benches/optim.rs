@@ -11,7 +11,7 @@
 //! checks that they reach the same minimum (to 1e-5). argmin runs with More–Thuente (its usual line
 //! search) and with Armijo backtracking (mgiv's).
 
-use argmin::core::{CostFunction, Error, Executor, Gradient, State};
+use argmin::core::{CostFunction, Error, Executor, Gradient, IterState, LineSearch, Solver, State};
 use argmin::solver::linesearch::condition::ArmijoCondition;
 use argmin::solver::linesearch::{BacktrackingLineSearch, MoreThuenteLineSearch};
 use argmin::solver::quasinewton::BFGS;
@@ -100,8 +100,14 @@ fn inverse_hessian_at(f: ValueGrad, x0: &[f64]) -> Vec<Vec<f64>> {
     inv.chunks(n).map(|r| r.to_vec()).collect()
 }
 
-fn argmin_more_thuente(f: ValueGrad, x0: &[f64], h0: &[Vec<f64>]) -> Vec<f64> {
-    let solver = BFGS::new(MoreThuenteLineSearch::new())
+/// argmin's BFGS with the line search `ls`, from `x0` and the inverse Hessian `h0`.
+fn argmin_bfgs<L>(ls: L, f: ValueGrad, x0: &[f64], h0: &[Vec<f64>]) -> Vec<f64>
+where
+    L: Clone
+        + LineSearch<Vec<f64>, f64>
+        + Solver<Problem, IterState<Vec<f64>, Vec<f64>, (), (), (), f64>>,
+{
+    let solver = BFGS::new(ls)
         .with_tolerance_grad(GTOL)
         .unwrap()
         .with_tolerance_cost(0.0)
@@ -113,18 +119,13 @@ fn argmin_more_thuente(f: ValueGrad, x0: &[f64], h0: &[Vec<f64>]) -> Vec<f64> {
     res.state().get_best_param().unwrap().clone()
 }
 
+fn argmin_more_thuente(f: ValueGrad, x0: &[f64], h0: &[Vec<f64>]) -> Vec<f64> {
+    argmin_bfgs(MoreThuenteLineSearch::new(), f, x0, h0)
+}
+
 fn argmin_armijo(f: ValueGrad, x0: &[f64], h0: &[Vec<f64>]) -> Vec<f64> {
     let ls = BacktrackingLineSearch::new(ArmijoCondition::new(1e-4).unwrap());
-    let solver = BFGS::new(ls)
-        .with_tolerance_grad(GTOL)
-        .unwrap()
-        .with_tolerance_cost(0.0)
-        .unwrap();
-    let res = Executor::new(Problem(f), solver)
-        .configure(|s| s.param(x0.to_vec()).inv_hessian(h0.to_vec()).max_iters(500))
-        .run()
-        .unwrap();
-    res.state().get_best_param().unwrap().clone()
+    argmin_bfgs(ls, f, x0, h0)
 }
 
 fn mgiv(f: ValueGrad, x0: &[f64], h0: &[Vec<f64>]) -> Vec<f64> {
