@@ -1,5 +1,5 @@
 //! Shared numerics of the mgiv libraries: small dense linear algebra (dimension ≤ ~8: Cholesky
-//! factor, solves, inverse; row-major), the one finite-difference Hessian and the one sample
+//! factor, solves, inverse; row-major), the one finite-difference gradient and Hessian and the one sample
 //! quantile (linear interpolation between order statistics, Hyndman–Fan type 7, as R's default
 //! and numpy's `linear`). mgiv-pop re-exports the linear algebra as `mgiv_pop::linalg`.
 //! Derivative-free minimisation is argmin's Nelder–Mead everywhere: [`nelder_mead`] wraps it for
@@ -82,6 +82,23 @@ pub fn lower_mul(l: &[f64], n: usize, z: &[f64], y: &mut [f64]) {
         }
         y[i] = s;
     }
+}
+
+/// Central-difference gradient of `f` at `x` with step `steps[i]` in coordinate i (2n
+/// evaluations): the gradient part of [`gradient_and_hessian`] alone (the same differences), for
+/// BFGS on a function without an analytic gradient ([`crate::optim::bfgs_central`]).
+pub fn central_gradient(f: &mut dyn FnMut(&[f64]) -> f64, x: &[f64], steps: &[f64]) -> Vec<f64> {
+    let mut xp = x.to_vec();
+    (0..x.len())
+        .map(|i| {
+            xp[i] = x[i] + steps[i];
+            let fp = f(&xp);
+            xp[i] = x[i] - steps[i];
+            let fm = f(&xp);
+            xp[i] = x[i];
+            (fp - fm) / (2.0 * steps[i])
+        })
+        .collect()
 }
 
 /// Central finite-difference gradient and Hessian (row-major, d×d) of `f` at `x`, with step

@@ -18,6 +18,8 @@
 //!
 //! Matrices are dense, row-major n×n (n ≤ ~20 here).
 
+use crate::numerics::central_gradient;
+
 /// The n×n identity (row-major).
 pub fn identity(n: usize) -> Vec<f64> {
     let mut h = vec![0.0; n * n];
@@ -163,23 +165,8 @@ pub fn bfgs_from(
     (x, fx, ok)
 }
 
-/// Central-difference gradient of `f` at `x` with step `steps[i]` in coordinate i (2n
-/// evaluations).
-pub fn central_gradient(f: &mut dyn FnMut(&[f64]) -> f64, x: &[f64], steps: &[f64]) -> Vec<f64> {
-    let mut xp = x.to_vec();
-    (0..x.len())
-        .map(|i| {
-            xp[i] = x[i] + steps[i];
-            let fp = f(&xp);
-            xp[i] = x[i] - steps[i];
-            let fm = f(&xp);
-            xp[i] = x[i];
-            (fp - fm) / (2.0 * steps[i])
-        })
-        .collect()
-}
-
-/// [`bfgs_from`] on a function without a gradient: central differences with the step
+/// [`bfgs_from`] on a function without a gradient: central differences
+/// ([`crate::numerics::central_gradient`]) with the step
 /// `step(x, i)` in coordinate i at x. A point where f is not finite has no gradient (the line
 /// search steps back from it).
 pub fn bfgs_central(

@@ -916,6 +916,20 @@ pub struct BandPoint {
 /// mgiv's design choice, not a published number; it lives here once and every front end (CLI,
 /// service, Python, the clinical scenarios) reads it from here.
 pub const DEFAULT_HORIZON_H: f64 = 24.0;
+/// mgiv's default largest acceptable P(level above the toxic threshold at any time in the horizon).
+pub const DEFAULT_MAX_P_TOXIC: f64 = 0.05;
+/// mgiv's default candidate boluses at `now`, g MgSO4·7H2O over 20 min (0 = no bolus).
+pub const DEFAULT_BOLUSES_G: [f64; 4] = [0.0, 1.0, 2.0, 4.0];
+/// Step of mgiv's default grid of candidate maintenance rates, g/h MgSO4·7H2O.
+pub const DEFAULT_RATE_STEP_G_PER_H: f64 = 0.25;
+/// Number of steps of that grid above 0 (0 to 16 × 0.25 = 4 g/h).
+pub const DEFAULT_RATE_STEPS: usize = 16;
+/// mgiv's default smallest gain in the expected fraction of time in target (0.05 = 5 points)
+/// for which a load is proposed on top of the best rate without one.
+pub const DEFAULT_MIN_BOLUS_GAIN: f64 = 0.05;
+/// mgiv's default number of posterior draws behind a decision.
+pub const DEFAULT_DECISION_DRAWS: usize = 400;
+
 /// The decision horizons mgiv accepts, h: from 2 h (time in target is scored from `now` + 2 h)
 /// to a week (mgiv's limit: the courses it models last hours to days). Checked once, here, under
 /// each front end's own name for the field ([`check_horizon`]).
@@ -935,19 +949,6 @@ pub fn check_horizon(field: &str, horizon_h: f64) -> Result<(), MgivError> {
         ))
     }
 }
-/// mgiv's default largest acceptable P(level above the toxic threshold at any time in the horizon).
-pub const DEFAULT_MAX_P_TOXIC: f64 = 0.05;
-/// mgiv's default candidate boluses at `now`, g MgSO4·7H2O over 20 min (0 = no bolus).
-pub const DEFAULT_BOLUSES_G: [f64; 4] = [0.0, 1.0, 2.0, 4.0];
-/// Step of mgiv's default grid of candidate maintenance rates, g/h MgSO4·7H2O.
-pub const DEFAULT_RATE_STEP_G_PER_H: f64 = 0.25;
-/// Number of steps of that grid above 0 (0 to 16 × 0.25 = 4 g/h).
-pub const DEFAULT_RATE_STEPS: usize = 16;
-/// mgiv's default smallest gain in the expected fraction of time in target (0.05 = 5 points)
-/// for which a load is proposed on top of the best rate without one.
-pub const DEFAULT_MIN_BOLUS_GAIN: f64 = 0.05;
-/// mgiv's default number of posterior draws behind a decision.
-pub const DEFAULT_DECISION_DRAWS: usize = 400;
 
 /// mgiv's default candidate maintenance rates, g/h MgSO4·7H2O: 0 to
 /// `DEFAULT_RATE_STEPS × DEFAULT_RATE_STEP_G_PER_H` (4 g/h) in steps of 0.25 g/h.
@@ -2323,6 +2324,41 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A posterior mode that did not converge is said (TDM-MAP-NOT-CONVERGED), a converged one
+    /// is not.
+    #[test]
+    fn an_unconverged_posterior_mode_is_a_warning() {
+        let pm = PopModel::new(&mgiv_core::model::builtin_model("du-2019").unwrap()).unwrap();
+        let given = Regimen::from_text("4 g over 20 min, then 1 g/h", Some(70.0)).unwrap();
+        let levels = [Level::mmol_l(6.0, 1.4), Level::mmol_l(12.0, 1.9)];
+        let prior = BaselinePrior {
+            mean_mmol_l: 0.75,
+            sd_mmol_l: 0.13,
+        };
+        let settings = PosteriorSettings {
+            n_draws: 50,
+            seed: 1,
+        };
+        let mut post = fit_posterior(
+            &pm,
+            [4.5, 14.0, 6.0, 20.0],
+            None,
+            Some(prior),
+            &given.events,
+            &levels,
+            settings,
+        )
+        .unwrap();
+        let s = DecisionSettings::new(12.0, (1.8, 3.0), 3.5);
+        let code = "TDM-MAP-NOT-CONVERGED";
+        assert!(post.map_search.converged && post.map_search.evaluations > 0);
+        assert!(!posterior_warnings(&post, &s).iter().any(|w| w.code == code));
+        post.map_search.converged = false;
+        let w = posterior_warnings(&post, &s);
+        let w = w.iter().find(|w| w.code == code).expect("the warning");
+        assert!(w.message.contains("evaluations") && w.source.contains("BFGS"));
     }
 
     #[test]
