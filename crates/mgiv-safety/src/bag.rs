@@ -112,7 +112,7 @@ mod tests {
     }
 
     #[test]
-    fn a_bag_with_unicode_case_parses_like_its_ascii() {
+    fn the_separator_is_found_whatever_its_case() {
         // the separator found case-insensitively: " IN " and " in " alike
         let a = parse_bag("4 g IN 100 mL").unwrap();
         let b = parse_bag("4 g in 100 mL").unwrap();
